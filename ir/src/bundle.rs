@@ -1,0 +1,1 @@
+//! The IR bundle: graph text plus a safetensors file of weights. (Being written.)

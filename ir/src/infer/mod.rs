@@ -1,0 +1,1 @@
+//! Shape and dtype inference. (Being written.)

@@ -1,0 +1,28 @@
+//! The text form: a stable, human-readable print of a graph that parses back.
+//!
+//! ```text
+//! graph "tiny" {
+//!   input %x: f32[N,3]
+//!   %w: f32[3,2] = Constant[value=f32[3,2] {0.5, 1, -2, 0, 3, 1}]()
+//!   %y: f32[N,2] = MatMul(%x, %w)
+//!   %m, _ = Dropout[ratio=0.25](%y, _, _) #"drop_1"
+//!   output "y" = %y
+//! }
+//! ```
+//!
+//! - One statement per line; nodes in topological order (ties by id), so printing is stable.
+//! - Values are `%name`, or `%"any name"` when the name has other characters; `_` is an empty
+//!   input slot or an unnamed output.
+//! - `: type` after an output is its inferred/declared type; `q(...)` its quantization.
+//! - Attributes in `[...]` list only required ones and those that differ from the default.
+//! - Tensors: `dtype[shape] {values}` inline up to a size limit, else `dtype[shape] @"key"`
+//!   referring to a weights table (the IR bundle's safetensors file).
+//! - A node whose name differs from its first output's name carries `#"node name"`.
+//! - Subgraphs print nested: `body=graph "b" { capture %outer ... }`.
+//! - Domain-qualified custom ops print as `custom "domain"::"Name"[...]`.
+
+mod parse;
+mod print;
+
+pub use parse::{ParseError, parse_graph, parse_graph_with_weights};
+pub use print::{PrintOptions, print_graph, print_graph_with};
