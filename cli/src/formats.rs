@@ -1,0 +1,171 @@
+//! The format registry: which frontends and backends exist, how an input's format is sniffed
+//! (magic bytes, extension, folder contents) and how an output's format is chosen (extension or
+//! `--to`). External plugins (`edgeport-frontend-<name>` / `edgeport-backend-<name>` executables on
+//! PATH) exchange the IR bundle and appear here like built-in formats.
+
+use edgeport_ir::Graph;
+use std::path::{Path, PathBuf};
+
+/// A format error.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("{path}: cannot tell the model format ({why}); pass --from FORMAT (known: {known})")]
+    Unknown { path: String, why: String, known: String },
+    #[error("unknown format '{name}' (known: {known})")]
+    NoSuchFormat { name: String, known: String },
+    #[error("{0}")]
+    Import(String),
+    #[error("{0}")]
+    Export(String),
+    #[error("plugin {plugin}: {msg}")]
+    Plugin { plugin: String, msg: String },
+}
+
+/// Where a format's code lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    Builtin,
+    /// An external executable.
+    Plugin(PathBuf),
+}
+
+/// A known format.
+#[derive(Debug, Clone)]
+pub struct Format {
+    pub name: String,
+    pub extensions: Vec<String>,
+    pub can_import: bool,
+    pub can_export: bool,
+    pub provider: Provider,
+}
+
+/// Export settings shared by backends.
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    pub opset: Option<i64>,
+}
+
+/// Every format: built-ins first, then plugins found on PATH.
+pub fn formats() -> Vec<Format> {
+    let mut v = vec![
+        Format { name: "onnx".into(), extensions: vec!["onnx".into()], can_import: true, can_export: true, provider: Provider::Builtin },
+        Format { name: "epir".into(), extensions: vec!["epir".into()], can_import: true, can_export: true, provider: Provider::Builtin },
+    ];
+    v.extend(crate::plugins::discover());
+    v
+}
+
+fn known() -> String {
+    formats().iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", ")
+}
+
+/// Finds a format by name.
+pub fn by_name(name: &str) -> Result<Format, FormatError> {
+    formats().into_iter().find(|f| f.name == name).ok_or_else(|| FormatError::NoSuchFormat { name: name.into(), known: known() })
+}
+
+fn ext_of(path: &Path) -> Option<String> {
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase())
+}
+
+/// Sniffs an input's format: folder contents, magic bytes, then extension.
+pub fn sniff(path: &Path) -> Result<Format, FormatError> {
+    let unknown = |why: &str| FormatError::Unknown { path: path.display().to_string(), why: why.into(), known: known() };
+    if path.is_dir() {
+        if path.join("graph.txt").is_file() {
+            return by_name("epir");
+        }
+        let onnx: Vec<_> = std::fs::read_dir(path)
+            .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "onnx")).collect())
+            .unwrap_or_default();
+        if onnx.len() == 1 {
+            return by_name("onnx");
+        }
+        return Err(unknown("a folder without a recognised model"));
+    }
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))?;
+    let head = &head[..n];
+    if n == 0 {
+        return Err(unknown("the file is empty"));
+    }
+    // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
+    if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
+        return by_name("onnx");
+    }
+    if let Some(e) = ext_of(path) {
+        for f in formats() {
+            if f.extensions.contains(&e) && f.can_import {
+                return Ok(f);
+            }
+        }
+    }
+    Err(unknown("no known magic bytes or extension"))
+}
+
+/// The output format for a path (by `--to`, else by extension).
+pub fn for_output(path: &Path, to: Option<&str>) -> Result<Format, FormatError> {
+    if let Some(t) = to {
+        return by_name(t);
+    }
+    let e = ext_of(path).ok_or_else(|| FormatError::Unknown {
+        path: path.display().to_string(),
+        why: "the output has no extension".into(),
+        known: known(),
+    })?;
+    formats().into_iter().find(|f| f.extensions.contains(&e) && f.can_export).ok_or_else(|| FormatError::Unknown {
+        path: path.display().to_string(),
+        why: format!("no backend writes '.{e}' files"),
+        known: known(),
+    })
+}
+
+/// Imports a model with a format.
+pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
+    match (&fmt.provider, fmt.name.as_str()) {
+        (Provider::Builtin, "onnx") => {
+            edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
+        }
+        (Provider::Builtin, "epir") => {
+            edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))
+        }
+        (Provider::Plugin(exe), _) => crate::plugins::import(exe, path),
+        _ => Err(FormatError::Import(format!("format {} cannot import", fmt.name))),
+    }
+}
+
+/// Lists what a backend cannot express (empty = fine).
+pub fn check(g: &Graph, fmt: &Format, s: &ExportSettings) -> Vec<String> {
+    match (&fmt.provider, fmt.name.as_str()) {
+        (Provider::Builtin, "onnx") => {
+            use edgeport_ir::traits::Backend;
+            let b = edgeport_onnx::OnnxBackend { options: onnx_options(s) };
+            b.check(g)
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn onnx_options(s: &ExportSettings) -> edgeport_onnx::ExportOptions {
+    let mut o = edgeport_onnx::ExportOptions::default();
+    if let Some(v) = s.opset {
+        o.opset = v;
+    }
+    o
+}
+
+/// Exports a validated graph.
+pub fn export(g: &edgeport_ir::validate::Validated<'_>, path: &Path, fmt: &Format, s: &ExportSettings) -> Result<(), FormatError> {
+    match (&fmt.provider, fmt.name.as_str()) {
+        (Provider::Builtin, "onnx") => {
+            edgeport_onnx::export_path(g, path, &onnx_options(s)).map_err(|e| FormatError::Export(e.to_string()))
+        }
+        (Provider::Builtin, "epir") => {
+            edgeport_ir::bundle::write_bundle(g, path).map_err(|e| FormatError::Export(format!("{}: {e}", path.display())))
+        }
+        (Provider::Plugin(exe), _) => crate::plugins::export(exe, g, path),
+        _ => Err(FormatError::Export(format!("format {} cannot export", fmt.name))),
+    }
+}

@@ -1,0 +1,186 @@
+//! The `edgeport` command line. Parsing and printing only; the work is in the library.
+//!
+//! Exit codes: 0 success; 1 `verify` found outputs outside tolerance; 2 bad usage; 3 the input
+//! could not be read or understood; 4 the model uses something unsupported; 5 writing failed.
+
+use clap::{Parser, Subcommand};
+use edgeport_cli::commands::{self, CommandError};
+use edgeport_cli::inputs::InputSpec;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Convert, inspect, run and verify ML models — one binary, no Python.
+#[derive(Parser, Debug)]
+#[command(name = "edgeport", version, about, long_about = None, after_help = "Examples:\n  edgeport convert model.onnx -o out.onnx --opset 13\n  edgeport inspect model.onnx --json\n  edgeport run model.onnx --seed 1 -o outputs.npz\n  edgeport verify model.onnx out.onnx --per-node")]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Convert a model to another format (picked by the output's extension or --to).
+    Convert {
+        /// The model file or folder (format sniffed from magic bytes, extension, contents).
+        input: PathBuf,
+        /// Where to write the result.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Force the input format (see `edgeport formats`).
+        #[arg(long)]
+        from: Option<String>,
+        /// Force the output format.
+        #[arg(long)]
+        to: Option<String>,
+        /// ONNX opset to write (default 17).
+        #[arg(long)]
+        opset: Option<i64>,
+        /// Passes to run before export, comma-separated (dce, identity, fold, cse).
+        #[arg(long, default_value = "")]
+        passes: String,
+    },
+    /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
+    Inspect {
+        model: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Run a model on the reference evaluator.
+    Run {
+        model: PathBuf,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Write outputs to this .npz file.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        from: Option<String>,
+    },
+    /// Run two models on the same inputs and compare their outputs.
+    Verify {
+        reference: PathBuf,
+        candidate: PathBuf,
+        #[command(flatten)]
+        inputs: InputArgs,
+        /// Absolute tolerance.
+        #[arg(long, default_value_t = 1e-4)]
+        atol: f64,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-3)]
+        rtol: f64,
+        /// On failure, find the first node whose value diverges.
+        #[arg(long)]
+        per_node: bool,
+    },
+    /// List the known formats (built-in and plugins found on PATH).
+    Formats,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct InputArgs {
+    /// An input as NAME=FILE.npy (repeatable).
+    #[arg(long = "input", value_name = "NAME=FILE.npy")]
+    input: Vec<String>,
+    /// Inputs by name from an .npz file.
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Seed for inputs that are not given.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Size of a symbolic dimension, NAME=N (repeatable; default 1).
+    #[arg(long = "dim", value_name = "NAME=N")]
+    dim: Vec<String>,
+}
+
+fn input_spec(a: &InputArgs) -> Result<InputSpec, CommandError> {
+    let mut named = Vec::new();
+    for s in &a.input {
+        let (k, v) = s.split_once('=').ok_or_else(|| CommandError::Input(format!("--input '{s}' should be NAME=FILE.npy")))?;
+        named.push((k.to_string(), PathBuf::from(v)));
+    }
+    let mut dims = Vec::new();
+    for s in &a.dim {
+        let (k, v) = s.split_once('=').ok_or_else(|| CommandError::Input(format!("--dim '{s}' should be NAME=N")))?;
+        let n = v.parse().map_err(|_| CommandError::Input(format!("--dim '{s}': '{v}' is not a number")))?;
+        dims.push((k.to_string(), n));
+    }
+    Ok(InputSpec { named, npz: a.inputs.clone(), seed: a.seed, dims })
+}
+
+fn emit<T: serde::Serialize + std::fmt::Display>(json: bool, r: &T) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")));
+    } else {
+        println!("{r}");
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result: Result<i32, CommandError> = (|| {
+        match cli.cmd {
+            Cmd::Convert { input, output, from, to, opset, passes } => {
+                let r = commands::convert::run(&commands::convert::ConvertOptions { input, output, from, to, opset, passes })?;
+                emit(json, &r);
+                Ok(0)
+            }
+            Cmd::Inspect { model, from } => {
+                emit(json, &commands::inspect::run(&model, from.as_deref())?);
+                Ok(0)
+            }
+            Cmd::Run { model, inputs, output, from } => {
+                let r = commands::run::run(&commands::run::RunOptions { model, from, inputs: input_spec(&inputs)?, output })?;
+                emit(json, &r);
+                Ok(0)
+            }
+            Cmd::Verify { reference, candidate, inputs, atol, rtol, per_node } => {
+                let r = commands::verify::run(&commands::verify::VerifyOptions {
+                    reference,
+                    candidate,
+                    inputs: input_spec(&inputs)?,
+                    atol,
+                    rtol,
+                    per_node,
+                })?;
+                emit(json, &r);
+                Ok(if r.ok { 0 } else { 1 })
+            }
+            Cmd::Formats => {
+                let fs = edgeport_cli::formats::formats();
+                if json {
+                    let v: Vec<_> = fs
+                        .iter()
+                        .map(|f| serde_json::json!({"name": f.name, "extensions": f.extensions, "import": f.can_import, "export": f.can_export, "plugin": f.provider != edgeport_cli::formats::Provider::Builtin}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                } else {
+                    for f in fs {
+                        let dir = match (f.can_import, f.can_export) {
+                            (true, true) => "import, export",
+                            (true, false) => "import",
+                            _ => "export",
+                        };
+                        let src = if f.provider == edgeport_cli::formats::Provider::Builtin { "" } else { " (plugin)" };
+                        println!("{:<8} .{:<10} {dir}{src}", f.name, f.extensions.join(" ."));
+                    }
+                }
+                Ok(0)
+            }
+        }
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"error": e.to_string(), "exit_code": e.exit_code()}));
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! # edgeport-passes — graph passes
+//!
+//! A [`Pass`] rewrites a graph and says whether it changed anything. A [`Manager`] runs a
+//! pipeline of passes, times each one, and can validate the graph between passes so a broken
+//! pass is caught where it happens. Pipelines are named lists (`"dce,fold,identity"`) that come
+//! from CLI flags, target profiles or TOML files; [`registry`] maps names to passes.
+//!
+//! Passes here (one file each): `dce` (dead code), `identity` (Identity removal), `fold`
+//! (constant folding on the reference evaluator), `cse` (common subexpressions).
+
+mod cse;
+mod dce;
+mod fold;
+mod identity;
+mod manager;
+
+pub use cse::Cse;
+pub use dce::Dce;
+pub use fold::FoldConstants;
+pub use identity::RemoveIdentity;
+pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command (README and CI run exactly this): set up the pinned Python env and the
+# ONNX test data, check formatting and lints, run every Rust test (unit, integration, the
+# ONNX node-test conformance suite through the evaluator), then the onnxruntime round-trip
+# suite, and print the pass counts of both conformance suites.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export RUST_BACKTRACE=0
+bash tests/setup.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace --quiet
+if [ -f tests/ort_suite.py ]; then
+  echo "== onnxruntime round-trip suite"
+  bash tests/ort_run.sh
+fi
+bash tests/conformance_counts.sh
