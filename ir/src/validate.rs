@@ -41,7 +41,11 @@ impl std::ops::Deref for Validated<'_> {
 pub fn validate(g: &Graph) -> Result<Validated<'_>, ValidationError> {
     let mut issues = Vec::new();
     check_graph(g, &mut issues, 0);
-    if issues.is_empty() { Ok(Validated(g)) } else { Err(ValidationError(issues)) }
+    if issues.is_empty() {
+        Ok(Validated(g))
+    } else {
+        Err(ValidationError(issues))
+    }
 }
 
 /// The deepest subgraph nesting accepted.
@@ -49,16 +53,28 @@ pub const MAX_DEPTH: usize = 64;
 
 fn issue(g: &Graph, id: NodeId, msg: String) -> Issue {
     let n = g.node(id);
-    Issue { node: n.name.clone(), op: n.op.name().to_string(), msg }
+    Issue {
+        node: n.name.clone(),
+        op: n.op.name().to_string(),
+        msg,
+    }
 }
 
 fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
     if depth > MAX_DEPTH {
-        issues.push(Issue { node: g.name.clone(), op: "graph".into(), msg: format!("subgraphs nested deeper than {MAX_DEPTH}") });
+        issues.push(Issue {
+            node: g.name.clone(),
+            op: "graph".into(),
+            msg: format!("subgraphs nested deeper than {MAX_DEPTH}"),
+        });
         return;
     }
     if let Err(e) = g.topo_order() {
-        issues.push(Issue { node: g.name.clone(), op: "graph".into(), msg: e.to_string() });
+        issues.push(Issue {
+            node: g.name.clone(),
+            op: "graph".into(),
+            msg: e.to_string(),
+        });
     }
     let mut seen = HashSet::new();
     for &i in g.inputs() {
@@ -69,16 +85,28 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
                 }
             }
             Some(_) => issues.push(issue(g, i, "graph input is not an Input node".into())),
-            None => issues.push(Issue { node: format!("{i}"), op: "Input".into(), msg: "graph input node was removed".into() }),
+            None => issues.push(Issue {
+                node: format!("{i}"),
+                op: "Input".into(),
+                msg: "graph input node was removed".into(),
+            }),
         }
     }
     let mut out_names = HashSet::new();
     for (name, v) in g.outputs() {
         if !out_names.insert(name.clone()) {
-            issues.push(Issue { node: name.clone(), op: "output".into(), msg: "duplicate graph output name".into() });
+            issues.push(Issue {
+                node: name.clone(),
+                op: "output".into(),
+                msg: "duplicate graph output name".into(),
+            });
         }
         if g.value(*v).is_none() {
-            issues.push(Issue { node: name.clone(), op: "output".into(), msg: format!("graph output refers to missing value {v}") });
+            issues.push(Issue {
+                node: name.clone(),
+                op: "output".into(),
+                msg: format!("graph output refers to missing value {v}"),
+            });
         }
     }
     for id in g.node_ids() {
@@ -88,7 +116,14 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
             let (min, max) = s.input_arity();
             let decl = n.n_declared_inputs();
             if decl < min || max.is_some_and(|m| decl > m) {
-                issues.push(issue(g, id, format!("has {decl} inputs, the op takes {min}..{}", max.map(|m| m.to_string()).unwrap_or("".into()))));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "has {decl} inputs, the op takes {min}..{}",
+                        max.map(|m| m.to_string()).unwrap_or("".into())
+                    ),
+                ));
             }
             let params = s.input_params();
             for (slot, v) in ins.iter().enumerate().take(decl) {
@@ -96,18 +131,38 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
                 let optional = p.is_some_and(|p| p.kind == crate::ops::ParamKind::Optional);
                 if v.is_none() && !optional && slot < min {
                     let pname = p.map(|p| p.name).unwrap_or("?");
-                    issues.push(issue(g, id, format!("required input {slot} ('{pname}') is not connected")));
+                    issues.push(issue(
+                        g,
+                        id,
+                        format!("required input {slot} ('{pname}') is not connected"),
+                    ));
                 }
             }
             let (omin, omax) = s.output_arity();
             let no = n.outputs.len();
             if no < omin.min(1) || omax.is_some_and(|m| no > m) {
-                issues.push(issue(g, id, format!("has {no} outputs, the op produces {omin}..{}", omax.map(|m| m.to_string()).unwrap_or("".into()))));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "has {no} outputs, the op produces {omin}..{}",
+                        omax.map(|m| m.to_string()).unwrap_or("".into())
+                    ),
+                ));
             }
         }
         for sub in n.op.subgraphs() {
             if sub.captures().len() > n.n_captures {
-                issues.push(issue(g, id, format!("subgraph '{}' captures {} values, node has {} capture slots", sub.name, sub.captures().len(), n.n_captures)));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "subgraph '{}' captures {} values, node has {} capture slots",
+                        sub.name,
+                        sub.captures().len(),
+                        n.n_captures
+                    ),
+                ));
             }
             check_graph(sub, issues, depth + 1);
         }
