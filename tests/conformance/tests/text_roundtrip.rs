@@ -43,3 +43,105 @@ fn every_node_model_round_trips_through_text() {
     assert!(imported > 0, "no model imported");
     assert_eq!(failures.len(), 0, "{} models do not round-trip", failures.len());
 }
+
+/// Shape and dtype inference against the declared output types of every node-test model: the
+/// declared types of node outputs are stripped, inference runs, and each graph output's
+/// inferred type is compared with the declared one. Prints the agreement rate; a wrong answer
+/// (as opposed to an unknown one) fails the test.
+#[test]
+fn inference_agrees_with_declared_output_types() {
+    use edgeport_ir::ops::Op;
+    use edgeport_ir::{ValueType, infer::infer_types};
+    let Some(data) = DataDir::locate() else {
+        eprintln!("ONNX test data not found; skipping");
+        return;
+    };
+    let (mut outputs, mut exact, mut dtype_only, mut unknown) = (0usize, 0usize, 0usize, 0usize);
+    let mut wrong = Vec::new();
+    let mut errors = Vec::new();
+    for dir in data.node_cases() {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
+            continue;
+        };
+        let declared: Vec<(String, Option<ValueType>)> =
+            g.outputs().iter().map(|(n, v)| (n.clone(), g.value(*v).and_then(|x| x.ty.clone()))).collect();
+        let ids: Vec<_> = g.node_ids().collect();
+        for id in ids {
+            if !matches!(g.node(id).op, Op::Input(_) | Op::Constant(_)) {
+                for v in &mut g.node_mut(id).outputs {
+                    v.ty = None;
+                }
+            }
+        }
+        if let Err(e) = infer_types(&mut g) {
+            errors.push(format!("{name}: {e}"));
+            continue;
+        }
+        for ((oname, decl), (_, v)) in declared.iter().zip(g.outputs()) {
+            let Some(decl) = decl else { continue };
+            outputs += 1;
+            let got = g.value(*v).and_then(|x| x.ty.clone());
+            match got.as_ref().map(|a| (a, relation(a, decl))) {
+                Some((_, Some(true))) => exact += 1,
+                Some((_, Some(false))) => {
+                    if std::env::var("EDGEPORT_SHOW_PARTIAL").is_ok() {
+                        eprintln!("partial {name}/{oname}: declared {decl}");
+                    }
+                    dtype_only += 1
+                }
+                None => unknown += 1,
+                Some((a, None)) => wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}")),
+            }
+        }
+    }
+    let pct = |n: usize| 100.0 * n as f64 / outputs.max(1) as f64;
+    eprintln!(
+        "inference over {outputs} declared node-test outputs: {exact} exact ({:.1}%), {dtype_only} partial ({:.1}%), {unknown} unknown ({:.1}%), {} wrong, {} models with errors",
+        pct(exact),
+        pct(dtype_only),
+        pct(unknown),
+        wrong.len(),
+        errors.len()
+    );
+    for w in wrong.iter().chain(&errors).take(60) {
+        eprintln!("  {w}");
+    }
+    assert!(wrong.is_empty(), "{} outputs inferred wrongly", wrong.len());
+}
+
+/// How an inferred type relates to a declared one: `Some(true)` consistent and as informative
+/// (symbols match any symbol, a declared `?` matches anything), `Some(false)` consistent but
+/// less informative (an unknown shape or a symbol where a size is declared), `None` a conflict.
+fn relation(a: &edgeport_ir::ValueType, b: &edgeport_ir::ValueType) -> Option<bool> {
+    use edgeport_ir::{Dim, ValueType as V};
+    let tt = |a: &edgeport_ir::TensorType, b: &edgeport_ir::TensorType| -> Option<bool> {
+        if a.dtype != b.dtype {
+            return None;
+        }
+        match (&a.shape, &b.shape) {
+            (Some(x), Some(y)) => {
+                if x.rank() != y.rank() {
+                    return None;
+                }
+                let mut full = true;
+                for (p, q) in x.0.iter().zip(&y.0) {
+                    match (p, q) {
+                        (Dim::Known(m), Dim::Known(n)) if m != n => return None,
+                        (Dim::Sym(_), Dim::Known(_)) => full = false,
+                        _ => {}
+                    }
+                }
+                Some(full)
+            }
+            (None, Some(_)) => Some(false),
+            _ => Some(true),
+        }
+    };
+    match (a, b) {
+        (V::Tensor(x), V::Tensor(y)) | (V::SparseTensor(x), V::SparseTensor(y)) => tt(x, y),
+        (V::Sequence(x), V::Sequence(y)) | (V::Optional(x), V::Optional(y)) => relation(x, y),
+        (V::Map(k, x), V::Map(l, y)) if k == l => relation(x, y),
+        _ => None,
+    }
+}
