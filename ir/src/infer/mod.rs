@@ -16,6 +16,7 @@
 //!   from the parent; `If` outputs take the branches' common type.
 
 mod dtype;
+pub(crate) use dtype::fixed_type;
 mod elementwise;
 mod misc;
 mod nn;

@@ -145,3 +145,37 @@ fn relation(a: &edgeport_ir::ValueType, b: &edgeport_ir::ValueType) -> Option<bo
         _ => None,
     }
 }
+
+/// The validator (integrity and type checks) over every imported node-test model, before and
+/// after inference. Prints how many pass; lists the failures.
+#[test]
+fn validator_accepts_imported_models() {
+    use edgeport_ir::{infer::infer_types, validate::validate};
+    let Some(data) = DataDir::locate() else {
+        eprintln!("ONNX test data not found; skipping");
+        return;
+    };
+    let (mut n, mut ok, mut ok_inferred) = (0usize, 0usize, 0usize);
+    let mut fails = Vec::new();
+    for dir in data.node_cases() {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
+            continue;
+        };
+        n += 1;
+        match validate(&g) {
+            Ok(_) => ok += 1,
+            Err(e) => fails.push(format!("{name}: {e}")),
+        }
+        if infer_types(&mut g).is_ok() {
+            match validate(&g) {
+                Ok(_) => ok_inferred += 1,
+                Err(e) => fails.push(format!("{name} (after inference): {e}")),
+            }
+        }
+    }
+    eprintln!("validator: {ok} of {n} imported node-test models valid as imported, {ok_inferred} after inference");
+    for f in fails.iter().take(40) {
+        eprintln!("  {f}");
+    }
+}
