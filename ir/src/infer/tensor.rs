@@ -73,7 +73,7 @@ fn reshape(cx: &Cx<'_>, allowzero: bool) -> Option<Shape> {
                 }
             }
         }
-        if !in_syms.is_empty() || out_known == 0 || in_known % out_known != 0 {
+        if !in_syms.is_empty() || out_known == 0 || !in_known.is_multiple_of(out_known) {
             return None;
         }
         out[at] = Some(Dim::Known(in_known / out_known));

@@ -373,25 +373,23 @@ impl Parser<'_> {
             }
         };
         let mut attrs = Vec::new();
-        if self.eat_punct('[') {
-            if !self.eat_punct(']') {
-                loop {
-                    let key = match self.peek().clone() {
-                        Tok::Ident(k) => {
-                            self.pos += 1;
-                            k
-                        }
-                        Tok::Str(_) => self.string()?,
-                        _ => return Err(self.unexpected("an attribute name")),
-                    };
-                    self.punct('=')?;
-                    let v = self.attr_value()?;
-                    attrs.push((key, v));
-                    if self.eat_punct(']') {
-                        break;
+        if self.eat_punct('[') && !self.eat_punct(']') {
+            loop {
+                let key = match self.peek().clone() {
+                    Tok::Ident(k) => {
+                        self.pos += 1;
+                        k
                     }
-                    self.punct(',')?;
+                    Tok::Str(_) => self.string()?,
+                    _ => return Err(self.unexpected("an attribute name")),
+                };
+                self.punct('=')?;
+                let v = self.attr_value()?;
+                attrs.push((key, v));
+                if self.eat_punct(']') {
+                    break;
                 }
+                self.punct(',')?;
             }
         }
         let op = match (custom, kind) {
