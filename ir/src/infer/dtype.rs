@@ -39,6 +39,8 @@ pub(crate) fn output_dtypes(cx: &Cx<'_>) -> Vec<Option<DType>> {
         Some(match cx.op {
             Op::Constant(c) => Some(c.value.dtype),
             Op::Cast(c) => onnx_dtype(c.to),
+            Op::BitCast(c) => onnx_dtype(c.to),
+            Op::LayerNormalization(l) if k > 0 => onnx_dtype(l.stash_type),
             Op::QuantizeLinear(q) if k == 0 => cx.dtype(2).or_else(|| {
                 if q.output_dtype != 0 {
                     onnx_dtype(q.output_dtype)

@@ -196,7 +196,10 @@ fn infer_node(
     if let Some(t) = values::evaluate(&cx, shapes.first().cloned().flatten().as_ref()) {
         known.insert(id.out(0), t);
     }
-    let sub_types = subgraph_output_types(&node.op, node.outputs.len(), &cx.ins);
+    let mut sub_types = subgraph_output_types(&node.op, node.outputs.len(), &cx.ins);
+    if let Some(t) = structured_type(&cx) {
+        sub_types = vec![Some(t)];
+    }
     let new: Vec<Option<ValueType>> = (0..node.outputs.len())
         .map(|k| {
             if let Some(t) = sub_types.get(k).cloned().flatten() {
@@ -240,6 +243,25 @@ fn shapes(cx: &Cx<'_>) -> Result<Vec<Option<Shape>>, String> {
         }
     }
     Ok(vec![None; cx.n_out])
+}
+
+/// Sequence and optional types passed through or wrapped by the ops that handle them.
+fn structured_type(cx: &Cx<'_>) -> Option<ValueType> {
+    let input = |i: usize| cx.ins.get(i).cloned().flatten();
+    let elem = |i: usize| cx.dtype(i).map(|d| ValueType::tensor(d, None));
+    match cx.op {
+        Op::Identity(_) => input(0).filter(|t| t.as_tensor().is_none()),
+        Op::SequenceInsert(_) | Op::SequenceErase(_) => input(0).map(dtype_only),
+        Op::SequenceConstruct(_) | Op::SplitToSequence(_) => elem(0).map(|e| ValueType::Sequence(Box::new(e))),
+        Op::Optional(o) => o.r#type.clone().map(|t| ValueType::Optional(Box::new(t))).or_else(|| {
+            input(0).map(|t| ValueType::Optional(Box::new(t)))
+        }),
+        Op::OptionalGetElement(_) => match input(0)? {
+            ValueType::Optional(t) => Some(*t),
+            t => Some(t),
+        },
+        _ => None,
+    }
 }
 
 /// Types the inputs of a subgraph from the parent: captures by slot, and the body inputs of

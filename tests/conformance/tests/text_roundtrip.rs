@@ -90,7 +90,12 @@ fn inference_agrees_with_declared_output_types() {
                     }
                     dtype_only += 1
                 }
-                None => unknown += 1,
+                None => {
+                    if std::env::var("EDGEPORT_SHOW_PARTIAL").is_ok() {
+                        eprintln!("unknown {name}/{oname}: declared {decl}");
+                    }
+                    unknown += 1
+                }
                 Some((a, None)) => wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}")),
             }
         }
