@@ -122,6 +122,16 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         | GroupNormalization(_)
         | DequantizeLinear(_)
         | QuantizeLinear(_) => same(cx),
+        BitCast(b) => {
+            // Same width: same shape. (Other widths change the last dim; left unknown.)
+            let to = i32::try_from(b.to)
+                .ok()
+                .and_then(crate::dtype::DType::from_onnx_code);
+            let same = to
+                .zip(cx.dtype(0))
+                .is_some_and(|(t, f)| t.bits() == f.bits());
+            one(if same { cx.shape(0).cloned() } else { None })
+        }
         Dropout(_) => Ok(Some(vec![cx.shape(0).cloned(); cx.n_out])),
         DynamicQuantizeLinear(_) => {
             let scalar = Some(crate::shape::Shape(vec![]));

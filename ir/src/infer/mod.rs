@@ -101,7 +101,7 @@ pub(crate) fn one(s: Option<Shape>) -> Rule {
 /// Normalizes a possibly negative axis for rank `r`.
 pub(crate) fn axis(a: i64, r: usize) -> Result<usize, String> {
     let r = r as i64;
-    let v = if a < 0 { a + r } else { a };
+    let v = if a < 0 { a.saturating_add(r) } else { a };
     if (0..r).contains(&v) {
         Ok(v as usize)
     } else {
@@ -151,7 +151,7 @@ fn infer_node(
         msg,
     };
     let ins = g.inputs_of(id);
-    let decl = node.n_declared_inputs();
+    let decl = node.n_inputs.saturating_sub(node.n_captures).min(ins.len());
     let in_types: Vec<Option<ValueType>> = ins
         .iter()
         .map(|v| v.and_then(|v| g.value(v)?.ty.clone()))
@@ -252,10 +252,14 @@ fn structured_type(cx: &Cx<'_>) -> Option<ValueType> {
     match cx.op {
         Op::Identity(_) => input(0).filter(|t| t.as_tensor().is_none()),
         Op::SequenceInsert(_) | Op::SequenceErase(_) => input(0).map(dtype_only),
-        Op::SequenceConstruct(_) | Op::SplitToSequence(_) => elem(0).map(|e| ValueType::Sequence(Box::new(e))),
-        Op::Optional(o) => o.r#type.clone().map(|t| ValueType::Optional(Box::new(t))).or_else(|| {
-            input(0).map(|t| ValueType::Optional(Box::new(t)))
-        }),
+        Op::SequenceConstruct(_) | Op::SplitToSequence(_) => {
+            elem(0).map(|e| ValueType::Sequence(Box::new(e)))
+        }
+        Op::Optional(o) => o
+            .r#type
+            .clone()
+            .map(|t| ValueType::Optional(Box::new(t)))
+            .or_else(|| input(0).map(|t| ValueType::Optional(Box::new(t)))),
         Op::OptionalGetElement(_) => match input(0)? {
             ValueType::Optional(t) => Some(*t),
             t => Some(t),

@@ -70,25 +70,25 @@ fn window_out(input: &[Dim], w: &Window<'_>) -> Result<Option<Vec<Dim>>, String>
         if s <= 0 || dl <= 0 || k <= 0 {
             return Err("kernel, strides and dilations must be positive".into());
         }
-        let eff = (k - 1) * dl + 1;
+        let eff = (k - 1).saturating_mul(dl).saturating_add(1);
         let o = match w.auto_pad {
-            "SAME_UPPER" | "SAME_LOWER" => (x + s - 1) / s,
+            "SAME_UPPER" | "SAME_LOWER" => x.saturating_add(s - 1) / s,
             _ => {
                 let (pb, pe) = if w.auto_pad == "VALID" {
                     (0, 0)
                 } else {
                     (get(w.pads, i, 0), get(w.pads, i + n, 0))
                 };
-                let span = x + pb + pe - eff;
+                let span = x.saturating_add(pb).saturating_add(pe).saturating_sub(eff);
                 if span < 0 {
                     return Err(format!(
                         "window of {eff} does not fit input of {x} plus padding"
                     ));
                 }
                 if w.ceil {
-                    let mut o = (span + s - 1) / s + 1;
+                    let mut o = span.saturating_add(s - 1) / s + 1;
                     // The last window must start inside the input or the left padding.
-                    if (o - 1) * s >= x + pb {
+                    if (o - 1).saturating_mul(s) >= x.saturating_add(pb) {
                         o -= 1;
                     }
                     o
@@ -224,14 +224,17 @@ fn conv_transpose(
         };
         let (s, dl) = (get(&c.strides, i, 1), get(&c.dilations, i, 1));
         let o = match c.auto_pad.as_str() {
-            "SAME_UPPER" | "SAME_LOWER" => *x as i64 * s,
+            "SAME_UPPER" | "SAME_LOWER" => (*x as i64).saturating_mul(s),
             _ => {
                 let (pb, pe) = if c.auto_pad == "VALID" {
                     (0, 0)
                 } else {
                     (get(&c.pads, i, 0), get(&c.pads, i + nsp, 0))
                 };
-                s * (*x as i64 - 1) + get(&c.output_padding, i, 0) + (k - 1) * dl + 1 - pb - pe
+                let (x, op) = (*x as i128, get(&c.output_padding, i, 0) as i128);
+                let (s, k, dl, pb, pe) = (s as i128, k as i128, dl as i128, pb as i128, pe as i128);
+                let o = s * (x - 1) + op + (k - 1) * dl + 1 - pb - pe;
+                i64::try_from(o).map_err(|_| "output size out of range")?
             }
         };
         out.push(Dim::Known(

@@ -82,7 +82,9 @@ fn reshape(cx: &Cx<'_>, allowzero: bool) -> Option<Shape> {
 }
 
 fn slice_len(d: i64, start: i64, end: i64, step: i64) -> Option<u64> {
-    let norm = |x: i64| if x < 0 { x.saturating_add(d) } else { x };
+    // i128 keeps every intermediate exact, whatever the attribute values.
+    let (d, start, end, step) = (d as i128, start as i128, end as i128, step as i128);
+    let norm = |x: i128| if x < 0 { x + d } else { x };
     let (s, e) = (norm(start), norm(end));
     let len = if step > 0 {
         let (s, e) = (s.clamp(0, d), e.clamp(0, d));
@@ -200,8 +202,8 @@ fn split(cx: &Cx<'_>, ax: i64, num: Option<i64>) -> Result<Vec<Option<Shape>>, S
             return Err("split into 0 parts".into());
         }
         let chunk = d.div_ceil(n);
-        (0..n)
-            .map(|i| chunk.min(d.saturating_sub(chunk * i)))
+        (0..n.min(cx.n_out as u64))
+            .map(|i| chunk.min(d.saturating_sub(chunk.saturating_mul(i))))
             .collect()
     };
     Ok((0..cx.n_out)
@@ -228,15 +230,15 @@ fn depth_space(cx: &Cx<'_>, b: i64, layout: Layout, to_space: bool) -> Option<Sh
     }
     let (c, sp) = spatial_axes(layout, 4);
     let mut out = dims.to_vec();
-    let bb = b * b;
+    let bb = b.checked_mul(b)?;
     out[c] = match &dims[c] {
         Dim::Known(n) if to_space => Dim::Known(n / bb),
-        Dim::Known(n) => Dim::Known(n * bb),
+        Dim::Known(n) => Dim::Known(n.checked_mul(bb)?),
         _ => return None,
     };
     for i in sp {
         out[i] = match &dims[i] {
-            Dim::Known(n) if to_space => Dim::Known(n * b),
+            Dim::Known(n) if to_space => Dim::Known(n.checked_mul(b)?),
             Dim::Known(n) => Dim::Known(n / b),
             _ => return None,
         };
@@ -369,7 +371,13 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         Op::Shape(s) => {
             let Some(r) = r0 else { return one(None) };
             let r = r as i64;
-            let clamp = |x: i64| if x < 0 { (x + r).max(0) } else { x.min(r) };
+            let clamp = |x: i64| {
+                if x < 0 {
+                    x.saturating_add(r).max(0)
+                } else {
+                    x.min(r)
+                }
+            };
             let (a, b) = (clamp(s.start), clamp(s.end.unwrap_or(r)));
             one(Some(Shape::known(&[(b - a).max(0) as u64])))
         }
@@ -383,7 +391,10 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             }
             let out = d.iter().zip(&rep).map(|(d, &r)| match (d, r) {
                 (_, 1) => Some(d.clone()),
-                (Dim::Known(n), r) => u64::try_from(r).ok().map(|r| Dim::Known(n * r)),
+                (Dim::Known(n), r) => u64::try_from(r)
+                    .ok()
+                    .and_then(|r| n.checked_mul(r))
+                    .map(Dim::Known),
                 _ => None,
             });
             one(out.collect::<Option<Vec<_>>>().map(Shape))
@@ -405,7 +416,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             }
             let mut out = d.to_vec();
             for (k, &a) in axes.iter().enumerate() {
-                let add = pads[k] + pads[k + axes.len()];
+                let add = pads[k].saturating_add(pads[k + axes.len()]);
                 out[a] = match &d[a] {
                     _ if add == 0 => d[a].clone(),
                     Dim::Known(n) => Dim::Known(

@@ -55,7 +55,7 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
         Op::Shape(s) => {
             let dims = known_shape(cx.shape(0))?;
             let r = dims.len() as i64;
-            let clamp = |x: i64| (if x < 0 { x + r } else { x }).clamp(0, r) as usize;
+            let clamp = |x: i64| (if x < 0 { x.saturating_add(r) } else { x }).clamp(0, r) as usize;
             let (a, b) = (clamp(s.start), clamp(s.end.unwrap_or(r)));
             let v: Vec<i64> = dims.get(a..b.max(a))?.iter().map(|&d| d as i64).collect();
             make(vec![v.len()], &v)
@@ -101,7 +101,7 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
             let v: Option<Vec<i64>> = ix
                 .iter()
                 .map(|&i| {
-                    let i = if i < 0 { i + n } else { i };
+                    let i = if i < 0 { i.saturating_add(n) } else { i };
                     usize::try_from(i).ok().and_then(|i| d.get(i).copied())
                 })
                 .collect();
@@ -121,7 +121,7 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
             };
             let n = d.len() as i64;
             let s0 = *st.first()?;
-            let s0 = if s0 < 0 { s0 + n } else { s0 };
+            let s0 = if s0 < 0 { s0.saturating_add(n) } else { s0 };
             let s0 = if step > 0 {
                 s0.clamp(0, n)
             } else {
