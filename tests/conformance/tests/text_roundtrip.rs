@@ -16,7 +16,10 @@ fn every_node_model_round_trips_through_text() {
     let (mut imported, mut ok) = (0usize, 0usize);
     let mut failures = Vec::new();
     for dir in data.node_cases() {
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let Ok(g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
             continue;
         };
@@ -41,7 +44,12 @@ fn every_node_model_round_trips_through_text() {
         eprintln!("  {f}");
     }
     assert!(imported > 0, "no model imported");
-    assert_eq!(failures.len(), 0, "{} models do not round-trip", failures.len());
+    assert_eq!(
+        failures.len(),
+        0,
+        "{} models do not round-trip",
+        failures.len()
+    );
 }
 
 /// Shape and dtype inference against the declared output types of every node-test model: the
@@ -60,12 +68,19 @@ fn inference_agrees_with_declared_output_types() {
     let mut wrong = Vec::new();
     let mut errors = Vec::new();
     for dir in data.node_cases() {
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default())
+        else {
             continue;
         };
-        let declared: Vec<(String, Option<ValueType>)> =
-            g.outputs().iter().map(|(n, v)| (n.clone(), g.value(*v).and_then(|x| x.ty.clone()))).collect();
+        let declared: Vec<(String, Option<ValueType>)> = g
+            .outputs()
+            .iter()
+            .map(|(n, v)| (n.clone(), g.value(*v).and_then(|x| x.ty.clone())))
+            .collect();
         let ids: Vec<_> = g.node_ids().collect();
         for id in ids {
             if !matches!(g.node(id).op, Op::Input(_) | Op::Constant(_)) {
@@ -96,7 +111,9 @@ fn inference_agrees_with_declared_output_types() {
                     }
                     unknown += 1
                 }
-                Some((a, None)) => wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}")),
+                Some((a, None)) => {
+                    wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}"))
+                }
             }
         }
     }
@@ -163,8 +180,12 @@ fn validator_accepts_imported_models() {
     let (mut n, mut ok, mut ok_inferred) = (0usize, 0usize, 0usize);
     let mut fails = Vec::new();
     for dir in data.node_cases() {
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default())
+        else {
             continue;
         };
         n += 1;
@@ -179,8 +200,51 @@ fn validator_accepts_imported_models() {
             }
         }
     }
-    eprintln!("validator: {ok} of {n} imported node-test models valid as imported, {ok_inferred} after inference");
+    eprintln!(
+        "validator: {ok} of {n} imported node-test models valid as imported, {ok_inferred} after inference"
+    );
     for f in fails.iter().take(40) {
         eprintln!("  {f}");
     }
+}
+
+/// The IR bundle over every imported node-test model: write, read back, print identical.
+#[test]
+fn every_node_model_round_trips_through_a_bundle() {
+    use edgeport_ir::bundle::{read_bundle, write_bundle};
+    use edgeport_ir::text::print_graph;
+    let Some(data) = DataDir::locate() else {
+        eprintln!("ONNX test data not found; skipping");
+        return;
+    };
+    let root = std::env::temp_dir().join(format!("edgeport-bundle-rt-{}", std::process::id()));
+    let (mut n, mut ok) = (0usize, 0usize);
+    let mut fails = Vec::new();
+    for dir in data.node_cases() {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
+            continue;
+        };
+        n += 1;
+        let path = root.join(format!("{name}.epir"));
+        let res = write_bundle(&g, &path).and_then(|_| read_bundle(&path));
+        match res {
+            Ok(back) if print_graph(&back) == print_graph(&g) => ok += 1,
+            Ok(_) => fails.push(format!("{name}: prints differ")),
+            Err(e) => fails.push(format!("{name}: {e}")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    eprintln!("bundle round trip: {ok} of {n} imported node-test models");
+    for f in fails.iter().take(20) {
+        eprintln!("  {f}");
+    }
+    assert!(
+        fails.is_empty(),
+        "{} models do not round-trip through a bundle",
+        fails.len()
+    );
 }
