@@ -347,7 +347,10 @@ fn malformed_inputs_are_errors_with_positions() {
         ),
     ];
     let mut bad = 0;
-    let all: Vec<String> = cases.iter().map(|(t, _, _)| format!("{t:?}\n  => {}", parse_graph(t).unwrap_err())).collect();
+    let all: Vec<String> = cases
+        .iter()
+        .map(|(t, _, _)| format!("{t:?}\n  => {}", parse_graph(t).unwrap_err()))
+        .collect();
     insta::assert_snapshot!("malformed_errors", all.join("\n"));
     for (text, (line, col), msg) in cases {
         let e = parse_graph(text).expect_err(text);

@@ -1,7 +1,7 @@
 //! Known values of small integer tensors computed while inferring: the results of `Shape` and
 //! `Size` when the shape is known, and of the integer ops that shape arithmetic is written
-//! with (Gather, Concat, Slice, Unsqueeze, Squeeze, Reshape, Identity, Cast, Add, Sub, Mul,
-//! Div, Max, Min). Shape rules then read them like constants.
+//! with (Gather, Concat, Slice, Unsqueeze, Squeeze, Reshape, Identity, Cast, Range, Neg, Add,
+//! Sub, Mul, Div, Max, Min). Shape rules then read them like constants.
 
 use super::Cx;
 use crate::dtype::DType;
@@ -136,6 +136,34 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
                 })
                 .collect();
             make(len, &v?)
+        }
+        Op::Range(_) => {
+            let (_, a) = ints(cx, 0)?;
+            let (_, l) = ints(cx, 1)?;
+            let (_, d) = ints(cx, 2)?;
+            let (a, l, d) = (*a.first()?, *l.first()?, *d.first()?);
+            if d == 0 {
+                return None;
+            }
+            let mut v = Vec::new();
+            let mut x = a;
+            while (d > 0 && x < l) || (d < 0 && x > l) {
+                if v.len() >= MAX_ELEMS {
+                    return None;
+                }
+                v.push(x);
+                x = x.checked_add(d)?;
+            }
+            make(vec![v.len()], &v)
+        }
+        Op::Neg(_) => {
+            let (s, v) = ints(cx, 0)?;
+            make(
+                s,
+                &v.iter()
+                    .map(|x| x.checked_neg())
+                    .collect::<Option<Vec<_>>>()?,
+            )
         }
         Op::Add(_) => binary(cx, i64::checked_add),
         Op::Sub(_) => binary(cx, i64::checked_sub),
