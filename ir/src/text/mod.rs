@@ -1,13 +1,17 @@
 //! The text form: a stable, human-readable print of a graph that parses back.
 //!
-//! ```text
-//! graph "tiny" {
+//! ```
+//! # use edgeport_ir::text::{parse_graph, print_graph};
+//! let text = r#"graph "tiny" {
 //!   input %x: f32[N,3]
-//!   %w: f32[3,2] = Constant[value=f32[3,2] {0.5, 1, -2, 0, 3, 1}]()
+//!   %w: f32[3,2] = Constant[value=f32[3,2] {0.5, 1.0, -2.0, 0.0, 3.0, 1.0}]()
 //!   %y: f32[N,2] = MatMul(%x, %w)
-//!   %m, _ = Dropout[ratio=0.25](%y, _, _) #"drop_1"
+//!   %m, _ = Dropout[seed=7](%y, _, _) #"drop_1"
 //!   output "y" = %y
 //! }
+//! "#;
+//! let g = parse_graph(text).unwrap();
+//! assert_eq!(print_graph(&g), text);
 //! ```
 //!
 //! - One statement per line; nodes in topological order (ties by id), so printing is stable.
