@@ -1,5 +1,5 @@
 //! Shapes of the remaining ops with simple rules: losses, GridSample, attention, rotary
-//! embedding, causal conv with state, the training optimizers, Det and ML binarizer.
+//! embedding, causal conv with state, Einsum, the training optimizers, Det and ML binarizer.
 
 use super::{Cx, Rule, one};
 use crate::ops::Op;
@@ -79,6 +79,64 @@ fn attention(cx: &Cx<'_>, a: &crate::ops::defs::nn::Attention) -> Vec<Option<Sha
     out
 }
 
+/// Einsum without ellipses: each letter names one dim; the output is explicit (`->`) or the
+/// letters used once, in alphabetical order.
+fn einsum(cx: &Cx<'_>, eq: &str) -> Result<Option<Shape>, String> {
+    let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
+    if eq.contains('.') {
+        return Ok(None);
+    }
+    let (lhs, rhs) = match eq.split_once("->") {
+        Some((l, r)) => (l, Some(r)),
+        None => (eq.as_str(), None),
+    };
+    let terms: Vec<&str> = lhs.split(',').collect();
+    if terms.len() != cx.n_in() {
+        return Err(format!(
+            "equation has {} operands, op has {} inputs",
+            terms.len(),
+            cx.n_in()
+        ));
+    }
+    let mut dims: std::collections::BTreeMap<char, Dim> = Default::default();
+    let mut count: std::collections::BTreeMap<char, usize> = Default::default();
+    for (i, t) in terms.iter().enumerate() {
+        let Some(d) = cx.dims(i) else { return Ok(None) };
+        if d.len() != t.chars().count() {
+            return Err(format!(
+                "operand {i} has rank {}, the equation says {}",
+                d.len(),
+                t.len()
+            ));
+        }
+        for (c, x) in t.chars().zip(d) {
+            *count.entry(c).or_default() += 1;
+            match dims.get(&c) {
+                Some(Dim::Known(1)) | None => {
+                    dims.insert(c, x.clone());
+                }
+                Some(Dim::Known(a)) if matches!(x, Dim::Known(b) if b != a && *b != 1) => {
+                    return Err(format!("letter {c} is {a} and {x}"));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let out: String = match rhs {
+        Some(r) => r.to_string(),
+        None => count
+            .iter()
+            .filter(|(_, n)| **n == 1)
+            .map(|(c, _)| *c)
+            .collect(),
+    };
+    Ok(out
+        .chars()
+        .map(|c| dims.get(&c).cloned())
+        .collect::<Option<Vec<_>>>()
+        .map(Shape))
+}
+
 pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
     match cx.op {
         Op::SoftmaxCrossEntropyLoss(l) => {
@@ -116,6 +174,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             one(Some(Shape(o)))
         }
         Op::Attention(a) => Ok(Some(attention(cx, a))),
+        Op::Einsum(e) => one(einsum(cx, &e.equation)?),
         Op::RotaryEmbedding(_) | Op::Binarizer(_) => one(cx.shape(0).cloned()),
         Op::CausalConvWithState(_) => {
             let state = cx.dims(0).zip(cx.dims(1)).and_then(|(x, w)| {
