@@ -36,6 +36,7 @@
 //! Whitespace, line breaks included, only separates tokens. The invariant tested here is
 //! `print(parse(print(g))) == print(g)`.
 
+mod attrs;
 mod lex;
 mod parse;
 mod print;

@@ -6,14 +6,9 @@
 //! input: every problem is a [`ParseError`] with the line and column of the offending token.
 
 use super::lex::{Tok, Token, lex};
-use super::values::parse_values;
-use crate::attr::AttrValue;
-use crate::dtype::DType;
 use crate::graph::{Graph, Value};
 use crate::handles::{NodeId, ValueId};
 use crate::ops::{Custom, Op, OpKind};
-use crate::quant::{QuantGranularity, QuantParams};
-use crate::shape::{Dim, Shape, TensorType, ValueType};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
 
@@ -54,8 +49,8 @@ const MAX_DEPTH: usize = 64;
 pub(crate) struct Parser<'a> {
     toks: Vec<Token>,
     pub(crate) pos: usize,
-    weights: &'a HashMap<String, Tensor>,
-    depth: usize,
+    pub(crate) weights: &'a HashMap<String, Tensor>,
+    pub(crate) depth: usize,
 }
 
 /// A value reference waiting to be connected: (node, slot, name, token index).
@@ -67,7 +62,7 @@ struct Pending {
     at: usize,
 }
 
-fn utf8(b: Vec<u8>) -> Result<String, Vec<u8>> {
+pub(crate) fn utf8(b: Vec<u8>) -> Result<String, Vec<u8>> {
     String::from_utf8(b).map_err(|e| e.into_bytes())
 }
 
@@ -77,7 +72,7 @@ impl Parser<'_> {
     pub(crate) fn peek(&self) -> &Tok {
         self.toks.get(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
-    fn peek_at(&self, k: usize) -> &Tok {
+    pub(crate) fn peek_at(&self, k: usize) -> &Tok {
         self.toks
             .get(self.pos + k)
             .map(|t| &t.tok)
@@ -127,7 +122,7 @@ impl Parser<'_> {
             Err(self.unexpected(&format!("'{c}'")))
         }
     }
-    fn is_ident(&self, s: &str) -> bool {
+    pub(crate) fn is_ident(&self, s: &str) -> bool {
         matches!(self.peek(), Tok::Ident(x) if x == s)
     }
     pub(crate) fn keyword(&mut self, s: &str) -> Result<(), ParseError> {
@@ -157,7 +152,7 @@ impl Parser<'_> {
             _ => Err(self.unexpected("a string")),
         }
     }
-    fn expect_eof(&self) -> Result<(), ParseError> {
+    pub(crate) fn expect_eof(&self) -> Result<(), ParseError> {
         match self.peek() {
             Tok::Eof => Ok(()),
             _ => Err(self.unexpected("end of input")),
@@ -175,7 +170,7 @@ impl Parser<'_> {
             _ => Err(self.unexpected("an integer")),
         }
     }
-    fn usize(&mut self) -> Result<usize, ParseError> {
+    pub(crate) fn usize(&mut self) -> Result<usize, ParseError> {
         let at = self.pos;
         let v = self.int()?;
         usize::try_from(v).map_err(|_| self.err_at(at, format!("{v} is not a size")))
@@ -206,7 +201,7 @@ impl Parser<'_> {
         self.pos += 1;
         Ok(v)
     }
-    fn enter(&mut self) -> Result<(), ParseError> {
+    pub(crate) fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             Err(self.err(format!("nested deeper than {MAX_DEPTH}")))
@@ -217,7 +212,7 @@ impl Parser<'_> {
 
     // ---- graphs ----
 
-    fn graph(&mut self) -> Result<Graph, ParseError> {
+    pub(crate) fn graph(&mut self) -> Result<Graph, ParseError> {
         self.enter()?;
         self.keyword("graph")?;
         let name = self.string()?;
@@ -296,7 +291,7 @@ impl Parser<'_> {
     }
 
     /// `%name` → its name.
-    fn value_ref(&mut self) -> Result<String, ParseError> {
+    pub(crate) fn value_ref(&mut self) -> Result<String, ParseError> {
         match self.peek().clone() {
             Tok::Value(b) => {
                 let at = self.pos;
@@ -308,7 +303,7 @@ impl Parser<'_> {
     }
 
     /// `_` (None) or `%name[: type][ q(...)]`.
-    fn out_decl(&mut self) -> Result<Option<Value>, ParseError> {
+    pub(crate) fn out_decl(&mut self) -> Result<Option<Value>, ParseError> {
         if self.is_ident("_") {
             self.pos += 1;
             return Ok(None);
@@ -462,326 +457,5 @@ impl Parser<'_> {
             }
         }
         Ok(())
-    }
-
-    // ---- attributes ----
-
-    fn attr_value(&mut self) -> Result<AttrValue, ParseError> {
-        let at = self.pos;
-        match self.peek().clone() {
-            Tok::Num(s) => {
-                if s.contains(['.', 'e', 'E', 'i', 'n']) {
-                    Ok(AttrValue::Float(self.float32()?))
-                } else {
-                    Ok(AttrValue::Int(self.int()?))
-                }
-            }
-            Tok::Ident(s) if s == "inf" || s == "nan" => Ok(AttrValue::Float(self.float32()?)),
-            Tok::Str(_) => Ok(AttrValue::String(self.string()?)),
-            Tok::Punct('[') => self.list(),
-            Tok::Ident(s)
-                if (s == "ints" || s == "floats" || s == "strings")
-                    && *self.peek_at(1) == Tok::Punct('[') =>
-            {
-                self.pos += 1;
-                self.punct('[')?;
-                self.punct(']')?;
-                Ok(match s.as_str() {
-                    "ints" => AttrValue::Ints(vec![]),
-                    "floats" => AttrValue::Floats(vec![]),
-                    _ => AttrValue::Strings(vec![]),
-                })
-            }
-            Tok::Ident(s) if s == "tensors" => {
-                self.pos += 1;
-                self.punct('[')?;
-                let mut ts = Vec::new();
-                if !self.eat_punct(']') {
-                    loop {
-                        ts.push(self.tensor()?);
-                        if self.eat_punct(']') {
-                            break;
-                        }
-                        self.punct(',')?;
-                    }
-                }
-                Ok(AttrValue::Tensors(ts))
-            }
-            Tok::Ident(s) if s == "graphs" => {
-                self.pos += 1;
-                self.punct('[')?;
-                let mut gs = Vec::new();
-                if !self.eat_punct(']') {
-                    loop {
-                        gs.push(self.graph()?);
-                        if self.eat_punct(']') {
-                            break;
-                        }
-                        self.punct(',')?;
-                    }
-                }
-                Ok(AttrValue::Graphs(gs))
-            }
-            Tok::Ident(s) if s == "graph" => Ok(AttrValue::Graph(Box::new(self.graph()?))),
-            Tok::Ident(s) if s == "type" => {
-                self.pos += 1;
-                Ok(AttrValue::Type(self.value_type()?))
-            }
-            Tok::Ident(s) if DType::from_name(&s).is_some() => {
-                Ok(AttrValue::Tensor(self.tensor()?))
-            }
-            _ => Err(self.err_at(
-                at,
-                format!(
-                    "expected an attribute value, found {}",
-                    self.peek().describe()
-                ),
-            )),
-        }
-    }
-
-    /// `[1, 2]`, `[0.5, nan]`, `["a", "b"]` (an empty list is written `ints[]` etc.; a bare
-    /// `[]` reads as ints).
-    fn list(&mut self) -> Result<AttrValue, ParseError> {
-        self.punct('[')?;
-        if self.eat_punct(']') {
-            return Ok(AttrValue::Ints(vec![]));
-        }
-        let mut items = Vec::new();
-        loop {
-            items.push((self.pos, self.peek().clone()));
-            self.pos += 1;
-            if self.eat_punct(']') {
-                break;
-            }
-            self.punct(',')?;
-        }
-        let is_float = |t: &Tok| match t {
-            Tok::Num(s) => s.contains(['.', 'e', 'E', 'i', 'n']),
-            Tok::Ident(s) => s == "inf" || s == "nan",
-            _ => false,
-        };
-        if items.iter().all(|(_, t)| matches!(t, Tok::Str(_))) {
-            let mut v = Vec::new();
-            for (at, t) in items {
-                if let Tok::Str(b) = t {
-                    v.push(utf8(b).map_err(|_| self.err_at(at, "string is not valid UTF-8"))?);
-                }
-            }
-            return Ok(AttrValue::Strings(v));
-        }
-        let floats = items.iter().any(|(_, t)| is_float(t));
-        let mut fs = Vec::new();
-        let mut is = Vec::new();
-        for (at, t) in items {
-            match t {
-                Tok::Num(s) if floats => fs.push(
-                    s.parse::<f32>()
-                        .map_err(|_| self.err_at(at, format!("'{s}' is not a number")))?,
-                ),
-                Tok::Ident(s) if floats && s == "inf" => fs.push(f32::INFINITY),
-                Tok::Ident(s) if floats && s == "nan" => fs.push(f32::NAN),
-                Tok::Num(s) => is.push(
-                    s.parse::<i64>()
-                        .map_err(|_| self.err_at(at, format!("'{s}' is not an integer")))?,
-                ),
-                other => {
-                    return Err(
-                        self.err_at(at, format!("unexpected {} in a list", other.describe()))
-                    );
-                }
-            }
-        }
-        Ok(if floats {
-            AttrValue::Floats(fs)
-        } else {
-            AttrValue::Ints(is)
-        })
-    }
-
-    /// `dtype[shape] {values}` or `dtype[shape] @"key"`, then an optional `q(...)`.
-    pub(crate) fn tensor(&mut self) -> Result<Tensor, ParseError> {
-        let at = self.pos;
-        let dname = self.ident()?;
-        let dtype = DType::from_name(&dname)
-            .ok_or_else(|| self.err_at(at, format!("unknown dtype '{dname}'")))?;
-        self.punct('[')?;
-        let mut shape = Vec::new();
-        if !self.eat_punct(']') {
-            loop {
-                shape.push(self.usize()?);
-                if self.eat_punct(']') {
-                    break;
-                }
-                self.punct(',')?;
-            }
-        }
-        let mut t = if self.eat_punct('@') {
-            let kat = self.pos;
-            let key = self.string()?;
-            let w = self
-                .weights
-                .get(&key)
-                .ok_or_else(|| self.err_at(kat, format!("no weight named \"{key}\"")))?;
-            if w.dtype != dtype || w.shape != shape {
-                return Err(self.err_at(
-                    kat,
-                    format!(
-                        "weight \"{key}\" is {}{:?}, the text says {dtype}{shape:?}",
-                        w.dtype, w.shape
-                    ),
-                ));
-            }
-            let mut w = w.clone();
-            w.quant = None;
-            w
-        } else {
-            parse_values(self, dtype, shape, at)?
-        };
-        if self.is_ident("q") && *self.peek_at(1) == Tok::Punct('(') {
-            t.quant = Some(self.quant()?);
-        }
-        Ok(t)
-    }
-
-    /// `q(storage, scale=[..], zp=[..][, axis=a][, block=b][, scale_dtype=d])`
-    fn quant(&mut self) -> Result<QuantParams, ParseError> {
-        self.keyword("q")?;
-        self.punct('(')?;
-        let storage = self.dtype()?;
-        let mut q = QuantParams {
-            storage,
-            granularity: QuantGranularity::PerTensor,
-            scale: vec![],
-            zero_point: vec![],
-            scale_dtype: DType::F32,
-        };
-        let (mut axis, mut block) = (None, None);
-        while self.eat_punct(',') {
-            let kat = self.pos;
-            let key = self.ident()?;
-            self.punct('=')?;
-            match key.as_str() {
-                "scale" => q.scale = self.num_list(|p| p.float32())?,
-                "zp" => q.zero_point = self.num_list(|p| p.int())?,
-                "axis" => axis = Some(self.usize()?),
-                "block" => block = Some(self.usize()?),
-                "scale_dtype" => q.scale_dtype = self.dtype()?,
-                _ => return Err(self.err_at(kat, format!("unknown quantization field '{key}'"))),
-            }
-        }
-        self.punct(')')?;
-        q.granularity = match (axis, block) {
-            (None, None) => QuantGranularity::PerTensor,
-            (Some(axis), None) => QuantGranularity::PerAxis { axis },
-            (Some(axis), Some(block_size)) => QuantGranularity::PerBlock { axis, block_size },
-            (None, Some(_)) => return Err(self.err("block= needs axis=")),
-        };
-        Ok(q)
-    }
-
-    fn num_list<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
-    ) -> Result<Vec<T>, ParseError> {
-        self.punct('[')?;
-        let mut v = Vec::new();
-        if self.eat_punct(']') {
-            return Ok(v);
-        }
-        loop {
-            v.push(item(self)?);
-            if self.eat_punct(']') {
-                return Ok(v);
-            }
-            self.punct(',')?;
-        }
-    }
-
-    fn dtype(&mut self) -> Result<DType, ParseError> {
-        let at = self.pos;
-        let n = self.ident()?;
-        DType::from_name(&n).ok_or_else(|| self.err_at(at, format!("unknown dtype '{n}'")))
-    }
-
-    // ---- types ----
-
-    /// `f32[N,3]`, `f32` (unknown rank), `seq<..>`, `opt<..>`, `sparse<..>`, `map<k,v>`.
-    pub(crate) fn value_type(&mut self) -> Result<ValueType, ParseError> {
-        self.enter()?;
-        let at = self.pos;
-        let head = self.ident()?;
-        let t = match head.as_str() {
-            "seq" | "opt" => {
-                self.punct('<')?;
-                let inner = Box::new(self.value_type()?);
-                self.punct('>')?;
-                if head == "seq" {
-                    ValueType::Sequence(inner)
-                } else {
-                    ValueType::Optional(inner)
-                }
-            }
-            "sparse" => {
-                self.punct('<')?;
-                let dtype = self.dtype()?;
-                let shape = self.opt_shape()?;
-                self.punct('>')?;
-                ValueType::SparseTensor(TensorType { dtype, shape })
-            }
-            "map" => {
-                self.punct('<')?;
-                let k = self.dtype()?;
-                self.punct(',')?;
-                let v = self.value_type()?;
-                self.punct('>')?;
-                ValueType::Map(k, Box::new(v))
-            }
-            _ => {
-                let dtype = DType::from_name(&head)
-                    .ok_or_else(|| self.err_at(at, format!("unknown type '{head}'")))?;
-                let shape = self.opt_shape()?;
-                ValueType::Tensor(TensorType { dtype, shape })
-            }
-        };
-        self.depth -= 1;
-        Ok(t)
-    }
-
-    fn opt_shape(&mut self) -> Result<Option<Shape>, ParseError> {
-        if !self.eat_punct('[') {
-            return Ok(None);
-        }
-        let mut dims = Vec::new();
-        if self.eat_punct(']') {
-            return Ok(Some(Shape(dims)));
-        }
-        loop {
-            let d = match self.peek().clone() {
-                Tok::Num(_) => {
-                    let at = self.pos;
-                    let v = self.int()?;
-                    Dim::Known(
-                        u64::try_from(v)
-                            .map_err(|_| self.err_at(at, "a dimension cannot be negative"))?,
-                    )
-                }
-                Tok::Ident(s) => {
-                    self.pos += 1;
-                    Dim::Sym(s)
-                }
-                Tok::Punct('?') => {
-                    self.pos += 1;
-                    Dim::Sym("?".into())
-                }
-                Tok::Str(_) => Dim::Sym(self.string()?),
-                _ => return Err(self.unexpected("a dimension")),
-            };
-            dims.push(d);
-            if self.eat_punct(']') {
-                return Ok(Some(Shape(dims)));
-            }
-            self.punct(',')?;
-        }
     }
 }
