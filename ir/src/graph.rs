@@ -29,10 +29,18 @@ pub struct Value {
 
 impl Value {
     pub fn named(name: impl Into<String>) -> Value {
-        Value { name: name.into(), ty: None, quant: None }
+        Value {
+            name: name.into(),
+            ty: None,
+            quant: None,
+        }
     }
     pub fn typed(name: impl Into<String>, ty: ValueType) -> Value {
-        Value { name: name.into(), ty: Some(ty), quant: None }
+        Value {
+            name: name.into(),
+            ty: Some(ty),
+            quant: None,
+        }
     }
 }
 
@@ -97,14 +105,29 @@ impl PartialEq for Graph {
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Graph {
-        Graph { name: name.into(), ..Default::default() }
+        Graph {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     // ---- building ----
 
     /// Adds a node with `n_inputs` empty input slots.
-    pub fn add_node(&mut self, name: impl Into<String>, op: Op, n_inputs: usize, outputs: Vec<Value>) -> NodeId {
-        let node = Node { name: name.into(), op, n_inputs, n_captures: 0, outputs };
+    pub fn add_node(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        n_inputs: usize,
+        outputs: Vec<Value>,
+    ) -> NodeId {
+        let node = Node {
+            name: name.into(),
+            op,
+            n_inputs,
+            n_captures: 0,
+            outputs,
+        };
         NodeId::from_ix(self.g.add_node(node))
     }
 
@@ -124,7 +147,14 @@ impl Graph {
         let id = self.add_node(name, op, inputs.len(), outs);
         for (port, v) in inputs.iter().enumerate() {
             if let Some(v) = v {
-                self.g.add_edge(v.node.ix(), id.ix(), Edge { src_port: v.port, dst_port: port });
+                self.g.add_edge(
+                    v.node.ix(),
+                    id.ix(),
+                    Edge {
+                        src_port: v.port,
+                        dst_port: port,
+                    },
+                );
             }
         }
         Ok(id)
@@ -133,7 +163,16 @@ impl Graph {
     /// Adds a graph input (appended to the ordered input list).
     pub fn add_input(&mut self, name: impl Into<String>, ty: Option<ValueType>) -> ValueId {
         let name = name.into();
-        let id = self.add_node(name.clone(), Op::Input(Input {}), 0, vec![Value { name, ty, quant: None }]);
+        let id = self.add_node(
+            name.clone(),
+            Op::Input(Input {}),
+            0,
+            vec![Value {
+                name,
+                ty,
+                quant: None,
+            }],
+        );
         self.inputs.push(id);
         id.out(0)
     }
@@ -141,7 +180,16 @@ impl Graph {
     /// Adds a capture input to a subgraph: an `Input` node bound to the parent's next capture slot.
     pub fn add_capture(&mut self, name: impl Into<String>, ty: Option<ValueType>) -> ValueId {
         let name = name.into();
-        let id = self.add_node(name.clone(), Op::Input(Input {}), 0, vec![Value { name, ty, quant: None }]);
+        let id = self.add_node(
+            name.clone(),
+            Op::Input(Input {}),
+            0,
+            vec![Value {
+                name,
+                ty,
+                quant: None,
+            }],
+        );
         self.captures.push(id);
         id.out(0)
     }
@@ -151,11 +199,22 @@ impl Graph {
         let name = name.into();
         let ty = ValueType::tensor(
             tensor.dtype,
-            Some(crate::Shape::known(&tensor.shape.iter().map(|&d| d as u64).collect::<Vec<_>>())),
+            Some(crate::Shape::known(
+                &tensor.shape.iter().map(|&d| d as u64).collect::<Vec<_>>(),
+            )),
         );
         let quant = tensor.quant.clone();
         let op = Op::Constant(crate::ops::defs::generator::Constant { value: tensor });
-        let id = self.add_node(name.clone(), op, 0, vec![Value { name, ty: Some(ty), quant }]);
+        let id = self.add_node(
+            name.clone(),
+            op,
+            0,
+            vec![Value {
+                name,
+                ty: Some(ty),
+                quant,
+            }],
+        );
         id.out(0)
     }
 
@@ -185,7 +244,12 @@ impl Graph {
     }
 
     /// Sets (or clears) input slot `port` of `node`.
-    pub fn set_input(&mut self, node: NodeId, port: usize, v: Option<ValueId>) -> Result<(), GraphError> {
+    pub fn set_input(
+        &mut self,
+        node: NodeId,
+        port: usize,
+        v: Option<ValueId>,
+    ) -> Result<(), GraphError> {
         let n = self.node_checked(node)?.n_inputs;
         if port >= n {
             return Err(GraphError::BadInputPort { node, port, n });
@@ -193,19 +257,35 @@ impl Graph {
         if let Some(v) = v {
             self.check_value(v)?;
         }
-        let old: Vec<_> =
-            self.g.edges_directed(node.ix(), Direction::Incoming).filter(|e| e.weight().dst_port == port).map(|e| e.id()).collect();
+        let old: Vec<_> = self
+            .g
+            .edges_directed(node.ix(), Direction::Incoming)
+            .filter(|e| e.weight().dst_port == port)
+            .map(|e| e.id())
+            .collect();
         for e in old {
             self.g.remove_edge(e);
         }
         if let Some(v) = v {
-            self.g.add_edge(v.node.ix(), node.ix(), Edge { src_port: v.port, dst_port: port });
+            self.g.add_edge(
+                v.node.ix(),
+                node.ix(),
+                Edge {
+                    src_port: v.port,
+                    dst_port: port,
+                },
+            );
         }
         Ok(())
     }
 
     /// Appends an input slot to `node` (a new capture slot when `capture`), connected to `v`.
-    pub fn push_input(&mut self, node: NodeId, v: Option<ValueId>, capture: bool) -> Result<usize, GraphError> {
+    pub fn push_input(
+        &mut self,
+        node: NodeId,
+        v: Option<ValueId>,
+        capture: bool,
+    ) -> Result<usize, GraphError> {
         if let Some(v) = v {
             self.check_value(v)?;
         }
@@ -223,14 +303,28 @@ impl Graph {
                 self.g[e].dst_port += 1;
             }
         }
-        let nm = self.g.node_weight_mut(node.ix()).ok_or(GraphError::NoSuchNode(node))?;
-        let slot = if capture { port } else { nm.n_inputs - nm.n_captures };
+        let nm = self
+            .g
+            .node_weight_mut(node.ix())
+            .ok_or(GraphError::NoSuchNode(node))?;
+        let slot = if capture {
+            port
+        } else {
+            nm.n_inputs - nm.n_captures
+        };
         nm.n_inputs += 1;
         if capture {
             nm.n_captures += 1;
         }
         if let Some(v) = v {
-            self.g.add_edge(v.node.ix(), node.ix(), Edge { src_port: v.port, dst_port: slot });
+            self.g.add_edge(
+                v.node.ix(),
+                node.ix(),
+                Edge {
+                    src_port: v.port,
+                    dst_port: slot,
+                },
+            );
         }
         Ok(slot)
     }
@@ -246,7 +340,14 @@ impl Graph {
             .collect();
         for (id, target, w) in uses {
             self.g.remove_edge(id);
-            self.g.add_edge(new.node.ix(), target, Edge { src_port: new.port, dst_port: w.dst_port });
+            self.g.add_edge(
+                new.node.ix(),
+                target,
+                Edge {
+                    src_port: new.port,
+                    dst_port: w.dst_port,
+                },
+            );
         }
         for (_, v) in &mut self.outputs {
             if *v == old {
@@ -307,7 +408,9 @@ impl Graph {
 
     /// Mutable value metadata.
     pub fn value_mut(&mut self, v: ValueId) -> Option<&mut Value> {
-        self.g.node_weight_mut(v.node.ix()).and_then(|n| n.outputs.get_mut(v.port))
+        self.g
+            .node_weight_mut(v.node.ix())
+            .and_then(|n| n.outputs.get_mut(v.port))
     }
 
     /// Every node, in id order.
@@ -326,7 +429,10 @@ impl Graph {
         for e in self.g.edges_directed(node.ix(), Direction::Incoming) {
             let w = e.weight();
             if w.dst_port < n {
-                out[w.dst_port] = Some(ValueId { node: NodeId::from_ix(e.source()), port: w.src_port });
+                out[w.dst_port] = Some(ValueId {
+                    node: NodeId::from_ix(e.source()),
+                    port: w.src_port,
+                });
             }
         }
         out
@@ -400,7 +506,11 @@ impl Graph {
             }
         }
         if order.len() != self.g.node_count() {
-            let stuck = self.g.node_indices().find(|n| indeg[n.index()] > 0).expect("cycle node");
+            let stuck = self
+                .g
+                .node_indices()
+                .find(|n| indeg[n.index()] > 0)
+                .expect("cycle node");
             return Err(GraphError::Cycle(self.g[stuck].name.clone()));
         }
         Ok(order)
@@ -409,7 +519,11 @@ impl Graph {
     /// Finds a value by name (linear; importers keep their own maps).
     pub fn find_value(&self, name: &str) -> Option<ValueId> {
         self.g.node_indices().find_map(|n| {
-            self.g[n].outputs.iter().position(|v| v.name == name).map(|p| NodeId::from_ix(n).out(p))
+            self.g[n]
+                .outputs
+                .iter()
+                .position(|v| v.name == name)
+                .map(|p| NodeId::from_ix(n).out(p))
         })
     }
 }
@@ -423,9 +537,16 @@ mod tests {
     #[test]
     fn build_and_rewire() {
         let mut g = Graph::new("t");
-        let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2])))));
-        let a = g.add_op("add", Op::Add(Add {}), &[Some(x), Some(x)], &["a"]).unwrap();
-        let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(a.out(0))], &["r"]).unwrap();
+        let x = g.add_input(
+            "x",
+            Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2])))),
+        );
+        let a = g
+            .add_op("add", Op::Add(Add {}), &[Some(x), Some(x)], &["a"])
+            .unwrap();
+        let r = g
+            .add_op("relu", Op::Relu(Relu {}), &[Some(a.out(0))], &["r"])
+            .unwrap();
         g.add_output("r", r.out(0)).unwrap();
         assert_eq!(g.inputs_of(a), vec![Some(x), Some(x)]);
         assert_eq!(g.consumers(x), vec![(a, 0), (a, 1)]);

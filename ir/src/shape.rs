@@ -53,7 +53,9 @@ impl Shape {
     }
     /// The element count, if every dimension is known and the product does not overflow.
     pub fn numel(&self) -> Option<u64> {
-        self.0.iter().try_fold(1u64, |acc, d| acc.checked_mul(d.known()?))
+        self.0
+            .iter()
+            .try_fold(1u64, |acc, d| acc.checked_mul(d.known()?))
     }
 }
 
@@ -89,7 +91,10 @@ pub enum ValueType {
 
 impl Default for ValueType {
     fn default() -> Self {
-        ValueType::Tensor(TensorType { dtype: DType::F32, shape: None })
+        ValueType::Tensor(TensorType {
+            dtype: DType::F32,
+            shape: None,
+        })
     }
 }
 

@@ -20,10 +20,18 @@ impl Bytes {
     /// Takes ownership of a vector.
     pub fn from_vec(v: Vec<u8>) -> Bytes {
         let len = v.len();
-        Bytes { owner: Arc::new(v), start: 0, len }
+        Bytes {
+            owner: Arc::new(v),
+            start: 0,
+            len,
+        }
     }
     /// Shares a range of an owner such as a memory map. Returns `None` when out of bounds.
-    pub fn from_owner(owner: Arc<dyn AsRef<[u8]> + Send + Sync>, start: usize, len: usize) -> Option<Bytes> {
+    pub fn from_owner(
+        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        start: usize,
+        len: usize,
+    ) -> Option<Bytes> {
         let total = (*owner).as_ref().len();
         let end = start.checked_add(len)?;
         (end <= total).then_some(Bytes { owner, start, len })
@@ -31,7 +39,11 @@ impl Bytes {
     /// A sub-range of this view, or `None` when out of bounds.
     pub fn slice(&self, start: usize, len: usize) -> Option<Bytes> {
         let end = start.checked_add(len)?;
-        (end <= self.len).then(|| Bytes { owner: self.owner.clone(), start: self.start + start, len })
+        (end <= self.len).then(|| Bytes {
+            owner: self.owner.clone(),
+            start: self.start + start,
+            len,
+        })
     }
     pub fn len(&self) -> usize {
         self.len
@@ -88,9 +100,18 @@ pub enum TensorError {
     #[error("shape {shape:?} has more elements than can be addressed")]
     TooLarge { shape: Vec<usize> },
     #[error("{dtype} tensor of shape {shape:?} needs {expected} bytes, data has {actual}")]
-    SizeMismatch { dtype: DType, shape: Vec<usize>, expected: usize, actual: usize },
+    SizeMismatch {
+        dtype: DType,
+        shape: Vec<usize>,
+        expected: usize,
+        actual: usize,
+    },
     #[error("string tensor of shape {shape:?} needs {expected} strings, data has {actual}")]
-    StringCount { shape: Vec<usize>, expected: usize, actual: usize },
+    StringCount {
+        shape: Vec<usize>,
+        expected: usize,
+        actual: usize,
+    },
 }
 
 impl Default for Tensor {
@@ -109,7 +130,9 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize, TensorError> {
     shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| TensorError::TooLarge { shape: shape.to_vec() })
+        .ok_or_else(|| TensorError::TooLarge {
+            shape: shape.to_vec(),
+        })
 }
 
 impl Tensor {
@@ -117,22 +140,47 @@ impl Tensor {
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, data: Bytes) -> Result<Tensor, TensorError> {
         let n = checked_numel(&shape)?;
         if dtype == DType::String {
-            return Err(TensorError::StringCount { shape, expected: n, actual: 0 });
+            return Err(TensorError::StringCount {
+                shape,
+                expected: n,
+                actual: 0,
+            });
         }
-        let expected = dtype.byte_len(n).ok_or_else(|| TensorError::TooLarge { shape: shape.clone() })?;
+        let expected = dtype.byte_len(n).ok_or_else(|| TensorError::TooLarge {
+            shape: shape.clone(),
+        })?;
         if expected != data.len() {
-            return Err(TensorError::SizeMismatch { dtype, shape, expected, actual: data.len() });
+            return Err(TensorError::SizeMismatch {
+                dtype,
+                shape,
+                expected,
+                actual: data.len(),
+            });
         }
-        Ok(Tensor { dtype, shape, data: TensorData::Raw(data), quant: None })
+        Ok(Tensor {
+            dtype,
+            shape,
+            data: TensorData::Raw(data),
+            quant: None,
+        })
     }
 
     /// A string tensor.
     pub fn from_strings(shape: Vec<usize>, strings: Vec<Vec<u8>>) -> Result<Tensor, TensorError> {
         let n = checked_numel(&shape)?;
         if n != strings.len() {
-            return Err(TensorError::StringCount { shape, expected: n, actual: strings.len() });
+            return Err(TensorError::StringCount {
+                shape,
+                expected: n,
+                actual: strings.len(),
+            });
         }
-        Ok(Tensor { dtype: DType::String, shape, data: TensorData::Strings(Arc::new(strings)), quant: None })
+        Ok(Tensor {
+            dtype: DType::String,
+            shape,
+            data: TensorData::Strings(Arc::new(strings)),
+            quant: None,
+        })
     }
 
     /// An f32 tensor from values (copies them once into little-endian bytes).
@@ -177,14 +225,32 @@ impl Tensor {
     pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
         let b = self.raw()?;
         let v = match self.dtype {
-            DType::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect(),
-            DType::I32 => b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
-            DType::I16 => b.chunks_exact(2).map(|c| i16::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
+            DType::I64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+            DType::I32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+            DType::I16 => b
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
             DType::I8 => b.iter().map(|&x| x as i8 as i64).collect(),
             DType::U8 | DType::Bool => b.iter().map(|&x| x as i64).collect(),
-            DType::U16 => b.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
-            DType::U32 => b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
-            DType::U64 => b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()) as i64).collect(),
+            DType::U16 => b
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+            DType::U32 => b
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+            DType::U64 => b
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
             _ => return None,
         };
         Some(v)
@@ -194,8 +260,14 @@ impl Tensor {
     pub fn to_f64_vec(&self) -> Option<Vec<f64>> {
         let b = self.raw()?;
         let v = match self.dtype {
-            DType::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-            DType::F64 => b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+            DType::F32 => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
+            DType::F64 => b
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
             DType::F16 => b
                 .chunks_exact(2)
                 .map(|c| half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64())
@@ -204,7 +276,11 @@ impl Tensor {
                 .chunks_exact(2)
                 .map(|c| half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64())
                 .collect(),
-            _ => return self.to_i64_vec().map(|v| v.into_iter().map(|x| x as f64).collect()),
+            _ => {
+                return self
+                    .to_i64_vec()
+                    .map(|v| v.into_iter().map(|x| x as f64).collect());
+            }
         };
         Some(v)
     }

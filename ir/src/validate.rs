@@ -1,10 +1,14 @@
 //! The validator, separate from construction: integrity first (ports, cycles, arity, outputs,
-//! unique input/output names), then types. Backends take a [`Validated`] graph.
+//! unique input/output names), then types: where a value's type is known, an op's input and
+//! output dtypes must be allowed by its schema's type constraints, and the slots that share a
+//! type variable must agree. Backends take a [`Validated`] graph.
 
 use crate::graph::Graph;
 use crate::handles::NodeId;
 use crate::ops::Op;
-use std::collections::HashSet;
+use crate::ops::ParamKind;
+use crate::shape::ValueType;
+use std::collections::{HashMap, HashSet};
 
 /// One problem found by the validator.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,7 +45,11 @@ impl std::ops::Deref for Validated<'_> {
 pub fn validate(g: &Graph) -> Result<Validated<'_>, ValidationError> {
     let mut issues = Vec::new();
     check_graph(g, &mut issues, 0);
-    if issues.is_empty() { Ok(Validated(g)) } else { Err(ValidationError(issues)) }
+    if issues.is_empty() {
+        Ok(Validated(g))
+    } else {
+        Err(ValidationError(issues))
+    }
 }
 
 /// The deepest subgraph nesting accepted.
@@ -49,16 +57,126 @@ pub const MAX_DEPTH: usize = 64;
 
 fn issue(g: &Graph, id: NodeId, msg: String) -> Issue {
     let n = g.node(id);
-    Issue { node: n.name.clone(), op: n.op.name().to_string(), msg }
+    Issue {
+        node: n.name.clone(),
+        op: n.op.name().to_string(),
+        msg,
+    }
 }
 
 fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
+    let before = issues.len();
+    check_integrity(g, issues, depth);
+    if issues.len() == before {
+        check_types(g, issues);
+    }
+}
+
+/// The name a type constraint uses for a value type (`f32`, `seq(f32)`, `opt(seq(i64))`).
+fn constraint_name(t: &ValueType) -> Option<String> {
+    Some(match t {
+        ValueType::Tensor(t) => t.dtype.name().to_string(),
+        ValueType::Sequence(e) => format!("seq({})", constraint_name(e)?),
+        ValueType::Optional(e) => format!("opt({})", constraint_name(e)?),
+        ValueType::SparseTensor(_) | ValueType::Map(..) => return None,
+    })
+}
+
+fn check_types(g: &Graph, issues: &mut Vec<Issue>) {
+    for id in g.node_ids() {
+        let n = g.node(id);
+        let Some(s) = n.op.kind().schema() else {
+            continue;
+        };
+        let ins = g.inputs_of(id);
+        let in_params = s.input_params();
+        let out_params = s.output_params();
+        let param = |ps: &[crate::ops::Param], i: usize| -> Option<crate::ops::Param> {
+            ps.get(i).copied().or_else(|| {
+                ps.last()
+                    .copied()
+                    .filter(|p| matches!(p.kind, ParamKind::Variadic { .. }))
+            })
+        };
+        // (slot description, param, type) for every typed input and output.
+        let mut typed: Vec<(String, crate::ops::Param, ValueType)> = Vec::new();
+        for (slot, v) in ins.iter().enumerate().take(n.n_declared_inputs()) {
+            if let (Some(p), Some(t)) = (
+                param(&in_params, slot),
+                v.and_then(|v| g.value(v)?.ty.clone()),
+            ) {
+                typed.push((format!("input {slot} ('{}')", p.name), p, t));
+            }
+        }
+        for (k, v) in n.outputs.iter().enumerate() {
+            if let (Some(p), Some(t)) = (param(&out_params, k), v.ty.clone()) {
+                typed.push((format!("output {k} ('{}')", p.name), p, t));
+            }
+        }
+        let mut bound: HashMap<&str, (String, String)> = HashMap::new();
+        for (what, p, t) in &typed {
+            let Some(name) = constraint_name(t) else {
+                continue;
+            };
+            if let Some(fixed) = crate::infer::fixed_type(p.ty) {
+                if t.as_tensor().map(|x| x.dtype) != Some(fixed) {
+                    issues.push(issue(
+                        g,
+                        id,
+                        format!("{what} is {t}, the op requires {fixed}"),
+                    ));
+                }
+                continue;
+            }
+            let allowed = s.allowed(p.ty);
+            if !allowed.is_empty() && !allowed.contains(&name.as_str()) {
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "{what} is {name}, not allowed for {} ({})",
+                        p.ty,
+                        allowed.join("|")
+                    ),
+                ));
+                continue;
+            }
+            // Heterogeneous variadic slots may each have their own type.
+            if matches!(p.kind, ParamKind::Variadic { homogeneous: false }) {
+                continue;
+            }
+            match bound.get(p.ty) {
+                Some((first, fname)) if *fname != name => {
+                    issues.push(issue(
+                        g,
+                        id,
+                        format!("{what} is {name} but {first} is {fname}; both are {}", p.ty),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    bound.insert(p.ty, (what.clone(), name));
+                }
+            }
+        }
+    }
+}
+
+fn check_integrity(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
     if depth > MAX_DEPTH {
-        issues.push(Issue { node: g.name.clone(), op: "graph".into(), msg: format!("subgraphs nested deeper than {MAX_DEPTH}") });
+        issues.push(Issue {
+            node: g.name.clone(),
+            op: "graph".into(),
+            msg: format!("subgraphs nested deeper than {MAX_DEPTH}"),
+        });
         return;
     }
     if let Err(e) = g.topo_order() {
-        issues.push(Issue { node: g.name.clone(), op: "graph".into(), msg: e.to_string() });
+        issues.push(Issue {
+            node: g.name.clone(),
+            op: "graph".into(),
+            msg: e.to_string(),
+        });
     }
     let mut seen = HashSet::new();
     for &i in g.inputs() {
@@ -69,16 +187,28 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
                 }
             }
             Some(_) => issues.push(issue(g, i, "graph input is not an Input node".into())),
-            None => issues.push(Issue { node: format!("{i}"), op: "Input".into(), msg: "graph input node was removed".into() }),
+            None => issues.push(Issue {
+                node: format!("{i}"),
+                op: "Input".into(),
+                msg: "graph input node was removed".into(),
+            }),
         }
     }
     let mut out_names = HashSet::new();
     for (name, v) in g.outputs() {
         if !out_names.insert(name.clone()) {
-            issues.push(Issue { node: name.clone(), op: "output".into(), msg: "duplicate graph output name".into() });
+            issues.push(Issue {
+                node: name.clone(),
+                op: "output".into(),
+                msg: "duplicate graph output name".into(),
+            });
         }
         if g.value(*v).is_none() {
-            issues.push(Issue { node: name.clone(), op: "output".into(), msg: format!("graph output refers to missing value {v}") });
+            issues.push(Issue {
+                node: name.clone(),
+                op: "output".into(),
+                msg: format!("graph output refers to missing value {v}"),
+            });
         }
     }
     for id in g.node_ids() {
@@ -88,7 +218,14 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
             let (min, max) = s.input_arity();
             let decl = n.n_declared_inputs();
             if decl < min || max.is_some_and(|m| decl > m) {
-                issues.push(issue(g, id, format!("has {decl} inputs, the op takes {min}..{}", max.map(|m| m.to_string()).unwrap_or("".into()))));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "has {decl} inputs, the op takes {min}..{}",
+                        max.map(|m| m.to_string()).unwrap_or("".into())
+                    ),
+                ));
             }
             let params = s.input_params();
             for (slot, v) in ins.iter().enumerate().take(decl) {
@@ -96,18 +233,38 @@ fn check_graph(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
                 let optional = p.is_some_and(|p| p.kind == crate::ops::ParamKind::Optional);
                 if v.is_none() && !optional && slot < min {
                     let pname = p.map(|p| p.name).unwrap_or("?");
-                    issues.push(issue(g, id, format!("required input {slot} ('{pname}') is not connected")));
+                    issues.push(issue(
+                        g,
+                        id,
+                        format!("required input {slot} ('{pname}') is not connected"),
+                    ));
                 }
             }
             let (omin, omax) = s.output_arity();
             let no = n.outputs.len();
             if no < omin.min(1) || omax.is_some_and(|m| no > m) {
-                issues.push(issue(g, id, format!("has {no} outputs, the op produces {omin}..{}", omax.map(|m| m.to_string()).unwrap_or("".into()))));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "has {no} outputs, the op produces {omin}..{}",
+                        omax.map(|m| m.to_string()).unwrap_or("".into())
+                    ),
+                ));
             }
         }
         for sub in n.op.subgraphs() {
             if sub.captures().len() > n.n_captures {
-                issues.push(issue(g, id, format!("subgraph '{}' captures {} values, node has {} capture slots", sub.name, sub.captures().len(), n.n_captures)));
+                issues.push(issue(
+                    g,
+                    id,
+                    format!(
+                        "subgraph '{}' captures {} values, node has {} capture slots",
+                        sub.name,
+                        sub.captures().len(),
+                        n.n_captures
+                    ),
+                ));
             }
             check_graph(sub, issues, depth + 1);
         }

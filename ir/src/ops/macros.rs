@@ -119,7 +119,10 @@ macro_rules! __attr_default {
 #[macro_export]
 macro_rules! __attr_missing {
     ($name:ident, $key:expr, $t:ty) => {
-        return Err($crate::attr::AttrError::Missing { op: stringify!($name), attr: $key })
+        return Err($crate::attr::AttrError::Missing {
+            op: stringify!($name),
+            attr: $key,
+        })
     };
     ($name:ident, $key:expr, $t:ty, $def:expr) => {
         $def

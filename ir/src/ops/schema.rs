@@ -24,7 +24,9 @@ pub enum ParamKind {
     Optional,
     /// Zero or more (ONNX requires at least one unless the op says otherwise); `homogeneous`
     /// means all share the type variable.
-    Variadic { homogeneous: bool },
+    Variadic {
+        homogeneous: bool,
+    },
 }
 
 /// A parsed formal parameter.
@@ -61,7 +63,11 @@ impl OpSchema {
     pub fn allowed(&self, var: &str) -> Vec<&'static str> {
         self.types
             .iter()
-            .find_map(|t| t.split_once('=').filter(|(v, _)| *v == var).map(|(_, a)| a.split('|').collect()))
+            .find_map(|t| {
+                t.split_once('=')
+                    .filter(|(v, _)| *v == var)
+                    .map(|(_, a)| a.split('|').collect())
+            })
             .unwrap_or_default()
     }
     /// Minimum and maximum (None = unbounded) number of inputs.

@@ -1,13 +1,15 @@
 //! Printing the text form (see the module docs of `text`).
 
+use super::lex::is_name_char;
 use crate::attr::AttrValue;
 use crate::dtype::DType;
 use crate::graph::Graph;
 use crate::handles::ValueId;
 use crate::ops::Op;
 use crate::quant::{QuantGranularity, QuantParams};
+use crate::shape::{Dim, ValueType};
 use crate::tensor::{Tensor, TensorData};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write;
 
 /// Printing options.
@@ -31,26 +33,77 @@ pub fn print_graph(g: &Graph) -> String {
 
 /// Prints a graph.
 pub fn print_graph_with(g: &Graph, opts: &PrintOptions) -> String {
-    let mut out = String::new();
-    Printer { opts, out: &mut out }.graph(g, 0, "");
-    out
+    print_graph_split(g, opts, &|_| true).0
 }
 
-struct Printer<'a> {
+/// Prints a graph and returns the tensors it printed as `@"key"` references, keyed as printed
+/// (keys are unique across the graph and its subgraphs, in printing order). A tensor with more
+/// than `opts.inline_limit` elements is printed as a reference when `external(tensor)` says so,
+/// else inline. `parse_graph_with_weights(text, &weights.into_iter().collect())` reads it back.
+pub fn print_graph_split(
+    g: &Graph,
+    opts: &PrintOptions,
+    external: &dyn Fn(&Tensor) -> bool,
+) -> (String, Vec<(String, Tensor)>) {
+    let mut out = String::new();
+    let mut st = State {
+        external,
+        weights: Vec::new(),
+        keys: HashSet::new(),
+    };
+    Printer {
+        opts,
+        out: &mut out,
+        st: &mut st,
+    }
+    .graph(g, 0, "");
+    (out, st.weights)
+}
+
+struct State<'e> {
+    external: &'e dyn Fn(&Tensor) -> bool,
+    weights: Vec<(String, Tensor)>,
+    keys: HashSet<String>,
+}
+
+struct Printer<'a, 'e> {
     opts: &'a PrintOptions,
     out: &'a mut String,
+    st: &'a mut State<'e>,
 }
 
-/// Is `s` printable without quotes after `%`?
+/// Is `s` printable without quotes after `%`? (A ':' may not end the name: `%x: f32`.)
 pub(crate) fn is_bare(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':'))
-        && s != "_"
+    !s.is_empty() && s.chars().all(is_name_char) && s != "_" && !s.ends_with(':')
+}
+
+/// Is `s` an identifier `[A-Za-z_][A-Za-z0-9_]*` (bare attribute keys and symbolic dims)?
+pub(crate) fn is_ident(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 pub(crate) fn quote(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
+    quote_bytes(s.as_bytes())
+}
+
+/// Quotes bytes: valid UTF-8 as characters (control characters escaped), other bytes `\x{hh}`.
+pub(crate) fn quote_bytes(b: &[u8]) -> String {
+    let mut o = String::with_capacity(b.len() + 2);
     o.push('"');
+    for chunk in b.utf8_chunks() {
+        quote_into(&mut o, chunk.valid());
+        for x in chunk.invalid() {
+            let _ = write!(o, "\\x{{{x:x}}}");
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn quote_into(o: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => o.push_str("\\\""),
@@ -63,15 +116,17 @@ pub(crate) fn quote(s: &str) -> String {
             c => o.push(c),
         }
     }
-    o.push('"');
-    o
 }
 
 fn value_ref(name: &str) -> String {
-    if is_bare(name) { format!("%{name}") } else { format!("%{}", quote(name)) }
+    if is_bare(name) {
+        format!("%{name}")
+    } else {
+        format!("%{}", quote(name))
+    }
 }
 
-impl Printer<'_> {
+impl Printer<'_, '_> {
     fn graph(&mut self, g: &Graph, depth: usize, prefix: &str) {
         let ind = "  ".repeat(depth);
         let _ = writeln!(self.out, "{prefix}graph {} {{", quote(&g.name));
@@ -79,7 +134,11 @@ impl Printer<'_> {
         for (k, v) in &g.metadata {
             let _ = writeln!(self.out, "{inner}meta {} = {}", quote(k), quote(v));
         }
-        let names = |v: ValueId| g.value(v).map(|x| value_ref(&x.name)).unwrap_or_else(|| format!("%<missing {v}>"));
+        let names = |v: ValueId| {
+            g.value(v)
+                .map(|x| value_ref(&x.name))
+                .unwrap_or_else(|| format!("%<missing {v}>"))
+        };
         for &i in g.inputs() {
             if let Some(n) = g.get(i) {
                 let _ = writeln!(self.out, "{inner}input {}", self.out_decl(&n.outputs[0]));
@@ -103,7 +162,13 @@ impl Printer<'_> {
             let outs: Vec<String> = n
                 .outputs
                 .iter()
-                .map(|v| if v.name.is_empty() { "_".to_string() } else { self.out_decl(v) })
+                .map(|v| {
+                    if v.name.is_empty() {
+                        "_".to_string()
+                    } else {
+                        self.out_decl(v)
+                    }
+                })
                 .collect();
             line.push_str(&outs.join(", "));
             line.push_str(" = ");
@@ -120,19 +185,29 @@ impl Printer<'_> {
                     if i > 0 {
                         line.push_str(", ");
                     }
-                    let key = if is_bare(k) { k.clone() } else { quote(k) };
+                    let key = if is_ident(k) { k.clone() } else { quote(k) };
                     let _ = write!(line, "{key}=");
-                    self.attr(&mut line, v, depth + 1, n.outputs.first().map(|v| v.name.as_str()).unwrap_or(""));
+                    self.attr(
+                        &mut line,
+                        v,
+                        depth + 1,
+                        n.outputs.first().map(|v| v.name.as_str()).unwrap_or(""),
+                    );
                 }
                 line.push(']');
             }
             let ins = g.inputs_of(id);
             let decl = n.n_declared_inputs();
-            let args: Vec<String> = ins[..decl].iter().map(|v| v.map(names).unwrap_or_else(|| "_".into())).collect();
+            let args: Vec<String> = ins[..decl]
+                .iter()
+                .map(|v| v.map(names).unwrap_or_else(|| "_".into()))
+                .collect();
             let _ = write!(line, "({}", args.join(", "));
             if n.n_captures > 0 {
-                let caps: Vec<String> =
-                    ins[decl..].iter().map(|v| v.map(names).unwrap_or_else(|| "_".into())).collect();
+                let caps: Vec<String> = ins[decl..]
+                    .iter()
+                    .map(|v| v.map(names).unwrap_or_else(|| "_".into()))
+                    .collect();
                 let _ = write!(line, " | {}", caps.join(", "));
             }
             line.push(')');
@@ -154,7 +229,7 @@ impl Printer<'_> {
     fn out_decl(&self, v: &crate::graph::Value) -> String {
         let mut s = value_ref(&v.name);
         if let Some(t) = &v.ty {
-            let _ = write!(s, ": {t}");
+            let _ = write!(s, ": {}", value_type(t));
         }
         if let Some(q) = &v.quant {
             let _ = write!(s, " {}", quant(q));
@@ -169,23 +244,53 @@ impl Printer<'_> {
             }
             AttrValue::Float(f) => line.push_str(&float(*f as f64, true)),
             AttrValue::String(s) => line.push_str(&quote(s)),
+            AttrValue::Ints(v) if v.is_empty() => line.push_str("ints[]"),
+            AttrValue::Floats(v) if v.is_empty() => line.push_str("floats[]"),
+            AttrValue::Strings(v) if v.is_empty() => line.push_str("strings[]"),
             AttrValue::Ints(v) => {
-                let _ = write!(line, "[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
+                let _ = write!(
+                    line,
+                    "[{}]",
+                    v.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             AttrValue::Floats(v) => {
-                let _ = write!(line, "[{}]", v.iter().map(|x| float(*x as f64, true)).collect::<Vec<_>>().join(", "));
+                let _ = write!(
+                    line,
+                    "[{}]",
+                    v.iter()
+                        .map(|x| float(*x as f64, true))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             AttrValue::Strings(v) => {
-                let _ = write!(line, "[{}]", v.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", "));
+                let _ = write!(
+                    line,
+                    "[{}]",
+                    v.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")
+                );
             }
             AttrValue::Tensor(t) => line.push_str(&self.tensor(t, owner)),
             AttrValue::Tensors(ts) => {
-                let parts: Vec<String> = ts.iter().enumerate().map(|(i, t)| self.tensor(t, &format!("{owner}#{i}"))).collect();
+                let parts: Vec<String> = ts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| self.tensor(t, &format!("{owner}#{i}")))
+                    .collect();
                 let _ = write!(line, "tensors[{}]", parts.join(", "));
             }
             AttrValue::Graph(g) => {
                 let mut sub = String::new();
-                Printer { opts: self.opts, out: &mut sub }.graph(g, depth, "");
+                Printer {
+                    opts: self.opts,
+                    out: &mut sub,
+                    st: self.st,
+                }
+                .graph(g, depth, "");
                 line.push_str(&sub);
             }
             AttrValue::Graphs(gs) => {
@@ -195,25 +300,45 @@ impl Printer<'_> {
                         line.push_str(", ");
                     }
                     let mut sub = String::new();
-                    Printer { opts: self.opts, out: &mut sub }.graph(g, depth, "");
+                    Printer {
+                        opts: self.opts,
+                        out: &mut sub,
+                        st: self.st,
+                    }
+                    .graph(g, depth, "");
                     line.push_str(&sub);
                 }
                 line.push(']');
             }
             AttrValue::Type(t) => {
-                let _ = write!(line, "type {t}");
+                let _ = write!(line, "type {}", value_type(t));
             }
         }
     }
 
-    fn tensor(&self, t: &Tensor, key: &str) -> String {
-        let shape = t.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+    fn tensor(&mut self, t: &Tensor, key: &str) -> String {
+        let shape = t
+            .shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let mut s = format!("{}[{}]", t.dtype, shape);
-        if t.numel() <= self.opts.inline_limit {
+        if t.numel() <= self.opts.inline_limit || !(self.st.external)(t) {
             let vals = tensor_values(t);
             let _ = write!(s, " {{{}}}", vals.join(", "));
         } else {
-            let _ = write!(s, " @{}", quote(key));
+            let mut k = key.to_string();
+            let mut n = 2;
+            while self.st.keys.contains(&k) {
+                k = format!("{key}~{n}");
+                n += 1;
+            }
+            self.st.keys.insert(k.clone());
+            let mut w = t.clone();
+            w.quant = None;
+            self.st.weights.push((k.clone(), w));
+            let _ = write!(s, " @{}", quote(&k));
         }
         if let Some(q) = &t.quant {
             let _ = write!(s, " {}", quant(q));
@@ -239,42 +364,83 @@ fn quant(q: &QuantParams) -> String {
     let g = match &q.granularity {
         QuantGranularity::PerTensor => String::new(),
         QuantGranularity::PerAxis { axis } => format!(", axis={axis}"),
-        QuantGranularity::PerBlock { axis, block_size } => format!(", axis={axis}, block={block_size}"),
+        QuantGranularity::PerBlock { axis, block_size } => {
+            format!(", axis={axis}, block={block_size}")
+        }
     };
     format!(
         "q({}, scale=[{}], zp=[{}]{g}{})",
         q.storage,
-        q.scale.iter().map(|x| float(*x as f64, true)).collect::<Vec<_>>().join(", "),
-        q.zero_point.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-        if q.scale_dtype == DType::F32 { String::new() } else { format!(", scale_dtype={}", q.scale_dtype) }
+        q.scale
+            .iter()
+            .map(|x| float(*x as f64, true))
+            .collect::<Vec<_>>()
+            .join(", "),
+        q.zero_point
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if q.scale_dtype == DType::F32 {
+            String::new()
+        } else {
+            format!(", scale_dtype={}", q.scale_dtype)
+        }
     )
 }
 
 /// Every element of a tensor as text (bit-exact for floats; raw hex bytes for exotic types).
 pub(crate) fn tensor_values(t: &Tensor) -> Vec<String> {
     let b = match &t.data {
-        TensorData::Strings(s) => return s.iter().map(|x| quote(&String::from_utf8_lossy(x))).collect(),
+        TensorData::Strings(s) => return s.iter().map(|x| quote_bytes(x)).collect(),
         TensorData::Raw(b) => b,
     };
     macro_rules! ints {
         ($t:ty, $n:literal) => {
-            b.chunks_exact($n).map(|c| <$t>::from_le_bytes(c.try_into().unwrap()).to_string()).collect()
+            b.chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()).to_string())
+                .collect()
         };
     }
     match t.dtype {
-        DType::F32 => b.chunks_exact(4).map(|c| float(f32::from_le_bytes(c.try_into().unwrap()) as f64, true)).collect(),
-        DType::F64 => b.chunks_exact(8).map(|c| float(f64::from_le_bytes(c.try_into().unwrap()), false)).collect(),
+        DType::F32 => b
+            .chunks_exact(4)
+            .map(|c| float(f32::from_le_bytes(c.try_into().unwrap()) as f64, true))
+            .collect(),
+        DType::F64 => b
+            .chunks_exact(8)
+            .map(|c| float(f64::from_le_bytes(c.try_into().unwrap()), false))
+            .collect(),
         DType::F16 => b
             .chunks_exact(2)
-            .map(|c| float(half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(), true))
+            .map(|c| {
+                float(
+                    half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(),
+                    true,
+                )
+            })
             .collect(),
         DType::BF16 => b
             .chunks_exact(2)
-            .map(|c| float(half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(), true))
+            .map(|c| {
+                float(
+                    half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(),
+                    true,
+                )
+            })
             .collect(),
         DType::I8 => b.iter().map(|&x| (x as i8).to_string()).collect(),
         DType::U8 => b.iter().map(|x| x.to_string()).collect(),
-        DType::Bool => b.iter().map(|&x| if x != 0 { "true".into() } else { "false".into() }).collect(),
+        DType::Bool => b
+            .iter()
+            .map(|&x| {
+                if x != 0 {
+                    "true".into()
+                } else {
+                    "false".into()
+                }
+            })
+            .collect(),
         DType::I16 => ints!(i16, 2),
         DType::U16 => ints!(u16, 2),
         DType::I32 => ints!(i32, 4),
@@ -286,6 +452,31 @@ pub(crate) fn tensor_values(t: &Tensor) -> Vec<String> {
     }
 }
 
-/// Unused-name helper kept for parity with the parser's map type.
-#[allow(dead_code)]
-pub(crate) type Weights = HashMap<String, Tensor>;
+/// A value type as the text form writes it: like its `Display`, except that an unknown rank is
+/// the bare dtype (`f32`, since `f32[?]` is rank 1 with an unknown dimension) and symbolic dims
+/// that are not identifiers are quoted.
+pub(crate) fn value_type(t: &ValueType) -> String {
+    fn tt(t: &crate::shape::TensorType) -> String {
+        match &t.shape {
+            None => t.dtype.to_string(),
+            Some(s) => {
+                let dims: Vec<String> =
+                    s.0.iter()
+                        .map(|d| match d {
+                            Dim::Known(n) => n.to_string(),
+                            Dim::Sym(x) if x == "?" || is_ident(x) => x.clone(),
+                            Dim::Sym(x) => quote(x),
+                        })
+                        .collect();
+                format!("{}[{}]", t.dtype, dims.join(","))
+            }
+        }
+    }
+    match t {
+        ValueType::Tensor(t) => tt(t),
+        ValueType::Sequence(t) => format!("seq<{}>", value_type(t)),
+        ValueType::Optional(t) => format!("opt<{}>", value_type(t)),
+        ValueType::SparseTensor(t) => format!("sparse<{}>", tt(t)),
+        ValueType::Map(k, v) => format!("map<{k},{}>", value_type(v)),
+    }
+}

@@ -153,7 +153,7 @@ crate::op_family! {
             layout: Layout = Layout::ChannelsFirst,
         }
     }
-    /// Dropout takes an input floating-point tensor, an optional input ratio (floating-point scalar) and an optional input training_mode (boolean scalar). It produces 
+    /// Dropout takes an input floating-point tensor, an optional input ratio (floating-point scalar) and an optional input training_mode (boolean scalar). It produces
     ///
     /// ONNX `ai.onnx::Dropout`, since opset 22.
     Dropout { domain: "", since: 22,
