@@ -164,7 +164,8 @@ impl Lower {
             };
             let mut attrs = Vec::with_capacity(attr_list.len());
             for (k, v) in attr_list {
-                if k == "layout" {
+                // The IR's own layout attribute (RNNs have an ONNX int `layout`, kept).
+                if k == "layout" && matches!(&v, AttrValue::String(_)) {
                     if !matches!(&v, AttrValue::String(s) if s == "channels_first") {
                         self.problem(&node.name, &op_name, "channels-last layout is not expressible in ONNX (run the layout pass to NCHW first)");
                     }
