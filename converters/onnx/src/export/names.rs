@@ -16,10 +16,6 @@ impl Names {
         self.used.insert(name.to_string());
     }
 
-    pub fn is_used(&self, name: &str) -> bool {
-        self.used.contains(name)
-    }
-
     /// `want` if free, else `want_1`, `want_2`, …; `fallback` when `want` is empty.
     pub fn claim(&mut self, want: &str, fallback: &str) -> String {
         let base = if want.is_empty() { fallback } else { want };
