@@ -11,9 +11,7 @@ use edgeport_ir::tensor::Bytes;
 use edgeport_ir::{Dim, Tensor, TensorData, ValueType};
 use edgeport_proto::onnx as pb;
 use edgeport_proto::prost::Message;
-use edgeport_proto::prost::encoding::{
-    WireType, encode_key, encode_varint, encoded_len_varint, key_len,
-};
+use edgeport_proto::prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 use std::io::{self, Write};
 
 /// Alignment of tensors in the external data file (the spec recommends 4096 for mmap).
@@ -30,12 +28,7 @@ pub struct ExternalSink<'w> {
 
 impl<'w> ExternalSink<'w> {
     pub fn new(w: &'w mut dyn Write, location: String, threshold: usize) -> Self {
-        ExternalSink {
-            w,
-            location,
-            threshold,
-            pos: 0,
-        }
+        ExternalSink { w, location, threshold, pos: 0 }
     }
     /// Appends `bytes` at the next aligned offset; returns that offset.
     fn put(&mut self, bytes: &[u8]) -> io::Result<u64> {
@@ -75,13 +68,7 @@ pub struct Encoder<'s, 'w> {
 impl Encoder<'_, '_> {
     /// A tensor's proto. With `stream`, raw data is left out and returned for the caller to
     /// write after the header; otherwise it is embedded (zero-copy).
-    fn tensor(
-        &mut self,
-        name: &str,
-        t: &Tensor,
-        stream: bool,
-        may_externalize: bool,
-    ) -> io::Result<(pb::TensorProto, Option<Bytes>)> {
+    fn tensor(&mut self, name: &str, t: &Tensor, stream: bool, may_externalize: bool) -> io::Result<(pb::TensorProto, Option<Bytes>)> {
         let mut p = pb::TensorProto {
             dims: t.shape.iter().map(|&d| d as i64).collect(),
             data_type: t.dtype.onnx_code(),
@@ -90,10 +77,7 @@ impl Encoder<'_, '_> {
         };
         match &t.data {
             TensorData::Strings(s) => {
-                p.string_data = s
-                    .iter()
-                    .map(|x| edgeport_proto::bytes::Bytes::from(x.clone()))
-                    .collect();
+                p.string_data = s.iter().map(|x| edgeport_proto::bytes::Bytes::from(x.clone())).collect();
                 Ok((p, None))
             }
             TensorData::Raw(b) => {
@@ -103,11 +87,8 @@ impl Encoder<'_, '_> {
                 {
                     let at = ext.put(b)?;
                     p.data_location = pb::tensor_proto::DataLocation::External as i32;
-                    p.external_data = vec![
-                        kv("location", &ext.location),
-                        kv("offset", &at.to_string()),
-                        kv("length", &b.len().to_string()),
-                    ];
+                    p.external_data =
+                        vec![kv("location", &ext.location), kv("offset", &at.to_string()), kv("length", &b.len().to_string())];
                     return Ok((p, None));
                 }
                 if stream {
@@ -126,11 +107,7 @@ impl Encoder<'_, '_> {
             init.push(self.tensor(n, t, false, true)?.0);
         }
         Ok(pb::GraphProto {
-            node: g
-                .nodes
-                .iter()
-                .map(|n| self.node(n))
-                .collect::<io::Result<_>>()?,
+            node: g.nodes.iter().map(|n| self.node(n)).collect::<io::Result<_>>()?,
             name: g.name.clone(),
             initializer: init,
             doc_string: g.doc_string.clone(),
@@ -148,21 +125,14 @@ impl Encoder<'_, '_> {
             name: n.name.clone(),
             op_type: n.op_type.clone(),
             domain: n.domain.clone(),
-            attribute: n
-                .attrs
-                .iter()
-                .map(|a| self.attr(a))
-                .collect::<io::Result<_>>()?,
+            attribute: n.attrs.iter().map(|a| self.attr(a)).collect::<io::Result<_>>()?,
             ..Default::default()
         })
     }
 
     fn attr(&mut self, a: &RawAttr) -> io::Result<pb::AttributeProto> {
         use pb::attribute_proto::AttributeType as A;
-        let mut p = pb::AttributeProto {
-            name: a.name.clone(),
-            ..Default::default()
-        };
+        let mut p = pb::AttributeProto { name: a.name.clone(), ..Default::default() };
         let ty = match &a.value {
             RawAttrValue::Float(f) => {
                 p.f = *f;
@@ -227,10 +197,7 @@ impl Encoder<'_, '_> {
 }
 
 fn kv(k: &str, v: &str) -> pb::StringStringEntryProto {
-    pb::StringStringEntryProto {
-        key: k.to_string(),
-        value: v.to_string(),
-    }
+    pb::StringStringEntryProto { key: k.to_string(), value: v.to_string() }
 }
 
 fn shape_proto(s: &edgeport_ir::Shape) -> pb::TensorShapeProto {
@@ -256,51 +223,30 @@ fn shape_proto(s: &edgeport_ir::Shape) -> pb::TensorShapeProto {
 pub fn type_proto(t: &ValueType) -> pb::TypeProto {
     use pb::type_proto::Value as V;
     let value = match t {
-        ValueType::Tensor(tt) => V::TensorType(pb::type_proto::Tensor {
-            elem_type: tt.dtype.onnx_code(),
-            shape: tt.shape.as_ref().map(shape_proto),
-        }),
-        ValueType::SparseTensor(tt) => V::SparseTensorType(pb::type_proto::SparseTensor {
-            elem_type: tt.dtype.onnx_code(),
-            shape: tt.shape.as_ref().map(shape_proto),
-        }),
-        ValueType::Sequence(e) => V::SequenceType(Box::new(pb::type_proto::Sequence {
-            elem_type: Some(Box::new(type_proto(e))),
-        })),
-        ValueType::Optional(e) => V::OptionalType(Box::new(pb::type_proto::Optional {
-            elem_type: Some(Box::new(type_proto(e))),
-        })),
-        ValueType::Map(k, v) => V::MapType(Box::new(pb::type_proto::Map {
-            key_type: k.onnx_code(),
-            value_type: Some(Box::new(type_proto(v))),
-        })),
+        ValueType::Tensor(tt) => {
+            V::TensorType(pb::type_proto::Tensor { elem_type: tt.dtype.onnx_code(), shape: tt.shape.as_ref().map(shape_proto) })
+        }
+        ValueType::SparseTensor(tt) => {
+            V::SparseTensorType(pb::type_proto::SparseTensor { elem_type: tt.dtype.onnx_code(), shape: tt.shape.as_ref().map(shape_proto) })
+        }
+        ValueType::Sequence(e) => V::SequenceType(Box::new(pb::type_proto::Sequence { elem_type: Some(Box::new(type_proto(e))) })),
+        ValueType::Optional(e) => V::OptionalType(Box::new(pb::type_proto::Optional { elem_type: Some(Box::new(type_proto(e))) })),
+        ValueType::Map(k, v) => {
+            V::MapType(Box::new(pb::type_proto::Map { key_type: k.onnx_code(), value_type: Some(Box::new(type_proto(v))) }))
+        }
     };
-    pb::TypeProto {
-        value: Some(value),
-        ..Default::default()
-    }
+    pb::TypeProto { value: Some(value), ..Default::default() }
 }
 
 fn value_info(v: &RawValueInfo) -> pb::ValueInfoProto {
-    pb::ValueInfoProto {
-        name: v.name.clone(),
-        r#type: v.ty.as_ref().map(type_proto),
-        ..Default::default()
-    }
+    pb::ValueInfoProto { name: v.name.clone(), r#type: v.ty.as_ref().map(type_proto), ..Default::default() }
 }
 
 /// The model header: everything but the graph.
 fn header(m: &RawModel) -> pb::ModelProto {
     pb::ModelProto {
         ir_version: m.ir_version,
-        opset_import: m
-            .opsets
-            .iter()
-            .map(|(d, v)| pb::OperatorSetIdProto {
-                domain: d.clone(),
-                version: *v,
-            })
-            .collect(),
+        opset_import: m.opsets.iter().map(|(d, v)| pb::OperatorSetIdProto { domain: d.clone(), version: *v }).collect(),
         producer_name: m.producer_name.clone(),
         producer_version: m.producer_version.clone(),
         doc_string: m.doc_string.clone(),
@@ -318,12 +264,7 @@ struct Init {
 impl Init {
     /// Length of the `TensorProto` message body.
     fn body_len(&self) -> usize {
-        self.header.encoded_len()
-            + self
-                .raw
-                .as_ref()
-                .map(|b| key_len(9) + encoded_len_varint(b.len() as u64) + b.len())
-                .unwrap_or(0)
+        self.header.encoded_len() + self.raw.as_ref().map(|b| key_len(9) + encoded_len_varint(b.len() as u64) + b.len()).unwrap_or(0)
     }
     /// Length as field 5 of `GraphProto`.
     fn field_len(&self) -> usize {
@@ -343,9 +284,7 @@ pub fn encoded_size_inline(m: &RawModel) -> u64 {
                     RawAttrValue::Graph(s) => n += tensor_bytes(s),
                     RawAttrValue::Graphs(gs) => n += gs.iter().map(tensor_bytes).sum::<u64>(),
                     RawAttrValue::Tensor(t) => n += t.nbytes() as u64 + 64,
-                    RawAttrValue::Tensors(ts) => {
-                        n += ts.iter().map(|t| t.nbytes() as u64 + 64).sum::<u64>()
-                    }
+                    RawAttrValue::Tensors(ts) => n += ts.iter().map(|t| t.nbytes() as u64 + 64).sum::<u64>(),
                     _ => {}
                 }
             }
@@ -362,20 +301,12 @@ fn io_err(e: edgeport_proto::prost::EncodeError) -> io::Error {
 
 /// Writes `m` to `w` in pieces (see the module docs). With `ext`, tensors at or above its
 /// threshold go to the external data file.
-pub fn write_model(
-    m: &RawModel,
-    w: &mut dyn Write,
-    ext: Option<&mut ExternalSink<'_>>,
-) -> io::Result<()> {
+pub fn write_model(m: &RawModel, w: &mut dyn Write, ext: Option<&mut ExternalSink<'_>>) -> io::Result<()> {
     let mut enc = Encoder { ext };
     // Nodes (their subgraphs' external tensors go to the sink first), then initializers.
     let g = &m.graph;
     let head_part = pb::GraphProto {
-        node: g
-            .nodes
-            .iter()
-            .map(|n| enc.node(n))
-            .collect::<io::Result<_>>()?,
+        node: g.nodes.iter().map(|n| enc.node(n)).collect::<io::Result<_>>()?,
         name: g.name.clone(),
         ..Default::default()
     };
@@ -391,9 +322,7 @@ pub fn write_model(
         value_info: g.value_info.iter().map(value_info).collect(),
         ..Default::default()
     };
-    let graph_len = head_part.encoded_len()
-        + inits.iter().map(Init::field_len).sum::<usize>()
-        + tail_part.encoded_len();
+    let graph_len = head_part.encoded_len() + inits.iter().map(Init::field_len).sum::<usize>() + tail_part.encoded_len();
 
     let mut small = Vec::with_capacity(4096);
     header(m).encode(&mut small).map_err(io_err)?;

@@ -20,17 +20,8 @@ pub struct RawModel {
 impl RawModel {
     /// The imported version of a domain's opset, if imported.
     pub fn opset(&self, domain: &str) -> Option<i64> {
-        let norm = |d: &str| {
-            if d == "ai.onnx" {
-                String::new()
-            } else {
-                d.to_string()
-            }
-        };
-        self.opsets
-            .iter()
-            .find(|(d, _)| norm(d) == norm(domain))
-            .map(|(_, v)| *v)
+        let norm = |d: &str| if d == "ai.onnx" { String::new() } else { d.to_string() };
+        self.opsets.iter().find(|(d, _)| norm(d) == norm(domain)).map(|(_, v)| *v)
     }
 }
 

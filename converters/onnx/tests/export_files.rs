@@ -12,32 +12,21 @@ fn external_data_written_and_reimported() {
     let g = sample(3000); // 12 000-byte weight: external
     let v = validate(&g).unwrap();
     let p = d.join("m.onnx");
-    let opts = ExportOptions {
-        external_data: ExternalDataPolicy::Always,
-        ..Default::default()
-    };
+    let opts = ExportOptions { external_data: ExternalDataPolicy::Always, ..Default::default() };
     export_path(&v, &p, &opts).unwrap();
     let data = d.join("m.data");
     assert!(data.exists());
     assert_eq!(std::fs::metadata(&data).unwrap().len(), 12_000);
-    assert!(
-        std::fs::metadata(&p).unwrap().len() < 2000,
-        "weights are not in the model file"
-    );
+    assert!(std::fs::metadata(&p).unwrap().len() < 2000, "weights are not in the model file");
     let back = import_path(&p, &Default::default()).unwrap();
     let w = back.find_value("w").unwrap();
-    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else {
-        panic!()
-    };
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!() };
     assert_eq!(c.value.to_f64_vec().unwrap()[2999], 2999.0 * 0.5);
     assert_eq!(io_names(&back), io_names(&g));
     // Determinism holds for external data too.
     let p2 = d.join("n.onnx");
     export_path(&v, &p2, &opts).unwrap();
-    assert_eq!(
-        std::fs::read(&data).unwrap(),
-        std::fs::read(d.join("n.data")).unwrap()
-    );
+    assert_eq!(std::fs::read(&data).unwrap(), std::fs::read(d.join("n.data")).unwrap());
     let _ = std::fs::remove_dir_all(d);
 }
 
@@ -49,10 +38,7 @@ fn failure_leaves_nothing() {
     let g = sample(8);
     let v = validate(&g).unwrap();
     assert!(export_path(&v, &target, &ExportOptions::default()).is_err());
-    let left: Vec<_> = std::fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("taken.onnx")]);
     let _ = std::fs::remove_dir_all(d);
 }

@@ -18,14 +18,7 @@ fn names_and_order_preserved() {
     assert_eq!(outs, ["z", "relu_out", "relu_again", "b_copy"]);
     assert_eq!(raw.graph.initializer_names, ["w"]);
     // r is output under two other names, b under another: three Identity nodes.
-    assert_eq!(
-        raw.graph
-            .nodes
-            .iter()
-            .filter(|n| n.op_type == "Identity")
-            .count(),
-        3
-    );
+    assert_eq!(raw.graph.nodes.iter().filter(|n| n.op_type == "Identity").count(), 3);
     assert_eq!(raw.opsets, vec![(String::new(), 17)]);
     assert_eq!(raw.ir_version, 8);
     let back = import_bytes(bytes, "rt", &Default::default()).unwrap();
@@ -55,9 +48,7 @@ fn weights_survive_round_trip() {
     let bytes = export_bytes(&v, &ExportOptions::default()).unwrap();
     let back = import_bytes(bytes, "rt", &Default::default()).unwrap();
     let w = back.find_value("w").unwrap();
-    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else {
-        panic!("w is not a constant")
-    };
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!("w is not a constant") };
     let vals = c.value.to_f64_vec().unwrap();
     assert_eq!(vals.len(), 1000);
     assert_eq!(vals[999], 999.0 * 0.5);

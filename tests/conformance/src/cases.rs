@@ -24,11 +24,7 @@ impl DataDir {
     /// Node-test case folders, sorted.
     pub fn node_cases(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.0.join("node"))
-            .map(|r| {
-                r.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.join("model.onnx").exists())
-                    .collect()
-            })
+            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("model.onnx").exists()).collect())
             .unwrap_or_default();
         v.sort();
         v
@@ -73,17 +69,10 @@ fn data_to_value(d: DataValue, ty: Option<&ValueType>) -> Result<Value, String> 
             for it in items {
                 match data_to_value(it, None)? {
                     Value::Tensor(t) => ts.push(t),
-                    other => {
-                        return Err(format!(
-                            "nested sequence element {} not supported",
-                            other.describe()
-                        ));
-                    }
+                    other => return Err(format!("nested sequence element {} not supported", other.describe())),
                 }
             }
-            let dt = elem
-                .or_else(|| ts.first().map(|t| t.dtype()))
-                .unwrap_or(DType::F32);
+            let dt = elem.or_else(|| ts.first().map(|t| t.dtype())).unwrap_or(DType::F32);
             Value::Sequence(ts, dt)
         }
         DataValue::Optional(inner) => {
@@ -91,12 +80,7 @@ fn data_to_value(d: DataValue, ty: Option<&ValueType>) -> Result<Value, String> 
                 Some(ValueType::Optional(e)) => Some(e.as_ref()),
                 _ => None,
             };
-            Value::Optional(
-                inner
-                    .map(|v| data_to_value(*v, inner_ty).map(Box::new))
-                    .transpose()?,
-                inner_ty.cloned(),
-            )
+            Value::Optional(inner.map(|v| data_to_value(*v, inner_ty).map(Box::new)).transpose()?, inner_ty.cloned())
         }
     })
 }
@@ -105,50 +89,26 @@ fn read_value(path: &Path, ty: Option<&ValueType>) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = path.display().to_string();
     let ext = ExternalData { base: None };
-    let d = decode_data_file(
-        &bytes,
-        ty,
-        &Ctx {
-            file: &file,
-            ext: &ext,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let d = decode_data_file(&bytes, ty, &Ctx { file: &file, ext: &ext }).map_err(|e| e.to_string())?;
     data_to_value(d, ty)
 }
 
 /// Declared types of a graph's inputs and outputs.
 fn io_types(g: &Graph) -> (Vec<Option<ValueType>>, Vec<Option<ValueType>>) {
-    let ins = g
-        .inputs()
-        .iter()
-        .map(|&n| g.node(n).outputs[0].ty.clone())
-        .collect();
-    let outs = g
-        .outputs()
-        .iter()
-        .map(|(_, v)| g.value(*v).and_then(|x| x.ty.clone()))
-        .collect();
+    let ins = g.inputs().iter().map(|&n| g.node(n).outputs[0].ty.clone()).collect();
+    let outs = g.outputs().iter().map(|(_, v)| g.value(*v).and_then(|x| x.ty.clone())).collect();
     (ins, outs)
 }
 
 /// Loads a node-test case folder.
 pub fn load_case(dir: &Path) -> Result<Case, String> {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let graph = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default())
-        .map_err(|e| format!("import: {e}"))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let graph = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()).map_err(|e| format!("import: {e}"))?;
     let (in_tys, out_tys) = io_types(&graph);
     let mut sets: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("test_data_set"))
-        })
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("test_data_set")))
         .collect();
     sets.sort();
     let mut data = Vec::new();
@@ -180,14 +140,12 @@ pub fn run_case_eval(dir: &Path) -> Result<(), String> {
 pub fn run_loaded(case: &Case) -> Result<(), String> {
     edgeport_ir::validate::validate(&case.graph).map_err(|e| format!("validate: {e}"))?;
     for (k, (ins, want)) in case.data.iter().enumerate() {
-        let got =
-            edgeport_eval::run_graph(&case.graph, ins.clone()).map_err(|e| format!("eval: {e}"))?;
+        let got = edgeport_eval::run_graph(&case.graph, ins.clone()).map_err(|e| format!("eval: {e}"))?;
         if got.len() != want.len() {
             return Err(format!("{} outputs, expected {}", got.len(), want.len()));
         }
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            compare_values(g, w, Tolerance::default())
-                .map_err(|e| format!("data set {k} output {i}: {e}"))?;
+            compare_values(g, w, Tolerance::default()).map_err(|e| format!("data set {k} output {i}: {e}"))?;
         }
     }
     Ok(())
@@ -196,8 +154,7 @@ pub fn run_loaded(case: &Case) -> Result<(), String> {
 /// Runs a light real-model test: the input is `arange(n).reshape(shape) / n` in f32 (unknown
 /// dims as 1), as onnx's backend runner generates it; the expected output ships beside the model.
 pub fn run_light(model: &Path, expected: &Path) -> Result<(), String> {
-    let graph = edgeport_onnx::import_path(model, &Default::default())
-        .map_err(|e| format!("import: {e}"))?;
+    let graph = edgeport_onnx::import_path(model, &Default::default()).map_err(|e| format!("import: {e}"))?;
     let (in_tys, out_tys) = io_types(&graph);
     let mut ins = Vec::new();
     for ty in &in_tys {
@@ -205,35 +162,18 @@ pub fn run_light(model: &Path, expected: &Path) -> Result<(), String> {
     }
     let want = read_value(expected, out_tys.first().and_then(|t| t.as_ref()))?;
     let got = edgeport_eval::run_graph(&graph, ins).map_err(|e| format!("eval: {e}"))?;
-    compare_values(
-        &got[0],
-        &want,
-        Tolerance {
-            rtol: 1e-3,
-            atol: 1e-5,
-        },
-    )
+    compare_values(&got[0], &want, Tolerance { rtol: 1e-3, atol: 1e-5 })
 }
 
 /// The input the light tests use.
 fn light_input(ty: Option<&ValueType>) -> Result<Value, String> {
-    let t = ty
-        .and_then(|t| t.as_tensor())
-        .ok_or("light model input without a tensor type")?;
+    let t = ty.and_then(|t| t.as_tensor()).ok_or("light model input without a tensor type")?;
     let shape: Vec<usize> = t
         .shape
         .as_ref()
-        .map(|s| {
-            s.0.iter()
-                .map(|d| d.known().unwrap_or(1) as usize)
-                .collect()
-        })
+        .map(|s| s.0.iter().map(|d| d.known().unwrap_or(1) as usize).collect())
         .unwrap_or_default();
     let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n)
-        .map(|i| (i as f64 / n as f64) as f32 as f64)
-        .collect();
-    Tensor::from_f64(t.dtype, &shape, v)
-        .map(Value::Tensor)
-        .map_err(|e| e.to_string())
+    let v: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64) as f32 as f64).collect();
+    Tensor::from_f64(t.dtype, &shape, v).map(Value::Tensor).map_err(|e| e.to_string())
 }

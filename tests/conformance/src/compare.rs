@@ -12,10 +12,7 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Tolerance {
-            rtol: 1e-3,
-            atol: 1e-7,
-        }
+        Tolerance { rtol: 1e-3, atol: 1e-7 }
     }
 }
 
@@ -25,11 +22,7 @@ pub fn compare_values(got: &Value, want: &Value, tol: Tolerance) -> Result<(), S
         (Value::Tensor(g), Value::Tensor(w)) => compare_tensors(g, w, tol),
         (Value::Sequence(g, _), Value::Sequence(w, _)) => {
             if g.len() != w.len() {
-                return Err(format!(
-                    "sequence length {} != expected {}",
-                    g.len(),
-                    w.len()
-                ));
+                return Err(format!("sequence length {} != expected {}", g.len(), w.len()));
             }
             for (i, (a, b)) in g.iter().zip(w).enumerate() {
                 compare_tensors(a, b, tol).map_err(|e| format!("sequence element {i}: {e}"))?;
@@ -39,20 +32,12 @@ pub fn compare_values(got: &Value, want: &Value, tol: Tolerance) -> Result<(), S
         (Value::Optional(g, _), Value::Optional(w, _)) => match (g, w) {
             (None, None) => Ok(()),
             (Some(a), Some(b)) => compare_values(a, b, tol),
-            _ => Err(format!(
-                "optional presence differs: got {}, want {}",
-                got.describe(),
-                want.describe()
-            )),
+            _ => Err(format!("optional presence differs: got {}, want {}", got.describe(), want.describe())),
         },
         // A tensor/sequence output compared with an optional holding one.
         (g, Value::Optional(Some(w), _)) => compare_values(g, w, tol),
         (Value::Optional(Some(g), _), w) => compare_values(g, w, tol),
-        _ => Err(format!(
-            "kind differs: got {}, want {}",
-            got.describe(),
-            want.describe()
-        )),
+        _ => Err(format!("kind differs: got {}, want {}", got.describe(), want.describe())),
     }
 }
 
@@ -76,13 +61,7 @@ pub fn compare_tensors(g: &Tensor, w: &Tensor, tol: Tolerance) -> Result<(), Str
         let a = g.to_i64_vec().map_err(|e| e.to_string())?;
         let b = w.to_i64_vec().map_err(|e| e.to_string())?;
         if let Some(i) = a.iter().zip(&b).position(|(x, y)| x != y) {
-            return Err(format!(
-                "element {i}: {} != expected {} ({} of {} differ)",
-                a[i],
-                b[i],
-                a.iter().zip(&b).filter(|(x, y)| x != y).count(),
-                a.len()
-            ));
+            return Err(format!("element {i}: {} != expected {} ({} of {} differ)", a[i], b[i], a.iter().zip(&b).filter(|(x, y)| x != y).count(), a.len()));
         }
         return Ok(());
     }
@@ -108,11 +87,6 @@ pub fn compare_tensors(g: &Tensor, w: &Tensor, tol: Tolerance) -> Result<(), Str
     }
     match first {
         None => Ok(()),
-        Some(i) => Err(format!(
-            "element {i}: {} != expected {} ({bad} of {} differ, max abs diff {worst:.3e})",
-            a[i],
-            b[i],
-            a.len()
-        )),
+        Some(i) => Err(format!("element {i}: {} != expected {} ({bad} of {} differ, max abs diff {worst:.3e})", a[i], b[i], a.len())),
     }
 }

@@ -11,25 +11,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn own_opset(g: &edgeport_ir::Graph) -> i64 {
-    g.metadata
-        .iter()
-        .find(|(k, _)| k == "onnx.opset.ai.onnx")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(17)
+    g.metadata.iter().find(|(k, _)| k == "onnx.opset.ai.onnx").and_then(|(_, v)| v.parse().ok()).unwrap_or(17)
 }
 
 fn one(model: &Path, out: &Path, tag: &str) -> Result<(), String> {
     let g = import_path(model, &Default::default()).map_err(|e| format!("import: {e}"))?;
     let v = edgeport_ir::validate::validate(&g).map_err(|e| format!("validate: {e}"))?;
-    let opset = if tag == "own" {
-        own_opset(&g).clamp(7, 27)
-    } else {
-        tag.parse::<i64>().map_err(|e| e.to_string())?
-    };
-    let opts = ExportOptions {
-        opset,
-        ..Default::default()
-    };
+    let opset = if tag == "own" { own_opset(&g).clamp(7, 27) } else { tag.parse::<i64>().map_err(|e| e.to_string())? };
+    let opts = ExportOptions { opset, ..Default::default() };
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
     export_path(&v, out, &opts).map_err(|e| format!("export: {e}"))
 }
@@ -42,14 +31,7 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = PathBuf::from(args.next().unwrap_or_default()),
-            "--opsets" => {
-                tags = args
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::to_string)
-                    .collect()
-            }
+            "--opsets" => tags = args.next().unwrap_or_default().split(',').map(str::to_string).collect(),
             f => filter = Some(f.to_string()),
         }
     }
@@ -60,15 +42,7 @@ fn main() {
     let mut cases: Vec<(String, PathBuf)> = data
         .node_cases()
         .into_iter()
-        .map(|d| {
-            (
-                d.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                d.join("model.onnx"),
-            )
-        })
+        .map(|d| (d.file_name().unwrap_or_default().to_string_lossy().into_owned(), d.join("model.onnx")))
         .collect();
     cases.extend(data.light_cases().into_iter().map(|(n, m, _)| (n, m)));
     if let Some(f) = &filter {
@@ -98,16 +72,10 @@ fn main() {
                     ok += 1;
                     format!("{name} {tag} ok")
                 }
-                Err(e) => format!(
-                    "{name} {tag} fail {}",
-                    e.replace('\n', " ").chars().take(400).collect::<String>()
-                ),
+                Err(e) => format!("{name} {tag} fail {}", e.replace('\n', " ").chars().take(400).collect::<String>()),
             };
             let _ = writeln!(status, "{line}");
         }
     }
-    eprintln!(
-        "exported {ok} of {total} (case, opset) pairs into {}",
-        out.display()
-    );
+    eprintln!("exported {ok} of {total} (case, opset) pairs into {}", out.display());
 }

@@ -30,17 +30,13 @@ fn main() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || {
-            check(&n2, exp, bless, &res, || cases::run_case_eval(&dir))
-        }));
+        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, || cases::run_case_eval(&dir))));
     }
     for (name, model, out) in data.light_cases() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || {
-            check(&n2, exp, bless, &res, || cases::run_light(&model, &out))
-        }));
+        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, || cases::run_light(&model, &out))));
     }
     let conclusion = libtest_mimic::run(&args, trials);
     if bless {
@@ -71,10 +67,7 @@ fn check(
         Ok(r) => r,
         Err(p) => Err(format!(
             "PANIC: {}",
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
+            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
         )),
     };
     let got = match &outcome {
@@ -90,9 +83,6 @@ fn check(
         (Expect::Pass, Err(e)) => Err(e.into()),
         (Expect::Fail(_), Err(e)) if e.starts_with("PANIC") => Err(e.into()),
         (Expect::Fail(_), Err(_)) => Ok(()),
-        (Expect::Fail(r), Ok(())) => Err(format!(
-            "passes now but the manifest expects failure ({r}); update the manifest"
-        )
-        .into()),
+        (Expect::Fail(r), Ok(())) => Err(format!("passes now but the manifest expects failure ({r}); update the manifest").into()),
     }
 }

@@ -28,23 +28,10 @@ impl Lower {
             if let Some(d) = k.strip_prefix("onnx.opset.")
                 && let Ok(v) = v.parse::<i64>()
             {
-                source_opsets.insert(
-                    if d == "ai.onnx" {
-                        String::new()
-                    } else {
-                        d.to_string()
-                    },
-                    v,
-                );
+                source_opsets.insert(if d == "ai.onnx" { String::new() } else { d.to_string() }, v);
             }
         }
-        Lower {
-            opset,
-            domains: BTreeMap::new(),
-            source_opsets,
-            names: Names::default(),
-            problems: Vec::new(),
-        }
+        Lower { opset, domains: BTreeMap::new(), source_opsets, names: Names::default(), problems: Vec::new() }
     }
 
     /// The version used for a non-ai.onnx domain.
@@ -69,10 +56,7 @@ impl Lower {
     /// Lowers one graph. `captures` are the outer ONNX names bound to the graph's capture
     /// inputs (subgraphs only).
     pub fn graph(&mut self, g: &Graph, main: bool, captures: &[String]) -> RawGraph {
-        let mut raw = RawGraph {
-            name: g.name.clone(),
-            ..Default::default()
-        };
+        let mut raw = RawGraph { name: g.name.clone(), ..Default::default() };
         let order = match g.topo_order() {
             Ok(o) => o,
             Err(e) => {
@@ -98,10 +82,7 @@ impl Lower {
             if let Some(t) = &v.ty {
                 types.insert(name.clone(), t.clone());
             }
-            raw.inputs.push(RawValueInfo {
-                name: name.clone(),
-                ty: v.ty.clone(),
-            });
+            raw.inputs.push(RawValueInfo { name: name.clone(), ty: v.ty.clone() });
             vname.insert(n.out(0), name);
         }
         if main {
@@ -114,10 +95,7 @@ impl Lower {
                 Some(name) => {
                     vname.insert(c.out(0), name.clone());
                 }
-                None => self.problems.push(format!(
-                    "graph '{}': capture {i} is not bound by its parent node",
-                    g.name
-                )),
+                None => self.problems.push(format!("graph '{}': capture {i} is not bound by its parent node", g.name)),
             }
         }
         let mut consts: HashMap<String, Tensor> = HashMap::new();
@@ -127,11 +105,7 @@ impl Lower {
             let node = g.node(id);
             if matches!(node.op, Op::Input(_)) {
                 if !vname.contains_key(&id.out(0)) {
-                    self.problem(
-                        &node.name,
-                        "Input",
-                        "input node is neither a graph input nor a capture",
-                    );
+                    self.problem(&node.name, "Input", "input node is neither a graph input nor a capture");
                 }
                 continue;
             }
@@ -147,14 +121,7 @@ impl Lower {
                 } else if main && out_names.contains(v.name.as_str()) {
                     self.names.claim(&format!("{}_value", v.name), "")
                 } else {
-                    let fallback = format!(
-                        "{}_{p}",
-                        if node.name.is_empty() {
-                            node.op.name()
-                        } else {
-                            &node.name
-                        }
-                    );
+                    let fallback = format!("{}_{p}", if node.name.is_empty() { node.op.name() } else { &node.name });
                     self.names.claim(&v.name, &fallback)
                 };
                 if !name.is_empty() {
@@ -175,23 +142,22 @@ impl Lower {
                         name: node.name.clone(),
                         op_type: "Constant".into(),
                         outputs: vec![name],
-                        attrs: vec![RawAttr {
-                            name: "value".into(),
-                            ref_attr_name: None,
-                            value: RawAttrValue::Tensor(c.value.clone()),
-                        }],
+                        attrs: vec![RawAttr { name: "value".into(), ref_attr_name: None, value: RawAttrValue::Tensor(c.value.clone()) }],
                         ..Default::default()
                     });
                 }
                 if c.value.quant.is_some() {
-                    self.problem(&node.name, "Constant", "quantization parameters on constants are not expressible in ONNX (insert DequantizeLinear first)");
+                    self.problem(
+                        &node.name,
+                        "Constant",
+                        "quantization parameters on constants are not expressible in ONNX (insert DequantizeLinear first)",
+                    );
                 }
                 continue;
             }
             let ins = g.inputs_of(id);
             let decl = node.n_declared_inputs().min(ins.len());
-            let name_of =
-                |v: &Option<ValueId>| v.and_then(|v| vname.get(&v).cloned()).unwrap_or_default();
+            let name_of = |v: &Option<ValueId>| v.and_then(|v| vname.get(&v).cloned()).unwrap_or_default();
             let mut in_names: Vec<String> = ins[..decl].iter().map(name_of).collect();
             while in_names.last().is_some_and(|s| s.is_empty()) {
                 in_names.pop();
@@ -207,71 +173,40 @@ impl Lower {
                 // The IR's own layout attribute (RNNs have an ONNX int `layout`, kept).
                 if k == "layout" && matches!(&v, AttrValue::String(_)) {
                     if !matches!(&v, AttrValue::String(s) if s == "channels_first") {
-                        self.problem(&node.name, &op_name, "channels-last layout is not expressible in ONNX (run the layout pass to NCHW first)");
+                        self.problem(
+                            &node.name,
+                            &op_name,
+                            "channels-last layout is not expressible in ONNX (run the layout pass to NCHW first)",
+                        );
                     }
                     continue;
                 }
                 let value = self.attr_value(v, &cap_names);
-                attrs.push(RawAttr {
-                    name: k,
-                    ref_attr_name: None,
-                    value,
-                });
+                attrs.push(RawAttr { name: k, ref_attr_name: None, value });
             }
             for (p, v) in node.outputs.iter().enumerate() {
                 if v.quant.is_some() {
-                    self.problem(
-                        &node.name,
-                        &op_name,
-                        format!(
-                            "output {p} carries quantization parameters, not expressible in ONNX"
-                        ),
-                    );
+                    self.problem(&node.name, &op_name, format!("output {p} carries quantization parameters, not expressible in ONNX"));
                 }
             }
             let (domain, version) = match &node.op {
                 Op::Custom(c) => {
                     let d = c.domain.clone();
-                    let v = if d.is_empty() || d == "ai.onnx" {
-                        self.opset
-                    } else {
-                        self.domain_version(&d)
-                    };
+                    let v = if d.is_empty() || d == "ai.onnx" { self.opset } else { self.domain_version(&d) };
                     (d, v)
                 }
                 op => {
                     let d = op.domain().to_string();
-                    let v = if d.is_empty() {
-                        self.opset
-                    } else {
-                        self.domain_version(&d)
-                    };
+                    let v = if d.is_empty() { self.opset } else { self.domain_version(&d) };
                     (d, v)
                 }
             };
-            let on = OnnxNode {
-                name: node.name.clone(),
-                op_type: op_name.clone(),
-                domain,
-                inputs: in_names,
-                outputs: outs,
-                attrs,
-            };
-            let mut em = Emit {
-                opset: version,
-                names: &mut self.names,
-                consts: &consts,
-                types: &types,
-                nodes: Vec::new(),
-                inits: Vec::new(),
-            };
+            let on = OnnxNode { name: node.name.clone(), op_type: op_name.clone(), domain, inputs: in_names, outputs: outs, attrs };
+            let mut em =
+                Emit { opset: version, names: &mut self.names, consts: &consts, types: &types, nodes: Vec::new(), inits: Vec::new() };
             let custom = matches!(node.op, Op::Custom(_));
             let res = ops::lower_node(on, custom, &mut em);
-            let Emit {
-                nodes: new_nodes,
-                inits: new_inits,
-                ..
-            } = em;
+            let Emit { nodes: new_nodes, inits: new_inits, .. } = em;
             if let Err(msg) = res {
                 self.problem(&node.name, &op_name, msg);
                 continue;
@@ -296,16 +231,9 @@ impl Lower {
                 }
             };
             let dtype_of = |n: &str| -> Option<edgeport_ir::DType> {
-                consts
-                    .get(n)
-                    .map(|t| t.dtype)
-                    .or_else(|| types.get(n).and_then(|t| t.as_tensor()).map(|t| t.dtype))
+                consts.get(n).map(|t| t.dtype).or_else(|| types.get(n).and_then(|t| t.as_tensor()).map(|t| t.dtype))
             };
-            let issues = if custom {
-                Vec::new()
-            } else {
-                ops::check_nodes(&new_nodes, &opset_of, &dtype_of)
-            };
+            let issues = if custom { Vec::new() } else { ops::check_nodes(&new_nodes, &opset_of, &dtype_of) };
             for msg in issues {
                 self.problem(&node.name, &op_name, msg);
             }
@@ -315,19 +243,14 @@ impl Lower {
         let mut emitted: HashSet<ValueId> = HashSet::new();
         for (name, v) in g.outputs() {
             let Some(src) = vname.get(v).cloned() else {
-                self.problems
-                    .push(format!("graph '{}': output '{name}' has no value", g.name));
+                self.problems.push(format!("graph '{}': output '{name}' has no value", g.name));
                 continue;
             };
             let ty = g.value(*v).and_then(|x| x.ty.clone());
             let out = if src == *name && emitted.insert(*v) {
                 src
             } else {
-                let out = if main {
-                    name.clone()
-                } else {
-                    self.names.claim(name, "out")
-                };
+                let out = if main { name.clone() } else { self.names.claim(name, "out") };
                 nodes.push(RawNode {
                     name: format!("output_{out}"),
                     op_type: "Identity".into(),
@@ -358,15 +281,11 @@ impl Lower {
             AttrValue::String(s) => RawAttrValue::String(s.into_bytes()),
             AttrValue::Ints(v) => RawAttrValue::Ints(v),
             AttrValue::Floats(v) => RawAttrValue::Floats(v),
-            AttrValue::Strings(v) => {
-                RawAttrValue::Strings(v.into_iter().map(String::into_bytes).collect())
-            }
+            AttrValue::Strings(v) => RawAttrValue::Strings(v.into_iter().map(String::into_bytes).collect()),
             AttrValue::Tensor(t) => RawAttrValue::Tensor(t),
             AttrValue::Tensors(t) => RawAttrValue::Tensors(t),
             AttrValue::Graph(g) => RawAttrValue::Graph(self.graph(&g, false, caps)),
-            AttrValue::Graphs(gs) => {
-                RawAttrValue::Graphs(gs.iter().map(|g| self.graph(g, false, caps)).collect())
-            }
+            AttrValue::Graphs(gs) => RawAttrValue::Graphs(gs.iter().map(|g| self.graph(g, false, caps)).collect()),
             AttrValue::Type(t) => RawAttrValue::Type(t),
         }
     }
@@ -377,11 +296,7 @@ fn const_node(name: &str, t: Tensor) -> RawNode {
         name: name.to_string(),
         op_type: "Constant".into(),
         outputs: vec![name.to_string()],
-        attrs: vec![RawAttr {
-            name: "value".into(),
-            ref_attr_name: None,
-            value: RawAttrValue::Tensor(t),
-        }],
+        attrs: vec![RawAttr { name: "value".into(), ref_attr_name: None, value: RawAttrValue::Tensor(t) }],
         ..Default::default()
     }
 }

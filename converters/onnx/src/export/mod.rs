@@ -9,6 +9,7 @@
 mod lower;
 mod names;
 mod ops;
+#[rustfmt::skip]
 pub mod opsets;
 mod write;
 
@@ -55,11 +56,7 @@ pub struct ExportOptions {
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        ExportOptions {
-            opset: 17,
-            external_data: ExternalDataPolicy::Auto,
-            producer: "edgeport".into(),
-        }
+        ExportOptions { opset: 17, external_data: ExternalDataPolicy::Auto, producer: "edgeport".into() }
     }
 }
 
@@ -121,10 +118,7 @@ fn graph_dtypes(g: &Graph, out: &mut std::collections::BTreeSet<DType>) {
 /// Lowers the graph to the plain model, or returns every problem.
 pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, Vec<String>> {
     if !(MIN_OPSET..=MAX_OPSET).contains(&opts.opset) {
-        return Err(vec![format!(
-            "opset {} is outside the supported range {MIN_OPSET}..={MAX_OPSET}",
-            opts.opset
-        )]);
+        return Err(vec![format!("opset {} is outside the supported range {MIN_OPSET}..={MAX_OPSET}", opts.opset)]);
     }
     let mut lw = lower::Lower::new(opts.opset, g);
     let graph = lw.graph(g, true, &[]);
@@ -150,17 +144,8 @@ pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, V
         });
         opsets.push((d.clone(), *v));
     }
-    let metadata = g
-        .metadata
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("meta.").map(|k| (k.to_string(), v.clone())))
-        .collect();
-    let doc = g
-        .metadata
-        .iter()
-        .find(|(k, _)| k == "doc")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let metadata = g.metadata.iter().filter_map(|(k, v)| k.strip_prefix("meta.").map(|k| (k.to_string(), v.clone()))).collect();
+    let doc = g.metadata.iter().find(|(k, _)| k == "doc").map(|(_, v)| v.clone()).unwrap_or_default();
     let mut graph = graph;
     graph.doc_string = doc;
     Ok(RawModel {
@@ -176,15 +161,8 @@ pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, V
 }
 
 /// Lowers a validated graph or returns [`Error::Export`] listing every problem.
-pub(crate) fn lower_validated(
-    g: &Validated<'_>,
-    opts: &ExportOptions,
-    file: &str,
-) -> Result<RawModel, Error> {
-    lower_model(g.graph(), opts).map_err(|problems| Error::Export {
-        file: file.to_string(),
-        problems,
-    })
+pub(crate) fn lower_validated(g: &Validated<'_>, opts: &ExportOptions, file: &str) -> Result<RawModel, Error> {
+    lower_model(g.graph(), opts).map_err(|problems| Error::Export { file: file.to_string(), problems })
 }
 
 /// The ONNX [`edgeport_ir::traits::Backend`].
@@ -203,11 +181,7 @@ impl edgeport_ir::traits::Backend for OnnxBackend {
     fn check(&self, graph: &Graph) -> Vec<String> {
         check(graph, &self.opts)
     }
-    fn export(
-        &self,
-        graph: &Validated<'_>,
-        path: &Path,
-    ) -> Result<(), edgeport_ir::traits::PluginError> {
+    fn export(&self, graph: &Validated<'_>, path: &Path) -> Result<(), edgeport_ir::traits::PluginError> {
         export_path(graph, path, &self.opts).map_err(|e| Box::new(e) as _)
     }
 }

@@ -3,9 +3,7 @@
 //! and never touches an input. Writing over a file the process has memory-mapped (the input
 //! model or its external data) is refused.
 
-use super::{
-    AUTO_EXTERNAL_BYTES, EXTERNAL_THRESHOLD, ExportOptions, ExternalDataPolicy, lower_validated,
-};
+use super::{AUTO_EXTERNAL_BYTES, EXTERNAL_THRESHOLD, ExportOptions, ExternalDataPolicy, lower_validated};
 use crate::encode::{self, ExternalSink};
 use crate::error::Error;
 use edgeport_ir::validate::Validated;
@@ -18,23 +16,15 @@ pub fn export_bytes(g: &Validated<'_>, opts: &ExportOptions) -> Result<Vec<u8>, 
     let file = "<memory>";
     let model = lower_validated(g, opts, file)?;
     let size = encode::encoded_size_inline(&model);
-    let refuse = |msg: &str| Error::Export {
-        file: file.into(),
-        problems: vec![msg.to_string()],
-    };
+    let refuse = |msg: &str| Error::Export { file: file.into(), problems: vec![msg.to_string()] };
     if opts.external_data == ExternalDataPolicy::Always {
         return Err(refuse("external data needs a file path (use export_path)"));
     }
     if size > i32::MAX as u64 {
-        return Err(refuse(
-            "the model exceeds protobuf's 2 GiB limit: export to a path with external data",
-        ));
+        return Err(refuse("the model exceeds protobuf's 2 GiB limit: export to a path with external data"));
     }
     let mut out = Vec::with_capacity(size as usize);
-    encode::write_model(&model, &mut out, None).map_err(|e| Error::Io {
-        path: file.into(),
-        source: e,
-    })?;
+    encode::write_model(&model, &mut out, None).map_err(|e| Error::Io { path: file.into(), source: e })?;
     Ok(out)
 }
 
@@ -50,9 +40,7 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
             if size > i32::MAX as u64 {
                 return Err(Error::Export {
                     file,
-                    problems: vec![
-                        "the model exceeds protobuf's 2 GiB limit and external data is off".into(),
-                    ],
+                    problems: vec!["the model exceeds protobuf's 2 GiB limit and external data is off".into()],
                 });
             }
             false
@@ -77,10 +65,7 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
         if external {
             let df = File::create(&tmp_data).map_err(io(&tmp_data))?;
             let mut dw = BufWriter::with_capacity(1 << 20, df);
-            let location = data_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let location = data_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let mut sink = ExternalSink::new(&mut dw, location, EXTERNAL_THRESHOLD);
             encode::write_model(&model, &mut w, Some(&mut sink)).map_err(io(path))?;
             dw.flush().map_err(io(&tmp_data))?;
@@ -101,18 +86,12 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
 
 /// `<stem>.data` beside the model.
 pub fn data_path_for(path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     path.with_file_name(format!("{stem}.data"))
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
+    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -135,10 +114,7 @@ fn refuse_inputs(target: &Path, file: &str) -> Result<(), Error> {
     if mapped_files().iter().any(|m| *m == real) {
         return Err(Error::Export {
             file: file.to_string(),
-            problems: vec![format!(
-                "refusing to overwrite '{}': it is an input of this conversion",
-                target.display()
-            )],
+            problems: vec![format!("refusing to overwrite '{}': it is an input of this conversion", target.display())],
         });
     }
     Ok(())
@@ -155,8 +131,7 @@ fn mapped_files() -> Vec<PathBuf> {
             // address perms offset dev inode path
             let mut it = l.splitn(6, ' ');
             let path = it.nth(5)?.trim_start();
-            path.starts_with('/')
-                .then(|| PathBuf::from(path.trim_end_matches(" (deleted)")))
+            path.starts_with('/').then(|| PathBuf::from(path.trim_end_matches(" (deleted)")))
         })
         .collect();
     out.sort();

@@ -24,10 +24,7 @@ pub(crate) fn convert_attr(
 ) -> Result<AttrValue, AttrFail> {
     let _ = g;
     if let Some(r) = &a.ref_attr_name {
-        return Err(AttrFail::Issue(format!(
-            "attribute '{}' refers to function attribute '{r}' outside a function",
-            a.name
-        )));
+        return Err(AttrFail::Issue(format!("attribute '{}' refers to function attribute '{r}' outside a function", a.name)));
     }
     Ok(match &a.value {
         RawAttrValue::Float(f) => AttrValue::Float(*f),
@@ -39,12 +36,7 @@ pub(crate) fn convert_attr(
         RawAttrValue::Tensor(t) => AttrValue::Tensor(t.clone()),
         RawAttrValue::Tensors(t) => AttrValue::Tensors(t.clone()),
         RawAttrValue::Type(t) => AttrValue::Type(t.clone()),
-        RawAttrValue::Types(_) => {
-            return Err(AttrFail::Issue(format!(
-                "attribute '{}': lists of types are not supported",
-                a.name
-            )));
-        }
+        RawAttrValue::Types(_) => return Err(AttrFail::Issue(format!("attribute '{}': lists of types are not supported", a.name))),
         RawAttrValue::Graph(rg) => {
             let (sub, caps) = import_sub(rg, env, scope)?;
             captures.push(caps);
@@ -59,20 +51,11 @@ pub(crate) fn convert_attr(
             }
             AttrValue::Graphs(out)
         }
-        RawAttrValue::Undefined => {
-            return Err(AttrFail::Issue(format!(
-                "attribute '{}' has no value",
-                a.name
-            )));
-        }
+        RawAttrValue::Undefined => return Err(AttrFail::Issue(format!("attribute '{}' has no value", a.name))),
     })
 }
 
-fn import_sub(
-    rg: &crate::model::RawGraph,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-) -> Result<(Graph, Vec<String>), AttrFail> {
+fn import_sub(rg: &crate::model::RawGraph, env: &mut Env<'_>, scope: &mut Scope<'_>) -> Result<(Graph, Vec<String>), AttrFail> {
     // The subgraph sees the current scope as its parent (read-only).
     let parent: &Scope<'_> = scope;
     let mut child = Scope {
@@ -84,10 +67,7 @@ fn import_sub(
     let before = env.issues.len();
     let sub = import_graph(rg, env, &mut child, false).map_err(AttrFail::Fatal)?;
     if env.issues.len() > before {
-        return Err(AttrFail::Issue(format!(
-            "subgraph '{}' has unsupported nodes (listed above)",
-            rg.name
-        )));
+        return Err(AttrFail::Issue(format!("subgraph '{}' has unsupported nodes (listed above)", rg.name)));
     }
     Ok((sub, child.captured))
 }

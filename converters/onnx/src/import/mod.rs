@@ -34,12 +34,7 @@ pub(crate) struct Scope<'p> {
 
 impl<'p> Scope<'p> {
     fn new(parent: Option<&'p Scope<'p>>) -> Self {
-        Scope {
-            names: HashMap::new(),
-            captured: Vec::new(),
-            parent,
-            types: HashMap::new(),
-        }
+        Scope { names: HashMap::new(), captured: Vec::new(), parent, types: HashMap::new() }
     }
     fn visible_outside(&self, name: &str) -> bool {
         let mut p = self.parent;
@@ -55,35 +50,19 @@ impl<'p> Scope<'p> {
 
 /// Imports the model's main graph.
 pub(crate) fn import_model(model: &RawModel, file: &str) -> Result<Graph, Error> {
-    let mut env = Env {
-        file,
-        model,
-        issues: Vec::new(),
-    };
+    let mut env = Env { file, model, issues: Vec::new() };
     let mut scope = Scope::new(None);
     let g = import_graph(&model.graph, &mut env, &mut scope, true)?;
     if !env.issues.is_empty() {
-        return Err(Error::Nodes {
-            file: file.to_string(),
-            issues: env.issues,
-        });
+        return Err(Error::Nodes { file: file.to_string(), issues: env.issues });
     }
     let mut g = g;
-    g.metadata
-        .push(("onnx.ir_version".into(), model.ir_version.to_string()));
+    g.metadata.push(("onnx.ir_version".into(), model.ir_version.to_string()));
     for (d, v) in &model.opsets {
-        g.metadata.push((
-            format!("onnx.opset.{}", if d.is_empty() { "ai.onnx" } else { d }),
-            v.to_string(),
-        ));
+        g.metadata.push((format!("onnx.opset.{}", if d.is_empty() { "ai.onnx" } else { d }), v.to_string()));
     }
     if !model.producer_name.is_empty() {
-        g.metadata.push((
-            "producer".into(),
-            format!("{} {}", model.producer_name, model.producer_version)
-                .trim()
-                .to_string(),
-        ));
+        g.metadata.push(("producer".into(), format!("{} {}", model.producer_name, model.producer_version).trim().to_string()));
     }
     for (k, v) in &model.metadata {
         g.metadata.push((format!("meta.{k}"), v.clone()));
@@ -93,12 +72,7 @@ pub(crate) fn import_model(model: &RawModel, file: &str) -> Result<Graph, Error>
 
 /// Imports one graph. For the main graph, initializers become constants and the remaining
 /// declared inputs become graph inputs; for subgraphs, declared inputs are the formal inputs.
-pub(crate) fn import_graph(
-    raw: &RawGraph,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-    main: bool,
-) -> Result<Graph, Error> {
+pub(crate) fn import_graph(raw: &RawGraph, env: &mut Env<'_>, scope: &mut Scope<'_>, main: bool) -> Result<Graph, Error> {
     let mut g = Graph::new(raw.name.clone());
     if !raw.doc_string.is_empty() {
         g.metadata.push(("doc".into(), raw.doc_string.clone()));
@@ -108,20 +82,13 @@ pub(crate) fn import_graph(
             scope.types.insert(vi.name.clone(), t.clone());
         }
     }
-    let init_names: std::collections::HashSet<&str> =
-        raw.initializer_names.iter().map(|s| s.as_str()).collect();
+    let init_names: std::collections::HashSet<&str> = raw.initializer_names.iter().map(|s| s.as_str()).collect();
     for vi in &raw.inputs {
         if main && init_names.contains(vi.name.as_str()) {
             continue; // an initializer listed as input (IR < 4): a weight, not a user input
         }
         if scope.names.contains_key(&vi.name) {
-            return Err(Error::Graph {
-                file: env.file.into(),
-                msg: format!(
-                    "graph '{}': input '{}' is declared twice",
-                    raw.name, vi.name
-                ),
-            });
+            return Err(Error::Graph { file: env.file.into(), msg: format!("graph '{}': input '{}' is declared twice", raw.name, vi.name) });
         }
         let v = g.add_input(vi.name.clone(), vi.ty.clone());
         scope.names.insert(vi.name.clone(), v);
@@ -149,17 +116,11 @@ pub(crate) fn import_graph(
                 op: "graph output".into(),
                 domain: String::new(),
                 opset: env.opset(""),
-                reason: format!(
-                    "graph '{}' output '{}' is never produced",
-                    raw.name, vi.name
-                ),
+                reason: format!("graph '{}' output '{}' is never produced", raw.name, vi.name),
             }),
         }
     }
-    g.set_outputs(outs).map_err(|e| Error::Graph {
-        file: env.file.into(),
-        msg: e.to_string(),
-    })?;
+    g.set_outputs(outs).map_err(|e| Error::Graph { file: env.file.into(), msg: e.to_string() })?;
     Ok(g)
 }
 
@@ -178,12 +139,7 @@ pub(crate) fn resolve(name: &str, scope: &mut Scope<'_>, g: &mut Graph) -> Optio
     None
 }
 
-fn import_node(
-    node: &RawNode,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-    g: &mut Graph,
-) -> Result<(), Error> {
+fn import_node(node: &RawNode, env: &mut Env<'_>, scope: &mut Scope<'_>, g: &mut Graph) -> Result<(), Error> {
     let opset = env.opset(&node.domain);
     let issue = |reason: String| NodeIssue {
         node: node.name.clone(),
@@ -202,8 +158,7 @@ fn import_node(
         match resolve(name, scope, g) {
             Some(v) => inputs.push(Some(v)),
             None => {
-                env.issues
-                    .push(issue(format!("input '{name}' is used but never produced")));
+                env.issues.push(issue(format!("input '{name}' is used but never produced")));
                 return Ok(());
             }
         }
@@ -225,13 +180,7 @@ fn import_node(
     if subgraphs_failed {
         return Ok(());
     }
-    let cx = ops::NodeIn {
-        raw: node,
-        opset,
-        inputs,
-        attrs,
-        file: env.file,
-    };
+    let cx = ops::NodeIn { raw: node, opset, inputs, attrs, file: env.file };
     let built = match ops::convert(cx, env, g) {
         Ok(b) => b,
         Err(reason) => {
@@ -270,10 +219,7 @@ fn import_node(
             align_captures(g, node_id, &union);
             for name in &union {
                 let v = resolve(name, scope, g);
-                g.push_input(node_id, v, true).map_err(|e| Error::Graph {
-                    file: env.file.into(),
-                    msg: e.to_string(),
-                })?;
+                g.push_input(node_id, v, true).map_err(|e| Error::Graph { file: env.file.into(), msg: e.to_string() })?;
             }
         }
     }
@@ -284,11 +230,8 @@ fn import_node(
 fn align_captures(g: &mut Graph, node: edgeport_ir::NodeId, union: &[String]) {
     let n = g.node_mut(node);
     for sub in n.op.subgraphs_mut() {
-        let by_name: HashMap<String, edgeport_ir::NodeId> = sub
-            .captures()
-            .iter()
-            .map(|&c| (sub.node(c).outputs[0].name.clone(), c))
-            .collect();
+        let by_name: HashMap<String, edgeport_ir::NodeId> =
+            sub.captures().iter().map(|&c| (sub.node(c).outputs[0].name.clone(), c)).collect();
         let mut list = Vec::with_capacity(union.len());
         for name in union {
             match by_name.get(name) {
@@ -312,22 +255,13 @@ pub(crate) struct Built {
 }
 
 /// Adds a node with unnamed outputs (names are bound by the caller) and returns its outputs.
-pub(crate) fn emit(
-    g: &mut Graph,
-    name: &str,
-    op: Op,
-    inputs: &[Option<ValueId>],
-    n_outputs: usize,
-) -> Result<Built, String> {
+pub(crate) fn emit(g: &mut Graph, name: &str, op: Op, inputs: &[Option<ValueId>], n_outputs: usize) -> Result<Built, String> {
     let outs: Vec<Value> = (0..n_outputs).map(|_| Value::named("")).collect();
     let id = g.add_node(name.to_string(), op, 0, outs);
     for v in inputs {
         g.push_input(id, *v, false).map_err(|e| e.to_string())?;
     }
-    Ok(Built {
-        node: Some(id),
-        outputs: (0..n_outputs).map(|p| id.out(p)).collect(),
-    })
+    Ok(Built { node: Some(id), outputs: (0..n_outputs).map(|p| id.out(p)).collect() })
 }
 
 /// The modelled op kind of a node, if any.

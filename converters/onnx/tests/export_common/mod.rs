@@ -16,20 +16,10 @@ pub fn sample(n: usize) -> Graph {
     let a = g.add_input("a", f32_ty(&[n as u64]));
     let vals: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
     let w = g.add_constant("w", Tensor::from_f32(vec![n], &vals).unwrap());
-    let s = g
-        .add_op("add1", Op::Add(Add {}), &[Some(a), Some(w)], &["sum"])
-        .unwrap();
-    let r = g
-        .add_op("relu", Op::Relu(Relu {}), &[Some(s.out(0))], &["r"])
-        .unwrap();
-    let s2 = g
-        .add_op("add2", Op::Add(Add {}), &[Some(b), Some(r.out(0))], &["z"])
-        .unwrap();
-    for (id, ty) in [
-        (s, f32_ty(&[n as u64])),
-        (r, f32_ty(&[n as u64])),
-        (s2, f32_ty(&[n as u64])),
-    ] {
+    let s = g.add_op("add1", Op::Add(Add {}), &[Some(a), Some(w)], &["sum"]).unwrap();
+    let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(s.out(0))], &["r"]).unwrap();
+    let s2 = g.add_op("add2", Op::Add(Add {}), &[Some(b), Some(r.out(0))], &["z"]).unwrap();
+    for (id, ty) in [(s, f32_ty(&[n as u64])), (r, f32_ty(&[n as u64])), (s2, f32_ty(&[n as u64]))] {
         g.node_mut(id).outputs[0].ty = ty;
     }
     g.add_output("z", s2.out(0)).unwrap();
@@ -41,10 +31,7 @@ pub fn sample(n: usize) -> Graph {
 
 pub fn decode(bytes: &[u8]) -> RawModel {
     let ext = edgeport_onnx::decode::ExternalData { base: None };
-    let cx = edgeport_onnx::decode::Ctx {
-        file: "test",
-        ext: &ext,
-    };
+    let cx = edgeport_onnx::decode::Ctx { file: "test", ext: &ext };
     edgeport_onnx::decode::decode_model(edgeport_proto_bytes(bytes), &cx).expect("decodes")
 }
 
@@ -53,11 +40,7 @@ fn edgeport_proto_bytes(b: &[u8]) -> edgeport_proto::bytes::Bytes {
 }
 
 pub fn io_names(g: &Graph) -> (Vec<String>, Vec<String>) {
-    let ins = g
-        .inputs()
-        .iter()
-        .map(|&n| g.node(n).outputs[0].name.clone())
-        .collect();
+    let ins = g.inputs().iter().map(|&n| g.node(n).outputs[0].name.clone()).collect();
     let outs = g.outputs().iter().map(|(n, _)| n.clone()).collect();
     (ins, outs)
 }

@@ -27,13 +27,8 @@ fn clip(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     for (i, a) in [(1, "min"), (2, "max")] {
         let s = n.input(i).to_string();
         if !s.is_empty() {
-            let v = em
-                .const_floats(&s)
-                .ok_or_else(|| format!("Clip: {a} must be a constant below opset 11"))?;
-            n.set_attr(
-                a,
-                RawAttrValue::Float(v.first().copied().unwrap_or(0.0) as f32),
-            );
+            let v = em.const_floats(&s).ok_or_else(|| format!("Clip: {a} must be a constant below opset 11"))?;
+            n.set_attr(a, RawAttrValue::Float(v.first().copied().unwrap_or(0.0) as f32));
         }
     }
     n.inputs.truncate(1);
@@ -44,10 +39,7 @@ fn topk(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 10 {
         return keep(n, em);
     }
-    let k = em
-        .const_ints(n.input(1))
-        .and_then(|v| v.first().copied())
-        .ok_or("TopK: k must be a constant below opset 10")?;
+    let k = em.const_ints(n.input(1)).and_then(|v| v.first().copied()).ok_or("TopK: k must be a constant below opset 10")?;
     n.inputs.truncate(1);
     n.set_attr("k", RawAttrValue::Int(k));
     keep(n, em)
@@ -64,10 +56,7 @@ fn softmax(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
             n.set_attr("axis", RawAttrValue::Int(-1));
             return keep(n, em);
         }
-        return Err(format!(
-            "{}: the input rank must be known below opset 13",
-            n.op_type
-        ));
+        return Err(format!("{}: the input rank must be known below opset 13", n.op_type));
     };
     let a = norm_axis(axis, rank)?;
     let last = rank.saturating_sub(1);
@@ -78,28 +67,11 @@ fn softmax(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     // Move the axis last, apply, move it back (a swap is its own inverse).
     let mut perm: Vec<i64> = (0..rank as i64).collect();
     perm.swap(a, last);
-    let t = em.op(
-        "perm_in",
-        "Transpose",
-        &[&x],
-        vec![("perm", RawAttrValue::Ints(perm.clone()))],
-    );
+    let t = em.op("perm_in", "Transpose", &[&x], vec![("perm", RawAttrValue::Ints(perm.clone()))]);
     let y = em.fresh("swapped");
-    em.op_to(
-        &n.name,
-        &n.op_type.clone(),
-        &[&t],
-        vec![("axis", RawAttrValue::Int(last as i64))],
-        &y,
-    );
+    em.op_to(&n.name, &n.op_type.clone(), &[&t], vec![("axis", RawAttrValue::Int(last as i64))], &y);
     let out = n.outputs.first().cloned().unwrap_or_default();
-    em.op_to(
-        "perm_out",
-        "Transpose",
-        &[&y],
-        vec![("perm", RawAttrValue::Ints(perm))],
-        &out,
-    );
+    em.op_to("perm_out", "Transpose", &[&y], vec![("perm", RawAttrValue::Ints(perm))], &out);
     Ok(())
 }
 
@@ -112,15 +84,8 @@ fn hard_swish(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     let x = n.input(0).to_string();
-    let hs = em.op(
-        "hardsigmoid",
-        "HardSigmoid",
-        &[&x],
-        vec![
-            ("alpha", RawAttrValue::Float(1.0 / 6.0)),
-            ("beta", RawAttrValue::Float(0.5)),
-        ],
-    );
+    let hs =
+        em.op("hardsigmoid", "HardSigmoid", &[&x], vec![("alpha", RawAttrValue::Float(1.0 / 6.0)), ("beta", RawAttrValue::Float(0.5))]);
     em.op_to(&n.name, "Mul", &[&x, &hs], vec![], &out0(&n));
     Ok(())
 }
@@ -155,8 +120,7 @@ fn gelu(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     let x = n.input(0).to_string();
-    let tanh =
-        matches!(n.attr("approximate"), Some(RawAttrValue::String(s)) if s.as_slice() == b"tanh");
+    let tanh = matches!(n.attr("approximate"), Some(RawAttrValue::String(s)) if s.as_slice() == b"tanh");
     let half = em.like_const("half", &x, 0.5)?;
     let one = em.like_const("one", &x, 1.0)?;
     let inner = if tanh {

@@ -29,13 +29,7 @@ pub(crate) struct OnnxNode {
 
 impl OnnxNode {
     pub fn new(name: &str, op_type: &str, inputs: Vec<String>, outputs: Vec<String>) -> OnnxNode {
-        OnnxNode {
-            name: name.to_string(),
-            op_type: op_type.to_string(),
-            inputs,
-            outputs,
-            ..Default::default()
-        }
+        OnnxNode { name: name.to_string(), op_type: op_type.to_string(), inputs, outputs, ..Default::default() }
     }
     pub fn attr(&self, name: &str) -> Option<&RawAttrValue> {
         self.attrs.iter().find(|a| a.name == name).map(|a| &a.value)
@@ -58,11 +52,7 @@ impl OnnxNode {
     }
     pub fn set_attr(&mut self, name: &str, value: RawAttrValue) {
         self.attrs.retain(|a| a.name != name);
-        self.attrs.push(RawAttr {
-            name: name.to_string(),
-            ref_attr_name: None,
-            value,
-        });
+        self.attrs.push(RawAttr { name: name.to_string(), ref_attr_name: None, value });
     }
     /// Input `i`'s name, or "" when absent.
     pub fn input(&self, i: usize) -> &str {
@@ -92,11 +82,7 @@ pub(crate) struct Emit<'a> {
 impl Emit<'_> {
     /// The constant tensor behind an input name, if it is one.
     pub fn constant(&self, name: &str) -> Option<&Tensor> {
-        if name.is_empty() {
-            None
-        } else {
-            self.consts.get(name)
-        }
+        if name.is_empty() { None } else { self.consts.get(name) }
     }
     /// A constant input's integer values.
     pub fn const_ints(&self, name: &str) -> Option<Vec<i64>> {
@@ -111,12 +97,7 @@ impl Emit<'_> {
         if let Some(t) = self.constant(name) {
             return Some(t.shape.len());
         }
-        self.types
-            .get(name)?
-            .as_tensor()?
-            .shape
-            .as_ref()
-            .map(|s| s.rank())
+        self.types.get(name)?.as_tensor()?.shape.as_ref().map(|s| s.rank())
     }
     pub fn dtype(&self, name: &str) -> Option<edgeport_ir::DType> {
         if let Some(t) = self.constant(name) {
@@ -140,12 +121,7 @@ impl Emit<'_> {
         Ok(self.add_const(base, t))
     }
     /// A scalar constant of `dtype` holding `x`.
-    pub fn scalar_const(
-        &mut self,
-        base: &str,
-        dtype: edgeport_ir::DType,
-        x: f64,
-    ) -> Result<String, String> {
+    pub fn scalar_const(&mut self, base: &str, dtype: edgeport_ir::DType, x: f64) -> Result<String, String> {
         let t = scalar(dtype, x).ok_or_else(|| format!("cannot build a {dtype} constant"))?;
         Ok(self.add_const(base, t))
     }
@@ -154,20 +130,9 @@ impl Emit<'_> {
         self.nodes.push(n);
     }
     /// Emits a one-output node reading `inputs`; returns the output name.
-    pub fn op(
-        &mut self,
-        base: &str,
-        op_type: &str,
-        inputs: &[&str],
-        attrs: Vec<(&str, RawAttrValue)>,
-    ) -> String {
+    pub fn op(&mut self, base: &str, op_type: &str, inputs: &[&str], attrs: Vec<(&str, RawAttrValue)>) -> String {
         let out = self.fresh(base);
-        let mut n = OnnxNode::new(
-            base,
-            op_type,
-            inputs.iter().map(|s| s.to_string()).collect(),
-            vec![out.clone()],
-        );
+        let mut n = OnnxNode::new(base, op_type, inputs.iter().map(|s| s.to_string()).collect(), vec![out.clone()]);
         for (k, v) in attrs {
             n.set_attr(k, v);
         }
@@ -202,18 +167,11 @@ pub(crate) type Rule = fn(OnnxNode, &mut Emit<'_>) -> Result<(), String>;
 
 /// The registry: (op type) → rule, for ai.onnx ops. Families register here.
 fn rule_for(op_type: &str) -> Option<Rule> {
-    reduction::rule(op_type)
-        .or_else(|| tensor::rule(op_type))
-        .or_else(|| math::rule(op_type))
-        .or_else(|| nn::rule(op_type))
+    reduction::rule(op_type).or_else(|| tensor::rule(op_type)).or_else(|| math::rule(op_type)).or_else(|| nn::rule(op_type))
 }
 
 /// The schema version of `domain::op` in effect at `version`, and the first version overall.
-pub(crate) fn schema_at(
-    domain: &str,
-    op: &str,
-    version: i64,
-) -> (Option<&'static SchemaVersion>, Option<i64>) {
+pub(crate) fn schema_at(domain: &str, op: &str, version: i64) -> (Option<&'static SchemaVersion>, Option<i64>) {
     let d = if domain == "ai.onnx" { "" } else { domain };
     let mut at = None;
     let mut first = None;
@@ -253,14 +211,8 @@ pub(crate) fn check_nodes(
         let (at, first) = schema_at(&n.domain, &n.op_type, version);
         let Some(s) = at else {
             match first {
-                Some(f) => out.push(format!(
-                    "{} does not exist at opset {version} (introduced at {f})",
-                    n.op_type
-                )),
-                None => out.push(format!(
-                    "{} is not an operator of domain '{}'",
-                    n.op_type, n.domain
-                )),
+                Some(f) => out.push(format!("{} does not exist at opset {version} (introduced at {f})", n.op_type)),
+                None => out.push(format!("{} is not an operator of domain '{}'", n.op_type, n.domain)),
             }
             continue;
         };
@@ -268,22 +220,12 @@ pub(crate) fn check_nodes(
             if !s.attrs.contains(&a.name.as_str()) {
                 let since = SCHEMAS
                     .iter()
-                    .filter(|x| {
-                        x.domain == s.domain
-                            && x.name == s.name
-                            && x.attrs.contains(&a.name.as_str())
-                    })
+                    .filter(|x| x.domain == s.domain && x.name == s.name && x.attrs.contains(&a.name.as_str()))
                     .map(|x| x.since)
                     .next();
                 match since {
-                    Some(v) if v > version => out.push(format!(
-                        "{}: attribute '{}' needs opset {v} (target {version})",
-                        n.op_type, a.name
-                    )),
-                    _ => out.push(format!(
-                        "{}: attribute '{}' is not defined at opset {version}",
-                        n.op_type, a.name
-                    )),
+                    Some(v) if v > version => out.push(format!("{}: attribute '{}' needs opset {v} (target {version})", n.op_type, a.name)),
+                    _ => out.push(format!("{}: attribute '{}' is not defined at opset {version}", n.op_type, a.name)),
                 }
             }
         }
@@ -293,30 +235,18 @@ pub(crate) fn check_nodes(
                 "{}: {ni} inputs, opset {version} takes {}..{}",
                 n.op_type,
                 s.min_inputs,
-                if s.max_inputs == usize::MAX {
-                    "".into()
-                } else {
-                    s.max_inputs.to_string()
-                }
+                if s.max_inputs == usize::MAX { "".into() } else { s.max_inputs.to_string() }
             ));
         }
         for (i, name) in n.inputs.iter().enumerate() {
             if name.is_empty() {
                 continue;
             }
-            let allowed = s
-                .input_types
-                .get(i)
-                .or(s.input_types.last())
-                .copied()
-                .flatten();
+            let allowed = s.input_types.get(i).or(s.input_types.last()).copied().flatten();
             if let (Some(allowed), Some(dt)) = (allowed, types(name))
                 && !allowed.contains(&dt)
             {
-                out.push(format!(
-                    "{}: input {i} of type {dt} is not allowed at opset {version}",
-                    n.op_type
-                ));
+                out.push(format!("{}: input {i} of type {dt} is not allowed at opset {version}", n.op_type));
             }
         }
     }
@@ -325,14 +255,7 @@ pub(crate) fn check_nodes(
 
 /// Converts emitted nodes to raw nodes.
 pub(crate) fn to_raw(n: OnnxNode) -> RawNode {
-    RawNode {
-        name: n.name,
-        op_type: n.op_type,
-        domain: n.domain,
-        inputs: n.inputs,
-        outputs: n.outputs,
-        attrs: n.attrs,
-    }
+    RawNode { name: n.name, op_type: n.op_type, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs }
 }
 
 /// Shorthand for an ints attribute value.
@@ -341,12 +264,7 @@ pub(crate) fn ints(v: Vec<i64>) -> RawAttrValue {
 }
 
 /// Moves input `i` into attribute `attr` with `value` (the caller read the constant).
-pub(crate) fn input_to_attr(
-    mut n: OnnxNode,
-    i: usize,
-    attr: &str,
-    value: RawAttrValue,
-) -> OnnxNode {
+pub(crate) fn input_to_attr(mut n: OnnxNode, i: usize, attr: &str, value: RawAttrValue) -> OnnxNode {
     if let Some(s) = n.inputs.get_mut(i) {
         s.clear();
     }
@@ -363,20 +281,8 @@ pub(crate) fn keep(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
 
 impl Emit<'_> {
     /// Emits a one-output node writing `out`.
-    pub fn op_to(
-        &mut self,
-        name: &str,
-        op_type: &str,
-        inputs: &[&str],
-        attrs: Vec<(&str, RawAttrValue)>,
-        out: &str,
-    ) {
-        let mut n = OnnxNode::new(
-            name,
-            op_type,
-            inputs.iter().map(|s| s.to_string()).collect(),
-            vec![out.to_string()],
-        );
+    pub fn op_to(&mut self, name: &str, op_type: &str, inputs: &[&str], attrs: Vec<(&str, RawAttrValue)>, out: &str) {
+        let mut n = OnnxNode::new(name, op_type, inputs.iter().map(|s| s.to_string()).collect(), vec![out.to_string()]);
         for (k, v) in attrs {
             n.set_attr(k, v);
         }
@@ -393,22 +299,12 @@ impl Emit<'_> {
             let a = self.ints_const("axes", axes)?;
             Ok(self.op(base, "ReduceMean", &[x, &a], vec![]))
         } else {
-            Ok(self.op(
-                base,
-                "ReduceMean",
-                &[x],
-                vec![("axes", RawAttrValue::Ints(axes.to_vec()))],
-            ))
+            Ok(self.op(base, "ReduceMean", &[x], vec![("axes", RawAttrValue::Ints(axes.to_vec()))]))
         }
     }
     /// Rank of `x`, required by a decomposition.
     pub fn need_rank(&self, x: &str, op: &str) -> Result<usize, String> {
-        self.rank(x).ok_or_else(|| {
-            format!(
-                "{op}: decomposing for opset {} needs the input rank to be known",
-                self.opset
-            )
-        })
+        self.rank(x).ok_or_else(|| format!("{op}: decomposing for opset {} needs the input rank to be known", self.opset))
     }
 }
 
@@ -416,9 +312,5 @@ impl Emit<'_> {
 pub(crate) fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let x = if a < 0 { a + r } else { a };
-    if (0..r.max(1)).contains(&x) {
-        Ok(x as usize)
-    } else {
-        Err(format!("axis {a} is out of range for rank {rank}"))
-    }
+    if (0..r.max(1)).contains(&x) { Ok(x as usize) } else { Err(format!("axis {a} is out of range for rank {rank}")) }
 }

@@ -20,12 +20,7 @@ fn eps(n: &OnnxNode) -> f64 {
 }
 
 /// (x - mean) / sqrt(var + eps) over `axes`; returns (normalized, mean, 1/std).
-fn standardize(
-    em: &mut Emit<'_>,
-    x: &str,
-    axes: &[i64],
-    eps: f64,
-) -> Result<(String, String, String), String> {
+fn standardize(em: &mut Emit<'_>, x: &str, axes: &[i64], eps: f64) -> Result<(String, String, String), String> {
     let mean = em.reduce_mean("mean", x, axes)?;
     let d = em.op("centered", "Sub", &[x, &mean], vec![]);
     let sq = em.op("sq", "Mul", &[&d, &d], vec![]);
@@ -48,11 +43,7 @@ fn layer_norm(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     let axes: Vec<i64> = (a as i64..rank as i64).collect();
     let (norm, mean, inv) = standardize(em, &x, &axes, eps(&n))?;
     let y = n.outputs.first().cloned().unwrap_or_default();
-    let scaled = if n.input(2).is_empty() {
-        y.clone()
-    } else {
-        em.fresh("scaled")
-    };
+    let scaled = if n.input(2).is_empty() { y.clone() } else { em.fresh("scaled") };
     em.op_to(&n.name, "Mul", &[&norm, n.input(1)], vec![], &scaled);
     if !n.input(2).is_empty() {
         em.op_to(&n.name, "Add", &[&scaled, n.input(2)], vec![], &y);
@@ -74,9 +65,7 @@ fn group_norm(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if rank < 2 {
         return Err("GroupNormalization: input rank must be at least 2".into());
     }
-    let groups = n
-        .int_attr("num_groups")
-        .ok_or("GroupNormalization: num_groups missing")?;
+    let groups = n.int_attr("num_groups").ok_or("GroupNormalization: num_groups missing")?;
     let shape3 = em.ints_const("group_shape", &[0, groups, -1])?;
     let x3 = em.op("grouped", "Reshape", &[&x, &shape3], vec![]);
     let (norm, _, _) = standardize(em, &x3, &[2], eps(&n))?;
@@ -117,21 +106,14 @@ fn dropout(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     if !n.input(2).is_empty() {
-        let t = em
-            .const_ints(n.input(2))
-            .ok_or("Dropout: training_mode must be a constant below opset 12")?;
+        let t = em.const_ints(n.input(2)).ok_or("Dropout: training_mode must be a constant below opset 12")?;
         if t.iter().any(|&v| v != 0) {
             return Err("Dropout: training mode needs opset 12".into());
         }
     }
     if !n.input(1).is_empty() {
-        let r = em
-            .const_floats(n.input(1))
-            .ok_or("Dropout: ratio must be a constant below opset 12")?;
-        n.set_attr(
-            "ratio",
-            RawAttrValue::Float(r.first().copied().unwrap_or(0.5) as f32),
-        );
+        let r = em.const_floats(n.input(1)).ok_or("Dropout: ratio must be a constant below opset 12")?;
+        n.set_attr("ratio", RawAttrValue::Float(r.first().copied().unwrap_or(0.5) as f32));
     }
     n.take_attr("seed");
     n.inputs.truncate(1);

@@ -7,8 +7,8 @@ use crate::model::RawAttrValue;
 pub(super) fn rule(op_type: &str) -> Option<Rule> {
     match op_type {
         "ReduceSum" => Some(reduce_sum),
-        "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceMax"
-        | "ReduceMean" | "ReduceMin" | "ReduceProd" | "ReduceSumSquare" => Some(reduce_other),
+        "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceMax" | "ReduceMean" | "ReduceMin" | "ReduceProd"
+        | "ReduceSumSquare" => Some(reduce_other),
         _ => None,
     }
 }
@@ -31,26 +31,14 @@ fn reduce(mut n: OnnxNode, em: &mut Emit<'_>, since: i64) -> Result<(), String> 
     let has_axes = !n.input(1).is_empty();
     if !has_axes && matches!(noop, Some(RawAttrValue::Int(1))) {
         // No axes and noop: the op is the identity.
-        em.push(OnnxNode::new(
-            &n.name,
-            "Identity",
-            vec![n.input(0).to_string()],
-            n.outputs.clone(),
-        ));
+        em.push(OnnxNode::new(&n.name, "Identity", vec![n.input(0).to_string()], n.outputs.clone()));
         return Ok(());
     }
     if has_axes {
-        let axes = em
-            .const_ints(n.input(1))
-            .ok_or_else(|| format!("{}: axes must be a constant below opset {since}", n.op_type))?;
+        let axes = em.const_ints(n.input(1)).ok_or_else(|| format!("{}: axes must be a constant below opset {since}", n.op_type))?;
         if axes.is_empty() {
             if matches!(noop, Some(RawAttrValue::Int(1))) {
-                em.push(OnnxNode::new(
-                    &n.name,
-                    "Identity",
-                    vec![n.input(0).to_string()],
-                    n.outputs.clone(),
-                ));
+                em.push(OnnxNode::new(&n.name, "Identity", vec![n.input(0).to_string()], n.outputs.clone()));
                 return Ok(());
             }
             n.inputs.truncate(1);

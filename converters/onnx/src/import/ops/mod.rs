@@ -39,11 +39,7 @@ fn rule_for(op_type: &str) -> Option<Rule> {
 }
 
 /// Converts one node into IR nodes.
-pub(crate) fn convert(
-    mut n: NodeIn<'_>,
-    env: &mut Env<'_>,
-    g: &mut Graph,
-) -> Result<Built, String> {
+pub(crate) fn convert(mut n: NodeIn<'_>, env: &mut Env<'_>, g: &mut Graph) -> Result<Built, String> {
     let _ = &env;
     let std_domain = n.raw.domain.is_empty() || n.raw.domain == "ai.onnx";
     if std_domain
@@ -54,8 +50,7 @@ pub(crate) fn convert(
     }
     match kind_of(n.raw) {
         Some(kind) => {
-            let op =
-                Op::from_kind(kind, std::mem::take(&mut n.attrs)).map_err(|e| e.to_string())?;
+            let op = Op::from_kind(kind, std::mem::take(&mut n.attrs)).map_err(|e| e.to_string())?;
             emit(g, &n.raw.name, op, &n.inputs, n.raw.outputs.len())
         }
         None if std_domain => Err(format!("unknown ai.onnx op '{}'", n.raw.op_type)),
