@@ -111,7 +111,7 @@ fn refuse_inputs(target: &Path, file: &str) -> Result<(), Error> {
     let Ok(real) = target.canonicalize() else {
         return Ok(());
     }; // does not exist yet
-    if mapped_files().iter().any(|m| *m == real) {
+    if mapped_files().contains(&real) {
         return Err(Error::Export {
             file: file.to_string(),
             problems: vec![format!("refusing to overwrite '{}': it is an input of this conversion", target.display())],
