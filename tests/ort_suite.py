@@ -156,9 +156,17 @@ def worker(cases_file, out_dir):
     for name, orig, case_dir, light, tags in cases:
         res = {"case": name}
         res["original"] = run_model(orig, case_dir, light)
+        orig_checker = None
         for tag in tags:
             p = os.path.join(out_dir, name, f"model_{tag}.onnx")
             r = check_model(p)
+            if r is not None:
+                # onnx's checker rejects some of its own test models (e.g. test_mvn's function
+                # body): a checker error the original shares is not held against the export.
+                if orig_checker is None:
+                    orig_checker = check_model(orig) or ""
+                if orig_checker:
+                    r = None
             if r is None:
                 r = run_model(p, case_dir, light)
             res[tag] = r
@@ -227,8 +235,9 @@ def main():
             results[crashed] = {"case": crashed, "original": "crash", **{t: "crash" for t in tags}}
             done += 1
         i += done
+        print(f"  ... {i}/{len(todo)} cases", file=sys.stderr, flush=True)
     lines = []
-    n_orig = n_rt = n_wins = n_exp_ok = 0
+    n_orig = n_rt = n_wins = n_exp_ok = n_import = 0
     for name, _, _, _, _ in todo:
         r = results.get(name, {})
         orig_ok = r.get("original", "missing") is None
@@ -250,6 +259,7 @@ def main():
                 n_rt += 1
             else:
                 reason = own
+                n_import += str(own).startswith("export: import:")
         else:
             wins = [t for t in FALLBACKS if tag_result(t) is None]
             if wins:
@@ -273,6 +283,9 @@ def main():
     print(f"cases: {len(todo)}")
     print(f"ORT passes on the original: {n_orig}")
     print(f"  of those, pass after import->export round trip: {n_rt} ({rate:.1f}%)")
+    if n_orig - n_import:
+        print(f"  of the {n_orig - n_rt} failing, {n_import} fail at import (importer gaps); "
+              f"round trip of the cases that import: {n_rt}/{n_orig - n_import} ({100.0 * n_rt / (n_orig - n_import):.1f}%)")
     print(f"exported models ORT passes (any original): {n_exp_ok}")
     print(f"wins (ORT fails the original, passes an export at opset {'/'.join(FALLBACKS)}): {n_wins}")
 
