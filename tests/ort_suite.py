@@ -287,6 +287,23 @@ def main():
         print(f"  of the {n_orig - n_rt} failing, {n_import} fail at import (importer gaps); "
               f"round trip of the cases that import: {n_rt}/{n_orig - n_import} ({100.0 * n_rt / (n_orig - n_import):.1f}%)")
     print(f"exported models ORT passes (any original): {n_exp_ok}")
+    for t in FALLBACKS:
+        ok = bad = refused = 0
+        bad_names = []
+        for name, _, _, _, _ in todo:
+            r = results.get(name, {})
+            if r.get("original", "x") is not None:
+                continue
+            if (name, t) not in status or status[(name, t)] is not None:
+                refused += 1
+            elif r.get(t, "missing") is None:
+                ok += 1
+            else:
+                bad += 1
+                bad_names.append(name)
+        print(f"downgrade to opset {t} (cases ORT passes on the original): {ok} pass, {refused} refused by check(), {bad} exported but fail")
+        if bad_names:
+            print("    " + " ".join(bad_names[:40]))
     print(f"wins (ORT fails the original, passes an export at opset {'/'.join(FALLBACKS)}): {n_wins}")
 
 

@@ -1,7 +1,8 @@
 //! Writing the model: to bytes, or to a path through temporary files renamed into place (the
 //! model and, for external data, `<stem>.data` beside it), so a failure leaves nothing behind
 //! and never touches an input. Writing over a file the process has memory-mapped (the input
-//! model or its external data) is refused.
+//! model or its external data) is refused. Files are not fsynced (as `cp` does not); the
+//! rename makes the replacement atomic for readers.
 
 use super::{AUTO_EXTERNAL_BYTES, EXTERNAL_THRESHOLD, ExportOptions, ExternalDataPolicy, lower_validated};
 use crate::encode::{self, ExternalSink};
@@ -69,12 +70,10 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
             let mut sink = ExternalSink::new(&mut dw, location, EXTERNAL_THRESHOLD);
             encode::write_model(&model, &mut w, Some(&mut sink)).map_err(io(path))?;
             dw.flush().map_err(io(&tmp_data))?;
-            dw.get_ref().sync_all().map_err(io(&tmp_data))?;
         } else {
             encode::write_model(&model, &mut w, None).map_err(io(path))?;
         }
         w.flush().map_err(io(&tmp))?;
-        w.get_ref().sync_all().map_err(io(&tmp))?;
     }
     if external {
         std::fs::rename(&tmp_data, &data_path).map_err(io(&data_path))?;
