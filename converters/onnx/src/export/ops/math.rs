@@ -52,7 +52,9 @@ fn softmax(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     let axis = n.int_attr("axis").unwrap_or(-1);
     let x = n.input(0).to_string();
     let Some(rank) = em.rank(&x) else {
-        if axis == -1 && em.opset >= 11 {
+        // Unknown rank: -1 names the last axis (formally from opset 11; onnxruntime and the
+        // checker accept it at older opsets too).
+        if axis == -1 {
             n.set_attr("axis", RawAttrValue::Int(-1));
             return keep(n, em);
         }
