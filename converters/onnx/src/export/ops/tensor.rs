@@ -2,7 +2,8 @@
 //! and Split `split` (inputs since 13), Split `num_outputs` (since 18), Pad `pads` and
 //! `constant_value` (inputs since 11) and `axes` (since 18), Slice `starts/ends/axes/steps`
 //! (inputs since 10), Resize's opset-11 form, ScatterElements (Scatter before 11), CastLike
-//! (a Cast to the known dtype before 15).
+//! (a Cast to the known dtype before 15), GridSample's mode names (before 20) and
+//! OptionalGetElement on a plain tensor or sequence (an Identity before 18).
 
 use super::{Emit, OnnxNode, Rule, input_to_attr, ints, keep};
 use crate::model::RawAttrValue;
@@ -16,6 +17,8 @@ pub(super) fn rule(op_type: &str) -> Option<Rule> {
         "Resize" => Some(resize),
         "ScatterElements" => Some(scatter_elements),
         "CastLike" => Some(cast_like),
+        "GridSample" => Some(grid_sample),
+        "OptionalGetElement" => Some(optional_get_element),
         _ => None,
     }
 }
@@ -30,6 +33,10 @@ fn squeeze(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
 }
 
 fn split(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
+    if em.opset >= 18 && n.input(1).is_empty() && n.attr("num_outputs").is_none() {
+        // An equal split (the opset 13–17 form) names its output count from opset 18.
+        n.set_attr("num_outputs", RawAttrValue::Int(n.outputs.len() as i64));
+    }
     if em.opset < 18
         && let Some(RawAttrValue::Int(k)) = n.take_attr("num_outputs")
     {
@@ -187,4 +194,39 @@ fn cast_like(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     let out = n.outputs.first().cloned().unwrap_or_default();
     em.op_to(&n.name, "Cast", &[n.input(0)], vec![("to", RawAttrValue::Int(dt.onnx_code() as i64))], &out);
     Ok(())
+}
+
+fn grid_sample(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
+    if em.opset >= 20 {
+        return keep(n, em);
+    }
+    // Opset 16 names the modes bilinear/bicubic and takes 4-D input only.
+    if let Some(RawAttrValue::String(m)) = n.attr("mode") {
+        let old: &[u8] = match m.as_slice() {
+            b"linear" => b"bilinear",
+            b"cubic" => b"bicubic",
+            other => other,
+        };
+        let old = old.to_vec();
+        n.set_attr("mode", RawAttrValue::String(old));
+    }
+    if em.rank(n.input(0)).is_some_and(|r| r != 4) {
+        return Err("GridSample: only 4-D input before opset 20".into());
+    }
+    keep(n, em)
+}
+
+fn optional_get_element(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
+    if em.opset >= 18 {
+        return keep(n, em);
+    }
+    match em.types.get(n.input(0)) {
+        Some(edgeport_ir::ValueType::Optional(_)) => keep(n, em),
+        Some(_) => {
+            let out = n.outputs.first().cloned().unwrap_or_default();
+            em.op_to(&n.name, "Identity", &[n.input(0)], vec![], &out);
+            Ok(())
+        }
+        None => Err("OptionalGetElement: the input must be known to be optional below opset 18".into()),
+    }
 }
