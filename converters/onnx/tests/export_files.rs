@@ -59,3 +59,26 @@ fn refuses_to_overwrite_input() {
     drop(imported);
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn external_tensors_are_4096_aligned() {
+    use edgeport_ir::ops::defs::math::Add;
+    use edgeport_ir::{Op, Tensor};
+    let d = tmpdir("align");
+    let mut g = sample(3000);
+    let w2 = g.add_constant("w2", Tensor::from_f32(vec![3000], &[1.5; 3000]).unwrap());
+    let z = g.outputs()[0].1;
+    let s = g.add_op("add3", Op::Add(Add {}), &[Some(z), Some(w2)], &["z2"]).unwrap();
+    g.node_mut(s).outputs[0].ty = f32_ty(&[3000]);
+    g.add_output("z2", s.out(0)).unwrap();
+    let v = validate(&g).unwrap();
+    let p = d.join("m.onnx");
+    export_path(&v, &p, &ExportOptions { external_data: ExternalDataPolicy::Always, ..Default::default() }).unwrap();
+    // Two 12 000-byte tensors: the second starts at 12 288 (the next multiple of 4096).
+    assert_eq!(std::fs::metadata(d.join("m.data")).unwrap().len(), 12_288 + 12_000);
+    let back = import_path(&p, &Default::default()).unwrap();
+    let w = back.find_value("w2").unwrap();
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!() };
+    assert_eq!(c.value.to_f64_vec().unwrap()[2999], 1.5);
+    let _ = std::fs::remove_dir_all(d);
+}
