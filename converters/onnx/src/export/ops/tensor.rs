@@ -221,12 +221,13 @@ fn optional_get_element(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     match em.types.get(n.input(0)) {
-        Some(edgeport_ir::ValueType::Optional(_)) => keep(n, em),
-        Some(_) => {
+        // A known plain tensor or sequence: nothing to unwrap.
+        Some(t) if !matches!(t, edgeport_ir::ValueType::Optional(_)) => {
             let out = n.outputs.first().cloned().unwrap_or_default();
             em.op_to(&n.name, "Identity", &[n.input(0)], vec![], &out);
             Ok(())
         }
-        None => Err("OptionalGetElement: the input must be known to be optional below opset 18".into()),
+        // Optional, or unknown (then it came from a model of this opset, where it was optional).
+        _ => keep(n, em),
     }
 }
