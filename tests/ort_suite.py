@@ -269,7 +269,8 @@ def main():
                 reason = f"original: {r.get('original')}" + ("" if exp_ok else f"; exported: {own}")
         line = f"{name} original:{'pass' if orig_ok else 'fail'} exported:{'pass' if exp_ok else 'fail'}"
         if reason:
-            line += " " + " ".join(str(reason).split())[:300]
+            reason = str(reason).replace(os.path.abspath(args.out), "<out>").replace(REPO, "<repo>")
+            line += " " + " ".join(reason.split())[:300]
         lines.append(line)
     if not args.no_manifest and not args.filter:
         path = os.path.join(REPO, "tests", "conformance", "manifest", "ort.txt")
