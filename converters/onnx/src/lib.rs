@@ -9,12 +9,15 @@
 //! `Op::Custom`. Unsupported nodes are all collected into one [`Error::Nodes`].
 
 pub mod decode;
+pub mod encode;
 pub mod error;
+pub mod export;
 pub mod external;
 pub mod import;
 pub mod model;
 
 pub use error::{Error, NodeIssue};
+pub use export::{ExportOptions, ExternalDataPolicy, OnnxBackend, export_bytes, export_path};
 
 use edgeport_ir::Graph;
 use std::path::Path;
