@@ -7,8 +7,37 @@ use edgeport_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::OnceLock;
 
+/// Rounding of casts to FLOAT8E8M0 (ONNX `Cast`'s `round_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RoundMode {
+    /// Away from zero (the default).
+    #[default]
+    Up,
+    /// Toward zero.
+    Down,
+    /// To nearest, ties up.
+    Nearest,
+}
+
+impl RoundMode {
+    /// Parses the attribute value.
+    pub fn parse(s: &str) -> Result<RoundMode, OpError> {
+        match s {
+            "up" => Ok(RoundMode::Up),
+            "down" => Ok(RoundMode::Down),
+            "nearest" => Ok(RoundMode::Nearest),
+            _ => Err(OpError::invalid(format!("unknown round_mode '{s}'"))),
+        }
+    }
+}
+
 /// Casts `t` to `to`. `saturate` applies to the 8-bit float targets as in ONNX `Cast`.
 pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor, OpError> {
+    cast_with(t, to, saturate, RoundMode::Up)
+}
+
+/// Casts `t` to `to` with ONNX `Cast`'s `saturate` and `round_mode` attributes.
+pub fn cast_with(t: &Tensor, to: DType, saturate: bool, round_mode: RoundMode) -> Result<Tensor, OpError> {
     let from = t.dtype();
     if from == to {
         return Ok(t.clone());
@@ -54,6 +83,11 @@ pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor, OpError> {
             DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape")),
             d => return Err(OpError::DType(d.to_string())),
         });
+    }
+    if to == DType::F8E8M0 {
+        let v = t.to_f64_vec()?;
+        let codes = v.into_iter().map(|x| f32_to_e8m0(x as f32, saturate, round_mode)).collect();
+        return Ok(Tensor::Bits(to, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("shape")));
     }
     if is_bits(to) {
         let v = t.to_f64_vec()?;
@@ -182,6 +216,28 @@ fn table(d: DType) -> &'static [(f32, u8)] {
     all.iter().find(|(x, _)| *x == d).map(|(_, v)| v.as_slice()).unwrap_or(&[])
 }
 
+/// Encodes f32 as FLOAT8E8M0 (the f32 exponent, rounded by the mantissa as `mode` says; NaN
+/// and ±inf give NaN; with `saturate`, rounding never passes the largest exponent).
+pub fn f32_to_e8m0(x: f32, saturate: bool, mode: RoundMode) -> u8 {
+    let bits = x.to_bits();
+    let e = (bits >> 23) & 0xFF;
+    if e == 0xFF {
+        return 0xFF;
+    }
+    let frac = bits & 0x7F_FFFF;
+    let up = match mode {
+        RoundMode::Down => false,
+        RoundMode::Up => frac != 0,
+        RoundMode::Nearest => {
+            let g = bits & 0x40_0000 != 0;
+            let rs = bits & 0x3F_FFFF != 0;
+            g && (rs || e > 0)
+        }
+    };
+    let up = up && !(saturate && e == 0xFE);
+    (e + up as u32).min(0xFF) as u8
+}
+
 /// Encodes f32 into a bit code, rounding to nearest even; out of range saturates to the largest
 /// finite value when `saturate`, else becomes NaN (or ±inf for E5M2).
 pub fn f32_to_bits(d: DType, x: f32, saturate: bool) -> u8 {
@@ -197,13 +253,7 @@ pub fn f32_to_bits(d: DType, x: f32, saturate: bool) -> u8 {
             let mask = if d.bits() == 4 { 0xF } else { 0x3 };
             return (r as i32 as u8) & mask;
         }
-        DType::F8E8M0 => {
-            if x.is_nan() || x.is_infinite() || x <= 0.0 {
-                return 0xFF;
-            }
-            let e = x.log2().round() as i32 + 127;
-            return e.clamp(0, 254) as u8;
-        }
+        DType::F8E8M0 => return f32_to_e8m0(x, saturate, RoundMode::Up),
         _ => {}
     }
     let Some(f) = mini(d) else { return 0 };
