@@ -142,13 +142,12 @@ pub fn erf(x: f64) -> f64 {
         let a2 = a * a;
         let mut term = a; // (-1)^n a^(2n+1) / n!
         let mut sum = a;
-        let mut n = 0.0;
-        loop {
-            n += 1.0;
+        for n in 1..200 {
+            let n = n as f64;
             term *= -a2 / n;
             let add = term / (2.0 * n + 1.0);
             sum += add;
-            if add.abs() < 1e-17 * sum.abs() {
+            if add.abs() <= 1e-17 * sum.abs() {
                 break;
             }
         }
