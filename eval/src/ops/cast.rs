@@ -89,6 +89,15 @@ pub fn cast_with(t: &Tensor, to: DType, saturate: bool, round_mode: RoundMode) -
         let codes = v.into_iter().map(|x| f32_to_e8m0(x as f32, saturate, round_mode)).collect();
         return Ok(Tensor::Bits(to, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("shape")));
     }
+    if matches!(to, DType::I4 | DType::U4 | DType::I2 | DType::U2) {
+        // Like the wider integer casts: truncate toward zero, then wrap to the low bits.
+        let mask = if to.bits() == 4 { 0xF } else { 0x3 };
+        let codes = match t {
+            Tensor::U64(a) => a.iter().map(|&x| x as u8 & mask).collect(),
+            other => other.to_f64_vec()?.into_iter().map(|x| (x as i64 as u8) & mask).collect(),
+        };
+        return Ok(Tensor::Bits(to, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("shape")));
+    }
     if is_bits(to) {
         let v = t.to_f64_vec()?;
         let codes = v.into_iter().map(|x| f32_to_bits(to, x as f32, saturate)).collect();
@@ -257,12 +266,15 @@ pub fn f32_to_bits(d: DType, x: f32, saturate: bool) -> u8 {
         _ => {}
     }
     let Some(f) = mini(d) else { return 0 };
+    // FLOAT4E2M1 has neither inf nor NaN: it always saturates.
+    let saturate = saturate || d == DType::F4E2M1;
     let sign_bit = 1u8 << (f.e + f.m);
     let nan_code = match d {
         DType::F8E4M3FN => 0x7F,
         DType::F8E5M2 => 0x7F,
         DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => 0x80,
-        _ => 0x7,
+        // FLOAT4E2M1 has no NaN; NaN becomes -0 as in the ONNX reference.
+        _ => 0x8,
     };
     if x.is_nan() {
         return nan_code;
