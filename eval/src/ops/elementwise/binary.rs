@@ -4,9 +4,9 @@
 use super::kernels::{Bin, Num, binary, dtype_err, fold, map_float, num_map, num_pair, pair_err};
 use crate::error::OpError;
 use crate::interp::NodeCtx;
+use crate::map_array;
 use crate::ops::util::{broadcast_shapes, broadcast_to, zip_broadcast};
 use crate::tensor::Tensor;
-use crate::map_array;
 use edgeport_ir::Op;
 use edgeport_ir::ops::math::Mod;
 use ndarray::ArrayD;
@@ -59,7 +59,9 @@ fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor, OpError> {
     let int_int = !a.dtype().is_float() && !b.dtype().is_float();
     if int_int {
         let e = b.cast(edgeport_ir::DType::I64)?;
-        let Tensor::I64(e) = e else { return Err(dtype_err(b)) };
+        let Tensor::I64(e) = e else {
+            return Err(dtype_err(b));
+        };
         return Ok(num_map!(a, p => zip_broadcast(p, &e, |x, y| int_pow(*x, *y))?));
     }
     let e = b.to_f64_array()?;
@@ -96,7 +98,7 @@ fn prelu(x: &Tensor, slope: &Tensor) -> Result<Tensor, OpError> {
     let shape = x.shape().to_vec();
     let out = num_pair!(x, slope, p, q => wrap {
         let q = broadcast_to(q, &shape)?;
-        ndarray::Zip::from(p).and(&q).map_collect(|&v, &s| if v < Num::ZERO { Num::bin(Bin::Mul, v, s) } else { v })
+        ndarray::Zip::from(p).and(&q).map_collect(|&v, &s| if v.lt_zero() { Num::bin(Bin::Mul, v, s) } else { v })
     });
     Ok(out)
 }

@@ -18,9 +18,9 @@ pub fn run(op: &Op, inputs: &[Option<&Tensor>]) -> Option<Result<Tensor, OpError
         Op::Cast(Cast { round_mode, saturate, to }) => {
             arg(0).and_then(|x| cast_with(x, dtype_of(*to)?, *saturate != 0, RoundMode::parse(round_mode)?))
         }
-        Op::CastLike(CastLike { round_mode, saturate }) => arg(0).and_then(|x| {
-            cast_with(x, arg(1)?.dtype(), *saturate != 0, RoundMode::parse(round_mode)?)
-        }),
+        Op::CastLike(CastLike { round_mode, saturate }) => {
+            arg(0).and_then(|x| cast_with(x, arg(1)?.dtype(), *saturate != 0, RoundMode::parse(round_mode)?))
+        }
         Op::BitCast(BitCast { to }) => arg(0).and_then(|x| bitcast(x, dtype_of(*to)?)),
         Op::IsNaN(_) => arg(0).and_then(|x| float_test(x, f64::is_nan)),
         Op::IsInf(IsInf { detect_negative, detect_positive }) => {
@@ -68,7 +68,9 @@ fn bitcast(x: &Tensor, to: DType) -> Result<Tensor, OpError> {
 
 /// Where: `cond ? x : y` over the broadcast of the three shapes.
 fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor, OpError> {
-    let Tensor::Bool(c) = cond else { return Err(dtype_err(cond)) };
+    let Tensor::Bool(c) = cond else {
+        return Err(dtype_err(cond));
+    };
     let shape = broadcast_shapes(&[c.shape(), x.shape(), y.shape()])?;
     let cv = broadcast_to(c, &shape)?;
     fn pick<T: Clone>(

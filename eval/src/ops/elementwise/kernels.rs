@@ -39,7 +39,8 @@ pub trait Num: Copy + PartialOrd + 'static {
     fn neg_(self) -> Self;
     /// -1, 0 or 1 (NaN stays NaN).
     fn sign_(self) -> Self;
-    fn is_nan_(self) -> bool;
+    /// `self < 0` (false for unsigned types and NaN).
+    fn lt_zero(self) -> bool;
 }
 
 macro_rules! int_common {
@@ -53,9 +54,6 @@ macro_rules! int_common {
         }
         fn neg_(self) -> Self {
             self.wrapping_neg()
-        }
-        fn is_nan_(self) -> bool {
-            false
         }
     };
 }
@@ -103,6 +101,9 @@ macro_rules! signed_num {
     ($($t:ty),*) => {$(
         impl Num for $t {
             int_common!($t);
+            fn lt_zero(self) -> bool {
+                self < 0
+            }
             fn bin(op: Bin, a: Self, b: Self) -> Self {
                 let floored = || {
                     if b == 0 {
@@ -127,6 +128,9 @@ macro_rules! unsigned_num {
     ($($t:ty),*) => {$(
         impl Num for $t {
             int_common!($t);
+            fn lt_zero(self) -> bool {
+                false
+            }
             fn bin(op: Bin, a: Self, b: Self) -> Self {
                 int_bin!(op, a, b, if b == 0 { 0 } else { a % b })
             }
@@ -183,8 +187,8 @@ macro_rules! float_num {
             fn sign_(self) -> Self {
                 if self.is_nan() || self == 0.0 { self } else { self.signum() }
             }
-            fn is_nan_(self) -> bool {
-                self.is_nan()
+            fn lt_zero(self) -> bool {
+                self < Self::ZERO
             }
         }
     )*};
@@ -214,8 +218,8 @@ macro_rules! half_num {
             fn sign_(self) -> Self {
                 <$t>::from_f32(self.to_f32().sign_())
             }
-            fn is_nan_(self) -> bool {
-                self.is_nan()
+            fn lt_zero(self) -> bool {
+                self < Self::ZERO
             }
         }
     )*};

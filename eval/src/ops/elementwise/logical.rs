@@ -20,7 +20,9 @@ pub fn run(op: &Op, a: &Tensor, b: Option<&Tensor>) -> Option<Result<Tensor, OpE
         _ => {
             let b = match b {
                 Some(b) => b,
-                None => return is_binary(op).then(|| Err(OpError::invalid("a second input is required"))),
+                None => {
+                    return is_binary(op).then(|| Err(OpError::invalid("a second input is required")));
+                }
             };
             match op {
                 Op::And(_) => bools(a, b, |x, y| x & y),
@@ -119,11 +121,18 @@ fn bitshift(a: &Tensor, b: &Tensor, direction: &str) -> Result<Tensor, OpError> 
     let left = match direction {
         "LEFT" => true,
         "RIGHT" => false,
-        d => return Err(OpError::invalid(format!("BitShift: unknown direction '{d}'"))),
+        d => {
+            return Err(OpError::invalid(format!("BitShift: unknown direction '{d}'")));
+        }
     };
     Ok(int_pair!(a, b, p, q => zip_broadcast(p, q, |x, y| {
-        let s = u32::try_from(*y as u64).ok();
+        let s = shift_amount(*y);
         let r = if left { s.and_then(|s| x.checked_shl(s)) } else { s.and_then(|s| x.checked_shr(s)) };
         r.unwrap_or(0)
     })?; U8 U16 U32 U64))
+}
+
+/// A shift count as u32 (`None` if it does not fit).
+fn shift_amount<T: TryInto<u32>>(y: T) -> Option<u32> {
+    y.try_into().ok()
 }
