@@ -7,8 +7,37 @@ use edgeport_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::OnceLock;
 
+/// Rounding of casts to FLOAT8E8M0 (ONNX `Cast`'s `round_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RoundMode {
+    /// Away from zero (the default).
+    #[default]
+    Up,
+    /// Toward zero.
+    Down,
+    /// To nearest, ties up.
+    Nearest,
+}
+
+impl RoundMode {
+    /// Parses the attribute value.
+    pub fn parse(s: &str) -> Result<RoundMode, OpError> {
+        match s {
+            "up" => Ok(RoundMode::Up),
+            "down" => Ok(RoundMode::Down),
+            "nearest" => Ok(RoundMode::Nearest),
+            _ => Err(OpError::invalid(format!("unknown round_mode '{s}'"))),
+        }
+    }
+}
+
 /// Casts `t` to `to`. `saturate` applies to the 8-bit float targets as in ONNX `Cast`.
 pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor, OpError> {
+    cast_with(t, to, saturate, RoundMode::Up)
+}
+
+/// Casts `t` to `to` with ONNX `Cast`'s `saturate` and `round_mode` attributes.
+pub fn cast_with(t: &Tensor, to: DType, saturate: bool, round_mode: RoundMode) -> Result<Tensor, OpError> {
     let from = t.dtype();
     if from == to {
         return Ok(t.clone());
@@ -51,9 +80,25 @@ pub fn cast(t: &Tensor, to: DType, saturate: bool) -> Result<Tensor, OpError> {
             DType::U16 => w!(U16, u16),
             DType::U32 => w!(U32, u32),
             DType::U64 => w!(U64, u64),
-            DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape")),
+            DType::Bool => {
+                Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape"))
+            }
             d => return Err(OpError::DType(d.to_string())),
         });
+    }
+    if to == DType::F8E8M0 {
+        let v = t.to_f64_vec()?;
+        let codes = v.into_iter().map(|x| f32_to_e8m0(x as f32, saturate, round_mode)).collect();
+        return Ok(Tensor::Bits(to, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("shape")));
+    }
+    if matches!(to, DType::I4 | DType::U4 | DType::I2 | DType::U2) {
+        // Like the wider integer casts: truncate toward zero, then wrap to the low bits.
+        let mask = if to.bits() == 4 { 0xF } else { 0x3 };
+        let codes = match t {
+            Tensor::U64(a) => a.iter().map(|&x| x as u8 & mask).collect(),
+            other => other.to_f64_vec()?.into_iter().map(|x| (x as i64 as u8) & mask).collect(),
+        };
+        return Ok(Tensor::Bits(to, ArrayD::from_shape_vec(IxDyn(&shape), codes).expect("shape")));
     }
     if is_bits(to) {
         let v = t.to_f64_vec()?;
@@ -144,11 +189,7 @@ pub fn bits_to_f32(d: DType, c: u8) -> f32 {
                 DType::F8E4M3FN if e == all_e && m == all_m => return f32::NAN,
                 DType::F8E4M3FNUZ | DType::F8E5M2FNUZ if c == 0x80 => return f32::NAN,
                 DType::F8E5M2 if e == all_e => {
-                    return if m == 0 {
-                        if sign == 1 { f32::NEG_INFINITY } else { f32::INFINITY }
-                    } else {
-                        f32::NAN
-                    };
+                    return if m == 0 { if sign == 1 { f32::NEG_INFINITY } else { f32::INFINITY } } else { f32::NAN };
                 }
                 _ => {}
             }
@@ -164,22 +205,43 @@ pub fn bits_to_f32(d: DType, c: u8) -> f32 {
 
 /// Sorted (value, code) tables of the non-negative finite values of each small float format.
 fn table(d: DType) -> &'static [(f32, u8)] {
-    static T: OnceLock<Vec<(DType, Vec<(f32, u8)>)>> = OnceLock::new();
+    type Tables = Vec<(DType, Vec<(f32, u8)>)>;
+    static T: OnceLock<Tables> = OnceLock::new();
     let all = T.get_or_init(|| {
         [DType::F8E4M3FN, DType::F8E4M3FNUZ, DType::F8E5M2, DType::F8E5M2FNUZ, DType::F4E2M1]
             .into_iter()
             .map(|d| {
                 let n = if d == DType::F4E2M1 { 8u16 } else { 128 };
-                let mut v: Vec<(f32, u8)> = (0..n)
-                    .map(|c| (bits_to_f32(d, c as u8), c as u8))
-                    .filter(|(x, _)| x.is_finite())
-                    .collect();
+                let mut v: Vec<(f32, u8)> =
+                    (0..n).map(|c| (bits_to_f32(d, c as u8), c as u8)).filter(|(x, _)| x.is_finite()).collect();
                 v.sort_by(|a, b| a.0.total_cmp(&b.0));
                 (d, v)
             })
             .collect()
     });
     all.iter().find(|(x, _)| *x == d).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+}
+
+/// Encodes f32 as FLOAT8E8M0 (the f32 exponent, rounded by the mantissa as `mode` says; NaN
+/// and ±inf give NaN; with `saturate`, rounding never passes the largest exponent).
+pub fn f32_to_e8m0(x: f32, saturate: bool, mode: RoundMode) -> u8 {
+    let bits = x.to_bits();
+    let e = (bits >> 23) & 0xFF;
+    if e == 0xFF {
+        return 0xFF;
+    }
+    let frac = bits & 0x7F_FFFF;
+    let up = match mode {
+        RoundMode::Down => false,
+        RoundMode::Up => frac != 0,
+        RoundMode::Nearest => {
+            let g = bits & 0x40_0000 != 0;
+            let rs = bits & 0x3F_FFFF != 0;
+            g && (rs || e > 0)
+        }
+    };
+    let up = up && !(saturate && e == 0xFE);
+    (e + up as u32).min(0xFF) as u8
 }
 
 /// Encodes f32 into a bit code, rounding to nearest even; out of range saturates to the largest
@@ -197,22 +259,19 @@ pub fn f32_to_bits(d: DType, x: f32, saturate: bool) -> u8 {
             let mask = if d.bits() == 4 { 0xF } else { 0x3 };
             return (r as i32 as u8) & mask;
         }
-        DType::F8E8M0 => {
-            if x.is_nan() || x.is_infinite() || x <= 0.0 {
-                return 0xFF;
-            }
-            let e = x.log2().round() as i32 + 127;
-            return e.clamp(0, 254) as u8;
-        }
+        DType::F8E8M0 => return f32_to_e8m0(x, saturate, RoundMode::Up),
         _ => {}
     }
     let Some(f) = mini(d) else { return 0 };
+    // FLOAT4E2M1 has neither inf nor NaN: it always saturates.
+    let saturate = saturate || d == DType::F4E2M1;
     let sign_bit = 1u8 << (f.e + f.m);
     let nan_code = match d {
         DType::F8E4M3FN => 0x7F,
         DType::F8E5M2 => 0x7F,
         DType::F8E4M3FNUZ | DType::F8E5M2FNUZ => 0x80,
-        _ => 0x7,
+        // FLOAT4E2M1 has no NaN; NaN becomes -0 as in the ONNX reference.
+        _ => 0x8,
     };
     if x.is_nan() {
         return nan_code;
