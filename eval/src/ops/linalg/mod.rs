@@ -18,7 +18,10 @@
 //! | `num.rs` | shared numeric helpers |
 
 mod cumulative;
+mod gemm;
+mod matmul;
 mod num;
+mod quantize;
 mod reduce;
 mod softmax;
 mod topk;
@@ -51,6 +54,13 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::CumSum(o) => cumulative::run(cx, false, o.exclusive, o.reverse),
         Op::CumProd(o) => cumulative::run(cx, true, o.exclusive, o.reverse),
         Op::TopK(o) => topk::run(cx, o.axis, o.largest),
+        Op::MatMul(_) => matmul::matmul(cx),
+        Op::MatMulInteger(_) => matmul::matmul_integer(cx),
+        Op::QLinearMatMul(_) => matmul::qlinear_matmul(cx),
+        Op::Gemm(o) => gemm::gemm(cx, o.alpha, o.beta, o.transA, o.transB),
+        Op::QuantizeLinear(o) => quantize::quantize_linear(cx, o.axis, o.block_size, o.output_dtype, o.saturate, o.precision),
+        Op::DequantizeLinear(o) => quantize::dequantize_linear(cx, o.axis, o.block_size, o.output_dtype),
+        Op::DynamicQuantizeLinear(_) => quantize::dynamic_quantize_linear(cx),
         _ => return None,
     })
 }
