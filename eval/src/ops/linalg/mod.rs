@@ -18,7 +18,10 @@
 //! | `num.rs` | shared numeric helpers |
 
 mod cumulative;
+mod det;
+mod einsum;
 mod gemm;
+mod loss;
 mod matmul;
 mod num;
 mod quantize;
@@ -61,6 +64,10 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::QuantizeLinear(o) => quantize::quantize_linear(cx, o.axis, o.block_size, o.output_dtype, o.saturate, o.precision),
         Op::DequantizeLinear(o) => quantize::dequantize_linear(cx, o.axis, o.block_size, o.output_dtype),
         Op::DynamicQuantizeLinear(_) => quantize::dynamic_quantize_linear(cx),
+        Op::Einsum(o) => einsum::einsum(cx, &o.equation),
+        Op::Det(_) => det::run(cx),
+        Op::NegativeLogLikelihoodLoss(o) => loss::nll_loss(cx, o.ignore_index, &o.reduction),
+        Op::SoftmaxCrossEntropyLoss(o) => loss::softmax_ce_loss(cx, o.ignore_index, &o.reduction),
         _ => return None,
     })
 }
