@@ -21,7 +21,17 @@ pub fn run(cx: &NodeCtx<'_>, prod: bool, exclusive: i64, reverse: i64) -> OpResu
         }
         Vals::I(mut v) => {
             let id = if prod { 1 } else { 0 };
-            lane_apply(&mut v, l, |s| scan(s, id, ex, rev, |a: i128, b| if prod { a.wrapping_mul(b) } else { a.wrapping_add(b) }));
+            lane_apply(&mut v, l, |s| {
+                scan(
+                    s,
+                    id,
+                    ex,
+                    rev,
+                    |a: i128, b| {
+                        if prod { a.wrapping_mul(b) } else { a.wrapping_add(b) }
+                    },
+                )
+            });
             Vals::I(v)
         }
     };

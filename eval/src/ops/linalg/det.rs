@@ -11,7 +11,9 @@ use crate::tensor::Tensor;
 fn det(mut a: Vec<f64>, n: usize) -> f64 {
     let mut d = 1.0;
     for col in 0..n {
-        let piv = (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs())).unwrap_or(col);
+        let piv = (col..n)
+            .max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))
+            .unwrap_or(col);
         if a[piv * n + col] == 0.0 {
             return 0.0;
         }

@@ -54,7 +54,11 @@ fn plan(eq: &str, shapes: &[&[usize]]) -> Result<Spec, OpError> {
     };
     let terms: Vec<Vec<Option<usize>>> = lhs.split(',').map(parse_term).collect::<Result<_, _>>()?;
     if terms.len() != shapes.len() {
-        return Err(OpError::invalid(format!("Einsum: {} terms for {} inputs", terms.len(), shapes.len())));
+        return Err(OpError::invalid(format!(
+            "Einsum: {} terms for {} inputs",
+            terms.len(),
+            shapes.len()
+        )));
     }
     // Ellipsis ranks and their broadcast shape.
     let mut ell_shapes: Vec<&[usize]> = Vec::new();
@@ -62,7 +66,9 @@ fn plan(eq: &str, shapes: &[&[usize]]) -> Result<Spec, OpError> {
         let letters = t.iter().filter(|x| x.is_some()).count();
         let has_ell = t.len() != letters;
         if (!has_ell && s.len() != letters) || s.len() < letters {
-            return Err(OpError::invalid(format!("Einsum: term of {letters} labels for an input of shape {s:?}")));
+            return Err(OpError::invalid(format!(
+                "Einsum: term of {letters} labels for an input of shape {s:?}"
+            )));
         }
         if has_ell {
             let pos = t.iter().position(|x| x.is_none()).unwrap_or(0);
@@ -105,7 +111,9 @@ fn plan(eq: &str, shapes: &[&[usize]]) -> Result<Spec, OpError> {
             let mut o = Vec::new();
             for l in parse_term(r)? {
                 match l {
-                    Some(l) if !seen[l] => return Err(OpError::invalid("Einsum: output label not in inputs")),
+                    Some(l) if !seen[l] => {
+                        return Err(OpError::invalid("Einsum: output label not in inputs"));
+                    }
                     Some(l) => o.push(l),
                     None => o.extend(ELL..ELL + er),
                 }
@@ -141,10 +149,10 @@ pub fn einsum(cx: &NodeCtx<'_>, equation: &str) -> OpResult {
             let mut st = vec![0usize; all.len()];
             let mut acc = 1usize;
             for (&l, &dsz) in labels.iter().zip(s.iter()).rev() {
-                if dsz != 1 || sp.size[l] == 1 {
-                    if let Some(p) = all.iter().position(|&x| x == l) {
-                        st[p] += acc;
-                    }
+                if (dsz != 1 || sp.size[l] == 1)
+                    && let Some(p) = all.iter().position(|&x| x == l)
+                {
+                    st[p] += acc;
                 }
                 acc *= dsz;
             }

@@ -44,13 +44,17 @@ pub fn gemm(cx: &NodeCtx<'_>, alpha: f32, beta: f32, trans_a: i64, trans_b: i64)
     };
     match d {
         DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
-            let prep = |v: Vec<f64>, t: bool, r: usize, cc: usize| if t { transpose(&v, r, cc) } else { v };
+            let prep = |v: Vec<f64>, t: bool, r: usize, cc: usize| {
+                if t { transpose(&v, r, cc) } else { v }
+            };
             let mut y: Vec<f64> = if d == DType::F64 {
                 let x = prep(a.to_f64_vec()?, trans_a != 0, as_[0], as_[1]);
                 let z = prep(b.to_f64_vec()?, trans_b != 0, bs[0], bs[1]);
                 matmul_float(&x, &z, &p)?
             } else {
-                let pf = |v: Vec<f32>, t: bool, r: usize, cc: usize| if t { transpose(&v, r, cc) } else { v };
+                let pf = |v: Vec<f32>, t: bool, r: usize, cc: usize| {
+                    if t { transpose(&v, r, cc) } else { v }
+                };
                 let x = pf(f32s(a)?, trans_a != 0, as_[0], as_[1]);
                 let z = pf(f32s(b)?, trans_b != 0, bs[0], bs[1]);
                 matmul_float(&x, &z, &p)?.into_iter().map(|v| v as f64).collect()
@@ -82,7 +86,9 @@ pub fn gemm(cx: &NodeCtx<'_>, alpha: f32, beta: f32, trans_a: i64, trans_b: i64)
             let mut y = matmul_int(&x, &z, &p);
             let cv = match c {
                 Some(c) => {
-                    let Vals::I(ci) = vals(c)? else { return Err(OpError::DType(format!("{} (for Gemm C)", c.dtype()))) };
+                    let Vals::I(ci) = vals(c)? else {
+                        return Err(OpError::DType(format!("{} (for Gemm C)", c.dtype())));
+                    };
                     let ca = ArrayD::from_shape_vec(IxDyn(c.shape()), ci).map_err(|e| OpError::invalid(e.to_string()))?;
                     Some(broadcast_to(&ca, &[m, n])?.iter().copied().collect::<Vec<i128>>())
                 }

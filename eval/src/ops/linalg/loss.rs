@@ -26,7 +26,10 @@ fn nll(
     let mut tshape = vec![n];
     tshape.extend_from_slice(&xshape[2..]);
     if target.shape() != tshape.as_slice() {
-        return Err(OpError::invalid(format!("target shape {:?} does not match input {xshape:?}", target.shape())));
+        return Err(OpError::invalid(format!(
+            "target shape {:?} does not match input {xshape:?}",
+            target.shape()
+        )));
     }
     let t = target.to_i64_vec()?;
     let w = match weight {

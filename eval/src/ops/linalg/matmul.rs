@@ -67,7 +67,14 @@ impl Plan {
         if b.len() > 1 {
             out_shape.push(n);
         }
-        Ok(Plan { m, k, n, a_off: offs(ab), b_off: offs(bb), out_shape })
+        Ok(Plan {
+            m,
+            k,
+            n,
+            a_off: offs(ab),
+            b_off: offs(bb),
+            out_shape,
+        })
     }
 
     fn batches(&self) -> usize {
@@ -100,7 +107,10 @@ pub fn matmul_float<T: candle_core::WithDType + Default>(a: &[T], b: &[T], p: &P
         let gather = |src: &[T], offs: &[usize], size: usize| -> Result<Vec<T>, OpError> {
             let mut v = Vec::with_capacity(offs.len() * size);
             for &o in offs {
-                v.extend_from_slice(src.get(o * size..(o + 1) * size).ok_or_else(|| OpError::invalid("matmul: operand too small"))?);
+                v.extend_from_slice(
+                    src.get(o * size..(o + 1) * size)
+                        .ok_or_else(|| OpError::invalid("matmul: operand too small"))?,
+                );
             }
             Ok(v)
         };
@@ -140,7 +150,11 @@ pub fn matmul_int(a: &[i64], b: &[i64], p: &Plan) -> Vec<i128> {
 /// `a @ b` for any numeric dtype pair of equal type.
 pub fn matmul_tensors(a: &Tensor, b: &Tensor) -> Result<Tensor, OpError> {
     if a.dtype() != b.dtype() {
-        return Err(OpError::invalid(format!("MatMul operands differ in type: {} and {}", a.dtype(), b.dtype())));
+        return Err(OpError::invalid(format!(
+            "MatMul operands differ in type: {} and {}",
+            a.dtype(),
+            b.dtype()
+        )));
     }
     let p = Plan::new(a.shape(), b.shape())?;
     let d = a.dtype();

@@ -26,8 +26,10 @@ mod matmul;
 mod num;
 mod quantize;
 mod reduce;
+mod signal;
 mod softmax;
 mod topk;
+mod window;
 
 use super::OpResult;
 use crate::interp::NodeCtx;
@@ -68,6 +70,12 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::Det(_) => det::run(cx),
         Op::NegativeLogLikelihoodLoss(o) => loss::nll_loss(cx, o.ignore_index, &o.reduction),
         Op::SoftmaxCrossEntropyLoss(o) => loss::softmax_ce_loss(cx, o.ignore_index, &o.reduction),
+        Op::DFT(o) => signal::dft(cx, o.inverse, o.onesided),
+        Op::STFT(o) => signal::stft(cx, o.onesided),
+        Op::BlackmanWindow(o) => window::window(cx, window::Kind::Blackman, o.output_datatype, o.periodic),
+        Op::HammingWindow(o) => window::window(cx, window::Kind::Hamming, o.output_datatype, o.periodic),
+        Op::HannWindow(o) => window::window(cx, window::Kind::Hann, o.output_datatype, o.periodic),
+        Op::MelWeightMatrix(o) => window::mel(cx, o.output_datatype),
         _ => return None,
     })
 }

@@ -35,7 +35,9 @@ pub fn ints(t: &Tensor) -> Result<Vec<i128>, OpError> {
         Tensor::U64(a) => a.iter().map(|&x| x as i128).collect(),
         Tensor::Bool(a) => a.iter().map(|&x| x as i128).collect(),
         Tensor::Bits(d, a) if !d.is_float() => a.iter().map(|&c| crate::tensor::bits_to_f32(*d, c) as i128).collect(),
-        other => return Err(OpError::DType(format!("{} (an integer type is expected)", other.dtype()))),
+        other => {
+            return Err(OpError::DType(format!("{} (an integer type is expected)", other.dtype())));
+        }
     })
 }
 
@@ -64,7 +66,11 @@ pub fn from_ints(d: DType, shape: &[usize], v: Vec<i128>) -> Result<Tensor, OpEr
 
 /// The elements of a numeric tensor.
 pub fn vals(t: &Tensor) -> Result<Vals, OpError> {
-    if is_float(t.dtype()) { Ok(Vals::F(t.to_f64_vec()?)) } else { Ok(Vals::I(ints(t)?)) }
+    if is_float(t.dtype()) {
+        Ok(Vals::F(t.to_f64_vec()?))
+    } else {
+        Ok(Vals::I(ints(t)?))
+    }
 }
 
 /// Builds a tensor of `d` from values (floats rounded to `d`, integers wrapped).

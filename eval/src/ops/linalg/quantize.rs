@@ -33,7 +33,9 @@ pub fn int_range(d: DType) -> Option<(f64, f64)> {
 /// one for all) into a tensor of `d`: integers round half to even, add the zero point and
 /// saturate; float types add the zero point and convert (saturating if `saturate`).
 pub fn quantize_values(d: DType, shape: &[usize], v: &[f64], zp: &[f64], saturate: bool) -> Result<Tensor, OpError> {
-    let z = |i: usize| if zp.len() == 1 { zp[0] } else { zp.get(i).copied().unwrap_or(0.0) };
+    let z = |i: usize| {
+        if zp.len() == 1 { zp[0] } else { zp.get(i).copied().unwrap_or(0.0) }
+    };
     if let Some((lo, hi)) = int_range(d) {
         let q: Vec<f64> = v
             .iter()
@@ -46,8 +48,15 @@ pub fn quantize_values(d: DType, shape: &[usize], v: &[f64], zp: &[f64], saturat
         return Tensor::from_f64(d, shape, q);
     }
     if is_bits(d) && d.is_float() {
-        let codes = v.iter().enumerate().map(|(i, &x)| f32_to_bits(d, (x + z(i)) as f32, saturate)).collect();
-        return Ok(Tensor::Bits(d, ArrayD::from_shape_vec(IxDyn(shape), codes).map_err(|e| OpError::invalid(e.to_string()))?));
+        let codes = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| f32_to_bits(d, (x + z(i)) as f32, saturate))
+            .collect();
+        return Ok(Tensor::Bits(
+            d,
+            ArrayD::from_shape_vec(IxDyn(shape), codes).map_err(|e| OpError::invalid(e.to_string()))?,
+        ));
     }
     Err(OpError::DType(format!("{d} is not a quantized type")))
 }
@@ -62,14 +71,20 @@ pub fn expand_param(p: &Tensor, shape: &[usize], axis: i64, block_size: i64, wha
     }
     let n_all: usize = shape.iter().product();
     if shape.is_empty() {
-        return Err(OpError::invalid(format!("{what} of {} values does not fit a scalar input", pv.len())));
+        return Err(OpError::invalid(format!(
+            "{what} of {} values does not fit a scalar input",
+            pv.len()
+        )));
     }
     let ax = norm_axis(axis, shape.len())?;
     let (outer, n, inner) = lanes(shape, ax);
     let mut r = Vec::with_capacity(n_all);
     if block_size <= 0 {
         if p.rank() != 1 || pv.len() != n {
-            return Err(OpError::invalid(format!("{what} of shape {:?} does not match axis {ax} of {shape:?}", p.shape())));
+            return Err(OpError::invalid(format!(
+                "{what} of shape {:?} does not match axis {ax} of {shape:?}",
+                p.shape()
+            )));
         }
         for _ in 0..outer {
             for &x in &pv {
@@ -81,7 +96,12 @@ pub fn expand_param(p: &Tensor, shape: &[usize], axis: i64, block_size: i64, wha
     let bs = block_size as usize;
     let nb = n.div_ceil(bs);
     let ps = p.shape();
-    let ok = ps.len() == shape.len() && ps.iter().zip(shape).enumerate().all(|(i, (&a, &b))| if i == ax { a == nb } else { a == b });
+    let ok = ps.len() == shape.len()
+        && ps
+            .iter()
+            .zip(shape)
+            .enumerate()
+            .all(|(i, (&a, &b))| if i == ax { a == nb } else { a == b });
     if !ok {
         return Err(OpError::invalid(format!(
             "blocked {what} of shape {ps:?} does not match input {shape:?} (axis {ax}, block {bs})"
@@ -115,7 +135,11 @@ pub fn quantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dtyp
     let xv = x.to_f64_vec()?;
     let s_at = |i: usize| if s.len() == 1 { s[0] } else { s[i] };
     // The division happens in the inputs' precision (or `precision`), as the reference does.
-    let prec = if precision != 0 { dtype_code(precision, "precision")? } else { x.dtype() };
+    let prec = if precision != 0 {
+        dtype_code(precision, "precision")?
+    } else {
+        x.dtype()
+    };
     let v: Vec<f64> = xv
         .iter()
         .enumerate()
@@ -148,7 +172,11 @@ pub fn dequantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dt
     };
     let xv = x.to_f64_vec()?;
     let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
-    let y: Vec<f64> = xv.iter().enumerate().map(|(i, &xi)| (((xi - at(&z, i)) as f32) * (at(&s, i) as f32)) as f64).collect();
+    let y: Vec<f64> = xv
+        .iter()
+        .enumerate()
+        .map(|(i, &xi)| (((xi - at(&z, i)) as f32) * (at(&s, i) as f32)) as f64)
+        .collect();
     out(Tensor::from_f64(d, &shape, y)?)
 }
 
@@ -160,7 +188,10 @@ pub fn dynamic_quantize_linear(cx: &NodeCtx<'_>) -> OpResult {
     let minx = xv.iter().copied().fold(0f32, f32::min);
     let scale = (if maxx == minx { 1.0 } else { maxx - minx }) / 255.0;
     let zp = (0.0 - minx / scale).clamp(0.0, 255.0).round_ties_even();
-    let y: Vec<u8> = xv.iter().map(|&v| ((v / scale).round_ties_even() + zp).clamp(0.0, 255.0) as u8).collect();
+    let y: Vec<u8> = xv
+        .iter()
+        .map(|&v| ((v / scale).round_ties_even() + zp).clamp(0.0, 255.0) as u8)
+        .collect();
     let y = ArrayD::from_shape_vec(IxDyn(x.shape()), y).map_err(|e| OpError::invalid(e.to_string()))?;
     Ok(vec![
         Value::Tensor(Tensor::U8(y)),

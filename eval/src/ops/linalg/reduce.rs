@@ -9,8 +9,8 @@ use crate::ops::OpResult;
 use crate::ops::util::norm_axis;
 use crate::tensor::Tensor;
 use edgeport_ir::DType;
-use std::cmp::Ordering;
 use ndarray::{ArrayD, IxDyn};
+use std::cmp::Ordering;
 
 /// Which `Reduce*` op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +50,15 @@ pub fn reduce(cx: &NodeCtx<'_>, kind: Kind, keepdims: i64, noop: i64) -> OpResul
     let out_shape: Vec<usize> = shape
         .iter()
         .zip(&red)
-        .filter_map(|(&d, &r)| if !r { Some(d) } else if keepdims != 0 { Some(1) } else { None })
+        .filter_map(|(&d, &r)| {
+            if !r {
+                Some(d)
+            } else if keepdims != 0 {
+                Some(1)
+            } else {
+                None
+            }
+        })
         .collect();
     let ngroups: usize = shape.iter().zip(&red).filter(|(_, r)| !**r).map(|(d, _)| *d).product();
     let d = x.dtype();
@@ -129,8 +137,14 @@ fn fold_f(kind: Kind, v: &[f64]) -> f64 {
             }
             m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
         }
-        Kind::Max => v.iter().copied().fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }),
-        Kind::Min => v.iter().copied().fold(f64::INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }),
+        Kind::Max => v
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }),
+        Kind::Min => v
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }),
         Kind::Mean => v.iter().sum::<f64>() / v.len() as f64,
         Kind::Prod => v.iter().product(),
         Kind::Sum => v.iter().sum(),
@@ -160,18 +174,25 @@ pub fn arg(cx: &NodeCtx<'_>, max: bool, axis: i64, keepdims: i64, last: i64) -> 
     }
     let r = match vals(x)? {
         // NaN counts as the most extreme value (numpy's argmax/argmin).
-        Vals::F(v) => best_index(&v, (outer, n, inner), last != 0, |a: &f64, b: &f64| match (a.is_nan(), b.is_nan()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            _ => {
-                let o = a.partial_cmp(b).unwrap_or(Ordering::Equal);
-                if max { o } else { o.reverse() }
+        Vals::F(v) => best_index(&v, (outer, n, inner), last != 0, |a: &f64, b: &f64| {
+            match (a.is_nan(), b.is_nan()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                _ => {
+                    let o = a.partial_cmp(b).unwrap_or(Ordering::Equal);
+                    if max { o } else { o.reverse() }
+                }
             }
         }),
-        Vals::I(v) => best_index(&v, (outer, n, inner), last != 0, |a: &i128, b: &i128| {
-            if max { a.cmp(b) } else { b.cmp(a) }
-        }),
+        Vals::I(v) => best_index(
+            &v,
+            (outer, n, inner),
+            last != 0,
+            |a: &i128, b: &i128| {
+                if max { a.cmp(b) } else { b.cmp(a) }
+            },
+        ),
     };
     let mut out_shape = shape.clone();
     if !out_shape.is_empty() {
@@ -181,7 +202,9 @@ pub fn arg(cx: &NodeCtx<'_>, max: bool, axis: i64, keepdims: i64, last: i64) -> 
             out_shape.remove(ax);
         }
     }
-    out(Tensor::I64(ArrayD::from_shape_vec(IxDyn(&out_shape), r).map_err(|e| OpError::invalid(e.to_string()))?))
+    out(Tensor::I64(
+        ArrayD::from_shape_vec(IxDyn(&out_shape), r).map_err(|e| OpError::invalid(e.to_string()))?,
+    ))
 }
 
 /// The index of the best element of each lane (`better(a, b) == Greater` when `a` beats `b`);

@@ -21,7 +21,18 @@ pub fn run(cx: &NodeCtx<'_>, kind: Kind, axis: i64) -> OpResult {
     let shape = x.shape().to_vec();
     if shape.is_empty() {
         let v = x.to_f64_vec()?;
-        let r = v.iter().map(|&x| if x.is_nan() { x } else if kind == Kind::LogSoft { 0.0 } else { 1.0 }).collect();
+        let r = v
+            .iter()
+            .map(|&x| {
+                if x.is_nan() {
+                    x
+                } else if kind == Kind::LogSoft {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         return out(Tensor::from_f64(x.dtype(), &shape, r)?);
     }
     let ax = norm_axis(axis, shape.len())?;
