@@ -132,6 +132,12 @@ pub fn einsum(cx: &NodeCtx<'_>, equation: &str) -> OpResult {
     let d = first.dtype();
     let shapes: Vec<&[usize]> = ts.iter().map(|t| t.shape()).collect();
     let sp = plan(equation, &shapes)?;
+    if ts.len() == 2 && super::num::is_float(d) {
+        let (x, y) = (ts[0].to_f64_vec()?, ts[1].to_f64_vec()?);
+        if let Some((v, shape)) = super::einsum_fast::try_pair(&sp.inputs, &sp.output, [(&x, shapes[0]), (&y, shapes[1])], &sp.size)? {
+            return out(from_vals(d, &shape, Vals::F(v))?);
+        }
+    }
     let contr: Vec<usize> = {
         let mut c: Vec<usize> = sp.inputs.iter().flatten().copied().filter(|l| !sp.output.contains(l)).collect();
         c.sort_unstable();

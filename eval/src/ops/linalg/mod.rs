@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `matmul.rs` | `MatMul`, `MatMulInteger`, `QLinearMatMul` |
 //! | `gemm.rs` | `Gemm` |
-//! | `einsum.rs` | `Einsum` |
+//! | `einsum.rs`, `einsum_fast.rs` | `Einsum` (general loop; two-operand matmul path) |
 //! | `det.rs` | `Det` |
 //! | `topk.rs` | `TopK` |
 //! | `cumulative.rs` | `CumSum`, `CumProd` |
@@ -20,6 +20,7 @@
 mod cumulative;
 mod det;
 mod einsum;
+mod einsum_fast;
 mod gemm;
 mod loss;
 mod matmul;
