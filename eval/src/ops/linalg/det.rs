@@ -8,7 +8,7 @@ use crate::ops::OpResult;
 use crate::tensor::Tensor;
 
 /// The determinant of one row-major `n × n` matrix (consumed as scratch space).
-fn det(mut a: Vec<f64>, n: usize) -> f64 {
+pub(super) fn det(mut a: Vec<f64>, n: usize) -> f64 {
     let mut d = 1.0;
     for col in 0..n {
         let piv = (col..n)

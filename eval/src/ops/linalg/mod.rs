@@ -29,6 +29,8 @@ mod quantize;
 mod reduce;
 mod signal;
 mod softmax;
+#[cfg(test)]
+mod tests;
 mod topk;
 mod window;
 
