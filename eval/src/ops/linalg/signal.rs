@@ -23,6 +23,9 @@ fn twiddles(n: usize) -> (Vec<f64>, Vec<f64>) {
 /// `sign` is -1 for forward, +1 for inverse (unnormalized).
 fn dft_lane(re: &[f64], im: &[f64], n: usize, keep: usize, sign: f64, tw: &(Vec<f64>, Vec<f64>)) -> (Vec<f64>, Vec<f64>) {
     let m = re.len().min(n);
+    if n >= 8 && n.is_power_of_two() {
+        return fft_lane(&re[..m], &im[..m], n, keep, sign, tw);
+    }
     let mut or = vec![0.0; keep];
     let mut oi = vec![0.0; keep];
     for k in 0..keep {
@@ -41,6 +44,37 @@ fn dft_lane(re: &[f64], im: &[f64], n: usize, keep: usize, sign: f64, tw: &(Vec<
 
 /// Real parts, imaginary parts and the signal shape (without the complex dim).
 type Parts = (Vec<f64>, Vec<f64>, Vec<usize>);
+
+/// Radix-2 FFT of a lane zero-padded to `n` (a power of two), keeping the first `keep` bins.
+fn fft_lane(re: &[f64], im: &[f64], n: usize, keep: usize, sign: f64, tw: &(Vec<f64>, Vec<f64>)) -> (Vec<f64>, Vec<f64>) {
+    let bits = n.trailing_zeros();
+    let (mut xr, mut xi) = (vec![0.0; n], vec![0.0; n]);
+    for (t, (&a, &b)) in re.iter().zip(im).enumerate() {
+        let r = t.reverse_bits() >> (usize::BITS - bits);
+        xr[r] = a;
+        xi[r] = b;
+    }
+    let mut len = 2;
+    while len <= n {
+        let step = n / len;
+        for start in (0..n).step_by(len) {
+            for j in 0..len / 2 {
+                let (c, s) = (tw.0[j * step], sign * tw.1[j * step]);
+                let (u, v) = (start + j, start + j + len / 2);
+                let tr = xr[v] * c - xi[v] * s;
+                let ti = xr[v] * s + xi[v] * c;
+                xr[v] = xr[u] - tr;
+                xi[v] = xi[u] - ti;
+                xr[u] += tr;
+                xi[u] += ti;
+            }
+        }
+        len *= 2;
+    }
+    xr.truncate(keep);
+    xi.truncate(keep);
+    (xr, xi)
+}
 
 /// Splits a `[..., 1|2]` tensor into real and imaginary parts of its signal shape.
 fn complex_parts(x: &Tensor) -> Result<Parts, OpError> {
