@@ -101,9 +101,7 @@ pub(crate) use map_many_arm;
 pub fn ints(t: &Tensor, what: &str) -> Result<Vec<i64>, OpError> {
     let d = t.dtype();
     if !(d.is_int() || d == edgeport_ir::DType::Bool) {
-        return Err(OpError::invalid(format!(
-            "{what} must be an integer tensor, got {d}"
-        )));
+        return Err(OpError::invalid(format!("{what} must be an integer tensor, got {d}")));
     }
     t.to_i64_vec()
 }
@@ -113,10 +111,7 @@ pub fn int_scalar(t: &Tensor, what: &str) -> Result<i64, OpError> {
     let v = ints(t, what)?;
     match v.as_slice() {
         [x] => Ok(*x),
-        _ => Err(OpError::invalid(format!(
-            "{what} must hold one value, has {}",
-            v.len()
-        ))),
+        _ => Err(OpError::invalid(format!("{what} must hold one value, has {}", v.len()))),
     }
 }
 
@@ -166,11 +161,7 @@ pub fn flat<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
 }
 
 /// Builds an array of `shape` whose elements are `a`'s row-major elements at `idx`.
-pub fn gather_flat<T: Clone>(
-    a: &ArrayD<T>,
-    idx: &[usize],
-    shape: &[usize],
-) -> Result<ArrayD<T>, OpError> {
+pub fn gather_flat<T: Clone>(a: &ArrayD<T>, idx: &[usize], shape: &[usize]) -> Result<ArrayD<T>, OpError> {
     let src = flat(a);
     let v = idx
         .iter()
@@ -184,12 +175,7 @@ pub fn gather_flat<T: Clone>(
 }
 
 /// Like [`gather_flat`], with `None` entries taking `fill`.
-pub fn gather_fill<T: Clone>(
-    a: &ArrayD<T>,
-    idx: &[Option<usize>],
-    shape: &[usize],
-    fill: &T,
-) -> Result<ArrayD<T>, OpError> {
+pub fn gather_fill<T: Clone>(a: &ArrayD<T>, idx: &[Option<usize>], shape: &[usize], fill: &T) -> Result<ArrayD<T>, OpError> {
     let src = flat(a);
     let v = idx
         .iter()
@@ -211,12 +197,7 @@ pub fn take(t: &Tensor, idx: &[usize], shape: &[usize]) -> Result<Tensor, OpErro
 
 /// A tensor of `shape` from `t`'s elements at `idx`, `None` entries taking the first element of
 /// `fill` (which must have `t`'s dtype).
-pub fn take_fill(
-    t: &Tensor,
-    idx: &[Option<usize>],
-    shape: &[usize],
-    fill: &Tensor,
-) -> Result<Tensor, OpError> {
+pub fn take_fill(t: &Tensor, idx: &[Option<usize>], shape: &[usize], fill: &Tensor) -> Result<Tensor, OpError> {
     map_many!(&[t, fill], arrs => {
         match arrs[1].iter().next() {
             Some(f) => gather_fill(arrs[0], idx, shape, f),
@@ -253,15 +234,10 @@ pub fn select_axes(idx: &[Vec<Option<usize>>], st: &[usize]) -> Vec<Option<usize
 /// Selects, per axis, the listed source positions (any dtype); all entries must be `Some`.
 pub fn select(t: &Tensor, idx: &[Vec<usize>]) -> Result<Tensor, OpError> {
     if idx.len() != t.shape().len() {
-        return Err(OpError::invalid(
-            "selection rank differs from the tensor rank",
-        ));
+        return Err(OpError::invalid("selection rank differs from the tensor rank"));
     }
     let st = strides(t.shape());
-    let opt: Vec<Vec<Option<usize>>> = idx
-        .iter()
-        .map(|l| l.iter().map(|&i| Some(i)).collect())
-        .collect();
+    let opt: Vec<Vec<Option<usize>>> = idx.iter().map(|l| l.iter().map(|&i| Some(i)).collect()).collect();
     let shape: Vec<usize> = idx.iter().map(|l| l.len()).collect();
     numel(&shape)?;
     let flat_idx: Vec<usize> = select_axes(&opt, &st).into_iter().flatten().collect();
@@ -269,10 +245,7 @@ pub fn select(t: &Tensor, idx: &[Vec<usize>]) -> Result<Tensor, OpError> {
 }
 
 /// Calls `f` with every multi-index of `shape` in row-major order.
-pub fn for_each_index(
-    shape: &[usize],
-    mut f: impl FnMut(&[usize]) -> Result<(), OpError>,
-) -> Result<(), OpError> {
+pub fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize]) -> Result<(), OpError>) -> Result<(), OpError> {
     let n = numel(shape)?;
     if n == 0 {
         return Ok(());
@@ -292,12 +265,7 @@ pub fn for_each_index(
 }
 
 /// Reshapes `t` to `s1`, permutes its axes by `perm`, and reshapes the result to `s2`.
-pub fn reshape_transpose(
-    t: &Tensor,
-    s1: &[usize],
-    perm: &[usize],
-    s2: &[usize],
-) -> Result<Tensor, OpError> {
+pub fn reshape_transpose(t: &Tensor, s1: &[usize], perm: &[usize], s2: &[usize]) -> Result<Tensor, OpError> {
     let r = t.reshape(s1)?;
     let p = transpose(&r, perm)?;
     p.reshape(s2)
@@ -308,15 +276,11 @@ pub fn transpose(t: &Tensor, perm: &[usize]) -> Result<Tensor, OpError> {
     let rank = t.shape().len();
     let mut seen = vec![false; rank];
     if perm.len() != rank {
-        return Err(OpError::invalid(format!(
-            "perm {perm:?} does not fit rank {rank}"
-        )));
+        return Err(OpError::invalid(format!("perm {perm:?} does not fit rank {rank}")));
     }
     for &p in perm {
         if p >= rank || seen[p] {
-            return Err(OpError::invalid(format!(
-                "perm {perm:?} is not a permutation"
-            )));
+            return Err(OpError::invalid(format!("perm {perm:?} is not a permutation")));
         }
         seen[p] = true;
     }

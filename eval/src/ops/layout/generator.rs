@@ -13,8 +13,7 @@ use crate::ops::OpResult;
 use crate::tensor::Tensor;
 use edgeport_ir::DType;
 use edgeport_ir::ops::generator::{
-    Bernoulli, ConstantOfShape, EyeLike, Multinomial, RandomNormal, RandomNormalLike,
-    RandomUniform, RandomUniformLike,
+    Bernoulli, ConstantOfShape, EyeLike, Multinomial, RandomNormal, RandomNormalLike, RandomUniform, RandomUniformLike,
 };
 use ndarray::{ArrayD, IxDyn};
 
@@ -27,9 +26,7 @@ fn dtype_of(code: i64) -> Result<DType, OpError> {
 
 fn dims(v: &[i64]) -> Result<Vec<usize>, OpError> {
     v.iter()
-        .map(|&d| {
-            usize::try_from(d).map_err(|_| OpError::invalid(format!("negative dimension {d}")))
-        })
+        .map(|&d| usize::try_from(d).map_err(|_| OpError::invalid(format!("negative dimension {d}"))))
         .collect()
 }
 
@@ -41,9 +38,7 @@ pub fn constant_of_shape(op: &ConstantOfShape, cx: &NodeCtx<'_>) -> OpResult {
         None => Tensor::scalar_f32(0.0),
     };
     if value.len() != 1 {
-        return Err(OpError::invalid(
-            "constant_of_shape: value must hold one element",
-        ));
+        return Err(OpError::invalid("constant_of_shape: value must hold one element"));
     }
     one(map_array!(&value, a => {
         let e = a.iter().next().cloned().unwrap_or_default();
@@ -61,13 +56,7 @@ pub fn eye_like(op: &EyeLike, cx: &NodeCtx<'_>) -> OpResult {
         None => x.dtype(),
     };
     let v: Vec<f64> = (0..r * c)
-        .map(|f| {
-            if (f % c) as i64 - (f / c) as i64 == op.k {
-                1.0
-            } else {
-                0.0
-            }
-        })
+        .map(|f| if (f % c) as i64 - (f / c) as i64 == op.k { 1.0 } else { 0.0 })
         .collect();
     one(Tensor::from_f64(dt, &[r, c], v)?)
 }
@@ -108,9 +97,7 @@ pub fn range(cx: &NodeCtx<'_>) -> OpResult {
     }
     let (start, limit, delta) = (scalar(0)?, scalar(1)?, scalar(2)?);
     if delta == 0.0 || !delta.is_finite() || !start.is_finite() || !limit.is_finite() {
-        return Err(OpError::invalid(
-            "range: delta must be non-zero and the bounds finite",
-        ));
+        return Err(OpError::invalid("range: delta must be non-zero and the bounds finite"));
     }
     let n = ((limit - start) / delta).ceil().max(0.0);
     if n > (1u64 << 32) as f64 {
@@ -153,38 +140,20 @@ fn float_dtype(d: DType) -> Result<DType, OpError> {
     if matches!(d, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
         Ok(d)
     } else {
-        Err(OpError::invalid(format!(
-            "random ops produce float tensors, not {d}"
-        )))
+        Err(OpError::invalid(format!("random ops produce float tensors, not {d}")))
     }
 }
 
-fn uniform_tensor(
-    dt: DType,
-    shape: &[usize],
-    low: f32,
-    high: f32,
-    seed: Option<f32>,
-) -> Result<Tensor, OpError> {
+fn uniform_tensor(dt: DType, shape: &[usize], low: f32, high: f32, seed: Option<f32>) -> Result<Tensor, OpError> {
     let mut rng = Rng::new(seed);
     let (lo, hi) = (low as f64, high as f64);
-    let v = (0..numel(shape)?)
-        .map(|_| lo + rng.uniform() * (hi - lo))
-        .collect();
+    let v = (0..numel(shape)?).map(|_| lo + rng.uniform() * (hi - lo)).collect();
     Tensor::from_f64(float_dtype(dt)?, shape, v)
 }
 
-fn normal_tensor(
-    dt: DType,
-    shape: &[usize],
-    mean: f32,
-    scale: f32,
-    seed: Option<f32>,
-) -> Result<Tensor, OpError> {
+fn normal_tensor(dt: DType, shape: &[usize], mean: f32, scale: f32, seed: Option<f32>) -> Result<Tensor, OpError> {
     let mut rng = Rng::new(seed);
-    let v = (0..numel(shape)?)
-        .map(|_| mean as f64 + scale as f64 * rng.normal())
-        .collect();
+    let v = (0..numel(shape)?).map(|_| mean as f64 + scale as f64 * rng.normal()).collect();
     Tensor::from_f64(float_dtype(dt)?, shape, v)
 }
 
@@ -196,45 +165,21 @@ fn like_dtype(code: Option<i64>, x: &Tensor) -> Result<DType, OpError> {
 }
 
 pub fn random_uniform(op: &RandomUniform, _cx: &NodeCtx<'_>) -> OpResult {
-    one(uniform_tensor(
-        dtype_of(op.dtype)?,
-        &dims(&op.shape)?,
-        op.low,
-        op.high,
-        op.seed,
-    )?)
+    one(uniform_tensor(dtype_of(op.dtype)?, &dims(&op.shape)?, op.low, op.high, op.seed)?)
 }
 
 pub fn random_uniform_like(op: &RandomUniformLike, cx: &NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
-    one(uniform_tensor(
-        like_dtype(op.dtype, x)?,
-        x.shape(),
-        op.low,
-        op.high,
-        op.seed,
-    )?)
+    one(uniform_tensor(like_dtype(op.dtype, x)?, x.shape(), op.low, op.high, op.seed)?)
 }
 
 pub fn random_normal(op: &RandomNormal, _cx: &NodeCtx<'_>) -> OpResult {
-    one(normal_tensor(
-        dtype_of(op.dtype)?,
-        &dims(&op.shape)?,
-        op.mean,
-        op.scale,
-        op.seed,
-    )?)
+    one(normal_tensor(dtype_of(op.dtype)?, &dims(&op.shape)?, op.mean, op.scale, op.seed)?)
 }
 
 pub fn random_normal_like(op: &RandomNormalLike, cx: &NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
-    one(normal_tensor(
-        like_dtype(op.dtype, x)?,
-        x.shape(),
-        op.mean,
-        op.scale,
-        op.seed,
-    )?)
+    one(normal_tensor(like_dtype(op.dtype, x)?, x.shape(), op.mean, op.scale, op.seed)?)
 }
 
 pub fn bernoulli(op: &Bernoulli, cx: &NodeCtx<'_>) -> OpResult {
@@ -256,12 +201,9 @@ pub fn multinomial(op: &Multinomial, cx: &NodeCtx<'_>) -> OpResult {
     };
     let dt = dtype_of(op.dtype)?;
     if !matches!(dt, DType::I32 | DType::I64) {
-        return Err(OpError::invalid(format!(
-            "multinomial: dtype must be int32 or int64, not {dt}"
-        )));
+        return Err(OpError::invalid(format!("multinomial: dtype must be int32 or int64, not {dt}")));
     }
-    let n = usize::try_from(op.sample_size)
-        .map_err(|_| OpError::invalid("multinomial: negative sample_size"))?;
+    let n = usize::try_from(op.sample_size).map_err(|_| OpError::invalid("multinomial: negative sample_size"))?;
     let logits = x.to_f64_vec()?;
     let mut rng = Rng::new(op.seed);
     let mut out = Vec::with_capacity(batch * n);
@@ -276,16 +218,10 @@ pub fn multinomial(op: &Multinomial, cx: &NodeCtx<'_>) -> OpResult {
         }
         for _ in 0..n {
             let u = rng.uniform() * acc;
-            let k = cdf
-                .iter()
-                .position(|&c| u < c)
-                .unwrap_or(classes.saturating_sub(1));
+            let k = cdf.iter().position(|&c| u < c).unwrap_or(classes.saturating_sub(1));
             out.push(k as i64);
         }
     }
-    let t = Tensor::I64(
-        ArrayD::from_shape_vec(IxDyn(&[batch, n]), out)
-            .map_err(|e| OpError::invalid(e.to_string()))?,
-    );
+    let t = Tensor::I64(ArrayD::from_shape_vec(IxDyn(&[batch, n]), out).map_err(|e| OpError::invalid(e.to_string()))?);
     one(t.cast(dt)?)
 }

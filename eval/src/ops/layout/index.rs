@@ -47,9 +47,7 @@ pub fn gather_elements(op: &GatherElements, cx: &NodeCtx<'_>) -> OpResult {
     let shape = x.shape();
     let ishape = it.shape();
     if ishape.len() != shape.len() {
-        return Err(OpError::invalid(
-            "gather_elements: indices rank differs from data rank",
-        ));
+        return Err(OpError::invalid("gather_elements: indices rank differs from data rank"));
     }
     let axis = norm_axis(op.axis, shape.len())?;
     let st = strides(shape);
@@ -63,9 +61,7 @@ pub fn gather_elements(op: &GatherElements, cx: &NodeCtx<'_>) -> OpResult {
         for k in 0..p.len() {
             let v = if k == axis { a } else { p[k] };
             if k != axis && v >= shape[k] {
-                return Err(OpError::invalid(
-                    "gather_elements: indices shape exceeds data shape",
-                ));
+                return Err(OpError::invalid("gather_elements: indices shape exceeds data shape"));
             }
             off += v * st[k];
         }
@@ -81,8 +77,7 @@ pub fn gather_nd(op: &GatherND, cx: &NodeCtx<'_>) -> OpResult {
     let ind = ints(it, "indices")?;
     let shape = x.shape();
     let ishape = it.shape();
-    let b = usize::try_from(op.batch_dims)
-        .map_err(|_| OpError::invalid("gather_nd: negative batch_dims"))?;
+    let b = usize::try_from(op.batch_dims).map_err(|_| OpError::invalid("gather_nd: negative batch_dims"))?;
     let q = ishape.len();
     let Some(&k) = ishape.last() else {
         return Err(OpError::invalid("gather_nd: indices must have rank >= 1"));
@@ -147,8 +142,7 @@ pub fn nonzero(cx: &NodeCtx<'_>) -> OpResult {
         Ok(())
     })?;
     let flat: Vec<i64> = coords.into_iter().flatten().collect();
-    let t = ArrayD::from_shape_vec(IxDyn(&[shape.len(), count]), flat)
-        .map_err(|e| OpError::invalid(e.to_string()))?;
+    let t = ArrayD::from_shape_vec(IxDyn(&[shape.len(), count]), flat).map_err(|e| OpError::invalid(e.to_string()))?;
     one(Tensor::I64(t))
 }
 
@@ -161,9 +155,7 @@ pub fn one_hot(op: &OneHot, cx: &NodeCtx<'_>) -> OpResult {
     };
     let depth = *depth as i64;
     if depth <= 0 {
-        return Err(OpError::invalid(format!(
-            "one_hot: depth must be positive, got {depth}"
-        )));
+        return Err(OpError::invalid(format!("one_hot: depth must be positive, got {depth}")));
     }
     let values = cx.tensor(2)?;
     if values.len() != 2 {

@@ -17,58 +17,50 @@ enum Mode {
     Wrap,
 }
 
-/// The source position (or `None` = constant) of each output position along one axis.
-fn axis_positions(
-    dim: usize,
-    before: i64,
-    after: i64,
-    mode: Mode,
-) -> Result<Vec<Option<usize>>, OpError> {
-    let d = dim as i64;
-    let len = d + before + after;
-    if len < 0 {
+/// The source position (or `None` = constant) of each output position along one axis. Negative
+/// amounts crop first; the positive ones then pad the cropped data (as onnxruntime does).
+fn axis_positions(dim: usize, before: i64, after: i64, mode: Mode) -> Result<Vec<Option<usize>>, OpError> {
+    let full = dim as i64;
+    let off = (-before).max(0);
+    let d = full - off - (-after).max(0);
+    if d < 0 {
         return Err(OpError::invalid(format!(
             "pad: pads {before},{after} remove more than the size {dim}"
         )));
     }
+    let (before, after) = (before.max(0), after.max(0));
+    let len = d + before + after;
     let mut out = Vec::with_capacity(len as usize);
     for o in 0..len {
         let i = o - before;
         let src = if (0..d).contains(&i) {
-            Some(i as usize)
+            Some(i)
         } else if mode == Mode::Constant {
             None
         } else if d == 0 {
-            return Err(OpError::invalid(
-                "pad: cannot pad an empty axis in this mode",
-            ));
+            return Err(OpError::invalid("pad: cannot pad an empty axis in this mode"));
         } else {
             Some(match mode {
-                Mode::Edge => i.clamp(0, d - 1) as usize,
-                Mode::Wrap => i.rem_euclid(d) as usize,
+                Mode::Edge => i.clamp(0, d - 1),
+                Mode::Wrap => i.rem_euclid(d),
                 _ => {
                     if d == 1 {
                         0
                     } else {
                         let p = 2 * (d - 1);
                         let m = i.rem_euclid(p);
-                        (if m >= d { p - m } else { m }) as usize
+                        if m >= d { p - m } else { m }
                     }
                 }
             })
         };
-        out.push(src);
+        out.push(src.map(|i| (i + off) as usize));
     }
     Ok(out)
 }
 
 /// Pads or crops `x` by per-axis (before, after) amounts, filling with `fill` in constant mode.
-fn pad_tensor(
-    x: &Tensor,
-    pads: &[(i64, i64)],
-    mode: Mode,
-    fill: &Tensor,
-) -> Result<Tensor, OpError> {
+fn pad_tensor(x: &Tensor, pads: &[(i64, i64)], mode: Mode, fill: &Tensor) -> Result<Tensor, OpError> {
     let shape = x.shape();
     let idx: Vec<Vec<Option<usize>>> = shape
         .iter()
@@ -97,11 +89,7 @@ pub fn pad(op: &Pad, cx: &NodeCtx<'_>) -> OpResult {
         None => (0..rank).collect(),
     };
     if raw.len() != 2 * axes.len() {
-        return Err(OpError::invalid(format!(
-            "pad: {} pads for {} axes",
-            raw.len(),
-            axes.len()
-        )));
+        return Err(OpError::invalid(format!("pad: {} pads for {} axes", raw.len(), axes.len())));
     }
     let mut pads = vec![(0i64, 0i64); rank];
     for (k, &a) in axes.iter().enumerate() {
@@ -134,9 +122,7 @@ pub fn center_crop_pad(op: &CenterCropPad, cx: &NodeCtx<'_>) -> OpResult {
     let mut pads = vec![(0i64, 0i64); shape.len()];
     for (&a, &s) in axes.iter().zip(&target) {
         if s < 0 {
-            return Err(OpError::invalid(format!(
-                "center_crop_pad: negative size {s}"
-            )));
+            return Err(OpError::invalid(format!("center_crop_pad: negative size {s}")));
         }
         let d = shape[a] as i64;
         // Crop or pad symmetrically, the odd element going to the end.

@@ -84,12 +84,7 @@ impl Combine for bool {
     }
 }
 
-fn reduce_into<T: Combine>(
-    data: &ArrayD<T>,
-    upd: &ArrayD<T>,
-    pairs: &[(usize, usize)],
-    r: Reduction,
-) -> Result<ArrayD<T>, OpError> {
+fn reduce_into<T: Combine>(data: &ArrayD<T>, upd: &ArrayD<T>, pairs: &[(usize, usize)], r: Reduction) -> Result<ArrayD<T>, OpError> {
     let mut out = flat(data).into_owned();
     let u = flat(upd);
     for &(d, s) in pairs {
@@ -102,11 +97,7 @@ fn reduce_into<T: Combine>(
     ArrayD::from_shape_vec(IxDyn(data.shape()), out).map_err(|e| OpError::invalid(e.to_string()))
 }
 
-fn assign_pairs<T: Clone>(
-    data: &ArrayD<T>,
-    upd: &ArrayD<T>,
-    pairs: &[(usize, usize)],
-) -> Result<ArrayD<T>, OpError> {
+fn assign_pairs<T: Clone>(data: &ArrayD<T>, upd: &ArrayD<T>, pairs: &[(usize, usize)]) -> Result<ArrayD<T>, OpError> {
     let mut out = flat(data).into_owned();
     let u = flat(upd);
     for &(d, s) in pairs {
@@ -119,12 +110,7 @@ fn assign_pairs<T: Clone>(
 }
 
 /// Writes `updates[src]` into a copy of `data` at `dst` for each `(dst, src)` pair, in order.
-pub fn scatter_pairs(
-    data: &Tensor,
-    updates: &Tensor,
-    pairs: &[(usize, usize)],
-    r: Reduction,
-) -> Result<Tensor, OpError> {
+pub fn scatter_pairs(data: &Tensor, updates: &Tensor, pairs: &[(usize, usize)], r: Reduction) -> Result<Tensor, OpError> {
     if r == Reduction::None {
         return map_many!(&[data, updates], arrs => assign_pairs(arrs[0], arrs[1], pairs));
     }
@@ -138,9 +124,7 @@ pub fn scatter_pairs(
             }
         };
     }
-    red!(
-        F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64, Bool
-    )
+    red!(F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64, Bool)
 }
 
 pub fn scatter_elements(op: &ScatterElements, cx: &NodeCtx<'_>) -> OpResult {
@@ -152,9 +136,7 @@ pub fn scatter_elements(op: &ScatterElements, cx: &NodeCtx<'_>) -> OpResult {
     let shape = x.shape();
     let ishape = it.shape();
     if ishape != upd.shape() || ishape.len() != shape.len() {
-        return Err(OpError::invalid(
-            "scatter_elements: indices, updates and data shapes do not fit",
-        ));
+        return Err(OpError::invalid("scatter_elements: indices, updates and data shapes do not fit"));
     }
     let axis = norm_axis(op.axis, shape.len())?;
     let st = strides(shape);
@@ -162,15 +144,12 @@ pub fn scatter_elements(op: &ScatterElements, cx: &NodeCtx<'_>) -> OpResult {
     let mut n = 0;
     for_each_index(ishape, |p| {
         let i = ind[n];
-        let a = wrap_index(i, shape[axis])
-            .ok_or_else(|| OpError::invalid(format!("scatter_elements: index {i} out of range")))?;
+        let a = wrap_index(i, shape[axis]).ok_or_else(|| OpError::invalid(format!("scatter_elements: index {i} out of range")))?;
         let mut off = 0;
         for k in 0..p.len() {
             let v = if k == axis { a } else { p[k] };
             if v >= shape[k] {
-                return Err(OpError::invalid(
-                    "scatter_elements: indices shape exceeds data shape",
-                ));
+                return Err(OpError::invalid("scatter_elements: indices shape exceeds data shape"));
             }
             off += v * st[k];
         }
@@ -193,9 +172,7 @@ pub fn scatter_nd(op: &ScatterND, cx: &NodeCtx<'_>) -> OpResult {
         return Err(OpError::invalid("scatter_nd: indices must have rank >= 1"));
     };
     if k > shape.len() {
-        return Err(OpError::invalid(
-            "scatter_nd: index tuples longer than the data rank",
-        ));
+        return Err(OpError::invalid("scatter_nd: index tuples longer than the data rank"));
     }
     let mut ushape = ishape[..ishape.len() - 1].to_vec();
     ushape.extend_from_slice(&shape[k..]);
@@ -213,9 +190,7 @@ pub fn scatter_nd(op: &ScatterND, cx: &NodeCtx<'_>) -> OpResult {
         let mut off = 0;
         for (j, &i) in ind[t * k..(t + 1) * k].iter().enumerate() {
             let d = shape[j];
-            off += wrap_index(i, d)
-                .ok_or_else(|| OpError::invalid(format!("scatter_nd: index {i} out of range")))?
-                * st[j];
+            off += wrap_index(i, d).ok_or_else(|| OpError::invalid(format!("scatter_nd: index {i} out of range")))? * st[j];
         }
         pairs.extend((0..inner).map(|e| (off + e, t * inner + e)));
     }
@@ -231,21 +206,15 @@ pub fn tensor_scatter(op: &TensorScatter, cx: &NodeCtx<'_>) -> OpResult {
         "linear" => false,
         "circular" => true,
         m => {
-            return Err(OpError::invalid(format!(
-                "tensor_scatter: unknown mode {m}"
-            )));
+            return Err(OpError::invalid(format!("tensor_scatter: unknown mode {m}")));
         }
     };
     if shape.len() != ushape.len() || shape.is_empty() {
-        return Err(OpError::invalid(
-            "tensor_scatter: cache and update ranks differ",
-        ));
+        return Err(OpError::invalid("tensor_scatter: cache and update ranks differ"));
     }
     let axis = norm_axis(op.axis, shape.len())?;
     if axis == 0 {
-        return Err(OpError::invalid(
-            "tensor_scatter: the sequence axis cannot be the batch axis 0",
-        ));
+        return Err(OpError::invalid("tensor_scatter: the sequence axis cannot be the batch axis 0"));
     }
     for k in 0..shape.len() {
         if (k != axis && shape[k] != ushape[k]) || (k == axis && ushape[k] > shape[k]) {
@@ -259,9 +228,7 @@ pub fn tensor_scatter(op: &TensorScatter, cx: &NodeCtx<'_>) -> OpResult {
         None => vec![0; shape[0]],
     };
     if wi.len() != shape[0] {
-        return Err(OpError::invalid(
-            "tensor_scatter: write_indices length differs from the batch size",
-        ));
+        return Err(OpError::invalid("tensor_scatter: write_indices length differs from the batch size"));
     }
     let max = shape[axis] as i64;
     let st = strides(shape);

@@ -15,13 +15,8 @@ use edgeport_ir::{DType, ValueType};
 fn seq<'a>(cx: &NodeCtx<'a>, i: usize) -> Result<(&'a [Tensor], DType), OpError> {
     match cx.input(i) {
         Some(Value::Sequence(s, d)) => Ok((s.as_slice(), *d)),
-        Some(v) => Err(OpError::invalid(format!(
-            "input {i} should be a sequence, got {}",
-            v.describe()
-        ))),
-        None => Err(OpError::invalid(format!(
-            "required sequence input {i} is missing"
-        ))),
+        Some(v) => Err(OpError::invalid(format!("input {i} should be a sequence, got {}", v.describe()))),
+        None => Err(OpError::invalid(format!("required sequence input {i} is missing"))),
     }
 }
 
@@ -39,9 +34,7 @@ fn position(cx: &NodeCtx<'_>, i: usize, n: usize, end_ok: bool) -> Result<Option
     let q = if p < 0 { p + len } else { p };
     let hi = if end_ok { len } else { len - 1 };
     if q < 0 || q > hi {
-        return Err(OpError::invalid(format!(
-            "position {p} is out of range for a sequence of {n}"
-        )));
+        return Err(OpError::invalid(format!("position {p} is out of range for a sequence of {n}")));
     }
     Ok(Some(q as usize))
 }
@@ -58,25 +51,20 @@ pub fn sequence_empty(op: &SequenceEmpty, _cx: &NodeCtx<'_>) -> OpResult {
 }
 
 pub fn sequence_construct(cx: &NodeCtx<'_>) -> OpResult {
-    let ts: Vec<Tensor> = (0..cx.n_inputs())
-        .map(|i| cx.tensor(i).cloned())
-        .collect::<Result<_, _>>()?;
+    let ts: Vec<Tensor> = (0..cx.n_inputs()).map(|i| cx.tensor(i).cloned()).collect::<Result<_, _>>()?;
     let d = ts
         .first()
         .map(|t| t.dtype())
         .ok_or_else(|| OpError::invalid("sequence_construct: no inputs"))?;
     if ts.iter().any(|t| t.dtype() != d) {
-        return Err(OpError::invalid(
-            "sequence_construct: inputs differ in dtype",
-        ));
+        return Err(OpError::invalid("sequence_construct: inputs differ in dtype"));
     }
     seq_out(ts, d)
 }
 
 pub fn sequence_at(cx: &NodeCtx<'_>) -> OpResult {
     let (s, _) = seq(cx, 0)?;
-    let p = position(cx, 1, s.len(), false)?
-        .ok_or_else(|| OpError::invalid("sequence_at: position is missing"))?;
+    let p = position(cx, 1, s.len(), false)?.ok_or_else(|| OpError::invalid("sequence_at: position is missing"))?;
     Ok(vec![Value::Tensor(s[p].clone())])
 }
 
@@ -119,9 +107,7 @@ pub fn split_to_sequence(op: &SplitToSequence, cx: &NodeCtx<'_>) -> OpResult {
         Some(s) if s.shape().is_empty() => {
             let c = sizes_from(s)?.first().copied().unwrap_or(0);
             if c == 0 {
-                return Err(OpError::invalid(
-                    "split_to_sequence: split size must be positive",
-                ));
+                return Err(OpError::invalid("split_to_sequence: split size must be positive"));
             }
             let mut sizes = vec![c; dim / c];
             if dim % c != 0 {
@@ -135,10 +121,7 @@ pub fn split_to_sequence(op: &SplitToSequence, cx: &NodeCtx<'_>) -> OpResult {
             if op.keepdims == 0 {
                 let mut shape = x.shape().to_vec();
                 shape.remove(axis);
-                parts
-                    .iter()
-                    .map(|p| p.reshape(&shape))
-                    .collect::<Result<_, _>>()?
+                parts.iter().map(|p| p.reshape(&shape)).collect::<Result<_, _>>()?
             } else {
                 parts
             }
@@ -204,9 +187,7 @@ pub fn sequence_map(op: &SequenceMap, cx: &NodeCtx<'_>) -> OpResult {
                 Some(Value::Sequence(s, _)) => Value::Tensor(s[k].clone()),
                 Some(v) => v.clone(),
                 None => {
-                    return Err(OpError::invalid(format!(
-                        "sequence_map: input {i} is missing"
-                    )));
+                    return Err(OpError::invalid(format!("sequence_map: input {i} is missing")));
                 }
             });
         }
@@ -215,10 +196,7 @@ pub fn sequence_map(op: &SequenceMap, cx: &NodeCtx<'_>) -> OpResult {
             match v {
                 Value::Tensor(t) => outs[j].push(t),
                 o => {
-                    return Err(OpError::invalid(format!(
-                        "sequence_map: body output {j} is {}",
-                        o.describe()
-                    )));
+                    return Err(OpError::invalid(format!("sequence_map: body output {j} is {}", o.describe())));
                 }
             }
         }
@@ -229,14 +207,7 @@ pub fn sequence_map(op: &SequenceMap, cx: &NodeCtx<'_>) -> OpResult {
             .first()
             .map(|t| t.dtype())
             .or_else(|| seq_elem(cx.node.outputs.get(j).and_then(|v| v.ty.as_ref())))
-            .or_else(|| {
-                seq_elem(
-                    body.outputs()
-                        .get(j)
-                        .and_then(|(_, v)| body.value(*v))
-                        .and_then(|v| v.ty.as_ref()),
-                )
-            })
+            .or_else(|| seq_elem(body.outputs().get(j).and_then(|(_, v)| body.value(*v)).and_then(|v| v.ty.as_ref())))
             .unwrap_or(DType::F32);
         result.push(Value::Sequence(ts, d));
     }

@@ -2,9 +2,7 @@
 //! `Size`, `Squeeze`, `Unsqueeze`, `Flatten`, `Identity`, `Transpose`, `DepthToSpace`,
 //! `SpaceToDepth`, `Tile`.
 
-use super::common::{
-    ints, norm_axes, numel, reshape_transpose, strides, take, transpose as permute,
-};
+use super::common::{ints, norm_axes, numel, reshape_transpose, strides, take, transpose as permute};
 use super::one;
 use crate::error::OpError;
 use crate::interp::NodeCtx;
@@ -35,12 +33,10 @@ pub fn reshape_dims(input: &[usize], spec: &[i64], allowzero: bool) -> Result<Ve
                 out.push(1);
             }
             0 if !allowzero => {
-                let v = input.get(i).copied().ok_or_else(|| {
-                    OpError::invalid(format!(
-                        "reshape: 0 at position {i} but the input has rank {}",
-                        input.len()
-                    ))
-                })?;
+                let v = input
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| OpError::invalid(format!("reshape: 0 at position {i} but the input has rank {}", input.len())))?;
                 out.push(v);
             }
             d if d < 0 => return Err(OpError::invalid(format!("reshape: invalid dimension {d}"))),
@@ -91,16 +87,10 @@ pub fn squeeze(cx: &NodeCtx<'_>) -> OpResult {
     };
     for &a in &axes {
         if shape[a] != 1 {
-            return Err(OpError::invalid(format!(
-                "squeeze: axis {a} has size {}, not 1",
-                shape[a]
-            )));
+            return Err(OpError::invalid(format!("squeeze: axis {a} has size {}, not 1", shape[a])));
         }
     }
-    let out: Vec<usize> = (0..shape.len())
-        .filter(|i| !axes.contains(i))
-        .map(|i| shape[i])
-        .collect();
+    let out: Vec<usize> = (0..shape.len()).filter(|i| !axes.contains(i)).map(|i| shape[i]).collect();
     one(x.reshape(&out)?)
 }
 
@@ -111,13 +101,7 @@ pub fn unsqueeze(cx: &NodeCtx<'_>) -> OpResult {
     let axes = norm_axes(&axes, rank)?;
     let mut src = x.shape().iter();
     let out: Vec<usize> = (0..rank)
-        .map(|i| {
-            if axes.contains(&i) {
-                1
-            } else {
-                src.next().copied().unwrap_or(1)
-            }
-        })
+        .map(|i| if axes.contains(&i) { 1 } else { src.next().copied().unwrap_or(1) })
         .collect();
     one(x.reshape(&out)?)
 }
@@ -127,10 +111,7 @@ pub fn flatten(op: &Flatten, cx: &NodeCtx<'_>) -> OpResult {
     let r = x.shape().len() as i64;
     let a = if op.axis < 0 { op.axis + r } else { op.axis };
     if a < 0 || a > r {
-        return Err(OpError::invalid(format!(
-            "flatten: axis {} out of range for rank {r}",
-            op.axis
-        )));
+        return Err(OpError::invalid(format!("flatten: axis {} out of range for rank {r}", op.axis)));
     }
     let (lo, hi) = x.shape().split_at(a as usize);
     one(x.reshape(&[numel(lo)?, numel(hi)?])?)
@@ -151,10 +132,7 @@ pub fn transpose(op: &Transpose, cx: &NodeCtx<'_>) -> OpResult {
     } else {
         op.perm
             .iter()
-            .map(|&p| {
-                usize::try_from(p)
-                    .map_err(|_| OpError::invalid(format!("transpose: bad perm entry {p}")))
-            })
+            .map(|&p| usize::try_from(p).map_err(|_| OpError::invalid(format!("transpose: bad perm entry {p}"))))
             .collect::<Result<_, _>>()?
     };
     one(permute(x, &perm)?)
@@ -175,16 +153,9 @@ fn channels_perm(rank: usize, back: bool) -> Vec<usize> {
 }
 
 /// Runs an NCHW kernel on a tensor of the given layout.
-fn with_layout(
-    x: &Tensor,
-    layout: Layout,
-    f: impl Fn(&Tensor) -> Result<Tensor, OpError>,
-) -> Result<Tensor, OpError> {
+fn with_layout(x: &Tensor, layout: Layout, f: impl Fn(&Tensor) -> Result<Tensor, OpError>) -> Result<Tensor, OpError> {
     if x.shape().len() != 4 {
-        return Err(OpError::invalid(format!(
-            "expected a 4-d input, got {:?}",
-            x.shape()
-        )));
+        return Err(OpError::invalid(format!("expected a 4-d input, got {:?}", x.shape())));
     }
     match layout {
         Layout::ChannelsFirst => f(x),
@@ -195,11 +166,12 @@ fn with_layout(
     }
 }
 
+/// A positive blocksize whose square fits in usize.
 fn blocksize(b: i64) -> Result<usize, OpError> {
     usize::try_from(b)
         .ok()
-        .filter(|&b| b > 0)
-        .ok_or_else(|| OpError::invalid(format!("blocksize must be positive, got {b}")))
+        .filter(|&b| b > 0 && b.checked_mul(b).is_some())
+        .ok_or_else(|| OpError::invalid(format!("invalid blocksize {b}")))
 }
 
 pub fn depth_to_space(op: &DepthToSpace, cx: &NodeCtx<'_>) -> OpResult {
@@ -208,9 +180,7 @@ pub fn depth_to_space(op: &DepthToSpace, cx: &NodeCtx<'_>) -> OpResult {
         "DCR" => false,
         "CRD" => true,
         m => {
-            return Err(OpError::invalid(format!(
-                "depth_to_space: unknown mode {m}"
-            )));
+            return Err(OpError::invalid(format!("depth_to_space: unknown mode {m}")));
         }
     };
     one(with_layout(cx.tensor(0)?, op.layout, |x| {
@@ -218,13 +188,13 @@ pub fn depth_to_space(op: &DepthToSpace, cx: &NodeCtx<'_>) -> OpResult {
             return Err(OpError::invalid("expected 4-d"));
         };
         if c % (b * b) != 0 {
-            return Err(OpError::invalid(format!(
-                "depth_to_space: {c} channels not divisible by {}",
-                b * b
-            )));
+            return Err(OpError::invalid(format!("depth_to_space: {c} channels not divisible by {}", b * b)));
         }
         let c2 = c / (b * b);
-        let out = [n, c2, h * b, w * b];
+        let (Some(h2), Some(w2)) = (h.checked_mul(b), w.checked_mul(b)) else {
+            return Err(OpError::invalid("depth_to_space: output too large"));
+        };
+        let out = [n, c2, h2, w2];
         if crd {
             reshape_transpose(x, &[n, c2, b, b, h, w], &[0, 1, 4, 2, 5, 3], &out)
         } else {
@@ -240,16 +210,10 @@ pub fn space_to_depth(op: &SpaceToDepth, cx: &NodeCtx<'_>) -> OpResult {
             return Err(OpError::invalid("expected 4-d"));
         };
         if h % b != 0 || w % b != 0 {
-            return Err(OpError::invalid(format!(
-                "space_to_depth: {h}x{w} not divisible by blocksize {b}"
-            )));
+            return Err(OpError::invalid(format!("space_to_depth: {h}x{w} not divisible by blocksize {b}")));
         }
-        reshape_transpose(
-            x,
-            &[n, c, h / b, b, w / b, b],
-            &[0, 3, 5, 1, 2, 4],
-            &[n, c * b * b, h / b, w / b],
-        )
+        let c2 = c.checked_mul(b * b).ok_or_else(|| OpError::invalid("space_to_depth: output too large"))?;
+        reshape_transpose(x, &[n, c, h / b, b, w / b, b], &[0, 3, 5, 1, 2, 4], &[n, c2, h / b, w / b])
     })?)
 }
 
@@ -258,20 +222,12 @@ pub fn tile(cx: &NodeCtx<'_>) -> OpResult {
     let reps = ints(cx.tensor(1)?, "repeats")?;
     let shape = x.shape();
     if reps.len() != shape.len() {
-        return Err(OpError::invalid(format!(
-            "tile: {} repeats for rank {}",
-            reps.len(),
-            shape.len()
-        )));
+        return Err(OpError::invalid(format!("tile: {} repeats for rank {}", reps.len(), shape.len())));
     }
     let mut out = Vec::with_capacity(shape.len());
     for (&d, &r) in shape.iter().zip(&reps) {
-        let r = usize::try_from(r)
-            .map_err(|_| OpError::invalid(format!("tile: negative repeat {r}")))?;
-        out.push(
-            d.checked_mul(r)
-                .ok_or_else(|| OpError::invalid("tile: output too large"))?,
-        );
+        let r = usize::try_from(r).map_err(|_| OpError::invalid(format!("tile: negative repeat {r}")))?;
+        out.push(d.checked_mul(r).ok_or_else(|| OpError::invalid("tile: output too large"))?);
     }
     let n = numel(&out)?;
     let st = strides(shape);

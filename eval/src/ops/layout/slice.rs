@@ -1,9 +1,7 @@
 //! Ops that select or reorder elements along axes: `Slice`, `Compress`, `ReverseSequence`,
 //! `Trilu`.
 
-use super::common::{
-    for_each_index, int_scalar, ints, norm_axes, numel, select, strides, take, take_fill, zero_like,
-};
+use super::common::{for_each_index, int_scalar, ints, norm_axes, numel, select, strides, take, take_fill, zero_like};
 use super::one;
 use crate::error::OpError;
 use crate::interp::NodeCtx;
@@ -63,9 +61,7 @@ pub fn slice(cx: &NodeCtx<'_>) -> OpResult {
         None => vec![1; starts.len()],
     };
     if axes.len() != starts.len() || steps.len() != starts.len() {
-        return Err(OpError::invalid(
-            "slice: starts, ends, axes and steps differ in length",
-        ));
+        return Err(OpError::invalid("slice: starts, ends, axes and steps differ in length"));
     }
     let axes = norm_axes(&axes, shape.len())?;
     let mut idx: Vec<Vec<usize>> = shape.iter().map(|&d| (0..d).collect()).collect();
@@ -87,9 +83,7 @@ pub fn compress(op: &Compress, cx: &NodeCtx<'_>) -> OpResult {
     for (i, &c) in cond.iter().enumerate() {
         if c != 0 {
             if i >= dim {
-                return Err(OpError::invalid(format!(
-                    "compress: condition selects index {i} beyond size {dim}"
-                )));
+                return Err(OpError::invalid(format!("compress: condition selects index {i} beyond size {dim}")));
             }
             keep.push(i);
         }
@@ -103,14 +97,9 @@ pub fn reverse_sequence(op: &ReverseSequence, cx: &NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
     let shape = x.shape();
     let lens = ints(cx.tensor(1)?, "sequence_lens")?;
-    let (ta, ba) = (
-        norm_axis(op.time_axis, shape.len())?,
-        norm_axis(op.batch_axis, shape.len())?,
-    );
+    let (ta, ba) = (norm_axis(op.time_axis, shape.len())?, norm_axis(op.batch_axis, shape.len())?);
     if ta == ba {
-        return Err(OpError::invalid(
-            "reverse_sequence: time and batch axes are the same",
-        ));
+        return Err(OpError::invalid("reverse_sequence: time and batch axes are the same"));
     }
     if lens.len() != shape[ba] {
         return Err(OpError::invalid(format!(
@@ -121,9 +110,7 @@ pub fn reverse_sequence(op: &ReverseSequence, cx: &NodeCtx<'_>) -> OpResult {
     }
     for &l in &lens {
         if l < 0 || l as usize > shape[ta] {
-            return Err(OpError::invalid(format!(
-                "reverse_sequence: length {l} out of range"
-            )));
+            return Err(OpError::invalid(format!("reverse_sequence: length {l} out of range")));
         }
     }
     let st = strides(shape);
@@ -161,11 +148,7 @@ pub fn trilu(op: &Trilu, cx: &NodeCtx<'_>) -> OpResult {
         .map(|f| {
             let j = (f % cols.max(1)) as i64;
             let i = ((f / cols.max(1)) % rows.max(1)) as i64;
-            let keep = if op.upper != 0 {
-                j - i >= k
-            } else {
-                j - i <= k
-            };
+            let keep = if op.upper != 0 { j - i >= k } else { j - i <= k };
             keep.then_some(f)
         })
         .collect();

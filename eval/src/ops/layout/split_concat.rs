@@ -42,9 +42,7 @@ pub fn even_sizes(dim: usize, n: usize) -> Result<Vec<usize>, OpError> {
     let chunk = dim.div_ceil(n);
     let head = chunk * (n - 1);
     if head > dim {
-        return Err(OpError::invalid(format!(
-            "cannot split size {dim} into {n} pieces"
-        )));
+        return Err(OpError::invalid(format!("cannot split size {dim} into {n} pieces")));
     }
     let mut v = vec![chunk; n - 1];
     v.push(dim - head);
@@ -55,9 +53,7 @@ pub fn even_sizes(dim: usize, n: usize) -> Result<Vec<usize>, OpError> {
 pub fn sizes_from(t: &Tensor) -> Result<Vec<usize>, OpError> {
     ints(t, "split")?
         .into_iter()
-        .map(|s| {
-            usize::try_from(s).map_err(|_| OpError::invalid(format!("negative split size {s}")))
-        })
+        .map(|s| usize::try_from(s).map_err(|_| OpError::invalid(format!("negative split size {s}"))))
         .collect()
 }
 
@@ -68,8 +64,7 @@ pub fn split(op: &Split, cx: &NodeCtx<'_>) -> OpResult {
     let sizes = match (cx.opt_tensor(1)?, op.num_outputs) {
         (Some(s), _) => sizes_from(s)?,
         (None, Some(n)) => {
-            let n = usize::try_from(n)
-                .map_err(|_| OpError::invalid(format!("split: num_outputs {n}")))?;
+            let n = usize::try_from(n).map_err(|_| OpError::invalid(format!("split: num_outputs {n}")))?;
             even_sizes(dim, n)?
         }
         (None, None) => even_sizes(dim, cx.n_outputs())?,
@@ -81,10 +76,7 @@ pub fn split(op: &Split, cx: &NodeCtx<'_>) -> OpResult {
             cx.n_outputs()
         )));
     }
-    Ok(split_sizes(x, axis, &sizes)?
-        .into_iter()
-        .map(Value::Tensor)
-        .collect())
+    Ok(split_sizes(x, axis, &sizes)?.into_iter().map(Value::Tensor).collect())
 }
 
 /// Joins tensors of one dtype along `axis` (already normalized).
@@ -100,10 +92,7 @@ pub fn concat(op: &Concat, cx: &NodeCtx<'_>) -> OpResult {
         .filter_map(|i| cx.input(i))
         .map(|v| match v {
             Value::Tensor(t) => Ok(t),
-            o => Err(OpError::invalid(format!(
-                "concat: input is {}",
-                o.describe()
-            ))),
+            o => Err(OpError::invalid(format!("concat: input is {}", o.describe()))),
         })
         .collect::<Result<_, _>>()?;
     let rank = ts

@@ -40,13 +40,8 @@ fn keys(t: &Tensor) -> Result<Vec<Key>, OpError> {
     Ok(match t {
         Tensor::Str(a) => a.iter().map(|s| Key::S(s.clone())).collect(),
         Tensor::U64(a) => a.iter().map(|&x| Key::I(x as i128)).collect(),
-        t if t.dtype().is_int() && !matches!(t, Tensor::Bits(..))
-            || matches!(t, Tensor::Bool(_)) =>
-        {
-            t.to_i64_vec()?
-                .into_iter()
-                .map(|x| Key::I(x as i128))
-                .collect()
+        t if t.dtype().is_int() && !matches!(t, Tensor::Bits(..)) || matches!(t, Tensor::Bool(_)) => {
+            t.to_i64_vec()?.into_iter().map(|x| Key::I(x as i128)).collect()
         }
         t => t.to_f64_vec()?.into_iter().map(Key::F).collect(),
     })
@@ -117,9 +112,7 @@ pub fn unique(op: &Unique, cx: &NodeCtx<'_>) -> OpResult {
     Ok(vec![
         Value::Tensor(y),
         Value::Tensor(Tensor::vec_i64(firsts.iter().map(|&i| i as i64).collect())),
-        Value::Tensor(Tensor::vec_i64(
-            group_of.iter().map(|&g| g as i64).collect(),
-        )),
+        Value::Tensor(Tensor::vec_i64(group_of.iter().map(|&g| g as i64).collect())),
         Value::Tensor(Tensor::vec_i64(groups.iter().map(|g| g.1).collect())),
     ])
 }
