@@ -17,15 +17,26 @@ use edgeport_ir::ops::defs::rnn::LSTM;
 
 pub(super) fn run(a: &LSTM, cx: &mut NodeCtx<'_>) -> OpResult {
     let l = Loaded::load(cx, 4, &a.direction, a.layout, a.hidden_size)?;
-    let acts =
-        parse_acts(&a.activations, &a.activation_alpha, &a.activation_beta, 3, l.dirs, &["Sigmoid", "Tanh", "Tanh"])?;
+    let acts = parse_acts(
+        &a.activations,
+        &a.activation_alpha,
+        &a.activation_beta,
+        3,
+        l.dirs,
+        &["Sigmoid", "Tanh", "Tanh"],
+    )?;
     let h0 = l.initial(cx, 5)?;
     let c0 = l.initial(cx, 6)?;
     let n = l.hidden;
     let p = match cx.opt_tensor(7)? {
         Some(pt) => {
             if pt.shape() != [l.dirs, 3 * n] {
-                return Err(OpError::invalid(format!("P has shape {:?}, expected [{}, {}]", pt.shape(), l.dirs, 3 * n)));
+                return Err(OpError::invalid(format!(
+                    "P has shape {:?}, expected [{}, {}]",
+                    pt.shape(),
+                    l.dirs,
+                    3 * n
+                )));
             }
             pt.to_f64_vec()?
         }
@@ -38,12 +49,18 @@ pub(super) fn run(a: &LSTM, cx: &mut NodeCtx<'_>) -> OpResult {
         let (h, c) = (&st[0], &st[1]);
         let xw = matvec(w, 0, 4 * n, xt);
         let hr = matvec(r, 0, 4 * n, h);
-        let pre = |gate: usize, j: usize| xw[gate * n + j] + hr[gate * n + j] + wb[gate * n + j] + rb[gate * n + j];
+        let pre = |gate: usize, j: usize| {
+            xw[gate * n + j] + hr[gate * n + j] + wb[gate * n + j] + rb[gate * n + j]
+        };
         let mut new_c = vec![0.0; n];
         let mut new_h = vec![0.0; n];
         for j in 0..n {
             let i = f.apply(clip(pre(0, j) + pd[j] * c[j], a.clip));
-            let fg = if a.input_forget != 0 { 1.0 - i } else { f.apply(clip(pre(2, j) + pd[2 * n + j] * c[j], a.clip)) };
+            let fg = if a.input_forget != 0 {
+                1.0 - i
+            } else {
+                f.apply(clip(pre(2, j) + pd[2 * n + j] * c[j], a.clip))
+            };
             let cand = g.apply(clip(pre(3, j), a.clip));
             new_c[j] = fg * c[j] + i * cand;
             let o = f.apply(clip(pre(1, j) + pd[n + j] * new_c[j], a.clip));

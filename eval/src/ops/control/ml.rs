@@ -20,19 +20,27 @@ pub(super) fn array_feature_extractor(cx: &mut NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
     let idx = cx.tensor(1)?.to_i64_vec()?;
     let shape = x.shape();
-    let last = *shape.last().ok_or_else(|| OpError::invalid("ArrayFeatureExtractor input must not be a scalar"))?;
+    let last = *shape
+        .last()
+        .ok_or_else(|| OpError::invalid("ArrayFeatureExtractor input must not be a scalar"))?;
     let idx: Vec<usize> = idx
         .into_iter()
         .map(|i| {
             usize::try_from(i)
                 .ok()
                 .filter(|&i| i < last)
-                .ok_or_else(|| OpError::invalid(format!("index {i} is out of range for last axis {last}")))
+                .ok_or_else(|| {
+                    OpError::invalid(format!("index {i} is out of range for last axis {last}"))
+                })
         })
         .collect::<Result<_, _>>()?;
     let ax = Axis(shape.len() - 1);
     let picked = map_array!(x, a => a.select(ax, &idx));
-    let out = if shape.len() == 1 { picked.reshape(&[1, idx.len()])? } else { picked };
+    let out = if shape.len() == 1 {
+        picked.reshape(&[1, idx.len()])?
+    } else {
+        picked
+    };
     Ok(vec![Value::Tensor(out)])
 }
 
@@ -40,8 +48,16 @@ pub(super) fn array_feature_extractor(cx: &mut NodeCtx<'_>) -> OpResult {
 pub(super) fn binarizer(a: &Binarizer, cx: &mut NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
     let th = a.threshold as f64;
-    let v = x.to_f64_vec()?.into_iter().map(|e| if e > th { 1.0 } else { 0.0 }).collect();
-    Ok(vec![Value::Tensor(Tensor::from_f64(x.dtype(), x.shape(), v)?)])
+    let v = x
+        .to_f64_vec()?
+        .into_iter()
+        .map(|e| if e > th { 1.0 } else { 0.0 })
+        .collect();
+    Ok(vec![Value::Tensor(Tensor::from_f64(
+        x.dtype(),
+        x.shape(),
+        v,
+    )?)])
 }
 
 /// A hashable lookup key: strings, integers, or floats by canonical bits (all NaNs equal,
@@ -100,35 +116,52 @@ pub(super) fn label_encoder(a: &LabelEncoder, cx: &mut NodeCtx<'_>) -> OpResult 
             },
         };
         if d.dtype() != v.dtype() || d.len() != 1 {
-            return Err(OpError::invalid("LabelEncoder default_tensor must be one element of the values' dtype"));
+            return Err(OpError::invalid(
+                "LabelEncoder default_tensor must be one element of the values' dtype",
+            ));
         }
         (v, d.reshape(&[1])?)
     } else if !a.values_strings.is_empty() {
-        (vec_str(&a.values_strings), vec_str(std::slice::from_ref(&a.default_string)))
+        (
+            vec_str(&a.values_strings),
+            vec_str(std::slice::from_ref(&a.default_string)),
+        )
     } else if !a.values_int64s.is_empty() {
-        (Tensor::vec_i64(a.values_int64s.clone()), Tensor::vec_i64(vec![a.default_int64]))
+        (
+            Tensor::vec_i64(a.values_int64s.clone()),
+            Tensor::vec_i64(vec![a.default_int64]),
+        )
     } else if !a.values_floats.is_empty() {
-        (Tensor::vec_f32(a.values_floats.clone()), Tensor::vec_f32(vec![a.default_float]))
+        (
+            Tensor::vec_f32(a.values_floats.clone()),
+            Tensor::vec_f32(vec![a.default_float]),
+        )
     } else {
         return Err(OpError::invalid("LabelEncoder has no values"));
     };
     let values = values.reshape(&[values.len()])?;
     let keys = keys_of(&keys)?;
     if keys.len() != values.len() {
-        return Err(OpError::invalid(format!("LabelEncoder has {} keys and {} values", keys.len(), values.len())));
+        return Err(OpError::invalid(format!(
+            "LabelEncoder has {} keys and {} values",
+            keys.len(),
+            values.len()
+        )));
     }
     let mut map: HashMap<Key, usize> = HashMap::with_capacity(keys.len());
     for (i, k) in keys.into_iter().enumerate() {
         map.entry(k).or_insert(i);
     }
     let n = values.len();
-    let idx: Vec<usize> = keys_of(x)?.iter().map(|k| map.get(k).copied().unwrap_or(n)).collect();
+    let idx: Vec<usize> = keys_of(x)?
+        .iter()
+        .map(|k| map.get(k).copied().unwrap_or(n))
+        .collect();
     let table = concat(&[values, default], 0)?;
     let shape = x.shape().to_vec();
-    let out = map_array!(&table, t => {
-        let flat: Vec<_> = t.iter().cloned().collect();
-        ArrayD::from_shape_vec(IxDyn(&shape), idx.iter().map(|&i| flat[i].clone()).collect())
-            .map_err(|e| OpError::invalid(e.to_string()))?
-    });
+    let out = map_array!(&table, t => t
+        .select(Axis(0), &idx)
+        .into_shape_with_order(IxDyn(&shape))
+        .map_err(|e| OpError::invalid(e.to_string()))?);
     Ok(vec![Value::Tensor(out)])
 }

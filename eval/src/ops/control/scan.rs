@@ -19,26 +19,40 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
     let m = usize::try_from(a.num_scan_inputs)
         .ok()
         .filter(|&m| m <= n_total)
-        .ok_or_else(|| OpError::invalid(format!("num_scan_inputs {} is out of range", a.num_scan_inputs)))?;
+        .ok_or_else(|| {
+            OpError::invalid(format!(
+                "num_scan_inputs {} is out of range",
+                a.num_scan_inputs
+            ))
+        })?;
     let n = n_total - m;
     if body.inputs().len() != n + m {
-        return Err(OpError::invalid(format!("Scan body takes {} inputs, the node gives {}", body.inputs().len(), n + m)));
+        return Err(OpError::invalid(format!(
+            "Scan body takes {} inputs, the node gives {}",
+            body.inputs().len(),
+            n + m
+        )));
     }
-    let k = body
-        .outputs()
-        .len()
-        .checked_sub(n)
-        .ok_or_else(|| OpError::invalid(format!("Scan body yields fewer than {n} state values")))?;
+    let k =
+        body.outputs().len().checked_sub(n).ok_or_else(|| {
+            OpError::invalid(format!("Scan body yields fewer than {n} state values"))
+        })?;
     let attr = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
     if !a.scan_input_axes.is_empty() && a.scan_input_axes.len() != m
         || !a.scan_input_directions.is_empty() && a.scan_input_directions.len() != m
         || !a.scan_output_axes.is_empty() && a.scan_output_axes.len() != k
         || !a.scan_output_directions.is_empty() && a.scan_output_directions.len() != k
     {
-        return Err(OpError::invalid("Scan axis/direction attribute lengths do not match the inputs/outputs"));
+        return Err(OpError::invalid(
+            "Scan axis/direction attribute lengths do not match the inputs/outputs",
+        ));
     }
     let mut state: Vec<Value> = (0..n)
-        .map(|i| cx.input(i).cloned().ok_or_else(|| OpError::invalid(format!("Scan initial state {i} is missing"))))
+        .map(|i| {
+            cx.input(i)
+                .cloned()
+                .ok_or_else(|| OpError::invalid(format!("Scan initial state {i} is missing")))
+        })
         .collect::<Result<_, _>>()?;
     // Scan inputs: (tensor, axis, reversed).
     let mut xs = Vec::with_capacity(m);
@@ -48,7 +62,10 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
         let axis = norm_axis(attr(&a.scan_input_axes, j), t.shape().len())?;
         let len = t.shape()[axis];
         if seq_len.is_some_and(|l| l != len) {
-            return Err(OpError::invalid(format!("Scan inputs have different sequence lengths ({:?} and {len})", seq_len)));
+            return Err(OpError::invalid(format!(
+                "Scan inputs have different sequence lengths ({:?} and {len})",
+                seq_len
+            )));
         }
         seq_len = Some(len);
         xs.push((t, axis, attr(&a.scan_input_directions, j) != 0));
@@ -66,14 +83,27 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
         for (j, v) in res.enumerate().take(k) {
             match v {
                 Value::Tensor(t) => outs[j].push(t),
-                v => return Err(OpError::invalid(format!("Scan output {j} is {}, not a tensor", v.describe()))),
+                v => {
+                    return Err(OpError::invalid(format!(
+                        "Scan output {j} is {}, not a tensor",
+                        v.describe()
+                    )));
+                }
             }
         }
     }
     let mut results = state;
     for (j, parts) in outs.into_iter().enumerate() {
-        let stacked = if parts.is_empty() { empty_scan_output(body, n + j)? } else { stack(&parts, 0)? };
-        let stacked = if attr(&a.scan_output_directions, j) != 0 { reverse_first_axis(&stacked)? } else { stacked };
+        let stacked = if parts.is_empty() {
+            empty_scan_output(body, n + j)?
+        } else {
+            stack(&parts, 0)?
+        };
+        let stacked = if attr(&a.scan_output_directions, j) != 0 {
+            reverse_first_axis(&stacked)?
+        } else {
+            stacked
+        };
         let axis = norm_axis(attr(&a.scan_output_axes, j), stacked.shape().len())?;
         results.push(Value::Tensor(move_first_axis_to(&stacked, axis)?));
     }

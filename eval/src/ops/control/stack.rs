@@ -18,10 +18,14 @@ pub(super) fn concat(ts: &[Tensor], axis: usize) -> Result<Tensor, OpError> {
 }
 
 fn join(ts: &[Tensor], axis: usize, new_axis: bool) -> Result<Tensor, OpError> {
-    let first = ts.first().ok_or_else(|| OpError::invalid("nothing to stack"))?;
+    let first = ts
+        .first()
+        .ok_or_else(|| OpError::invalid("nothing to stack"))?;
     let rank = first.shape().len();
     if axis > rank || !new_axis && axis == rank {
-        return Err(OpError::invalid(format!("axis {axis} is out of range for rank {rank}")));
+        return Err(OpError::invalid(format!(
+            "axis {axis} is out of range for rank {rank}"
+        )));
     }
     for t in ts {
         if t.dtype() != first.dtype() || new_axis && t.shape() != first.shape() {
@@ -74,8 +78,16 @@ fn join(ts: &[Tensor], axis: usize, new_axis: bool) -> Result<Tensor, OpError> {
     })
 }
 
-fn st<T: Clone>(axis: usize, new_axis: bool, views: Vec<ArrayViewD<'_, T>>) -> Result<ArrayD<T>, OpError> {
-    let r = if new_axis { ndarray::stack(Axis(axis), &views) } else { ndarray::concatenate(Axis(axis), &views) };
+fn st<T: Clone>(
+    axis: usize,
+    new_axis: bool,
+    views: Vec<ArrayViewD<'_, T>>,
+) -> Result<ArrayD<T>, OpError> {
+    let r = if new_axis {
+        ndarray::stack(Axis(axis), &views)
+    } else {
+        ndarray::concatenate(Axis(axis), &views)
+    };
     r.map_err(|e| OpError::invalid(format!("cannot join {} values: {e}", views.len())))
 }
 
@@ -83,7 +95,9 @@ fn st<T: Clone>(axis: usize, new_axis: bool, views: Vec<ArrayViewD<'_, T>>) -> R
 pub(super) fn index_axis(t: &Tensor, axis: usize, i: usize) -> Result<Tensor, OpError> {
     let shape = t.shape();
     if axis >= shape.len() || i >= shape[axis] {
-        return Err(OpError::invalid(format!("index {i} along axis {axis} is out of range for shape {shape:?}")));
+        return Err(OpError::invalid(format!(
+            "index {i} along axis {axis} is out of range for shape {shape:?}"
+        )));
     }
     Ok(map_array!(t, a => a.index_axis(Axis(axis), i).to_owned()))
 }
@@ -92,7 +106,9 @@ pub(super) fn index_axis(t: &Tensor, axis: usize, i: usize) -> Result<Tensor, Op
 pub(super) fn move_first_axis_to(t: &Tensor, axis: usize) -> Result<Tensor, OpError> {
     let rank = t.shape().len();
     if axis >= rank {
-        return Err(OpError::invalid(format!("axis {axis} is out of range for rank {rank}")));
+        return Err(OpError::invalid(format!(
+            "axis {axis} is out of range for rank {rank}"
+        )));
     }
     if axis == 0 {
         return Ok(t.clone());

@@ -17,26 +17,33 @@ fn scalar(cx: &NodeCtx<'_>, i: usize, what: &str) -> Result<f64, OpError> {
     }
 }
 
+/// The X tensors, and per X the f64 data of each group (`[i][group]`: X, G, states…).
+type Groups<'a> = (Vec<&'a Tensor>, Vec<Vec<Vec<f64>>>);
+
 /// Splits the variadic inputs into `groups` lists of n tensors, read as f64, all shaped alike
 /// per index.
-fn groups<'a>(cx: &NodeCtx<'a>, groups: usize) -> Result<(Vec<&'a Tensor>, Vec<Vec<Vec<f64>>>), OpError> {
+fn groups<'a>(cx: &NodeCtx<'a>, groups: usize) -> Result<Groups<'a>, OpError> {
     let total = cx.n_inputs().saturating_sub(2);
-    if total == 0 || total % groups != 0 {
-        return Err(OpError::invalid(format!("expected {groups} equal groups of tensors after R and T, got {total}")));
+    if total == 0 || !total.is_multiple_of(groups) {
+        return Err(OpError::invalid(format!(
+            "expected {groups} equal groups of tensors after R and T, got {total}"
+        )));
     }
     let n = total / groups;
     let xs: Vec<&Tensor> = (0..n).map(|i| cx.tensor(2 + i)).collect::<Result<_, _>>()?;
-    let mut data = Vec::with_capacity(groups);
+    let mut data: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(groups); n];
     for g in 0..groups {
-        let mut grp = Vec::with_capacity(n);
         for (i, x) in xs.iter().enumerate() {
             let t = cx.tensor(2 + g * n + i)?;
             if t.shape() != x.shape() {
-                return Err(OpError::invalid(format!("tensor {i} of group {g} has shape {:?}, X has {:?}", t.shape(), x.shape())));
+                return Err(OpError::invalid(format!(
+                    "tensor {i} of group {g} has shape {:?}, X has {:?}",
+                    t.shape(),
+                    x.shape()
+                )));
             }
-            grp.push(t.to_f64_vec()?);
+            data[i].push(t.to_f64_vec()?);
         }
-        data.push(grp);
     }
     Ok((xs, data))
 }
@@ -56,11 +63,15 @@ fn emit(xs: &[&Tensor], lists: Vec<Vec<Vec<f64>>>) -> OpResult {
 pub(super) fn adagrad(a: &Adagrad, cx: &mut NodeCtx<'_>) -> OpResult {
     let (r, t) = (scalar(cx, 0, "R")?, scalar(cx, 1, "T")?);
     let (xs, d) = groups(cx, 3)?;
-    let (decay, eps, norm) = (a.decay_factor as f64, a.epsilon as f64, a.norm_coefficient as f64);
+    let (decay, eps, norm) = (
+        a.decay_factor as f64,
+        a.epsilon as f64,
+        a.norm_coefficient as f64,
+    );
     let rate = r / (1.0 + t * decay);
     let (mut nx, mut nh) = (Vec::new(), Vec::new());
-    for i in 0..xs.len() {
-        let (x, g, h) = (&d[0][i], &d[1][i], &d[2][i]);
+    for p in &d {
+        let (x, g, h) = (&p[0], &p[1], &p[2]);
         let mut xo = Vec::with_capacity(x.len());
         let mut ho = Vec::with_capacity(x.len());
         for j in 0..x.len() {
@@ -82,10 +93,14 @@ pub(super) fn adam(a: &Adam, cx: &mut NodeCtx<'_>) -> OpResult {
     let (xs, d) = groups(cx, 4)?;
     let (al, be, eps) = (a.alpha as f64, a.beta as f64, a.epsilon as f64);
     let (norm, post) = (a.norm_coefficient as f64, a.norm_coefficient_post as f64);
-    let rate = if t > 0.0 { r * (1.0 - be.powf(t)).sqrt() / (1.0 - al.powf(t)) } else { r };
+    let rate = if t > 0.0 {
+        r * (1.0 - be.powf(t)).sqrt() / (1.0 - al.powf(t))
+    } else {
+        r
+    };
     let (mut nx, mut nv, mut nh) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..xs.len() {
-        let (x, g, v, h) = (&d[0][i], &d[1][i], &d[2][i], &d[3][i]);
+    for p in &d {
+        let (x, g, v, h) = (&p[0], &p[1], &p[2], &p[3]);
         let (mut xo, mut vo, mut ho) = (Vec::new(), Vec::new(), Vec::new());
         for j in 0..x.len() {
             let gr = norm * x[j] + g[j];
@@ -116,13 +131,17 @@ pub(super) fn momentum(a: &Momentum, cx: &mut NodeCtx<'_>) -> OpResult {
         m => return Err(OpError::invalid(format!("unknown Momentum mode '{m}'"))),
     };
     let (mut nx, mut nv) = (Vec::new(), Vec::new());
-    for i in 0..xs.len() {
-        let (x, g, v) = (&d[0][i], &d[1][i], &d[2][i]);
+    for p in &d {
+        let (x, g, v) = (&p[0], &p[1], &p[2]);
         let (mut xo, mut vo) = (Vec::new(), Vec::new());
         for j in 0..x.len() {
             let gr = norm * x[j] + g[j];
             let vn = al * v[j] + be * gr;
-            xo.push(if nesterov { x[j] - r * (gr + al * vn) } else { x[j] - r * vn });
+            xo.push(if nesterov {
+                x[j] - r * (gr + al * vn)
+            } else {
+                x[j] - r * vn
+            });
             vo.push(vn);
         }
         nx.push(xo);

@@ -58,9 +58,12 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
         a.nodes_falseleafs.len(),
     ];
     if lens.iter().any(|&l| l != n)
-        || !a.nodes_missing_value_tracks_true.is_empty() && a.nodes_missing_value_tracks_true.len() != n
+        || !a.nodes_missing_value_tracks_true.is_empty()
+            && a.nodes_missing_value_tracks_true.len() != n
     {
-        return Err(OpError::invalid("TreeEnsemble nodes_* attributes differ in length"));
+        return Err(OpError::invalid(
+            "TreeEnsemble nodes_* attributes differ in length",
+        ));
     }
     let members = match &a.membership_values {
         Some(t) => Tensor::from_ir(t)?.to_f64_vec()?,
@@ -70,17 +73,28 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
     let n_leaves = a.leaf_weights.numel();
     let child = |id: i64, leaf: i64| -> Result<(usize, bool), OpError> {
         let is_leaf = leaf != 0;
-        Ok((idx(id, if is_leaf { n_leaves } else { n }, if is_leaf { "leaf id" } else { "node id" })?, is_leaf))
+        Ok((
+            idx(
+                id,
+                if is_leaf { n_leaves } else { n },
+                if is_leaf { "leaf id" } else { "node id" },
+            )?,
+            is_leaf,
+        ))
     };
     (0..n)
         .map(|i| {
             let mode = u8::try_from(modes[i])
                 .ok()
                 .filter(|&m| m <= 6)
-                .ok_or_else(|| OpError::invalid(format!("TreeEnsemble node mode {} is unknown", modes[i])))?;
+                .ok_or_else(|| {
+                    OpError::invalid(format!("TreeEnsemble node mode {} is unknown", modes[i]))
+                })?;
             let members = if mode == 6 {
                 sets.next()
-                    .ok_or_else(|| OpError::invalid("TreeEnsemble membership_values has too few sets"))?
+                    .ok_or_else(|| {
+                        OpError::invalid("TreeEnsemble membership_values has too few sets")
+                    })?
                     .to_vec()
             } else {
                 Vec::new()
@@ -91,7 +105,10 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
                     .map_err(|_| OpError::invalid("TreeEnsemble feature id is negative"))?,
                 split: splits[i],
                 members,
-                missing_true: a.nodes_missing_value_tracks_true.get(i).is_some_and(|&m| m != 0),
+                missing_true: a
+                    .nodes_missing_value_tracks_true
+                    .get(i)
+                    .is_some_and(|&m| m != 0),
                 on_true: child(a.nodes_truenodeids[i], a.nodes_trueleafs[i])?,
                 on_false: child(a.nodes_falsenodeids[i], a.nodes_falseleafs[i])?,
             })
@@ -104,20 +121,35 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
     let (rows, feats) = match x.shape() {
         [r, f] => (*r, *f),
         [f] => (1, *f),
-        s => return Err(OpError::invalid(format!("TreeEnsemble input must be 2-d, got {s:?}"))),
+        s => {
+            return Err(OpError::invalid(format!(
+                "TreeEnsemble input must be 2-d, got {s:?}"
+            )));
+        }
     };
     let xv = x.to_f64_vec()?;
     let nodes = decode(a)?;
     let weights = Tensor::from_ir(&a.leaf_weights)?.to_f64_vec()?;
     if a.leaf_targetids.len() != weights.len() {
-        return Err(OpError::invalid("TreeEnsemble leaf_targetids and leaf_weights differ in length"));
+        return Err(OpError::invalid(
+            "TreeEnsemble leaf_targetids and leaf_weights differ in length",
+        ));
     }
     let n_targets = match a.n_targets {
         Some(t) => usize::try_from(t).map_err(|_| OpError::invalid("n_targets is negative"))?,
-        None => a.leaf_targetids.iter().map(|&t| t + 1).max().unwrap_or(0).max(0) as usize,
+        None => a
+            .leaf_targetids
+            .iter()
+            .map(|&t| t + 1)
+            .max()
+            .unwrap_or(0)
+            .max(0) as usize,
     };
-    let targets: Vec<usize> =
-        a.leaf_targetids.iter().map(|&t| idx(t, n_targets, "target id")).collect::<Result<_, _>>()?;
+    let targets: Vec<usize> = a
+        .leaf_targetids
+        .iter()
+        .map(|&t| idx(t, n_targets, "target id"))
+        .collect::<Result<_, _>>()?;
     let roots: Vec<(usize, bool)> = a
         .tree_roots
         .iter()
@@ -148,9 +180,12 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
                     return Err(OpError::invalid("TreeEnsemble tree has a cycle"));
                 }
                 let nd = &nodes[cur.0];
-                let v = *xr
-                    .get(nd.feature)
-                    .ok_or_else(|| OpError::invalid(format!("feature id {} is out of range 0..{feats}", nd.feature)))?;
+                let v = *xr.get(nd.feature).ok_or_else(|| {
+                    OpError::invalid(format!(
+                        "feature id {} is out of range 0..{feats}",
+                        nd.feature
+                    ))
+                })?;
                 cur = if nd.test(v) { nd.on_true } else { nd.on_false };
             }
             let (w, t) = (weights[cur.0], targets[cur.0]);
@@ -164,7 +199,11 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
         post_transform(a.post_transform, acc)?;
     }
     let shape = [rows, n_targets];
-    Ok(vec![Value::Tensor(Tensor::from_f64(x.dtype(), &shape, out)?)])
+    Ok(vec![Value::Tensor(Tensor::from_f64(
+        x.dtype(),
+        &shape,
+        out,
+    )?)])
 }
 
 /// The post transforms of the tree ops, applied to one row of scores.
@@ -178,11 +217,22 @@ fn post_transform(kind: i64, row: &mut [f64]) -> Result<(), OpError> {
         }
         2 => row.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
         3 => {
-            let m = row.iter().copied().filter(|&v| v != 0.0).fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = row.iter().filter(|&&v| v != 0.0).map(|&v| (v - m).exp()).sum();
-            row.iter_mut().for_each(|v| *v = if *v == 0.0 { 0.0 } else { (*v - m).exp() / s });
+            let m = row
+                .iter()
+                .copied()
+                .filter(|&v| v != 0.0)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = row
+                .iter()
+                .filter(|&&v| v != 0.0)
+                .map(|&v| (v - m).exp())
+                .sum();
+            row.iter_mut()
+                .for_each(|v| *v = if *v == 0.0 { 0.0 } else { (*v - m).exp() / s });
         }
-        4 => row.iter_mut().for_each(|v| *v = std::f64::consts::SQRT_2 * erf_inv(2.0 * *v - 1.0)),
+        4 => row
+            .iter_mut()
+            .for_each(|v| *v = std::f64::consts::SQRT_2 * erf_inv(2.0 * *v - 1.0)),
         k => return Err(OpError::invalid(format!("unknown post_transform {k}"))),
     }
     Ok(())
@@ -201,13 +251,31 @@ fn erf_inv(x: f64) -> f64 {
     if w < 5.0 {
         let w = w - 2.5;
         p = 2.810_226_36e-08;
-        for c in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87, -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+        for c in [
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ] {
             p = c + p * w;
         }
     } else {
         let w = w.sqrt() - 3.0;
         p = -0.000_200_214_257;
-        for c in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73, -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+        for c in [
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ] {
             p = c + p * w;
         }
     }
