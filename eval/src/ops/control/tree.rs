@@ -168,9 +168,11 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
         f => return Err(OpError::invalid(format!("unknown aggregate_function {f}"))),
     };
     let mut out = vec![init; rows * n_targets];
+    let mut hit = vec![false; n_targets];
     for row in 0..rows {
         let xr = &xv[row * feats..(row + 1) * feats];
         let acc = &mut out[row * n_targets..(row + 1) * n_targets];
+        hit.iter_mut().for_each(|h| *h = false);
         for &root in &roots {
             let mut cur = root;
             let mut steps = 0;
@@ -189,12 +191,19 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
                 cur = if nd.test(v) { nd.on_true } else { nd.on_false };
             }
             let (w, t) = (weights[cur.0], targets[cur.0]);
+            hit[t] = true;
             acc[t] = match a.aggregate_function {
                 0 => acc[t] + w / roots.len() as f64,
                 1 => acc[t] + w,
                 2 => acc[t].min(w),
                 _ => acc[t].max(w),
             };
+        }
+        // Targets no leaf reached are 0 (as onnxruntime), also for MIN/MAX.
+        for (v, h) in acc.iter_mut().zip(&hit) {
+            if !h {
+                *v = 0.0;
+            }
         }
         post_transform(a.post_transform, acc)?;
     }
@@ -240,6 +249,9 @@ fn post_transform(kind: i64, row: &mut [f64]) -> Result<(), OpError> {
 
 /// Inverse error function (Giles' single-precision approximation, refined by two Newton steps).
 fn erf_inv(x: f64) -> f64 {
+    if x.is_nan() || !(-1.0..=1.0).contains(&x) {
+        return f64::NAN;
+    }
     if x <= -1.0 {
         return f64::NEG_INFINITY;
     }
