@@ -146,6 +146,7 @@ macro_rules! define_ops {
     ($( $fam:ident : [ $($name:ident),* $(,)? ] ),* $(,)?) => {
         /// An IR op with its typed attributes.
         #[derive(Clone, Debug, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Op {
             $($( $name($crate::ops::defs::$fam::$name), )*)*
             /// A graph input.

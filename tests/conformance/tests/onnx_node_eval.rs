@@ -30,13 +30,13 @@ fn main() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, || cases::run_case_eval(&dir))));
+        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, move || cases::run_case_eval(&dir))));
     }
     for (name, model, out) in data.light_cases() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, || cases::run_light(&model, &out))));
+        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, move || cases::run_light(&model, &out))));
     }
     let conclusion = libtest_mimic::run(&args, trials);
     if bless {
@@ -56,23 +56,35 @@ fn main() {
     conclusion.exit();
 }
 
+/// Time limit of one case.
+const CASE_TIMEOUT_SECS: u64 = 120;
+
 fn check(
     name: &str,
     exp: Expect,
     bless: bool,
     res: &Mutex<BTreeMap<String, Expect>>,
-    run: impl FnOnce() -> Result<(), String> + std::panic::UnwindSafe,
+    run: impl FnOnce() -> Result<(), String> + Send + std::panic::UnwindSafe + 'static,
 ) -> Result<(), Failed> {
-    let outcome = match std::panic::catch_unwind(run) {
-        Ok(r) => r,
-        Err(p) => Err(format!(
-            "PANIC: {}",
-            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
-        )),
-    };
+    // Each case runs on its own thread with a time limit, so a runaway case fails instead of
+    // hanging the suite (the thread is abandoned; the process exits at the end).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = match std::panic::catch_unwind(run) {
+            Ok(r) => r,
+            Err(p) => Err(format!(
+                "PANIC: {}",
+                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+            )),
+        };
+        let _ = tx.send(r);
+    });
+    let outcome = rx
+        .recv_timeout(std::time::Duration::from_secs(CASE_TIMEOUT_SECS))
+        .unwrap_or_else(|_| Err(format!("TIMEOUT: did not finish in {CASE_TIMEOUT_SECS} s")));
     let got = match &outcome {
         Ok(()) => Expect::Pass,
-        Err(e) => Expect::Fail(e.lines().next().unwrap_or("").to_string()),
+        Err(e) => Expect::Fail(scrub(e.lines().next().unwrap_or(""))),
     };
     res.lock().unwrap().insert(name.to_string(), got.clone());
     if bless {
@@ -81,8 +93,20 @@ fn check(
     match (exp, outcome) {
         (Expect::Pass, Ok(())) => Ok(()),
         (Expect::Pass, Err(e)) => Err(e.into()),
-        (Expect::Fail(_), Err(e)) if e.starts_with("PANIC") => Err(e.into()),
+        (Expect::Fail(_), Err(e)) if e.starts_with("PANIC") || e.starts_with("TIMEOUT") => Err(e.into()),
         (Expect::Fail(_), Err(_)) => Ok(()),
         (Expect::Fail(r), Ok(())) => Err(format!("passes now but the manifest expects failure ({r}); update the manifest").into()),
     }
+}
+
+/// Removes machine-specific path prefixes from a reason (`…/.cache/onnx-1.22.0/data/node/x` → `node/x`).
+fn scrub(reason: &str) -> String {
+    reason
+        .split(' ')
+        .map(|w| match w.find(".cache/onnx-1.22.0/data/") {
+            Some(i) => &w[i + ".cache/onnx-1.22.0/data/".len()..],
+            None => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
