@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// The deepest nesting of subgraphs and types accepted (recursion bombs stop here).
 pub const MAX_DEPTH: usize = 64;
 
+/// The largest dense size (bytes) a sparse initializer may expand to.
+pub const MAX_SPARSE_DENSE_BYTES: usize = 1 << 28;
+
 /// Where external data may be read from.
 #[derive(Clone, Debug)]
 pub struct ExternalData {
@@ -582,31 +585,45 @@ pub fn decode_sparse(s: &pb::SparseTensorProto, cx: &Ctx<'_>) -> Result<Tensor, 
         .raw()
         .ok_or_else(|| cx.terr(&name, "sparse values without data"))?;
     let nnz = values.numel();
-    // Dense data is as large as the dims say; refuse sizes the file cannot justify.
-    if total > (1usize << 34) {
-        return Err(cx.terr(&name, format!("dense size {total} bytes is too large")));
+    // Dense data is as large as the dims say, which a small file can claim to be anything:
+    // cap what a sparse initializer may expand to.
+    if total > MAX_SPARSE_DENSE_BYTES {
+        return Err(cx.terr(
+            &name,
+            format!("dense size {total} bytes of a sparse tensor is too large (limit {MAX_SPARSE_DENSE_BYTES})"),
+        ));
     }
     let idx = indices
         .to_i64_vec()
         .ok_or_else(|| cx.terr(&name, "sparse indices must be integers"))?;
     let rank = dims.len();
-    let lin: Vec<usize> = if indices.shape.len() == 1 {
-        idx.iter().map(|&i| i as usize).collect()
+    let oob = |i: i64| cx.terr(&name, format!("sparse index {i} out of range"));
+    let mut lin: Vec<usize> = Vec::with_capacity(idx.len().min(nnz.saturating_mul(rank.max(1))));
+    if indices.shape.len() == 1 {
+        for &i in &idx {
+            let u = usize::try_from(i).map_err(|_| oob(i))?;
+            lin.push(u);
+        }
     } else {
-        if indices.shape.len() != 2 || indices.shape[1] != rank {
+        if indices.shape.len() != 2 || indices.shape[1] != rank || rank == 0 {
             return Err(cx.terr(
                 &name,
                 format!("indices shape {:?} does not fit rank {rank}", indices.shape),
             ));
         }
-        idx.chunks(rank)
-            .map(|c| {
-                c.iter()
-                    .zip(&dims)
-                    .fold(0usize, |a, (&i, &d)| a * d + i as usize)
-            })
-            .collect()
-    };
+        for c in idx.chunks(rank) {
+            let mut a = 0usize;
+            for (&i, &d) in c.iter().zip(&dims) {
+                let u = usize::try_from(i)
+                    .ok()
+                    .filter(|&u| u < d)
+                    .ok_or_else(|| oob(i))?;
+                // a < n / d here, so a * d + u < n: no overflow.
+                a = a * d + u;
+            }
+            lin.push(a);
+        }
+    }
     if lin.len() != nnz {
         return Err(cx.terr(&name, format!("{} indices for {nnz} values", lin.len())));
     }

@@ -22,13 +22,22 @@ fn reads(node: &RawNode, out: &mut HashSet<String>) {
     }
 }
 
+/// Names a subgraph reads from enclosing scopes: what it uses minus what it defines.
 fn graph_reads(g: &RawGraph, out: &mut HashSet<String>) {
+    let mut used = HashSet::new();
     for n in &g.nodes {
-        reads(n, out);
+        reads(n, &mut used);
     }
     for o in &g.outputs {
-        out.insert(o.name.clone());
+        used.insert(o.name.clone());
     }
+    let mut defined: HashSet<&str> = HashSet::new();
+    defined.extend(g.inputs.iter().map(|v| v.name.as_str()));
+    defined.extend(g.initializer_names.iter().map(String::as_str));
+    for n in &g.nodes {
+        defined.extend(n.outputs.iter().map(String::as_str));
+    }
+    out.extend(used.into_iter().filter(|u| !defined.contains(u.as_str())));
 }
 
 /// The order in which to import `g.nodes` (indices).
