@@ -448,7 +448,8 @@ pub fn decode_tensor(t: &pb::TensorProto, cx: &Ctx<'_>) -> Result<Tensor, Error>
             ));
         }
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.raw_data.clone());
-        let bytes = Bytes::from_owner(owner, 0, need).expect("length checked");
+        let bytes = Bytes::from_owner(owner, 0, need)
+            .ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?;
         return Tensor::from_bytes(dtype, shape, bytes)
             .map_err(|e| cx.terr(&t.name, e.to_string()));
     }
@@ -540,7 +541,9 @@ fn typed_fields_to_bytes(
             count(t.int32_data.len(), 4)?;
             t.int32_data.iter().map(|&v| v as u8).collect()
         }
-        DType::String => unreachable!("strings handled by the caller"),
+        DType::String => {
+            return Err(cx.terr(&t.name, "string tensors use string_data"));
+        }
     })
 }
 

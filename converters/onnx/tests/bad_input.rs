@@ -446,3 +446,44 @@ fn external_data_from_bytes_is_refused() {
         .to_string();
     assert!(e.contains(FILE) && e.contains("'w'"), "{e}");
 }
+
+#[test]
+fn old_broadcast_axis_out_of_range() {
+    // Add-6 with broadcast=1 and an absurd axis: an error, not an overflow or a huge shape.
+    for axis in [i64::MIN, -(1 << 40), 1 << 40] {
+        let mut n = node("Add", &["x", "b"], &["y"]);
+        n.attribute.push(attr_int("broadcast", 1));
+        n.attribute.push(attr_int("axis", axis));
+        let mut g = graph(
+            vec![n],
+            vec![vi("x", 1, &[2, 3])],
+            vec![vi("y", 1, &[2, 3])],
+        );
+        g.initializer.push(f32_tensor("b", &[3], &[1.0, 2.0, 3.0]));
+        expect_err(bytes(&model(g, 6)), &["Add_y", "broadcast axis"]);
+    }
+}
+
+#[test]
+fn old_broadcast_axis_is_aligned() {
+    // Add-6: A [2,3,4] + B [3] with axis=1 → B is unsqueezed to [3,1].
+    let mut n = node("Add", &["x", "b"], &["y"]);
+    n.attribute.push(attr_int("broadcast", 1));
+    n.attribute.push(attr_int("axis", 1));
+    let mut g = graph(
+        vec![n],
+        vec![vi("x", 1, &[2, 3, 4])],
+        vec![vi("y", 1, &[2, 3, 4])],
+    );
+    g.initializer.push(f32_tensor("b", &[3], &[1.0, 2.0, 3.0]));
+    let g = import(bytes(&model(g, 6))).unwrap();
+    let un = g
+        .node_ids()
+        .find(|&n| matches!(g.node(n).op, edgeport_ir::Op::Unsqueeze(_)))
+        .expect("Unsqueeze");
+    let axes = g.inputs_of(un)[1].unwrap();
+    match &g.node(axes.node).op {
+        edgeport_ir::Op::Constant(c) => assert_eq!(c.value.to_i64_vec().unwrap(), [1]),
+        o => panic!("{o:?}"),
+    }
+}

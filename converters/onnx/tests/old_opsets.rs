@@ -8,16 +8,23 @@ use edgeport_onnx::{ImportOptions, import_path};
 use std::path::{Path, PathBuf};
 
 fn dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/old_opsets").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/old_opsets")
+        .join(case)
 }
 
 fn load(case: &str) -> Graph {
-    import_path(&dir(case).join("model.onnx"), &ImportOptions::default()).unwrap_or_else(|e| panic!("{case}: {e}"))
+    import_path(&dir(case).join("model.onnx"), &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{case}: {e}"))
 }
 
 /// The op names of the graph (without inputs and constants), sorted.
 fn ops(g: &Graph) -> Vec<String> {
-    let mut v: Vec<String> = g.node_ids().map(|n| g.node(n).op.name().to_string()).filter(|n| n != "Input" && n != "Constant").collect();
+    let mut v: Vec<String> = g
+        .node_ids()
+        .map(|n| g.node(n).op.name().to_string())
+        .filter(|n| n != "Input" && n != "Constant")
+        .collect();
     v.sort();
     v
 }
@@ -25,13 +32,24 @@ fn ops(g: &Graph) -> Vec<String> {
 fn attr(g: &Graph, op: &str, name: &str) -> Vec<AttrValue> {
     g.node_ids()
         .filter(|&n| g.node(n).op.name() == op)
-        .filter_map(|n| g.node(n).op.attrs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
+        .filter_map(|n| {
+            g.node(n)
+                .op
+                .attrs()
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        })
         .collect()
 }
 
 /// How many inputs are connected on each node of `op`.
 fn connected(g: &Graph, op: &str) -> Vec<usize> {
-    let mut v: Vec<usize> = g.node_ids().filter(|&n| g.node(n).op.name() == op).map(|n| g.inputs_of(n).iter().flatten().count()).collect();
+    let mut v: Vec<usize> = g
+        .node_ids()
+        .filter(|&n| g.node(n).op.name() == op)
+        .map(|n| g.inputs_of(n).iter().flatten().count())
+        .collect();
     v.sort();
     v
 }
@@ -39,7 +57,10 @@ fn connected(g: &Graph, op: &str) -> Vec<usize> {
 fn read_pb(p: &Path) -> edgeport_ir::Tensor {
     let b = std::fs::read(p).unwrap();
     let ext = edgeport_onnx::decode::ExternalData { base: None };
-    let cx = edgeport_onnx::decode::Ctx { file: &p.display().to_string(), ext: &ext };
+    let cx = edgeport_onnx::decode::Ctx {
+        file: &p.display().to_string(),
+        ext: &ext,
+    };
     edgeport_onnx::decode::decode_tensor_file(&b, &cx).unwrap()
 }
 
@@ -53,13 +74,18 @@ fn numeric(case: &str, g: &Graph) -> bool {
         if !p.exists() {
             break;
         }
-        inputs.push(edgeport_eval::Value::Tensor(edgeport_eval::Tensor::from_ir(&read_pb(&p)).unwrap()));
+        inputs.push(edgeport_eval::Value::Tensor(
+            edgeport_eval::Tensor::from_ir(&read_pb(&p)).unwrap(),
+        ));
     }
     let got = match edgeport_eval::run_graph(g, inputs) {
         Ok(v) => v,
         Err(e) => {
             let s = e.to_string();
-            assert!(s.contains("not implemented") || s.contains("not supported"), "{case}: evaluator error: {s}");
+            assert!(
+                s.contains("not implemented") || s.contains("not supported"),
+                "{case}: evaluator error: {s}"
+            );
             eprintln!("{case}: numbers not checked: {s}");
             return false;
         }
@@ -70,7 +96,10 @@ fn numeric(case: &str, g: &Graph) -> bool {
         assert_eq!(t.shape(), &want.shape[..], "{case} output {i} shape");
         let (a, b) = (t.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
         for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= 1e-5 + 1e-4 * y.abs(), "{case} output {i}: {a:?} vs {b:?}");
+            assert!(
+                (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
+                "{case} output {i}: {a:?} vs {b:?}"
+            );
         }
     }
     true
@@ -80,19 +109,52 @@ fn numeric(case: &str, g: &Graph) -> bool {
 fn softmax7_coerces_to_2d() {
     let g = load("softmax7");
     // axis 1 of rank 3 and axis 0: Shape → Flatten → op → Reshape; axis 2 (the last) maps 1:1.
-    assert_eq!(ops(&g), ["Flatten", "Flatten", "Hardmax", "LogSoftmax", "Reshape", "Reshape", "Shape", "Shape", "Softmax"]);
+    assert_eq!(
+        ops(&g),
+        [
+            "Flatten",
+            "Flatten",
+            "Hardmax",
+            "LogSoftmax",
+            "Reshape",
+            "Reshape",
+            "Shape",
+            "Shape",
+            "Softmax"
+        ]
+    );
     assert_eq!(attr(&g, "LogSoftmax", "axis"), [AttrValue::Int(-1)]);
     assert_eq!(attr(&g, "Softmax", "axis"), [AttrValue::Int(1)]);
-    assert_eq!(attr(&g, "Flatten", "axis"), [AttrValue::Int(1), AttrValue::Int(0)]);
+    assert_eq!(
+        attr(&g, "Flatten", "axis"),
+        [AttrValue::Int(1), AttrValue::Int(0)]
+    );
     numeric("softmax7", &g);
 }
 
 #[test]
 fn upsample_slice_pad9() {
     let g = load("upsample_slice_pad9");
-    assert_eq!(ops(&g), ["Dropout", "Pad", "Resize", "ScatterElements", "Slice"]);
-    assert_eq!(attr(&g, "Resize", "coordinate_transformation_mode"), [AttrValue::String("asymmetric".into())]);
-    assert_eq!(attr(&g, "Resize", "nearest_mode"), [AttrValue::String("floor".into())]);
+    // Pad-2's float `value` becomes an input of the data's type (unknown here: CastLike).
+    assert_eq!(
+        ops(&g),
+        [
+            "CastLike",
+            "Dropout",
+            "Pad",
+            "Resize",
+            "ScatterElements",
+            "Slice"
+        ]
+    );
+    assert_eq!(
+        attr(&g, "Resize", "coordinate_transformation_mode"),
+        [AttrValue::String("asymmetric".into())]
+    );
+    assert_eq!(
+        attr(&g, "Resize", "nearest_mode"),
+        [AttrValue::String("floor".into())]
+    );
     assert_eq!(connected(&g, "Slice"), [4]); // data, starts, ends, axes
     assert_eq!(connected(&g, "Pad"), [3]); // data, pads, constant_value
     assert_eq!(connected(&g, "Dropout"), [2]); // data, ratio
@@ -103,7 +165,18 @@ fn upsample_slice_pad9() {
 #[test]
 fn axes_attrs11_become_inputs() {
     let g = load("axes_attrs11");
-    assert_eq!(ops(&g), ["ReduceMean", "ReduceSum", "Split", "Split", "Squeeze", "TopK", "Unsqueeze"]);
+    assert_eq!(
+        ops(&g),
+        [
+            "ReduceMean",
+            "ReduceSum",
+            "Split",
+            "Split",
+            "Squeeze",
+            "TopK",
+            "Unsqueeze"
+        ]
+    );
     for op in ["Unsqueeze", "Squeeze", "ReduceMean", "ReduceSum"] {
         assert_eq!(connected(&g, op), [2], "{op} takes axes as an input");
     }
@@ -116,7 +189,10 @@ fn axes_attrs11_become_inputs() {
 fn resize10_is_asymmetric() {
     let g = load("resize10");
     assert_eq!(ops(&g), ["Resize"]);
-    assert_eq!(attr(&g, "Resize", "coordinate_transformation_mode"), [AttrValue::String("asymmetric".into())]);
+    assert_eq!(
+        attr(&g, "Resize", "coordinate_transformation_mode"),
+        [AttrValue::String("asymmetric".into())]
+    );
     numeric("resize10", &g);
 }
 

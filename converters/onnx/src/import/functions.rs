@@ -17,6 +17,10 @@ use std::collections::HashMap;
 /// How deeply function calls may nest.
 pub const MAX_CALL_DEPTH: usize = 32;
 
+/// How many nodes inlining may add to one model in total (a function calling another twice,
+/// nested, would otherwise grow exponentially).
+pub const MAX_INLINED_NODES: usize = 200_000;
+
 /// The model-local function a node calls, if any.
 pub(crate) fn find<'m>(
     model: &'m RawModel,
@@ -117,6 +121,33 @@ impl Renamer<'_> {
     }
 }
 
+/// How many nodes fully inlining `f` gives (saturating; recursion counted as one node, it is
+/// refused when reached).
+fn expanded_size<'m>(
+    model: &'m RawModel,
+    f: &'m RawFunction,
+    memo: &mut HashMap<*const RawFunction, u64>,
+    depth: usize,
+) -> u64 {
+    if let Some(&s) = memo.get(&(f as *const _)) {
+        return s;
+    }
+    if depth > MAX_CALL_DEPTH {
+        return 1;
+    }
+    memo.insert(f as *const _, 1); // provisional: breaks cycles
+    let mut total = 0u64;
+    for (i, n) in f.nodes.iter().enumerate() {
+        let overload = f.node_overloads.get(i).map(String::as_str).unwrap_or("");
+        total = total.saturating_add(match find(model, &n.domain, &n.op_type, overload) {
+            Some(callee) => expanded_size(model, callee, memo, depth + 1),
+            None => 1,
+        });
+    }
+    memo.insert(f as *const _, total);
+    total
+}
+
 /// Inlines the call `node` of `f`. The inner `Result` is a node issue (recorded by the caller).
 pub(crate) fn inline(
     node: &RawNode,
@@ -154,6 +185,23 @@ pub(crate) fn inline(
             f.name,
             f.outputs.len(),
             node.outputs.len()
+        )));
+    }
+    if env.call_stack.is_empty() {
+        // Outermost call: bound the whole expansion before doing any of it.
+        let mut memo = HashMap::new();
+        let size = expanded_size(env.model, f, &mut memo, 0);
+        if size > MAX_INLINED_NODES as u64 {
+            return Ok(Err(format!(
+                "inlining function '{}' would add more than {MAX_INLINED_NODES} nodes",
+                f.name
+            )));
+        }
+    }
+    env.inlined += f.nodes.len();
+    if env.inlined > MAX_INLINED_NODES {
+        return Ok(Err(format!(
+            "inlining functions would add more than {MAX_INLINED_NODES} nodes"
         )));
     }
     env.uid += 1;

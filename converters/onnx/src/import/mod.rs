@@ -23,6 +23,8 @@ pub(crate) struct Env<'a> {
     pub call_stack: Vec<(String, String, String)>,
     /// Counter for unique names of inlined values.
     pub uid: usize,
+    /// Nodes added by inlining so far (bounded by `functions::MAX_INLINED_NODES`).
+    pub inlined: usize,
 }
 
 impl Env<'_> {
@@ -105,6 +107,7 @@ pub(crate) fn import_model(model: &RawModel, file: &str) -> Result<Graph, Error>
         opset_stack: Vec::new(),
         call_stack: Vec::new(),
         uid: 0,
+        inlined: 0,
     };
     let mut scope = Scope::new(None);
     let g = import_graph(&model.graph, &mut env, &mut scope, true)?;

@@ -7,6 +7,9 @@ use super::{B, NodeIn, Rule, rebuild};
 use crate::import::Built;
 use edgeport_ir::{AttrValue, Graph};
 
+/// The largest rank a rule will build helper shapes for.
+const MAX_RANK: i64 = 64;
+
 pub(crate) fn rule(op_type: &str) -> Option<Rule> {
     match op_type {
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "And" | "Or" | "Xor" | "Equal" | "Greater"
@@ -32,16 +35,20 @@ fn binary(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
             && let Some(axis) = axis
         {
             let rb = rank(g, b).ok_or("old-style broadcast with 'axis' needs B of known rank")?;
+            // Checked: `axis` comes from the file and may be anything.
             let trailing = if axis >= 0 {
                 let ra =
                     rank(g, a).ok_or("old-style broadcast with 'axis' needs A of known rank")?;
-                ra as i64 - axis - rb as i64
+                (ra as i64)
+                    .checked_sub(axis)
+                    .and_then(|v| v.checked_sub(rb as i64))
             } else {
-                -axis - rb as i64
+                axis.checked_neg().and_then(|v| v.checked_sub(rb as i64))
             };
-            if trailing < 0 {
-                return Err(format!("broadcast axis {axis} does not fit B of rank {rb}"));
-            }
+            let trailing = match trailing {
+                Some(t) if (0..=MAX_RANK).contains(&t) => t,
+                _ => return Err(format!("broadcast axis {axis} does not fit B of rank {rb}")),
+            };
             if trailing > 0 {
                 let axes: Vec<i64> = (rb as i64..rb as i64 + trailing).collect();
                 let mut bb = B::new(n, g);
