@@ -20,14 +20,24 @@ pub fn confine(base: &Path, location: &str) -> Result<PathBuf, String> {
     for c in rel.components() {
         match c {
             Component::Normal(_) | Component::CurDir => {}
-            _ => return Err(format!("external data path '{location}' must be relative and stay inside the model's folder")),
+            _ => {
+                return Err(format!(
+                    "external data path '{location}' must be relative and stay inside the model's folder"
+                ));
+            }
         }
     }
     let joined = base.join(rel);
-    let real_base = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
-    let real = joined.canonicalize().map_err(|e| format!("external data file '{}': {e}", joined.display()))?;
+    let real_base = base
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", base.display()))?;
+    let real = joined
+        .canonicalize()
+        .map_err(|e| format!("external data file '{}': {e}", joined.display()))?;
     if !real.starts_with(&real_base) {
-        return Err(format!("external data path '{location}' resolves outside the model's folder"));
+        return Err(format!(
+            "external data path '{location}' resolves outside the model's folder"
+        ));
     }
     Ok(real)
 }
@@ -40,7 +50,9 @@ fn cache() -> &'static MapCache {
 }
 
 fn map_file(path: &Path) -> Result<Arc<memmap2::Mmap>, String> {
-    let mut c = cache().lock().map_err(|_| "external data cache poisoned".to_string())?;
+    let mut c = cache()
+        .lock()
+        .map_err(|_| "external data cache poisoned".to_string())?;
     if let Some(m) = c.get(path) {
         return Ok(m.clone());
     }
@@ -67,35 +79,65 @@ impl AsRef<[u8]> for MapOwner {
     }
 }
 
-pub(crate) fn read_external(t: &pb::TensorProto, dtype: DType, shape: Vec<usize>, n: usize, cx: &Ctx<'_>) -> Result<Tensor, Error> {
-    let terr = |msg: String| Error::Tensor { file: cx.file.to_string(), tensor: t.name.clone(), msg };
+pub(crate) fn read_external(
+    t: &pb::TensorProto,
+    dtype: DType,
+    shape: Vec<usize>,
+    n: usize,
+    cx: &Ctx<'_>,
+) -> Result<Tensor, Error> {
+    let terr = |msg: String| Error::Tensor {
+        file: cx.file.to_string(),
+        tensor: t.name.clone(),
+        msg,
+    };
     let mut location = None;
     let mut offset = 0usize;
     let mut length = None;
     for kv in &t.external_data {
         match kv.key.as_str() {
             "location" => location = Some(kv.value.clone()),
-            "offset" => offset = kv.value.parse().map_err(|_| terr(format!("bad external offset '{}'", kv.value)))?,
-            "length" => length = Some(kv.value.parse::<usize>().map_err(|_| terr(format!("bad external length '{}'", kv.value)))?),
+            "offset" => {
+                offset = kv
+                    .value
+                    .parse()
+                    .map_err(|_| terr(format!("bad external offset '{}'", kv.value)))?
+            }
+            "length" => {
+                length = Some(
+                    kv.value
+                        .parse::<usize>()
+                        .map_err(|_| terr(format!("bad external length '{}'", kv.value)))?,
+                )
+            }
             _ => {}
         }
     }
     let location = location.ok_or_else(|| terr("external data without a location".into()))?;
-    let base = cx.ext.base.as_ref().ok_or_else(|| terr("external data needs the model's folder (import from a path)".into()))?;
+    let base = cx.ext.base.as_ref().ok_or_else(|| {
+        terr("external data needs the model's folder (import from a path)".into())
+    })?;
     let path = confine(base, &location).map_err(terr)?;
     if dtype == DType::String {
         return Err(terr("string tensors cannot use external data".into()));
     }
-    let need = dtype.byte_len(n).ok_or_else(|| terr("size overflows".into()))?;
+    let need = dtype
+        .byte_len(n)
+        .ok_or_else(|| terr("size overflows".into()))?;
     if let Some(l) = length
         && l != need
     {
-        return Err(terr(format!("external length {l} does not match {dtype} dims {shape:?} ({need} bytes)")));
+        return Err(terr(format!(
+            "external length {l} does not match {dtype} dims {shape:?} ({need} bytes)"
+        )));
     }
     let map = map_file(&path).map_err(terr)?;
     let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(MapOwner(map));
     let bytes = Bytes::from_owner(owner, offset, need).ok_or_else(|| {
-        terr(format!("external data {}[{offset}..+{need}] is past the end of the file", path.display()))
+        terr(format!(
+            "external data {}[{offset}..+{need}] is past the end of the file",
+            path.display()
+        ))
     })?;
     Tensor::from_bytes(dtype, shape, bytes).map_err(|e| terr(e.to_string()))
 }

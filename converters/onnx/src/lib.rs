@@ -13,11 +13,13 @@ pub mod encode;
 pub mod error;
 pub mod export;
 pub mod external;
+pub mod frontend;
 pub mod import;
 pub mod model;
 
 pub use error::{Error, NodeIssue};
 pub use export::{ExportOptions, ExternalDataPolicy, OnnxBackend, export_bytes, export_path};
+pub use frontend::OnnxFrontend;
 
 use edgeport_ir::Graph;
 use std::path::Path;

@@ -20,8 +20,17 @@ pub struct RawModel {
 impl RawModel {
     /// The imported version of a domain's opset, if imported.
     pub fn opset(&self, domain: &str) -> Option<i64> {
-        let norm = |d: &str| if d == "ai.onnx" { String::new() } else { d.to_string() };
-        self.opsets.iter().find(|(d, _)| norm(d) == norm(domain)).map(|(_, v)| *v)
+        let norm = |d: &str| {
+            if d == "ai.onnx" {
+                String::new()
+            } else {
+                d.to_string()
+            }
+        };
+        self.opsets
+            .iter()
+            .find(|(d, _)| norm(d) == norm(domain))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -37,6 +46,9 @@ pub struct RawGraph {
     pub outputs: Vec<RawValueInfo>,
     pub value_info: Vec<RawValueInfo>,
     pub doc_string: String,
+    /// Each node's `overload` (for calls of model-local functions), parallel to `nodes`, or
+    /// empty when no node has one.
+    pub node_overloads: Vec<String>,
 }
 
 /// A value's declared name and type.
@@ -97,4 +109,6 @@ pub struct RawFunction {
     pub attrs: Vec<(String, Option<RawAttrValue>)>,
     pub nodes: Vec<RawNode>,
     pub opsets: Vec<(String, i64)>,
+    /// Body nodes' overloads, parallel to `nodes`, or empty when none has one.
+    pub node_overloads: Vec<String>,
 }

@@ -8,6 +8,8 @@ use edgeport_ir::{AttrValue, Graph};
 pub(crate) enum AttrFail {
     /// Recorded as a node issue; import continues to collect more.
     Issue(String),
+    /// Already reported (a subgraph's own nodes failed).
+    Quiet,
     Fatal(Error),
 }
 
@@ -24,7 +26,10 @@ pub(crate) fn convert_attr(
 ) -> Result<AttrValue, AttrFail> {
     let _ = g;
     if let Some(r) = &a.ref_attr_name {
-        return Err(AttrFail::Issue(format!("attribute '{}' refers to function attribute '{r}' outside a function", a.name)));
+        return Err(AttrFail::Issue(format!(
+            "attribute '{}' refers to function attribute '{r}' outside a function",
+            a.name
+        )));
     }
     Ok(match &a.value {
         RawAttrValue::Float(f) => AttrValue::Float(*f),
@@ -36,7 +41,12 @@ pub(crate) fn convert_attr(
         RawAttrValue::Tensor(t) => AttrValue::Tensor(t.clone()),
         RawAttrValue::Tensors(t) => AttrValue::Tensors(t.clone()),
         RawAttrValue::Type(t) => AttrValue::Type(t.clone()),
-        RawAttrValue::Types(_) => return Err(AttrFail::Issue(format!("attribute '{}': lists of types are not supported", a.name))),
+        RawAttrValue::Types(_) => {
+            return Err(AttrFail::Issue(format!(
+                "attribute '{}': lists of types are not supported",
+                a.name
+            )));
+        }
         RawAttrValue::Graph(rg) => {
             let (sub, caps) = import_sub(rg, env, scope)?;
             captures.push(caps);
@@ -51,11 +61,20 @@ pub(crate) fn convert_attr(
             }
             AttrValue::Graphs(out)
         }
-        RawAttrValue::Undefined => return Err(AttrFail::Issue(format!("attribute '{}' has no value", a.name))),
+        RawAttrValue::Undefined => {
+            return Err(AttrFail::Issue(format!(
+                "attribute '{}' has no value",
+                a.name
+            )));
+        }
     })
 }
 
-fn import_sub(rg: &crate::model::RawGraph, env: &mut Env<'_>, scope: &mut Scope<'_>) -> Result<(Graph, Vec<String>), AttrFail> {
+fn import_sub(
+    rg: &crate::model::RawGraph,
+    env: &mut Env<'_>,
+    scope: &mut Scope<'_>,
+) -> Result<(Graph, Vec<String>), AttrFail> {
     // The subgraph sees the current scope as its parent (read-only).
     let parent: &Scope<'_> = scope;
     let mut child = Scope {
@@ -63,11 +82,12 @@ fn import_sub(rg: &crate::model::RawGraph, env: &mut Env<'_>, scope: &mut Scope<
         captured: Vec::new(),
         parent: Some(as_parent(parent)),
         types: parent.types.clone(),
+        failed: Default::default(),
     };
     let before = env.issues.len();
     let sub = import_graph(rg, env, &mut child, false).map_err(AttrFail::Fatal)?;
     if env.issues.len() > before {
-        return Err(AttrFail::Issue(format!("subgraph '{}' has unsupported nodes (listed above)", rg.name)));
+        return Err(AttrFail::Quiet);
     }
     Ok((sub, child.captured))
 }
