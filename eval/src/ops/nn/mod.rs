@@ -12,6 +12,7 @@
 //! Layout-sensitive ops with `layout: ChannelsLast` run on a channels-first transpose of their
 //! data input, and their output is transposed back.
 
+pub mod attention;
 pub mod common;
 pub mod conv;
 pub mod conv_transpose;
@@ -158,6 +159,13 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         }
         Op::LpNormalization(a) => (|| outs(vec![norm::lp_norm(a.axis, a.p, cx.tensor(0)?)?]))(),
         Op::MeanVarianceNormalization(a) => (|| outs(vec![norm::mvn(&a.axes, cx.tensor(0)?)?]))(),
+        Op::Attention(a) => (|| {
+            let ins = [cx.opt_tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?, cx.opt_tensor(4)?, cx.opt_tensor(5)?, cx.opt_tensor(6)?];
+            outs(attention::attention(a, ins)?)
+        })(),
+        Op::RotaryEmbedding(a) => {
+            (|| outs(vec![attention::rotary(a, cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?, cx.opt_tensor(3)?)?]))()
+        }
         _ => return None,
     })
 }
