@@ -18,6 +18,7 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod norm;
 pub mod pool;
+pub mod resize;
 
 use super::OpResult;
 use crate::interp::NodeCtx;
@@ -166,6 +167,9 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::RotaryEmbedding(a) => {
             (|| outs(vec![attention::rotary(a, cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?, cx.opt_tensor(3)?)?]))()
         }
+        Op::Resize(a) => (|| {
+            outs(vec![resize::resize(a, cx.tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?)?])
+        })(),
         _ => return None,
     })
 }
