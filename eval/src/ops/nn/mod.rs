@@ -16,6 +16,7 @@ pub mod attention;
 pub mod common;
 pub mod conv;
 pub mod conv_transpose;
+pub mod grid;
 pub mod norm;
 pub mod pool;
 pub mod resize;
@@ -170,6 +171,11 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::Resize(a) => (|| {
             outs(vec![resize::resize(a, cx.tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?)?])
         })(),
+        Op::GridSample(a) => (|| {
+            let g = cx.tensor(1)?;
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![grid::grid_sample(a, x, g)?]))
+        })(),
+        Op::AffineGrid(a) => (|| outs(vec![grid::affine_grid(a, cx.tensor(0)?, cx.tensor(1)?)?]))(),
         _ => return None,
     })
 }
