@@ -16,6 +16,7 @@ pub mod attention;
 pub mod common;
 pub mod conv;
 pub mod conv_transpose;
+pub mod detection;
 pub mod grid;
 pub mod norm;
 pub mod pool;
@@ -176,6 +177,20 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![grid::grid_sample(a, x, g)?]))
         })(),
         Op::AffineGrid(a) => (|| outs(vec![grid::affine_grid(a, cx.tensor(0)?, cx.tensor(1)?)?]))(),
+        Op::NonMaxSuppression(a) => (|| {
+            outs(vec![detection::nms(
+                a.center_point_box,
+                cx.tensor(0)?,
+                cx.tensor(1)?,
+                cx.opt_tensor(2)?,
+                cx.opt_tensor(3)?,
+                cx.opt_tensor(4)?,
+            )?])
+        })(),
+        Op::RoiAlign(a) => (|| {
+            let (r, b) = (cx.tensor(1)?, cx.tensor(2)?);
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![detection::roi_align(a, x, r, b)?]))
+        })(),
         _ => return None,
     })
 }
