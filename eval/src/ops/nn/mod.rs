@@ -18,6 +18,7 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod detection;
 pub mod grid;
+pub mod misc;
 pub mod norm;
 pub mod pool;
 pub mod resize;
@@ -191,6 +192,23 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             let (r, b) = (cx.tensor(1)?, cx.tensor(2)?);
             with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![detection::roi_align(a, x, r, b)?]))
         })(),
+        Op::Dropout(a) => (|| outs(misc::dropout(a.seed, cx.tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?)?))(),
+        Op::Col2Im(a) => (|| outs(vec![misc::col2im(a, cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?)?]))(),
+        Op::TfIdfVectorizer(a) => (|| outs(vec![misc::tfidf(a, cx.tensor(0)?)?]))(),
+        Op::MaxRoiPool(a) => (|| {
+            let r = cx.tensor(1)?;
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
+                Ok(vec![misc::max_roi_pool(&a.pooled_shape, a.spatial_scale as f64, x, r)?])
+            })
+        })(),
+        Op::CausalConvWithState(a) => (|| {
+            outs(misc::causal_conv(&a.activation, cx.tensor(0)?, cx.tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?)?)
+        })(),
+        Op::LinearAttention(a) => (|| {
+            let ins = [cx.opt_tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?, cx.opt_tensor(4)?, cx.opt_tensor(5)?];
+            outs(misc::linear_attention(a, ins)?)
+        })(),
+        Op::ImageDecoder(_) => Err(crate::OpError::unsupported("ImageDecoder (image decoding is not built into the evaluator)")),
         _ => return None,
     })
 }

@@ -200,14 +200,35 @@ pub fn max_unpool(
         let pe = pads.get(d + nd).map_or(Ok(0), |&p| to_usize(p, "pads"))?;
         shape.push(((xs[d + 2].max(1) - 1) * s + k).saturating_sub(pb + pe));
     }
-    if let Some(os) = out_shape {
-        shape = os.to_i64_vec()?.into_iter().map(|v| to_usize(v, "output_shape")).collect::<Result<_, _>>()?;
-    }
     let total = prod(&shape);
     let mut y = vec![0f64; total];
     for (&i, &v) in iv.iter().zip(&xv) {
         let i = usize::try_from(i).ok().filter(|&i| i < total).ok_or_else(|| OpError::invalid(format!("index {i} out of range")))?;
         y[i] = v;
     }
-    fout(x.dtype(), &shape, y)
+    let Some(os) = out_shape else { return fout(x.dtype(), &shape, y) };
+    // Indices address the default output; embed it at the origin of the requested shape.
+    let target: Vec<usize> = os.to_i64_vec()?.into_iter().map(|v| to_usize(v, "output_shape")).collect::<Result<_, _>>()?;
+    if target.len() != shape.len() {
+        return Err(OpError::invalid(format!("output_shape {target:?} has the wrong rank")));
+    }
+    let tstr = strides_of(&target);
+    let sstr = strides_of(&shape);
+    let mut out = vec![0f64; prod(&target)];
+    for (i, &v) in y.iter().enumerate() {
+        let mut off = 0usize;
+        let mut ok = true;
+        for d in 0..shape.len() {
+            let c = (i / sstr[d]) % shape[d];
+            if c >= target[d] {
+                ok = false;
+                break;
+            }
+            off += c * tstr[d];
+        }
+        if ok {
+            out[off] = v;
+        }
+    }
+    fout(x.dtype(), &target, out)
 }
