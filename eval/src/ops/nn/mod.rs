@@ -16,6 +16,7 @@ pub mod attention;
 pub mod common;
 pub mod conv;
 pub mod conv_transpose;
+pub mod deform;
 pub mod detection;
 pub mod grid;
 pub mod misc;
@@ -209,6 +210,38 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             outs(misc::linear_attention(a, ins)?)
         })(),
         Op::ImageDecoder(_) => Err(crate::OpError::unsupported("ImageDecoder (image decoding is not built into the evaluator)")),
+        Op::DeformConv(a) => (|| {
+            let (w, o, b, m) = (cx.tensor(1)?, cx.tensor(2)?, cx.opt_tensor(3)?, cx.opt_tensor(4)?);
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
+                let o = match a.layout {
+                    edgeport_ir::ops::Layout::ChannelsFirst => o.clone(),
+                    edgeport_ir::ops::Layout::ChannelsLast => common::to_channels_first(o)?,
+                };
+                let m = match (a.layout, m) {
+                    (edgeport_ir::ops::Layout::ChannelsLast, Some(m)) => Some(common::to_channels_first(m)?),
+                    (_, m) => m.cloned(),
+                };
+                Ok(vec![deform::deform_conv(a, x, w, &o, b, m.as_ref())?])
+            })
+        })(),
+        Op::Flatten(a) => (|| {
+            let x = cx.tensor(0)?;
+            let r = x.rank();
+            let ax = if a.axis < 0 { a.axis + r as i64 } else { a.axis };
+            if ax < 0 || ax > r as i64 {
+                return Err(crate::OpError::invalid(format!("Flatten axis {} out of range for rank {r}", a.axis)));
+            }
+            let ax = ax as usize;
+            let s = x.shape();
+            let shape = [s[..ax].iter().product::<usize>(), s[ax..].iter().product::<usize>()];
+            outs(vec![x.reshape(&shape)?])
+        })(),
+        Op::Shrink(a) => (|| {
+            let x = cx.tensor(0)?;
+            let (l, b) = (a.lambd as f64, a.bias as f64);
+            let v = x.to_f64_vec()?.into_iter().map(|v| if v < -l { v + b } else if v > l { v - b } else { 0.0 }).collect();
+            outs(vec![crate::Tensor::from_f64(x.dtype(), x.shape(), v)?])
+        })(),
         _ => return None,
     })
 }
