@@ -23,6 +23,8 @@ pub mod misc;
 pub mod norm;
 pub mod pool;
 pub mod resize;
+#[cfg(test)]
+mod tests;
 
 use super::OpResult;
 use crate::interp::NodeCtx;
