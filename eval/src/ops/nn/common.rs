@@ -12,7 +12,9 @@ use ndarray::IxDyn;
 /// A float tensor's data as f64 (row-major) with its shape; other dtypes are an error.
 pub fn fdata(t: &Tensor) -> Result<(Vec<f64>, Vec<usize>), OpError> {
     match t {
-        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_) => Ok((t.to_f64_vec()?, t.shape().to_vec())),
+        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_) => {
+            Ok((t.to_f64_vec()?, t.shape().to_vec()))
+        }
         _ => Err(OpError::DType(t.dtype().to_string())),
     }
 }
@@ -56,7 +58,8 @@ pub fn strides_of(s: &[usize]) -> Vec<usize> {
 
 /// Converts a non-negative i64 to usize, naming `what` in the error.
 pub fn to_usize(v: i64, what: &str) -> Result<usize, OpError> {
-    usize::try_from(v).map_err(|_| OpError::invalid(format!("{what} must be non-negative, got {v}")))
+    usize::try_from(v)
+        .map_err(|_| OpError::invalid(format!("{what} must be non-negative, got {v}")))
 }
 
 /// Resolved spatial geometry of a conv or pool.
@@ -88,14 +91,19 @@ impl GeomSpec<'_> {
     pub fn resolve(&self) -> Result<Geom, OpError> {
         let n = self.input.len();
         if self.kernel.len() != n {
-            return Err(OpError::invalid(format!("kernel_shape {:?} does not match {n} spatial dims", self.kernel)));
+            return Err(OpError::invalid(format!(
+                "kernel_shape {:?} does not match {n} spatial dims",
+                self.kernel
+            )));
         }
         let list = |v: &[i64], what: &str| -> Result<Vec<usize>, OpError> {
             if v.is_empty() {
                 return Ok(vec![1; n]);
             }
             if v.len() != n {
-                return Err(OpError::invalid(format!("{what} {v:?} does not match {n} spatial dims")));
+                return Err(OpError::invalid(format!(
+                    "{what} {v:?} does not match {n} spatial dims"
+                )));
             }
             v.iter()
                 .map(|&x| match to_usize(x, what)? {
@@ -132,7 +140,11 @@ impl GeomSpec<'_> {
                 "NOTSET" | "" => {
                     if !self.pads.is_empty() {
                         if self.pads.len() != 2 * n {
-                            return Err(OpError::invalid(format!("pads {:?} should have {} values", self.pads, 2 * n)));
+                            return Err(OpError::invalid(format!(
+                                "pads {:?} should have {} values",
+                                self.pads,
+                                2 * n
+                            )));
                         }
                         pb[d] = to_usize(self.pads[d], "pads")?;
                         pe[d] = to_usize(self.pads[d + n], "pads")?;
@@ -142,22 +154,41 @@ impl GeomSpec<'_> {
             }
             let padded = inp + pb[d] + pe[d];
             if padded < ext {
-                return Err(OpError::invalid(format!("kernel extent {ext} is larger than padded input {padded}")));
+                return Err(OpError::invalid(format!(
+                    "kernel extent {ext} is larger than padded input {padded}"
+                )));
             }
             let span = padded - ext;
-            let mut o = if self.ceil_mode { span.div_ceil(strides[d]) + 1 } else { span / strides[d] + 1 };
+            let mut o = if self.ceil_mode {
+                span.div_ceil(strides[d]) + 1
+            } else {
+                span / strides[d] + 1
+            };
             // With ceil_mode, the last window must start inside the input or the begin pad.
             if self.ceil_mode && (o - 1) * strides[d] >= inp + pb[d] {
                 o -= 1;
             }
             out[d] = o;
         }
-        Ok(Geom { kernel, strides, dils, pb, pe, out })
+        Ok(Geom {
+            kernel,
+            strides,
+            dils,
+            pb,
+            pe,
+            out,
+        })
     }
 }
 
 /// `c = a @ b` with `a: [m, k]`, `b: [k, n]`, row-major, through candle's gemm.
-pub fn gemm<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
+pub fn gemm<T: candle_core::WithDType>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Vec<T>, OpError> {
     let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
     if m == 0 || n == 0 {
         return Ok(Vec::new());
@@ -168,11 +199,20 @@ pub fn gemm<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: 
     let dev = candle_core::Device::Cpu;
     let ta = candle_core::Tensor::from_slice(a, (m, k), &dev).map_err(err)?;
     let tb = candle_core::Tensor::from_slice(b, (k, n), &dev).map_err(err)?;
-    ta.matmul(&tb).and_then(|c| c.flatten_all()).and_then(|c| c.to_vec1::<T>()).map_err(err)
+    ta.matmul(&tb)
+        .and_then(|c| c.flatten_all())
+        .and_then(|c| c.to_vec1::<T>())
+        .map_err(err)
 }
 
 /// `c = a^T @ b` with `a: [k, m]`, `b: [k, n]`.
-pub fn gemm_tn<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
+pub fn gemm_tn<T: candle_core::WithDType>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Vec<T>, OpError> {
     let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
     if m == 0 || n == 0 {
         return Ok(Vec::new());
@@ -193,7 +233,10 @@ pub fn gemm_tn<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, 
 /// Permutes a tensor's axes.
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, OpError> {
     if perm.len() != t.rank() {
-        return Err(OpError::invalid(format!("permutation {perm:?} does not match rank {}", t.rank())));
+        return Err(OpError::invalid(format!(
+            "permutation {perm:?} does not match rank {}",
+            t.rank()
+        )));
     }
     Ok(map_array!(t, a => {
         let p = a.view().permuted_axes(IxDyn(perm));
@@ -240,7 +283,13 @@ pub fn with_layout(
             let ys = ys
                 .into_iter()
                 .enumerate()
-                .map(|(i, y)| if i < n_back { to_channels_last(&y) } else { Ok(y) })
+                .map(|(i, y)| {
+                    if i < n_back {
+                        to_channels_last(&y)
+                    } else {
+                        Ok(y)
+                    }
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             outs(ys)
         }
@@ -250,5 +299,9 @@ pub fn with_layout(
 /// Round half to even.
 pub fn round_even(x: f64) -> f64 {
     let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 { 2.0 * (x / 2.0).round() } else { r }
+    if (x - x.trunc()).abs() == 0.5 {
+        2.0 * (x / 2.0).round()
+    } else {
+        r
+    }
 }

@@ -21,12 +21,19 @@ pub struct ConvAttrs<'a> {
 /// Checks shapes and resolves geometry; returns (geom, group).
 pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom, usize), OpError> {
     if xs.len() < 3 || ws.len() != xs.len() {
-        return Err(OpError::invalid(format!("conv input {xs:?} and weight {ws:?} ranks do not fit")));
+        return Err(OpError::invalid(format!(
+            "conv input {xs:?} and weight {ws:?} ranks do not fit"
+        )));
     }
-    let group = usize::try_from(a.group).ok().filter(|&g| g > 0).ok_or_else(|| OpError::invalid("group must be positive"))?;
+    let group = usize::try_from(a.group)
+        .ok()
+        .filter(|&g| g > 0)
+        .ok_or_else(|| OpError::invalid("group must be positive"))?;
     let (c, m) = (xs[1], ws[0]);
     if c % group != 0 || m % group != 0 || ws[1] * group != c {
-        return Err(OpError::invalid(format!("conv channels: input {c}, weight {ws:?}, group {group}")));
+        return Err(OpError::invalid(format!(
+            "conv channels: input {c}, weight {ws:?}, group {group}"
+        )));
     }
     let kernel: Vec<i64> = if a.kernel_shape.is_empty() {
         ws[2..].iter().map(|&k| k as i64).collect()
@@ -34,7 +41,9 @@ pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom,
         a.kernel_shape.to_vec()
     };
     if kernel.iter().zip(&ws[2..]).any(|(&k, &w)| k as usize != w) {
-        return Err(OpError::invalid(format!("kernel_shape {kernel:?} does not match weight {ws:?}")));
+        return Err(OpError::invalid(format!(
+            "kernel_shape {kernel:?} does not match weight {ws:?}"
+        )));
     }
     let g = GeomSpec {
         input: &xs[2..],
@@ -110,13 +119,26 @@ pub fn conv_core<T: WithDType>(
     if let Some(b) = b
         && b.len() != m
     {
-        return Err(OpError::invalid(format!("bias has {} values, expected {m}", b.len())));
+        return Err(OpError::invalid(format!(
+            "bias has {} values, expected {m}",
+            b.len()
+        )));
     }
     if y.is_empty() {
         return Ok((y, oshape));
     }
-    let tables: Vec<Vec<usize>> =
-        (0..nd).map(|d| coord_table(sp[d], g.kernel[d], g.out[d], g.strides[d], g.dils[d], g.pb[d])).collect();
+    let tables: Vec<Vec<usize>> = (0..nd)
+        .map(|d| {
+            coord_table(
+                sp[d],
+                g.kernel[d],
+                g.out[d],
+                g.strides[d],
+                g.dils[d],
+                g.pb[d],
+            )
+        })
+        .collect();
     let istr = strides_of(sp);
     let last = nd - 1;
     let (ol, kl) = (g.out[last], g.kernel[last]);
@@ -206,7 +228,9 @@ pub fn conv_core<T: WithDType>(
     if let Some(b) = b {
         for ni in 0..n {
             for (mi, &bv) in b.iter().enumerate() {
-                y[(ni * m + mi) * op..(ni * m + mi + 1) * op].iter_mut().for_each(|v| *v += bv);
+                y[(ni * m + mi) * op..(ni * m + mi + 1) * op]
+                    .iter_mut()
+                    .for_each(|v| *v += bv);
             }
         }
     }
@@ -221,7 +245,12 @@ fn f32s(t: &Tensor) -> Result<Vec<f32>, OpError> {
 }
 
 /// ONNX Conv.
-pub fn conv(a: &ConvAttrs<'_>, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, OpError> {
+pub fn conv(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<Tensor, OpError> {
     let (geom, group) = conv_geom(a, x.shape(), w.shape())?;
     if x.dtype() == DType::F64 {
         let (xv, xs) = fdata(x)?;
@@ -251,7 +280,9 @@ fn per_channel(t: Option<&Tensor>, m: usize, what: &str) -> Result<Vec<f64>, OpE
     match v.len() {
         1 => Ok(vec![v[0]; m]),
         l if l == m => Ok(v),
-        l => Err(OpError::invalid(format!("{what} has {l} values, expected 1 or {m}"))),
+        l => Err(OpError::invalid(format!(
+            "{what} has {l} values, expected 1 or {m}"
+        ))),
     }
 }
 
@@ -269,7 +300,12 @@ fn int_conv(
     let wz = per_channel(wzp, m, "w_zero_point")?;
     let xv: Vec<f64> = x.to_f64_vec()?.into_iter().map(|v| v - xz).collect();
     let per = w.len() / m.max(1);
-    let wv: Vec<f64> = w.to_f64_vec()?.into_iter().enumerate().map(|(i, v)| v - wz[i / per.max(1)]).collect();
+    let wv: Vec<f64> = w
+        .to_f64_vec()?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v - wz[i / per.max(1)])
+        .collect();
     conv_core(&xv, x.shape(), &wv, w.shape(), None, &geom, group)
 }
 

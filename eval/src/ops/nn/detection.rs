@@ -18,7 +18,9 @@ pub fn nms(
     let (bv, bs) = fdata(boxes)?;
     let (sv, ss) = fdata(scores)?;
     if bs.len() != 3 || bs[2] != 4 || ss.len() != 3 || ss[0] != bs[0] || ss[2] != bs[1] {
-        return Err(OpError::invalid(format!("NonMaxSuppression boxes {bs:?} and scores {ss:?} do not fit")));
+        return Err(OpError::invalid(format!(
+            "NonMaxSuppression boxes {bs:?} and scores {ss:?} do not fit"
+        )));
     }
     let max_out = match max_out {
         Some(t) => t.to_i64_vec()?.first().copied().unwrap_or(0).max(0) as usize,
@@ -34,7 +36,12 @@ pub fn nms(
             let (xc, yc, w, h) = (v[0], v[1], v[2], v[3]);
             [yc - h / 2.0, xc - w / 2.0, yc + h / 2.0, xc + w / 2.0]
         } else {
-            [v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])]
+            [
+                v[0].min(v[2]),
+                v[1].min(v[3]),
+                v[0].max(v[2]),
+                v[1].max(v[3]),
+            ]
         }
     };
     let iou_of = |a: [f64; 4], b: [f64; 4]| -> f64 {
@@ -53,8 +60,15 @@ pub fn nms(
     for b in 0..nb {
         for c in 0..nc {
             let sc = &sv[(b * nc + c) * n..(b * nc + c + 1) * n];
-            let mut cand: Vec<usize> = (0..n).filter(|&i| score_th.is_none_or(|t| sc[i] > t)).collect();
-            cand.sort_by(|&i, &j| sc[j].partial_cmp(&sc[i]).unwrap_or(std::cmp::Ordering::Equal).then(i.cmp(&j)));
+            let mut cand: Vec<usize> = (0..n)
+                .filter(|&i| score_th.is_none_or(|t| sc[i] > t))
+                .collect();
+            cand.sort_by(|&i, &j| {
+                sc[j]
+                    .partial_cmp(&sc[i])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(i.cmp(&j))
+            });
             let mut sel: Vec<usize> = Vec::new();
             for i in cand {
                 if sel.len() >= max_out {
@@ -75,17 +89,34 @@ pub fn nms(
 }
 
 /// ONNX RoiAlign.
-pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Result<Tensor, OpError> {
+pub fn roi_align(
+    a: &RoiAlign,
+    x: &Tensor,
+    rois: &Tensor,
+    bidx: &Tensor,
+) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let (rv, rs) = fdata(rois)?;
     let bi = bidx.to_i64_vec()?;
     if xs.len() != 4 || rs.len() != 2 || rs[1] != 4 || bi.len() != rs[0] {
-        return Err(OpError::invalid(format!("RoiAlign X {xs:?}, rois {rs:?} do not fit")));
+        return Err(OpError::invalid(format!(
+            "RoiAlign X {xs:?}, rois {rs:?} do not fit"
+        )));
     }
     let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
-    let (oh, ow) = (usize::try_from(a.output_height).unwrap_or(0), usize::try_from(a.output_width).unwrap_or(0));
+    if h == 0 || w == 0 {
+        return Err(OpError::invalid(format!(
+            "RoiAlign input {xs:?} has an empty spatial dim"
+        )));
+    }
+    let (oh, ow) = (
+        usize::try_from(a.output_height).unwrap_or(0),
+        usize::try_from(a.output_width).unwrap_or(0),
+    );
     if oh == 0 || ow == 0 {
-        return Err(OpError::invalid("output_height and output_width must be positive"));
+        return Err(OpError::invalid(
+            "output_height and output_width must be positive",
+        ));
     }
     let half = a.coordinate_transformation_mode == "half_pixel";
     let off = if half { 0.5 } else { 0.0 };
@@ -95,7 +126,10 @@ pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Resu
     let mut y = vec![0f64; r * c * oh * ow];
     let (hf, wf) = (h as f64, w as f64);
     for ri in 0..r {
-        let b = usize::try_from(bi[ri]).ok().filter(|&b| b < n).ok_or_else(|| OpError::invalid("batch index out of range"))?;
+        let b = usize::try_from(bi[ri])
+            .ok()
+            .filter(|&b| b < n)
+            .ok_or_else(|| OpError::invalid("batch index out of range"))?;
         let roi = &rv[ri * 4..ri * 4 + 4];
         let (sw, sh) = (roi[0] * sc - off, roi[1] * sc - off);
         let (ew, eh) = (roi[2] * sc - off, roi[3] * sc - off);
@@ -105,8 +139,16 @@ pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Resu
             rh = rh.max(1.0);
         }
         let (bh, bw) = (rh / oh as f64, rw / ow as f64);
-        let gh = if a.sampling_ratio > 0 { a.sampling_ratio as usize } else { (rh / oh as f64).ceil().max(0.0) as usize };
-        let gw = if a.sampling_ratio > 0 { a.sampling_ratio as usize } else { (rw / ow as f64).ceil().max(0.0) as usize };
+        let gh = if a.sampling_ratio > 0 {
+            a.sampling_ratio as usize
+        } else {
+            (rh / oh as f64).ceil().max(0.0) as usize
+        };
+        let gw = if a.sampling_ratio > 0 {
+            a.sampling_ratio as usize
+        } else {
+            (rw / ow as f64).ceil().max(0.0) as usize
+        };
         let count = (gh * gw).max(1) as f64;
         for ph in 0..oh {
             for pw in 0..ow {
@@ -141,7 +183,10 @@ pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Resu
                         }
                         let (ly, lx) = (yy - yl as f64, xx - xl as f64);
                         let (hy, hx) = (1.0 - ly, 1.0 - lx);
-                        samples.push(([yl * w + xl, yl * w + xh, yh * w + xl, yh * w + xh], [hy * hx, hy * lx, ly * hx, ly * lx]));
+                        samples.push((
+                            [yl * w + xl, yl * w + xh, yh * w + xl, yh * w + xh],
+                            [hy * hx, hy * lx, ly * hx, ly * lx],
+                        ));
                     }
                 }
                 for ci in 0..c {
@@ -150,14 +195,17 @@ pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Resu
                     let mut first = true;
                     for (p, wt) in &samples {
                         if max_mode {
-                            let v = (0..4).map(|k| wt[k] * xv[base + p[k]]).fold(f64::NEG_INFINITY, f64::max);
+                            let v = (0..4)
+                                .map(|k| wt[k] * xv[base + p[k]])
+                                .fold(f64::NEG_INFINITY, f64::max);
                             acc = if first { v } else { acc.max(v) };
                             first = false;
                         } else {
                             acc += (0..4).map(|k| wt[k] * xv[base + p[k]]).sum::<f64>();
                         }
                     }
-                    y[((ri * c + ci) * oh + ph) * ow + pw] = if max_mode { acc } else { acc / count };
+                    y[((ri * c + ci) * oh + ph) * ow + pw] =
+                        if max_mode { acc } else { acc / count };
                 }
             }
         }

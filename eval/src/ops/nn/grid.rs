@@ -43,10 +43,17 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
     let (gv, gs) = fdata(grid)?;
     let nd = xs.len().saturating_sub(2);
     if nd == 0 || gs.len() != nd + 2 || gs[0] != xs[0] || gs[nd + 1] != nd {
-        return Err(OpError::invalid(format!("GridSample X {xs:?} and grid {gs:?} do not fit")));
+        return Err(OpError::invalid(format!(
+            "GridSample X {xs:?} and grid {gs:?} do not fit"
+        )));
     }
     let (n, c) = (xs[0], xs[1]);
     let dims = &xs[2..];
+    if dims.contains(&0) {
+        return Err(OpError::invalid(format!(
+            "GridSample input {xs:?} has an empty spatial dim"
+        )));
+    }
     let ac = a.align_corners != 0;
     let osp = &gs[1..nd + 1];
     let op = prod(osp);
@@ -61,8 +68,16 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
             for d in 0..nd {
                 let len = dims[d] as f64;
                 let nv = g[nd - 1 - d];
-                let mut v = if ac { (nv + 1.0) / 2.0 * (len - 1.0) } else { ((nv + 1.0) * len - 1.0) / 2.0 };
-                let (lo, hi) = if ac { (0.0, len - 1.0) } else { (-0.5, len - 0.5) };
+                let mut v = if ac {
+                    (nv + 1.0) / 2.0 * (len - 1.0)
+                } else {
+                    ((nv + 1.0) * len - 1.0) / 2.0
+                };
+                let (lo, hi) = if ac {
+                    (0.0, len - 1.0)
+                } else {
+                    (-0.5, len - 0.5)
+                };
                 if a.mode == "nearest" {
                     v = super::common::round_even(v);
                 }
@@ -91,16 +106,22 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
             let mut res: Vec<Vec<(Option<usize>, f64)>> = Vec::with_capacity(nd);
             for d in 0..nd {
                 let len = dims[d] as i64;
-                let (lo, hi) = if ac { (0.0, len as f64 - 1.0) } else { (-0.5, len as f64 - 0.5) };
+                let (lo, hi) = if ac {
+                    (0.0, len as f64 - 1.0)
+                } else {
+                    (-0.5, len as f64 - 0.5)
+                };
                 res.push(
                     taps[d]
                         .iter()
                         .map(|&(i, w)| {
-                            let idx = match pm {
-                                "zeros" => (i >= 0 && i < len).then_some(i as usize),
-                                "border" => Some(i.clamp(0, len - 1) as usize),
-                                _ => Some((reflect(i as f64, lo, hi) as i64).clamp(0, len - 1) as usize),
-                            };
+                            let idx =
+                                match pm {
+                                    "zeros" => (i >= 0 && i < len).then_some(i as usize),
+                                    "border" => Some(i.clamp(0, len - 1) as usize),
+                                    _ => Some((reflect(i as f64, lo, hi) as i64).clamp(0, len - 1)
+                                        as usize),
+                                };
                             (idx, w)
                         })
                         .collect(),
@@ -152,17 +173,27 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
 /// ONNX AffineGrid.
 pub fn affine_grid(a: &AffineGrid, theta: &Tensor, size: &Tensor) -> Result<Tensor, OpError> {
     let (tv, ts) = fdata(theta)?;
-    let size: Vec<usize> = size.to_i64_vec()?.into_iter().map(|v| to_usize(v, "size")).collect::<Result<_, _>>()?;
+    let size: Vec<usize> = size
+        .to_i64_vec()?
+        .into_iter()
+        .map(|v| to_usize(v, "size"))
+        .collect::<Result<_, _>>()?;
     let nd = size.len().saturating_sub(2);
     let n = *size.first().unwrap_or(&0);
     if !(nd == 2 || nd == 3) || ts != [n, nd, nd + 1] {
-        return Err(OpError::invalid(format!("AffineGrid theta {ts:?} does not fit size {size:?}")));
+        return Err(OpError::invalid(format!(
+            "AffineGrid theta {ts:?} does not fit size {size:?}"
+        )));
     }
     let sp = &size[2..];
     let ac = a.align_corners != 0;
     let coord = |i: usize, len: usize| -> f64 {
         if ac {
-            if len <= 1 { -1.0 } else { -1.0 + 2.0 * i as f64 / (len - 1) as f64 }
+            if len <= 1 {
+                -1.0
+            } else {
+                -1.0 + 2.0 * i as f64 / (len - 1) as f64
+            }
         } else {
             -1.0 + (2 * i + 1) as f64 / len as f64
         }
@@ -174,10 +205,12 @@ pub fn affine_grid(a: &AffineGrid, theta: &Tensor, size: &Tensor) -> Result<Tens
         let th = &tv[ni * nd * (nd + 1)..(ni + 1) * nd * (nd + 1)];
         for i in 0..p {
             // Homogeneous point (x, y[, z], 1): x is the last spatial dim.
-            let mut h: Vec<f64> = (0..nd).map(|k| {
-                let d = nd - 1 - k;
-                coord((i / st[d]) % sp[d], sp[d])
-            }).collect();
+            let mut h: Vec<f64> = (0..nd)
+                .map(|k| {
+                    let d = nd - 1 - k;
+                    coord((i / st[d]) % sp[d], sp[d])
+                })
+                .collect();
             h.push(1.0);
             for r in 0..nd {
                 y.push((0..=nd).map(|k| th[r * (nd + 1) + k] * h[k]).sum());

@@ -17,7 +17,14 @@ use ndarray::{ArrayD, IxDyn};
 /// One output coordinate: taps, or `None` when it extrapolates.
 type Taps = Option<Vec<(usize, f64)>>;
 
-fn x_original(mode: &str, o: usize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Result<f64, OpError> {
+fn x_original(
+    mode: &str,
+    o: usize,
+    l: usize,
+    out: usize,
+    s: f64,
+    roi: (f64, f64),
+) -> Result<f64, OpError> {
     let (x, lf) = (o as f64, l as f64);
     let ow = s * lf;
     Ok(match mode {
@@ -50,7 +57,11 @@ fn x_original(mode: &str, o: usize, l: usize, out: usize, s: f64, roi: (f64, f64
             let offset = lf / 2.0 * (1.0 - adj);
             offset + (x + 0.5) / s - 0.5
         }
-        m => return Err(OpError::invalid(format!("unknown coordinate_transformation_mode '{m}'"))),
+        m => {
+            return Err(OpError::invalid(format!(
+                "unknown coordinate_transformation_mode '{m}'"
+            )));
+        }
     })
 }
 
@@ -87,7 +98,9 @@ fn coeffs(r: &Resize, ratio: f64, scale: f64) -> Result<Vec<f64>, OpError> {
             let s = scale.min(1.0);
             let start = (-1.0 / s).floor() as i64 + 1;
             let n = 2 - 2 * start;
-            let c: Vec<f64> = (start..start + n).map(|i| (1.0 - ((i as f64 - ratio) * s).abs()).clamp(0.0, 1.0)).collect();
+            let c: Vec<f64> = (start..start + n)
+                .map(|i| (1.0 - ((i as f64 - ratio) * s).abs()).clamp(0.0, 1.0))
+                .collect();
             let sum: f64 = c.iter().sum();
             c.into_iter().map(|v| v / sum).collect()
         }
@@ -96,16 +109,29 @@ fn coeffs(r: &Resize, ratio: f64, scale: f64) -> Result<Vec<f64>, OpError> {
             let s = scale.min(1.0);
             let start = (-2.0 / s).floor() as i64 + 1;
             let end = 2 - start;
-            let c: Vec<f64> = (start..end).map(|i| cubic_w(s * (i as f64 - ratio), a)).collect();
+            let c: Vec<f64> = (start..end)
+                .map(|i| cubic_w(s * (i as f64 - ratio), a))
+                .collect();
             let sum: f64 = c.iter().sum();
             c.into_iter().map(|v| v / sum).collect()
         }
-        "cubic" => vec![cubic_w(ratio + 1.0, a), cubic_w(ratio, a), cubic_w(1.0 - ratio, a), cubic_w(2.0 - ratio, a)],
+        "cubic" => vec![
+            cubic_w(ratio + 1.0, a),
+            cubic_w(ratio, a),
+            cubic_w(1.0 - ratio, a),
+            cubic_w(2.0 - ratio, a),
+        ],
         m => return Err(OpError::invalid(format!("unknown Resize mode '{m}'"))),
     })
 }
 
-fn axis_taps(r: &Resize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Result<Vec<Taps>, OpError> {
+fn axis_taps(
+    r: &Resize,
+    l: usize,
+    out: usize,
+    s: f64,
+    roi: (f64, f64),
+) -> Result<Vec<Taps>, OpError> {
     let tf = r.coordinate_transformation_mode == "tf_crop_and_resize";
     (0..out)
         .map(|o| {
@@ -113,7 +139,11 @@ fn axis_taps(r: &Resize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Resul
             if tf && (x < 0.0 || x > l as f64 - 1.0) {
                 return Ok(None);
             }
-            let (fl, ratio) = if x.fract() == 0.0 { (x as i64 - 1, 1.0) } else { (x.floor() as i64, x - x.floor()) };
+            let (fl, ratio) = if x.fract() == 0.0 {
+                (x as i64 - 1, 1.0)
+            } else {
+                (x.floor() as i64, x - x.floor())
+            };
             let mut c = coeffs(r, ratio, s)?;
             let n = c.len() as i64;
             let first = fl - n / 2 + 1;
@@ -127,29 +157,65 @@ fn axis_taps(r: &Resize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Resul
                 let sum: f64 = c.iter().sum();
                 c.iter_mut().for_each(|w| *w /= sum);
             }
-            Ok(Some(c.into_iter().enumerate().map(|(j, w)| ((first + j as i64).clamp(0, l as i64 - 1) as usize, w)).collect()))
+            Ok(Some(
+                c.into_iter()
+                    .enumerate()
+                    .map(|(j, w)| ((first + j as i64).clamp(0, l as i64 - 1) as usize, w))
+                    .collect(),
+            ))
         })
         .collect()
 }
 
+/// `out[i] = a.flat[src[i]]`.
+fn gather<T: Clone>(a: &ArrayD<T>, src: &[usize], out: &[usize]) -> Result<ArrayD<T>, OpError> {
+    let flat: Vec<&T> = a.iter().collect();
+    let v = src
+        .iter()
+        .map(|&s| flat.get(s).map(|&x| x.clone()))
+        .collect::<Option<Vec<T>>>()
+        .ok_or_else(|| {
+            OpError::invalid("Resize: cannot resize an empty input to a non-empty output")
+        })?;
+    ArrayD::from_shape_vec(IxDyn(out), v).map_err(|e| OpError::invalid(e.to_string()))
+}
+
 /// ONNX Resize.
-pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tensor>, sizes: Option<&Tensor>) -> Result<Tensor, OpError> {
+pub fn resize(
+    r: &Resize,
+    x: &Tensor,
+    roi: Option<&Tensor>,
+    scales: Option<&Tensor>,
+    sizes: Option<&Tensor>,
+) -> Result<Tensor, OpError> {
     let xs = x.shape().to_vec();
     let rank = xs.len();
     let axes: Vec<usize> = if r.axes.is_empty() {
         (0..rank).collect()
     } else {
-        r.axes.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?
+        r.axes
+            .iter()
+            .map(|&a| norm_axis(a, rank))
+            .collect::<Result<_, _>>()?
     };
     let na = axes.len();
-    let scales = scales.map(|t| t.to_f64_vec()).transpose()?.filter(|v| !v.is_empty());
-    let sizes = sizes.map(|t| t.to_i64_vec()).transpose()?.filter(|v| !v.is_empty());
+    let scales = scales
+        .map(|t| t.to_f64_vec())
+        .transpose()?
+        .filter(|v| !v.is_empty());
+    let sizes = sizes
+        .map(|t| t.to_i64_vec())
+        .transpose()?
+        .filter(|v| !v.is_empty());
     let mut sc = vec![1f64; rank];
     let mut out = xs.clone();
     match (scales, sizes) {
         (Some(s), _) => {
             if s.len() != na {
-                return Err(OpError::invalid(format!("scales has {} values for {na} axes", s.len())));
+                return Err(OpError::invalid(format!(
+                    "scales has {} values for {na} axes",
+                    s.len()
+                )));
             }
             for (i, &a) in axes.iter().enumerate() {
                 if s[i] <= 0.0 {
@@ -161,30 +227,45 @@ pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tens
         }
         (None, Some(z)) => {
             if z.len() != na {
-                return Err(OpError::invalid(format!("sizes has {} values for {na} axes", z.len())));
+                return Err(OpError::invalid(format!(
+                    "sizes has {} values for {na} axes",
+                    z.len()
+                )));
             }
             let ratio = |i: usize| z[i] as f64 / xs[axes[i]] as f64;
             match r.keep_aspect_ratio_policy.as_str() {
                 "stretch" => {
                     for (i, &a) in axes.iter().enumerate() {
-                        out[a] = usize::try_from(z[i]).map_err(|_| OpError::invalid("negative size"))?;
+                        out[a] =
+                            usize::try_from(z[i]).map_err(|_| OpError::invalid("negative size"))?;
                         sc[a] = ratio(i);
                     }
                 }
                 p @ ("not_larger" | "not_smaller") => {
                     let it = (0..na).map(ratio);
-                    let s = if p == "not_larger" { it.fold(f64::INFINITY, f64::min) } else { it.fold(0.0, f64::max) };
+                    let s = if p == "not_larger" {
+                        it.fold(f64::INFINITY, f64::min)
+                    } else {
+                        it.fold(0.0, f64::max)
+                    };
                     for &a in &axes {
                         sc[a] = s;
                         out[a] = (s * xs[a] as f64 + 0.5).floor() as usize;
                     }
                 }
-                p => return Err(OpError::invalid(format!("unknown keep_aspect_ratio_policy '{p}'"))),
+                p => {
+                    return Err(OpError::invalid(format!(
+                        "unknown keep_aspect_ratio_policy '{p}'"
+                    )));
+                }
             }
         }
         (None, None) => return Err(OpError::invalid("Resize needs scales or sizes")),
     }
-    let roi_v = roi.map(|t| t.to_f64_vec()).transpose()?.filter(|v| !v.is_empty());
+    let roi_v = roi
+        .map(|t| t.to_f64_vec())
+        .transpose()?
+        .filter(|v| !v.is_empty());
     let mut rois = vec![(0.0, 1.0); rank];
     if let Some(v) = roi_v {
         if v.len() == 2 * na {
@@ -196,11 +277,21 @@ pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tens
                 *rr = (v[a], v[a + rank]);
             }
         } else if r.coordinate_transformation_mode == "tf_crop_and_resize" {
-            return Err(OpError::invalid(format!("roi has {} values, expected {}", v.len(), 2 * na)));
+            return Err(OpError::invalid(format!(
+                "roi has {} values, expected {}",
+                v.len(),
+                2 * na
+            )));
         }
     }
     let taps: Vec<Vec<Taps>> = (0..rank)
-        .map(|a| if xs[a] == 0 { Ok(vec![None; out[a]]) } else { axis_taps(r, xs[a], out[a], sc[a], rois[a]) })
+        .map(|a| {
+            if xs[a] == 0 {
+                Ok(vec![None; out[a]])
+            } else {
+                axis_taps(r, xs[a], out[a], sc[a], rois[a])
+            }
+        })
         .collect::<Result<_, _>>()?;
     let total = prod(&out);
     let ostr = strides_of(&out);
@@ -212,17 +303,16 @@ pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tens
                 (0..rank)
                     .map(|a| {
                         let t = &taps[a][(i / ostr[a]) % out[a]];
-                        let idx = t.as_ref().and_then(|t| t.iter().find(|p| p.1 == 1.0).or(t.first()).map(|p| p.0)).unwrap_or(0);
+                        let idx = t
+                            .as_ref()
+                            .and_then(|t| t.iter().find(|p| p.1 == 1.0).or(t.first()).map(|p| p.0))
+                            .unwrap_or(0);
                         idx * istr[a]
                     })
                     .sum()
             })
             .collect();
-        let y = map_array!(x, a => {
-            let flat: Vec<_> = a.iter().cloned().collect();
-            let v = src.iter().map(|&s| flat.get(s).cloned().unwrap_or_else(|| flat[0].clone())).collect();
-            ArrayD::from_shape_vec(IxDyn(&out), v).map_err(|e| OpError::invalid(e.to_string()))?
-        });
+        let y = map_array!(x, a => gather(a, &src, &out)?);
         if r.coordinate_transformation_mode == "tf_crop_and_resize" && (0..total).any(extrap_at) {
             let mut v = y.to_f64_vec()?;
             for (i, e) in v.iter_mut().enumerate() {
@@ -266,7 +356,10 @@ pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tens
             *v = r.extrapolation_value as f64;
         }
     }
-    if matches!(x, Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_)) {
+    if matches!(
+        x,
+        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_)
+    ) {
         Tensor::from_f64(x.dtype(), &out, data)
     } else {
         Tensor::from_f64(x.dtype(), &out, data.into_iter().map(round_even).collect())
