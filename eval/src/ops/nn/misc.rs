@@ -470,6 +470,21 @@ pub fn linear_attention(
     } else {
         None
     };
+    if let Some((_, ds)) = &dec
+        && !(ds.len() == 3 && ds[0] == b && ds[1] == t && (ds[2] == hk || ds[2] == hk * dk))
+    {
+        return Err(OpError::invalid(format!("decay shape {ds:?} does not fit")));
+    }
+    if let Some((_, bs)) = &bet
+        && !(bs.len() == 3 && bs[0] == b && bs[1] == t && (bs[2] == hk || bs[2] == 1))
+    {
+        return Err(OpError::invalid(format!("beta shape {bs:?} does not fit")));
+    }
+    if ks[0] != b || ks[1] != t || vs[0] != b || vs[1] != t {
+        return Err(OpError::invalid(
+            "query, key and value batch and sequence sizes differ",
+        ));
+    }
     let mut state = match past {
         Some(p) => {
             let (pv, ps) = fdata(p)?;
