@@ -1,0 +1,357 @@
+//! Conv, ConvInteger and QLinearConv: im2col + GEMM (candle's gemm) for dense and grouped
+//! convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank) spatial.
+
+use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
+use crate::error::OpError;
+use crate::tensor::Tensor;
+use candle_core::WithDType;
+use edgeport_ir::DType;
+use ndarray::{ArrayD, IxDyn};
+
+/// Attributes shared by the conv-like ops.
+pub struct ConvAttrs<'a> {
+    pub auto_pad: &'a str,
+    pub dilations: &'a [i64],
+    pub group: i64,
+    pub kernel_shape: &'a [i64],
+    pub pads: &'a [i64],
+    pub strides: &'a [i64],
+}
+
+/// Checks shapes and resolves geometry; returns (geom, group).
+pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom, usize), OpError> {
+    if xs.len() < 3 || ws.len() != xs.len() {
+        return Err(OpError::invalid(format!(
+            "conv input {xs:?} and weight {ws:?} ranks do not fit"
+        )));
+    }
+    let group = usize::try_from(a.group)
+        .ok()
+        .filter(|&g| g > 0)
+        .ok_or_else(|| OpError::invalid("group must be positive"))?;
+    let (c, m) = (xs[1], ws[0]);
+    if c % group != 0 || m % group != 0 || ws[1] * group != c {
+        return Err(OpError::invalid(format!(
+            "conv channels: input {c}, weight {ws:?}, group {group}"
+        )));
+    }
+    let kernel: Vec<i64> = if a.kernel_shape.is_empty() {
+        ws[2..].iter().map(|&k| k as i64).collect()
+    } else {
+        a.kernel_shape.to_vec()
+    };
+    if kernel.iter().zip(&ws[2..]).any(|(&k, &w)| k as usize != w) {
+        return Err(OpError::invalid(format!(
+            "kernel_shape {kernel:?} does not match weight {ws:?}"
+        )));
+    }
+    let g = GeomSpec {
+        input: &xs[2..],
+        kernel: &kernel,
+        strides: a.strides,
+        dils: a.dilations,
+        pads: a.pads,
+        auto_pad: a.auto_pad,
+        ceil_mode: false,
+    }
+    .resolve()?;
+    Ok((g, group))
+}
+
+/// For one spatial dim: the input coordinate read by (kernel pos k, output pos o), or usize::MAX
+/// when it falls in the padding.
+fn coord_table(inp: usize, k: usize, o: usize, s: usize, d: usize, pb: usize) -> Vec<usize> {
+    let mut t = vec![usize::MAX; k * o];
+    for ki in 0..k {
+        for oi in 0..o {
+            let p = (oi * s + ki * d) as isize - pb as isize;
+            if p >= 0 && (p as usize) < inp {
+                t[ki * o + oi] = p as usize;
+            }
+        }
+    }
+    t
+}
+
+/// Iterates an odometer over `dims`, calling `f` with the multi-index.
+fn odometer(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    if dims.contains(&0) {
+        return;
+    }
+    let mut idx = vec![0usize; dims.len()];
+    loop {
+        f(&idx);
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// The convolution itself: `x: [N, C, S…]`, `w: [M, C/g, K…]` → `[N, M, O…]`.
+pub fn conv_core<T: WithDType>(
+    x: &[T],
+    xs: &[usize],
+    w: &[T],
+    ws: &[usize],
+    b: Option<&[T]>,
+    g: &Geom,
+    group: usize,
+) -> Result<(Vec<T>, Vec<usize>), OpError> {
+    let (n, c, m) = (xs[0], xs[1], ws[0]);
+    let sp = &xs[2..];
+    let nd = sp.len();
+    let (cg, mg) = (c / group, m / group);
+    let kp = prod(&g.kernel);
+    let op = prod(&g.out);
+    let ip = prod(sp);
+    let mut oshape = vec![n, m];
+    oshape.extend(&g.out);
+    let mut y = vec![T::zero(); n * m * op];
+    if let Some(b) = b
+        && b.len() != m
+    {
+        return Err(OpError::invalid(format!(
+            "bias has {} values, expected {m}",
+            b.len()
+        )));
+    }
+    if y.is_empty() {
+        return Ok((y, oshape));
+    }
+    let tables: Vec<Vec<usize>> = (0..nd)
+        .map(|d| {
+            coord_table(
+                sp[d],
+                g.kernel[d],
+                g.out[d],
+                g.strides[d],
+                g.dils[d],
+                g.pb[d],
+            )
+        })
+        .collect();
+    let istr = strides_of(sp);
+    let last = nd - 1;
+    let (ol, kl) = (g.out[last], g.kernel[last]);
+    let outer_o = &g.out[..last];
+    let outer_k = &g.kernel[..last];
+    if cg == 1 && mg >= 1 && group > 1 {
+        // Depthwise: direct kernel.
+        for ni in 0..n {
+            for mi in 0..m {
+                let ci = mi / mg;
+                let xb = &x[(ni * c + ci) * ip..(ni * c + ci + 1) * ip];
+                let wb = &w[mi * kp..(mi + 1) * kp];
+                let yb = &mut y[(ni * m + mi) * op..(ni * m + mi + 1) * op];
+                let mut krow = 0usize;
+                odometer(outer_k, |kidx| {
+                    let mut orow = 0usize;
+                    odometer(outer_o, |oidx| {
+                        let mut base = 0usize;
+                        for d in 0..last {
+                            let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
+                            if p == usize::MAX {
+                                orow += 1;
+                                return;
+                            }
+                            base += p * istr[d];
+                        }
+                        let yr = &mut yb[orow * ol..(orow + 1) * ol];
+                        for k in 0..kl {
+                            let wv = wb[krow * kl + k];
+                            let t = &tables[last][k * ol..(k + 1) * ol];
+                            for (yo, &p) in yr.iter_mut().zip(t) {
+                                if p != usize::MAX {
+                                    *yo += wv * xb[base + p];
+                                }
+                            }
+                        }
+                        orow += 1;
+                    });
+                    krow += 1;
+                });
+            }
+        }
+    } else {
+        let rows = cg * kp;
+        let mut cols = vec![T::zero(); rows * op];
+        for ni in 0..n {
+            for gi in 0..group {
+                cols.iter_mut().for_each(|v| *v = T::zero());
+                for cc in 0..cg {
+                    let ci = gi * cg + cc;
+                    let xb = &x[(ni * c + ci) * ip..(ni * c + ci + 1) * ip];
+                    let mut krow = 0usize;
+                    odometer(outer_k, |kidx| {
+                        let mut orow = 0usize;
+                        odometer(outer_o, |oidx| {
+                            let mut base = 0usize;
+                            for d in 0..last {
+                                let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
+                                if p == usize::MAX {
+                                    orow += 1;
+                                    return;
+                                }
+                                base += p * istr[d];
+                            }
+                            for k in 0..kl {
+                                let r = cc * kp + krow * kl + k;
+                                let dst = &mut cols[r * op + orow * ol..r * op + (orow + 1) * ol];
+                                let t = &tables[last][k * ol..(k + 1) * ol];
+                                for (dv, &p) in dst.iter_mut().zip(t) {
+                                    if p != usize::MAX {
+                                        *dv = xb[base + p];
+                                    }
+                                }
+                            }
+                            orow += 1;
+                        });
+                        krow += 1;
+                    });
+                }
+                let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
+                let yg = gemm(wg, &cols, mg, rows, op)?;
+                let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
+                dst.copy_from_slice(&yg);
+            }
+        }
+    }
+    if let Some(b) = b {
+        for ni in 0..n {
+            for (mi, &bv) in b.iter().enumerate() {
+                y[(ni * m + mi) * op..(ni * m + mi + 1) * op]
+                    .iter_mut()
+                    .for_each(|v| *v += bv);
+            }
+        }
+    }
+    Ok((y, oshape))
+}
+
+fn f32s(t: &Tensor) -> Result<Vec<f32>, OpError> {
+    Ok(match t {
+        Tensor::F32(a) => a.iter().copied().collect(),
+        t => fdata(t)?.0.into_iter().map(|v| v as f32).collect(),
+    })
+}
+
+/// ONNX Conv.
+pub fn conv(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<Tensor, OpError> {
+    let (geom, group) = conv_geom(a, x.shape(), w.shape())?;
+    if x.dtype() == DType::F64 {
+        let (xv, xs) = fdata(x)?;
+        let (wv, ws) = fdata(w)?;
+        let bv = b.map(|b| fdata(b).map(|d| d.0)).transpose()?;
+        let (y, ys) = conv_core(&xv, &xs, &wv, &ws, bv.as_deref(), &geom, group)?;
+        return fout(DType::F64, &ys, y);
+    }
+    let xv = f32s(x)?;
+    let wv = f32s(w)?;
+    let bv = b.map(f32s).transpose()?;
+    let (y, ys) = conv_core(&xv, x.shape(), &wv, w.shape(), bv.as_deref(), &geom, group)?;
+    match x.dtype() {
+        DType::F32 => ArrayD::from_shape_vec(IxDyn(&ys), y)
+            .map(Tensor::F32)
+            .map_err(|e| OpError::invalid(e.to_string())),
+        d => fout(d, &ys, y.into_iter().map(|v| v as f64).collect()),
+    }
+}
+
+/// Per-output-channel (or scalar) values of an optional zero point or scale.
+fn per_channel(t: Option<&Tensor>, m: usize, what: &str) -> Result<Vec<f64>, OpError> {
+    let v = match t {
+        None => return Ok(vec![0.0; m]),
+        Some(t) => t.to_f64_vec()?,
+    };
+    match v.len() {
+        1 => Ok(vec![v[0]; m]),
+        l if l == m => Ok(v),
+        l => Err(OpError::invalid(format!(
+            "{what} has {l} values, expected 1 or {m}"
+        ))),
+    }
+}
+
+/// Integer conv in f64 (exact for 8-bit data): returns (y, shape).
+fn int_conv(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    w: &Tensor,
+    xzp: Option<&Tensor>,
+    wzp: Option<&Tensor>,
+) -> Result<(Vec<f64>, Vec<usize>), OpError> {
+    let (geom, group) = conv_geom(a, x.shape(), w.shape())?;
+    let xz = per_channel(xzp, 1, "x_zero_point")?[0];
+    let m = w.shape()[0];
+    let wz = per_channel(wzp, m, "w_zero_point")?;
+    let xv: Vec<f64> = x.to_f64_vec()?.into_iter().map(|v| v - xz).collect();
+    let per = w.len() / m.max(1);
+    let wv: Vec<f64> = w
+        .to_f64_vec()?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v - wz[i / per.max(1)])
+        .collect();
+    conv_core(&xv, x.shape(), &wv, w.shape(), None, &geom, group)
+}
+
+/// ONNX ConvInteger.
+pub fn conv_integer(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    w: &Tensor,
+    xzp: Option<&Tensor>,
+    wzp: Option<&Tensor>,
+) -> Result<Tensor, OpError> {
+    let (y, ys) = int_conv(a, x, w, xzp, wzp)?;
+    fout(DType::I32, &ys, y.into_iter().map(|v| v.round()).collect())
+}
+
+/// ONNX QLinearConv.
+#[allow(clippy::too_many_arguments)]
+pub fn qlinear_conv(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    xs: &Tensor,
+    xzp: &Tensor,
+    w: &Tensor,
+    wsc: &Tensor,
+    wzp: &Tensor,
+    ysc: &Tensor,
+    yzp: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<Tensor, OpError> {
+    let (mut y, shape) = int_conv(a, x, w, Some(xzp), Some(wzp))?;
+    let m = w.shape()[0];
+    let xs = per_channel(Some(xs), 1, "x_scale")?[0];
+    let ws = per_channel(Some(wsc), m, "w_scale")?;
+    let ys = per_channel(Some(ysc), 1, "y_scale")?[0];
+    let yz = per_channel(Some(yzp), 1, "y_zero_point")?[0];
+    let bias = per_channel(b, m, "B")?;
+    let op = prod(&shape[2..]);
+    let (lo, hi) = match yzp.dtype() {
+        DType::U8 => (0.0, 255.0),
+        DType::I8 => (-128.0, 127.0),
+        d => return Err(OpError::DType(d.to_string())),
+    };
+    for (i, v) in y.iter_mut().enumerate() {
+        let mi = (i / op.max(1)) % m.max(1);
+        let r = (*v + bias[mi]) * (xs * ws[mi] / ys);
+        *v = (round_even(r) + yz).clamp(lo, hi);
+    }
+    fout(yzp.dtype(), &shape, y)
+}
