@@ -141,7 +141,7 @@ pub fn check(g: &Graph, fmt: &Format, s: &ExportSettings) -> Vec<String> {
     match (&fmt.provider, fmt.name.as_str()) {
         (Provider::Builtin, "onnx") => {
             use edgeport_ir::traits::Backend;
-            let b = edgeport_onnx::OnnxBackend { options: onnx_options(s) };
+            let b = edgeport_onnx::OnnxBackend { opts: onnx_options(s) };
             b.check(g)
         }
         _ => Vec::new(),

@@ -84,7 +84,7 @@ pub fn read(buf: &[u8]) -> Result<Tensor, NpyError> {
         return Err(NpyError::Magic);
     }
     let major = buf[6];
-    let (hlen, start) = match major {
+    let (hlen, start): (usize, usize) = match major {
         1 => (u16::from_le_bytes([buf[8], buf[9]]) as usize, 10),
         2 | 3 => {
             if buf.len() < 12 {
