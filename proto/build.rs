@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // `bytes` fields become `bytes::Bytes`, so decoding from a memory-mapped buffer borrows the
     // weights instead of copying them.
-    prost_build::Config::new().protoc_executable(protoc).bytes(["."]).compile_protos(&files, &["schemas"])?;
+    prost_build::Config::new()
+        .protoc_executable(protoc)
+        .bytes(["."])
+        .compile_protos(&files, &["schemas"])?;
     Ok(())
 }

@@ -179,6 +179,8 @@ def main():
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--filter", default="")
     ap.add_argument("--no-manifest", action="store_true")
+    ap.add_argument("--check", action="store_true",
+                    help="compare with the committed manifest instead of rewriting it; exit 1 on any regression")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -272,8 +274,27 @@ def main():
             reason = str(reason).replace(os.path.abspath(args.out), "<out>").replace(REPO, "<repo>")
             line += " " + " ".join(reason.split())[:300]
         lines.append(line)
-    if not args.no_manifest and not args.filter:
-        path = os.path.join(REPO, "tests", "conformance", "manifest", "ort.txt")
+    manifest_path = os.path.join(REPO, "tests", "conformance", "manifest", "ort.txt")
+    regressions = []
+    if args.check:
+        committed = {}
+        with open(manifest_path) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                parts = line.split()
+                committed[parts[0]] = (parts[1], parts[2])
+        for line in lines:
+            parts = line.split()
+            want = committed.get(parts[0])
+            if want is None:
+                continue
+            for got_flag, want_flag in zip(parts[1:3], want):
+                if want_flag.endswith(":pass") and got_flag.endswith(":fail"):
+                    regressions.append(line[:300])
+                    break
+    elif not args.no_manifest and not args.filter:
+        path = manifest_path
         with open(path, "w") as f:
             f.write("# ONNX node tests (onnx 1.22.0) + light models: ORT on the original vs on import -> export.\n")
             f.write("# Rewrite with /work/cache/venv/bin/python tests/ort_suite.py\n")
@@ -306,6 +327,12 @@ def main():
         if bad_names:
             print("    " + " ".join(bad_names[:40]))
     print(f"wins (ORT fails the original, passes an export at opset {'/'.join(FALLBACKS)}): {n_wins}")
+    if args.check:
+        for r in regressions:
+            print(f"REGRESSION: {r}")
+        print(f"ort: {n_rt} passed, {len(regressions)} failed")
+        if regressions:
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -48,8 +48,20 @@ pub struct ExportSettings {
 /// Every format: built-ins first, then plugins found on PATH.
 pub fn formats() -> Vec<Format> {
     let mut v = vec![
-        Format { name: "onnx".into(), extensions: vec!["onnx".into()], can_import: true, can_export: true, provider: Provider::Builtin },
-        Format { name: "epir".into(), extensions: vec!["epir".into()], can_import: true, can_export: true, provider: Provider::Builtin },
+        Format {
+            name: "onnx".into(),
+            extensions: vec!["onnx".into()],
+            can_import: true,
+            can_export: true,
+            provider: Provider::Builtin,
+        },
+        Format {
+            name: "epir".into(),
+            extensions: vec!["epir".into()],
+            can_import: true,
+            can_export: true,
+            provider: Provider::Builtin,
+        },
     ];
     v.extend(crate::plugins::discover());
     v
@@ -61,7 +73,13 @@ fn known() -> String {
 
 /// Finds a format by name.
 pub fn by_name(name: &str) -> Result<Format, FormatError> {
-    formats().into_iter().find(|f| f.name == name).ok_or_else(|| FormatError::NoSuchFormat { name: name.into(), known: known() })
+    formats()
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| FormatError::NoSuchFormat {
+            name: name.into(),
+            known: known(),
+        })
 }
 
 fn ext_of(path: &Path) -> Option<String> {
@@ -70,13 +88,21 @@ fn ext_of(path: &Path) -> Option<String> {
 
 /// Sniffs an input's format: folder contents, magic bytes, then extension.
 pub fn sniff(path: &Path) -> Result<Format, FormatError> {
-    let unknown = |why: &str| FormatError::Unknown { path: path.display().to_string(), why: why.into(), known: known() };
+    let unknown = |why: &str| FormatError::Unknown {
+        path: path.display().to_string(),
+        why: why.into(),
+        known: known(),
+    };
     if path.is_dir() {
         if path.join("graph.txt").is_file() {
             return by_name("epir");
         }
         let onnx: Vec<_> = std::fs::read_dir(path)
-            .map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "onnx")).collect())
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "onnx"))
+                    .collect()
+            })
             .unwrap_or_default();
         if onnx.len() == 1 {
             return by_name("onnx");
@@ -115,11 +141,14 @@ pub fn for_output(path: &Path, to: Option<&str>) -> Result<Format, FormatError> 
         why: "the output has no extension".into(),
         known: known(),
     })?;
-    formats().into_iter().find(|f| f.extensions.contains(&e) && f.can_export).ok_or_else(|| FormatError::Unknown {
-        path: path.display().to_string(),
-        why: format!("no backend writes '.{e}' files"),
-        known: known(),
-    })
+    formats()
+        .into_iter()
+        .find(|f| f.extensions.contains(&e) && f.can_export)
+        .ok_or_else(|| FormatError::Unknown {
+            path: path.display().to_string(),
+            why: format!("no backend writes '.{e}' files"),
+            known: known(),
+        })
 }
 
 /// Imports a model with a format.

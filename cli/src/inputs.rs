@@ -31,7 +31,10 @@ fn msg(s: impl Into<String>) -> InputError {
 
 /// The graph's input names and declared types.
 pub fn graph_inputs(g: &Graph) -> Vec<(String, Option<ValueType>)> {
-    g.inputs().iter().map(|&n| (g.node(n).outputs[0].name.clone(), g.node(n).outputs[0].ty.clone())).collect()
+    g.inputs()
+        .iter()
+        .map(|&n| (g.node(n).outputs[0].name.clone(), g.node(n).outputs[0].ty.clone()))
+        .collect()
 }
 
 /// A small deterministic generator (splitmix64).
@@ -51,16 +54,18 @@ impl Rng {
 
 /// Generates one input of a declared type: floats uniform in [-1, 1), ints in [0, 10), bools.
 pub fn generate(name: &str, ty: Option<&ValueType>, seed: u64, dims: &[(String, u64)]) -> Result<Tensor, InputError> {
-    let t = ty.and_then(|t| t.as_tensor()).ok_or_else(|| msg(format!("input '{name}' has no tensor type; give it with --input")))?;
+    let t = ty
+        .and_then(|t| t.as_tensor())
+        .ok_or_else(|| msg(format!("input '{name}' has no tensor type; give it with --input")))?;
     let shape: Vec<usize> = match &t.shape {
-        Some(s) => s
-            .0
-            .iter()
-            .map(|d| match d {
-                edgeport_ir::Dim::Known(n) => *n as usize,
-                edgeport_ir::Dim::Sym(s) => dims.iter().find(|(k, _)| k == s).map(|(_, v)| *v as usize).unwrap_or(1),
-            })
-            .collect(),
+        Some(s) => {
+            s.0.iter()
+                .map(|d| match d {
+                    edgeport_ir::Dim::Known(n) => *n as usize,
+                    edgeport_ir::Dim::Sym(s) => dims.iter().find(|(k, _)| k == s).map(|(_, v)| *v as usize).unwrap_or(1),
+                })
+                .collect()
+        }
         None => return Err(msg(format!("input '{name}' has unknown rank; give it with --input"))),
     };
     let n: usize = shape.iter().product();
@@ -93,7 +98,10 @@ pub fn build(g: &Graph, spec: &InputSpec) -> Result<Vec<(String, Value)>, InputE
     let decl = graph_inputs(g);
     for (name, _) in &provided {
         if !decl.iter().any(|(n, _)| n == name) {
-            return Err(msg(format!("the model has no input named '{name}' (inputs: {})", decl.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))));
+            return Err(msg(format!(
+                "the model has no input named '{name}' (inputs: {})",
+                decl.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            )));
         }
     }
     let mut out = Vec::new();

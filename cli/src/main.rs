@@ -98,21 +98,35 @@ struct InputArgs {
 fn input_spec(a: &InputArgs) -> Result<InputSpec, CommandError> {
     let mut named = Vec::new();
     for s in &a.input {
-        let (k, v) = s.split_once('=').ok_or_else(|| CommandError::Input(format!("--input '{s}' should be NAME=FILE.npy")))?;
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| CommandError::Input(format!("--input '{s}' should be NAME=FILE.npy")))?;
         named.push((k.to_string(), PathBuf::from(v)));
     }
     let mut dims = Vec::new();
     for s in &a.dim {
-        let (k, v) = s.split_once('=').ok_or_else(|| CommandError::Input(format!("--dim '{s}' should be NAME=N")))?;
-        let n = v.parse().map_err(|_| CommandError::Input(format!("--dim '{s}': '{v}' is not a number")))?;
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| CommandError::Input(format!("--dim '{s}' should be NAME=N")))?;
+        let n = v
+            .parse()
+            .map_err(|_| CommandError::Input(format!("--dim '{s}': '{v}' is not a number")))?;
         dims.push((k.to_string(), n));
     }
-    Ok(InputSpec { named, npz: a.inputs.clone(), seed: a.seed, dims })
+    Ok(InputSpec {
+        named,
+        npz: a.inputs.clone(),
+        seed: a.seed,
+        dims,
+    })
 }
 
 fn emit<T: serde::Serialize + std::fmt::Display>(json: bool, r: &T) {
     if json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        );
     } else {
         println!("{r}");
     }
@@ -121,55 +135,88 @@ fn emit<T: serde::Serialize + std::fmt::Display>(json: bool, r: &T) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    let result: Result<i32, CommandError> = (|| {
-        match cli.cmd {
-            Cmd::Convert { input, output, from, to, opset, passes } => {
-                let r = commands::convert::run(&commands::convert::ConvertOptions { input, output, from, to, opset, passes })?;
-                emit(json, &r);
-                Ok(0)
-            }
-            Cmd::Inspect { model, from } => {
-                emit(json, &commands::inspect::run(&model, from.as_deref())?);
-                Ok(0)
-            }
-            Cmd::Run { model, inputs, output, from } => {
-                let r = commands::run::run(&commands::run::RunOptions { model, from, inputs: input_spec(&inputs)?, output })?;
-                emit(json, &r);
-                Ok(0)
-            }
-            Cmd::Verify { reference, candidate, inputs, atol, rtol, per_node } => {
-                let r = commands::verify::run(&commands::verify::VerifyOptions {
-                    reference,
-                    candidate,
-                    inputs: input_spec(&inputs)?,
-                    atol,
-                    rtol,
-                    per_node,
-                })?;
-                emit(json, &r);
-                Ok(if r.ok { 0 } else { 1 })
-            }
-            Cmd::Formats => {
-                let fs = edgeport_cli::formats::formats();
-                if json {
-                    let v: Vec<_> = fs
+    let result: Result<i32, CommandError> = (|| match cli.cmd {
+        Cmd::Convert {
+            input,
+            output,
+            from,
+            to,
+            opset,
+            passes,
+        } => {
+            let r = commands::convert::run(&commands::convert::ConvertOptions {
+                input,
+                output,
+                from,
+                to,
+                opset,
+                passes,
+            })?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Inspect { model, from } => {
+            emit(json, &commands::inspect::run(&model, from.as_deref())?);
+            Ok(0)
+        }
+        Cmd::Run {
+            model,
+            inputs,
+            output,
+            from,
+        } => {
+            let r = commands::run::run(&commands::run::RunOptions {
+                model,
+                from,
+                inputs: input_spec(&inputs)?,
+                output,
+            })?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Verify {
+            reference,
+            candidate,
+            inputs,
+            atol,
+            rtol,
+            per_node,
+        } => {
+            let r = commands::verify::run(&commands::verify::VerifyOptions {
+                reference,
+                candidate,
+                inputs: input_spec(&inputs)?,
+                atol,
+                rtol,
+                per_node,
+            })?;
+            emit(json, &r);
+            Ok(if r.ok { 0 } else { 1 })
+        }
+        Cmd::Formats => {
+            let fs = edgeport_cli::formats::formats();
+            if json {
+                let v: Vec<_> = fs
                         .iter()
                         .map(|f| serde_json::json!({"name": f.name, "extensions": f.extensions, "import": f.can_import, "export": f.can_export, "plugin": f.provider != edgeport_cli::formats::Provider::Builtin}))
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                } else {
-                    for f in fs {
-                        let dir = match (f.can_import, f.can_export) {
-                            (true, true) => "import, export",
-                            (true, false) => "import",
-                            _ => "export",
-                        };
-                        let src = if f.provider == edgeport_cli::formats::Provider::Builtin { "" } else { " (plugin)" };
-                        println!("{:<8} .{:<10} {dir}{src}", f.name, f.extensions.join(" ."));
-                    }
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                for f in fs {
+                    let dir = match (f.can_import, f.can_export) {
+                        (true, true) => "import, export",
+                        (true, false) => "import",
+                        _ => "export",
+                    };
+                    let src = if f.provider == edgeport_cli::formats::Provider::Builtin {
+                        ""
+                    } else {
+                        " (plugin)"
+                    };
+                    println!("{:<8} .{:<10} {dir}{src}", f.name, f.extensions.join(" ."));
                 }
-                Ok(0)
             }
+            Ok(0)
         }
     })();
     match result {

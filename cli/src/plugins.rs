@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn path_dirs() -> Vec<PathBuf> {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default()
 }
 
 fn extensions(exe: &Path) -> Vec<String> {
@@ -23,7 +25,13 @@ fn extensions(exe: &Path) -> Vec<String> {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(|l| l.trim().trim_start_matches('.').to_ascii_lowercase()).filter(|l| !l.is_empty()).collect())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| l.trim().trim_start_matches('.').to_ascii_lowercase())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,17 +68,27 @@ pub fn discover() -> Vec<Format> {
 }
 
 fn scratch(tag: &str) -> PathBuf {
-    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     std::env::temp_dir().join(format!("edgeport-{tag}-{}-{n}.epir", std::process::id()))
 }
 
 fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<(), FormatError> {
     let plugin = exe.display().to_string();
-    let out = Command::new(exe).args(args).output().map_err(|e| FormatError::Plugin { plugin: plugin.clone(), msg: e.to_string() })?;
+    let out = Command::new(exe).args(args).output().map_err(|e| FormatError::Plugin {
+        plugin: plugin.clone(),
+        msg: e.to_string(),
+    })?;
     if !out.status.success() {
         return Err(FormatError::Plugin {
             plugin,
-            msg: format!("exit {}: {}", out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).trim()),
+            msg: format!(
+                "exit {}: {}",
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
         });
     }
     Ok(())
@@ -79,8 +97,12 @@ fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Result<(), FormatError> {
 /// Runs a frontend plugin and reads its bundle.
 pub fn import(exe: &Path, model: &Path) -> Result<Graph, FormatError> {
     let dir = scratch("in");
-    let r = run(exe, &["import".as_ref(), model.as_os_str(), dir.as_os_str()])
-        .and_then(|_| edgeport_ir::bundle::read_bundle(&dir).map_err(|e| FormatError::Plugin { plugin: exe.display().to_string(), msg: format!("bad bundle: {e}") }));
+    let r = run(exe, &["import".as_ref(), model.as_os_str(), dir.as_os_str()]).and_then(|_| {
+        edgeport_ir::bundle::read_bundle(&dir).map_err(|e| FormatError::Plugin {
+            plugin: exe.display().to_string(),
+            msg: format!("bad bundle: {e}"),
+        })
+    });
     let _ = std::fs::remove_dir_all(&dir);
     r
 }

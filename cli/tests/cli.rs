@@ -33,7 +33,14 @@ fn convert_then_verify_the_example() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(out.exists());
     let inputs = repo().join("examples/models/tiny_cnn.inputs.npz");
-    let o = run(&["verify", example().to_str().unwrap(), out.to_str().unwrap(), "--inputs", inputs.to_str().unwrap(), "--json"]);
+    let o = run(&[
+        "verify",
+        example().to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], true);
@@ -46,7 +53,14 @@ fn run_matches_onnxruntime_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.npz");
     let inputs = repo().join("examples/models/tiny_cnn.inputs.npz");
-    let o = run(&["run", example().to_str().unwrap(), "--inputs", inputs.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        example().to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let got = edgeport_cli::io::npz::read(&out).unwrap();
     let want = edgeport_cli::io::npz::read(&repo().join("examples/models/tiny_cnn.outputs.npz")).unwrap();
@@ -93,7 +107,12 @@ fn bad_inputs_give_clear_errors_and_exit_codes() {
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 
     // Unknown output extension.
-    let o = run(&["convert", example().to_str().unwrap(), "-o", dir.path().join("x.weird").to_str().unwrap()]);
+    let o = run(&[
+        "convert",
+        example().to_str().unwrap(),
+        "-o",
+        dir.path().join("x.weird").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 
     // Bad usage is exit 2 (clap).

@@ -18,7 +18,10 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { max_depth: 64, keep_all: false }
+        EvalOptions {
+            max_depth: 64,
+            keep_all: false,
+        }
     }
 }
 
@@ -46,7 +49,11 @@ impl<'a> NodeCtx<'a> {
     }
     /// Declared input `i`, if present.
     pub fn input(&self, i: usize) -> Option<&'a Value> {
-        if i < self.n_inputs() { self.inputs.get(i).copied().flatten() } else { None }
+        if i < self.n_inputs() {
+            self.inputs.get(i).copied().flatten()
+        } else {
+            None
+        }
     }
     /// Declared input `i` as a tensor; an error if absent or not a tensor.
     pub fn tensor(&self, i: usize) -> Result<&'a crate::Tensor, OpError> {
@@ -91,11 +98,7 @@ pub fn run_graph(g: &Graph, inputs: Vec<Value>) -> Result<Vec<Value>, EvalError>
 }
 
 /// Runs `g` with options; with `keep_all`, also returns every value by id.
-pub fn run_graph_with(
-    g: &Graph,
-    inputs: Vec<Value>,
-    opts: &EvalOptions,
-) -> Result<(Vec<Value>, HashMap<ValueId, Value>), EvalError> {
+pub fn run_graph_with(g: &Graph, inputs: Vec<Value>, opts: &EvalOptions) -> Result<(Vec<Value>, HashMap<ValueId, Value>), EvalError> {
     let mut kept = HashMap::new();
     let outs = run_core(g, inputs, Vec::new(), opts, 0, opts.keep_all.then_some(&mut kept))?;
     Ok((outs, kept))
@@ -114,7 +117,12 @@ fn run_core(
     mut keep: Option<&mut HashMap<ValueId, Value>>,
 ) -> Result<Vec<Value>, EvalError> {
     if inputs.len() != g.inputs().len() {
-        return Err(EvalError::Graph(format!("graph '{}' takes {} inputs, {} given", g.name, g.inputs().len(), inputs.len())));
+        return Err(EvalError::Graph(format!(
+            "graph '{}' takes {} inputs, {} given",
+            g.name,
+            g.inputs().len(),
+            inputs.len()
+        )));
     }
     let order = g.topo_order().map_err(|e| EvalError::Graph(e.to_string()))?;
     // Remaining uses of each value; graph outputs count as one extra use that is never released.
@@ -141,17 +149,29 @@ fn run_core(
         let node = g.node(id);
         if matches!(node.op, Op::Input(_)) {
             if !env.contains_key(&id.out(0)) {
-                return Err(EvalError::Input { name: node.name.clone(), msg: "not bound".into() });
+                return Err(EvalError::Input {
+                    name: node.name.clone(),
+                    msg: "not bound".into(),
+                });
             }
             continue;
         }
         let ins = &slots[&id];
         let results = {
             let vals: Vec<Option<&Value>> = ins.iter().map(|v| v.and_then(|v| env.get(&v))).collect();
-            let mut cx = NodeCtx { node, inputs: vals, opts, depth };
+            let mut cx = NodeCtx {
+                node,
+                inputs: vals,
+                opts,
+                depth,
+            };
             ops::run(&node.op, &mut cx)
         }
-        .map_err(|error| EvalError::Op { node: node.name.clone(), op: node.op.name().to_string(), error })?;
+        .map_err(|error| EvalError::Op {
+            node: node.name.clone(),
+            op: node.op.name().to_string(),
+            error,
+        })?;
         if results.len() < node.outputs.len() {
             // Missing trailing optional outputs are fine only if unused.
             for p in results.len()..node.outputs.len() {
@@ -184,7 +204,9 @@ fn run_core(
     g.outputs()
         .iter()
         .map(|(name, v)| {
-            env.get(v).cloned().ok_or_else(|| EvalError::Graph(format!("output '{name}' was not computed")))
+            env.get(v)
+                .cloned()
+                .ok_or_else(|| EvalError::Graph(format!("output '{name}' was not computed")))
         })
         .collect()
 }

@@ -186,7 +186,9 @@ impl Tensor {
                 Tensor::$v(
                     ArrayD::from_shape_vec(
                         shape,
-                        b.chunks_exact($n).map(|c| <$t>::from_le_bytes(c.try_into().unwrap())).collect(),
+                        b.chunks_exact($n)
+                            .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
+                            .collect(),
                     )
                     .map_err(bad)?,
                 )
@@ -202,12 +204,10 @@ impl Tensor {
             DType::U32 => le!(u32, 4, U32),
             DType::U64 => le!(u64, 8, U64),
             DType::F16 => Tensor::F16(
-                ArrayD::from_shape_vec(shape, b.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect())
-                    .map_err(bad)?,
+                ArrayD::from_shape_vec(shape, b.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect()).map_err(bad)?,
             ),
             DType::BF16 => Tensor::BF16(
-                ArrayD::from_shape_vec(shape, b.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]])).collect())
-                    .map_err(bad)?,
+                ArrayD::from_shape_vec(shape, b.chunks_exact(2).map(|c| bf16::from_le_bytes([c[0], c[1]])).collect()).map_err(bad)?,
             ),
             DType::I8 => Tensor::I8(ArrayD::from_shape_vec(shape, b.iter().map(|&x| x as i8).collect()).map_err(bad)?),
             DType::U8 => Tensor::U8(ArrayD::from_shape_vec(shape, b.to_vec()).map_err(bad)?),
@@ -243,8 +243,7 @@ impl Tensor {
             Tensor::U32(a) => le!(a),
             Tensor::U64(a) => le!(a),
             Tensor::Bool(a) => std(a.iter().map(|&x| x as u8).collect()),
-            Tensor::Str(a) => IrTensor::from_strings(shape.clone(), a.iter().map(|s| s.as_bytes().to_vec()).collect())
-                .expect("consistent"),
+            Tensor::Str(a) => IrTensor::from_strings(shape.clone(), a.iter().map(|s| s.as_bytes().to_vec()).collect()).expect("consistent"),
             Tensor::Bits(d, a) => std(pack_bits(*d, &a.iter().copied().collect::<Vec<_>>())),
         }
     }
@@ -409,7 +408,10 @@ pub fn unpack_bits(d: DType, b: &[u8], n: usize) -> Vec<u8> {
 pub fn pack_bits(d: DType, codes: &[u8]) -> Vec<u8> {
     match d.bits() {
         8 => codes.to_vec(),
-        4 => codes.chunks(2).map(|c| (c[0] & 0xF) | (c.get(1).copied().unwrap_or(0) << 4)).collect(),
+        4 => codes
+            .chunks(2)
+            .map(|c| (c[0] & 0xF) | (c.get(1).copied().unwrap_or(0) << 4))
+            .collect(),
         2 => codes
             .chunks(4)
             .map(|c| c.iter().enumerate().fold(0u8, |acc, (i, &x)| acc | ((x & 3) << (2 * i))))

@@ -44,10 +44,7 @@ impl AttrValue {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum AttrError {
     #[error("op {op}: missing required attribute '{attr}'")]
-    Missing {
-        op: &'static str,
-        attr: &'static str,
-    },
+    Missing { op: &'static str, attr: &'static str },
     #[error("op {op}: unknown attribute '{attr}'")]
     Unknown { op: &'static str, attr: String },
     #[error("op {op}: attribute '{attr}' should be {expected}, found {found}")]
@@ -58,11 +55,7 @@ pub enum AttrError {
         found: &'static str,
     },
     #[error("op {op}: attribute '{attr}': {reason}")]
-    Invalid {
-        op: &'static str,
-        attr: String,
-        reason: String,
-    },
+    Invalid { op: &'static str, attr: String, reason: String },
 }
 
 /// A type that can be an attribute's value.

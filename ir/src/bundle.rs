@@ -36,20 +36,13 @@ pub const WEIGHTS_FILE: &str = "weights.safetensors";
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
     Parse { path: PathBuf, source: ParseError },
     #[error("{path}: safetensors: {msg}")]
     Weights { path: PathBuf, msg: String },
     #[error("{path}: tensor '{key}' has dtype {dtype}, which this reader does not know")]
-    UnknownDType {
-        path: PathBuf,
-        key: String,
-        dtype: String,
-    },
+    UnknownDType { path: PathBuf, key: String, dtype: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -81,21 +74,12 @@ pub fn safetensors_dtype(d: DType) -> Option<StDtype> {
         DType::F8E4M3FNUZ => StDtype::F8_E4M3FNUZ,
         DType::F8E5M2FNUZ => StDtype::F8_E5M2FNUZ,
         DType::F8E8M0 => StDtype::F8_E8M0,
-        DType::String
-        | DType::C128
-        | DType::F4E2M1
-        | DType::I4
-        | DType::U4
-        | DType::I2
-        | DType::U2 => return None,
+        DType::String | DType::C128 | DType::F4E2M1 | DType::I4 | DType::U4 | DType::I2 | DType::U2 => return None,
     })
 }
 
 fn from_safetensors_dtype(d: StDtype) -> Option<DType> {
-    DType::ALL
-        .iter()
-        .copied()
-        .find(|x| safetensors_dtype(*x) == Some(d))
+    DType::ALL.iter().copied().find(|x| safetensors_dtype(*x) == Some(d))
 }
 
 /// A tensor seen as a safetensors view (borrowing its bytes).
@@ -156,11 +140,9 @@ pub fn write_bundle(g: &Graph, dir: &Path) -> Result<(), BundleError> {
             .filter_map(|(k, t)| safetensors_dtype(t.dtype).map(|d| (k.clone(), TensorView(t, d))))
             .collect();
         let info = HashMap::from([("format".to_string(), "edgeport-ir-bundle/1".to_string())]);
-        safetensors::tensor::serialize_to_file(views, Some(info), &wp).map_err(|e| {
-            BundleError::Weights {
-                path: wp.clone(),
-                msg: e.to_string(),
-            }
+        safetensors::tensor::serialize_to_file(views, Some(info), &wp).map_err(|e| BundleError::Weights {
+            path: wp.clone(),
+            msg: e.to_string(),
         })?;
         // Replace an existing bundle: move it aside, move the new one in, drop the old one.
         if dir.exists() {
@@ -203,19 +185,16 @@ pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, BundleError>
     let base = owner.0.as_ptr() as usize;
     let mut out = HashMap::new();
     for (key, view) in st.iter() {
-        let dtype =
-            from_safetensors_dtype(view.dtype()).ok_or_else(|| BundleError::UnknownDType {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-                dtype: format!("{:?}", view.dtype()),
-            })?;
+        let dtype = from_safetensors_dtype(view.dtype()).ok_or_else(|| BundleError::UnknownDType {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            dtype: format!("{:?}", view.dtype()),
+        })?;
         let data = view.data();
         let start = (data.as_ptr() as usize).wrapping_sub(base);
         let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = owner.clone();
-        let bytes = Bytes::from_owner(shared, start, data.len())
-            .ok_or_else(|| werr(format!("tensor '{key}' lies outside the file")))?;
-        let t = Tensor::from_bytes(dtype, view.shape().to_vec(), bytes)
-            .map_err(|e| werr(format!("tensor '{key}': {e}")))?;
+        let bytes = Bytes::from_owner(shared, start, data.len()).ok_or_else(|| werr(format!("tensor '{key}' lies outside the file")))?;
+        let t = Tensor::from_bytes(dtype, view.shape().to_vec(), bytes).map_err(|e| werr(format!("tensor '{key}': {e}")))?;
         out.insert(key.to_string(), t);
     }
     Ok(out)
@@ -226,11 +205,6 @@ pub fn read_bundle(dir: &Path) -> Result<Graph, BundleError> {
     let gp = dir.join(GRAPH_FILE);
     let text = std::fs::read_to_string(&gp).map_err(io(&gp))?;
     let wp = dir.join(WEIGHTS_FILE);
-    let weights = if wp.exists() {
-        read_weights(&wp)?
-    } else {
-        HashMap::new()
-    };
-    parse_graph_with_weights(&text, &weights)
-        .map_err(|source| BundleError::Parse { path: gp, source })
+    let weights = if wp.exists() { read_weights(&wp)? } else { HashMap::new() };
+    parse_graph_with_weights(&text, &weights).map_err(|source| BundleError::Parse { path: gp, source })
 }

@@ -4,9 +4,7 @@
 use std::fmt;
 
 /// The element type of a tensor.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum DType {
     F32,
     F64,
@@ -172,10 +170,7 @@ impl DType {
 
     /// True for the signed integer types.
     pub fn is_signed_int(self) -> bool {
-        matches!(
-            self,
-            DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::I4 | DType::I2
-        )
+        matches!(self, DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::I4 | DType::I2)
     }
 
     /// The ONNX `TensorProto.DataType` code.

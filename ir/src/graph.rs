@@ -114,13 +114,7 @@ impl Graph {
     // ---- building ----
 
     /// Adds a node with `n_inputs` empty input slots.
-    pub fn add_node(
-        &mut self,
-        name: impl Into<String>,
-        op: Op,
-        n_inputs: usize,
-        outputs: Vec<Value>,
-    ) -> NodeId {
+    pub fn add_node(&mut self, name: impl Into<String>, op: Op, n_inputs: usize, outputs: Vec<Value>) -> NodeId {
         let node = Node {
             name: name.into(),
             op,
@@ -133,13 +127,7 @@ impl Graph {
 
     /// Adds a node and connects its inputs (`None` = omitted optional input). Output values get
     /// the given names.
-    pub fn add_op(
-        &mut self,
-        name: impl Into<String>,
-        op: Op,
-        inputs: &[Option<ValueId>],
-        outputs: &[&str],
-    ) -> Result<NodeId, GraphError> {
+    pub fn add_op(&mut self, name: impl Into<String>, op: Op, inputs: &[Option<ValueId>], outputs: &[&str]) -> Result<NodeId, GraphError> {
         for v in inputs.iter().flatten() {
             self.check_value(*v)?;
         }
@@ -163,16 +151,7 @@ impl Graph {
     /// Adds a graph input (appended to the ordered input list).
     pub fn add_input(&mut self, name: impl Into<String>, ty: Option<ValueType>) -> ValueId {
         let name = name.into();
-        let id = self.add_node(
-            name.clone(),
-            Op::Input(Input {}),
-            0,
-            vec![Value {
-                name,
-                ty,
-                quant: None,
-            }],
-        );
+        let id = self.add_node(name.clone(), Op::Input(Input {}), 0, vec![Value { name, ty, quant: None }]);
         self.inputs.push(id);
         id.out(0)
     }
@@ -180,16 +159,7 @@ impl Graph {
     /// Adds a capture input to a subgraph: an `Input` node bound to the parent's next capture slot.
     pub fn add_capture(&mut self, name: impl Into<String>, ty: Option<ValueType>) -> ValueId {
         let name = name.into();
-        let id = self.add_node(
-            name.clone(),
-            Op::Input(Input {}),
-            0,
-            vec![Value {
-                name,
-                ty,
-                quant: None,
-            }],
-        );
+        let id = self.add_node(name.clone(), Op::Input(Input {}), 0, vec![Value { name, ty, quant: None }]);
         self.captures.push(id);
         id.out(0)
     }
@@ -199,22 +169,11 @@ impl Graph {
         let name = name.into();
         let ty = ValueType::tensor(
             tensor.dtype,
-            Some(crate::Shape::known(
-                &tensor.shape.iter().map(|&d| d as u64).collect::<Vec<_>>(),
-            )),
+            Some(crate::Shape::known(&tensor.shape.iter().map(|&d| d as u64).collect::<Vec<_>>())),
         );
         let quant = tensor.quant.clone();
         let op = Op::Constant(crate::ops::defs::generator::Constant { value: tensor });
-        let id = self.add_node(
-            name.clone(),
-            op,
-            0,
-            vec![Value {
-                name,
-                ty: Some(ty),
-                quant,
-            }],
-        );
+        let id = self.add_node(name.clone(), op, 0, vec![Value { name, ty: Some(ty), quant }]);
         id.out(0)
     }
 
@@ -244,12 +203,7 @@ impl Graph {
     }
 
     /// Sets (or clears) input slot `port` of `node`.
-    pub fn set_input(
-        &mut self,
-        node: NodeId,
-        port: usize,
-        v: Option<ValueId>,
-    ) -> Result<(), GraphError> {
+    pub fn set_input(&mut self, node: NodeId, port: usize, v: Option<ValueId>) -> Result<(), GraphError> {
         let n = self.node_checked(node)?.n_inputs;
         if port >= n {
             return Err(GraphError::BadInputPort { node, port, n });
@@ -280,12 +234,7 @@ impl Graph {
     }
 
     /// Appends an input slot to `node` (a new capture slot when `capture`), connected to `v`.
-    pub fn push_input(
-        &mut self,
-        node: NodeId,
-        v: Option<ValueId>,
-        capture: bool,
-    ) -> Result<usize, GraphError> {
+    pub fn push_input(&mut self, node: NodeId, v: Option<ValueId>, capture: bool) -> Result<usize, GraphError> {
         if let Some(v) = v {
             self.check_value(v)?;
         }
@@ -303,15 +252,8 @@ impl Graph {
                 self.g[e].dst_port += 1;
             }
         }
-        let nm = self
-            .g
-            .node_weight_mut(node.ix())
-            .ok_or(GraphError::NoSuchNode(node))?;
-        let slot = if capture {
-            port
-        } else {
-            nm.n_inputs - nm.n_captures
-        };
+        let nm = self.g.node_weight_mut(node.ix()).ok_or(GraphError::NoSuchNode(node))?;
+        let slot = if capture { port } else { nm.n_inputs - nm.n_captures };
         nm.n_inputs += 1;
         if capture {
             nm.n_captures += 1;
@@ -408,9 +350,7 @@ impl Graph {
 
     /// Mutable value metadata.
     pub fn value_mut(&mut self, v: ValueId) -> Option<&mut Value> {
-        self.g
-            .node_weight_mut(v.node.ix())
-            .and_then(|n| n.outputs.get_mut(v.port))
+        self.g.node_weight_mut(v.node.ix()).and_then(|n| n.outputs.get_mut(v.port))
     }
 
     /// Every node, in id order.
@@ -506,11 +446,7 @@ impl Graph {
             }
         }
         if order.len() != self.g.node_count() {
-            let stuck = self
-                .g
-                .node_indices()
-                .find(|n| indeg[n.index()] > 0)
-                .expect("cycle node");
+            let stuck = self.g.node_indices().find(|n| indeg[n.index()] > 0).expect("cycle node");
             return Err(GraphError::Cycle(self.g[stuck].name.clone()));
         }
         Ok(order)
@@ -537,16 +473,9 @@ mod tests {
     #[test]
     fn build_and_rewire() {
         let mut g = Graph::new("t");
-        let x = g.add_input(
-            "x",
-            Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2])))),
-        );
-        let a = g
-            .add_op("add", Op::Add(Add {}), &[Some(x), Some(x)], &["a"])
-            .unwrap();
-        let r = g
-            .add_op("relu", Op::Relu(Relu {}), &[Some(a.out(0))], &["r"])
-            .unwrap();
+        let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2])))));
+        let a = g.add_op("add", Op::Add(Add {}), &[Some(x), Some(x)], &["a"]).unwrap();
+        let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(a.out(0))], &["r"]).unwrap();
         g.add_output("r", r.out(0)).unwrap();
         assert_eq!(g.inputs_of(a), vec![Some(x), Some(x)]);
         assert_eq!(g.consumers(x), vec![(a, 0), (a, 1)]);

@@ -53,9 +53,7 @@ impl Shape {
     }
     /// The element count, if every dimension is known and the product does not overflow.
     pub fn numel(&self) -> Option<u64> {
-        self.0
-            .iter()
-            .try_fold(1u64, |acc, d| acc.checked_mul(d.known()?))
+        self.0.iter().try_fold(1u64, |acc, d| acc.checked_mul(d.known()?))
     }
 }
 

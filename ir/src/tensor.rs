@@ -27,11 +27,7 @@ impl Bytes {
         }
     }
     /// Shares a range of an owner such as a memory map. Returns `None` when out of bounds.
-    pub fn from_owner(
-        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
-        start: usize,
-        len: usize,
-    ) -> Option<Bytes> {
+    pub fn from_owner(owner: Arc<dyn AsRef<[u8]> + Send + Sync>, start: usize, len: usize) -> Option<Bytes> {
         let total = (*owner).as_ref().len();
         let end = start.checked_add(len)?;
         (end <= total).then_some(Bytes { owner, start, len })
@@ -107,11 +103,7 @@ pub enum TensorError {
         actual: usize,
     },
     #[error("string tensor of shape {shape:?} needs {expected} strings, data has {actual}")]
-    StringCount {
-        shape: Vec<usize>,
-        expected: usize,
-        actual: usize,
-    },
+    StringCount { shape: Vec<usize>, expected: usize, actual: usize },
 }
 
 impl Default for Tensor {
@@ -130,9 +122,7 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize, TensorError> {
     shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| TensorError::TooLarge {
-            shape: shape.to_vec(),
-        })
+        .ok_or_else(|| TensorError::TooLarge { shape: shape.to_vec() })
 }
 
 impl Tensor {
@@ -146,9 +136,7 @@ impl Tensor {
                 actual: 0,
             });
         }
-        let expected = dtype.byte_len(n).ok_or_else(|| TensorError::TooLarge {
-            shape: shape.clone(),
-        })?;
+        let expected = dtype.byte_len(n).ok_or_else(|| TensorError::TooLarge { shape: shape.clone() })?;
         if expected != data.len() {
             return Err(TensorError::SizeMismatch {
                 dtype,
@@ -225,10 +213,7 @@ impl Tensor {
     pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
         let b = self.raw()?;
         let v = match self.dtype {
-            DType::I64 => b
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
+            DType::I64 => b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect(),
             DType::I32 => b
                 .chunks_exact(4)
                 .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
@@ -264,10 +249,7 @@ impl Tensor {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
                 .collect(),
-            DType::F64 => b
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
+            DType::F64 => b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
             DType::F16 => b
                 .chunks_exact(2)
                 .map(|c| half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64())
@@ -277,9 +259,7 @@ impl Tensor {
                 .map(|c| half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64())
                 .collect(),
             _ => {
-                return self
-                    .to_i64_vec()
-                    .map(|v| v.into_iter().map(|x| x as f64).collect());
+                return self.to_i64_vec().map(|v| v.into_iter().map(|x| x as f64).collect());
             }
         };
         Some(v)

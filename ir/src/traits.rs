@@ -36,9 +36,5 @@ pub trait Backend: Send + Sync {
     /// Every op or dtype of `graph` that this format cannot express (empty = exportable).
     fn check(&self, graph: &Graph) -> Vec<String>;
     /// Exports a validated graph to `path`. Implementations write to a temporary file and rename.
-    fn export(
-        &self,
-        graph: &crate::validate::Validated<'_>,
-        path: &Path,
-    ) -> Result<(), PluginError>;
+    fn export(&self, graph: &crate::validate::Validated<'_>, path: &Path) -> Result<(), PluginError>;
 }

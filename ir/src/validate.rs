@@ -92,19 +92,14 @@ fn check_types(g: &Graph, issues: &mut Vec<Issue>) {
         let in_params = s.input_params();
         let out_params = s.output_params();
         let param = |ps: &[crate::ops::Param], i: usize| -> Option<crate::ops::Param> {
-            ps.get(i).copied().or_else(|| {
-                ps.last()
-                    .copied()
-                    .filter(|p| matches!(p.kind, ParamKind::Variadic { .. }))
-            })
+            ps.get(i)
+                .copied()
+                .or_else(|| ps.last().copied().filter(|p| matches!(p.kind, ParamKind::Variadic { .. })))
         };
         // (slot description, param, type) for every typed input and output.
         let mut typed: Vec<(String, crate::ops::Param, ValueType)> = Vec::new();
         for (slot, v) in ins.iter().enumerate().take(n.n_declared_inputs()) {
-            if let (Some(p), Some(t)) = (
-                param(&in_params, slot),
-                v.and_then(|v| g.value(v)?.ty.clone()),
-            ) {
+            if let (Some(p), Some(t)) = (param(&in_params, slot), v.and_then(|v| g.value(v)?.ty.clone())) {
                 typed.push((format!("input {slot} ('{}')", p.name), p, t));
             }
         }
@@ -120,11 +115,7 @@ fn check_types(g: &Graph, issues: &mut Vec<Issue>) {
             };
             if let Some(fixed) = crate::infer::fixed_type(p.ty) {
                 if t.as_tensor().map(|x| x.dtype) != Some(fixed) {
-                    issues.push(issue(
-                        g,
-                        id,
-                        format!("{what} is {t}, the op requires {fixed}"),
-                    ));
+                    issues.push(issue(g, id, format!("{what} is {t}, the op requires {fixed}")));
                 }
                 continue;
             }
@@ -133,11 +124,7 @@ fn check_types(g: &Graph, issues: &mut Vec<Issue>) {
                 issues.push(issue(
                     g,
                     id,
-                    format!(
-                        "{what} is {name}, not allowed for {} ({})",
-                        p.ty,
-                        allowed.join("|")
-                    ),
+                    format!("{what} is {name}, not allowed for {} ({})", p.ty, allowed.join("|")),
                 ));
                 continue;
             }
@@ -147,11 +134,7 @@ fn check_types(g: &Graph, issues: &mut Vec<Issue>) {
             }
             match bound.get(p.ty) {
                 Some((first, fname)) if *fname != name => {
-                    issues.push(issue(
-                        g,
-                        id,
-                        format!("{what} is {name} but {first} is {fname}; both are {}", p.ty),
-                    ));
+                    issues.push(issue(g, id, format!("{what} is {name} but {first} is {fname}; both are {}", p.ty)));
                 }
                 Some(_) => {}
                 None => {
@@ -233,11 +216,7 @@ fn check_integrity(g: &Graph, issues: &mut Vec<Issue>, depth: usize) {
                 let optional = p.is_some_and(|p| p.kind == crate::ops::ParamKind::Optional);
                 if v.is_none() && !optional && slot < min {
                     let pname = p.map(|p| p.name).unwrap_or("?");
-                    issues.push(issue(
-                        g,
-                        id,
-                        format!("required input {slot} ('{pname}') is not connected"),
-                    ));
+                    issues.push(issue(g, id, format!("required input {slot} ('{pname}') is not connected")));
                 }
             }
             let (omin, omax) = s.output_arity();

@@ -12,27 +12,12 @@ fn graph() -> Graph {
     let x = g.add_input("x", None);
     let w: Vec<f32> = (0..64).map(|i| i as f32 / 3.0).collect();
     let w = g.add_constant("w", Tensor::from_f32(vec![8, 8], &w).unwrap());
-    let b = g.add_constant(
-        "b",
-        Tensor::from_i64(vec![40], &(0..40).collect::<Vec<_>>()).unwrap(),
-    );
-    let packed =
-        Tensor::from_bytes(DType::I4, vec![40], Bytes::from_vec((0..20).collect())).unwrap();
+    let b = g.add_constant("b", Tensor::from_i64(vec![40], &(0..40).collect::<Vec<_>>()).unwrap());
+    let packed = Tensor::from_bytes(DType::I4, vec![40], Bytes::from_vec((0..20).collect())).unwrap();
     g.add_constant("packed", packed);
-    let strs = Tensor::from_strings(
-        vec![20],
-        (0..20).map(|i| format!("s{i}").into_bytes()).collect(),
-    )
-    .unwrap();
+    let strs = Tensor::from_strings(vec![20], (0..20).map(|i| format!("s{i}").into_bytes()).collect()).unwrap();
     g.add_constant("strs", strs);
-    let m = g
-        .add_op(
-            "mm",
-            Op::MatMul(math::MatMul {}),
-            &[Some(x), Some(w)],
-            &["y"],
-        )
-        .unwrap();
+    let m = g.add_op("mm", Op::MatMul(math::MatMul {}), &[Some(x), Some(w)], &["y"]).unwrap();
     g.add_output("y", m.out(0)).unwrap();
     g.add_output("b", b).unwrap();
     g
@@ -49,11 +34,7 @@ fn round_trip_deterministic_and_borrowed() {
     // Writing again over an existing bundle replaces it.
     write_bundle(&g, &a).unwrap();
     for f in [GRAPH_FILE, WEIGHTS_FILE] {
-        assert_eq!(
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
     }
     let text = std::fs::read_to_string(a.join(GRAPH_FILE)).unwrap();
     assert!(text.contains(r#"f32[8,8] @"w""#), "{text}");
@@ -68,10 +49,7 @@ fn round_trip_deterministic_and_borrowed() {
     };
     assert!(raw("w").shares_owner(&raw("b")));
     // No temporary folders are left behind.
-    let left: Vec<_> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
 

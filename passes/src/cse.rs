@@ -29,7 +29,10 @@ impl Pass for Cse {
         "cse"
     }
     fn run(&self, g: &mut Graph, _cx: &mut Context) -> Result<Changed, PassError> {
-        let order = g.topo_order().map_err(|e| PassError::Failed { pass: "cse".into(), msg: e.to_string() })?;
+        let order = g.topo_order().map_err(|e| PassError::Failed {
+            pass: "cse".into(),
+            msg: e.to_string(),
+        })?;
         // Bucket by (op name, inputs); compare ops fully within a bucket.
         let mut seen: HashMap<(String, Vec<Option<ValueId>>), Vec<NodeId>> = HashMap::new();
         let mut changed = false;
@@ -52,8 +55,10 @@ impl Pass for Cse {
                         continue;
                     }
                     for p in 0..n_out {
-                        g.replace_all_uses(id.out(p), o.out(p))
-                            .map_err(|e| PassError::Failed { pass: "cse".into(), msg: e.to_string() })?;
+                        g.replace_all_uses(id.out(p), o.out(p)).map_err(|e| PassError::Failed {
+                            pass: "cse".into(),
+                            msg: e.to_string(),
+                        })?;
                     }
                     g.remove_node(id);
                     changed = true;

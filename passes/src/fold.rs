@@ -38,7 +38,10 @@ impl Pass for FoldConstants {
         "fold"
     }
     fn run(&self, g: &mut Graph, cx: &mut Context) -> Result<Changed, PassError> {
-        let order = g.topo_order().map_err(|e| PassError::Failed { pass: "fold".into(), msg: e.to_string() })?;
+        let order = g.topo_order().map_err(|e| PassError::Failed {
+            pass: "fold".into(),
+            msg: e.to_string(),
+        })?;
         let mut changed = false;
         for id in order {
             if !g.contains(id) || !foldable(&g.node(id).op) || g.node(id).n_captures > 0 {
@@ -114,7 +117,10 @@ fn replace_with_constants(g: &mut Graph, id: NodeId, results: Vec<edgeport_ir::T
             }
             cv.quant = val.quant.clone();
         }
-        g.replace_all_uses(id.out(p), c).map_err(|e| PassError::Failed { pass: "fold".into(), msg: e.to_string() })?;
+        g.replace_all_uses(id.out(p), c).map_err(|e| PassError::Failed {
+            pass: "fold".into(),
+            msg: e.to_string(),
+        })?;
     }
     g.remove_node(id);
     Ok(())

@@ -15,7 +15,9 @@ impl Pass for RemoveIdentity {
         let ids: Vec<NodeId> = g.node_ids().filter(|&n| matches!(g.node(n).op, Op::Identity(_))).collect();
         let mut changed = false;
         for id in ids {
-            let Some(Some(src)) = g.inputs_of(id).first().copied() else { continue };
+            let Some(Some(src)) = g.inputs_of(id).first().copied() else {
+                continue;
+            };
             // Only tensors pass through unchanged for certain; sequences/optionals are too.
             let out = id.out(0);
             if g.is_output(out) && (g.is_output(src) || g.inputs().contains(&src.node)) {
@@ -31,7 +33,10 @@ impl Pass for RemoveIdentity {
                     v.name = name;
                 }
             }
-            g.replace_all_uses(out, src).map_err(|e| PassError::Failed { pass: "identity".into(), msg: e.to_string() })?;
+            g.replace_all_uses(out, src).map_err(|e| PassError::Failed {
+                pass: "identity".into(),
+                msg: e.to_string(),
+            })?;
             g.remove_node(id);
             changed = true;
         }

@@ -22,7 +22,10 @@ pub enum PassError {
     #[error("pass '{pass}': {msg}")]
     Failed { pass: String, msg: String },
     #[error("after pass '{pass}': {error}")]
-    Invalid { pass: String, error: edgeport_ir::validate::ValidationError },
+    Invalid {
+        pass: String,
+        error: edgeport_ir::validate::ValidationError,
+    },
     #[error("unknown pass '{0}' (known: {1})")]
     Unknown(String, String),
 }
@@ -59,7 +62,10 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(passes: Vec<Box<dyn Pass>>) -> Manager {
-        Manager { passes, validate_between: false }
+        Manager {
+            passes,
+            validate_between: false,
+        }
     }
     /// Builds a pipeline from comma-separated pass names.
     pub fn from_names(spec: &str) -> Result<Manager, PassError> {
@@ -85,9 +91,18 @@ impl Manager {
             if self.validate_between
                 && let Err(error) = edgeport_ir::validate::validate(g)
             {
-                return Err(PassError::Invalid { pass: p.name().to_string(), error });
+                return Err(PassError::Invalid {
+                    pass: p.name().to_string(),
+                    error,
+                });
             }
-            out.push(PassReport { name: p.name(), changed, time, nodes_before: before, nodes_after: g.node_count() });
+            out.push(PassReport {
+                name: p.name(),
+                changed,
+                time,
+                nodes_before: before,
+                nodes_after: g.node_count(),
+            });
         }
         Ok(out)
     }

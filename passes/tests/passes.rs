@@ -45,7 +45,11 @@ fn fold_cse_identity_dce_pipeline() {
     assert_eq!(reports.len(), 4);
     insta::assert_snapshot!(edgeport_ir::text::print_graph(&g));
     // The folded constant holds relu(a + b) = [4, 0].
-    let outs = edgeport_eval::run_graph(&g, vec![edgeport_eval::Value::Tensor(edgeport_eval::Tensor::vec_f32(vec![1.0, 1.0]))]).unwrap();
+    let outs = edgeport_eval::run_graph(
+        &g,
+        vec![edgeport_eval::Value::Tensor(edgeport_eval::Tensor::vec_f32(vec![1.0, 1.0]))],
+    )
+    .unwrap();
     let vals: Vec<Vec<f64>> = outs.iter().map(|v| v.as_tensor().unwrap().to_f64_vec().unwrap()).collect();
     assert_eq!(vals, vec![vec![5.0, 1.0], vec![10.0, 2.0]]);
 }

@@ -10,5 +10,5 @@ pub mod onnx {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }
 
-pub use prost;
 pub use bytes;
+pub use prost;

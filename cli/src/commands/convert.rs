@@ -36,7 +36,13 @@ pub struct ConvertReport {
 impl fmt::Display for ConvertReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "converted {} ({}) -> {} ({})", self.input, self.from, self.output, self.to)?;
-        writeln!(f, "  {} nodes; inputs: {}; outputs: {}", self.nodes, self.inputs.join(", "), self.outputs.join(", "))?;
+        writeln!(
+            f,
+            "  {} nodes; inputs: {}; outputs: {}",
+            self.nodes,
+            self.inputs.join(", "),
+            self.outputs.join(", ")
+        )?;
         for p in &self.passes {
             writeln!(f, "  pass {p}")?;
         }
@@ -55,7 +61,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let t0 = Instant::now();
     if same_file(&o.input, &o.output) {
-        return Err(CommandError::Input(format!("{}: the output path is the input; choose another output", o.output.display())));
+        return Err(CommandError::Input(format!(
+            "{}: the output path is the input; choose another output",
+            o.output.display()
+        )));
     }
     let in_fmt = match &o.from {
         Some(f) => formats::by_name(f)?,
@@ -65,10 +74,20 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let mut g = load(&o.input, Some(&in_fmt.name))?;
     let mut pass_lines = Vec::new();
     if !o.passes.trim().is_empty() {
-        let m = edgeport_passes::Manager::from_names(&o.passes).map_err(|e| CommandError::Input(e.to_string()))?.validate_between(true);
-        let reports = m.run(&mut g, &mut Default::default()).map_err(|e| CommandError::Unsupported(e.to_string()))?;
+        let m = edgeport_passes::Manager::from_names(&o.passes)
+            .map_err(|e| CommandError::Input(e.to_string()))?
+            .validate_between(true);
+        let reports = m
+            .run(&mut g, &mut Default::default())
+            .map_err(|e| CommandError::Unsupported(e.to_string()))?;
         for r in reports {
-            pass_lines.push(format!("{}: {} -> {} nodes in {:.1} ms", r.name, r.nodes_before, r.nodes_after, r.time.as_secs_f64() * 1e3));
+            pass_lines.push(format!(
+                "{}: {} -> {} nodes in {:.1} ms",
+                r.name,
+                r.nodes_before,
+                r.nodes_after,
+                r.time.as_secs_f64() * 1e3
+            ));
         }
     }
     let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Input(format!("{}: {e}", o.input.display())))?;

@@ -52,7 +52,12 @@ impl fmt::Display for InspectReport {
         for (op, n) in ops {
             writeln!(f, "  {n:>6}  {op}")?;
         }
-        writeln!(f, "parameters: {} ({})", self.parameters, human_bytes(self.parameter_bytes.values().sum()))?;
+        writeln!(
+            f,
+            "parameters: {} ({})",
+            self.parameters,
+            human_bytes(self.parameter_bytes.values().sum())
+        )?;
         for (d, b) in &self.parameter_bytes {
             writeln!(f, "  {d}: {}", human_bytes(*b))?;
         }
@@ -77,7 +82,10 @@ fn human_bytes(b: u64) -> String {
 }
 
 fn ty_text(g: &Graph, v: edgeport_ir::ValueId) -> String {
-    g.value(v).and_then(|x| x.ty.as_ref()).map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+    g.value(v)
+        .and_then(|x| x.ty.as_ref())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 fn known_shape(g: &Graph, v: Option<edgeport_ir::ValueId>) -> Option<Vec<u64>> {
@@ -92,14 +100,18 @@ fn macs(g: &Graph, id: edgeport_ir::NodeId) -> u64 {
     let out = known_shape(g, Some(id.out(0)));
     match &n.op {
         Op::Conv(_) | Op::ConvTranspose(_) => {
-            let (Some(w), Some(y)) = (known_shape(g, ins.get(1).copied().flatten()), out) else { return 0 };
+            let (Some(w), Some(y)) = (known_shape(g, ins.get(1).copied().flatten()), out) else {
+                return 0;
+            };
             // y elements × (C_in/group × kernel) — the weight's per-output-channel size.
             let per_out: u64 = w.iter().skip(1).product();
             let y_elems: u64 = y.iter().product();
             y_elems.saturating_mul(per_out)
         }
         Op::MatMul(_) | Op::Gemm(_) => {
-            let (Some(a), Some(y)) = (known_shape(g, ins.first().copied().flatten()), out) else { return 0 };
+            let (Some(a), Some(y)) = (known_shape(g, ins.first().copied().flatten()), out) else {
+                return 0;
+            };
             let k = match &n.op {
                 Op::Gemm(gm) if gm.transA != 0 => a.first().copied().unwrap_or(0),
                 _ => a.last().copied().unwrap_or(0),
@@ -143,14 +155,31 @@ pub fn run(path: &Path, from: Option<&str>) -> Result<InspectReport, CommandErro
         total_macs = total_macs.saturating_add(macs(&g, id));
     }
     custom.sort();
-    let inputs = g.inputs().iter().map(|&n| Io { name: g.node(n).outputs[0].name.clone(), ty: ty_text(&g, n.out(0)) }).collect();
-    let outputs = g.outputs().iter().map(|(name, v)| Io { name: name.clone(), ty: ty_text(&g, *v) }).collect();
+    let inputs = g
+        .inputs()
+        .iter()
+        .map(|&n| Io {
+            name: g.node(n).outputs[0].name.clone(),
+            ty: ty_text(&g, n.out(0)),
+        })
+        .collect();
+    let outputs = g
+        .outputs()
+        .iter()
+        .map(|(name, v)| Io {
+            name: name.clone(),
+            ty: ty_text(&g, *v),
+        })
+        .collect();
     Ok(InspectReport {
         path: path.display().to_string(),
         format: fmt,
         inputs,
         outputs,
-        nodes: g.node_ids().filter(|&n| !matches!(g.node(n).op, Op::Input(_) | Op::Constant(_))).count(),
+        nodes: g
+            .node_ids()
+            .filter(|&n| !matches!(g.node(n).op, Op::Input(_) | Op::Constant(_)))
+            .count(),
         ops,
         parameters,
         parameter_bytes,

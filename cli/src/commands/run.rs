@@ -79,7 +79,14 @@ fn summarize(name: &str, v: &Value) -> OutputSummary {
                 mean: stats.map(|s| s.2),
             }
         }
-        other => OutputSummary { name: name.into(), dtype: other.describe(), shape: vec![], min: None, max: None, mean: None },
+        other => OutputSummary {
+            name: name.into(),
+            dtype: other.describe(),
+            shape: vec![],
+            min: None,
+            max: None,
+            mean: None,
+        },
     }
 }
 
@@ -110,7 +117,12 @@ fn write_outputs(p: &Path, outs: &[(String, Value)]) -> Result<(), CommandError>
     for (n, v) in outs {
         match v {
             Value::Tensor(t) => arrays.push((n.clone(), t.clone())),
-            other => return Err(CommandError::Unsupported(format!("output '{n}' is a {}; only tensors can be written to .npz", other.describe()))),
+            other => {
+                return Err(CommandError::Unsupported(format!(
+                    "output '{n}' is a {}; only tensors can be written to .npz",
+                    other.describe()
+                )));
+            }
         }
     }
     crate::io::npz::write(p, &arrays).map_err(|e| CommandError::Output(e.to_string()))

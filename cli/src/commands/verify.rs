@@ -54,16 +54,32 @@ pub struct VerifyReport {
 
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "verify {} against {} (atol {}, rtol {})", self.candidate, self.reference, self.atol, self.rtol)?;
+        writeln!(
+            f,
+            "verify {} against {} (atol {}, rtol {})",
+            self.candidate, self.reference, self.atol, self.rtol
+        )?;
         for o in &self.outputs {
-            write!(f, "  {} {}: max abs {:.3e}, max rel {:.3e}, cosine {:.6}", if o.ok { "ok  " } else { "FAIL" }, o.name, o.max_abs, o.max_rel, o.cosine)?;
+            write!(
+                f,
+                "  {} {}: max abs {:.3e}, max rel {:.3e}, cosine {:.6}",
+                if o.ok { "ok  " } else { "FAIL" },
+                o.name,
+                o.max_abs,
+                o.max_rel,
+                o.cosine
+            )?;
             if let Some(n) = &o.note {
                 write!(f, " ({n})")?;
             }
             writeln!(f)?;
         }
         if let Some(d) = &self.first_divergence {
-            writeln!(f, "  first divergence: value '{}' of node '{}' ({}), max abs {:.3e}", d.value, d.node, d.op, d.max_abs)?;
+            writeln!(
+                f,
+                "  first divergence: value '{}' of node '{}' ({}), max abs {:.3e}",
+                d.value, d.node, d.op, d.max_abs
+            )?;
         }
         write!(f, "{}", if self.ok { "PASS" } else { "FAIL" })
     }
@@ -96,7 +112,11 @@ pub fn diff(a: &Value, b: &Value, atol: f64, rtol: f64) -> Result<(f64, f64, f64
         nx += p * p;
         ny += q * q;
     }
-    let cos = if nx == 0.0 && ny == 0.0 { 1.0 } else { dot / (nx.sqrt() * ny.sqrt()).max(f64::MIN_POSITIVE) };
+    let cos = if nx == 0.0 && ny == 0.0 {
+        1.0
+    } else {
+        dot / (nx.sqrt() * ny.sqrt()).max(f64::MIN_POSITIVE)
+    };
     Ok((ma, mr, cos, ok))
 }
 
@@ -112,7 +132,10 @@ pub fn run(o: &VerifyOptions) -> Result<VerifyReport, CommandError> {
         let v = ins.iter().find(|(k, _)| k == n).or_else(|| ins.get(i)).map(|(_, v)| v.clone());
         c_ins.push(v.ok_or_else(|| CommandError::Input(format!("candidate input '{n}' has no counterpart in the reference")))?);
     }
-    let opts = EvalOptions { keep_all: o.per_node, ..Default::default() };
+    let opts = EvalOptions {
+        keep_all: o.per_node,
+        ..Default::default()
+    };
     let (r_out, r_all) = edgeport_eval::run_graph_with(&r, ins.into_iter().map(|(_, v)| v).collect(), &opts)
         .map_err(|e| CommandError::Unsupported(format!("reference: {e}")))?;
     let (c_out, c_all) =
@@ -122,15 +145,40 @@ pub fn run(o: &VerifyOptions) -> Result<VerifyReport, CommandError> {
         let j = c.outputs().iter().position(|(n, _)| n == name).unwrap_or(i);
         let entry = match (r_out.get(i), c_out.get(j)) {
             (Some(a), Some(b)) => match diff(a, b, o.atol, o.rtol) {
-                Ok((ma, mr, cos, ok)) => OutputDiff { name: name.clone(), max_abs: ma, max_rel: mr, cosine: cos, ok, note: None },
-                Err(e) => OutputDiff { name: name.clone(), max_abs: f64::NAN, max_rel: f64::NAN, cosine: f64::NAN, ok: false, note: Some(e) },
+                Ok((ma, mr, cos, ok)) => OutputDiff {
+                    name: name.clone(),
+                    max_abs: ma,
+                    max_rel: mr,
+                    cosine: cos,
+                    ok,
+                    note: None,
+                },
+                Err(e) => OutputDiff {
+                    name: name.clone(),
+                    max_abs: f64::NAN,
+                    max_rel: f64::NAN,
+                    cosine: f64::NAN,
+                    ok: false,
+                    note: Some(e),
+                },
             },
-            _ => OutputDiff { name: name.clone(), max_abs: f64::NAN, max_rel: f64::NAN, cosine: f64::NAN, ok: false, note: Some("missing in candidate".into()) },
+            _ => OutputDiff {
+                name: name.clone(),
+                max_abs: f64::NAN,
+                max_rel: f64::NAN,
+                cosine: f64::NAN,
+                ok: false,
+                note: Some("missing in candidate".into()),
+            },
         };
         outputs.push(entry);
     }
     let ok = outputs.iter().all(|o| o.ok);
-    let first_divergence = if o.per_node && !ok { first_divergence(&r, &r_all, &c, &c_all, o.atol, o.rtol) } else { None };
+    let first_divergence = if o.per_node && !ok {
+        first_divergence(&r, &r_all, &c, &c_all, o.atol, o.rtol)
+    } else {
+        None
+    };
     Ok(VerifyReport {
         reference: o.reference.display().to_string(),
         candidate: o.candidate.display().to_string(),
@@ -159,9 +207,16 @@ fn first_divergence(
     for n in c.topo_order().ok()? {
         let node = c.node(n);
         for (p, out) in node.outputs.iter().enumerate() {
-            let (Some(cv), Some(rv)) = (c_all.get(&n.out(p)), by_name.get(&out.name)) else { continue };
+            let (Some(cv), Some(rv)) = (c_all.get(&n.out(p)), by_name.get(&out.name)) else {
+                continue;
+            };
             if let Ok((ma, _, _, false)) = diff(rv, cv, atol, rtol) {
-                return Some(Divergence { value: out.name.clone(), node: node.name.clone(), op: node.op.name().to_string(), max_abs: ma });
+                return Some(Divergence {
+                    value: out.name.clone(),
+                    node: node.name.clone(),
+                    op: node.op.name().to_string(),
+                    max_abs: ma,
+                });
             }
         }
     }

@@ -94,21 +94,31 @@ pub fn read(buf: &[u8]) -> Result<Tensor, NpyError> {
         }
         v => return Err(NpyError::Header(format!("version {v}"))),
     };
-    let end = start.checked_add(hlen).filter(|&e| e <= buf.len()).ok_or_else(|| NpyError::Header("truncated".into()))?;
+    let end = start
+        .checked_add(hlen)
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| NpyError::Header("truncated".into()))?;
     let h = std::str::from_utf8(&buf[start..end]).map_err(|_| NpyError::Header("not text".into()))?;
-    let descr = header_value(h, "descr").and_then(|v| v.strip_prefix('\'')).and_then(|v| v.split('\'').next())
+    let descr = header_value(h, "descr")
+        .and_then(|v| v.strip_prefix('\''))
+        .and_then(|v| v.split('\'').next())
         .ok_or_else(|| NpyError::Header("no descr".into()))?;
     if header_value(h, "fortran_order").is_some_and(|v| v.starts_with("True")) {
         return Err(NpyError::Header("Fortran-ordered arrays are not supported".into()));
     }
-    let shape_txt = header_value(h, "shape").and_then(|v| v.strip_prefix('(')).and_then(|v| v.split(')').next())
+    let shape_txt = header_value(h, "shape")
+        .and_then(|v| v.strip_prefix('('))
+        .and_then(|v| v.split(')').next())
         .ok_or_else(|| NpyError::Header("no shape".into()))?;
     let mut shape = Vec::new();
     for part in shape_txt.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         shape.push(part.parse::<usize>().map_err(|_| NpyError::Header(format!("bad dim '{part}'")))?);
     }
     let (dtype, big) = descr_dtype(descr).ok_or_else(|| NpyError::DType(descr.to_string()))?;
-    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| NpyError::Header("shape overflows".into()))?;
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| NpyError::Header("shape overflows".into()))?;
     let need = dtype.byte_len(n).ok_or_else(|| NpyError::Header("size overflows".into()))?;
     let data = &buf[end..];
     if data.len() < need {

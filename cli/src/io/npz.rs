@@ -32,7 +32,11 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>, NpzError> {
         }
         let mut buf = Vec::with_capacity(m.size() as usize);
         m.by_ref().take(MAX_MEMBER).read_to_end(&mut buf).map_err(|e| arch(e.to_string()))?;
-        let t = npy::read(&buf).map_err(|source| NpzError::Array { file: file.clone(), name: name.clone(), source })?;
+        let t = npy::read(&buf).map_err(|source| NpzError::Array {
+            file: file.clone(),
+            name: name.clone(),
+            source,
+        })?;
         out.push((name, t));
     }
     Ok(out)
@@ -49,7 +53,11 @@ pub fn write(path: &Path, arrays: &[(String, Tensor)]) -> Result<(), NpzError> {
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let result = (|| {
         for (name, t) in arrays {
-            let bytes = npy::write(t).map_err(|source| NpzError::Array { file: file.clone(), name: name.clone(), source })?;
+            let bytes = npy::write(t).map_err(|source| NpzError::Array {
+                file: file.clone(),
+                name: name.clone(),
+                source,
+            })?;
             z.start_file(format!("{name}.npy"), opts).map_err(|e| arch(e.to_string()))?;
             z.write_all(&bytes).map_err(|e| arch(e.to_string()))?;
         }

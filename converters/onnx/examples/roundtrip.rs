@@ -41,7 +41,11 @@ fn main() -> ExitCode {
         }
     };
     if own_opset
-        && let Some(v) = g.metadata.iter().find(|(k, _)| k == "onnx.opset.ai.onnx").and_then(|(_, v)| v.parse::<i64>().ok())
+        && let Some(v) = g
+            .metadata
+            .iter()
+            .find(|(k, _)| k == "onnx.opset.ai.onnx")
+            .and_then(|(_, v)| v.parse::<i64>().ok())
     {
         opts.opset = v.clamp(7, 27);
     }

@@ -52,23 +52,15 @@ pub fn decode_model(buf: edgeport_proto::bytes::Bytes, cx: &Ctx<'_>) -> Result<R
     if buf.is_empty() {
         return Err(cx.err("the file is empty"));
     }
-    let m =
-        pb::ModelProto::decode(buf).map_err(|e| cx.err(format!("protobuf decode failed: {e}")))?;
+    let m = pb::ModelProto::decode(buf).map_err(|e| cx.err(format!("protobuf decode failed: {e}")))?;
     let graph = m
         .graph
         .as_ref()
         .ok_or_else(|| cx.err("the model has no graph (is this an ONNX model?)"))?;
     if m.ir_version <= 0 {
-        return Err(cx.err(format!(
-            "ir_version {} is not a valid ONNX IR version",
-            m.ir_version
-        )));
+        return Err(cx.err(format!("ir_version {} is not a valid ONNX IR version", m.ir_version)));
     }
-    let mut opsets: Vec<(String, i64)> = m
-        .opset_import
-        .iter()
-        .map(|o| (o.domain.clone(), o.version))
-        .collect();
+    let mut opsets: Vec<(String, i64)> = m.opset_import.iter().map(|o| (o.domain.clone(), o.version)).collect();
     if opsets.is_empty() {
         // IR < 3 files have no opset_import; they mean ai.onnx opset 1.
         opsets.push((String::new(), 1));
@@ -79,26 +71,15 @@ pub fn decode_model(buf: edgeport_proto::bytes::Bytes, cx: &Ctx<'_>) -> Result<R
         producer_name: m.producer_name.clone(),
         producer_version: m.producer_version.clone(),
         doc_string: m.doc_string.clone(),
-        metadata: m
-            .metadata_props
-            .iter()
-            .map(|p| (p.key.clone(), p.value.clone()))
-            .collect(),
+        metadata: m.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect(),
         graph: decode_graph(graph, cx, 0)?,
-        functions: m
-            .functions
-            .iter()
-            .map(|f| decode_function(f, cx))
-            .collect::<Result<_, _>>()?,
+        functions: m.functions.iter().map(|f| decode_function(f, cx)).collect::<Result<_, _>>()?,
     })
 }
 
 fn decode_graph(g: &pb::GraphProto, cx: &Ctx<'_>, depth: usize) -> Result<RawGraph, Error> {
     if depth > MAX_DEPTH {
-        return Err(cx.err(format!(
-            "subgraphs nested deeper than {MAX_DEPTH} (graph '{}')",
-            g.name
-        )));
+        return Err(cx.err(format!("subgraphs nested deeper than {MAX_DEPTH} (graph '{}')", g.name)));
     }
     let mut initializers = Vec::with_capacity(g.initializer.len());
     let mut initializer_names = Vec::with_capacity(g.initializer.len());
@@ -108,38 +89,17 @@ fn decode_graph(g: &pb::GraphProto, cx: &Ctx<'_>, depth: usize) -> Result<RawGra
     }
     for s in &g.sparse_initializer {
         let t = decode_sparse(s, cx)?;
-        initializer_names.push(
-            s.values
-                .as_ref()
-                .map(|v| v.name.clone())
-                .unwrap_or_default(),
-        );
+        initializer_names.push(s.values.as_ref().map(|v| v.name.clone()).unwrap_or_default());
         initializers.push(t);
     }
     Ok(RawGraph {
         name: g.name.clone(),
-        nodes: g
-            .node
-            .iter()
-            .map(|n| decode_node(n, cx, depth))
-            .collect::<Result<_, _>>()?,
+        nodes: g.node.iter().map(|n| decode_node(n, cx, depth)).collect::<Result<_, _>>()?,
         initializers,
         initializer_names,
-        inputs: g
-            .input
-            .iter()
-            .map(|v| decode_value_info(v, cx))
-            .collect::<Result<_, _>>()?,
-        outputs: g
-            .output
-            .iter()
-            .map(|v| decode_value_info(v, cx))
-            .collect::<Result<_, _>>()?,
-        value_info: g
-            .value_info
-            .iter()
-            .map(|v| decode_value_info(v, cx))
-            .collect::<Result<_, _>>()?,
+        inputs: g.input.iter().map(|v| decode_value_info(v, cx)).collect::<Result<_, _>>()?,
+        outputs: g.output.iter().map(|v| decode_value_info(v, cx)).collect::<Result<_, _>>()?,
+        value_info: g.value_info.iter().map(|v| decode_value_info(v, cx)).collect::<Result<_, _>>()?,
         doc_string: g.doc_string.clone(),
         node_overloads: if g.node.iter().any(|n| !n.overload.is_empty()) {
             g.node.iter().map(|n| n.overload.clone()).collect()
@@ -165,8 +125,7 @@ fn decode_node(n: &pb::NodeProto, cx: &Ctx<'_>, depth: usize) -> Result<RawNode,
 }
 
 fn decode_function(f: &pb::FunctionProto, cx: &Ctx<'_>) -> Result<RawFunction, Error> {
-    let mut attrs: Vec<(String, Option<RawAttrValue>)> =
-        f.attribute.iter().map(|a| (a.clone(), None)).collect();
+    let mut attrs: Vec<(String, Option<RawAttrValue>)> = f.attribute.iter().map(|a| (a.clone(), None)).collect();
     for a in &f.attribute_proto {
         attrs.push((a.name.clone(), Some(decode_attr(a, cx, 0, &f.name)?.value)));
     }
@@ -177,16 +136,8 @@ fn decode_function(f: &pb::FunctionProto, cx: &Ctx<'_>) -> Result<RawFunction, E
         inputs: f.input.clone(),
         outputs: f.output.clone(),
         attrs,
-        nodes: f
-            .node
-            .iter()
-            .map(|n| decode_node(n, cx, 0))
-            .collect::<Result<_, _>>()?,
-        opsets: f
-            .opset_import
-            .iter()
-            .map(|o| (o.domain.clone(), o.version))
-            .collect(),
+        nodes: f.node.iter().map(|n| decode_node(n, cx, 0)).collect::<Result<_, _>>()?,
+        opsets: f.opset_import.iter().map(|o| (o.domain.clone(), o.version)).collect(),
         node_overloads: if f.node.iter().any(|n| !n.overload.is_empty()) {
             f.node.iter().map(|n| n.overload.clone()).collect()
         } else {
@@ -195,86 +146,45 @@ fn decode_function(f: &pb::FunctionProto, cx: &Ctx<'_>) -> Result<RawFunction, E
     })
 }
 
-fn decode_attr(
-    a: &pb::AttributeProto,
-    cx: &Ctx<'_>,
-    depth: usize,
-    node: &str,
-) -> Result<RawAttr, Error> {
+fn decode_attr(a: &pb::AttributeProto, cx: &Ctx<'_>, depth: usize, node: &str) -> Result<RawAttr, Error> {
     use pb::attribute_proto::AttributeType as A;
     let ty = A::try_from(a.r#type).unwrap_or(A::Undefined);
-    let ty = if ty == A::Undefined {
-        infer_attr_type(a)
-    } else {
-        ty
-    };
+    let ty = if ty == A::Undefined { infer_attr_type(a) } else { ty };
     let value = match ty {
         A::Float => RawAttrValue::Float(a.f),
         A::Int => RawAttrValue::Int(a.i),
         A::String => RawAttrValue::String(a.s.to_vec()),
         A::Tensor => RawAttrValue::Tensor(decode_tensor(
-            a.t.as_ref().ok_or_else(|| {
-                cx.err(format!(
-                    "node '{node}': attribute '{}' has no tensor",
-                    a.name
-                ))
-            })?,
+            a.t.as_ref()
+                .ok_or_else(|| cx.err(format!("node '{node}': attribute '{}' has no tensor", a.name)))?,
             cx,
         )?),
         A::Graph => RawAttrValue::Graph(decode_graph(
-            a.g.as_ref().ok_or_else(|| {
-                cx.err(format!(
-                    "node '{node}': attribute '{}' has no graph",
-                    a.name
-                ))
-            })?,
+            a.g.as_ref()
+                .ok_or_else(|| cx.err(format!("node '{node}': attribute '{}' has no graph", a.name)))?,
             cx,
             depth + 1,
         )?),
         A::Floats => RawAttrValue::Floats(a.floats.clone()),
         A::Ints => RawAttrValue::Ints(a.ints.clone()),
         A::Strings => RawAttrValue::Strings(a.strings.iter().map(|s| s.to_vec()).collect()),
-        A::Tensors => RawAttrValue::Tensors(
-            a.tensors
-                .iter()
-                .map(|t| decode_tensor(t, cx))
-                .collect::<Result<_, _>>()?,
-        ),
-        A::Graphs => RawAttrValue::Graphs(
-            a.graphs
-                .iter()
-                .map(|g| decode_graph(g, cx, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        A::Tensors => RawAttrValue::Tensors(a.tensors.iter().map(|t| decode_tensor(t, cx)).collect::<Result<_, _>>()?),
+        A::Graphs => RawAttrValue::Graphs(a.graphs.iter().map(|g| decode_graph(g, cx, depth + 1)).collect::<Result<_, _>>()?),
         A::SparseTensor => RawAttrValue::Tensor(decode_sparse(
-            a.sparse_tensor.as_ref().ok_or_else(|| {
-                cx.err(format!(
-                    "node '{node}': attribute '{}' has no sparse tensor",
-                    a.name
-                ))
-            })?,
+            a.sparse_tensor
+                .as_ref()
+                .ok_or_else(|| cx.err(format!("node '{node}': attribute '{}' has no sparse tensor", a.name)))?,
             cx,
         )?),
-        A::SparseTensors => RawAttrValue::Tensors(
-            a.sparse_tensors
-                .iter()
-                .map(|t| decode_sparse(t, cx))
-                .collect::<Result<_, _>>()?,
-        ),
+        A::SparseTensors => RawAttrValue::Tensors(a.sparse_tensors.iter().map(|t| decode_sparse(t, cx)).collect::<Result<_, _>>()?),
         A::TypeProto => RawAttrValue::Type(
             decode_type(
-                a.tp.as_ref().ok_or_else(|| {
-                    cx.err(format!("node '{node}': attribute '{}' has no type", a.name))
-                })?,
+                a.tp.as_ref()
+                    .ok_or_else(|| cx.err(format!("node '{node}': attribute '{}' has no type", a.name)))?,
                 cx,
                 0,
             )?
-            .ok_or_else(|| {
-                cx.err(format!(
-                    "node '{node}': attribute '{}' has an unsupported type",
-                    a.name
-                ))
-            })?,
+            .ok_or_else(|| cx.err(format!("node '{node}': attribute '{}' has an unsupported type", a.name)))?,
         ),
         A::TypeProtos => RawAttrValue::Types(
             a.type_protos
@@ -322,12 +232,7 @@ fn infer_attr_type(a: &pb::AttributeProto) -> pb::attribute_proto::AttributeType
 fn decode_value_info(v: &pb::ValueInfoProto, cx: &Ctx<'_>) -> Result<RawValueInfo, Error> {
     Ok(RawValueInfo {
         name: v.name.clone(),
-        ty: v
-            .r#type
-            .as_ref()
-            .map(|t| decode_type(t, cx, 0))
-            .transpose()?
-            .flatten(),
+        ty: v.r#type.as_ref().map(|t| decode_type(t, cx, 0)).transpose()?.flatten(),
     })
 }
 
@@ -346,16 +251,11 @@ fn decode_shape(s: &pb::TensorShapeProto) -> Shape {
 }
 
 fn dtype_of(code: i32, cx: &Ctx<'_>, what: &str) -> Result<DType, Error> {
-    DType::from_onnx_code(code)
-        .ok_or_else(|| cx.err(format!("{what}: unknown data type code {code}")))
+    DType::from_onnx_code(code).ok_or_else(|| cx.err(format!("{what}: unknown data type code {code}")))
 }
 
 /// Decodes a `TypeProto`; `None` for types the IR does not model (opaque, unset).
-pub(crate) fn decode_type(
-    t: &pb::TypeProto,
-    cx: &Ctx<'_>,
-    depth: usize,
-) -> Result<Option<ValueType>, Error> {
+pub(crate) fn decode_type(t: &pb::TypeProto, cx: &Ctx<'_>, depth: usize) -> Result<Option<ValueType>, Error> {
     use pb::type_proto::Value as V;
     if depth > MAX_DEPTH {
         return Err(cx.err("type nested too deeply"));
@@ -384,12 +284,7 @@ pub(crate) fn decode_type(
         },
         Some(V::MapType(m)) => match m.value_type.as_ref() {
             Some(v) => decode_type(v, cx, depth + 1)?
-                .map(|v| {
-                    Ok::<_, Error>(ValueType::Map(
-                        dtype_of(m.key_type, cx, "map key")?,
-                        Box::new(v),
-                    ))
-                })
+                .map(|v| Ok::<_, Error>(ValueType::Map(dtype_of(m.key_type, cx, "map key")?, Box::new(v))))
                 .transpose()?,
             None => None,
         },
@@ -421,58 +316,34 @@ pub fn decode_tensor(t: &pb::TensorProto, cx: &Ctx<'_>) -> Result<Tensor, Error>
     }
     if dtype == DType::String {
         if t.string_data.len() != n {
-            return Err(cx.terr(
-                &t.name,
-                format!(
-                    "has {} strings, dims {:?} need {n}",
-                    t.string_data.len(),
-                    shape
-                ),
-            ));
+            return Err(cx.terr(&t.name, format!("has {} strings, dims {:?} need {n}", t.string_data.len(), shape)));
         }
         return Tensor::from_strings(shape, t.string_data.iter().map(|s| s.to_vec()).collect())
             .map_err(|e| cx.terr(&t.name, e.to_string()));
     }
-    let need = dtype
-        .byte_len(n)
-        .ok_or_else(|| cx.terr(&t.name, "size overflows"))?;
+    let need = dtype.byte_len(n).ok_or_else(|| cx.terr(&t.name, "size overflows"))?;
     if !t.raw_data.is_empty() || n == 0 {
         if t.raw_data.len() != need {
             return Err(cx.terr(
                 &t.name,
-                format!(
-                    "raw_data has {} bytes, {dtype} dims {:?} need {need}",
-                    t.raw_data.len(),
-                    shape
-                ),
+                format!("raw_data has {} bytes, {dtype} dims {:?} need {need}", t.raw_data.len(), shape),
             ));
         }
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.raw_data.clone());
-        let bytes = Bytes::from_owner(owner, 0, need)
-            .ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?;
-        return Tensor::from_bytes(dtype, shape, bytes)
-            .map_err(|e| cx.terr(&t.name, e.to_string()));
+        let bytes = Bytes::from_owner(owner, 0, need).ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?;
+        return Tensor::from_bytes(dtype, shape, bytes).map_err(|e| cx.terr(&t.name, e.to_string()));
     }
     let bytes = typed_fields_to_bytes(t, dtype, n, cx)?;
-    Tensor::from_bytes(dtype, shape, Bytes::from_vec(bytes))
-        .map_err(|e| cx.terr(&t.name, e.to_string()))
+    Tensor::from_bytes(dtype, shape, Bytes::from_vec(bytes)).map_err(|e| cx.terr(&t.name, e.to_string()))
 }
 
 /// Converts the typed repeated fields to little-endian raw bytes.
-fn typed_fields_to_bytes(
-    t: &pb::TensorProto,
-    dtype: DType,
-    n: usize,
-    cx: &Ctx<'_>,
-) -> Result<Vec<u8>, Error> {
+fn typed_fields_to_bytes(t: &pb::TensorProto, dtype: DType, n: usize, cx: &Ctx<'_>) -> Result<Vec<u8>, Error> {
     let count = |have: usize, per: usize| -> Result<(), Error> {
         // `per` elements per stored item (packed 4-bit/2-bit types).
         let need = n.div_ceil(per);
         if have != need {
-            return Err(cx.terr(
-                &t.name,
-                format!("has {have} stored values, dims need {need} ({dtype})"),
-            ));
+            return Err(cx.terr(&t.name, format!("has {have} stored values, dims need {need} ({dtype})")));
         }
         Ok(())
     };
@@ -488,10 +359,7 @@ fn typed_fields_to_bytes(
         DType::F64 | DType::C128 => {
             let per = if dtype == DType::C128 { 2 } else { 1 };
             if t.double_data.len() != n * per {
-                return Err(cx.terr(
-                    &t.name,
-                    format!("has {} doubles, dims need {}", t.double_data.len(), n * per),
-                ));
+                return Err(cx.terr(&t.name, format!("has {} doubles, dims need {}", t.double_data.len(), n * per)));
             }
             t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect()
         }
@@ -501,10 +369,7 @@ fn typed_fields_to_bytes(
         }
         DType::U32 => {
             count(t.uint64_data.len(), 1)?;
-            t.uint64_data
-                .iter()
-                .flat_map(|&v| (v as u32).to_le_bytes())
-                .collect()
+            t.uint64_data.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect()
         }
         DType::U64 => {
             count(t.uint64_data.len(), 1)?;
@@ -516,19 +381,9 @@ fn typed_fields_to_bytes(
         }
         DType::I16 | DType::U16 | DType::F16 | DType::BF16 => {
             count(t.int32_data.len(), 1)?;
-            t.int32_data
-                .iter()
-                .flat_map(|&v| (v as u16).to_le_bytes())
-                .collect()
+            t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect()
         }
-        DType::I8
-        | DType::U8
-        | DType::Bool
-        | DType::F8E4M3FN
-        | DType::F8E4M3FNUZ
-        | DType::F8E5M2
-        | DType::F8E5M2FNUZ
-        | DType::F8E8M0 => {
+        DType::I8 | DType::U8 | DType::Bool | DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ | DType::F8E8M0 => {
             count(t.int32_data.len(), 1)?;
             t.int32_data.iter().map(|&v| v as u8).collect()
         }
@@ -549,21 +404,10 @@ fn typed_fields_to_bytes(
 
 /// Densifies a `SparseTensorProto` (COO indices, linearized or per-dimension).
 pub fn decode_sparse(s: &pb::SparseTensorProto, cx: &Ctx<'_>) -> Result<Tensor, Error> {
-    let values = decode_tensor(
-        s.values
-            .as_ref()
-            .ok_or_else(|| cx.err("sparse tensor without values"))?,
-        cx,
-    )?;
-    let name = s
-        .values
-        .as_ref()
-        .map(|v| v.name.clone())
-        .unwrap_or_default();
+    let values = decode_tensor(s.values.as_ref().ok_or_else(|| cx.err("sparse tensor without values"))?, cx)?;
+    let name = s.values.as_ref().map(|v| v.name.clone()).unwrap_or_default();
     let indices = decode_tensor(
-        s.indices
-            .as_ref()
-            .ok_or_else(|| cx.terr(&name, "sparse tensor without indices"))?,
+        s.indices.as_ref().ok_or_else(|| cx.terr(&name, "sparse tensor without indices"))?,
         cx,
     )?;
     let mut dims = Vec::with_capacity(s.dims.len());
@@ -576,17 +420,10 @@ pub fn decode_sparse(s: &pb::SparseTensorProto, cx: &Ctx<'_>) -> Result<Tensor, 
         .ok_or_else(|| cx.terr(&name, "dims overflow"))?;
     let elem = values.dtype.bits() / 8;
     if elem == 0 {
-        return Err(cx.terr(
-            &name,
-            format!("sparse {} tensors are not supported", values.dtype),
-        ));
+        return Err(cx.terr(&name, format!("sparse {} tensors are not supported", values.dtype)));
     }
-    let total = n
-        .checked_mul(elem)
-        .ok_or_else(|| cx.terr(&name, "size overflows"))?;
-    let raw = values
-        .raw()
-        .ok_or_else(|| cx.terr(&name, "sparse values without data"))?;
+    let total = n.checked_mul(elem).ok_or_else(|| cx.terr(&name, "size overflows"))?;
+    let raw = values.raw().ok_or_else(|| cx.terr(&name, "sparse values without data"))?;
     let nnz = values.numel();
     // Dense data is as large as the dims say, which a small file can claim to be anything:
     // cap what a sparse initializer may expand to.
@@ -609,18 +446,12 @@ pub fn decode_sparse(s: &pb::SparseTensorProto, cx: &Ctx<'_>) -> Result<Tensor, 
         }
     } else {
         if indices.shape.len() != 2 || indices.shape[1] != rank || rank == 0 {
-            return Err(cx.terr(
-                &name,
-                format!("indices shape {:?} does not fit rank {rank}", indices.shape),
-            ));
+            return Err(cx.terr(&name, format!("indices shape {:?} does not fit rank {rank}", indices.shape)));
         }
         for c in idx.chunks(rank) {
             let mut a = 0usize;
             for (&i, &d) in c.iter().zip(&dims) {
-                let u = usize::try_from(i)
-                    .ok()
-                    .filter(|&u| u < d)
-                    .ok_or_else(|| oob(i))?;
+                let u = usize::try_from(i).ok().filter(|&u| u < d).ok_or_else(|| oob(i))?;
                 // a < n / d here, so a * d + u < n: no overflow.
                 a = a * d + u;
             }
@@ -637,8 +468,7 @@ pub fn decode_sparse(s: &pb::SparseTensorProto, cx: &Ctx<'_>) -> Result<Tensor, 
         }
         out[i * elem..(i + 1) * elem].copy_from_slice(&raw[k * elem..(k + 1) * elem]);
     }
-    Tensor::from_bytes(values.dtype, dims, Bytes::from_vec(out))
-        .map_err(|e| cx.terr(&name, e.to_string()))
+    Tensor::from_bytes(values.dtype, dims, Bytes::from_vec(out)).map_err(|e| cx.terr(&name, e.to_string()))
 }
 
 /// Decodes a test-data `.pb` file: a `TensorProto` (or a sequence/optional container).
@@ -656,20 +486,14 @@ pub enum DataValue {
 }
 
 /// Decodes a test-data file whose expected kind comes from the graph's declared type.
-pub fn decode_data_file(
-    buf: &[u8],
-    ty: Option<&ValueType>,
-    cx: &Ctx<'_>,
-) -> Result<DataValue, Error> {
+pub fn decode_data_file(buf: &[u8], ty: Option<&ValueType>, cx: &Ctx<'_>) -> Result<DataValue, Error> {
     match ty {
         Some(ValueType::Sequence(_)) => {
-            let s = pb::SequenceProto::decode(buf)
-                .map_err(|e| cx.err(format!("not a SequenceProto: {e}")))?;
+            let s = pb::SequenceProto::decode(buf).map_err(|e| cx.err(format!("not a SequenceProto: {e}")))?;
             decode_seq(&s, cx, 0)
         }
         Some(ValueType::Optional(_)) => {
-            let o = pb::OptionalProto::decode(buf)
-                .map_err(|e| cx.err(format!("not an OptionalProto: {e}")))?;
+            let o = pb::OptionalProto::decode(buf).map_err(|e| cx.err(format!("not an OptionalProto: {e}")))?;
             decode_opt(&o, cx, 0)
         }
         _ => Ok(DataValue::Tensor(decode_tensor_file(buf, cx)?)),

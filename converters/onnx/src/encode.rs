@@ -28,7 +28,12 @@ pub struct ExternalSink<'w> {
 
 impl<'w> ExternalSink<'w> {
     pub fn new(w: &'w mut dyn Write, location: String, threshold: usize) -> Self {
-        ExternalSink { w, location, threshold, pos: 0 }
+        ExternalSink {
+            w,
+            location,
+            threshold,
+            pos: 0,
+        }
     }
     /// Appends `bytes` at the next aligned offset; returns that offset.
     fn put(&mut self, bytes: &[u8]) -> io::Result<u64> {
@@ -87,8 +92,11 @@ impl Encoder<'_, '_> {
                 {
                     let at = ext.put(b)?;
                     p.data_location = pb::tensor_proto::DataLocation::External as i32;
-                    p.external_data =
-                        vec![kv("location", &ext.location), kv("offset", &at.to_string()), kv("length", &b.len().to_string())];
+                    p.external_data = vec![
+                        kv("location", &ext.location),
+                        kv("offset", &at.to_string()),
+                        kv("length", &b.len().to_string()),
+                    ];
                     return Ok((p, None));
                 }
                 if stream {
@@ -132,7 +140,10 @@ impl Encoder<'_, '_> {
 
     fn attr(&mut self, a: &RawAttr) -> io::Result<pb::AttributeProto> {
         use pb::attribute_proto::AttributeType as A;
-        let mut p = pb::AttributeProto { name: a.name.clone(), ..Default::default() };
+        let mut p = pb::AttributeProto {
+            name: a.name.clone(),
+            ..Default::default()
+        };
         let ty = match &a.value {
             RawAttrValue::Float(f) => {
                 p.f = *f;
@@ -197,7 +208,10 @@ impl Encoder<'_, '_> {
 }
 
 fn kv(k: &str, v: &str) -> pb::StringStringEntryProto {
-    pb::StringStringEntryProto { key: k.to_string(), value: v.to_string() }
+    pb::StringStringEntryProto {
+        key: k.to_string(),
+        value: v.to_string(),
+    }
 }
 
 fn shape_proto(s: &edgeport_ir::Shape) -> pb::TensorShapeProto {
@@ -223,30 +237,51 @@ fn shape_proto(s: &edgeport_ir::Shape) -> pb::TensorShapeProto {
 pub fn type_proto(t: &ValueType) -> pb::TypeProto {
     use pb::type_proto::Value as V;
     let value = match t {
-        ValueType::Tensor(tt) => {
-            V::TensorType(pb::type_proto::Tensor { elem_type: tt.dtype.onnx_code(), shape: tt.shape.as_ref().map(shape_proto) })
-        }
-        ValueType::SparseTensor(tt) => {
-            V::SparseTensorType(pb::type_proto::SparseTensor { elem_type: tt.dtype.onnx_code(), shape: tt.shape.as_ref().map(shape_proto) })
-        }
-        ValueType::Sequence(e) => V::SequenceType(Box::new(pb::type_proto::Sequence { elem_type: Some(Box::new(type_proto(e))) })),
-        ValueType::Optional(e) => V::OptionalType(Box::new(pb::type_proto::Optional { elem_type: Some(Box::new(type_proto(e))) })),
-        ValueType::Map(k, v) => {
-            V::MapType(Box::new(pb::type_proto::Map { key_type: k.onnx_code(), value_type: Some(Box::new(type_proto(v))) }))
-        }
+        ValueType::Tensor(tt) => V::TensorType(pb::type_proto::Tensor {
+            elem_type: tt.dtype.onnx_code(),
+            shape: tt.shape.as_ref().map(shape_proto),
+        }),
+        ValueType::SparseTensor(tt) => V::SparseTensorType(pb::type_proto::SparseTensor {
+            elem_type: tt.dtype.onnx_code(),
+            shape: tt.shape.as_ref().map(shape_proto),
+        }),
+        ValueType::Sequence(e) => V::SequenceType(Box::new(pb::type_proto::Sequence {
+            elem_type: Some(Box::new(type_proto(e))),
+        })),
+        ValueType::Optional(e) => V::OptionalType(Box::new(pb::type_proto::Optional {
+            elem_type: Some(Box::new(type_proto(e))),
+        })),
+        ValueType::Map(k, v) => V::MapType(Box::new(pb::type_proto::Map {
+            key_type: k.onnx_code(),
+            value_type: Some(Box::new(type_proto(v))),
+        })),
     };
-    pb::TypeProto { value: Some(value), ..Default::default() }
+    pb::TypeProto {
+        value: Some(value),
+        ..Default::default()
+    }
 }
 
 fn value_info(v: &RawValueInfo) -> pb::ValueInfoProto {
-    pb::ValueInfoProto { name: v.name.clone(), r#type: v.ty.as_ref().map(type_proto), ..Default::default() }
+    pb::ValueInfoProto {
+        name: v.name.clone(),
+        r#type: v.ty.as_ref().map(type_proto),
+        ..Default::default()
+    }
 }
 
 /// The model header: everything but the graph.
 fn header(m: &RawModel) -> pb::ModelProto {
     pb::ModelProto {
         ir_version: m.ir_version,
-        opset_import: m.opsets.iter().map(|(d, v)| pb::OperatorSetIdProto { domain: d.clone(), version: *v }).collect(),
+        opset_import: m
+            .opsets
+            .iter()
+            .map(|(d, v)| pb::OperatorSetIdProto {
+                domain: d.clone(),
+                version: *v,
+            })
+            .collect(),
         producer_name: m.producer_name.clone(),
         producer_version: m.producer_version.clone(),
         doc_string: m.doc_string.clone(),
@@ -264,7 +299,12 @@ struct Init {
 impl Init {
     /// Length of the `TensorProto` message body.
     fn body_len(&self) -> usize {
-        self.header.encoded_len() + self.raw.as_ref().map(|b| key_len(9) + encoded_len_varint(b.len() as u64) + b.len()).unwrap_or(0)
+        self.header.encoded_len()
+            + self
+                .raw
+                .as_ref()
+                .map(|b| key_len(9) + encoded_len_varint(b.len() as u64) + b.len())
+                .unwrap_or(0)
     }
     /// Length as field 5 of `GraphProto`.
     fn field_len(&self) -> usize {

@@ -28,16 +28,12 @@ pub fn confine(base: &Path, location: &str) -> Result<PathBuf, String> {
         }
     }
     let joined = base.join(rel);
-    let real_base = base
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", base.display()))?;
+    let real_base = base.canonicalize().map_err(|e| format!("{}: {e}", base.display()))?;
     let real = joined
         .canonicalize()
         .map_err(|e| format!("external data file '{}': {e}", joined.display()))?;
     if !real.starts_with(&real_base) {
-        return Err(format!(
-            "external data path '{location}' resolves outside the model's folder"
-        ));
+        return Err(format!("external data path '{location}' resolves outside the model's folder"));
     }
     Ok(real)
 }
@@ -50,9 +46,7 @@ fn cache() -> &'static MapCache {
 }
 
 fn map_file(path: &Path) -> Result<Arc<memmap2::Mmap>, String> {
-    let mut c = cache()
-        .lock()
-        .map_err(|_| "external data cache poisoned".to_string())?;
+    let mut c = cache().lock().map_err(|_| "external data cache poisoned".to_string())?;
     if let Some(m) = c.get(path) {
         return Ok(m.clone());
     }
@@ -79,13 +73,7 @@ impl AsRef<[u8]> for MapOwner {
     }
 }
 
-pub(crate) fn read_external(
-    t: &pb::TensorProto,
-    dtype: DType,
-    shape: Vec<usize>,
-    n: usize,
-    cx: &Ctx<'_>,
-) -> Result<Tensor, Error> {
+pub(crate) fn read_external(t: &pb::TensorProto, dtype: DType, shape: Vec<usize>, n: usize, cx: &Ctx<'_>) -> Result<Tensor, Error> {
     let terr = |msg: String| Error::Tensor {
         file: cx.file.to_string(),
         tensor: t.name.clone(),
@@ -97,12 +85,7 @@ pub(crate) fn read_external(
     for kv in &t.external_data {
         match kv.key.as_str() {
             "location" => location = Some(kv.value.clone()),
-            "offset" => {
-                offset = kv
-                    .value
-                    .parse()
-                    .map_err(|_| terr(format!("bad external offset '{}'", kv.value)))?
-            }
+            "offset" => offset = kv.value.parse().map_err(|_| terr(format!("bad external offset '{}'", kv.value)))?,
             "length" => {
                 length = Some(
                     kv.value
@@ -114,16 +97,16 @@ pub(crate) fn read_external(
         }
     }
     let location = location.ok_or_else(|| terr("external data without a location".into()))?;
-    let base = cx.ext.base.as_ref().ok_or_else(|| {
-        terr("external data needs the model's folder (import from a path)".into())
-    })?;
+    let base = cx
+        .ext
+        .base
+        .as_ref()
+        .ok_or_else(|| terr("external data needs the model's folder (import from a path)".into()))?;
     let path = confine(base, &location).map_err(terr)?;
     if dtype == DType::String {
         return Err(terr("string tensors cannot use external data".into()));
     }
-    let need = dtype
-        .byte_len(n)
-        .ok_or_else(|| terr("size overflows".into()))?;
+    let need = dtype.byte_len(n).ok_or_else(|| terr("size overflows".into()))?;
     if let Some(l) = length
         && l != need
     {

@@ -33,10 +33,7 @@ impl Frontend for OnnxFrontend {
         if looks_like_model(head) {
             return Confidence::Yes;
         }
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         match ext.as_deref() {
             Some("onnx") => Confidence::Maybe,
             _ => Confidence::No,
@@ -111,15 +108,9 @@ mod tests {
         // ir_version 8, producer_name "x".
         let head = [0x08, 0x08, 0x12, 0x01, b'x'];
         assert_eq!(f.sniff(Path::new("m.bin"), &head), Confidence::Yes);
-        assert_eq!(
-            f.sniff(Path::new("m.onnx"), b"\x89PNG\r\n"),
-            Confidence::Maybe
-        );
+        assert_eq!(f.sniff(Path::new("m.onnx"), b"\x89PNG\r\n"), Confidence::Maybe);
         assert_eq!(f.sniff(Path::new("m.bin"), b"PK\x03\x04"), Confidence::No);
-        assert_eq!(
-            f.sniff(Path::new("m.tflite"), b"\x1c\0\0\0TFL3"),
-            Confidence::No
-        );
+        assert_eq!(f.sniff(Path::new("m.tflite"), b"\x1c\0\0\0TFL3"), Confidence::No);
         assert_eq!(f.sniff(Path::new("m.onnx"), &[]), Confidence::Maybe);
     }
 }

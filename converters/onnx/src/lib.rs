@@ -32,19 +32,37 @@ pub struct ImportOptions {}
 /// Imports an ONNX model file (memory-mapped; external data resolved beside it).
 pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
     let file = decode::display_path(path);
-    let f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
-    let meta = f.metadata().map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+    let f = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let meta = f.metadata().map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     if meta.is_dir() {
-        return Err(Error::Decode { file, msg: "is a folder, not an ONNX file".into() });
+        return Err(Error::Decode {
+            file,
+            msg: "is a folder, not an ONNX file".into(),
+        });
     }
     let buf = if meta.len() == 0 {
         edgeport_proto::bytes::Bytes::new()
     } else {
         // SAFETY: read-only map of a file the user named; see external.rs.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         edgeport_proto::bytes::Bytes::from_owner(MapBytes(Arc::new(map)))
     };
-    let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".").to_path_buf() } else { p.to_path_buf() });
+    let base = path.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".").to_path_buf()
+        } else {
+            p.to_path_buf()
+        }
+    });
     let ext = decode::ExternalData { base };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
     import::import_model(&raw, &file)

@@ -21,16 +21,9 @@ impl RawModel {
     /// The imported version of a domain's opset, if imported.
     pub fn opset(&self, domain: &str) -> Option<i64> {
         let norm = |d: &str| {
-            if d == "ai.onnx" {
-                String::new()
-            } else {
-                d.to_string()
-            }
+            if d == "ai.onnx" { String::new() } else { d.to_string() }
         };
-        self.opsets
-            .iter()
-            .find(|(d, _)| norm(d) == norm(domain))
-            .map(|(_, v)| *v)
+        self.opsets.iter().find(|(d, _)| norm(d) == norm(domain)).map(|(_, v)| *v)
     }
 }
 

@@ -23,11 +23,7 @@ fn expect_err(b: Vec<u8>, needles: &[&str]) -> String {
 }
 
 fn with_initializer(t: pb::TensorProto) -> Vec<u8> {
-    let mut g = graph(
-        vec![node("Relu", &["w"], &["y"])],
-        vec![],
-        vec![vi("y", 1, &[])],
-    );
+    let mut g = graph(vec![node("Relu", &["w"], &["y"])], vec![], vec![vi("y", 1, &[])]);
     g.initializer.push(t);
     bytes(&model(g, 17))
 }
@@ -45,13 +41,8 @@ fn empty_file() {
 
 #[test]
 fn truncated_file() {
-    let mut g = graph(
-        vec![node("Relu", &["w"], &["y"])],
-        vec![],
-        vec![vi("y", 1, &[4])],
-    );
-    g.initializer
-        .push(f32_tensor("w", &[4], &[1.0, -2.0, 3.0, -4.0]));
+    let mut g = graph(vec![node("Relu", &["w"], &["y"])], vec![], vec![vi("y", 1, &[4])]);
+    g.initializer.push(f32_tensor("w", &[4], &[1.0, -2.0, 3.0, -4.0]));
     let full = bytes(&model(g, 17));
     for cut in [1, full.len() / 3, full.len() / 2, full.len() - 1] {
         let e = import(full[..cut].to_vec());
@@ -95,10 +86,7 @@ fn protobuf_that_is_not_a_model() {
 
 #[test]
 fn negative_dims() {
-    expect_err(
-        with_initializer(f32_tensor("w", &[2, -3], &[])),
-        &["'w'", "negative"],
-    );
+    expect_err(with_initializer(f32_tensor("w", &[2, -3], &[])), &["'w'", "negative"]);
 }
 
 #[test]
@@ -140,11 +128,7 @@ fn dims_exceed_data_without_allocating() {
         }),
         dims: vec![1 << 20, 1 << 20, 1 << 10],
     };
-    let mut g = graph(
-        vec![node("Relu", &["sp"], &["y"])],
-        vec![],
-        vec![vi("y", 1, &[])],
-    );
+    let mut g = graph(vec![node("Relu", &["sp"], &["y"])], vec![], vec![vi("y", 1, &[])]);
     g.sparse_initializer.push(s);
     expect_err(bytes(&model(g, 17)), &["'sp'", "too large"]);
 }
@@ -169,11 +153,7 @@ fn sparse_indices_out_of_range() {
         }),
         dims: vec![4, 4],
     };
-    let mut g = graph(
-        vec![node("Relu", &["sp"], &["y"])],
-        vec![],
-        vec![vi("y", 1, &[])],
-    );
+    let mut g = graph(vec![node("Relu", &["sp"], &["y"])], vec![], vec![vi("y", 1, &[])]);
     g.sparse_initializer.push(s);
     expect_err(bytes(&model(g, 17)), &["'sp'", "out of range"]);
 }
@@ -181,10 +161,7 @@ fn sparse_indices_out_of_range() {
 #[test]
 fn cycle() {
     let g = graph(
-        vec![
-            node("Add", &["x", "b"], &["a"]),
-            node("Relu", &["a"], &["b"]),
-        ],
+        vec![node("Add", &["x", "b"], &["a"]), node("Relu", &["a"], &["b"])],
         vec![vi("x", 1, &[2])],
         vec![vi("b", 1, &[2])],
     );
@@ -208,10 +185,7 @@ fn input_never_produced() {
         vec![vi("x", 1, &[2])],
         vec![vi("y", 1, &[2])],
     );
-    expect_err(
-        bytes(&model(g, 17)),
-        &["Add_y", "'ghost'", "never produced"],
-    );
+    expect_err(bytes(&model(g, 17)), &["Add_y", "'ghost'", "never produced"]);
 }
 
 #[test]
@@ -239,20 +213,12 @@ fn unknown_dtype_code() {
     let mut t = f32_tensor("w", &[1], &[1.0]);
     t.data_type = 99;
     expect_err(with_initializer(t), &["'w'", "unknown data type code 99"]);
-    let g = graph(
-        vec![node("Relu", &["x"], &["y"])],
-        vec![vi("x", 77, &[2])],
-        vec![vi("y", 1, &[2])],
-    );
+    let g = graph(vec![node("Relu", &["x"], &["y"])], vec![vi("x", 77, &[2])], vec![vi("y", 1, &[2])]);
     expect_err(bytes(&model(g, 17)), &["unknown data type code 77"]);
 }
 
 fn nested_if(depth: usize) -> pb::GraphProto {
-    let leaf = graph(
-        vec![node("Identity", &["c"], &["r"])],
-        vec![],
-        vec![vi("r", 9, &[])],
-    );
+    let leaf = graph(vec![node("Identity", &["c"], &["r"])], vec![], vec![vi("r", 9, &[])]);
     let mut g = leaf;
     for _ in 0..depth {
         let mut n = node("If", &["c"], &["r"]);
@@ -270,11 +236,7 @@ fn recursion_bomb() {
     import(bytes(&model(nested_if(3), 17))).expect("3 nested Ifs import");
     // Deep nesting is refused, not a stack overflow. (2^depth leaves would also be a size
     // bomb, so build one chain: then-branch only nested, else-branch a leaf.)
-    let leaf = graph(
-        vec![node("Identity", &["c"], &["r"])],
-        vec![],
-        vec![vi("r", 9, &[])],
-    );
+    let leaf = graph(vec![node("Identity", &["c"], &["r"])], vec![], vec![vi("r", 9, &[])]);
     let mut g = leaf.clone();
     for _ in 0..150 {
         let mut n = node("If", &["c"], &["r"]);
@@ -292,10 +254,7 @@ fn recursion_bomb() {
         .join()
         .unwrap();
     let e = import(b).expect_err("deep nesting must fail").to_string();
-    assert!(
-        e.contains(FILE) && (e.contains("recursion") || e.contains("nested")),
-        "{e}"
-    );
+    assert!(e.contains(FILE) && (e.contains("recursion") || e.contains("nested")), "{e}");
 }
 
 #[test]
@@ -304,26 +263,14 @@ fn two_unsupported_ops_one_error() {
     n1.name = "first".into();
     let mut n2 = node("FrobnicateB", &["x"], &["b"]);
     n2.name = "second".into();
-    let g = graph(
-        vec![n1, n2],
-        vec![vi("x", 1, &[2])],
-        vec![vi("a", 1, &[2]), vi("b", 1, &[2])],
-    );
+    let g = graph(vec![n1, n2], vec![vi("x", 1, &[2])], vec![vi("a", 1, &[2]), vi("b", 1, &[2])]);
     let e = import(bytes(&model(g, 17))).expect_err("unsupported ops");
     match &e {
         Error::Nodes { issues, .. } => assert_eq!(issues.len(), 2, "{e}"),
         other => panic!("expected Error::Nodes, got {other}"),
     }
     let s = e.to_string();
-    for needle in [
-        FILE,
-        "'first'",
-        "FrobnicateA",
-        "'second'",
-        "FrobnicateB",
-        "opset 17",
-        "2 node(s)",
-    ] {
+    for needle in [FILE, "'first'", "FrobnicateA", "'second'", "FrobnicateB", "opset 17", "2 node(s)"] {
         assert!(s.contains(needle), "missing '{needle}' in: {s}");
     }
 }
@@ -390,8 +337,7 @@ fn import_in_dir(dir: &std::path::Path, model: Vec<u8>) -> Result<edgeport_ir::G
 fn external_data_ok() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("w.bin"), [0u8; 16]).unwrap();
-    import_in_dir(d.path(), external_model("w.bin", Some(0), Some(16)))
-        .expect("valid external data");
+    import_in_dir(d.path(), external_model("w.bin", Some(0), Some(16))).expect("valid external data");
 }
 
 #[test]
@@ -401,10 +347,7 @@ fn external_data_parent_dir() {
     std::fs::create_dir(&sub).unwrap();
     std::fs::write(d.path().join("w.bin"), [0u8; 16]).unwrap();
     let e = import_in_dir(&sub, external_model("../w.bin", None, None)).unwrap_err();
-    assert!(
-        e.contains("'w'") && e.contains("inside the model's folder"),
-        "{e}"
-    );
+    assert!(e.contains("'w'") && e.contains("inside the model's folder"), "{e}");
 }
 
 #[test]
@@ -441,9 +384,7 @@ fn external_data_past_end() {
 
 #[test]
 fn external_data_from_bytes_is_refused() {
-    let e = import(external_model("w.bin", None, None))
-        .unwrap_err()
-        .to_string();
+    let e = import(external_model("w.bin", None, None)).unwrap_err().to_string();
     assert!(e.contains(FILE) && e.contains("'w'"), "{e}");
 }
 
@@ -454,11 +395,7 @@ fn old_broadcast_axis_out_of_range() {
         let mut n = node("Add", &["x", "b"], &["y"]);
         n.attribute.push(attr_int("broadcast", 1));
         n.attribute.push(attr_int("axis", axis));
-        let mut g = graph(
-            vec![n],
-            vec![vi("x", 1, &[2, 3])],
-            vec![vi("y", 1, &[2, 3])],
-        );
+        let mut g = graph(vec![n], vec![vi("x", 1, &[2, 3])], vec![vi("y", 1, &[2, 3])]);
         g.initializer.push(f32_tensor("b", &[3], &[1.0, 2.0, 3.0]));
         expect_err(bytes(&model(g, 6)), &["Add_y", "broadcast axis"]);
     }
@@ -470,11 +407,7 @@ fn old_broadcast_axis_is_aligned() {
     let mut n = node("Add", &["x", "b"], &["y"]);
     n.attribute.push(attr_int("broadcast", 1));
     n.attribute.push(attr_int("axis", 1));
-    let mut g = graph(
-        vec![n],
-        vec![vi("x", 1, &[2, 3, 4])],
-        vec![vi("y", 1, &[2, 3, 4])],
-    );
+    let mut g = graph(vec![n], vec![vi("x", 1, &[2, 3, 4])], vec![vi("y", 1, &[2, 3, 4])]);
     g.initializer.push(f32_tensor("b", &[3], &[1.0, 2.0, 3.0]));
     let g = import(bytes(&model(g, 6))).unwrap();
     let un = g

@@ -12,7 +12,10 @@ fn external_data_written_and_reimported() {
     let g = sample(3000); // 12 000-byte weight: external
     let v = validate(&g).unwrap();
     let p = d.join("m.onnx");
-    let opts = ExportOptions { external_data: ExternalDataPolicy::Always, ..Default::default() };
+    let opts = ExportOptions {
+        external_data: ExternalDataPolicy::Always,
+        ..Default::default()
+    };
     export_path(&v, &p, &opts).unwrap();
     let data = d.join("m.data");
     assert!(data.exists());
@@ -20,7 +23,9 @@ fn external_data_written_and_reimported() {
     assert!(std::fs::metadata(&p).unwrap().len() < 2000, "weights are not in the model file");
     let back = import_path(&p, &Default::default()).unwrap();
     let w = back.find_value("w").unwrap();
-    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!() };
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else {
+        panic!()
+    };
     assert_eq!(c.value.to_f64_vec().unwrap()[2999], 2999.0 * 0.5);
     assert_eq!(io_names(&back), io_names(&g));
     // Determinism holds for external data too.
@@ -73,12 +78,22 @@ fn external_tensors_are_4096_aligned() {
     g.add_output("z2", s.out(0)).unwrap();
     let v = validate(&g).unwrap();
     let p = d.join("m.onnx");
-    export_path(&v, &p, &ExportOptions { external_data: ExternalDataPolicy::Always, ..Default::default() }).unwrap();
+    export_path(
+        &v,
+        &p,
+        &ExportOptions {
+            external_data: ExternalDataPolicy::Always,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // Two 12 000-byte tensors: the second starts at 12 288 (the next multiple of 4096).
     assert_eq!(std::fs::metadata(d.join("m.data")).unwrap().len(), 12_288 + 12_000);
     let back = import_path(&p, &Default::default()).unwrap();
     let w = back.find_value("w2").unwrap();
-    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!() };
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else {
+        panic!()
+    };
     assert_eq!(c.value.to_f64_vec().unwrap()[2999], 1.5);
     let _ = std::fs::remove_dir_all(d);
 }

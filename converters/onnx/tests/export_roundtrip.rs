@@ -48,7 +48,9 @@ fn weights_survive_round_trip() {
     let bytes = export_bytes(&v, &ExportOptions::default()).unwrap();
     let back = import_bytes(bytes, "rt", &Default::default()).unwrap();
     let w = back.find_value("w").unwrap();
-    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else { panic!("w is not a constant") };
+    let edgeport_ir::Op::Constant(c) = &back.node(w.node).op else {
+        panic!("w is not a constant")
+    };
     let vals = c.value.to_f64_vec().unwrap();
     assert_eq!(vals.len(), 1000);
     assert_eq!(vals[999], 999.0 * 0.5);

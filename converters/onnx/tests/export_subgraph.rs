@@ -26,7 +26,10 @@ fn captures_use_outer_names() {
     let mut g = Graph::new("m");
     let cond = g.add_input("cond", Some(ValueType::tensor(DType::Bool, Some(Shape::known(&[])))));
     let x = g.add_input("x", f32_ty(&[3]));
-    let op = Op::If(If { then_branch: Box::new(branch("then", true)), else_branch: Box::new(branch("else", false)) });
+    let op = Op::If(If {
+        then_branch: Box::new(branch("then", true)),
+        else_branch: Box::new(branch("else", false)),
+    });
     let n = g.add_op("if", op, &[Some(cond)], &["y"]).unwrap();
     g.push_input(n, Some(x), true).unwrap();
     g.node_mut(n).outputs[0].ty = f32_ty(&[3]);
@@ -38,7 +41,9 @@ fn captures_use_outer_names() {
     assert_eq!(node.op_type, "If");
     assert_eq!(node.inputs, ["cond"], "captures are not node inputs in ONNX");
     for a in &node.attrs {
-        let RawAttrValue::Graph(sub) = &a.value else { panic!("branch is not a graph") };
+        let RawAttrValue::Graph(sub) = &a.value else {
+            panic!("branch is not a graph")
+        };
         assert_eq!(sub.nodes[0].inputs, ["x"], "the capture reads the outer value 'x'");
         assert_ne!(sub.outputs[0].name, "x", "a branch value may not reuse an outer name");
     }

@@ -8,12 +8,7 @@ use common::*;
 use edgeport_ir::{AttrValue, Graph, Op};
 use edgeport_onnx::{ImportOptions, import_bytes};
 
-fn function(
-    name: &str,
-    inputs: &[&str],
-    outputs: &[&str],
-    nodes: Vec<pb::NodeProto>,
-) -> pb::FunctionProto {
+fn function(name: &str, inputs: &[&str], outputs: &[&str], nodes: Vec<pb::NodeProto>) -> pb::FunctionProto {
     pb::FunctionProto {
         name: name.into(),
         domain: "local".into(),
@@ -34,11 +29,7 @@ fn call(f: &str, inputs: &[&str], outputs: &[&str]) -> pb::NodeProto {
     n
 }
 
-fn model_with(
-    nodes: Vec<pb::NodeProto>,
-    funcs: Vec<pb::FunctionProto>,
-    outputs: &[&str],
-) -> pb::ModelProto {
+fn model_with(nodes: Vec<pb::NodeProto>, funcs: Vec<pb::FunctionProto>, outputs: &[&str]) -> pb::ModelProto {
     let g = graph(
         nodes,
         vec![vi("x", 1, &[2, 3]), vi("y", 1, &[2, 3])],
@@ -74,20 +65,14 @@ fn add_relu() -> pb::FunctionProto {
         "AddRelu",
         &["a", "b"],
         &["c"],
-        vec![
-            node("Add", &["a", "b"], &["t"]),
-            node("Relu", &["t"], &["c"]),
-        ],
+        vec![node("Add", &["a", "b"], &["t"]), node("Relu", &["t"], &["c"])],
     )
 }
 
 #[test]
 fn inlines_each_call_with_unique_names() {
     let m = model_with(
-        vec![
-            call("AddRelu", &["x", "y"], &["p"]),
-            call("AddRelu", &["p", "y"], &["q"]),
-        ],
+        vec![call("AddRelu", &["x", "y"], &["p"]), call("AddRelu", &["p", "y"], &["q"])],
         vec![add_relu()],
         &["q"],
     );
@@ -96,23 +81,13 @@ fn inlines_each_call_with_unique_names() {
     // Every value name is unique, the inner `t` got two distinct names.
     let mut names: Vec<String> = g
         .node_ids()
-        .flat_map(|n| {
-            g.node(n)
-                .outputs
-                .iter()
-                .map(|v| v.name.clone())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|n| g.node(n).outputs.iter().map(|v| v.name.clone()).collect::<Vec<_>>())
         .collect();
     let total = names.len();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), total, "duplicate value names: {names:?}");
-    assert_eq!(
-        names.iter().filter(|n| n.ends_with("/t")).count(),
-        2,
-        "{names:?}"
-    );
+    assert_eq!(names.iter().filter(|n| n.ends_with("/t")).count(), 2, "{names:?}");
     assert!(names.contains(&"p".to_string()) && names.contains(&"q".to_string()));
     assert_eq!(g.outputs()[0].0, "q");
 }
@@ -160,12 +135,7 @@ fn binds_attribute_references_and_defaults() {
         ..Default::default()
     });
     let without = call("Leaky", &["p"], &["q"]);
-    let g = import(&model_with(
-        vec![with.clone(), without.clone()],
-        vec![leaky(Some(0.25))],
-        &["q"],
-    ))
-    .unwrap();
+    let g = import(&model_with(vec![with.clone(), without.clone()], vec![leaky(Some(0.25))], &["q"])).unwrap();
     assert_eq!(alphas(&g), [0.25, 0.5]);
     // No default and no value: the attribute is left out, so the op's own default applies.
     let g = import(&model_with(vec![with, without], vec![leaky(None)], &["q"])).unwrap();
@@ -178,10 +148,7 @@ fn nested_calls() {
         "Twice",
         &["a", "b"],
         &["c"],
-        vec![
-            call("AddRelu", &["a", "b"], &["m"]),
-            call("AddRelu", &["m", "b"], &["c"]),
-        ],
+        vec![call("AddRelu", &["a", "b"], &["m"]), call("AddRelu", &["m", "b"], &["c"])],
     );
     let g = import(&model_with(
         vec![call("Twice", &["x", "y"], &["z"])],
@@ -195,27 +162,16 @@ fn nested_calls() {
 #[test]
 fn recursion_is_refused() {
     let f = function("Loopy", &["a"], &["c"], vec![call("Loopy", &["a"], &["c"])]);
-    let e = import(&model_with(
-        vec![call("Loopy", &["x"], &["z"])],
-        vec![f],
-        &["z"],
-    ))
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("f.onnx") && e.contains("calls itself") && e.contains("Loopy"),
-        "{e}"
-    );
+    let e = import(&model_with(vec![call("Loopy", &["x"], &["z"])], vec![f], &["z"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("f.onnx") && e.contains("calls itself") && e.contains("Loopy"), "{e}");
     // Mutual recursion too.
     let a = function("A", &["a"], &["c"], vec![call("B", &["a"], &["c"])]);
     let b = function("B", &["a"], &["c"], vec![call("A", &["a"], &["c"])]);
-    let e = import(&model_with(
-        vec![call("A", &["x"], &["z"])],
-        vec![a, b],
-        &["z"],
-    ))
-    .unwrap_err()
-    .to_string();
+    let e = import(&model_with(vec![call("A", &["x"], &["z"])], vec![a, b], &["z"]))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("calls itself"), "{e}");
 }
 
@@ -241,16 +197,8 @@ fn body_uses_its_own_opset() {
         domain: String::new(),
         version: 11,
     }];
-    let g = import(&model_with(
-        vec![call("U", &["x"], &["z"])],
-        vec![f],
-        &["z"],
-    ))
-    .unwrap();
-    let un = g
-        .node_ids()
-        .find(|&n| matches!(g.node(n).op, Op::Unsqueeze(_)))
-        .expect("Unsqueeze");
+    let g = import(&model_with(vec![call("U", &["x"], &["z"])], vec![f], &["z"])).unwrap();
+    let un = g.node_ids().find(|&n| matches!(g.node(n).op, Op::Unsqueeze(_))).expect("Unsqueeze");
     let axes = g.inputs_of(un)[1].expect("axes input");
     match &g.node(axes.node).op {
         Op::Constant(c) => assert_eq!(c.value.to_i64_vec().unwrap(), [0]),
@@ -267,26 +215,12 @@ fn omitted_optional_input_and_passthrough_output() {
         &["c", "a"],
         vec![node("Clip", &["a", "lo", "hi"], &["c"])],
     );
-    let mut m = model_with(
-        vec![call("ClipLo", &["x", "lo"], &["z", "w"])],
-        vec![f],
-        &["z", "w"],
-    );
-    m.graph
-        .as_mut()
-        .unwrap()
-        .initializer
-        .push(f32_tensor("lo", &[], &[0.0]));
+    let mut m = model_with(vec![call("ClipLo", &["x", "lo"], &["z", "w"])], vec![f], &["z", "w"]);
+    m.graph.as_mut().unwrap().initializer.push(f32_tensor("lo", &[], &[0.0]));
     let g = import(&m).unwrap();
-    let clip = g
-        .node_ids()
-        .find(|&n| matches!(g.node(n).op, Op::Clip(_)))
-        .expect("Clip");
+    let clip = g.node_ids().find(|&n| matches!(g.node(n).op, Op::Clip(_))).expect("Clip");
     let ins = g.inputs_of(clip);
-    assert!(
-        ins.len() < 3 || ins[2].is_none(),
-        "hi should be omitted: {ins:?}"
-    );
+    assert!(ins.len() < 3 || ins[2].is_none(), "hi should be omitted: {ins:?}");
     let (name, w) = &g.outputs()[1];
     assert_eq!(name, "w");
     assert!(matches!(g.node(w.node).op, Op::Identity(_)));
@@ -295,16 +229,8 @@ fn omitted_optional_input_and_passthrough_output() {
 #[test]
 fn unknown_function_domain_is_custom_op() {
     // A call to a function that is not in the model stays a custom op of its domain.
-    let g = import(&model_with(
-        vec![call("Missing", &["x"], &["z"])],
-        vec![],
-        &["z"],
-    ))
-    .unwrap();
-    let n = g
-        .node_ids()
-        .find(|&n| matches!(g.node(n).op, Op::Custom(_)))
-        .expect("custom op");
+    let g = import(&model_with(vec![call("Missing", &["x"], &["z"])], vec![], &["z"])).unwrap();
+    let n = g.node_ids().find(|&n| matches!(g.node(n).op, Op::Custom(_))).expect("custom op");
     assert_eq!(g.node(n).op.name(), "Missing");
     let _ = AttrValue::Int(0);
 }
@@ -322,12 +248,7 @@ fn exponential_inlining_is_bounded() {
             vec![call(&next, &["a"], &["m"]), call(&next, &["m"], &["c"])],
         ));
     }
-    funcs.push(function(
-        "F30",
-        &["a"],
-        &["c"],
-        vec![node("Neg", &["a"], &["c"])],
-    ));
+    funcs.push(function("F30", &["a"], &["c"], vec![node("Neg", &["a"], &["c"])]));
     let t = std::time::Instant::now();
     let e = import(&model_with(vec![call("F0", &["x"], &["z"])], funcs, &["z"]))
         .unwrap_err()

@@ -34,10 +34,7 @@ fn models(data: &Path) -> Vec<(String, PathBuf)> {
         for e in rd.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "onnx") {
-                let stem = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                 out.push((stem, p));
             }
         }
@@ -75,20 +72,10 @@ fn node_tests_import() {
             Err(_) => {}
         }
     }
-    eprintln!(
-        "{n} models imported; {} unexpected failures",
-        unexpected.len()
-    );
+    eprintln!("{n} models imported; {} unexpected failures", unexpected.len());
     for u in &unexpected {
         eprintln!("{u}");
     }
-    assert!(
-        unexpected.is_empty(),
-        "{} models failed import",
-        unexpected.len()
-    );
-    assert!(
-        fixed.is_empty(),
-        "now import fine, remove from KNOWN: {fixed:?}"
-    );
+    assert!(unexpected.is_empty(), "{} models failed import", unexpected.len());
+    assert!(fixed.is_empty(), "now import fine, remove from KNOWN: {fixed:?}");
 }

@@ -8,14 +8,11 @@ use edgeport_onnx::{ImportOptions, import_path};
 use std::path::{Path, PathBuf};
 
 fn dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/old_opsets")
-        .join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/old_opsets").join(case)
 }
 
 fn load(case: &str) -> Graph {
-    import_path(&dir(case).join("model.onnx"), &ImportOptions::default())
-        .unwrap_or_else(|e| panic!("{case}: {e}"))
+    import_path(&dir(case).join("model.onnx"), &ImportOptions::default()).unwrap_or_else(|e| panic!("{case}: {e}"))
 }
 
 /// The op names of the graph (without inputs and constants), sorted.
@@ -32,14 +29,7 @@ fn ops(g: &Graph) -> Vec<String> {
 fn attr(g: &Graph, op: &str, name: &str) -> Vec<AttrValue> {
     g.node_ids()
         .filter(|&n| g.node(n).op.name() == op)
-        .filter_map(|n| {
-            g.node(n)
-                .op
-                .attrs()
-                .into_iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v)
-        })
+        .filter_map(|n| g.node(n).op.attrs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v))
         .collect()
 }
 
@@ -74,9 +64,7 @@ fn numeric(case: &str, g: &Graph) -> bool {
         if !p.exists() {
             break;
         }
-        inputs.push(edgeport_eval::Value::Tensor(
-            edgeport_eval::Tensor::from_ir(&read_pb(&p)).unwrap(),
-        ));
+        inputs.push(edgeport_eval::Value::Tensor(edgeport_eval::Tensor::from_ir(&read_pb(&p)).unwrap()));
     }
     let got = match edgeport_eval::run_graph(g, inputs) {
         Ok(v) => v,
@@ -96,10 +84,7 @@ fn numeric(case: &str, g: &Graph) -> bool {
         assert_eq!(t.shape(), &want.shape[..], "{case} output {i} shape");
         let (a, b) = (t.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
         for (x, y) in a.iter().zip(&b) {
-            assert!(
-                (x - y).abs() <= 1e-5 + 1e-4 * y.abs(),
-                "{case} output {i}: {a:?} vs {b:?}"
-            );
+            assert!((x - y).abs() <= 1e-5 + 1e-4 * y.abs(), "{case} output {i}: {a:?} vs {b:?}");
         }
     }
     true
@@ -125,10 +110,7 @@ fn softmax7_coerces_to_2d() {
     );
     assert_eq!(attr(&g, "LogSoftmax", "axis"), [AttrValue::Int(-1)]);
     assert_eq!(attr(&g, "Softmax", "axis"), [AttrValue::Int(1)]);
-    assert_eq!(
-        attr(&g, "Flatten", "axis"),
-        [AttrValue::Int(1), AttrValue::Int(0)]
-    );
+    assert_eq!(attr(&g, "Flatten", "axis"), [AttrValue::Int(1), AttrValue::Int(0)]);
     numeric("softmax7", &g);
 }
 
@@ -136,25 +118,12 @@ fn softmax7_coerces_to_2d() {
 fn upsample_slice_pad9() {
     let g = load("upsample_slice_pad9");
     // Pad-2's float `value` becomes an input of the data's type (unknown here: CastLike).
-    assert_eq!(
-        ops(&g),
-        [
-            "CastLike",
-            "Dropout",
-            "Pad",
-            "Resize",
-            "ScatterElements",
-            "Slice"
-        ]
-    );
+    assert_eq!(ops(&g), ["CastLike", "Dropout", "Pad", "Resize", "ScatterElements", "Slice"]);
     assert_eq!(
         attr(&g, "Resize", "coordinate_transformation_mode"),
         [AttrValue::String("asymmetric".into())]
     );
-    assert_eq!(
-        attr(&g, "Resize", "nearest_mode"),
-        [AttrValue::String("floor".into())]
-    );
+    assert_eq!(attr(&g, "Resize", "nearest_mode"), [AttrValue::String("floor".into())]);
     assert_eq!(connected(&g, "Slice"), [4]); // data, starts, ends, axes
     assert_eq!(connected(&g, "Pad"), [3]); // data, pads, constant_value
     assert_eq!(connected(&g, "Dropout"), [2]); // data, ratio
@@ -167,15 +136,7 @@ fn axes_attrs11_become_inputs() {
     let g = load("axes_attrs11");
     assert_eq!(
         ops(&g),
-        [
-            "ReduceMean",
-            "ReduceSum",
-            "Split",
-            "Split",
-            "Squeeze",
-            "TopK",
-            "Unsqueeze"
-        ]
+        ["ReduceMean", "ReduceSum", "Split", "Split", "Squeeze", "TopK", "Unsqueeze"]
     );
     for op in ["Unsqueeze", "Squeeze", "ReduceMean", "ReduceSum"] {
         assert_eq!(connected(&g, op), [2], "{op} takes axes as an input");

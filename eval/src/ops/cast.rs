@@ -80,9 +80,7 @@ pub fn cast_with(t: &Tensor, to: DType, saturate: bool, round_mode: RoundMode) -
             DType::U16 => w!(U16, u16),
             DType::U32 => w!(U32, u32),
             DType::U64 => w!(U64, u64),
-            DType::Bool => {
-                Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape"))
-            }
+            DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape")),
             d => return Err(OpError::DType(d.to_string())),
         });
     }
@@ -189,7 +187,11 @@ pub fn bits_to_f32(d: DType, c: u8) -> f32 {
                 DType::F8E4M3FN if e == all_e && m == all_m => return f32::NAN,
                 DType::F8E4M3FNUZ | DType::F8E5M2FNUZ if c == 0x80 => return f32::NAN,
                 DType::F8E5M2 if e == all_e => {
-                    return if m == 0 { if sign == 1 { f32::NEG_INFINITY } else { f32::INFINITY } } else { f32::NAN };
+                    return if m == 0 {
+                        if sign == 1 { f32::NEG_INFINITY } else { f32::INFINITY }
+                    } else {
+                        f32::NAN
+                    };
                 }
                 _ => {}
             }
@@ -212,8 +214,10 @@ fn table(d: DType) -> &'static [(f32, u8)] {
             .into_iter()
             .map(|d| {
                 let n = if d == DType::F4E2M1 { 8u16 } else { 128 };
-                let mut v: Vec<(f32, u8)> =
-                    (0..n).map(|c| (bits_to_f32(d, c as u8), c as u8)).filter(|(x, _)| x.is_finite()).collect();
+                let mut v: Vec<(f32, u8)> = (0..n)
+                    .map(|c| (bits_to_f32(d, c as u8), c as u8))
+                    .filter(|(x, _)| x.is_finite())
+                    .collect();
                 v.sort_by(|a, b| a.0.total_cmp(&b.0));
                 (d, v)
             })

@@ -30,8 +30,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> OpResult {
     if let Op::Constant(c) = op {
         return crate::Tensor::from_ir(&c.value).map(|t| vec![Value::Tensor(t)]);
     }
-    let groups: [fn(&Op, &mut NodeCtx<'_>) -> Option<OpResult>; 5] =
-        [elementwise::run, linalg::run, layout::run, nn::run, control::run];
+    let groups: [fn(&Op, &mut NodeCtx<'_>) -> Option<OpResult>; 5] = [elementwise::run, linalg::run, layout::run, nn::run, control::run];
     for g in groups {
         if let Some(r) = g(op, cx) {
             return r;
@@ -39,6 +38,9 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> OpResult {
     }
     match op {
         Op::Custom(c) => Err(OpError::unsupported(format!("custom op {}::{}", c.domain, c.name))),
-        _ => Err(OpError::unsupported(format!("op {} is not implemented by the evaluator", op.name()))),
+        _ => Err(OpError::unsupported(format!(
+            "op {} is not implemented by the evaluator",
+            op.name()
+        ))),
     }
 }

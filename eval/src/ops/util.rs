@@ -38,13 +38,9 @@ pub fn broadcast_to<'a, T>(a: &'a ArrayD<T>, shape: &[usize]) -> Result<ArrayVie
 }
 
 /// Applies `f` elementwise over two broadcast arrays.
-pub fn zip_broadcast<A: Clone, B: Clone, C>(
-    a: &ArrayD<A>,
-    b: &ArrayD<B>,
-    f: impl Fn(&A, &B) -> C,
-) -> Result<ArrayD<C>, OpError> {
+pub fn zip_broadcast<A: Clone, B: Clone, C>(a: &ArrayD<A>, b: &ArrayD<B>, f: impl Fn(&A, &B) -> C) -> Result<ArrayD<C>, OpError> {
     let shape = broadcast_shapes(&[a.shape(), b.shape()])?;
     let av = broadcast_to(a, &shape)?;
     let bv = broadcast_to(b, &shape)?;
-    Ok(ndarray::Zip::from(&av).and(&bv).map_collect(|x, y| f(x, y)))
+    Ok(ndarray::Zip::from(&av).and(&bv).map_collect(f))
 }

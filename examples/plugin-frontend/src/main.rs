@@ -28,7 +28,10 @@ fn parse(path: &Path) -> Result<Graph, String> {
             "#" => {}
             "input" => {
                 let name = words.get(1).ok_or_else(|| at("input needs a name"))?;
-                let dims = words[2..].iter().map(|d| d.parse::<u64>().map_err(|_| at(&format!("bad dim '{d}'")))).collect::<Result<Vec<_>, _>>()?;
+                let dims = words[2..]
+                    .iter()
+                    .map(|d| d.parse::<u64>().map_err(|_| at(&format!("bad dim '{d}'"))))
+                    .collect::<Result<Vec<_>, _>>()?;
                 cur = Some(g.add_input(*name, Some(ValueType::tensor(DType::F32, Some(Shape::known(&dims))))));
             }
             "relu" | "sigmoid" | "tanh" => {
@@ -38,13 +41,27 @@ fn parse(path: &Path) -> Result<Graph, String> {
                     _ => Op::Tanh(Tanh {}),
                 };
                 let n = format!("{head}_{i}");
-                cur = Some(g.add_op(n.clone(), op, &[Some(need(cur)?)], &[&n]).map_err(|e| at(&e.to_string()))?.out(0));
+                cur = Some(
+                    g.add_op(n.clone(), op, &[Some(need(cur)?)], &[&n])
+                        .map_err(|e| at(&e.to_string()))?
+                        .out(0),
+                );
             }
             "scale" => {
-                let f: f32 = words.get(1).and_then(|w| w.parse().ok()).ok_or_else(|| at("scale needs a number"))?;
-                let c = g.add_constant(format!("scale_{i}.factor"), Tensor::from_f32(vec![], &[f]).map_err(|e| at(&e.to_string()))?);
+                let f: f32 = words
+                    .get(1)
+                    .and_then(|w| w.parse().ok())
+                    .ok_or_else(|| at("scale needs a number"))?;
+                let c = g.add_constant(
+                    format!("scale_{i}.factor"),
+                    Tensor::from_f32(vec![], &[f]).map_err(|e| at(&e.to_string()))?,
+                );
                 let n = format!("scale_{i}");
-                cur = Some(g.add_op(n.clone(), Op::Mul(Mul {}), &[Some(need(cur)?), Some(c)], &[&n]).map_err(|e| at(&e.to_string()))?.out(0));
+                cur = Some(
+                    g.add_op(n.clone(), Op::Mul(Mul {}), &[Some(need(cur)?), Some(c)], &[&n])
+                        .map_err(|e| at(&e.to_string()))?
+                        .out(0),
+                );
             }
             "output" => {
                 let name = words.get(1).ok_or_else(|| at("output needs a name"))?;
@@ -66,9 +83,9 @@ fn main() -> ExitCode {
             println!("demo");
             ExitCode::SUCCESS
         }
-        ["import", model, out] => match parse(Path::new(model)).and_then(|g| {
-            edgeport_ir::bundle::write_bundle(&g, Path::new(out)).map_err(|e| format!("{out}: {e}"))
-        }) {
+        ["import", model, out] => match parse(Path::new(model))
+            .and_then(|g| edgeport_ir::bundle::write_bundle(&g, Path::new(out)).map_err(|e| format!("{out}: {e}")))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");

@@ -82,19 +82,17 @@ pub(crate) fn output_dtypes(cx: &Cx<'_>) -> Vec<Option<DType>> {
             if let Some(d) = special(k) {
                 return d;
             }
-            let p = outs.get(k).or_else(|| {
-                outs.last()
-                    .filter(|p| matches!(p.kind, ParamKind::Variadic { .. }))
-            })?;
+            let p = outs
+                .get(k)
+                .or_else(|| outs.last().filter(|p| matches!(p.kind, ParamKind::Variadic { .. })))?;
             if let Some(d) = fixed_type(p.ty) {
                 return Some(d);
             }
             // The first input typed by the same variable whose dtype is known.
             for slot in 0..cx.n_in() {
-                let ip = ins.get(slot).or_else(|| {
-                    ins.last()
-                        .filter(|p| matches!(p.kind, ParamKind::Variadic { .. }))
-                });
+                let ip = ins
+                    .get(slot)
+                    .or_else(|| ins.last().filter(|p| matches!(p.kind, ParamKind::Variadic { .. })));
                 if ip.is_some_and(|ip| ip.ty == p.ty)
                     && let Some(d) = cx.dtype(slot)
                 {

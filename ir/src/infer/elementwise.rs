@@ -22,8 +22,7 @@ pub(crate) fn broadcast(a: &Shape, b: &Shape) -> Result<Option<Shape>, String> {
                 return Err(format!("shapes {a} and {b} do not broadcast ({x} vs {y})"));
             }
             // A symbol against a known size > 1 must be that size (or the op is invalid).
-            (Some(Dim::Sym(_)), Some(k @ Dim::Known(_)))
-            | (Some(k @ Dim::Known(_)), Some(Dim::Sym(_))) => k.clone(),
+            (Some(Dim::Sym(_)), Some(k @ Dim::Known(_))) | (Some(k @ Dim::Known(_)), Some(Dim::Sym(_))) => k.clone(),
             _ => return Ok(None),
         };
         out.push(d);
@@ -32,10 +31,7 @@ pub(crate) fn broadcast(a: &Shape, b: &Shape) -> Result<Option<Shape>, String> {
 }
 
 /// Broadcasts the shapes of the given inputs (unknown if any is unknown).
-pub(crate) fn broadcast_inputs(
-    cx: &Cx<'_>,
-    slots: impl IntoIterator<Item = usize>,
-) -> Result<Option<Shape>, String> {
+pub(crate) fn broadcast_inputs(cx: &Cx<'_>, slots: impl IntoIterator<Item = usize>) -> Result<Option<Shape>, String> {
     let mut acc: Option<Shape> = Some(Shape(vec![]));
     for i in slots {
         let Some(s) = cx.shape(i) else {
@@ -124,12 +120,8 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         | QuantizeLinear(_) => same(cx),
         BitCast(b) => {
             // Same width: same shape. (Other widths change the last dim; left unknown.)
-            let to = i32::try_from(b.to)
-                .ok()
-                .and_then(crate::dtype::DType::from_onnx_code);
-            let same = to
-                .zip(cx.dtype(0))
-                .is_some_and(|(t, f)| t.bits() == f.bits());
+            let to = i32::try_from(b.to).ok().and_then(crate::dtype::DType::from_onnx_code);
+            let same = to.zip(cx.dtype(0)).is_some_and(|(t, f)| t.bits() == f.bits());
             one(if same { cx.shape(0).cloned() } else { None })
         }
         Dropout(_) => Ok(Some(vec![cx.shape(0).cloned(); cx.n_out])),
@@ -137,9 +129,8 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             let scalar = Some(crate::shape::Shape(vec![]));
             Ok(Some(vec![cx.shape(0).cloned(), scalar.clone(), scalar]))
         }
-        Add(_) | Sub(_) | Mul(_) | Div(_) | Pow(_) | Mod(_) | And(_) | Or(_) | Xor(_)
-        | Equal(_) | Greater(_) | GreaterOrEqual(_) | Less(_) | LessOrEqual(_) | BitShift(_)
-        | BitwiseAnd(_) | BitwiseOr(_) | BitwiseXor(_) | PRelu(_) => {
+        Add(_) | Sub(_) | Mul(_) | Div(_) | Pow(_) | Mod(_) | And(_) | Or(_) | Xor(_) | Equal(_) | Greater(_) | GreaterOrEqual(_)
+        | Less(_) | LessOrEqual(_) | BitShift(_) | BitwiseAnd(_) | BitwiseOr(_) | BitwiseXor(_) | PRelu(_) => {
             one(broadcast_inputs(cx, 0..2)?)
         }
         Max(_) | Min(_) | Sum(_) | Mean(_) | Where(_) => one(broadcast_inputs(cx, 0..cx.n_in())?),
@@ -154,21 +145,14 @@ mod tests {
     fn s(d: &[&str]) -> Shape {
         Shape(
             d.iter()
-                .map(|x| {
-                    x.parse::<u64>()
-                        .map(Dim::Known)
-                        .unwrap_or_else(|_| Dim::Sym(x.to_string()))
-                })
+                .map(|x| x.parse::<u64>().map(Dim::Known).unwrap_or_else(|_| Dim::Sym(x.to_string())))
                 .collect(),
         )
     }
 
     #[test]
     fn broadcasting() {
-        assert_eq!(
-            broadcast(&s(&["N", "1", "3"]), &s(&["4", "1"])).unwrap(),
-            Some(s(&["N", "4", "3"]))
-        );
+        assert_eq!(broadcast(&s(&["N", "1", "3"]), &s(&["4", "1"])).unwrap(), Some(s(&["N", "4", "3"])));
         assert_eq!(broadcast(&s(&["N"]), &s(&["5"])).unwrap(), Some(s(&["5"])));
         assert_eq!(broadcast(&s(&["N"]), &s(&["M"])).unwrap(), None);
         assert!(broadcast(&s(&["2"]), &s(&["3"])).is_err());

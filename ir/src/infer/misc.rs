@@ -37,20 +37,11 @@ fn attention(cx: &Cx<'_>, a: &crate::ops::defs::nn::Attention) -> Vec<Option<Sha
             _ => None,
         }
     };
-    let (Some(q4), Some(k4), Some(v4)) = (
-        four(q, a.q_num_heads),
-        four(k, a.kv_num_heads),
-        four(v, a.kv_num_heads),
-    ) else {
+    let (Some(q4), Some(k4), Some(v4)) = (four(q, a.q_num_heads), four(k, a.kv_num_heads), four(v, a.kv_num_heads)) else {
         return out;
     };
     out[0] = if q.len() == 4 {
-        Some(Shape(vec![
-            q4[0].clone(),
-            q4[1].clone(),
-            q4[2].clone(),
-            v4[3].clone(),
-        ]))
+        Some(Shape(vec![q4[0].clone(), q4[1].clone(), q4[2].clone(), v4[3].clone()]))
     } else {
         mul(&v4[3], a.q_num_heads).map(|e| Shape(vec![q4[0].clone(), q4[2].clone(), e]))
     };
@@ -60,11 +51,7 @@ fn attention(cx: &Cx<'_>, a: &crate::ops::defs::nn::Attention) -> Vec<Option<Sha
         Some(Dim::Known(0))
     };
     let total = past.as_ref().and_then(|p| add(p, &k4[2]));
-    let kv = |x: &[Dim]| {
-        total
-            .clone()
-            .map(|t| Shape(vec![x[0].clone(), x[1].clone(), t, x[3].clone()]))
-    };
+    let kv = |x: &[Dim]| total.clone().map(|t| Shape(vec![x[0].clone(), x[1].clone(), t, x[3].clone()]));
     if cx.n_out > 1 {
         out[1] = kv(&k4);
     }
@@ -72,9 +59,7 @@ fn attention(cx: &Cx<'_>, a: &crate::ops::defs::nn::Attention) -> Vec<Option<Sha
         out[2] = kv(&v4);
     }
     if cx.n_out > 3 {
-        out[3] = total
-            .clone()
-            .map(|t| Shape(vec![q4[0].clone(), q4[1].clone(), q4[2].clone(), t]));
+        out[3] = total.clone().map(|t| Shape(vec![q4[0].clone(), q4[1].clone(), q4[2].clone(), t]));
     }
     out
 }
@@ -92,22 +77,14 @@ fn einsum(cx: &Cx<'_>, eq: &str) -> Result<Option<Shape>, String> {
     };
     let terms: Vec<&str> = lhs.split(',').collect();
     if terms.len() != cx.n_in() {
-        return Err(format!(
-            "equation has {} operands, op has {} inputs",
-            terms.len(),
-            cx.n_in()
-        ));
+        return Err(format!("equation has {} operands, op has {} inputs", terms.len(), cx.n_in()));
     }
     let mut dims: std::collections::BTreeMap<char, Dim> = Default::default();
     let mut count: std::collections::BTreeMap<char, usize> = Default::default();
     for (i, t) in terms.iter().enumerate() {
         let Some(d) = cx.dims(i) else { return Ok(None) };
         if d.len() != t.chars().count() {
-            return Err(format!(
-                "operand {i} has rank {}, the equation says {}",
-                d.len(),
-                t.len()
-            ));
+            return Err(format!("operand {i} has rank {}, the equation says {}", d.len(), t.len()));
         }
         for (c, x) in t.chars().zip(d) {
             *count.entry(c).or_default() += 1;
@@ -124,17 +101,9 @@ fn einsum(cx: &Cx<'_>, eq: &str) -> Result<Option<Shape>, String> {
     }
     let out: String = match rhs {
         Some(r) => r.to_string(),
-        None => count
-            .iter()
-            .filter(|(_, n)| **n == 1)
-            .map(|(c, _)| *c)
-            .collect(),
+        None => count.iter().filter(|(_, n)| **n == 1).map(|(c, _)| *c).collect(),
     };
-    Ok(out
-        .chars()
-        .map(|c| dims.get(&c).cloned())
-        .collect::<Option<Vec<_>>>()
-        .map(Shape))
+    Ok(out.chars().map(|c| dims.get(&c).cloned()).collect::<Option<Vec<_>>>().map(Shape))
 }
 
 pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
@@ -147,13 +116,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             };
             Ok(Some(
                 (0..cx.n_out)
-                    .map(|k| {
-                        if k == 0 {
-                            loss.clone()
-                        } else {
-                            cx.shape(0).cloned()
-                        }
-                    })
+                    .map(|k| if k == 0 { loss.clone() } else { cx.shape(0).cloned() })
                     .collect(),
             ))
         }
@@ -187,9 +150,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         }
         Op::Adam(_) | Op::Adagrad(_) | Op::Momentum(_) => {
             // Outputs are the updated tensors, shaped like the inputs after R and T, in order.
-            Ok(Some(
-                (0..cx.n_out).map(|k| cx.shape(2 + k).cloned()).collect(),
-            ))
+            Ok(Some((0..cx.n_out).map(|k| cx.shape(2 + k).cloned()).collect()))
         }
         Op::Det(_) => {
             let Some(d) = cx.dims(0) else {

@@ -134,12 +134,7 @@ fn infer_graph(g: &mut Graph, depth: usize) -> Result<(), InferError> {
     Ok(())
 }
 
-fn infer_node(
-    g: &mut Graph,
-    id: NodeId,
-    depth: usize,
-    known: &mut HashMap<ValueId, Tensor>,
-) -> Result<(), InferError> {
+fn infer_node(g: &mut Graph, id: NodeId, depth: usize, known: &mut HashMap<ValueId, Tensor>) -> Result<(), InferError> {
     let node = g.node(id);
     if matches!(node.op, Op::Input(_)) {
         return Ok(());
@@ -152,10 +147,7 @@ fn infer_node(
     };
     let ins = g.inputs_of(id);
     let decl = node.n_inputs.saturating_sub(node.n_captures).min(ins.len());
-    let in_types: Vec<Option<ValueType>> = ins
-        .iter()
-        .map(|v| v.and_then(|v| g.value(v)?.ty.clone()))
-        .collect();
+    let in_types: Vec<Option<ValueType>> = ins.iter().map(|v| v.and_then(|v| g.value(v)?.ty.clone())).collect();
     // Subgraphs first: give captures and body inputs their types, infer inside.
     if !node.op.subgraphs().is_empty() {
         let caps: Vec<Option<ValueType>> = in_types[decl..].to_vec();
@@ -231,13 +223,7 @@ fn infer_node(
 
 /// Shapes of every output of the node (unknown where no rule applies).
 fn shapes(cx: &Cx<'_>) -> Result<Vec<Option<Shape>>, String> {
-    for rule in [
-        elementwise::infer,
-        tensor::infer,
-        nn::infer,
-        reduce::infer,
-        misc::infer,
-    ] {
+    for rule in [elementwise::infer, tensor::infer, nn::infer, reduce::infer, misc::infer] {
         if let Some(s) = rule(cx)? {
             return Ok(s);
         }
@@ -252,9 +238,7 @@ fn structured_type(cx: &Cx<'_>) -> Option<ValueType> {
     match cx.op {
         Op::Identity(_) => input(0).filter(|t| t.as_tensor().is_none()),
         Op::SequenceInsert(_) | Op::SequenceErase(_) => input(0).map(dtype_only),
-        Op::SequenceConstruct(_) | Op::SplitToSequence(_) => {
-            elem(0).map(|e| ValueType::Sequence(Box::new(e)))
-        }
+        Op::SequenceConstruct(_) | Op::SplitToSequence(_) => elem(0).map(|e| ValueType::Sequence(Box::new(e))),
         Op::Optional(o) => o
             .r#type
             .clone()
@@ -315,10 +299,7 @@ fn set_if_missing(g: &mut Graph, n: NodeId, t: Option<ValueType>) {
 }
 
 fn graph_output_types(g: &Graph) -> Vec<Option<ValueType>> {
-    g.outputs()
-        .iter()
-        .map(|(_, v)| g.value(*v).and_then(|x| x.ty.clone()))
-        .collect()
+    g.outputs().iter().map(|(_, v)| g.value(*v).and_then(|x| x.ty.clone())).collect()
 }
 
 /// The type without its shapes (element types of sequences and optionals too).
@@ -337,11 +318,7 @@ fn dtype_only(t: ValueType) -> ValueType {
 /// Output types that come from subgraphs: `If` takes what both branches agree on; Loop and
 /// Scan take their body's output dtypes (and a loop-carried value's full type when the body
 /// keeps it unchanged).
-fn subgraph_output_types(
-    op: &Op,
-    n_out: usize,
-    ins: &[Option<ValueType>],
-) -> Vec<Option<ValueType>> {
+fn subgraph_output_types(op: &Op, n_out: usize, ins: &[Option<ValueType>]) -> Vec<Option<ValueType>> {
     let outs = graph_output_types;
     let i = match op {
         Op::If(i) => i,
@@ -351,10 +328,7 @@ fn subgraph_output_types(
             return (0..n_out)
                 .map(|k| {
                     let t = body.get(k + 1).cloned().flatten()?;
-                    if k < n_carried
-                        && ins.get(k + 2).cloned().flatten().as_ref() == Some(&t)
-                        && t.as_tensor().is_some()
-                    {
+                    if k < n_carried && ins.get(k + 2).cloned().flatten().as_ref() == Some(&t) && t.as_tensor().is_some() {
                         Some(t)
                     } else {
                         Some(dtype_only(t))
@@ -364,9 +338,7 @@ fn subgraph_output_types(
         }
         Op::Scan(sc) => {
             let body = outs(&sc.body);
-            let n_state = ins
-                .len()
-                .saturating_sub(usize::try_from(sc.num_scan_inputs).unwrap_or(0));
+            let n_state = ins.len().saturating_sub(usize::try_from(sc.num_scan_inputs).unwrap_or(0));
             return (0..n_out)
                 .map(|k| {
                     let t = body.get(k).cloned().flatten()?;
@@ -398,10 +370,7 @@ fn subgraph_output_types(
                         )),
                         _ => None,
                     };
-                    Some(ValueType::Tensor(TensorType {
-                        dtype: x.dtype,
-                        shape,
-                    }))
+                    Some(ValueType::Tensor(TensorType { dtype: x.dtype, shape }))
                 }
                 _ => None,
             }

@@ -25,11 +25,7 @@ fn matmul(a: &[Dim], b: &[Dim]) -> Result<Option<Shape>, String> {
     {
         return Err(format!("MatMul inner dimensions differ: {x} vs {y}"));
     }
-    let Some(batch) = broadcast(
-        &Shape(a2[..a2.len() - 2].to_vec()),
-        &Shape(b2[..b2.len() - 2].to_vec()),
-    )?
-    else {
+    let Some(batch) = broadcast(&Shape(a2[..a2.len() - 2].to_vec()), &Shape(b2[..b2.len() - 2].to_vec()))? else {
         return Ok(None);
     };
     let mut out = batch.0;
@@ -56,10 +52,7 @@ struct Window<'a> {
 fn window_out(input: &[Dim], w: &Window<'_>) -> Result<Option<Vec<Dim>>, String> {
     let n = input.len();
     if w.kernel.len() != n {
-        return Err(format!(
-            "kernel has {} dims, input has {n} spatial dims",
-            w.kernel.len()
-        ));
+        return Err(format!("kernel has {} dims, input has {n} spatial dims", w.kernel.len()));
     }
     let get = |v: &[i64], i: usize, d: i64| v.get(i).copied().unwrap_or(d);
     let mut out = Vec::with_capacity(n);
@@ -81,9 +74,7 @@ fn window_out(input: &[Dim], w: &Window<'_>) -> Result<Option<Vec<Dim>>, String>
                 };
                 let span = x.saturating_add(pb).saturating_add(pe).saturating_sub(eff);
                 if span < 0 {
-                    return Err(format!(
-                        "window of {eff} does not fit input of {x} plus padding"
-                    ));
+                    return Err(format!("window of {eff} does not fit input of {x} plus padding"));
                 }
                 if w.ceil {
                     let mut o = span.saturating_add(s - 1) / s + 1;
@@ -108,11 +99,7 @@ fn split_layout(d: &[Dim], layout: Layout) -> Option<(Dim, Dim, Vec<Dim>)> {
     }
     Some(match layout {
         Layout::ChannelsFirst => (d[0].clone(), d[1].clone(), d[2..].to_vec()),
-        Layout::ChannelsLast => (
-            d[0].clone(),
-            d[d.len() - 1].clone(),
-            d[1..d.len() - 1].to_vec(),
-        ),
+        Layout::ChannelsLast => (d[0].clone(), d[d.len() - 1].clone(), d[1..d.len() - 1].to_vec()),
     })
 }
 
@@ -151,18 +138,10 @@ fn conv(
         return Ok(None);
     };
     if wd.len() != sp.len() + 2 {
-        return Err(format!(
-            "weights of rank {} for {} spatial dims",
-            wd.len(),
-            sp.len()
-        ));
+        return Err(format!("weights of rank {} for {} spatial dims", wd.len(), sp.len()));
     }
     let kernel: Vec<i64> = if kernel.is_empty() {
-        match wd[2..]
-            .iter()
-            .map(|d| d.known().map(|k| k as i64))
-            .collect::<Option<Vec<_>>>()
-        {
+        match wd[2..].iter().map(|d| d.known().map(|k| k as i64)).collect::<Option<Vec<_>>>() {
             Some(k) => k,
             None => return Ok(None),
         }
@@ -183,10 +162,7 @@ fn conv(
     Ok(Some(join_layout(n, wd[0].clone(), osp, layout)))
 }
 
-fn conv_transpose(
-    cx: &Cx<'_>,
-    c: &crate::ops::defs::nn::ConvTranspose,
-) -> Result<Option<Shape>, String> {
+fn conv_transpose(cx: &Cx<'_>, c: &crate::ops::defs::nn::ConvTranspose) -> Result<Option<Shape>, String> {
     let (Some(xd), Some(wd)) = (cx.dims(0), cx.dims(1)) else {
         return Ok(None);
     };
@@ -209,9 +185,7 @@ fn conv_transpose(
                 .get(c.output_shape.len().saturating_sub(nsp) + i)
                 .copied()
                 .unwrap_or(0);
-            out.push(Dim::Known(
-                u64::try_from(o).map_err(|_| "negative output_shape")?,
-            ));
+            out.push(Dim::Known(u64::try_from(o).map_err(|_| "negative output_shape")?));
             continue;
         }
         let Dim::Known(x) = d else { return Ok(None) };
@@ -237,9 +211,7 @@ fn conv_transpose(
                 i64::try_from(o).map_err(|_| "output size out of range")?
             }
         };
-        out.push(Dim::Known(
-            u64::try_from(o).map_err(|_| "negative output size")?,
-        ));
+        out.push(Dim::Known(u64::try_from(o).map_err(|_| "negative output size")?));
     }
     Ok(Some(join_layout(n, Dim::Known(m), out, c.layout)))
 }
@@ -300,10 +272,7 @@ fn recurrent(cx: &Cx<'_>, hidden: Option<i64>, direction: &str, layout: i64) -> 
         })
     })();
     (0..cx.n_out)
-        .map(|k| {
-            r.as_ref()
-                .map(|(y, yh)| if k == 0 { y.clone() } else { yh.clone() })
-        })
+        .map(|k| r.as_ref().map(|(y, yh)| if k == 0 { y.clone() } else { yh.clone() }))
         .collect()
 }
 
@@ -403,19 +372,10 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         Op::GlobalMaxPool(p) => one(global(cx, p.layout)),
         Op::GlobalLpPool(p) => one(global(cx, p.layout)),
         Op::BatchNormalization(b) => {
-            let c = cx
-                .dims(0)
-                .and_then(|d| split_layout(d, b.layout))
-                .map(|(_, c, _)| Shape(vec![c]));
+            let c = cx.dims(0).and_then(|d| split_layout(d, b.layout)).map(|(_, c, _)| Shape(vec![c]));
             Ok(Some(
                 (0..cx.n_out)
-                    .map(|k| {
-                        if k == 0 {
-                            cx.shape(0).cloned()
-                        } else {
-                            c.clone()
-                        }
-                    })
+                    .map(|k| if k == 0 { cx.shape(0).cloned() } else { c.clone() })
                     .collect(),
             ))
         }
@@ -434,13 +394,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             };
             Ok(Some(
                 (0..cx.n_out)
-                    .map(|k| {
-                        if k == 0 {
-                            cx.shape(0).cloned()
-                        } else {
-                            stats.clone()
-                        }
-                    })
+                    .map(|k| if k == 0 { cx.shape(0).cloned() } else { stats.clone() })
                     .collect(),
             ))
         }

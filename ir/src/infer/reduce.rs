@@ -18,9 +18,7 @@ fn reduce(cx: &Cx<'_>, keepdims: i64, noop: i64) -> Result<Option<Shape>, String
     let axes: Vec<usize> = if axes.is_empty() {
         (0..d.len()).collect()
     } else {
-        axes.iter()
-            .map(|&a| axis(a, d.len()))
-            .collect::<Result<_, _>>()?
+        axes.iter().map(|&a| axis(a, d.len())).collect::<Result<_, _>>()?
     };
     Ok(Some(Shape(
         d.iter()

@@ -133,9 +133,7 @@ fn slice(cx: &Cx<'_>) -> Result<Option<Shape>, String> {
                 let d = i64::try_from(*d).map_err(|_| "dimension too large".to_string())?;
                 Dim::Known(slice_len(d, starts[k], ends[k], steps[k]).ok_or("slice step is 0")?)
             }
-            s @ Dim::Sym(_) if starts[k] == 0 && steps[k] == 1 && ends[k] >= i32::MAX as i64 => {
-                s.clone()
-            }
+            s @ Dim::Sym(_) if starts[k] == 0 && steps[k] == 1 && ends[k] >= i32::MAX as i64 => s.clone(),
             Dim::Sym(_) => return Ok(None),
         };
     }
@@ -195,9 +193,7 @@ fn split(cx: &Cx<'_>, ax: i64, num: Option<i64>) -> Result<Vec<Option<Shape>>, S
         let Dim::Known(d) = dims[a] else {
             return Ok(unknown);
         };
-        let n = num
-            .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(cx.n_out as u64);
+        let n = num.and_then(|n| u64::try_from(n).ok()).unwrap_or(cx.n_out as u64);
         if n == 0 {
             return Err("split into 0 parts".into());
         }
@@ -249,9 +245,7 @@ fn depth_space(cx: &Cx<'_>, b: i64, layout: Layout, to_space: bool) -> Option<Sh
 pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
     let r0 = cx.rank(0);
     match cx.op {
-        Op::Constant(c) => one(known(
-            &c.value.shape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
-        )),
+        Op::Constant(c) => one(known(&c.value.shape.iter().map(|&d| d as i64).collect::<Vec<_>>())),
         Op::Reshape(o) => one(reshape(cx, o.allowzero != 0)),
         Op::Transpose(t) => {
             let Some(dims) = cx.dims(0) else {
@@ -276,18 +270,13 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
                 return one(None);
             };
             let axes: Vec<usize> = match cx.const_ints(1) {
-                Some(a) => a
-                    .iter()
-                    .map(|&x| axis(x, dims.len()))
-                    .collect::<Result<_, _>>()?,
+                Some(a) => a.iter().map(|&x| axis(x, dims.len())).collect::<Result<_, _>>()?,
                 None if cx.present(1) => return one(None),
                 None => {
                     if dims.iter().any(|d| matches!(d, Dim::Sym(_))) {
                         return one(None);
                     }
-                    (0..dims.len())
-                        .filter(|&i| dims[i] == Dim::Known(1))
-                        .collect()
+                    (0..dims.len()).filter(|&i| dims[i] == Dim::Known(1)).collect()
                 }
             };
             one(Some(Shape(
@@ -323,14 +312,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
                 return one(None);
             };
             let a = axis(gt.axis, d.len())?;
-            one(Some(Shape(
-                d[..a]
-                    .iter()
-                    .chain(ix)
-                    .chain(&d[a + 1..])
-                    .cloned()
-                    .collect(),
-            )))
+            one(Some(Shape(d[..a].iter().chain(ix).chain(&d[a + 1..]).cloned().collect())))
         }
         Op::GatherElements(_) => one(cx.shape(1).cloned()),
         Op::GatherND(gn) => {
@@ -340,19 +322,11 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             let Some(Dim::Known(k)) = ix.last() else {
                 return one(None);
             };
-            let from = usize::try_from(gn.batch_dims)
-                .ok()
-                .and_then(|b| b.checked_add(*k as usize));
+            let from = usize::try_from(gn.batch_dims).ok().and_then(|b| b.checked_add(*k as usize));
             let Some(from) = from.filter(|&f| f <= d.len()) else {
                 return Err("indices too deep for data".into());
             };
-            one(Some(Shape(
-                ix[..ix.len() - 1]
-                    .iter()
-                    .chain(&d[from..])
-                    .cloned()
-                    .collect(),
-            )))
+            one(Some(Shape(ix[..ix.len() - 1].iter().chain(&d[from..]).cloned().collect())))
         }
         Op::Flatten(f) => {
             let Some(d) = cx.dims(0) else {
@@ -363,20 +337,14 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             } else {
                 axis(f.axis, d.len())?
             };
-            one(product(&d[..a])
-                .zip(product(&d[a..]))
-                .map(|(x, y)| Shape(vec![x, y])))
+            one(product(&d[..a]).zip(product(&d[a..])).map(|(x, y)| Shape(vec![x, y])))
         }
         Op::Split(s) => Ok(Some(split(cx, s.axis, s.num_outputs)?)),
         Op::Shape(s) => {
             let Some(r) = r0 else { return one(None) };
             let r = r as i64;
             let clamp = |x: i64| {
-                if x < 0 {
-                    x.saturating_add(r).max(0)
-                } else {
-                    x.min(r)
-                }
+                if x < 0 { x.saturating_add(r).max(0) } else { x.min(r) }
             };
             let (a, b) = (clamp(s.start), clamp(s.end.unwrap_or(r)));
             one(Some(Shape::known(&[(b - a).max(0) as u64])))
@@ -391,10 +359,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             }
             let out = d.iter().zip(&rep).map(|(d, &r)| match (d, r) {
                 (_, 1) => Some(d.clone()),
-                (Dim::Known(n), r) => u64::try_from(r)
-                    .ok()
-                    .and_then(|r| n.checked_mul(r))
-                    .map(Dim::Known),
+                (Dim::Known(n), r) => u64::try_from(r).ok().and_then(|r| n.checked_mul(r)).map(Dim::Known),
                 _ => None,
             });
             one(out.collect::<Option<Vec<_>>>().map(Shape))
@@ -404,10 +369,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
                 return one(None);
             };
             let axes: Vec<usize> = match cx.const_ints(3) {
-                Some(a) => a
-                    .iter()
-                    .map(|&x| axis(x, d.len()))
-                    .collect::<Result<_, _>>()?,
+                Some(a) => a.iter().map(|&x| axis(x, d.len())).collect::<Result<_, _>>()?,
                 None if cx.present(3) => return one(None),
                 None => (0..d.len()).collect(),
             };
@@ -419,9 +381,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
                 let add = pads[k].saturating_add(pads[k + axes.len()]);
                 out[a] = match &d[a] {
                     _ if add == 0 => d[a].clone(),
-                    Dim::Known(n) => Dim::Known(
-                        u64::try_from(*n as i64 + add).map_err(|_| "negative padded size")?,
-                    ),
+                    Dim::Known(n) => Dim::Known(u64::try_from(*n as i64 + add).map_err(|_| "negative padded size")?),
                     Dim::Sym(_) => return one(None),
                 };
             }
@@ -440,9 +400,7 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
         Op::RandomNormal(r) => one(known(&r.shape)),
         Op::RandomUniform(r) => one(known(&r.shape)),
         Op::Range(_) => {
-            let (Some(s), Some(l), Some(d)) =
-                (cx.const_floats(0), cx.const_floats(1), cx.const_floats(2))
-            else {
+            let (Some(s), Some(l), Some(d)) = (cx.const_floats(0), cx.const_floats(1), cx.const_floats(2)) else {
                 return one(None);
             };
             let (Some(s), Some(l), Some(d)) = (s.first(), l.first(), d.first()) else {
@@ -490,10 +448,7 @@ fn resize(cx: &Cx<'_>, rz: &crate::ops::defs::tensor::Resize) -> Option<Shape> {
     let axes: Vec<usize> = if rz.axes.is_empty() {
         (0..d.len()).collect()
     } else {
-        rz.axes
-            .iter()
-            .map(|&a| axis(a, d.len()).ok())
-            .collect::<Option<_>>()?
+        rz.axes.iter().map(|&a| axis(a, d.len()).ok()).collect::<Option<_>>()?
     };
     let mut out = d.to_vec();
     if let Some(sizes) = cx.const_ints(3).filter(|s| !s.is_empty()) {

@@ -13,16 +13,11 @@ use crate::tensor::Tensor;
 const MAX_ELEMS: usize = 64;
 
 fn make(shape: Vec<usize>, v: &[i64]) -> Option<Tensor> {
-    (v.len() <= MAX_ELEMS)
-        .then(|| Tensor::from_i64(shape, v).ok())
-        .flatten()
+    (v.len() <= MAX_ELEMS).then(|| Tensor::from_i64(shape, v).ok()).flatten()
 }
 
 fn known_shape(s: Option<&Shape>) -> Option<Vec<usize>> {
-    s?.as_known()?
-        .into_iter()
-        .map(|d| usize::try_from(d).ok())
-        .collect()
+    s?.as_known()?.into_iter().map(|d| usize::try_from(d).ok()).collect()
 }
 
 fn ints(cx: &Cx<'_>, i: usize) -> Option<(Vec<usize>, Vec<i64>)> {
@@ -36,11 +31,7 @@ fn ints(cx: &Cx<'_>, i: usize) -> Option<(Vec<usize>, Vec<i64>)> {
 fn binary(cx: &Cx<'_>, f: impl Fn(i64, i64) -> Option<i64>) -> Option<Tensor> {
     let (sa, a) = ints(cx, 0)?;
     let (sb, b) = ints(cx, 1)?;
-    let (shape, n) = if a.len() >= b.len() {
-        (sa, a.len())
-    } else {
-        (sb, b.len())
-    };
+    let (shape, n) = if a.len() >= b.len() { (sa, a.len()) } else { (sb, b.len()) };
     if !(a.len() == n || a.len() == 1) || !(b.len() == n || b.len() == 1) {
         return None;
     }
@@ -114,26 +105,14 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
             }
             let len = known_shape(out)?;
             let (_, st) = ints(cx, 1)?;
-            let step = if cx.present(4) {
-                *ints(cx, 4)?.1.first()?
-            } else {
-                1
-            };
+            let step = if cx.present(4) { *ints(cx, 4)?.1.first()? } else { 1 };
             let n = d.len() as i64;
             let s0 = *st.first()?;
             let s0 = if s0 < 0 { s0.saturating_add(n) } else { s0 };
-            let s0 = if step > 0 {
-                s0.clamp(0, n)
-            } else {
-                s0.clamp(0, n - 1)
-            };
+            let s0 = if step > 0 { s0.clamp(0, n) } else { s0.clamp(0, n - 1) };
             let count = *len.first()?;
             let v: Option<Vec<i64>> = (0..count as i64)
-                .map(|k| {
-                    usize::try_from(s0 + k * step)
-                        .ok()
-                        .and_then(|i| d.get(i).copied())
-                })
+                .map(|k| usize::try_from(s0 + k * step).ok().and_then(|i| d.get(i).copied()))
                 .collect();
             make(len, &v?)
         }
@@ -158,12 +137,7 @@ pub(crate) fn evaluate(cx: &Cx<'_>, out: Option<&Shape>) -> Option<Tensor> {
         }
         Op::Neg(_) => {
             let (s, v) = ints(cx, 0)?;
-            make(
-                s,
-                &v.iter()
-                    .map(|x| x.checked_neg())
-                    .collect::<Option<Vec<_>>>()?,
-            )
+            make(s, &v.iter().map(|x| x.checked_neg()).collect::<Option<Vec<_>>>()?)
         }
         Op::Add(_) => binary(cx, i64::checked_add),
         Op::Sub(_) => binary(cx, i64::checked_sub),

@@ -63,11 +63,7 @@ impl OpSchema {
     pub fn allowed(&self, var: &str) -> Vec<&'static str> {
         self.types
             .iter()
-            .find_map(|t| {
-                t.split_once('=')
-                    .filter(|(v, _)| *v == var)
-                    .map(|(_, a)| a.split('|').collect())
-            })
+            .find_map(|t| t.split_once('=').filter(|(v, _)| *v == var).map(|(_, a)| a.split('|').collect()))
             .unwrap_or_default()
     }
     /// Minimum and maximum (None = unbounded) number of inputs.

@@ -26,10 +26,7 @@ impl Parser<'_> {
             Tok::Ident(s) if s == "inf" || s == "nan" => Ok(AttrValue::Float(self.float32()?)),
             Tok::Str(_) => Ok(AttrValue::String(self.string()?)),
             Tok::Punct('[') => self.list(),
-            Tok::Ident(s)
-                if (s == "ints" || s == "floats" || s == "strings")
-                    && *self.peek_at(1) == Tok::Punct('[') =>
-            {
+            Tok::Ident(s) if (s == "ints" || s == "floats" || s == "strings") && *self.peek_at(1) == Tok::Punct('[') => {
                 self.pos += 1;
                 self.punct('[')?;
                 self.punct(']')?;
@@ -74,16 +71,8 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(AttrValue::Type(self.value_type()?))
             }
-            Tok::Ident(s) if DType::from_name(&s).is_some() => {
-                Ok(AttrValue::Tensor(self.tensor()?))
-            }
-            _ => Err(self.err_at(
-                at,
-                format!(
-                    "expected an attribute value, found {}",
-                    self.peek().describe()
-                ),
-            )),
+            Tok::Ident(s) if DType::from_name(&s).is_some() => Ok(AttrValue::Tensor(self.tensor()?)),
+            _ => Err(self.err_at(at, format!("expected an attribute value, found {}", self.peek().describe()))),
         }
     }
 
@@ -122,36 +111,23 @@ impl Parser<'_> {
         let mut is = Vec::new();
         for (at, t) in items {
             match t {
-                Tok::Num(s) if floats => fs.push(
-                    s.parse::<f32>()
-                        .map_err(|_| self.err_at(at, format!("'{s}' is not a number")))?,
-                ),
+                Tok::Num(s) if floats => fs.push(s.parse::<f32>().map_err(|_| self.err_at(at, format!("'{s}' is not a number")))?),
                 Tok::Ident(s) if floats && s == "inf" => fs.push(f32::INFINITY),
                 Tok::Ident(s) if floats && s == "nan" => fs.push(f32::NAN),
-                Tok::Num(s) => is.push(
-                    s.parse::<i64>()
-                        .map_err(|_| self.err_at(at, format!("'{s}' is not an integer")))?,
-                ),
+                Tok::Num(s) => is.push(s.parse::<i64>().map_err(|_| self.err_at(at, format!("'{s}' is not an integer")))?),
                 other => {
-                    return Err(
-                        self.err_at(at, format!("unexpected {} in a list", other.describe()))
-                    );
+                    return Err(self.err_at(at, format!("unexpected {} in a list", other.describe())));
                 }
             }
         }
-        Ok(if floats {
-            AttrValue::Floats(fs)
-        } else {
-            AttrValue::Ints(is)
-        })
+        Ok(if floats { AttrValue::Floats(fs) } else { AttrValue::Ints(is) })
     }
 
     /// `dtype[shape] {values}` or `dtype[shape] @"key"`, then an optional `q(...)`.
     pub(crate) fn tensor(&mut self) -> Result<Tensor, ParseError> {
         let at = self.pos;
         let dname = self.ident()?;
-        let dtype = DType::from_name(&dname)
-            .ok_or_else(|| self.err_at(at, format!("unknown dtype '{dname}'")))?;
+        let dtype = DType::from_name(&dname).ok_or_else(|| self.err_at(at, format!("unknown dtype '{dname}'")))?;
         self.punct('[')?;
         let mut shape = Vec::new();
         if !self.eat_punct(']') {
@@ -173,10 +149,7 @@ impl Parser<'_> {
             if w.dtype != dtype || w.shape != shape {
                 return Err(self.err_at(
                     kat,
-                    format!(
-                        "weight \"{key}\" is {}{:?}, the text says {dtype}{shape:?}",
-                        w.dtype, w.shape
-                    ),
+                    format!("weight \"{key}\" is {}{:?}, the text says {dtype}{shape:?}", w.dtype, w.shape),
                 ));
             }
             let mut w = w.clone();
@@ -227,10 +200,7 @@ impl Parser<'_> {
         Ok(q)
     }
 
-    pub(crate) fn num_list<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
-    ) -> Result<Vec<T>, ParseError> {
+    pub(crate) fn num_list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, ParseError>) -> Result<Vec<T>, ParseError> {
         self.punct('[')?;
         let mut v = Vec::new();
         if self.eat_punct(']') {
@@ -285,8 +255,7 @@ impl Parser<'_> {
                 ValueType::Map(k, Box::new(v))
             }
             _ => {
-                let dtype = DType::from_name(&head)
-                    .ok_or_else(|| self.err_at(at, format!("unknown type '{head}'")))?;
+                let dtype = DType::from_name(&head).ok_or_else(|| self.err_at(at, format!("unknown type '{head}'")))?;
                 let shape = self.opt_shape()?;
                 ValueType::Tensor(TensorType { dtype, shape })
             }
@@ -308,10 +277,7 @@ impl Parser<'_> {
                 Tok::Num(_) => {
                     let at = self.pos;
                     let v = self.int()?;
-                    Dim::Known(
-                        u64::try_from(v)
-                            .map_err(|_| self.err_at(at, "a dimension cannot be negative"))?,
-                    )
+                    Dim::Known(u64::try_from(v).map_err(|_| self.err_at(at, "a dimension cannot be negative"))?)
                 }
                 Tok::Ident(s) => {
                     self.pos += 1;

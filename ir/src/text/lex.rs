@@ -105,23 +105,16 @@ impl Lexer<'_> {
                                 Some('}') => break,
                                 Some(h) if h.is_ascii_hexdigit() && hex.len() < 8 => hex.push(h),
                                 _ => {
-                                    return Err(self.err(
-                                        l,
-                                        c,
-                                        "bad escape: expected hex digits and '}'",
-                                    ));
+                                    return Err(self.err(l, c, "bad escape: expected hex digits and '}'"));
                                 }
                             }
                         }
-                        let n = u32::from_str_radix(&hex, 16)
-                            .map_err(|_| self.err(l, c, "bad escape"))?;
+                        let n = u32::from_str_radix(&hex, 16).map_err(|_| self.err(l, c, "bad escape"))?;
                         if k == 'x' {
-                            let b = u8::try_from(n)
-                                .map_err(|_| self.err(l, c, "\\x{..} escape above ff"))?;
+                            let b = u8::try_from(n).map_err(|_| self.err(l, c, "\\x{..} escape above ff"))?;
                             out.push(b);
                         } else {
-                            let ch = char::from_u32(n)
-                                .ok_or_else(|| self.err(l, c, "\\u{..} is not a character"))?;
+                            let ch = char::from_u32(n).ok_or_else(|| self.err(l, c, "\\u{..} is not a character"))?;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                         }
@@ -141,9 +134,7 @@ impl Lexer<'_> {
         s.push(first);
         let mut prev = first;
         while let Some(c) = self.peek() {
-            let ok = c.is_ascii_alphanumeric()
-                || c == '.'
-                || ((c == '-' || c == '+') && matches!(prev, 'e' | 'E'));
+            let ok = c.is_ascii_alphanumeric() || c == '.' || ((c == '-' || c == '+') && matches!(prev, 'e' | 'E'));
             if !ok {
                 break;
             }
@@ -169,11 +160,7 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
         }
         let (line, col) = (lx.line, lx.col);
         let Some(c) = lx.bump() else {
-            out.push(Token {
-                tok: Tok::Eof,
-                line,
-                col,
-            });
+            out.push(Token { tok: Tok::Eof, line, col });
             return Ok(out);
         };
         let tok = match c {
@@ -209,8 +196,7 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 lx.bump();
                 Tok::DoubleColon
             }
-            '{' | '}' | '[' | ']' | '(' | ')' | '<' | '>' | ',' | '=' | ':' | '|' | '#' | '@'
-            | '?' => Tok::Punct(c),
+            '{' | '}' | '[' | ']' | '(' | ')' | '<' | '>' | ',' | '=' | ':' | '|' | '#' | '@' | '?' => Tok::Punct(c),
             '0' if lx.peek() == Some('x') => {
                 lx.bump();
                 let mut hex = String::new();
@@ -219,31 +205,16 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                     lx.bump();
                 }
                 if hex.is_empty() || hex.len() > 2 {
-                    return Err(lx.err(
-                        line,
-                        col,
-                        "a byte is written 0x followed by one or two hex digits",
-                    ));
+                    return Err(lx.err(line, col, "a byte is written 0x followed by one or two hex digits"));
                 }
-                Tok::Hex(
-                    u8::from_str_radix(&hex, 16).map_err(|_| lx.err(line, col, "bad hex byte"))?,
-                )
+                Tok::Hex(u8::from_str_radix(&hex, 16).map_err(|_| lx.err(line, col, "bad hex byte"))?)
             }
             c if c.is_ascii_digit() => Tok::Num(lx.number(c)),
-            '-' | '+'
-                if lx
-                    .peek()
-                    .is_some_and(|n| n.is_ascii_alphanumeric() || n == '.') =>
-            {
-                Tok::Num(lx.number(c))
-            }
+            '-' | '+' if lx.peek().is_some_and(|n| n.is_ascii_alphanumeric() || n == '.') => Tok::Num(lx.number(c)),
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let mut s = String::new();
                 s.push(c);
-                while let Some(ch) = lx
-                    .peek()
-                    .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
-                {
+                while let Some(ch) = lx.peek().filter(|ch| ch.is_ascii_alphanumeric() || *ch == '_') {
                     s.push(ch);
                     lx.bump();
                 }

@@ -27,10 +27,7 @@ pub fn parse_graph(text: &str) -> Result<Graph, ParseError> {
 }
 
 /// Parses a graph, resolving `@"key"` tensors from `weights`.
-pub fn parse_graph_with_weights(
-    text: &str,
-    weights: &HashMap<String, Tensor>,
-) -> Result<Graph, ParseError> {
+pub fn parse_graph_with_weights(text: &str, weights: &HashMap<String, Tensor>) -> Result<Graph, ParseError> {
     let toks = lex(text)?;
     let mut p = Parser {
         toks,
@@ -73,10 +70,7 @@ impl Parser<'_> {
         self.toks.get(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     pub(crate) fn peek_at(&self, k: usize) -> &Tok {
-        self.toks
-            .get(self.pos + k)
-            .map(|t| &t.tok)
-            .unwrap_or(&Tok::Eof)
+        self.toks.get(self.pos + k).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     pub(crate) fn next(&mut self) -> Tok {
         let t = self.peek().clone();
@@ -86,12 +80,7 @@ impl Parser<'_> {
         t
     }
     pub(crate) fn err_at(&self, idx: usize, msg: impl Into<String>) -> ParseError {
-        let (line, col) = self
-            .toks
-            .get(idx)
-            .or(self.toks.last())
-            .map(|t| (t.line, t.col))
-            .unwrap_or((1, 1));
+        let (line, col) = self.toks.get(idx).or(self.toks.last()).map(|t| (t.line, t.col)).unwrap_or((1, 1));
         ParseError {
             line,
             col,
@@ -102,10 +91,7 @@ impl Parser<'_> {
         self.err_at(self.pos, msg)
     }
     pub(crate) fn unexpected(&self, wanted: &str) -> ParseError {
-        self.err(format!(
-            "expected {wanted}, found {}",
-            self.peek().describe()
-        ))
+        self.err(format!("expected {wanted}, found {}", self.peek().describe()))
     }
     pub(crate) fn eat_punct(&mut self, c: char) -> bool {
         if *self.peek() == Tok::Punct(c) {
@@ -161,9 +147,7 @@ impl Parser<'_> {
     pub(crate) fn int(&mut self) -> Result<i64, ParseError> {
         match self.peek().clone() {
             Tok::Num(s) => {
-                let v = s
-                    .parse::<i64>()
-                    .map_err(|_| self.err(format!("'{s}' is not an integer")))?;
+                let v = s.parse::<i64>().map_err(|_| self.err(format!("'{s}' is not an integer")))?;
                 self.pos += 1;
                 Ok(v)
             }
@@ -178,9 +162,7 @@ impl Parser<'_> {
     /// A float: a number, `inf`, `nan`, `-inf`.
     pub(crate) fn float(&mut self) -> Result<f64, ParseError> {
         let v = match self.peek() {
-            Tok::Num(s) => s
-                .parse::<f64>()
-                .map_err(|_| self.err(format!("'{s}' is not a number")))?,
+            Tok::Num(s) => s.parse::<f64>().map_err(|_| self.err(format!("'{s}' is not a number")))?,
             Tok::Ident(s) if s == "inf" => f64::INFINITY,
             Tok::Ident(s) if s == "nan" => f64::NAN,
             _ => return Err(self.unexpected("a number")),
@@ -191,9 +173,7 @@ impl Parser<'_> {
     /// A float parsed straight to f32 (no double rounding through f64).
     pub(crate) fn float32(&mut self) -> Result<f32, ParseError> {
         let v = match self.peek() {
-            Tok::Num(s) => s
-                .parse::<f32>()
-                .map_err(|_| self.err(format!("'{s}' is not a number")))?,
+            Tok::Num(s) => s.parse::<f32>().map_err(|_| self.err(format!("'{s}' is not a number")))?,
             Tok::Ident(s) if s == "inf" => f32::INFINITY,
             Tok::Ident(s) if s == "nan" => f32::NAN,
             _ => return Err(self.unexpected("a number")),
@@ -240,9 +220,7 @@ impl Parser<'_> {
                 Tok::Ident(k) if k == "input" || k == "capture" => {
                     self.pos += 1;
                     let at = self.pos;
-                    let v = self
-                        .out_decl()?
-                        .ok_or_else(|| self.err_at(at, format!("an {k} needs a name")))?;
+                    let v = self.out_decl()?.ok_or_else(|| self.err_at(at, format!("an {k} needs a name")))?;
                     let name = v.name.clone();
                     let id = if k == "input" {
                         g.add_input(v.name, v.ty)
@@ -268,23 +246,15 @@ impl Parser<'_> {
         }
         let resolve = |name: &str, stmt: usize| -> Option<ValueId> {
             let ds = defs.get(name)?;
-            ds.iter()
-                .rev()
-                .find(|(s, _)| *s < stmt)
-                .or(ds.first())
-                .map(|(_, v)| *v)
+            ds.iter().rev().find(|(s, _)| *s < stmt).or(ds.first()).map(|(_, v)| *v)
         };
         for p in pending {
-            let v = resolve(&p.name, p.stmt)
-                .ok_or_else(|| self.err_at(p.at, format!("undefined value %{}", p.name)))?;
-            g.set_input(p.node, p.slot, Some(v))
-                .map_err(|e| self.err_at(p.at, e.to_string()))?;
+            let v = resolve(&p.name, p.stmt).ok_or_else(|| self.err_at(p.at, format!("undefined value %{}", p.name)))?;
+            g.set_input(p.node, p.slot, Some(v)).map_err(|e| self.err_at(p.at, e.to_string()))?;
         }
         for (name, r, at) in outputs {
-            let v = resolve(&r, usize::MAX)
-                .ok_or_else(|| self.err_at(at, format!("undefined value %{r}")))?;
-            g.add_output(name, v)
-                .map_err(|e| self.err_at(at, e.to_string()))?;
+            let v = resolve(&r, usize::MAX).ok_or_else(|| self.err_at(at, format!("undefined value %{r}")))?;
+            g.add_output(name, v).map_err(|e| self.err_at(at, e.to_string()))?;
         }
         self.depth -= 1;
         Ok(g)
@@ -358,12 +328,7 @@ impl Parser<'_> {
                     .iter()
                     .copied()
                     .find(|k| k.name() == name)
-                    .ok_or_else(|| {
-                        self.err_at(
-                            op_at,
-                            format!("unknown op '{name}' (write custom \"domain\"::\"{name}\")"),
-                        )
-                    })?;
+                    .ok_or_else(|| self.err_at(op_at, format!("unknown op '{name}' (write custom \"domain\"::\"{name}\")")))?;
                 Some(k)
             }
         };
@@ -388,14 +353,8 @@ impl Parser<'_> {
             }
         }
         let op = match (custom, kind) {
-            (Some((domain, name)), _) => Op::Custom(Custom {
-                domain,
-                name,
-                attrs,
-            }),
-            (None, Some(k)) => {
-                Op::from_kind(k, attrs).map_err(|e| self.err_at(op_at, e.to_string()))?
-            }
+            (Some((domain, name)), _) => Op::Custom(Custom { domain, name, attrs }),
+            (None, Some(k)) => Op::from_kind(k, attrs).map_err(|e| self.err_at(op_at, e.to_string()))?,
             (None, None) => return Err(self.err_at(op_at, "missing op")),
         };
         self.punct('(')?;

@@ -40,11 +40,7 @@ pub fn print_graph_with(g: &Graph, opts: &PrintOptions) -> String {
 /// (keys are unique across the graph and its subgraphs, in printing order). A tensor with more
 /// than `opts.inline_limit` elements is printed as a reference when `external(tensor)` says so,
 /// else inline. `parse_graph_with_weights(text, &weights.into_iter().collect())` reads it back.
-pub fn print_graph_split(
-    g: &Graph,
-    opts: &PrintOptions,
-    external: &dyn Fn(&Tensor) -> bool,
-) -> (String, Vec<(String, Tensor)>) {
+pub fn print_graph_split(g: &Graph, opts: &PrintOptions, external: &dyn Fn(&Tensor) -> bool) -> (String, Vec<(String, Tensor)>) {
     let mut out = String::new();
     let mut st = State {
         external,
@@ -80,9 +76,7 @@ pub(crate) fn is_bare(s: &str) -> bool {
 /// Is `s` an identifier `[A-Za-z_][A-Za-z0-9_]*` (bare attribute keys and symbolic dims)?
 pub(crate) fn is_ident(s: &str) -> bool {
     let mut cs = s.chars();
-    cs.next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 pub(crate) fn quote(s: &str) -> String {
@@ -134,11 +128,7 @@ impl Printer<'_, '_> {
         for (k, v) in &g.metadata {
             let _ = writeln!(self.out, "{inner}meta {} = {}", quote(k), quote(v));
         }
-        let names = |v: ValueId| {
-            g.value(v)
-                .map(|x| value_ref(&x.name))
-                .unwrap_or_else(|| format!("%<missing {v}>"))
-        };
+        let names = |v: ValueId| g.value(v).map(|x| value_ref(&x.name)).unwrap_or_else(|| format!("%<missing {v}>"));
         for &i in g.inputs() {
             if let Some(n) = g.get(i) {
                 let _ = writeln!(self.out, "{inner}input {}", self.out_decl(&n.outputs[0]));
@@ -162,13 +152,7 @@ impl Printer<'_, '_> {
             let outs: Vec<String> = n
                 .outputs
                 .iter()
-                .map(|v| {
-                    if v.name.is_empty() {
-                        "_".to_string()
-                    } else {
-                        self.out_decl(v)
-                    }
-                })
+                .map(|v| if v.name.is_empty() { "_".to_string() } else { self.out_decl(v) })
                 .collect();
             line.push_str(&outs.join(", "));
             line.push_str(" = ");
@@ -187,27 +171,16 @@ impl Printer<'_, '_> {
                     }
                     let key = if is_ident(k) { k.clone() } else { quote(k) };
                     let _ = write!(line, "{key}=");
-                    self.attr(
-                        &mut line,
-                        v,
-                        depth + 1,
-                        n.outputs.first().map(|v| v.name.as_str()).unwrap_or(""),
-                    );
+                    self.attr(&mut line, v, depth + 1, n.outputs.first().map(|v| v.name.as_str()).unwrap_or(""));
                 }
                 line.push(']');
             }
             let ins = g.inputs_of(id);
             let decl = n.n_declared_inputs();
-            let args: Vec<String> = ins[..decl]
-                .iter()
-                .map(|v| v.map(names).unwrap_or_else(|| "_".into()))
-                .collect();
+            let args: Vec<String> = ins[..decl].iter().map(|v| v.map(names).unwrap_or_else(|| "_".into())).collect();
             let _ = write!(line, "({}", args.join(", "));
             if n.n_captures > 0 {
-                let caps: Vec<String> = ins[decl..]
-                    .iter()
-                    .map(|v| v.map(names).unwrap_or_else(|| "_".into()))
-                    .collect();
+                let caps: Vec<String> = ins[decl..].iter().map(|v| v.map(names).unwrap_or_else(|| "_".into())).collect();
                 let _ = write!(line, " | {}", caps.join(", "));
             }
             line.push(')');
@@ -248,31 +221,17 @@ impl Printer<'_, '_> {
             AttrValue::Floats(v) if v.is_empty() => line.push_str("floats[]"),
             AttrValue::Strings(v) if v.is_empty() => line.push_str("strings[]"),
             AttrValue::Ints(v) => {
-                let _ = write!(
-                    line,
-                    "[{}]",
-                    v.iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let _ = write!(line, "[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "));
             }
             AttrValue::Floats(v) => {
                 let _ = write!(
                     line,
                     "[{}]",
-                    v.iter()
-                        .map(|x| float(*x as f64, true))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    v.iter().map(|x| float(*x as f64, true)).collect::<Vec<_>>().join(", ")
                 );
             }
             AttrValue::Strings(v) => {
-                let _ = write!(
-                    line,
-                    "[{}]",
-                    v.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", ")
-                );
+                let _ = write!(line, "[{}]", v.iter().map(|x| quote(x)).collect::<Vec<_>>().join(", "));
             }
             AttrValue::Tensor(t) => line.push_str(&self.tensor(t, owner)),
             AttrValue::Tensors(ts) => {
@@ -317,12 +276,7 @@ impl Printer<'_, '_> {
     }
 
     fn tensor(&mut self, t: &Tensor, key: &str) -> String {
-        let shape = t
-            .shape
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let shape = t.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
         let mut s = format!("{}[{}]", t.dtype, shape);
         if t.numel() <= self.opts.inline_limit || !(self.st.external)(t) {
             let vals = tensor_values(t);
@@ -371,16 +325,8 @@ fn quant(q: &QuantParams) -> String {
     format!(
         "q({}, scale=[{}], zp=[{}]{g}{})",
         q.storage,
-        q.scale
-            .iter()
-            .map(|x| float(*x as f64, true))
-            .collect::<Vec<_>>()
-            .join(", "),
-        q.zero_point
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        q.scale.iter().map(|x| float(*x as f64, true)).collect::<Vec<_>>().join(", "),
+        q.zero_point.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
         if q.scale_dtype == DType::F32 {
             String::new()
         } else {
@@ -413,34 +359,15 @@ pub(crate) fn tensor_values(t: &Tensor) -> Vec<String> {
             .collect(),
         DType::F16 => b
             .chunks_exact(2)
-            .map(|c| {
-                float(
-                    half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(),
-                    true,
-                )
-            })
+            .map(|c| float(half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(), true))
             .collect(),
         DType::BF16 => b
             .chunks_exact(2)
-            .map(|c| {
-                float(
-                    half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(),
-                    true,
-                )
-            })
+            .map(|c| float(half::bf16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64(), true))
             .collect(),
         DType::I8 => b.iter().map(|&x| (x as i8).to_string()).collect(),
         DType::U8 => b.iter().map(|x| x.to_string()).collect(),
-        DType::Bool => b
-            .iter()
-            .map(|&x| {
-                if x != 0 {
-                    "true".into()
-                } else {
-                    "false".into()
-                }
-            })
-            .collect(),
+        DType::Bool => b.iter().map(|&x| if x != 0 { "true".into() } else { "false".into() }).collect(),
         DType::I16 => ints!(i16, 2),
         DType::U16 => ints!(u16, 2),
         DType::I32 => ints!(i32, 4),

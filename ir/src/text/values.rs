@@ -8,12 +8,7 @@ use crate::dtype::DType;
 use crate::tensor::{Bytes, Tensor, checked_numel};
 
 /// Reads `{...}` for a tensor of `dtype` and `shape`; `at` is the token index of the dtype.
-pub(crate) fn parse_values(
-    p: &mut Parser<'_>,
-    dtype: DType,
-    shape: Vec<usize>,
-    at: usize,
-) -> Result<Tensor, ParseError> {
+pub(crate) fn parse_values(p: &mut Parser<'_>, dtype: DType, shape: Vec<usize>, at: usize) -> Result<Tensor, ParseError> {
     p.punct('{')?;
     let n = checked_numel(&shape).map_err(|e| p.err_at(at, e.to_string()))?;
     if dtype == DType::String {
@@ -23,10 +18,7 @@ pub(crate) fn parse_values(
                 match p.next() {
                     Tok::Str(b) => strs.push(b),
                     other => {
-                        return Err(p.err_at(
-                            p_pos(p),
-                            format!("expected a string, found {}", other.describe()),
-                        ));
+                        return Err(p.err_at(p_pos(p), format!("expected a string, found {}", other.describe())));
                     }
                 }
                 if p.eat_punct('}') {
@@ -50,20 +42,12 @@ pub(crate) fn parse_values(
         }
     }
     let hex = uses_hex(dtype);
-    let expected = if hex {
-        dtype.byte_len(n).unwrap_or(usize::MAX)
-    } else {
-        n
-    };
+    let expected = if hex { dtype.byte_len(n).unwrap_or(usize::MAX) } else { n };
     if count != expected {
         let unit = if hex { "bytes" } else { "values" };
-        return Err(p.err_at(
-            at,
-            format!("{dtype}{shape:?} needs {expected} {unit}, found {count}"),
-        ));
+        return Err(p.err_at(at, format!("{dtype}{shape:?} needs {expected} {unit}, found {count}")));
     }
-    Tensor::from_bytes(dtype, shape, Bytes::from_vec(bytes))
-        .map_err(|e| p.err_at(at, e.to_string()))
+    Tensor::from_bytes(dtype, shape, Bytes::from_vec(bytes)).map_err(|e| p.err_at(at, e.to_string()))
 }
 
 /// The index of the token just consumed.
@@ -100,10 +84,7 @@ fn push_value(p: &mut Parser<'_>, dtype: DType, out: &mut Vec<u8>) -> Result<(),
                 out.push(b);
                 Ok(())
             }
-            other => Err(p.err_at(
-                at,
-                format!("expected a byte 0xhh, found {}", other.describe()),
-            )),
+            other => Err(p.err_at(at, format!("expected a byte 0xhh, found {}", other.describe()))),
         };
     }
     match dtype {
@@ -118,52 +99,28 @@ fn push_value(p: &mut Parser<'_>, dtype: DType, out: &mut Vec<u8>) -> Result<(),
                 Tok::Num(s) if s == "1" => 1,
                 Tok::Num(s) if s == "0" => 0,
                 other => {
-                    return Err(p.err_at(
-                        at,
-                        format!("expected true or false, found {}", other.describe()),
-                    ));
+                    return Err(p.err_at(at, format!("expected true or false, found {}", other.describe())));
                 }
             };
             out.push(b);
         }
         _ => {
             let v = match p.next() {
-                Tok::Num(s) => s
-                    .parse::<i128>()
-                    .map_err(|_| p.err_at(at, format!("'{s}' is not an integer")))?,
+                Tok::Num(s) => s.parse::<i128>().map_err(|_| p.err_at(at, format!("'{s}' is not an integer")))?,
                 other => {
-                    return Err(p.err_at(
-                        at,
-                        format!("expected an integer, found {}", other.describe()),
-                    ));
+                    return Err(p.err_at(at, format!("expected an integer, found {}", other.describe())));
                 }
             };
             let range = || p.err_at(at, format!("{v} is out of range for {dtype}"));
             match dtype {
-                DType::I8 => {
-                    out.extend_from_slice(&i8::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::U8 => {
-                    out.extend_from_slice(&u8::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::I16 => {
-                    out.extend_from_slice(&i16::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::U16 => {
-                    out.extend_from_slice(&u16::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::I32 => {
-                    out.extend_from_slice(&i32::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::U32 => {
-                    out.extend_from_slice(&u32::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::I64 => {
-                    out.extend_from_slice(&i64::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
-                DType::U64 => {
-                    out.extend_from_slice(&u64::try_from(v).map_err(|_| range())?.to_le_bytes())
-                }
+                DType::I8 => out.extend_from_slice(&i8::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::U8 => out.extend_from_slice(&u8::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::I16 => out.extend_from_slice(&i16::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::U16 => out.extend_from_slice(&u16::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::I32 => out.extend_from_slice(&i32::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::U32 => out.extend_from_slice(&u32::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::I64 => out.extend_from_slice(&i64::try_from(v).map_err(|_| range())?.to_le_bytes()),
+                DType::U64 => out.extend_from_slice(&u64::try_from(v).map_err(|_| range())?.to_le_bytes()),
                 _ => return Err(p.err_at(at, format!("cannot read inline values of {dtype}"))),
             }
         }

@@ -24,7 +24,11 @@ impl DataDir {
     /// Node-test case folders, sorted.
     pub fn node_cases(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.0.join("node"))
-            .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("model.onnx").exists()).collect())
+            .map(|r| {
+                r.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.join("model.onnx").exists())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -80,7 +84,10 @@ fn data_to_value(d: DataValue, ty: Option<&ValueType>) -> Result<Value, String> 
                 Some(ValueType::Optional(e)) => Some(e.as_ref()),
                 _ => None,
             };
-            Value::Optional(inner.map(|v| data_to_value(*v, inner_ty).map(Box::new)).transpose()?, inner_ty.cloned())
+            Value::Optional(
+                inner.map(|v| data_to_value(*v, inner_ty).map(Box::new)).transpose()?,
+                inner_ty.cloned(),
+            )
         }
     })
 }

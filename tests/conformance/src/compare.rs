@@ -32,7 +32,11 @@ pub fn compare_values(got: &Value, want: &Value, tol: Tolerance) -> Result<(), S
         (Value::Optional(g, _), Value::Optional(w, _)) => match (g, w) {
             (None, None) => Ok(()),
             (Some(a), Some(b)) => compare_values(a, b, tol),
-            _ => Err(format!("optional presence differs: got {}, want {}", got.describe(), want.describe())),
+            _ => Err(format!(
+                "optional presence differs: got {}, want {}",
+                got.describe(),
+                want.describe()
+            )),
         },
         // A tensor/sequence output compared with an optional holding one.
         (g, Value::Optional(Some(w), _)) => compare_values(g, w, tol),
@@ -61,7 +65,13 @@ pub fn compare_tensors(g: &Tensor, w: &Tensor, tol: Tolerance) -> Result<(), Str
         let a = g.to_i64_vec().map_err(|e| e.to_string())?;
         let b = w.to_i64_vec().map_err(|e| e.to_string())?;
         if let Some(i) = a.iter().zip(&b).position(|(x, y)| x != y) {
-            return Err(format!("element {i}: {} != expected {} ({} of {} differ)", a[i], b[i], a.iter().zip(&b).filter(|(x, y)| x != y).count(), a.len()));
+            return Err(format!(
+                "element {i}: {} != expected {} ({} of {} differ)",
+                a[i],
+                b[i],
+                a.iter().zip(&b).filter(|(x, y)| x != y).count(),
+                a.len()
+            ));
         }
         return Ok(());
     }
@@ -87,6 +97,11 @@ pub fn compare_tensors(g: &Tensor, w: &Tensor, tol: Tolerance) -> Result<(), Str
     }
     match first {
         None => Ok(()),
-        Some(i) => Err(format!("element {i}: {} != expected {} ({bad} of {} differ, max abs diff {worst:.3e})", a[i], b[i], a.len())),
+        Some(i) => Err(format!(
+            "element {i}: {} != expected {} ({bad} of {} differ, max abs diff {worst:.3e})",
+            a[i],
+            b[i],
+            a.len()
+        )),
     }
 }

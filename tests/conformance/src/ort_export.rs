@@ -11,14 +11,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn own_opset(g: &edgeport_ir::Graph) -> i64 {
-    g.metadata.iter().find(|(k, _)| k == "onnx.opset.ai.onnx").and_then(|(_, v)| v.parse().ok()).unwrap_or(17)
+    g.metadata
+        .iter()
+        .find(|(k, _)| k == "onnx.opset.ai.onnx")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(17)
 }
 
 fn one(model: &Path, out: &Path, tag: &str) -> Result<(), String> {
     let g = import_path(model, &Default::default()).map_err(|e| format!("import: {e}"))?;
     let v = edgeport_ir::validate::validate(&g).map_err(|e| format!("validate: {e}"))?;
-    let opset = if tag == "own" { own_opset(&g).clamp(7, 27) } else { tag.parse::<i64>().map_err(|e| e.to_string())? };
-    let opts = ExportOptions { opset, ..Default::default() };
+    let opset = if tag == "own" {
+        own_opset(&g).clamp(7, 27)
+    } else {
+        tag.parse::<i64>().map_err(|e| e.to_string())?
+    };
+    let opts = ExportOptions {
+        opset,
+        ..Default::default()
+    };
     std::fs::create_dir_all(out.parent().unwrap_or(Path::new("."))).map_err(|e| e.to_string())?;
     export_path(&v, out, &opts).map_err(|e| format!("export: {e}"))
 }
@@ -42,7 +53,12 @@ fn main() {
     let mut cases: Vec<(String, PathBuf)> = data
         .node_cases()
         .into_iter()
-        .map(|d| (d.file_name().unwrap_or_default().to_string_lossy().into_owned(), d.join("model.onnx")))
+        .map(|d| {
+            (
+                d.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                d.join("model.onnx"),
+            )
+        })
         .collect();
     cases.extend(data.light_cases().into_iter().map(|(n, m, _)| (n, m)));
     if let Some(f) = &filter {

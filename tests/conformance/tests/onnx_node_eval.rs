@@ -30,13 +30,17 @@ fn main() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, move || cases::run_case_eval(&dir))));
+        trials.push(Trial::test(name, move || {
+            check(&n2, exp, bless, &res, move || cases::run_case_eval(&dir))
+        }));
     }
     for (name, model, out) in data.light_cases() {
         let exp = expected.get(&name).cloned().unwrap_or(Expect::Pass);
         let res = results.clone();
         let n2 = name.clone();
-        trials.push(Trial::test(name, move || check(&n2, exp, bless, &res, move || cases::run_light(&model, &out))));
+        trials.push(Trial::test(name, move || {
+            check(&n2, exp, bless, &res, move || cases::run_light(&model, &out))
+        }));
     }
     let conclusion = libtest_mimic::run(&args, trials);
     if bless {
@@ -74,7 +78,10 @@ fn check(
             Ok(r) => r,
             Err(p) => Err(format!(
                 "PANIC: {}",
-                p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
             )),
         };
         let _ = tx.send(r);

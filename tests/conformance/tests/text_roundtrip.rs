@@ -16,10 +16,7 @@ fn every_node_model_round_trips_through_text() {
     let (mut imported, mut ok) = (0usize, 0usize);
     let mut failures = Vec::new();
     for dir in data.node_cases() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let Ok(g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
             continue;
         };
@@ -44,12 +41,7 @@ fn every_node_model_round_trips_through_text() {
         eprintln!("  {f}");
     }
     assert!(imported > 0, "no model imported");
-    assert_eq!(
-        failures.len(),
-        0,
-        "{} models do not round-trip",
-        failures.len()
-    );
+    assert_eq!(failures.len(), 0, "{} models do not round-trip", failures.len());
 }
 
 /// Shape and dtype inference against the declared output types of every node-test model: the
@@ -68,12 +60,8 @@ fn inference_agrees_with_declared_output_types() {
     let mut wrong = Vec::new();
     let mut errors = Vec::new();
     for dir in data.node_cases() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default())
-        else {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
             continue;
         };
         let declared: Vec<(String, Option<ValueType>)> = g
@@ -111,9 +99,7 @@ fn inference_agrees_with_declared_output_types() {
                     }
                     unknown += 1
                 }
-                Some((a, None)) => {
-                    wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}"))
-                }
+                Some((a, None)) => wrong.push(format!("{name}/{oname}: inferred {a}, declared {decl}")),
             }
         }
     }
@@ -180,12 +166,8 @@ fn validator_accepts_imported_models() {
     let (mut n, mut ok, mut ok_inferred) = (0usize, 0usize, 0usize);
     let mut fails = Vec::new();
     for dir in data.node_cases() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default())
-        else {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Ok(mut g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
             continue;
         };
         n += 1;
@@ -200,9 +182,7 @@ fn validator_accepts_imported_models() {
             }
         }
     }
-    eprintln!(
-        "validator: {ok} of {n} imported node-test models valid as imported, {ok_inferred} after inference"
-    );
+    eprintln!("validator: {ok} of {n} imported node-test models valid as imported, {ok_inferred} after inference");
     for f in fails.iter().take(40) {
         eprintln!("  {f}");
     }
@@ -221,10 +201,7 @@ fn every_node_model_round_trips_through_a_bundle() {
     let (mut n, mut ok) = (0usize, 0usize);
     let mut fails = Vec::new();
     for dir in data.node_cases() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let Ok(g) = edgeport_onnx::import_path(&dir.join("model.onnx"), &Default::default()) else {
             continue;
         };
@@ -242,9 +219,5 @@ fn every_node_model_round_trips_through_a_bundle() {
     for f in fails.iter().take(20) {
         eprintln!("  {f}");
     }
-    assert!(
-        fails.is_empty(),
-        "{} models do not round-trip through a bundle",
-        fails.len()
-    );
+    assert!(fails.is_empty(), "{} models do not round-trip through a bundle", fails.len());
 }

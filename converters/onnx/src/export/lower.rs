@@ -31,7 +31,13 @@ impl Lower {
                 source_opsets.insert(if d == "ai.onnx" { String::new() } else { d.to_string() }, v);
             }
         }
-        Lower { opset, domains: BTreeMap::new(), source_opsets, names: Names::default(), problems: Vec::new() }
+        Lower {
+            opset,
+            domains: BTreeMap::new(),
+            source_opsets,
+            names: Names::default(),
+            problems: Vec::new(),
+        }
     }
 
     /// The version used for a non-ai.onnx domain.
@@ -56,7 +62,10 @@ impl Lower {
     /// Lowers one graph. `captures` are the outer ONNX names bound to the graph's capture
     /// inputs (subgraphs only).
     pub fn graph(&mut self, g: &Graph, main: bool, captures: &[String]) -> RawGraph {
-        let mut raw = RawGraph { name: g.name.clone(), ..Default::default() };
+        let mut raw = RawGraph {
+            name: g.name.clone(),
+            ..Default::default()
+        };
         let order = match g.topo_order() {
             Ok(o) => o,
             Err(e) => {
@@ -82,7 +91,10 @@ impl Lower {
             if let Some(t) = &v.ty {
                 types.insert(name.clone(), t.clone());
             }
-            raw.inputs.push(RawValueInfo { name: name.clone(), ty: v.ty.clone() });
+            raw.inputs.push(RawValueInfo {
+                name: name.clone(),
+                ty: v.ty.clone(),
+            });
             vname.insert(n.out(0), name);
         }
         if main {
@@ -95,7 +107,9 @@ impl Lower {
                 Some(name) => {
                     vname.insert(c.out(0), name.clone());
                 }
-                None => self.problems.push(format!("graph '{}': capture {i} is not bound by its parent node", g.name)),
+                None => self
+                    .problems
+                    .push(format!("graph '{}': capture {i} is not bound by its parent node", g.name)),
             }
         }
         let mut consts: HashMap<String, Tensor> = HashMap::new();
@@ -142,7 +156,11 @@ impl Lower {
                         name: node.name.clone(),
                         op_type: "Constant".into(),
                         outputs: vec![name],
-                        attrs: vec![RawAttr { name: "value".into(), ref_attr_name: None, value: RawAttrValue::Tensor(c.value.clone()) }],
+                        attrs: vec![RawAttr {
+                            name: "value".into(),
+                            ref_attr_name: None,
+                            value: RawAttrValue::Tensor(c.value.clone()),
+                        }],
                         ..Default::default()
                     });
                 }
@@ -182,17 +200,29 @@ impl Lower {
                     continue;
                 }
                 let value = self.attr_value(v, &cap_names);
-                attrs.push(RawAttr { name: k, ref_attr_name: None, value });
+                attrs.push(RawAttr {
+                    name: k,
+                    ref_attr_name: None,
+                    value,
+                });
             }
             for (p, v) in node.outputs.iter().enumerate() {
                 if v.quant.is_some() {
-                    self.problem(&node.name, &op_name, format!("output {p} carries quantization parameters, not expressible in ONNX"));
+                    self.problem(
+                        &node.name,
+                        &op_name,
+                        format!("output {p} carries quantization parameters, not expressible in ONNX"),
+                    );
                 }
             }
             let (domain, version) = match &node.op {
                 Op::Custom(c) => {
                     let d = c.domain.clone();
-                    let v = if d.is_empty() || d == "ai.onnx" { self.opset } else { self.domain_version(&d) };
+                    let v = if d.is_empty() || d == "ai.onnx" {
+                        self.opset
+                    } else {
+                        self.domain_version(&d)
+                    };
                     (d, v)
                 }
                 op => {
@@ -201,12 +231,29 @@ impl Lower {
                     (d, v)
                 }
             };
-            let on = OnnxNode { name: node.name.clone(), op_type: op_name.clone(), domain, inputs: in_names, outputs: outs, attrs };
-            let mut em =
-                Emit { opset: version, names: &mut self.names, consts: &consts, types: &types, nodes: Vec::new(), inits: Vec::new() };
+            let on = OnnxNode {
+                name: node.name.clone(),
+                op_type: op_name.clone(),
+                domain,
+                inputs: in_names,
+                outputs: outs,
+                attrs,
+            };
+            let mut em = Emit {
+                opset: version,
+                names: &mut self.names,
+                consts: &consts,
+                types: &types,
+                nodes: Vec::new(),
+                inits: Vec::new(),
+            };
             let custom = matches!(node.op, Op::Custom(_));
             let res = ops::lower_node(on, custom, &mut em);
-            let Emit { nodes: new_nodes, inits: new_inits, .. } = em;
+            let Emit {
+                nodes: new_nodes,
+                inits: new_inits,
+                ..
+            } = em;
             if let Err(msg) = res {
                 self.problem(&node.name, &op_name, msg);
                 continue;
@@ -231,9 +278,16 @@ impl Lower {
                 }
             };
             let dtype_of = |n: &str| -> Option<edgeport_ir::DType> {
-                consts.get(n).map(|t| t.dtype).or_else(|| types.get(n).and_then(|t| t.as_tensor()).map(|t| t.dtype))
+                consts
+                    .get(n)
+                    .map(|t| t.dtype)
+                    .or_else(|| types.get(n).and_then(|t| t.as_tensor()).map(|t| t.dtype))
             };
-            let issues = if custom { Vec::new() } else { ops::check_nodes(&new_nodes, &opset_of, &dtype_of) };
+            let issues = if custom {
+                Vec::new()
+            } else {
+                ops::check_nodes(&new_nodes, &opset_of, &dtype_of)
+            };
             for msg in issues {
                 self.problem(&node.name, &op_name, msg);
             }
@@ -296,7 +350,11 @@ fn const_node(name: &str, t: Tensor) -> RawNode {
         name: name.to_string(),
         op_type: "Constant".into(),
         outputs: vec![name.to_string()],
-        attrs: vec![RawAttr { name: "value".into(), ref_attr_name: None, value: RawAttrValue::Tensor(t) }],
+        attrs: vec![RawAttr {
+            name: "value".into(),
+            ref_attr_name: None,
+            value: RawAttrValue::Tensor(t),
+        }],
         ..Default::default()
     }
 }

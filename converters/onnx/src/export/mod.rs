@@ -56,7 +56,11 @@ pub struct ExportOptions {
 
 impl Default for ExportOptions {
     fn default() -> Self {
-        ExportOptions { opset: 17, external_data: ExternalDataPolicy::Auto, producer: "edgeport".into() }
+        ExportOptions {
+            opset: 17,
+            external_data: ExternalDataPolicy::Auto,
+            producer: "edgeport".into(),
+        }
     }
 }
 
@@ -118,7 +122,10 @@ fn graph_dtypes(g: &Graph, out: &mut std::collections::BTreeSet<DType>) {
 /// Lowers the graph to the plain model, or returns every problem.
 pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, Vec<String>> {
     if !(MIN_OPSET..=MAX_OPSET).contains(&opts.opset) {
-        return Err(vec![format!("opset {} is outside the supported range {MIN_OPSET}..={MAX_OPSET}", opts.opset)]);
+        return Err(vec![format!(
+            "opset {} is outside the supported range {MIN_OPSET}..={MAX_OPSET}",
+            opts.opset
+        )]);
     }
     let mut lw = lower::Lower::new(opts.opset, g);
     let graph = lw.graph(g, true, &[]);
@@ -144,8 +151,17 @@ pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, V
         });
         opsets.push((d.clone(), *v));
     }
-    let metadata = g.metadata.iter().filter_map(|(k, v)| k.strip_prefix("meta.").map(|k| (k.to_string(), v.clone()))).collect();
-    let doc = g.metadata.iter().find(|(k, _)| k == "doc").map(|(_, v)| v.clone()).unwrap_or_default();
+    let metadata = g
+        .metadata
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("meta.").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    let doc = g
+        .metadata
+        .iter()
+        .find(|(k, _)| k == "doc")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let mut graph = graph;
     graph.doc_string = doc;
     Ok(RawModel {
@@ -162,7 +178,10 @@ pub(crate) fn lower_model(g: &Graph, opts: &ExportOptions) -> Result<RawModel, V
 
 /// Lowers a validated graph or returns [`Error::Export`] listing every problem.
 pub(crate) fn lower_validated(g: &Validated<'_>, opts: &ExportOptions, file: &str) -> Result<RawModel, Error> {
-    lower_model(g.graph(), opts).map_err(|problems| Error::Export { file: file.to_string(), problems })
+    lower_model(g.graph(), opts).map_err(|problems| Error::Export {
+        file: file.to_string(),
+        problems,
+    })
 }
 
 /// The ONNX [`edgeport_ir::traits::Backend`].

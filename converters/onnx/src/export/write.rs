@@ -17,15 +17,23 @@ pub fn export_bytes(g: &Validated<'_>, opts: &ExportOptions) -> Result<Vec<u8>, 
     let file = "<memory>";
     let model = lower_validated(g, opts, file)?;
     let size = encode::encoded_size_inline(&model);
-    let refuse = |msg: &str| Error::Export { file: file.into(), problems: vec![msg.to_string()] };
+    let refuse = |msg: &str| Error::Export {
+        file: file.into(),
+        problems: vec![msg.to_string()],
+    };
     if opts.external_data == ExternalDataPolicy::Always {
         return Err(refuse("external data needs a file path (use export_path)"));
     }
     if size > i32::MAX as u64 {
-        return Err(refuse("the model exceeds protobuf's 2 GiB limit: export to a path with external data"));
+        return Err(refuse(
+            "the model exceeds protobuf's 2 GiB limit: export to a path with external data",
+        ));
     }
     let mut out = Vec::with_capacity(size as usize);
-    encode::write_model(&model, &mut out, None).map_err(|e| Error::Io { path: file.into(), source: e })?;
+    encode::write_model(&model, &mut out, None).map_err(|e| Error::Io {
+        path: file.into(),
+        source: e,
+    })?;
     Ok(out)
 }
 
@@ -85,12 +93,18 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
 
 /// `<stem>.data` beside the model.
 pub fn data_path_for(path: &Path) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
     path.with_file_name(format!("{stem}.data"))
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -113,7 +127,10 @@ fn refuse_inputs(target: &Path, file: &str) -> Result<(), Error> {
     if mapped_files().contains(&real) {
         return Err(Error::Export {
             file: file.to_string(),
-            problems: vec![format!("refusing to overwrite '{}': it is an input of this conversion", target.display())],
+            problems: vec![format!(
+                "refusing to overwrite '{}': it is an input of this conversion",
+                target.display()
+            )],
         });
     }
     Ok(())

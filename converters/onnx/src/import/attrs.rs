@@ -42,10 +42,7 @@ pub(crate) fn convert_attr(
         RawAttrValue::Tensors(t) => AttrValue::Tensors(t.clone()),
         RawAttrValue::Type(t) => AttrValue::Type(t.clone()),
         RawAttrValue::Types(_) => {
-            return Err(AttrFail::Issue(format!(
-                "attribute '{}': lists of types are not supported",
-                a.name
-            )));
+            return Err(AttrFail::Issue(format!("attribute '{}': lists of types are not supported", a.name)));
         }
         RawAttrValue::Graph(rg) => {
             let (sub, caps) = import_sub(rg, env, scope)?;
@@ -62,19 +59,12 @@ pub(crate) fn convert_attr(
             AttrValue::Graphs(out)
         }
         RawAttrValue::Undefined => {
-            return Err(AttrFail::Issue(format!(
-                "attribute '{}' has no value",
-                a.name
-            )));
+            return Err(AttrFail::Issue(format!("attribute '{}' has no value", a.name)));
         }
     })
 }
 
-fn import_sub(
-    rg: &crate::model::RawGraph,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-) -> Result<(Graph, Vec<String>), AttrFail> {
+fn import_sub(rg: &crate::model::RawGraph, env: &mut Env<'_>, scope: &mut Scope<'_>) -> Result<(Graph, Vec<String>), AttrFail> {
     // The subgraph sees the current scope as its parent (read-only).
     let parent: &Scope<'_> = scope;
     let mut child = Scope {

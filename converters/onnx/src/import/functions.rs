@@ -22,12 +22,7 @@ pub const MAX_CALL_DEPTH: usize = 32;
 pub const MAX_INLINED_NODES: usize = 200_000;
 
 /// The model-local function a node calls, if any.
-pub(crate) fn find<'m>(
-    model: &'m RawModel,
-    domain: &str,
-    name: &str,
-    overload: &str,
-) -> Option<&'m RawFunction> {
+pub(crate) fn find<'m>(model: &'m RawModel, domain: &str, name: &str, overload: &str) -> Option<&'m RawFunction> {
     model
         .functions
         .iter()
@@ -58,11 +53,7 @@ impl Renamer<'_> {
         if let Some(r) = &a.ref_attr_name {
             let value = match self.call_attrs.iter().find(|c| &c.name == r) {
                 Some(c) => c.value.clone(),
-                None => self
-                    .defaults
-                    .iter()
-                    .find(|(n, _)| n == r)
-                    .and_then(|(_, d)| d.clone())?,
+                None => self.defaults.iter().find(|(n, _)| n == r).and_then(|(_, d)| d.clone())?,
             };
             return Some(RawAttr {
                 name: a.name.clone(),
@@ -72,9 +63,7 @@ impl Renamer<'_> {
         }
         let value = match &a.value {
             RawAttrValue::Graph(g) => RawAttrValue::Graph(self.graph(g)),
-            RawAttrValue::Graphs(gs) => {
-                RawAttrValue::Graphs(gs.iter().map(|g| self.graph(g)).collect())
-            }
+            RawAttrValue::Graphs(gs) => RawAttrValue::Graphs(gs.iter().map(|g| self.graph(g)).collect()),
             v => v.clone(),
         };
         Some(RawAttr {
@@ -123,12 +112,7 @@ impl Renamer<'_> {
 
 /// How many nodes fully inlining `f` gives (saturating; recursion counted as one node, it is
 /// refused when reached).
-fn expanded_size<'m>(
-    model: &'m RawModel,
-    f: &'m RawFunction,
-    memo: &mut HashMap<*const RawFunction, u64>,
-    depth: usize,
-) -> u64 {
+fn expanded_size<'m>(model: &'m RawModel, f: &'m RawFunction, memo: &mut HashMap<*const RawFunction, u64>, depth: usize) -> u64 {
     if let Some(&s) = memo.get(&(f as *const _)) {
         return s;
     }
@@ -167,9 +151,7 @@ pub(crate) fn inline(
         )));
     }
     if env.call_stack.len() >= MAX_CALL_DEPTH {
-        return Ok(Err(format!(
-            "function calls nested deeper than {MAX_CALL_DEPTH}"
-        )));
+        return Ok(Err(format!("function calls nested deeper than {MAX_CALL_DEPTH}")));
     }
     if node.inputs.len() > f.inputs.len() {
         return Ok(Err(format!(
@@ -200,18 +182,13 @@ pub(crate) fn inline(
     }
     env.inlined += f.nodes.len();
     if env.inlined > MAX_INLINED_NODES {
-        return Ok(Err(format!(
-            "inlining functions would add more than {MAX_INLINED_NODES} nodes"
-        )));
+        return Ok(Err(format!("inlining functions would add more than {MAX_INLINED_NODES} nodes")));
     }
     env.uid += 1;
     let prefix = format!("{}#{}/", f.name, env.uid);
     let mut bound: HashMap<&str, String> = HashMap::new();
     for (i, formal) in f.inputs.iter().enumerate() {
-        bound.insert(
-            formal.as_str(),
-            node.inputs.get(i).cloned().unwrap_or_default(),
-        );
+        bound.insert(formal.as_str(), node.inputs.get(i).cloned().unwrap_or_default());
     }
     // Outputs that are also inputs are passed through with an Identity below.
     let mut passthrough = Vec::new();

@@ -30,9 +30,7 @@ pub(crate) struct Env<'a> {
 impl Env<'_> {
     pub fn opset(&self, domain: &str) -> i64 {
         if let Some(top) = self.opset_stack.last()
-            && let Some((_, v)) = top
-                .iter()
-                .find(|(d, _)| edgeport_ir::ops::same_domain(d, domain))
+            && let Some((_, v)) = top.iter().find(|(d, _)| edgeport_ir::ops::same_domain(d, domain))
         {
             return *v;
         }
@@ -118,20 +116,15 @@ pub(crate) fn import_model(model: &RawModel, file: &str) -> Result<Graph, Error>
         });
     }
     let mut g = g;
-    g.metadata
-        .push(("onnx.ir_version".into(), model.ir_version.to_string()));
+    g.metadata.push(("onnx.ir_version".into(), model.ir_version.to_string()));
     for (d, v) in &model.opsets {
-        g.metadata.push((
-            format!("onnx.opset.{}", if d.is_empty() { "ai.onnx" } else { d }),
-            v.to_string(),
-        ));
+        g.metadata
+            .push((format!("onnx.opset.{}", if d.is_empty() { "ai.onnx" } else { d }), v.to_string()));
     }
     if !model.producer_name.is_empty() {
         g.metadata.push((
             "producer".into(),
-            format!("{} {}", model.producer_name, model.producer_version)
-                .trim()
-                .to_string(),
+            format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
         ));
     }
     for (k, v) in &model.metadata {
@@ -142,12 +135,7 @@ pub(crate) fn import_model(model: &RawModel, file: &str) -> Result<Graph, Error>
 
 /// Imports one graph. For the main graph, initializers become constants and the remaining
 /// declared inputs become graph inputs; for subgraphs, declared inputs are the formal inputs.
-pub(crate) fn import_graph(
-    raw: &RawGraph,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-    main: bool,
-) -> Result<Graph, Error> {
+pub(crate) fn import_graph(raw: &RawGraph, env: &mut Env<'_>, scope: &mut Scope<'_>, main: bool) -> Result<Graph, Error> {
     let mut g = Graph::new(raw.name.clone());
     if !raw.doc_string.is_empty() {
         g.metadata.push(("doc".into(), raw.doc_string.clone()));
@@ -157,8 +145,7 @@ pub(crate) fn import_graph(
             scope.types.insert(vi.name.clone(), t.clone());
         }
     }
-    let init_names: std::collections::HashSet<&str> =
-        raw.initializer_names.iter().map(|s| s.as_str()).collect();
+    let init_names: std::collections::HashSet<&str> = raw.initializer_names.iter().map(|s| s.as_str()).collect();
     for vi in &raw.inputs {
         if main && init_names.contains(vi.name.as_str()) {
             continue; // an initializer listed as input (IR < 4): a weight, not a user input
@@ -166,10 +153,7 @@ pub(crate) fn import_graph(
         if scope.names.contains_key(&vi.name) {
             return Err(Error::Graph {
                 file: env.file.into(),
-                msg: format!(
-                    "graph '{}': input '{}' is declared twice",
-                    raw.name, vi.name
-                ),
+                msg: format!("graph '{}': input '{}' is declared twice", raw.name, vi.name),
             });
         }
         let v = g.add_input(vi.name.clone(), vi.ty.clone());
@@ -210,10 +194,7 @@ pub(crate) fn import_graph(
                 op: "graph output".into(),
                 domain: String::new(),
                 opset: env.opset(""),
-                reason: format!(
-                    "graph '{}' output '{}' is never produced",
-                    raw.name, vi.name
-                ),
+                reason: format!("graph '{}' output '{}' is never produced", raw.name, vi.name),
             }),
         }
     }
@@ -239,13 +220,7 @@ pub(crate) fn resolve(name: &str, scope: &mut Scope<'_>, g: &mut Graph) -> Optio
     None
 }
 
-pub(crate) fn import_node(
-    node: &RawNode,
-    overload: &str,
-    env: &mut Env<'_>,
-    scope: &mut Scope<'_>,
-    g: &mut Graph,
-) -> Result<(), Error> {
+pub(crate) fn import_node(node: &RawNode, overload: &str, env: &mut Env<'_>, scope: &mut Scope<'_>, g: &mut Graph) -> Result<(), Error> {
     let opset = env.opset(&node.domain);
     let issue = |reason: String| NodeIssue {
         node: node_label(node),
@@ -283,8 +258,7 @@ pub(crate) fn import_node(
             Some(v) => inputs.push(Some(v)),
             None => {
                 if !scope.is_failed(name) {
-                    env.issues
-                        .push(issue(format!("input '{name}' is used but never produced")));
+                    env.issues.push(issue(format!("input '{name}' is used but never produced")));
                 }
                 fail(scope);
                 return Ok(());
@@ -335,11 +309,7 @@ pub(crate) fn import_node(
         if scope.names.contains_key(name) {
             return Err(Error::Graph {
                 file: env.file.into(),
-                msg: format!(
-                    "node '{}' ({}): value '{name}' is produced twice",
-                    node_label(node),
-                    node.op_type
-                ),
+                msg: format!("node '{}' ({}): value '{name}' is produced twice", node_label(node), node.op_type),
             });
         }
         if let Some(val) = g.value_mut(*v) {
@@ -380,11 +350,8 @@ pub(crate) fn import_node(
 fn align_captures(g: &mut Graph, node: edgeport_ir::NodeId, union: &[String]) {
     let n = g.node_mut(node);
     for sub in n.op.subgraphs_mut() {
-        let by_name: HashMap<String, edgeport_ir::NodeId> = sub
-            .captures()
-            .iter()
-            .map(|&c| (sub.node(c).outputs[0].name.clone(), c))
-            .collect();
+        let by_name: HashMap<String, edgeport_ir::NodeId> =
+            sub.captures().iter().map(|&c| (sub.node(c).outputs[0].name.clone(), c)).collect();
         let mut list = Vec::with_capacity(union.len());
         for name in union {
             match by_name.get(name) {
@@ -408,13 +375,7 @@ pub(crate) struct Built {
 }
 
 /// Adds a node with unnamed outputs (names are bound by the caller) and returns its outputs.
-pub(crate) fn emit(
-    g: &mut Graph,
-    name: &str,
-    op: Op,
-    inputs: &[Option<ValueId>],
-    n_outputs: usize,
-) -> Result<Built, String> {
+pub(crate) fn emit(g: &mut Graph, name: &str, op: Op, inputs: &[Option<ValueId>], n_outputs: usize) -> Result<Built, String> {
     let outs: Vec<Value> = (0..n_outputs).map(|_| Value::named("")).collect();
     let id = g.add_node(name.to_string(), op, 0, outs);
     for v in inputs {

@@ -115,21 +115,11 @@ pub(crate) fn topo_order(g: &RawGraph, file: &str) -> Result<Vec<usize>, Error> 
         let stuck: Vec<String> = (0..n)
             .filter(|&i| indeg[i] > 0)
             .take(8)
-            .map(|i| {
-                format!(
-                    "'{}' ({})",
-                    super::node_label(&g.nodes[i]),
-                    g.nodes[i].op_type
-                )
-            })
+            .map(|i| format!("'{}' ({})", super::node_label(&g.nodes[i]), g.nodes[i].op_type))
             .collect();
         return Err(Error::Graph {
             file: file.into(),
-            msg: format!(
-                "graph '{}' has a cycle through nodes {}",
-                g.name,
-                stuck.join(", ")
-            ),
+            msg: format!("graph '{}' has a cycle through nodes {}", g.name, stuck.join(", ")),
         });
     }
     Ok(order)

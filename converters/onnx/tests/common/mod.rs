@@ -69,20 +69,12 @@ pub fn f32_tensor(name: &str, dims: &[i64], vals: &[f32]) -> pb::TensorProto {
         name: name.into(),
         dims: dims.to_vec(),
         data_type: 1,
-        raw_data: vals
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>()
-            .into(),
+        raw_data: vals.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into(),
         ..Default::default()
     }
 }
 
-pub fn graph(
-    nodes: Vec<pb::NodeProto>,
-    inputs: Vec<pb::ValueInfoProto>,
-    outputs: Vec<pb::ValueInfoProto>,
-) -> pb::GraphProto {
+pub fn graph(nodes: Vec<pb::NodeProto>, inputs: Vec<pb::ValueInfoProto>, outputs: Vec<pb::ValueInfoProto>) -> pb::GraphProto {
     pb::GraphProto {
         name: "g".into(),
         node: nodes,
@@ -112,11 +104,7 @@ pub fn bytes(m: &pb::ModelProto) -> Vec<u8> {
 /// y = Relu(x) on f32[2].
 pub fn relu_model() -> pb::ModelProto {
     model(
-        graph(
-            vec![node("Relu", &["x"], &["y"])],
-            vec![vi("x", 1, &[2])],
-            vec![vi("y", 1, &[2])],
-        ),
+        graph(vec![node("Relu", &["x"], &["y"])], vec![vi("x", 1, &[2])], vec![vi("y", 1, &[2])]),
         17,
     )
 }

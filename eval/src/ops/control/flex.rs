@@ -27,9 +27,7 @@ fn round_to(d: DType, x: f64) -> f64 {
 fn dims4(t: &Tensor, what: &str) -> Result<[usize; 4], OpError> {
     match t.shape() {
         [a, b, c, d] => Ok([*a, *b, *c, *d]),
-        s => Err(OpError::invalid(format!(
-            "FlexAttention {what} must be rank 4, got {s:?}"
-        ))),
+        s => Err(OpError::invalid(format!("FlexAttention {what} must be rank 4, got {s:?}"))),
     }
 }
 
@@ -37,12 +35,7 @@ pub(super) fn run(a: &FlexAttention, cx: &mut NodeCtx<'_>) -> OpResult {
     let (q, k, v) = (cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?);
     let dt = q.dtype();
     if !dt.is_float() || k.dtype() != dt || v.dtype() != dt {
-        return Err(OpError::DType(format!(
-            "{} / {} / {}",
-            dt,
-            k.dtype(),
-            v.dtype()
-        )));
+        return Err(OpError::DType(format!("{} / {} / {}", dt, k.dtype(), v.dtype())));
     }
     let [b, hq, l, e] = dims4(q, "Q")?;
     let [bk, hkv, s, ek] = dims4(k, "K")?;
@@ -59,29 +52,15 @@ pub(super) fn run(a: &FlexAttention, cx: &mut NodeCtx<'_>) -> OpResult {
     let prec = match a.softmax_precision {
         Some(code) => DType::from_onnx_code(code as i32)
             .filter(|d| d.is_float())
-            .ok_or_else(|| {
-                OpError::invalid(format!("softmax_precision {code} is not a float type"))
-            })?,
+            .ok_or_else(|| OpError::invalid(format!("softmax_precision {code} is not a float type")))?,
         None if dt == DType::F64 => DType::F64,
         None => DType::F32,
     };
     let scale = a.scale.unwrap_or(1.0 / (e as f32).sqrt());
     let root = round_to(dt, scale.sqrt() as f64);
-    let qv: Vec<f64> = q
-        .to_f64_vec()?
-        .into_iter()
-        .map(|x| round_to(dt, x * root))
-        .collect();
-    let kv: Vec<f64> = k
-        .to_f64_vec()?
-        .into_iter()
-        .map(|x| round_to(dt, x * root))
-        .collect();
-    let vv: Vec<f64> = v
-        .to_f64_vec()?
-        .into_iter()
-        .map(|x| round_to(prec, x))
-        .collect();
+    let qv: Vec<f64> = q.to_f64_vec()?.into_iter().map(|x| round_to(dt, x * root)).collect();
+    let kv: Vec<f64> = k.to_f64_vec()?.into_iter().map(|x| round_to(dt, x * root)).collect();
+    let vv: Vec<f64> = v.to_f64_vec()?.into_iter().map(|x| round_to(prec, x)).collect();
     // Scores [b][hq][l][s].
     let mut sc = vec![0.0; b * hq * l * s];
     for bi in 0..b {
@@ -122,30 +101,17 @@ pub(super) fn run(a: &FlexAttention, cx: &mut NodeCtx<'_>) -> OpResult {
             for i in 0..l {
                 let po = ((bi * hq + h) * l + i) * s;
                 for c in 0..ev {
-                    let acc: f64 = (0..s)
-                        .map(|j| sc[po + j] * vv[((bi * hkv + kh) * s + j) * ev + c])
-                        .sum();
+                    let acc: f64 = (0..s).map(|j| sc[po + j] * vv[((bi * hkv + kh) * s + j) * ev + c]).sum();
                     y[((bi * hq + h) * l + i) * ev + c] = round_to(prec, acc);
                 }
             }
         }
     }
-    Ok(vec![Value::Tensor(Tensor::from_f64(
-        dt,
-        &[b, hq, l, ev],
-        y,
-    )?)])
+    Ok(vec![Value::Tensor(Tensor::from_f64(dt, &[b, hq, l, ev], y)?)])
 }
 
 /// Runs a modifier subgraph on a `prec` tensor of `shape` and reads its one output back.
-fn modify(
-    cx: &NodeCtx<'_>,
-    g: &edgeport_ir::Graph,
-    prec: DType,
-    shape: &[usize],
-    x: Vec<f64>,
-    what: &str,
-) -> Result<Vec<f64>, OpError> {
+fn modify(cx: &NodeCtx<'_>, g: &edgeport_ir::Graph, prec: DType, shape: &[usize], x: Vec<f64>, what: &str) -> Result<Vec<f64>, OpError> {
     let t = Tensor::from_f64(prec, shape, x)?;
     let out = cx.run_subgraph(g, vec![Value::Tensor(t)])?;
     match out.first() {

@@ -31,42 +31,23 @@ pub(super) fn run(a: &GRU, cx: &mut NodeCtx<'_>) -> OpResult {
         let h = &st[0];
         let xw = matvec(w, 0, 3 * n, xt);
         let hr_zr = matvec(r, 0, 2 * n, h);
-        let z: Vec<f64> = (0..n)
-            .map(|j| f.apply(clip(xw[j] + hr_zr[j] + wb[j] + rb[j], a.clip)))
-            .collect();
+        let z: Vec<f64> = (0..n).map(|j| f.apply(clip(xw[j] + hr_zr[j] + wb[j] + rb[j], a.clip))).collect();
         let rg: Vec<f64> = (0..n)
-            .map(|j| {
-                f.apply(clip(
-                    xw[n + j] + hr_zr[n + j] + wb[n + j] + rb[n + j],
-                    a.clip,
-                ))
-            })
+            .map(|j| f.apply(clip(xw[n + j] + hr_zr[n + j] + wb[n + j] + rb[n + j], a.clip)))
             .collect();
         let cand: Vec<f64> = if a.linear_before_reset != 0 {
             let hr = matvec(r, 2 * n, n, h);
             (0..n)
-                .map(|j| {
-                    g.apply(clip(
-                        xw[2 * n + j] + rg[j] * (hr[j] + rb[2 * n + j]) + wb[2 * n + j],
-                        a.clip,
-                    ))
-                })
+                .map(|j| g.apply(clip(xw[2 * n + j] + rg[j] * (hr[j] + rb[2 * n + j]) + wb[2 * n + j], a.clip)))
                 .collect()
         } else {
             let rh: Vec<f64> = (0..n).map(|j| rg[j] * h[j]).collect();
             let hr = matvec(r, 2 * n, n, &rh);
             (0..n)
-                .map(|j| {
-                    g.apply(clip(
-                        xw[2 * n + j] + hr[j] + rb[2 * n + j] + wb[2 * n + j],
-                        a.clip,
-                    ))
-                })
+                .map(|j| g.apply(clip(xw[2 * n + j] + hr[j] + rb[2 * n + j] + wb[2 * n + j], a.clip)))
                 .collect()
         };
-        let new: Vec<f64> = (0..n)
-            .map(|j| (1.0 - z[j]) * cand[j] + z[j] * h[j])
-            .collect();
+        let new: Vec<f64> = (0..n).map(|j| (1.0 - z[j]) * cand[j] + z[j] * h[j]).collect();
         st[0] = new;
     });
     l.outputs(&y, &finals)

@@ -10,10 +10,7 @@ use edgeport_ir::ops::defs::controlflow::If;
 /// Reads a boolean condition: a one-element tensor (bool, or numeric where non-zero is true).
 pub(super) fn truth(t: &Tensor, what: &str) -> Result<bool, OpError> {
     if t.len() != 1 {
-        return Err(OpError::invalid(format!(
-            "{what} must have one element, got shape {:?}",
-            t.shape()
-        )));
+        return Err(OpError::invalid(format!("{what} must have one element, got shape {:?}", t.shape())));
     }
     match t {
         Tensor::Bool(a) => Ok(a.iter().next().copied().unwrap_or(false)),

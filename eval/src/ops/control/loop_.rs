@@ -20,9 +20,7 @@ pub(super) fn run(a: &Loop, cx: &mut NodeCtx<'_>) -> OpResult {
     let body: &Graph = &a.body;
     let n_in = body.inputs().len();
     if n_in < 2 {
-        return Err(OpError::invalid(format!(
-            "Loop body must take at least 2 inputs, takes {n_in}"
-        )));
+        return Err(OpError::invalid(format!("Loop body must take at least 2 inputs, takes {n_in}")));
     }
     let n_carried = n_in - 2;
     let n_body_out = body.outputs().len();
@@ -70,22 +68,14 @@ pub(super) fn run(a: &Loop, cx: &mut NodeCtx<'_>) -> OpResult {
     while cond && max_trip.is_none_or(|m| it < m) {
         let mut ins = Vec::with_capacity(n_in);
         ins.push(Value::Tensor(Tensor::scalar_i64(it)));
-        ins.push(Value::Tensor(Tensor::Bool(ArrayD::from_elem(
-            IxDyn(&[]),
-            cond,
-        ))));
+        ins.push(Value::Tensor(Tensor::Bool(ArrayD::from_elem(IxDyn(&[]), cond))));
         ins.extend(carried);
         let mut outs = cx.run_subgraph(body, ins)?.into_iter();
-        let c = outs
-            .next()
-            .ok_or_else(|| OpError::invalid("Loop body yields no condition"))?;
+        let c = outs.next().ok_or_else(|| OpError::invalid("Loop body yields no condition"))?;
         cond = match &c {
             Value::Tensor(t) => truth(t, "Loop body condition")?,
             v => {
-                return Err(OpError::invalid(format!(
-                    "Loop body condition is {}",
-                    v.describe()
-                )));
+                return Err(OpError::invalid(format!("Loop body condition is {}", v.describe())));
             }
         };
         carried = outs.by_ref().take(n_carried).collect();
@@ -93,10 +83,7 @@ pub(super) fn run(a: &Loop, cx: &mut NodeCtx<'_>) -> OpResult {
             match v {
                 Value::Tensor(t) => scans[k].push(t),
                 v => {
-                    return Err(OpError::invalid(format!(
-                        "Loop scan output {k} is {}, not a tensor",
-                        v.describe()
-                    )));
+                    return Err(OpError::invalid(format!("Loop scan output {k} is {}, not a tensor", v.describe())));
                 }
             }
         }

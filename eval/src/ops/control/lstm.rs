@@ -49,9 +49,7 @@ pub(super) fn run(a: &LSTM, cx: &mut NodeCtx<'_>) -> OpResult {
         let (h, c) = (&st[0], &st[1]);
         let xw = matvec(w, 0, 4 * n, xt);
         let hr = matvec(r, 0, 4 * n, h);
-        let pre = |gate: usize, j: usize| {
-            xw[gate * n + j] + hr[gate * n + j] + wb[gate * n + j] + rb[gate * n + j]
-        };
+        let pre = |gate: usize, j: usize| xw[gate * n + j] + hr[gate * n + j] + wb[gate * n + j] + rb[gate * n + j];
         let mut new_c = vec![0.0; n];
         let mut new_h = vec![0.0; n];
         for j in 0..n {

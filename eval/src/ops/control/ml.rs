@@ -29,9 +29,7 @@ pub(super) fn array_feature_extractor(cx: &mut NodeCtx<'_>) -> OpResult {
             usize::try_from(i)
                 .ok()
                 .filter(|&i| i < last)
-                .ok_or_else(|| {
-                    OpError::invalid(format!("index {i} is out of range for last axis {last}"))
-                })
+                .ok_or_else(|| OpError::invalid(format!("index {i} is out of range for last axis {last}")))
         })
         .collect::<Result<_, _>>()?;
     let ax = Axis(shape.len() - 1);
@@ -48,16 +46,8 @@ pub(super) fn array_feature_extractor(cx: &mut NodeCtx<'_>) -> OpResult {
 pub(super) fn binarizer(a: &Binarizer, cx: &mut NodeCtx<'_>) -> OpResult {
     let x = cx.tensor(0)?;
     let th = a.threshold as f64;
-    let v = x
-        .to_f64_vec()?
-        .into_iter()
-        .map(|e| if e > th { 1.0 } else { 0.0 })
-        .collect();
-    Ok(vec![Value::Tensor(Tensor::from_f64(
-        x.dtype(),
-        x.shape(),
-        v,
-    )?)])
+    let v = x.to_f64_vec()?.into_iter().map(|e| if e > th { 1.0 } else { 0.0 }).collect();
+    Ok(vec![Value::Tensor(Tensor::from_f64(x.dtype(), x.shape(), v)?)])
 }
 
 /// A hashable lookup key: strings, integers, or floats by canonical bits (all NaNs equal,
@@ -122,20 +112,11 @@ pub(super) fn label_encoder(a: &LabelEncoder, cx: &mut NodeCtx<'_>) -> OpResult 
         }
         (v, d.reshape(&[1])?)
     } else if !a.values_strings.is_empty() {
-        (
-            vec_str(&a.values_strings),
-            vec_str(std::slice::from_ref(&a.default_string)),
-        )
+        (vec_str(&a.values_strings), vec_str(std::slice::from_ref(&a.default_string)))
     } else if !a.values_int64s.is_empty() {
-        (
-            Tensor::vec_i64(a.values_int64s.clone()),
-            Tensor::vec_i64(vec![a.default_int64]),
-        )
+        (Tensor::vec_i64(a.values_int64s.clone()), Tensor::vec_i64(vec![a.default_int64]))
     } else if !a.values_floats.is_empty() {
-        (
-            Tensor::vec_f32(a.values_floats.clone()),
-            Tensor::vec_f32(vec![a.default_float]),
-        )
+        (Tensor::vec_f32(a.values_floats.clone()), Tensor::vec_f32(vec![a.default_float]))
     } else {
         return Err(OpError::invalid("LabelEncoder has no values"));
     };
@@ -153,10 +134,7 @@ pub(super) fn label_encoder(a: &LabelEncoder, cx: &mut NodeCtx<'_>) -> OpResult 
         map.entry(k).or_insert(i);
     }
     let n = values.len();
-    let idx: Vec<usize> = keys_of(x)?
-        .iter()
-        .map(|k| map.get(k).copied().unwrap_or(n))
-        .collect();
+    let idx: Vec<usize> = keys_of(x)?.iter().map(|k| map.get(k).copied().unwrap_or(n)).collect();
     let table = concat(&[values, default], 0)?;
     let shape = x.shape().to_vec();
     let out = map_array!(&table, t => t

@@ -84,18 +84,13 @@ pub(super) fn parse_acts(
 ) -> Result<Vec<Act>, OpError> {
     let need = per_dir * dirs;
     let names: Vec<String> = if names.is_empty() {
-        (0..dirs)
-            .flat_map(|_| defaults.iter().map(|s| s.to_string()))
-            .collect()
+        (0..dirs).flat_map(|_| defaults.iter().map(|s| s.to_string())).collect()
     } else if names.len() >= need {
         names[..need].to_vec()
     } else if names.len() == per_dir {
         (0..dirs).flat_map(|_| names.iter().cloned()).collect()
     } else {
-        return Err(OpError::invalid(format!(
-            "expected {need} activations, got {}",
-            names.len()
-        )));
+        return Err(OpError::invalid(format!("expected {need} activations, got {}", names.len())));
     };
     let mut al = alpha.iter().map(|&x| x as f64);
     let mut be = beta.iter().map(|&x| x as f64);
@@ -110,9 +105,7 @@ pub(super) fn parse_acts(
                 "leakyrelu" => Act::LeakyRelu(al.next().unwrap_or(0.01)),
                 "thresholdedrelu" => Act::ThresholdedRelu(al.next().unwrap_or(1.0)),
                 "scaledtanh" => Act::ScaledTanh(al.next().unwrap_or(1.0), be.next().unwrap_or(1.0)),
-                "hardsigmoid" => {
-                    Act::HardSigmoid(al.next().unwrap_or(0.2), be.next().unwrap_or(0.5))
-                }
+                "hardsigmoid" => Act::HardSigmoid(al.next().unwrap_or(0.2), be.next().unwrap_or(0.5)),
                 "elu" => Act::Elu(al.next().unwrap_or(1.0)),
                 "softsign" => Act::Softsign,
                 "softplus" => Act::Softplus,
@@ -134,13 +127,7 @@ pub(super) fn clip(x: f64, c: Option<f32>) -> f64 {
 pub(super) fn matvec(m: &[f64], row0: usize, rows: usize, v: &[f64]) -> Vec<f64> {
     let c = v.len();
     (row0..row0 + rows)
-        .map(|r| {
-            m[r * c..(r + 1) * c]
-                .iter()
-                .zip(v)
-                .map(|(a, b)| a * b)
-                .sum()
-        })
+        .map(|r| m[r * c..(r + 1) * c].iter().zip(v).map(|(a, b)| a * b).sum())
         .collect()
 }
 
@@ -169,13 +156,7 @@ pub(super) struct Loaded {
 
 impl Loaded {
     /// Reads X(0), W(1), R(2), B(3) and sequence_lens(4) for an op with `gates` gates.
-    pub(super) fn load(
-        cx: &NodeCtx<'_>,
-        gates: usize,
-        direction: &str,
-        layout: i64,
-        hidden_size: Option<i64>,
-    ) -> Result<Loaded, OpError> {
+    pub(super) fn load(cx: &NodeCtx<'_>, gates: usize, direction: &str, layout: i64, hidden_size: Option<i64>) -> Result<Loaded, OpError> {
         let (dirs, reverse) = match direction {
             "forward" => (1, vec![false]),
             "reverse" => (1, vec![true]),
@@ -190,9 +171,7 @@ impl Loaded {
         let (wt, rt) = (cx.tensor(1)?, cx.tensor(2)?);
         let (xs, ws, rs) = (xt.shape(), wt.shape(), rt.shape());
         if xs.len() != 3 || ws.len() != 3 || rs.len() != 3 {
-            return Err(OpError::invalid(format!(
-                "X, W and R must be 3-d, got {xs:?}, {ws:?}, {rs:?}"
-            )));
+            return Err(OpError::invalid(format!("X, W and R must be 3-d, got {xs:?}, {ws:?}, {rs:?}")));
         }
         let (seq, batch, input) = match layout {
             0 => (xs[0], xs[1], xs[2]),
@@ -203,9 +182,7 @@ impl Loaded {
         if let Some(h) = hidden_size
             && h as usize != hidden
         {
-            return Err(OpError::invalid(format!(
-                "hidden_size {h} does not match R's shape {rs:?}"
-            )));
+            return Err(OpError::invalid(format!("hidden_size {h} does not match R's shape {rs:?}")));
         }
         let gh = gates * hidden;
         if ws != [dirs, gh, input] || rs != [dirs, gh, hidden] {
@@ -244,21 +221,14 @@ impl Loaded {
             Some(st) => {
                 let v = st.to_i64_vec()?;
                 if v.len() != batch {
-                    return Err(OpError::invalid(format!(
-                        "sequence_lens has {} entries, batch is {batch}",
-                        v.len()
-                    )));
+                    return Err(OpError::invalid(format!("sequence_lens has {} entries, batch is {batch}", v.len())));
                 }
                 v.into_iter()
                     .map(|l| {
                         usize::try_from(l)
                             .ok()
                             .filter(|&l| l <= seq)
-                            .ok_or_else(|| {
-                                OpError::invalid(format!(
-                                    "sequence length {l} is out of range 0..={seq}"
-                                ))
-                            })
+                            .ok_or_else(|| OpError::invalid(format!("sequence length {l} is out of range 0..={seq}")))
                     })
                     .collect::<Result<_, _>>()?
             }
@@ -288,11 +258,7 @@ impl Loaded {
         let Some(t) = cx.opt_tensor(slot)? else {
             return Ok(vec![0.0; d * bt * h]);
         };
-        let want = if self.layout == 0 {
-            [d, bt, h]
-        } else {
-            [bt, d, h]
-        };
+        let want = if self.layout == 0 { [d, bt, h] } else { [bt, d, h] };
         if t.shape() != want {
             return Err(OpError::invalid(format!(
                 "initial state has shape {:?}, expected {want:?}",
@@ -300,11 +266,7 @@ impl Loaded {
             )));
         }
         let v = t.to_f64_vec()?;
-        Ok(if self.layout == 0 {
-            v
-        } else {
-            swap01(&v, bt, d, h)
-        })
+        Ok(if self.layout == 0 { v } else { swap01(&v, bt, d, h) })
     }
 
     /// Runs the time loop. `states` are `[dirs][batch][hidden]` buffers (state 0 is the hidden
@@ -320,8 +282,7 @@ impl Loaded {
         for d in 0..dirs {
             for b in 0..batch {
                 let off = (d * batch + b) * h;
-                let mut st: Vec<Vec<f64>> =
-                    states.iter().map(|s| s[off..off + h].to_vec()).collect();
+                let mut st: Vec<Vec<f64>> = states.iter().map(|s| s[off..off + h].to_vec()).collect();
                 let len = self.lens[b];
                 for s in 0..len {
                     let t = if self.reverse[d] { len - 1 - s } else { s };
@@ -397,14 +358,7 @@ fn swap01(v: &[f64], p: usize, q: usize, h: usize) -> Vec<f64> {
 /// `RNN`: `H_t = f(X_t·Wᵀ + H_{t-1}·Rᵀ + Wb + Rb)`.
 pub(super) fn run(a: &RNN, cx: &mut NodeCtx<'_>) -> OpResult {
     let l = Loaded::load(cx, 1, &a.direction, a.layout, a.hidden_size)?;
-    let acts = parse_acts(
-        &a.activations,
-        &a.activation_alpha,
-        &a.activation_beta,
-        1,
-        l.dirs,
-        &["Tanh"],
-    )?;
+    let acts = parse_acts(&a.activations, &a.activation_alpha, &a.activation_beta, 1, l.dirs, &["Tanh"])?;
     let h0 = l.initial(cx, 5)?;
     let hid = l.hidden;
     let (y, finals) = l.drive(vec![h0], |d, xt, st| {

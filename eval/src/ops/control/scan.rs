@@ -19,12 +19,7 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
     let m = usize::try_from(a.num_scan_inputs)
         .ok()
         .filter(|&m| m <= n_total)
-        .ok_or_else(|| {
-            OpError::invalid(format!(
-                "num_scan_inputs {} is out of range",
-                a.num_scan_inputs
-            ))
-        })?;
+        .ok_or_else(|| OpError::invalid(format!("num_scan_inputs {} is out of range", a.num_scan_inputs)))?;
     let n = n_total - m;
     if body.inputs().len() != n + m {
         return Err(OpError::invalid(format!(
@@ -33,10 +28,11 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
             n + m
         )));
     }
-    let k =
-        body.outputs().len().checked_sub(n).ok_or_else(|| {
-            OpError::invalid(format!("Scan body yields fewer than {n} state values"))
-        })?;
+    let k = body
+        .outputs()
+        .len()
+        .checked_sub(n)
+        .ok_or_else(|| OpError::invalid(format!("Scan body yields fewer than {n} state values")))?;
     let attr = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
     if !a.scan_input_axes.is_empty() && a.scan_input_axes.len() != m
         || !a.scan_input_directions.is_empty() && a.scan_input_directions.len() != m
@@ -84,10 +80,7 @@ pub(super) fn run(a: &Scan, cx: &mut NodeCtx<'_>) -> OpResult {
             match v {
                 Value::Tensor(t) => outs[j].push(t),
                 v => {
-                    return Err(OpError::invalid(format!(
-                        "Scan output {j} is {}, not a tensor",
-                        v.describe()
-                    )));
+                    return Err(OpError::invalid(format!("Scan output {j} is {}, not a tensor", v.describe())));
                 }
             }
         }

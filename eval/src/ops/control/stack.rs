@@ -18,14 +18,10 @@ pub(super) fn concat(ts: &[Tensor], axis: usize) -> Result<Tensor, OpError> {
 }
 
 fn join(ts: &[Tensor], axis: usize, new_axis: bool) -> Result<Tensor, OpError> {
-    let first = ts
-        .first()
-        .ok_or_else(|| OpError::invalid("nothing to stack"))?;
+    let first = ts.first().ok_or_else(|| OpError::invalid("nothing to stack"))?;
     let rank = first.shape().len();
     if axis > rank || !new_axis && axis == rank {
-        return Err(OpError::invalid(format!(
-            "axis {axis} is out of range for rank {rank}"
-        )));
+        return Err(OpError::invalid(format!("axis {axis} is out of range for rank {rank}")));
     }
     for t in ts {
         if t.dtype() != first.dtype() || new_axis && t.shape() != first.shape() {
@@ -78,11 +74,7 @@ fn join(ts: &[Tensor], axis: usize, new_axis: bool) -> Result<Tensor, OpError> {
     })
 }
 
-fn st<T: Clone>(
-    axis: usize,
-    new_axis: bool,
-    views: Vec<ArrayViewD<'_, T>>,
-) -> Result<ArrayD<T>, OpError> {
+fn st<T: Clone>(axis: usize, new_axis: bool, views: Vec<ArrayViewD<'_, T>>) -> Result<ArrayD<T>, OpError> {
     let r = if new_axis {
         ndarray::stack(Axis(axis), &views)
     } else {
@@ -106,9 +98,7 @@ pub(super) fn index_axis(t: &Tensor, axis: usize, i: usize) -> Result<Tensor, Op
 pub(super) fn move_first_axis_to(t: &Tensor, axis: usize) -> Result<Tensor, OpError> {
     let rank = t.shape().len();
     if axis >= rank {
-        return Err(OpError::invalid(format!(
-            "axis {axis} is out of range for rank {rank}"
-        )));
+        return Err(OpError::invalid(format!("axis {axis} is out of range for rank {rank}")));
     }
     if axis == 0 {
         return Ok(t.clone());

@@ -12,9 +12,7 @@ use edgeport_ir::{DType, Graph, Op, Shape, ValueId, ValueType};
 use ndarray::{ArrayD, IxDyn};
 
 fn strs(shape: &[usize], v: &[&str]) -> Tensor {
-    Tensor::Str(
-        ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|s| s.to_string()).collect()).unwrap(),
-    )
+    Tensor::Str(ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|s| s.to_string()).collect()).unwrap())
 }
 fn s(v: &str) -> Value {
     Value::Tensor(strs(&[], &[v]))
@@ -29,19 +27,12 @@ fn sty(shape: &[u64]) -> Option<ValueType> {
     Some(ValueType::tensor(DType::String, Some(Shape::known(shape))))
 }
 fn concat(g: &mut Graph, a: ValueId, b: ValueId, out: &str) -> ValueId {
-    g.add_op(
-        out,
-        Op::StringConcat(StringConcat {}),
-        &[Some(a), Some(b)],
-        &[out],
-    )
-    .unwrap()
-    .out(0)
+    g.add_op(out, Op::StringConcat(StringConcat {}), &[Some(a), Some(b)], &[out])
+        .unwrap()
+        .out(0)
 }
 fn matches(g: &mut Graph, a: ValueId, pat: &str, out: &str) -> ValueId {
-    let op = Op::RegexFullMatch(RegexFullMatch {
-        pattern: Some(pat.into()),
-    });
+    let op = Op::RegexFullMatch(RegexFullMatch { pattern: Some(pat.into()) });
     g.add_op(out, op, &[Some(a)], &[out]).unwrap().out(0)
 }
 fn str_of(v: &Value) -> Vec<String> {
@@ -76,9 +67,7 @@ fn loop_graph(m: bool, cond: bool) -> Graph {
     let op = Op::Loop(Loop {
         body: Box::new(loop_body()),
     });
-    let node = g
-        .add_op("loop", op, &[mv, cv, Some(s0)], &["s_final", "scans"])
-        .unwrap();
+    let node = g.add_op("loop", op, &[mv, cv, Some(s0)], &["s_final", "scans"]).unwrap();
     g.push_input(node, Some(c), true).unwrap();
     g.add_output("s_final", node.out(0)).unwrap();
     g.add_output("scans", node.out(1)).unwrap();
@@ -120,14 +109,7 @@ fn loop_carries_sequences() {
     let m = g.add_input("M", None);
     let s0 = g.add_input("s0", None);
     let node = g
-        .add_op(
-            "loop",
-            Op::Loop(Loop {
-                body: Box::new(body),
-            }),
-            &[Some(m), None, Some(s0)],
-            &["o"],
-        )
+        .add_op("loop", Op::Loop(Loop { body: Box::new(body) }), &[Some(m), None, Some(s0)], &["o"])
         .unwrap();
     g.add_output("o", node.out(0)).unwrap();
     let seq = Value::Sequence(vec![Tensor::vec_f32(vec![1.0])], DType::F32);
@@ -164,10 +146,7 @@ fn if_returns_captured_sequence_or_optional() {
         run_graph(&g, vec![b(true), seq.clone(), opt.clone()]).unwrap(),
         std::slice::from_ref(&seq)
     );
-    assert_eq!(
-        run_graph(&g, vec![b(false), seq, opt.clone()]).unwrap(),
-        [opt]
-    );
+    assert_eq!(run_graph(&g, vec![b(false), seq, opt.clone()]).unwrap(), [opt]);
 }
 
 #[test]
@@ -181,10 +160,7 @@ fn scan_axes_and_directions() {
     body.add_output("s_out", so).unwrap();
     body.add_output("e", t).unwrap();
     let mut g = Graph::new("main");
-    let ins: Vec<_> = ["s0", "a", "b"]
-        .iter()
-        .map(|n| Some(g.add_input(*n, None)))
-        .collect();
+    let ins: Vec<_> = ["s0", "a", "b"].iter().map(|n| Some(g.add_input(*n, None))).collect();
     let op = Op::Scan(Scan {
         body: Box::new(body),
         num_scan_inputs: 2,
@@ -198,23 +174,12 @@ fn scan_axes_and_directions() {
     g.add_output("e", node.out(1)).unwrap();
     let a = strs(&[3, 2], &["a", "b", "c", "d", "e", "f"]);
     let bm = strs(&[2, 3], &["1", "2", "3", "4", "5", "6"]);
-    let out = run_graph(
-        &g,
-        vec![
-            Value::Tensor(strs(&[2], &["", "_"])),
-            Value::Tensor(a),
-            Value::Tensor(bm),
-        ],
-    )
-    .unwrap();
+    let out = run_graph(&g, vec![Value::Tensor(strs(&[2], &["", "_"])), Value::Tensor(a), Value::Tensor(bm)]).unwrap();
     assert_eq!(str_of(&out[0]), ["a3c2e1", "_b6d5f4"]);
     // Per-step "e" values: step t gives [s_t·a_t]; prepended, then moved to axis 1.
     let e = out[1].as_tensor().unwrap();
     assert_eq!(e.shape(), [2, 3]);
-    assert_eq!(
-        str_of(&out[1]),
-        ["a3c2e", "a3c", "a", "_b6d5f", "_b6d", "_b"]
-    );
+    assert_eq!(str_of(&out[1]), ["a3c2e", "a3c", "a", "_b6d5f", "_b6d", "_b"]);
 }
 
 #[test]
@@ -237,9 +202,7 @@ fn scan_rejects_bad_axis_and_mismatched_lengths() {
 
 fn run1(op: Op, inputs: Vec<Value>, n_out: usize) -> Result<Vec<Value>, crate::EvalError> {
     let mut g = Graph::new("main");
-    let ins: Vec<_> = (0..inputs.len())
-        .map(|k| Some(g.add_input(format!("in{k}"), None)))
-        .collect();
+    let ins: Vec<_> = (0..inputs.len()).map(|k| Some(g.add_input(format!("in{k}"), None))).collect();
     let outs: Vec<String> = (0..n_out).map(|k| format!("out{k}")).collect();
     let names: Vec<&str> = outs.iter().map(|s| s.as_str()).collect();
     let node = g.add_op("n", op, &ins, &names).unwrap();
@@ -291,10 +254,7 @@ fn label_encoder_float_keys_match_nan_and_default() {
     });
     let x = Value::Tensor(Tensor::vec_f32(vec![f32::NAN, 1.5, 0.0, 2.0]));
     let out = run1(op, vec![x], 1).unwrap();
-    assert_eq!(
-        out[0].as_tensor().unwrap().to_i64_vec().unwrap(),
-        [7, 8, 9, -5]
-    );
+    assert_eq!(out[0].as_tensor().unwrap().to_i64_vec().unwrap(), [7, 8, 9, -5]);
 }
 
 #[test]
@@ -307,8 +267,7 @@ fn tree_ensemble_average_with_logistic() {
         n_targets: Some(1),
         tree_roots: vec![0, 1],
         nodes_featureids: vec![0, 0],
-        nodes_modes: IrT::from_bytes(DType::U8, vec![2], edgeport_ir::Bytes::from_vec(vec![1, 0]))
-            .unwrap(),
+        nodes_modes: IrT::from_bytes(DType::U8, vec![2], edgeport_ir::Bytes::from_vec(vec![1, 0])).unwrap(),
         nodes_splits: IrT::from_f32(vec![2], &[0.5, 0.0]).unwrap(),
         nodes_truenodeids: vec![0, 2],
         nodes_trueleafs: vec![1, 1],
@@ -318,16 +277,11 @@ fn tree_ensemble_average_with_logistic() {
         leaf_weights: IrT::from_f32(vec![3], &[1.0, 3.0, 2.0]).unwrap(),
         ..Default::default()
     });
-    let x = Value::Tensor(Tensor::F32(
-        ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![0.0, 1.0]).unwrap(),
-    ));
+    let x = Value::Tensor(Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![0.0, 1.0]).unwrap()));
     let out = run1(op, vec![x], 1).unwrap();
     let got = out[0].as_tensor().unwrap().to_f64_vec().unwrap();
     let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
-    assert!(
-        (got[0] - sig(1.5)).abs() < 1e-6 && (got[1] - sig(2.5)).abs() < 1e-6,
-        "{got:?}"
-    );
+    assert!((got[0] - sig(1.5)).abs() < 1e-6 && (got[1] - sig(2.5)).abs() < 1e-6, "{got:?}");
 }
 
 #[test]
@@ -355,13 +309,7 @@ fn adagrad_one_step() {
 
 #[test]
 fn bad_inputs_are_errors_not_panics() {
-    let e = run1(
-        Op::RegexFullMatch(RegexFullMatch {
-            pattern: Some("(".into()),
-        }),
-        vec![s("a")],
-        1,
-    );
+    let e = run1(Op::RegexFullMatch(RegexFullMatch { pattern: Some("(".into()) }), vec![s("a")], 1);
     assert!(matches!(
         e,
         Err(crate::EvalError::Op {

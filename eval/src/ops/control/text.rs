@@ -27,8 +27,7 @@ pub(super) fn regex_full_match(a: &RegexFullMatch, cx: &mut NodeCtx<'_>) -> OpRe
         .pattern
         .as_deref()
         .ok_or_else(|| OpError::invalid("RegexFullMatch needs a pattern"))?;
-    let re = regex::Regex::new(&format!("^(?:{pat})$"))
-        .map_err(|e| OpError::invalid(format!("bad regular expression '{pat}': {e}")))?;
+    let re = regex::Regex::new(&format!("^(?:{pat})$")).map_err(|e| OpError::invalid(format!("bad regular expression '{pat}': {e}")))?;
     let x = strings(cx, 0)?;
     out(Tensor::Bool(x.map(|s| re.is_match(s))))
 }
@@ -48,9 +47,7 @@ pub(super) fn string_normalizer(a: &StringNormalizer, cx: &mut NodeCtx<'_>) -> O
         [_] => false,
         [1, _] => true,
         s => {
-            return Err(OpError::invalid(format!(
-                "StringNormalizer input must be [C] or [1, C], got {s:?}"
-            )));
+            return Err(OpError::invalid(format!("StringNormalizer input must be [C] or [1, C], got {s:?}")));
         }
     };
     let case: fn(&str) -> String = match a.case_change_action.as_str() {
@@ -58,40 +55,24 @@ pub(super) fn string_normalizer(a: &StringNormalizer, cx: &mut NodeCtx<'_>) -> O
         "LOWER" => str::to_lowercase,
         "UPPER" => str::to_uppercase,
         c => {
-            return Err(OpError::invalid(format!(
-                "unknown case_change_action '{c}'"
-            )));
+            return Err(OpError::invalid(format!("unknown case_change_action '{c}'")));
         }
     };
     let sensitive = a.is_case_sensitive != 0;
     let stops: Vec<String> = a
         .stopwords
         .iter()
-        .map(|w| {
-            if sensitive {
-                w.clone()
-            } else {
-                w.to_lowercase()
-            }
-        })
+        .map(|w| if sensitive { w.clone() } else { w.to_lowercase() })
         .collect();
     let kept: Vec<String> = x
         .iter()
         .filter(|s| {
-            let key = if sensitive {
-                (*s).clone()
-            } else {
-                s.to_lowercase()
-            };
+            let key = if sensitive { (*s).clone() } else { s.to_lowercase() };
             !stops.contains(&key)
         })
         .map(|s| case(s))
         .collect();
-    let kept = if kept.is_empty() {
-        vec![String::new()]
-    } else {
-        kept
-    };
+    let kept = if kept.is_empty() { vec![String::new()] } else { kept };
     let n = kept.len();
     let shape: Vec<usize> = if two_d { vec![1, n] } else { vec![n] };
     out(Tensor::Str(
@@ -142,8 +123,7 @@ pub(super) fn string_split(a: &StringSplit, cx: &mut NodeCtx<'_>) -> OpResult {
     let width = parts.iter().map(Vec::len).max().unwrap_or(0);
     let mut shape = x.shape().to_vec();
     let counts: Vec<i64> = parts.iter().map(|p| p.len() as i64).collect();
-    let z = ArrayD::from_shape_vec(IxDyn(&shape), counts)
-        .map_err(|e| OpError::invalid(e.to_string()))?;
+    let z = ArrayD::from_shape_vec(IxDyn(&shape), counts).map_err(|e| OpError::invalid(e.to_string()))?;
     shape.push(width);
     let flat: Vec<String> = parts
         .into_iter()
@@ -152,10 +132,6 @@ pub(super) fn string_split(a: &StringSplit, cx: &mut NodeCtx<'_>) -> OpResult {
             p
         })
         .collect();
-    let y =
-        ArrayD::from_shape_vec(IxDyn(&shape), flat).map_err(|e| OpError::invalid(e.to_string()))?;
-    Ok(vec![
-        Value::Tensor(Tensor::Str(y)),
-        Value::Tensor(Tensor::I64(z)),
-    ])
+    let y = ArrayD::from_shape_vec(IxDyn(&shape), flat).map_err(|e| OpError::invalid(e.to_string()))?;
+    Ok(vec![Value::Tensor(Tensor::Str(y)), Value::Tensor(Tensor::I64(z))])
 }

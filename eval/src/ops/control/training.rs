@@ -63,11 +63,7 @@ fn emit(xs: &[&Tensor], lists: Vec<Vec<Vec<f64>>>) -> OpResult {
 pub(super) fn adagrad(a: &Adagrad, cx: &mut NodeCtx<'_>) -> OpResult {
     let (r, t) = (scalar(cx, 0, "R")?, scalar(cx, 1, "T")?);
     let (xs, d) = groups(cx, 3)?;
-    let (decay, eps, norm) = (
-        a.decay_factor as f64,
-        a.epsilon as f64,
-        a.norm_coefficient as f64,
-    );
+    let (decay, eps, norm) = (a.decay_factor as f64, a.epsilon as f64, a.norm_coefficient as f64);
     let rate = r / (1.0 + t * decay);
     let (mut nx, mut nh) = (Vec::new(), Vec::new());
     for p in &d {
@@ -137,11 +133,7 @@ pub(super) fn momentum(a: &Momentum, cx: &mut NodeCtx<'_>) -> OpResult {
         for j in 0..x.len() {
             let gr = norm * x[j] + g[j];
             let vn = al * v[j] + be * gr;
-            xo.push(if nesterov {
-                x[j] - r * (gr + al * vn)
-            } else {
-                x[j] - r * vn
-            });
+            xo.push(if nesterov { x[j] - r * (gr + al * vn) } else { x[j] - r * vn });
             vo.push(vn);
         }
         nx.push(xo);

@@ -57,13 +57,8 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
         a.nodes_trueleafs.len(),
         a.nodes_falseleafs.len(),
     ];
-    if lens.iter().any(|&l| l != n)
-        || !a.nodes_missing_value_tracks_true.is_empty()
-            && a.nodes_missing_value_tracks_true.len() != n
-    {
-        return Err(OpError::invalid(
-            "TreeEnsemble nodes_* attributes differ in length",
-        ));
+    if lens.iter().any(|&l| l != n) || !a.nodes_missing_value_tracks_true.is_empty() && a.nodes_missing_value_tracks_true.len() != n {
+        return Err(OpError::invalid("TreeEnsemble nodes_* attributes differ in length"));
     }
     let members = match &a.membership_values {
         Some(t) => Tensor::from_ir(t)?.to_f64_vec()?,
@@ -74,11 +69,7 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
     let child = |id: i64, leaf: i64| -> Result<(usize, bool), OpError> {
         let is_leaf = leaf != 0;
         Ok((
-            idx(
-                id,
-                if is_leaf { n_leaves } else { n },
-                if is_leaf { "leaf id" } else { "node id" },
-            )?,
+            idx(id, if is_leaf { n_leaves } else { n }, if is_leaf { "leaf id" } else { "node id" })?,
             is_leaf,
         ))
     };
@@ -87,28 +78,20 @@ fn decode(a: &TreeEnsemble) -> Result<Vec<Branch>, OpError> {
             let mode = u8::try_from(modes[i])
                 .ok()
                 .filter(|&m| m <= 6)
-                .ok_or_else(|| {
-                    OpError::invalid(format!("TreeEnsemble node mode {} is unknown", modes[i]))
-                })?;
+                .ok_or_else(|| OpError::invalid(format!("TreeEnsemble node mode {} is unknown", modes[i])))?;
             let members = if mode == 6 {
                 sets.next()
-                    .ok_or_else(|| {
-                        OpError::invalid("TreeEnsemble membership_values has too few sets")
-                    })?
+                    .ok_or_else(|| OpError::invalid("TreeEnsemble membership_values has too few sets"))?
                     .to_vec()
             } else {
                 Vec::new()
             };
             Ok(Branch {
                 mode,
-                feature: usize::try_from(a.nodes_featureids[i])
-                    .map_err(|_| OpError::invalid("TreeEnsemble feature id is negative"))?,
+                feature: usize::try_from(a.nodes_featureids[i]).map_err(|_| OpError::invalid("TreeEnsemble feature id is negative"))?,
                 split: splits[i],
                 members,
-                missing_true: a
-                    .nodes_missing_value_tracks_true
-                    .get(i)
-                    .is_some_and(|&m| m != 0),
+                missing_true: a.nodes_missing_value_tracks_true.get(i).is_some_and(|&m| m != 0),
                 on_true: child(a.nodes_truenodeids[i], a.nodes_trueleafs[i])?,
                 on_false: child(a.nodes_falsenodeids[i], a.nodes_falseleafs[i])?,
             })
@@ -122,28 +105,18 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
         [r, f] => (*r, *f),
         [f] => (1, *f),
         s => {
-            return Err(OpError::invalid(format!(
-                "TreeEnsemble input must be 2-d, got {s:?}"
-            )));
+            return Err(OpError::invalid(format!("TreeEnsemble input must be 2-d, got {s:?}")));
         }
     };
     let xv = x.to_f64_vec()?;
     let nodes = decode(a)?;
     let weights = Tensor::from_ir(&a.leaf_weights)?.to_f64_vec()?;
     if a.leaf_targetids.len() != weights.len() {
-        return Err(OpError::invalid(
-            "TreeEnsemble leaf_targetids and leaf_weights differ in length",
-        ));
+        return Err(OpError::invalid("TreeEnsemble leaf_targetids and leaf_weights differ in length"));
     }
     let n_targets = match a.n_targets {
         Some(t) => usize::try_from(t).map_err(|_| OpError::invalid("n_targets is negative"))?,
-        None => a
-            .leaf_targetids
-            .iter()
-            .map(|&t| t + 1)
-            .max()
-            .unwrap_or(0)
-            .max(0) as usize,
+        None => a.leaf_targetids.iter().map(|&t| t + 1).max().unwrap_or(0).max(0) as usize,
     };
     let targets: Vec<usize> = a
         .leaf_targetids
@@ -182,12 +155,9 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
                     return Err(OpError::invalid("TreeEnsemble tree has a cycle"));
                 }
                 let nd = &nodes[cur.0];
-                let v = *xr.get(nd.feature).ok_or_else(|| {
-                    OpError::invalid(format!(
-                        "feature id {} is out of range 0..{feats}",
-                        nd.feature
-                    ))
-                })?;
+                let v = *xr
+                    .get(nd.feature)
+                    .ok_or_else(|| OpError::invalid(format!("feature id {} is out of range 0..{feats}", nd.feature)))?;
                 cur = if nd.test(v) { nd.on_true } else { nd.on_false };
             }
             let (w, t) = (weights[cur.0], targets[cur.0]);
@@ -208,11 +178,7 @@ pub(super) fn run(a: &TreeEnsemble, cx: &mut NodeCtx<'_>) -> OpResult {
         post_transform(a.post_transform, acc)?;
     }
     let shape = [rows, n_targets];
-    Ok(vec![Value::Tensor(Tensor::from_f64(
-        x.dtype(),
-        &shape,
-        out,
-    )?)])
+    Ok(vec![Value::Tensor(Tensor::from_f64(x.dtype(), &shape, out)?)])
 }
 
 /// The post transforms of the tree ops, applied to one row of scores.
@@ -226,22 +192,11 @@ fn post_transform(kind: i64, row: &mut [f64]) -> Result<(), OpError> {
         }
         2 => row.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
         3 => {
-            let m = row
-                .iter()
-                .copied()
-                .filter(|&v| v != 0.0)
-                .fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = row
-                .iter()
-                .filter(|&&v| v != 0.0)
-                .map(|&v| (v - m).exp())
-                .sum();
-            row.iter_mut()
-                .for_each(|v| *v = if *v == 0.0 { 0.0 } else { (*v - m).exp() / s });
+            let m = row.iter().copied().filter(|&v| v != 0.0).fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = row.iter().filter(|&&v| v != 0.0).map(|&v| (v - m).exp()).sum();
+            row.iter_mut().for_each(|v| *v = if *v == 0.0 { 0.0 } else { (*v - m).exp() / s });
         }
-        4 => row
-            .iter_mut()
-            .for_each(|v| *v = std::f64::consts::SQRT_2 * erf_inv(2.0 * *v - 1.0)),
+        4 => row.iter_mut().for_each(|v| *v = std::f64::consts::SQRT_2 * erf_inv(2.0 * *v - 1.0)),
         k => return Err(OpError::invalid(format!("unknown post_transform {k}"))),
     }
     Ok(())

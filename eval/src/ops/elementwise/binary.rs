@@ -133,7 +133,10 @@ fn clip(cx: &NodeCtx<'_>) -> Result<Tensor, OpError> {
 fn scalar<T: Copy>(b: &ArrayD<T>) -> Result<T, OpError> {
     match b.iter().next() {
         Some(v) if b.len() == 1 => Ok(*v),
-        _ => Err(OpError::invalid(format!("Clip: min/max must be scalars, got shape {:?}", b.shape()))),
+        _ => Err(OpError::invalid(format!(
+            "Clip: min/max must be scalars, got shape {:?}",
+            b.shape()
+        ))),
     }
 }
 

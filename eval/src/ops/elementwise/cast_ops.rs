@@ -12,7 +12,11 @@ use ndarray::{ArrayD, Zip};
 /// Runs a type op on its inputs, or `None` if `op` is not one of them.
 pub fn run(op: &Op, inputs: &[Option<&Tensor>]) -> Option<Result<Tensor, OpError>> {
     let arg = |i: usize| -> Result<&Tensor, OpError> {
-        inputs.get(i).copied().flatten().ok_or_else(|| OpError::invalid(format!("input {i} is required")))
+        inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| OpError::invalid(format!("input {i} is required")))
     };
     Some(match op {
         Op::Cast(Cast { round_mode, saturate, to }) => {
@@ -23,7 +27,10 @@ pub fn run(op: &Op, inputs: &[Option<&Tensor>]) -> Option<Result<Tensor, OpError
         }
         Op::BitCast(BitCast { to }) => arg(0).and_then(|x| bitcast(x, dtype_of(*to)?)),
         Op::IsNaN(_) => arg(0).and_then(|x| float_test(x, f64::is_nan)),
-        Op::IsInf(IsInf { detect_negative, detect_positive }) => {
+        Op::IsInf(IsInf {
+            detect_negative,
+            detect_positive,
+        }) => {
             let (n, p) = (*detect_negative != 0, *detect_positive != 0);
             arg(0).and_then(|x| float_test(x, |v| v.is_infinite() && ((v > 0.0 && p) || (v < 0.0 && n))))
         }
@@ -73,14 +80,12 @@ fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor, OpError> {
     };
     let shape = broadcast_shapes(&[c.shape(), x.shape(), y.shape()])?;
     let cv = broadcast_to(c, &shape)?;
-    fn pick<T: Clone>(
-        c: &ndarray::ArrayViewD<'_, bool>,
-        a: &ArrayD<T>,
-        b: &ArrayD<T>,
-        shape: &[usize],
-    ) -> Result<ArrayD<T>, OpError> {
+    fn pick<T: Clone>(c: &ndarray::ArrayViewD<'_, bool>, a: &ArrayD<T>, b: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>, OpError> {
         let (av, bv) = (broadcast_to(a, shape)?, broadcast_to(b, shape)?);
-        Ok(Zip::from(c).and(&av).and(&bv).map_collect(|&k, p, q| if k { p.clone() } else { q.clone() }))
+        Ok(Zip::from(c)
+            .and(&av)
+            .and(&bv)
+            .map_collect(|&k, p, q| if k { p.clone() } else { q.clone() }))
     }
     macro_rules! go {
         ($($v:ident),*) => {

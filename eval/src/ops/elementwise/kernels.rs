@@ -319,7 +319,9 @@ pub fn binary(a: &Tensor, b: &Tensor, op: Bin) -> Result<Tensor, OpError> {
 
 /// Folds a [`Bin`] op over one or more broadcast tensors (Sum, Max, Min).
 pub fn fold(inputs: &[&Tensor], op: Bin) -> Result<Tensor, OpError> {
-    let (first, rest) = inputs.split_first().ok_or_else(|| OpError::invalid("at least one input is required"))?;
+    let (first, rest) = inputs
+        .split_first()
+        .ok_or_else(|| OpError::invalid("at least one input is required"))?;
     let mut acc: Tensor = (*first).clone();
     for t in rest {
         acc = binary(&acc, t, op)?;
@@ -332,11 +334,7 @@ pub fn compare<F>(a: &Tensor, b: &Tensor, f: F) -> Result<Tensor, OpError>
 where
     F: Fn(std::cmp::Ordering) -> bool + Copy,
 {
-    fn go<T: PartialOrd + Clone>(
-        p: &ArrayD<T>,
-        q: &ArrayD<T>,
-        f: impl Fn(std::cmp::Ordering) -> bool,
-    ) -> Result<ArrayD<bool>, OpError> {
+    fn go<T: PartialOrd + Clone>(p: &ArrayD<T>, q: &ArrayD<T>, f: impl Fn(std::cmp::Ordering) -> bool) -> Result<ArrayD<bool>, OpError> {
         zip_broadcast(p, q, |x, y| x.partial_cmp(y).is_some_and(&f))
     }
     Ok(Tensor::Bool(num_pair!(a, b, p, q => raw go(p, q, f)?)))

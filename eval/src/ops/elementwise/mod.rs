@@ -45,7 +45,10 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
 }
 
 fn is_type_op(op: &Op) -> bool {
-    matches!(op, Op::Cast(_) | Op::CastLike(_) | Op::BitCast(_) | Op::IsInf(_) | Op::IsNaN(_) | Op::Where(_))
+    matches!(
+        op,
+        Op::Cast(_) | Op::CastLike(_) | Op::BitCast(_) | Op::IsInf(_) | Op::IsNaN(_) | Op::Where(_)
+    )
 }
 
 /// Whether the op is one of the unary or logical ops of this group (for input errors).

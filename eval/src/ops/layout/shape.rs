@@ -212,7 +212,9 @@ pub fn space_to_depth(op: &SpaceToDepth, cx: &NodeCtx<'_>) -> OpResult {
         if h % b != 0 || w % b != 0 {
             return Err(OpError::invalid(format!("space_to_depth: {h}x{w} not divisible by blocksize {b}")));
         }
-        let c2 = c.checked_mul(b * b).ok_or_else(|| OpError::invalid("space_to_depth: output too large"))?;
+        let c2 = c
+            .checked_mul(b * b)
+            .ok_or_else(|| OpError::invalid("space_to_depth: output too large"))?;
         reshape_transpose(x, &[n, c, h / b, b, w / b, b], &[0, 3, 5, 1, 2, 4], &[n, c2, h / b, w / b])
     })?)
 }

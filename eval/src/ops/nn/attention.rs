@@ -12,9 +12,7 @@ use ndarray::{ArrayD, IxDyn};
 fn split_heads(v: &[f64], s: &[usize], h: usize) -> Result<(Vec<f64>, [usize; 4]), OpError> {
     let (b, sq, hid) = (s[0], s[1], s[2]);
     if h == 0 || hid % h != 0 {
-        return Err(OpError::invalid(format!(
-            "hidden size {hid} is not divisible by {h} heads"
-        )));
+        return Err(OpError::invalid(format!("hidden size {hid} is not divisible by {h} heads")));
     }
     let d = hid / h;
     let mut o = vec![0f64; v.len()];
@@ -35,26 +33,15 @@ fn as4(t: &Tensor, heads: Option<i64>, what: &str) -> Result<(Vec<f64>, [usize; 
     match s.len() {
         4 => Ok((v, [s[0], s[1], s[2], s[3]])),
         3 => {
-            let h = heads.ok_or_else(|| {
-                OpError::invalid(format!("3-D {what} needs the num_heads attribute"))
-            })?;
-            split_heads(
-                &v,
-                &s,
-                usize::try_from(h).map_err(|_| OpError::invalid("bad num_heads"))?,
-            )
+            let h = heads.ok_or_else(|| OpError::invalid(format!("3-D {what} needs the num_heads attribute")))?;
+            split_heads(&v, &s, usize::try_from(h).map_err(|_| OpError::invalid("bad num_heads"))?)
         }
-        _ => Err(OpError::invalid(format!(
-            "{what} must be 3-D or 4-D, got {s:?}"
-        ))),
+        _ => Err(OpError::invalid(format!("{what} must be 3-D or 4-D, got {s:?}"))),
     }
 }
 
 /// Concatenates past and new along the sequence axis (2).
-fn concat_seq(
-    past: Option<(Vec<f64>, [usize; 4])>,
-    cur: (Vec<f64>, [usize; 4]),
-) -> Result<(Vec<f64>, [usize; 4]), OpError> {
+fn concat_seq(past: Option<(Vec<f64>, [usize; 4])>, cur: (Vec<f64>, [usize; 4])) -> Result<(Vec<f64>, [usize; 4]), OpError> {
     let Some((pv, ps)) = past else { return Ok(cur) };
     let (cv, cs) = cur;
     if ps[0] != cs[0] || ps[1] != cs[1] || ps[3] != cs[3] {
@@ -85,21 +72,10 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
     let past_k = pk.map(|t| as4(t, a.kv_num_heads, "past_key")).transpose()?;
     let past_len = past_k.as_ref().map_or(0, |p| p.1[2]);
     let (kv, ks) = concat_seq(past_k, (kv0, ks0))?;
-    let (vv, vs) = concat_seq(
-        pv.map(|t| as4(t, a.kv_num_heads, "past_value"))
-            .transpose()?,
-        (vv0, vs0),
-    )?;
+    let (vv, vs) = concat_seq(pv.map(|t| as4(t, a.kv_num_heads, "past_value")).transpose()?, (vv0, vs0))?;
     let (b, hq, sq, d) = (qs[0], qs[1], qs[2], qs[3]);
     let (hk, t, dv) = (ks[1], ks[2], vs[3]);
-    if ks[3] != d
-        || vs[2] != t
-        || vs[1] != hk
-        || ks[0] != b
-        || vs[0] != b
-        || hk == 0
-        || hq % hk != 0
-    {
+    if ks[3] != d || vs[2] != t || vs[1] != hk || ks[0] != b || vs[0] != b || hk == 0 || hq % hk != 0 {
         return Err(OpError::invalid(format!(
             "Attention shapes Q {qs:?}, K {ks:?}, V {vs:?} do not fit"
         )));
@@ -111,19 +87,12 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
     let mut bias = vec![0f64; n_bias];
     if let Some(m) = mask {
         let ms = m.shape().to_vec();
-        let last = *ms
-            .last()
-            .ok_or_else(|| OpError::invalid("attn_mask must have rank >= 1"))?;
+        let last = *ms.last().ok_or_else(|| OpError::invalid("attn_mask must have rank >= 1"))?;
         if last > t {
-            return Err(OpError::invalid(format!(
-                "attn_mask's last dim {last} exceeds {t}"
-            )));
+            return Err(OpError::invalid(format!("attn_mask's last dim {last} exceeds {t}")));
         }
         let mv: Vec<f64> = match m {
-            Tensor::Bool(x) => x
-                .iter()
-                .map(|&x| if x { 0.0 } else { f64::NEG_INFINITY })
-                .collect(),
+            Tensor::Bool(x) => x.iter().map(|&x| if x { 0.0 } else { f64::NEG_INFINITY }).collect(),
             m => m.to_f64_vec()?,
         };
         // Pad the last dim to T with -inf.
@@ -135,8 +104,7 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
         }
         let mut ps = ms.clone();
         *ps.last_mut().unwrap_or(&mut 0) = t;
-        let arr = ArrayD::from_shape_vec(IxDyn(&ps), padded)
-            .map_err(|e| OpError::invalid(e.to_string()))?;
+        let arr = ArrayD::from_shape_vec(IxDyn(&ps), padded).map_err(|e| OpError::invalid(e.to_string()))?;
         let full = broadcast_to(&arr, &[b, hq, sq, t])?;
         bias.iter_mut().zip(full.iter()).for_each(|(o, &x)| *o += x);
     }
@@ -152,9 +120,7 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
     if let Some(np) = nonpad {
         let lens = np.to_i64_vec()?;
         if lens.len() != b {
-            return Err(OpError::invalid(
-                "nonpad_kv_seqlen must have one value per batch",
-            ));
+            return Err(OpError::invalid("nonpad_kv_seqlen must have one value per batch"));
         }
         for (i, o) in bias.iter_mut().enumerate() {
             let j = (i % t) as i64;
@@ -176,12 +142,7 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
                 let qr = &qv[qo..qo + d];
                 for (j, r) in row.iter_mut().enumerate() {
                     let ko = ((bi * hk + kh) * t + j) * d;
-                    let mut s: f64 = qr
-                        .iter()
-                        .zip(&kv[ko..ko + d])
-                        .map(|(x, y)| x * y)
-                        .sum::<f64>()
-                        * scale;
+                    let mut s: f64 = qr.iter().zip(&kv[ko..ko + d]).map(|(x, y)| x * y).sum::<f64>() * scale;
                     if softcap > 0.0 {
                         s = (s / softcap).tanh() * softcap;
                     }
@@ -236,13 +197,7 @@ pub fn attention(a: &Attention, ins: [Option<&Tensor>; 7]) -> Result<Vec<Tensor>
 }
 
 /// ONNX RotaryEmbedding.
-pub fn rotary(
-    a: &RotaryEmbedding,
-    x: &Tensor,
-    cos: &Tensor,
-    sin: &Tensor,
-    pos: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+pub fn rotary(a: &RotaryEmbedding, x: &Tensor, cos: &Tensor, sin: &Tensor, pos: Option<&Tensor>) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let (cv, cs) = fdata(cos)?;
     let (sv, ss) = fdata(sin)?;
@@ -260,18 +215,12 @@ pub fn rotary(
                 .num_heads
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|&n| n > 0 && xs[2] % n == 0)
-                .ok_or_else(|| {
-                    OpError::invalid(
-                        "3-D RotaryEmbedding needs a num_heads dividing the hidden size",
-                    )
-                })?;
+                .ok_or_else(|| OpError::invalid("3-D RotaryEmbedding needs a num_heads dividing the hidden size"))?;
             let d = xs[2] / nh;
             (xs[0], xs[1], nh, d, [xs[1] * xs[2], xs[2], d, 1])
         }
         _ => {
-            return Err(OpError::invalid(format!(
-                "RotaryEmbedding input must be 3-D or 4-D, got {xs:?}"
-            )));
+            return Err(OpError::invalid(format!("RotaryEmbedding input must be 3-D or 4-D, got {xs:?}")));
         }
     };
     let rd = if a.rotary_embedding_dim > 0 {
@@ -281,17 +230,13 @@ pub fn rotary(
     };
     let half = rd / 2;
     if rd > d || cs.last().copied() != Some(half) {
-        return Err(OpError::invalid(format!(
-            "cos_cache {cs:?} does not fit rotary dim {rd}"
-        )));
+        return Err(OpError::invalid(format!("cos_cache {cs:?} does not fit rotary dim {rd}")));
     }
     let pv = pos.map(|p| p.to_i64_vec()).transpose()?;
     let crow = |bi: usize, si: usize| -> Result<usize, OpError> {
         let r = match (&pv, cs.len()) {
             (Some(p), _) => {
-                let i = *p
-                    .get(bi * s + si)
-                    .ok_or_else(|| OpError::invalid("position_ids too short"))?;
+                let i = *p.get(bi * s + si).ok_or_else(|| OpError::invalid("position_ids too short"))?;
                 usize::try_from(i).map_err(|_| OpError::invalid("negative position id"))?
             }
             (None, 3) => bi * s + si,

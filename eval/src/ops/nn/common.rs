@@ -12,9 +12,7 @@ use ndarray::IxDyn;
 /// A float tensor's data as f64 (row-major) with its shape; other dtypes are an error.
 pub fn fdata(t: &Tensor) -> Result<(Vec<f64>, Vec<usize>), OpError> {
     match t {
-        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_) => {
-            Ok((t.to_f64_vec()?, t.shape().to_vec()))
-        }
+        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_) => Ok((t.to_f64_vec()?, t.shape().to_vec())),
         _ => Err(OpError::DType(t.dtype().to_string())),
     }
 }
@@ -58,8 +56,7 @@ pub fn strides_of(s: &[usize]) -> Vec<usize> {
 
 /// Converts a non-negative i64 to usize, naming `what` in the error.
 pub fn to_usize(v: i64, what: &str) -> Result<usize, OpError> {
-    usize::try_from(v)
-        .map_err(|_| OpError::invalid(format!("{what} must be non-negative, got {v}")))
+    usize::try_from(v).map_err(|_| OpError::invalid(format!("{what} must be non-negative, got {v}")))
 }
 
 /// Resolved spatial geometry of a conv or pool.
@@ -101,9 +98,7 @@ impl GeomSpec<'_> {
                 return Ok(vec![1; n]);
             }
             if v.len() != n {
-                return Err(OpError::invalid(format!(
-                    "{what} {v:?} does not match {n} spatial dims"
-                )));
+                return Err(OpError::invalid(format!("{what} {v:?} does not match {n} spatial dims")));
             }
             v.iter()
                 .map(|&x| match to_usize(x, what)? {
@@ -140,11 +135,7 @@ impl GeomSpec<'_> {
                 "NOTSET" | "" => {
                     if !self.pads.is_empty() {
                         if self.pads.len() != 2 * n {
-                            return Err(OpError::invalid(format!(
-                                "pads {:?} should have {} values",
-                                self.pads,
-                                2 * n
-                            )));
+                            return Err(OpError::invalid(format!("pads {:?} should have {} values", self.pads, 2 * n)));
                         }
                         pb[d] = to_usize(self.pads[d], "pads")?;
                         pe[d] = to_usize(self.pads[d + n], "pads")?;
@@ -182,13 +173,7 @@ impl GeomSpec<'_> {
 }
 
 /// `c = a @ b` with `a: [m, k]`, `b: [k, n]`, row-major, through candle's gemm.
-pub fn gemm<T: candle_core::WithDType>(
-    a: &[T],
-    b: &[T],
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Result<Vec<T>, OpError> {
+pub fn gemm<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
     let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
     if m == 0 || n == 0 {
         return Ok(Vec::new());
@@ -206,13 +191,7 @@ pub fn gemm<T: candle_core::WithDType>(
 }
 
 /// `c = a^T @ b` with `a: [k, m]`, `b: [k, n]`.
-pub fn gemm_tn<T: candle_core::WithDType>(
-    a: &[T],
-    b: &[T],
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Result<Vec<T>, OpError> {
+pub fn gemm_tn<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
     let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
     if m == 0 || n == 0 {
         return Ok(Vec::new());
@@ -233,10 +212,7 @@ pub fn gemm_tn<T: candle_core::WithDType>(
 /// Permutes a tensor's axes.
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, OpError> {
     if perm.len() != t.rank() {
-        return Err(OpError::invalid(format!(
-            "permutation {perm:?} does not match rank {}",
-            t.rank()
-        )));
+        return Err(OpError::invalid(format!("permutation {perm:?} does not match rank {}", t.rank())));
     }
     Ok(map_array!(t, a => {
         let p = a.view().permuted_axes(IxDyn(perm));
@@ -269,12 +245,7 @@ pub fn to_channels_last(t: &Tensor) -> Result<Tensor, OpError> {
 
 /// Runs `f` on the channels-first form of `x`; with `ChannelsLast`, transposes `x` in and the
 /// first `n_spatial_outputs` outputs back out.
-pub fn with_layout(
-    layout: Layout,
-    x: &Tensor,
-    n_back: usize,
-    f: impl FnOnce(&Tensor) -> Result<Vec<Tensor>, OpError>,
-) -> OpResult {
+pub fn with_layout(layout: Layout, x: &Tensor, n_back: usize, f: impl FnOnce(&Tensor) -> Result<Vec<Tensor>, OpError>) -> OpResult {
     match layout {
         Layout::ChannelsFirst => outs(f(x)?),
         Layout::ChannelsLast => {
@@ -283,13 +254,7 @@ pub fn with_layout(
             let ys = ys
                 .into_iter()
                 .enumerate()
-                .map(|(i, y)| {
-                    if i < n_back {
-                        to_channels_last(&y)
-                    } else {
-                        Ok(y)
-                    }
-                })
+                .map(|(i, y)| if i < n_back { to_channels_last(&y) } else { Ok(y) })
                 .collect::<Result<Vec<_>, _>>()?;
             outs(ys)
         }
@@ -299,9 +264,5 @@ pub fn with_layout(
 /// Round half to even.
 pub fn round_even(x: f64) -> f64 {
     let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 {
-        2.0 * (x / 2.0).round()
-    } else {
-        r
-    }
+    if (x - x.trunc()).abs() == 0.5 { 2.0 * (x / 2.0).round() } else { r }
 }

@@ -21,9 +21,7 @@ pub struct ConvAttrs<'a> {
 /// Checks shapes and resolves geometry; returns (geom, group).
 pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom, usize), OpError> {
     if xs.len() < 3 || ws.len() != xs.len() {
-        return Err(OpError::invalid(format!(
-            "conv input {xs:?} and weight {ws:?} ranks do not fit"
-        )));
+        return Err(OpError::invalid(format!("conv input {xs:?} and weight {ws:?} ranks do not fit")));
     }
     let group = usize::try_from(a.group)
         .ok()
@@ -31,9 +29,7 @@ pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom,
         .ok_or_else(|| OpError::invalid("group must be positive"))?;
     let (c, m) = (xs[1], ws[0]);
     if c % group != 0 || m % group != 0 || ws[1] * group != c {
-        return Err(OpError::invalid(format!(
-            "conv channels: input {c}, weight {ws:?}, group {group}"
-        )));
+        return Err(OpError::invalid(format!("conv channels: input {c}, weight {ws:?}, group {group}")));
     }
     let kernel: Vec<i64> = if a.kernel_shape.is_empty() {
         ws[2..].iter().map(|&k| k as i64).collect()
@@ -41,9 +37,7 @@ pub fn conv_geom(a: &ConvAttrs<'_>, xs: &[usize], ws: &[usize]) -> Result<(Geom,
         a.kernel_shape.to_vec()
     };
     if kernel.iter().zip(&ws[2..]).any(|(&k, &w)| k as usize != w) {
-        return Err(OpError::invalid(format!(
-            "kernel_shape {kernel:?} does not match weight {ws:?}"
-        )));
+        return Err(OpError::invalid(format!("kernel_shape {kernel:?} does not match weight {ws:?}")));
     }
     let g = GeomSpec {
         input: &xs[2..],
@@ -119,25 +113,13 @@ pub fn conv_core<T: WithDType>(
     if let Some(b) = b
         && b.len() != m
     {
-        return Err(OpError::invalid(format!(
-            "bias has {} values, expected {m}",
-            b.len()
-        )));
+        return Err(OpError::invalid(format!("bias has {} values, expected {m}", b.len())));
     }
     if y.is_empty() {
         return Ok((y, oshape));
     }
     let tables: Vec<Vec<usize>> = (0..nd)
-        .map(|d| {
-            coord_table(
-                sp[d],
-                g.kernel[d],
-                g.out[d],
-                g.strides[d],
-                g.dils[d],
-                g.pb[d],
-            )
-        })
+        .map(|d| coord_table(sp[d], g.kernel[d], g.out[d], g.strides[d], g.dils[d], g.pb[d]))
         .collect();
     let istr = strides_of(sp);
     let last = nd - 1;
@@ -228,9 +210,7 @@ pub fn conv_core<T: WithDType>(
     if let Some(b) = b {
         for ni in 0..n {
             for (mi, &bv) in b.iter().enumerate() {
-                y[(ni * m + mi) * op..(ni * m + mi + 1) * op]
-                    .iter_mut()
-                    .for_each(|v| *v += bv);
+                y[(ni * m + mi) * op..(ni * m + mi + 1) * op].iter_mut().for_each(|v| *v += bv);
             }
         }
     }
@@ -245,12 +225,7 @@ fn f32s(t: &Tensor) -> Result<Vec<f32>, OpError> {
 }
 
 /// ONNX Conv.
-pub fn conv(
-    a: &ConvAttrs<'_>,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+pub fn conv(a: &ConvAttrs<'_>, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, OpError> {
     let (geom, group) = conv_geom(a, x.shape(), w.shape())?;
     if x.dtype() == DType::F64 {
         let (xv, xs) = fdata(x)?;
@@ -280,9 +255,7 @@ fn per_channel(t: Option<&Tensor>, m: usize, what: &str) -> Result<Vec<f64>, OpE
     match v.len() {
         1 => Ok(vec![v[0]; m]),
         l if l == m => Ok(v),
-        l => Err(OpError::invalid(format!(
-            "{what} has {l} values, expected 1 or {m}"
-        ))),
+        l => Err(OpError::invalid(format!("{what} has {l} values, expected 1 or {m}"))),
     }
 }
 
@@ -310,13 +283,7 @@ fn int_conv(
 }
 
 /// ONNX ConvInteger.
-pub fn conv_integer(
-    a: &ConvAttrs<'_>,
-    x: &Tensor,
-    w: &Tensor,
-    xzp: Option<&Tensor>,
-    wzp: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+pub fn conv_integer(a: &ConvAttrs<'_>, x: &Tensor, w: &Tensor, xzp: Option<&Tensor>, wzp: Option<&Tensor>) -> Result<Tensor, OpError> {
     let (y, ys) = int_conv(a, x, w, xzp, wzp)?;
     fout(DType::I32, &ys, y.into_iter().map(|v| v.round()).collect())
 }

@@ -7,12 +7,7 @@ use crate::tensor::Tensor;
 use edgeport_ir::ops::nn::ConvTranspose;
 
 /// ONNX ConvTranspose.
-pub fn conv_transpose(
-    a: &ConvTranspose,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+pub fn conv_transpose(a: &ConvTranspose, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let (wv, ws) = fdata(w)?;
     if xs.len() < 3 || ws.len() != xs.len() {
@@ -35,18 +30,14 @@ pub fn conv_transpose(
     let m = mg * group;
     let kernel = &ws[2..];
     if kernel.contains(&0) {
-        return Err(OpError::invalid(format!(
-            "ConvTranspose weight {ws:?} has an empty kernel"
-        )));
+        return Err(OpError::invalid(format!("ConvTranspose weight {ws:?} has an empty kernel")));
     }
     let list = |v: &[i64], def: usize, what: &str| -> Result<Vec<usize>, OpError> {
         if v.is_empty() {
             return Ok(vec![def; nd]);
         }
         if v.len() != nd {
-            return Err(OpError::invalid(format!(
-                "{what} {v:?} does not match {nd} spatial dims"
-            )));
+            return Err(OpError::invalid(format!("{what} {v:?} does not match {nd} spatial dims")));
         }
         v.iter().map(|&x| to_usize(x, what)).collect()
     };
@@ -74,11 +65,7 @@ pub fn conv_transpose(
         for d in 0..nd {
             let total = full[d] as i64 - target[d] as i64;
             let total = total.max(0) as usize;
-            pb[d] = if a.auto_pad == "SAME_UPPER" {
-                total / 2
-            } else {
-                total - total / 2
-            };
+            pb[d] = if a.auto_pad == "SAME_UPPER" { total / 2 } else { total - total / 2 };
             out[d] = target[d];
         }
     } else {
@@ -88,10 +75,7 @@ pub fn conv_transpose(
             a.pads.clone()
         };
         if pads.len() != 2 * nd {
-            return Err(OpError::invalid(format!(
-                "pads {pads:?} should have {} values",
-                2 * nd
-            )));
+            return Err(OpError::invalid(format!("pads {pads:?} should have {} values", 2 * nd)));
         }
         for d in 0..nd {
             pb[d] = to_usize(pads[d], "pads")?;
@@ -144,16 +128,11 @@ pub fn conv_transpose(
     if let Some(b) = b {
         let bv = fdata(b)?.0;
         if bv.len() != m {
-            return Err(OpError::invalid(format!(
-                "bias has {} values, expected {m}",
-                bv.len()
-            )));
+            return Err(OpError::invalid(format!("bias has {} values, expected {m}", bv.len())));
         }
         for ni in 0..n {
             for (mi, &bb) in bv.iter().enumerate() {
-                y[(ni * m + mi) * op..(ni * m + mi + 1) * op]
-                    .iter_mut()
-                    .for_each(|v| *v += bb);
+                y[(ni * m + mi) * op..(ni * m + mi + 1) * op].iter_mut().for_each(|v| *v += bb);
             }
         }
     }

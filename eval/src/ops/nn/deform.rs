@@ -34,21 +34,14 @@ pub fn deform_conv(
     let (wv, ws) = fdata(wt)?;
     let (ov, os) = fdata(offset)?;
     if xs.len() != 4 || ws.len() != 4 || os.len() != 4 {
-        return Err(OpError::unsupported(
-            "DeformConv is implemented for 2-D inputs only",
-        ));
+        return Err(OpError::unsupported("DeformConv is implemented for 2-D inputs only"));
     }
     let (n, ic, ih, iw) = (xs[0], xs[1], xs[2], xs[3]);
     let (oc, icg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
     let (oh, ow) = (os[2], os[3]);
     let group = to_usize(a.group, "group")?.max(1);
     let og = to_usize(a.offset_group, "offset_group")?.max(1);
-    if icg * group != ic
-        || oc % group != 0
-        || ic % og != 0
-        || os[1] != og * kh * kw * 2
-        || os[0] != n
-    {
+    if icg * group != ic || oc % group != 0 || ic % og != 0 || os[1] != og * kh * kw * 2 || os[0] != n {
         return Err(OpError::invalid(format!(
             "DeformConv shapes X {xs:?}, W {ws:?}, offset {os:?} do not fit"
         )));
@@ -81,8 +74,7 @@ pub fn deform_conv(
                         for j in 0..ow {
                             let p = i * ow + j;
                             let yy = -ph + sh * i as f64 + ki as f64 * dh + ov[obase * sp + p];
-                            let xx =
-                                -pw + sw * j as f64 + kj as f64 * dw + ov[(obase + 1) * sp + p];
+                            let xx = -pw + sw * j as f64 + kj as f64 * dw + ov[(obase + 1) * sp + p];
                             let mut v = bilinear(img, ih, iw, yy, xx);
                             if let Some(m) = &mv {
                                 v *= m[((bi * og + ogi) * kh * kw + k) * sp + p];
@@ -91,8 +83,7 @@ pub fn deform_conv(
                                 continue;
                             }
                             for o in g * ocg..(g + 1) * ocg {
-                                y[(bi * oc + o) * sp + p] +=
-                                    v * wv[((o * icg) + c % icg) * kh * kw + k];
+                                y[(bi * oc + o) * sp + p] += v * wv[((o * icg) + c % icg) * kh * kw + k];
                             }
                         }
                     }
@@ -104,9 +95,7 @@ pub fn deform_conv(
         for bi in 0..n {
             for o in 0..oc {
                 let bb = bv.get(o).copied().unwrap_or(0.0);
-                y[(bi * oc + o) * sp..(bi * oc + o + 1) * sp]
-                    .iter_mut()
-                    .for_each(|v| *v += bb);
+                y[(bi * oc + o) * sp..(bi * oc + o + 1) * sp].iter_mut().for_each(|v| *v += bb);
             }
         }
     }

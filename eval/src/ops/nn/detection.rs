@@ -36,12 +36,7 @@ pub fn nms(
             let (xc, yc, w, h) = (v[0], v[1], v[2], v[3]);
             [yc - h / 2.0, xc - w / 2.0, yc + h / 2.0, xc + w / 2.0]
         } else {
-            [
-                v[0].min(v[2]),
-                v[1].min(v[3]),
-                v[0].max(v[2]),
-                v[1].max(v[3]),
-            ]
+            [v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])]
         }
     };
     let iou_of = |a: [f64; 4], b: [f64; 4]| -> f64 {
@@ -60,15 +55,8 @@ pub fn nms(
     for b in 0..nb {
         for c in 0..nc {
             let sc = &sv[(b * nc + c) * n..(b * nc + c + 1) * n];
-            let mut cand: Vec<usize> = (0..n)
-                .filter(|&i| score_th.is_none_or(|t| sc[i] > t))
-                .collect();
-            cand.sort_by(|&i, &j| {
-                sc[j]
-                    .partial_cmp(&sc[i])
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(i.cmp(&j))
-            });
+            let mut cand: Vec<usize> = (0..n).filter(|&i| score_th.is_none_or(|t| sc[i] > t)).collect();
+            cand.sort_by(|&i, &j| sc[j].partial_cmp(&sc[i]).unwrap_or(std::cmp::Ordering::Equal).then(i.cmp(&j)));
             let mut sel: Vec<usize> = Vec::new();
             for i in cand {
                 if sel.len() >= max_out {
@@ -89,34 +77,23 @@ pub fn nms(
 }
 
 /// ONNX RoiAlign.
-pub fn roi_align(
-    a: &RoiAlign,
-    x: &Tensor,
-    rois: &Tensor,
-    bidx: &Tensor,
-) -> Result<Tensor, OpError> {
+pub fn roi_align(a: &RoiAlign, x: &Tensor, rois: &Tensor, bidx: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let (rv, rs) = fdata(rois)?;
     let bi = bidx.to_i64_vec()?;
     if xs.len() != 4 || rs.len() != 2 || rs[1] != 4 || bi.len() != rs[0] {
-        return Err(OpError::invalid(format!(
-            "RoiAlign X {xs:?}, rois {rs:?} do not fit"
-        )));
+        return Err(OpError::invalid(format!("RoiAlign X {xs:?}, rois {rs:?} do not fit")));
     }
     let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
     if h == 0 || w == 0 {
-        return Err(OpError::invalid(format!(
-            "RoiAlign input {xs:?} has an empty spatial dim"
-        )));
+        return Err(OpError::invalid(format!("RoiAlign input {xs:?} has an empty spatial dim")));
     }
     let (oh, ow) = (
         usize::try_from(a.output_height).unwrap_or(0),
         usize::try_from(a.output_width).unwrap_or(0),
     );
     if oh == 0 || ow == 0 {
-        return Err(OpError::invalid(
-            "output_height and output_width must be positive",
-        ));
+        return Err(OpError::invalid("output_height and output_width must be positive"));
     }
     let half = a.coordinate_transformation_mode == "half_pixel";
     let off = if half { 0.5 } else { 0.0 };
@@ -195,17 +172,14 @@ pub fn roi_align(
                     let mut first = true;
                     for (p, wt) in &samples {
                         if max_mode {
-                            let v = (0..4)
-                                .map(|k| wt[k] * xv[base + p[k]])
-                                .fold(f64::NEG_INFINITY, f64::max);
+                            let v = (0..4).map(|k| wt[k] * xv[base + p[k]]).fold(f64::NEG_INFINITY, f64::max);
                             acc = if first { v } else { acc.max(v) };
                             first = false;
                         } else {
                             acc += (0..4).map(|k| wt[k] * xv[base + p[k]]).sum::<f64>();
                         }
                     }
-                    y[((ri * c + ci) * oh + ph) * ow + pw] =
-                        if max_mode { acc } else { acc / count };
+                    y[((ri * c + ci) * oh + ph) * ow + pw] = if max_mode { acc } else { acc / count };
                 }
             }
         }

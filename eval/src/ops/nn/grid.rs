@@ -43,16 +43,12 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
     let (gv, gs) = fdata(grid)?;
     let nd = xs.len().saturating_sub(2);
     if nd == 0 || gs.len() != nd + 2 || gs[0] != xs[0] || gs[nd + 1] != nd {
-        return Err(OpError::invalid(format!(
-            "GridSample X {xs:?} and grid {gs:?} do not fit"
-        )));
+        return Err(OpError::invalid(format!("GridSample X {xs:?} and grid {gs:?} do not fit")));
     }
     let (n, c) = (xs[0], xs[1]);
     let dims = &xs[2..];
     if dims.contains(&0) {
-        return Err(OpError::invalid(format!(
-            "GridSample input {xs:?} has an empty spatial dim"
-        )));
+        return Err(OpError::invalid(format!("GridSample input {xs:?} has an empty spatial dim")));
     }
     let ac = a.align_corners != 0;
     let osp = &gs[1..nd + 1];
@@ -73,11 +69,7 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
                 } else {
                     ((nv + 1.0) * len - 1.0) / 2.0
                 };
-                let (lo, hi) = if ac {
-                    (0.0, len - 1.0)
-                } else {
-                    (-0.5, len - 0.5)
-                };
+                let (lo, hi) = if ac { (0.0, len - 1.0) } else { (-0.5, len - 0.5) };
                 if a.mode == "nearest" {
                     v = super::common::round_even(v);
                 }
@@ -106,22 +98,16 @@ pub fn grid_sample(a: &GridSample, x: &Tensor, grid: &Tensor) -> Result<Tensor, 
             let mut res: Vec<Vec<(Option<usize>, f64)>> = Vec::with_capacity(nd);
             for d in 0..nd {
                 let len = dims[d] as i64;
-                let (lo, hi) = if ac {
-                    (0.0, len as f64 - 1.0)
-                } else {
-                    (-0.5, len as f64 - 0.5)
-                };
+                let (lo, hi) = if ac { (0.0, len as f64 - 1.0) } else { (-0.5, len as f64 - 0.5) };
                 res.push(
                     taps[d]
                         .iter()
                         .map(|&(i, w)| {
-                            let idx =
-                                match pm {
-                                    "zeros" => (i >= 0 && i < len).then_some(i as usize),
-                                    "border" => Some(i.clamp(0, len - 1) as usize),
-                                    _ => Some((reflect(i as f64, lo, hi) as i64).clamp(0, len - 1)
-                                        as usize),
-                                };
+                            let idx = match pm {
+                                "zeros" => (i >= 0 && i < len).then_some(i as usize),
+                                "border" => Some(i.clamp(0, len - 1) as usize),
+                                _ => Some((reflect(i as f64, lo, hi) as i64).clamp(0, len - 1) as usize),
+                            };
                             (idx, w)
                         })
                         .collect(),
@@ -181,19 +167,13 @@ pub fn affine_grid(a: &AffineGrid, theta: &Tensor, size: &Tensor) -> Result<Tens
     let nd = size.len().saturating_sub(2);
     let n = *size.first().unwrap_or(&0);
     if !(nd == 2 || nd == 3) || ts != [n, nd, nd + 1] {
-        return Err(OpError::invalid(format!(
-            "AffineGrid theta {ts:?} does not fit size {size:?}"
-        )));
+        return Err(OpError::invalid(format!("AffineGrid theta {ts:?} does not fit size {size:?}")));
     }
     let sp = &size[2..];
     let ac = a.align_corners != 0;
     let coord = |i: usize, len: usize| -> f64 {
         if ac {
-            if len <= 1 {
-                -1.0
-            } else {
-                -1.0 + 2.0 * i as f64 / (len - 1) as f64
-            }
+            if len <= 1 { -1.0 } else { -1.0 + 2.0 * i as f64 / (len - 1) as f64 }
         } else {
             -1.0 + (2 * i + 1) as f64 / len as f64
         }

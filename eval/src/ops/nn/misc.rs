@@ -20,9 +20,7 @@ impl Mt {
         let mut s = [0u32; 624];
         s[0] = seed;
         for i in 1..624 {
-            s[i] = 1812433253u32
-                .wrapping_mul(s[i - 1] ^ (s[i - 1] >> 30))
-                .wrapping_add(i as u32);
+            s[i] = 1812433253u32.wrapping_mul(s[i - 1] ^ (s[i - 1] >> 30)).wrapping_add(i as u32);
         }
         Mt { s, i: 624 }
     }
@@ -53,51 +51,29 @@ impl Mt {
 }
 
 /// ONNX Dropout: output and mask.
-pub fn dropout(
-    seed: Option<i64>,
-    x: &Tensor,
-    ratio: Option<&Tensor>,
-    training: Option<&Tensor>,
-) -> Result<Vec<Tensor>, OpError> {
+pub fn dropout(seed: Option<i64>, x: &Tensor, ratio: Option<&Tensor>, training: Option<&Tensor>) -> Result<Vec<Tensor>, OpError> {
     let ratio = super::common::opt_scalar(ratio)?.unwrap_or(0.5);
     let training = super::common::opt_scalar(training)?.is_some_and(|v| v != 0.0);
     let shape = x.shape().to_vec();
     if !training || ratio == 0.0 {
-        return Ok(vec![
-            x.clone(),
-            Tensor::Bool(ArrayD::from_elem(IxDyn(&shape), true)),
-        ]);
+        return Ok(vec![x.clone(), Tensor::Bool(ArrayD::from_elem(IxDyn(&shape), true))]);
     }
     if !(0.0..1.0).contains(&ratio) {
-        return Err(OpError::invalid(format!(
-            "Dropout ratio {ratio} must be in [0, 1)"
-        )));
+        return Err(OpError::invalid(format!("Dropout ratio {ratio} must be in [0, 1)")));
     }
     let mut rng = Mt::new(seed.unwrap_or(0) as u32);
     let xv = x.to_f64_vec()?;
     let mask: Vec<bool> = (0..xv.len()).map(|_| rng.uniform() >= ratio).collect();
     let scale = 1.0 / (1.0 - ratio);
-    let y = xv
-        .iter()
-        .zip(&mask)
-        .map(|(&v, &m)| if m { v * scale } else { 0.0 })
-        .collect();
+    let y = xv.iter().zip(&mask).map(|(&v, &m)| if m { v * scale } else { 0.0 }).collect();
     Ok(vec![
         fout(x.dtype(), &shape, y)?,
-        Tensor::Bool(
-            ArrayD::from_shape_vec(IxDyn(&shape), mask)
-                .map_err(|e| OpError::invalid(e.to_string()))?,
-        ),
+        Tensor::Bool(ArrayD::from_shape_vec(IxDyn(&shape), mask).map_err(|e| OpError::invalid(e.to_string()))?),
     ])
 }
 
 /// ONNX Col2Im.
-pub fn col2im(
-    a: &Col2Im,
-    x: &Tensor,
-    image_shape: &Tensor,
-    block_shape: &Tensor,
-) -> Result<Tensor, OpError> {
+pub fn col2im(a: &Col2Im, x: &Tensor, image_shape: &Tensor, block_shape: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let img: Vec<usize> = image_shape
         .to_i64_vec()?
@@ -112,14 +88,9 @@ pub fn col2im(
     let nd = img.len();
     let kp = prod(&blk);
     if xs.len() != 3 || blk.len() != nd || kp == 0 || xs[1] % kp != 0 {
-        return Err(OpError::invalid(format!(
-            "Col2Im input {xs:?} does not fit block {blk:?}"
-        )));
+        return Err(OpError::invalid(format!("Col2Im input {xs:?} does not fit block {blk:?}")));
     }
-    let get = |v: &[i64], i: usize, def: usize| {
-        v.get(i)
-            .map_or(Ok(def), |&x| to_usize(x, "Col2Im attribute"))
-    };
+    let get = |v: &[i64], i: usize, def: usize| v.get(i).map_or(Ok(def), |&x| to_usize(x, "Col2Im attribute"));
     let (n, c) = (xs[0], xs[1] / kp);
     let mut nb = vec![0usize; nd];
     let mut st = vec![0usize; nd];
@@ -139,10 +110,7 @@ pub fn col2im(
     }
     let l = prod(&nb);
     if xs[2] != l {
-        return Err(OpError::invalid(format!(
-            "Col2Im expects {l} blocks, input has {}",
-            xs[2]
-        )));
+        return Err(OpError::invalid(format!("Col2Im expects {l} blocks, input has {}", xs[2])));
     }
     let ip = prod(&img);
     let (istr, kstr, bstr) = (strides_of(&img), strides_of(&blk), strides_of(&nb));
@@ -155,9 +123,7 @@ pub fn col2im(
                     let mut off = 0usize;
                     let mut ok = true;
                     for d in 0..nd {
-                        let p = ((b / bstr[d]) % nb[d] * st[d] + (k / kstr[d]) % blk[d] * dl[d])
-                            as isize
-                            - pb[d] as isize;
+                        let p = ((b / bstr[d]) % nb[d] * st[d] + (k / kstr[d]) % blk[d] * dl[d]) as isize - pb[d] as isize;
                         if p < 0 || p as usize >= img[d] {
                             ok = false;
                             break;
@@ -205,30 +171,20 @@ pub fn tfidf(a: &TfIdfVectorizer, x: &Tensor) -> Result<Tensor, OpError> {
             for k in 1..=n {
                 prefixes.insert(g[..k].to_vec());
             }
-            let oi = *a
-                .ngram_indexes
-                .get(id)
-                .ok_or_else(|| OpError::invalid("ngram_indexes too short"))?;
+            let oi = *a.ngram_indexes.get(id).ok_or_else(|| OpError::invalid("ngram_indexes too short"))?;
             grams.insert(g, to_usize(oi, "ngram_indexes")?);
             id += 1;
             p += n;
         }
     }
-    let out_size = a
-        .ngram_indexes
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| m.max(-1) + 1) as usize;
+    let out_size = a.ngram_indexes.iter().copied().max().map_or(0, |m| m.max(-1) + 1) as usize;
     let shape = x.shape().to_vec();
     let (rows, c) = match shape.len() {
         0 => (1, 1),
         1 => (1, shape[0]),
         2 => (shape[0], shape[1]),
         _ => {
-            return Err(OpError::invalid(
-                "TfIdfVectorizer input must be [C] or [B, C]",
-            ));
+            return Err(OpError::invalid("TfIdfVectorizer input must be [C] or [B, C]"));
         }
     };
     let (minn, maxn) = (
@@ -289,33 +245,19 @@ pub fn tfidf(a: &TfIdfVectorizer, x: &Tensor) -> Result<Tensor, OpError> {
             }
         })
         .collect();
-    let ys = if shape.len() == 2 {
-        vec![rows, out_size]
-    } else {
-        vec![out_size]
-    };
+    let ys = if shape.len() == 2 { vec![rows, out_size] } else { vec![out_size] };
     fout(DType::F32, &ys, y)
 }
 
 /// ONNX MaxRoiPool.
-pub fn max_roi_pool(
-    pooled: &[i64],
-    scale: f64,
-    x: &Tensor,
-    rois: &Tensor,
-) -> Result<Tensor, OpError> {
+pub fn max_roi_pool(pooled: &[i64], scale: f64, x: &Tensor, rois: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     let (rv, rs) = fdata(rois)?;
     if xs.len() != 4 || rs.len() != 2 || rs[1] != 5 || pooled.len() != 2 {
-        return Err(OpError::invalid(format!(
-            "MaxRoiPool X {xs:?}, rois {rs:?} do not fit"
-        )));
+        return Err(OpError::invalid(format!("MaxRoiPool X {xs:?}, rois {rs:?} do not fit")));
     }
     let (n, c, h, w) = (xs[0], xs[1], xs[2] as i64, xs[3] as i64);
-    let (ph, pw) = (
-        to_usize(pooled[0], "pooled_shape")?,
-        to_usize(pooled[1], "pooled_shape")?,
-    );
+    let (ph, pw) = (to_usize(pooled[0], "pooled_shape")?, to_usize(pooled[1], "pooled_shape")?);
     let r = rs[0];
     let mut y = vec![0f64; r * c * ph * pw];
     for ri in 0..r {
@@ -324,14 +266,8 @@ pub fn max_roi_pool(
         if b >= n {
             return Err(OpError::invalid("MaxRoiPool batch index out of range"));
         }
-        let (sw, sh) = (
-            (roi[1] * scale).round() as i64,
-            (roi[2] * scale).round() as i64,
-        );
-        let (ew, eh) = (
-            (roi[3] * scale).round() as i64,
-            (roi[4] * scale).round() as i64,
-        );
+        let (sw, sh) = ((roi[1] * scale).round() as i64, (roi[2] * scale).round() as i64);
+        let (ew, eh) = ((roi[3] * scale).round() as i64, (roi[4] * scale).round() as i64);
         let rh = (eh - sh + 1).max(1) as f64;
         let rw = (ew - sw + 1).max(1) as f64;
         let (bh, bw) = (rh / ph as f64, rw / pw as f64);
@@ -343,11 +279,7 @@ pub fn max_roi_pool(
                 for j in 0..pw {
                     let ws = ((j as f64 * bw).floor() as i64 + sw).clamp(0, w);
                     let we = (((j + 1) as f64 * bw).ceil() as i64 + sw).clamp(0, w);
-                    let mut m = if he <= hs || we <= ws {
-                        0.0
-                    } else {
-                        f64::NEG_INFINITY
-                    };
+                    let mut m = if he <= hs || we <= ws { 0.0 } else { f64::NEG_INFINITY };
                     for yy in hs..he {
                         for xx in ws..we {
                             m = m.max(xv[base + (yy * w + xx) as usize]);
@@ -362,13 +294,7 @@ pub fn max_roi_pool(
 }
 
 /// ONNX CausalConvWithState: output and present_state.
-pub fn causal_conv(
-    act: &str,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    past: Option<&Tensor>,
-) -> Result<Vec<Tensor>, OpError> {
+pub fn causal_conv(act: &str, x: &Tensor, w: &Tensor, b: Option<&Tensor>, past: Option<&Tensor>) -> Result<Vec<Tensor>, OpError> {
     let (xv, xs) = fdata(x)?;
     let (wv, ws) = fdata(w)?;
     if xs.len() != 3 || ws.len() != 3 || ws[0] != xs[1] || ws[1] != 1 || ws[2] == 0 {
@@ -377,18 +303,12 @@ pub fn causal_conv(
         )));
     }
     let (n, c, l, k) = (xs[0], xs[1], xs[2], ws[2]);
-    let bv = b
-        .map(|b| fdata(b).map(|d| d.0))
-        .transpose()?
-        .unwrap_or_else(|| vec![0.0; c]);
+    let bv = b.map(|b| fdata(b).map(|d| d.0)).transpose()?.unwrap_or_else(|| vec![0.0; c]);
     let pv = match past {
         Some(p) => {
             let (pv, ps) = fdata(p)?;
             if ps != [n, c, k - 1] {
-                return Err(OpError::invalid(format!(
-                    "past_state {ps:?} should be {:?}",
-                    [n, c, k - 1]
-                )));
+                return Err(OpError::invalid(format!("past_state {ps:?} should be {:?}", [n, c, k - 1])));
             }
             pv
         }
@@ -414,10 +334,7 @@ pub fn causal_conv(
         st[bc * (k - 1)..(bc + 1) * (k - 1)].copy_from_slice(&padded[pl - (k - 1)..]);
     }
     let pdt = past.map_or(x.dtype(), |p| p.dtype());
-    Ok(vec![
-        fout(x.dtype(), &xs, y)?,
-        fout(pdt, &[n, c, k - 1], st)?,
-    ])
+    Ok(vec![fout(x.dtype(), &xs, y)?, fout(pdt, &[n, c, k - 1], st)?])
 }
 
 fn need<'a>(t: Option<&'a Tensor>, w: &str) -> Result<&'a Tensor, OpError> {
@@ -425,10 +342,7 @@ fn need<'a>(t: Option<&'a Tensor>, w: &str) -> Result<&'a Tensor, OpError> {
 }
 
 /// ONNX LinearAttention: output and present_state.
-pub fn linear_attention(
-    a: &LinearAttention,
-    ins: [Option<&Tensor>; 6],
-) -> Result<Vec<Tensor>, OpError> {
+pub fn linear_attention(a: &LinearAttention, ins: [Option<&Tensor>; 6]) -> Result<Vec<Tensor>, OpError> {
     let [q, k, v, past, decay, beta] = ins;
     let (q, k, v) = (need(q, "query")?, need(k, "key")?, need(v, "value")?);
     let (qv, qs) = fdata(q)?;
@@ -436,40 +350,20 @@ pub fn linear_attention(
     let (vv, vs) = fdata(v)?;
     let hq = to_usize(a.q_num_heads, "q_num_heads")?;
     let hk = to_usize(a.kv_num_heads, "kv_num_heads")?;
-    if qs.len() != 3
-        || ks.len() != 3
-        || vs.len() != 3
-        || hq == 0
-        || hk == 0
-        || hq % hk != 0
-        || qs[2] % hq != 0
-        || vs[2] % hk != 0
-    {
-        return Err(OpError::invalid(format!(
-            "LinearAttention shapes {qs:?} {ks:?} {vs:?} do not fit"
-        )));
+    if qs.len() != 3 || ks.len() != 3 || vs.len() != 3 || hq == 0 || hk == 0 || hq % hk != 0 || qs[2] % hq != 0 || vs[2] % hk != 0 {
+        return Err(OpError::invalid(format!("LinearAttention shapes {qs:?} {ks:?} {vs:?} do not fit")));
     }
     let (b, t) = (qs[0], qs[1]);
     let dk = qs[2] / hq;
     let dv = vs[2] / hk;
     if ks[2] != hk * dk {
-        return Err(OpError::invalid(
-            "key hidden size does not match kv_num_heads * d_k",
-        ));
+        return Err(OpError::invalid("key hidden size does not match kv_num_heads * d_k"));
     }
     let grp = hq / hk;
     let gating = a.update_rule == "gated" || a.update_rule == "gated_delta";
     let delta = a.update_rule == "delta" || a.update_rule == "gated_delta";
-    let dec = if gating {
-        Some(fdata(need(decay, "decay")?)?)
-    } else {
-        None
-    };
-    let bet = if delta {
-        Some(fdata(need(beta, "beta")?)?)
-    } else {
-        None
-    };
+    let dec = if gating { Some(fdata(need(decay, "decay")?)?) } else { None };
+    let bet = if delta { Some(fdata(need(beta, "beta")?)?) } else { None };
     if let Some((_, ds)) = &dec
         && !(ds.len() == 3 && ds[0] == b && ds[1] == t && (ds[2] == hk || ds[2] == hk * dk))
     {
@@ -481,39 +375,27 @@ pub fn linear_attention(
         return Err(OpError::invalid(format!("beta shape {bs:?} does not fit")));
     }
     if ks[0] != b || ks[1] != t || vs[0] != b || vs[1] != t {
-        return Err(OpError::invalid(
-            "query, key and value batch and sequence sizes differ",
-        ));
+        return Err(OpError::invalid("query, key and value batch and sequence sizes differ"));
     }
     let mut state = match past {
         Some(p) => {
             let (pv, ps) = fdata(p)?;
             if ps != [b, hk, dk, dv] {
-                return Err(OpError::invalid(format!(
-                    "past_state {ps:?} should be {:?}",
-                    [b, hk, dk, dv]
-                )));
+                return Err(OpError::invalid(format!("past_state {ps:?} should be {:?}", [b, hk, dk, dv])));
             }
             pv
         }
         None => vec![0f64; b * hk * dk * dv],
     };
-    let scale = if a.scale == 0.0 {
-        1.0 / (dk as f64).sqrt()
-    } else {
-        a.scale as f64
-    };
+    let scale = if a.scale == 0.0 { 1.0 / (dk as f64).sqrt() } else { a.scale as f64 };
     let mut out = vec![0f64; b * t * hq * dv];
     let mut vt = vec![0f64; dv];
     for bi in 0..b {
         for ti in 0..t {
             for h in 0..hk {
                 let s = &mut state[(bi * hk + h) * dk * dv..(bi * hk + h + 1) * dk * dv];
-                let kt =
-                    &kv[(bi * t + ti) * hk * dk + h * dk..(bi * t + ti) * hk * dk + (h + 1) * dk];
-                vt.copy_from_slice(
-                    &vv[(bi * t + ti) * hk * dv + h * dv..(bi * t + ti) * hk * dv + (h + 1) * dv],
-                );
+                let kt = &kv[(bi * t + ti) * hk * dk + h * dk..(bi * t + ti) * hk * dk + (h + 1) * dk];
+                vt.copy_from_slice(&vv[(bi * t + ti) * hk * dv + h * dv..(bi * t + ti) * hk * dv + (h + 1) * dv]);
                 if let Some((dv_, ds)) = &dec {
                     let last = ds[2];
                     for d in 0..dk {
@@ -541,19 +423,14 @@ pub fn linear_attention(
                 }
                 for g in 0..grp {
                     let hh = h * grp + g;
-                    let qt = &qv[(bi * t + ti) * hq * dk + hh * dk
-                        ..(bi * t + ti) * hq * dk + (hh + 1) * dk];
+                    let qt = &qv[(bi * t + ti) * hq * dk + hh * dk..(bi * t + ti) * hq * dk + (hh + 1) * dk];
                     for m in 0..dv {
-                        out[(bi * t + ti) * hq * dv + hh * dv + m] =
-                            scale * (0..dk).map(|d| qt[d] * s[d * dv + m]).sum::<f64>();
+                        out[(bi * t + ti) * hq * dv + hh * dv + m] = scale * (0..dk).map(|d| qt[d] * s[d * dv + m]).sum::<f64>();
                     }
                 }
             }
         }
     }
     let sdt = past.map_or(q.dtype(), |p| p.dtype());
-    Ok(vec![
-        fout(q.dtype(), &[b, t, hq * dv], out)?,
-        fout(sdt, &[b, hk, dk, dv], state)?,
-    ])
+    Ok(vec![fout(q.dtype(), &[b, t, hq * dv], out)?, fout(sdt, &[b, hk, dk, dv], state)?])
 }

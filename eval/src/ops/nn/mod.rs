@@ -47,9 +47,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                 strides: &a.strides,
             };
             let (w, b) = (cx.tensor(1)?, cx.opt_tensor(2)?);
-            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![conv::conv(&ca, x, w, b)?])
-            })
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![conv::conv(&ca, x, w, b)?]))
         })(),
         Op::ConvInteger(a) => (|| {
             let ca = ConvAttrs {
@@ -61,9 +59,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                 strides: &a.strides,
             };
             let (w, xz, wz) = (cx.tensor(1)?, cx.opt_tensor(2)?, cx.opt_tensor(3)?);
-            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![conv::conv_integer(&ca, x, w, xz, wz)?])
-            })
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![conv::conv_integer(&ca, x, w, xz, wz)?]))
         })(),
         Op::QLinearConv(a) => (|| {
             let ca = ConvAttrs {
@@ -77,9 +73,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             let t: Vec<_> = (1..8).map(|i| cx.tensor(i)).collect::<Result<_, _>>()?;
             let b = cx.opt_tensor(8)?;
             with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![conv::qlinear_conv(
-                    &ca, x, t[0], t[1], t[2], t[3], t[4], t[5], t[6], b,
-                )?])
+                Ok(vec![conv::qlinear_conv(&ca, x, t[0], t[1], t[2], t[3], t[4], t[5], t[6], b)?])
             })
         })(),
         Op::ConvTranspose(a) => (|| {
@@ -134,22 +128,15 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         }
         Op::GlobalAveragePool(a) => cx.tensor(0).and_then(|x| {
             with_layout(a.layout, x, 1, |x| {
-                Ok(vec![pool::global_pool(
-                    Kind::Avg { include_pad: false },
-                    x,
-                )?])
+                Ok(vec![pool::global_pool(Kind::Avg { include_pad: false }, x)?])
             })
         }),
-        Op::GlobalMaxPool(a) => cx.tensor(0).and_then(|x| {
-            with_layout(a.layout, x, 1, |x| {
-                Ok(vec![pool::global_pool(Kind::Max, x)?])
-            })
-        }),
-        Op::GlobalLpPool(a) => cx.tensor(0).and_then(|x| {
-            with_layout(a.layout, x, 1, |x| {
-                Ok(vec![pool::global_pool(Kind::Lp(a.p as f64), x)?])
-            })
-        }),
+        Op::GlobalMaxPool(a) => cx
+            .tensor(0)
+            .and_then(|x| with_layout(a.layout, x, 1, |x| Ok(vec![pool::global_pool(Kind::Max, x)?]))),
+        Op::GlobalLpPool(a) => cx
+            .tensor(0)
+            .and_then(|x| with_layout(a.layout, x, 1, |x| Ok(vec![pool::global_pool(Kind::Lp(a.p as f64), x)?]))),
         Op::MaxUnpool(a) => (|| {
             let (i, os) = (cx.tensor(1)?, cx.opt_tensor(2)?);
             with_layout(a.layout, cx.tensor(0)?, 1, |x| {
@@ -157,14 +144,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                     edgeport_ir::ops::Layout::ChannelsFirst => i.clone(),
                     edgeport_ir::ops::Layout::ChannelsLast => common::to_channels_first(i)?,
                 };
-                Ok(vec![pool::max_unpool(
-                    &a.kernel_shape,
-                    &a.pads,
-                    &a.strides,
-                    x,
-                    &il,
-                    os,
-                )?])
+                Ok(vec![pool::max_unpool(&a.kernel_shape, &a.pads, &a.strides, x, &il, os)?])
             })
         })(),
         Op::BatchNormalization(a) => (|| {
@@ -192,13 +172,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         })(),
         Op::LRN(a) => (|| {
             with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![norm::lrn(
-                    a.alpha as f64,
-                    a.beta as f64,
-                    a.bias as f64,
-                    a.size,
-                    x,
-                )?])
+                Ok(vec![norm::lrn(a.alpha as f64, a.beta as f64, a.bias as f64, a.size, x)?])
             })
         })(),
         Op::LayerNormalization(a) => (|| {
@@ -221,14 +195,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                 cx.tensor(2)?,
             )?])
         })(),
-        Op::RMSNormalization(a) => (|| {
-            outs(vec![norm::rms_norm(
-                a.axis,
-                a.epsilon as f64,
-                cx.tensor(0)?,
-                cx.tensor(1)?,
-            )?])
-        })(),
+        Op::RMSNormalization(a) => (|| outs(vec![norm::rms_norm(a.axis, a.epsilon as f64, cx.tensor(0)?, cx.tensor(1)?)?]))(),
         Op::LpNormalization(a) => (|| outs(vec![norm::lp_norm(a.axis, a.p, cx.tensor(0)?)?]))(),
         Op::MeanVarianceNormalization(a) => (|| outs(vec![norm::mvn(&a.axes, cx.tensor(0)?)?]))(),
         Op::Attention(a) => (|| {
@@ -263,9 +230,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         })(),
         Op::GridSample(a) => (|| {
             let g = cx.tensor(1)?;
-            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![grid::grid_sample(a, x, g)?])
-            })
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![grid::grid_sample(a, x, g)?]))
         })(),
         Op::AffineGrid(a) => (|| outs(vec![grid::affine_grid(a, cx.tensor(0)?, cx.tensor(1)?)?]))(),
         Op::NonMaxSuppression(a) => (|| {
@@ -280,36 +245,15 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         })(),
         Op::RoiAlign(a) => (|| {
             let (r, b) = (cx.tensor(1)?, cx.tensor(2)?);
-            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![detection::roi_align(a, x, r, b)?])
-            })
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![detection::roi_align(a, x, r, b)?]))
         })(),
-        Op::Dropout(a) => (|| {
-            outs(misc::dropout(
-                a.seed,
-                cx.tensor(0)?,
-                cx.opt_tensor(1)?,
-                cx.opt_tensor(2)?,
-            )?)
-        })(),
-        Op::Col2Im(a) => (|| {
-            outs(vec![misc::col2im(
-                a,
-                cx.tensor(0)?,
-                cx.tensor(1)?,
-                cx.tensor(2)?,
-            )?])
-        })(),
+        Op::Dropout(a) => (|| outs(misc::dropout(a.seed, cx.tensor(0)?, cx.opt_tensor(1)?, cx.opt_tensor(2)?)?))(),
+        Op::Col2Im(a) => (|| outs(vec![misc::col2im(a, cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?)?]))(),
         Op::TfIdfVectorizer(a) => (|| outs(vec![misc::tfidf(a, cx.tensor(0)?)?]))(),
         Op::MaxRoiPool(a) => (|| {
             let r = cx.tensor(1)?;
             with_layout(a.layout, cx.tensor(0)?, 1, |x| {
-                Ok(vec![misc::max_roi_pool(
-                    &a.pooled_shape,
-                    a.spatial_scale as f64,
-                    x,
-                    r,
-                )?])
+                Ok(vec![misc::max_roi_pool(&a.pooled_shape, a.spatial_scale as f64, x, r)?])
             })
         })(),
         Op::CausalConvWithState(a) => (|| {
@@ -336,21 +280,14 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             "ImageDecoder (image decoding is not built into the evaluator)",
         )),
         Op::DeformConv(a) => (|| {
-            let (w, o, b, m) = (
-                cx.tensor(1)?,
-                cx.tensor(2)?,
-                cx.opt_tensor(3)?,
-                cx.opt_tensor(4)?,
-            );
+            let (w, o, b, m) = (cx.tensor(1)?, cx.tensor(2)?, cx.opt_tensor(3)?, cx.opt_tensor(4)?);
             with_layout(a.layout, cx.tensor(0)?, 1, |x| {
                 let o = match a.layout {
                     edgeport_ir::ops::Layout::ChannelsFirst => o.clone(),
                     edgeport_ir::ops::Layout::ChannelsLast => common::to_channels_first(o)?,
                 };
                 let m = match (a.layout, m) {
-                    (edgeport_ir::ops::Layout::ChannelsLast, Some(m)) => {
-                        Some(common::to_channels_first(m)?)
-                    }
+                    (edgeport_ir::ops::Layout::ChannelsLast, Some(m)) => Some(common::to_channels_first(m)?),
                     (_, m) => m.cloned(),
                 };
                 Ok(vec![deform::deform_conv(a, x, w, &o, b, m.as_ref())?])
@@ -359,11 +296,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
         Op::Flatten(a) => (|| {
             let x = cx.tensor(0)?;
             let r = x.rank();
-            let ax = if a.axis < 0 {
-                a.axis + r as i64
-            } else {
-                a.axis
-            };
+            let ax = if a.axis < 0 { a.axis + r as i64 } else { a.axis };
             if ax < 0 || ax > r as i64 {
                 return Err(crate::OpError::invalid(format!(
                     "Flatten axis {} out of range for rank {r}",
@@ -372,10 +305,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             }
             let ax = ax as usize;
             let s = x.shape();
-            let shape = [
-                s[..ax].iter().product::<usize>(),
-                s[ax..].iter().product::<usize>(),
-            ];
+            let shape = [s[..ax].iter().product::<usize>(), s[ax..].iter().product::<usize>()];
             outs(vec![x.reshape(&shape)?])
         })(),
         Op::Shrink(a) => (|| {

@@ -17,12 +17,7 @@ fn groups(shape: &[usize], axes: &[usize]) -> (Vec<usize>, usize) {
     let str = super::common::strides_of(shape);
     let n = prod(shape);
     let g = (0..n)
-        .map(|i| {
-            keep.iter()
-                .enumerate()
-                .map(|(j, &d)| ((i / str[d]) % shape[d]) * kstr[j])
-                .sum()
-        })
+        .map(|i| keep.iter().enumerate().map(|(j, &d)| ((i / str[d]) % shape[d]) * kstr[j]).sum())
         .collect();
     (g, prod(&kdims))
 }
@@ -35,27 +30,18 @@ fn stats(x: &[f64], g: &[usize], ng: usize) -> (Vec<f64>, Vec<f64>) {
         s[gi] += v;
         c[gi] += 1;
     }
-    let mean: Vec<f64> = s
-        .iter()
-        .zip(&c)
-        .map(|(s, &c)| s / c.max(1) as f64)
-        .collect();
+    let mean: Vec<f64> = s.iter().zip(&c).map(|(s, &c)| s / c.max(1) as f64).collect();
     let mut q = vec![0f64; ng];
     for (&v, &gi) in x.iter().zip(g) {
         q[gi] += (v - mean[gi]).powi(2);
     }
-    let var = q
-        .iter()
-        .zip(&c)
-        .map(|(q, &c)| q / c.max(1) as f64)
-        .collect();
+    let var = q.iter().zip(&c).map(|(q, &c)| q / c.max(1) as f64).collect();
     (mean, var)
 }
 
 /// A tensor's values broadcast to `shape`.
 fn bcast(t: &Tensor, shape: &[usize]) -> Result<Vec<f64>, OpError> {
-    let a = ArrayD::from_shape_vec(IxDyn(t.shape()), t.to_f64_vec()?)
-        .map_err(|e| OpError::invalid(e.to_string()))?;
+    let a = ArrayD::from_shape_vec(IxDyn(t.shape()), t.to_f64_vec()?).map_err(|e| OpError::invalid(e.to_string()))?;
     Ok(broadcast_to(&a, shape)?.iter().copied().collect())
 }
 
@@ -63,10 +49,7 @@ fn bcast(t: &Tensor, shape: &[usize]) -> Result<Vec<f64>, OpError> {
 fn chan(t: &Tensor, c: usize, what: &str) -> Result<Vec<f64>, OpError> {
     let v = t.to_f64_vec()?;
     if v.len() != c {
-        return Err(OpError::invalid(format!(
-            "{what} has {} values, expected {c}",
-            v.len()
-        )));
+        return Err(OpError::invalid(format!("{what} has {} values, expected {c}", v.len())));
     }
     Ok(v)
 }
@@ -86,9 +69,7 @@ pub fn batch_norm(
 ) -> Result<Vec<Tensor>, OpError> {
     let (xv, xs) = fdata(x)?;
     if xs.len() < 2 {
-        return Err(OpError::invalid(
-            "BatchNormalization input must have rank >= 2",
-        ));
+        return Err(OpError::invalid("BatchNormalization input must have rank >= 2"));
     }
     let c = xs[1];
     let sc = chan(scale, c, "scale")?;
@@ -97,11 +78,7 @@ pub fn batch_norm(
     let iv = chan(var, c, "input_var")?;
     let axes: Vec<usize> = (0..xs.len()).filter(|&d| d != 1).collect();
     let (g, _) = groups(&xs, &axes);
-    let (m, v) = if training {
-        stats(&xv, &g, c)
-    } else {
-        (im.clone(), iv.clone())
-    };
+    let (m, v) = if training { stats(&xv, &g, c) } else { (im.clone(), iv.clone()) };
     let y: Vec<f64> = xv
         .iter()
         .zip(&g)
@@ -109,16 +86,8 @@ pub fn batch_norm(
         .collect();
     let mut r = vec![fout(x.dtype(), &xs, y)?];
     if training && n_out > 1 {
-        let rm: Vec<f64> = im
-            .iter()
-            .zip(&m)
-            .map(|(a, b)| a * momentum + b * (1.0 - momentum))
-            .collect();
-        let rv: Vec<f64> = iv
-            .iter()
-            .zip(&v)
-            .map(|(a, b)| a * momentum + b * (1.0 - momentum))
-            .collect();
+        let rm: Vec<f64> = im.iter().zip(&m).map(|(a, b)| a * momentum + b * (1.0 - momentum)).collect();
+        let rv: Vec<f64> = iv.iter().zip(&v).map(|(a, b)| a * momentum + b * (1.0 - momentum)).collect();
         r.push(fout(mean.dtype(), &[c], rm)?);
         r.push(fout(var.dtype(), &[c], rv)?);
     }
@@ -129,9 +98,7 @@ pub fn batch_norm(
 pub fn instance_norm(eps: f64, x: &Tensor, scale: &Tensor, b: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     if xs.len() < 2 {
-        return Err(OpError::invalid(
-            "InstanceNormalization input must have rank >= 2",
-        ));
+        return Err(OpError::invalid("InstanceNormalization input must have rank >= 2"));
     }
     let c = xs[1];
     let sc = chan(scale, c, "scale")?;
@@ -153,14 +120,7 @@ fn stash_dtype(stash: i64) -> DType {
 }
 
 /// ONNX LayerNormalization: Y, Mean, InvStdDev.
-pub fn layer_norm(
-    axis: i64,
-    eps: f64,
-    stash: i64,
-    x: &Tensor,
-    scale: &Tensor,
-    b: Option<&Tensor>,
-) -> Result<Vec<Tensor>, OpError> {
+pub fn layer_norm(axis: i64, eps: f64, stash: i64, x: &Tensor, scale: &Tensor, b: Option<&Tensor>) -> Result<Vec<Tensor>, OpError> {
     let (xv, xs) = fdata(x)?;
     let ax = norm_axis(axis, xs.len())?;
     let axes: Vec<usize> = (ax..xs.len()).collect();
@@ -172,9 +132,7 @@ pub fn layer_norm(
         None => vec![0.0; xv.len()],
     };
     let inv: Vec<f64> = v.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let y = (0..xv.len())
-        .map(|i| (xv[i] - m[g[i]]) * inv[g[i]] * sc[i] + bb[i])
-        .collect();
+    let y = (0..xv.len()).map(|i| (xv[i] - m[g[i]]) * inv[g[i]] * sc[i] + bb[i]).collect();
     let mut ss = xs.clone();
     for s in ss.iter_mut().skip(ax) {
         *s = 1;
@@ -187,28 +145,16 @@ pub fn layer_norm(
 }
 
 /// ONNX GroupNormalization (opset 21: per-channel scale and bias).
-pub fn group_norm(
-    eps: f64,
-    num_groups: i64,
-    x: &Tensor,
-    scale: &Tensor,
-    b: &Tensor,
-) -> Result<Tensor, OpError> {
+pub fn group_norm(eps: f64, num_groups: i64, x: &Tensor, scale: &Tensor, b: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     if xs.len() < 2 {
-        return Err(OpError::invalid(
-            "GroupNormalization input must have rank >= 2",
-        ));
+        return Err(OpError::invalid("GroupNormalization input must have rank >= 2"));
     }
     let (n, c) = (xs[0], xs[1]);
     let ng = usize::try_from(num_groups)
         .ok()
         .filter(|&g| g > 0 && c % g == 0)
-        .ok_or_else(|| {
-            OpError::invalid(format!(
-                "num_groups {num_groups} does not divide {c} channels"
-            ))
-        })?;
+        .ok_or_else(|| OpError::invalid(format!("num_groups {num_groups} does not divide {c} channels")))?;
     let sc = chan(scale, c, "scale")?;
     let bb = chan(b, c, "bias")?;
     let sp = prod(&xs[2..]);
@@ -239,11 +185,7 @@ pub fn rms_norm(axis: i64, eps: f64, x: &Tensor, scale: &Tensor) -> Result<Tenso
         s[gi] += v * v;
         c[gi] += 1;
     }
-    let inv: Vec<f64> = s
-        .iter()
-        .zip(&c)
-        .map(|(s, &c)| 1.0 / (s / c.max(1) as f64 + eps).sqrt())
-        .collect();
+    let inv: Vec<f64> = s.iter().zip(&c).map(|(s, &c)| 1.0 / (s / c.max(1) as f64 + eps).sqrt()).collect();
     let sc = bcast(scale, &xs)?;
     let y = (0..xv.len()).map(|i| xv[i] * inv[g[i]] * sc[i]).collect();
     fout(scale.dtype(), &xs, y)
@@ -272,17 +214,10 @@ pub fn lp_norm(axis: i64, p: i64, x: &Tensor) -> Result<Tensor, OpError> {
 /// ONNX MeanVarianceNormalization.
 pub fn mvn(axes: &[i64], x: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
-    let axes: Vec<usize> = axes
-        .iter()
-        .map(|&a| norm_axis(a, xs.len()))
-        .collect::<Result<_, _>>()?;
+    let axes: Vec<usize> = axes.iter().map(|&a| norm_axis(a, xs.len())).collect::<Result<_, _>>()?;
     let (g, ng) = groups(&xs, &axes);
     let (m, v) = stats(&xv, &g, ng);
-    let y = xv
-        .iter()
-        .zip(&g)
-        .map(|(&x, &gi)| (x - m[gi]) / (v[gi].sqrt() + 1e-9))
-        .collect();
+    let y = xv.iter().zip(&g).map(|(&x, &gi)| (x - m[gi]) / (v[gi].sqrt() + 1e-9)).collect();
     fout(x.dtype(), &xs, y)
 }
 

@@ -38,21 +38,14 @@ fn odo_next(idx: &mut [usize], dims: &[usize]) -> bool {
 }
 
 /// Runs a pool; returns Y and (for max) the indices.
-pub fn pool(
-    kind: Kind,
-    a: &PoolAttrs<'_>,
-    x: &Tensor,
-    want_idx: bool,
-) -> Result<Vec<Tensor>, OpError> {
+pub fn pool(kind: Kind, a: &PoolAttrs<'_>, x: &Tensor, want_idx: bool) -> Result<Vec<Tensor>, OpError> {
     let xs = x.shape().to_vec();
     let xv = match x {
         Tensor::I8(_) | Tensor::U8(_) if kind == Kind::Max => x.to_f64_vec()?,
         _ => fdata(x)?.0,
     };
     if xs.len() < 3 {
-        return Err(OpError::invalid(format!(
-            "pool input must have rank >= 3, got {xs:?}"
-        )));
+        return Err(OpError::invalid(format!("pool input must have rank >= 3, got {xs:?}")));
     }
     let sp = &xs[2..];
     let nd = sp.len();
@@ -96,8 +89,7 @@ pub fn pool(
                     let mut inside = true;
                     let mut in_pad = true;
                     for d in 0..nd {
-                        let p = (oidx[d] * g.strides[d] + kidx[d] * g.dils[d]) as isize
-                            - g.pb[d] as isize;
+                        let p = (oidx[d] * g.strides[d] + kidx[d] * g.dils[d]) as isize - g.pb[d] as isize;
                         if p < 0 || p as usize >= sp[d] {
                             inside = false;
                             if p < -(g.pb[d] as isize) || p >= (sp[d] + g.pe[d]) as isize {
@@ -158,11 +150,7 @@ pub fn pool(
     ys.extend(&g.out);
     let mut r = vec![fout(x.dtype(), &ys, y)?];
     if want_idx {
-        r.push(Tensor::from_f64(
-            DType::I64,
-            &ys,
-            ind.into_iter().map(|v| v as f64).collect(),
-        )?);
+        r.push(Tensor::from_f64(DType::I64, &ys, ind.into_iter().map(|v| v as f64).collect())?);
     }
     Ok(r)
 }
@@ -171,9 +159,7 @@ pub fn pool(
 pub fn global_pool(kind: Kind, x: &Tensor) -> Result<Tensor, OpError> {
     let (xv, xs) = fdata(x)?;
     if xs.len() < 2 {
-        return Err(OpError::invalid(format!(
-            "global pool input must have rank >= 2, got {xs:?}"
-        )));
+        return Err(OpError::invalid(format!("global pool input must have rank >= 2, got {xs:?}")));
     }
     let nc = xs[0] * xs[1];
     let ip = prod(&xs[2..]);
@@ -203,17 +189,13 @@ pub fn max_unpool(
     let (xv, xs) = fdata(x)?;
     let iv = ind.to_i64_vec()?;
     if iv.len() != xv.len() || xs.len() < 3 {
-        return Err(OpError::invalid(
-            "MaxUnpool: X and I must have the same shape, rank >= 3",
-        ));
+        return Err(OpError::invalid("MaxUnpool: X and I must have the same shape, rank >= 3"));
     }
     let nd = xs.len() - 2;
     let mut shape: Vec<usize> = vec![xs[0], xs[1]];
     for d in 0..nd {
         let k = to_usize(
-            *kernel
-                .get(d)
-                .ok_or_else(|| OpError::invalid("kernel_shape too short"))?,
+            *kernel.get(d).ok_or_else(|| OpError::invalid("kernel_shape too short"))?,
             "kernel_shape",
         )?;
         let s = strides.get(d).map_or(Ok(1), |&s| to_usize(s, "strides"))?;
@@ -240,9 +222,7 @@ pub fn max_unpool(
         .map(|v| to_usize(v, "output_shape"))
         .collect::<Result<_, _>>()?;
     if target.len() != shape.len() {
-        return Err(OpError::invalid(format!(
-            "output_shape {target:?} has the wrong rank"
-        )));
+        return Err(OpError::invalid(format!("output_shape {target:?} has the wrong rank")));
     }
     let tstr = strides_of(&target);
     let sstr = strides_of(&shape);

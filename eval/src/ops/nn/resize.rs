@@ -17,14 +17,7 @@ use ndarray::{ArrayD, IxDyn};
 /// One output coordinate: taps, or `None` when it extrapolates.
 type Taps = Option<Vec<(usize, f64)>>;
 
-fn x_original(
-    mode: &str,
-    o: usize,
-    l: usize,
-    out: usize,
-    s: f64,
-    roi: (f64, f64),
-) -> Result<f64, OpError> {
+fn x_original(mode: &str, o: usize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Result<f64, OpError> {
     let (x, lf) = (o as f64, l as f64);
     let ow = s * lf;
     Ok(match mode {
@@ -58,9 +51,7 @@ fn x_original(
             offset + (x + 0.5) / s - 0.5
         }
         m => {
-            return Err(OpError::invalid(format!(
-                "unknown coordinate_transformation_mode '{m}'"
-            )));
+            return Err(OpError::invalid(format!("unknown coordinate_transformation_mode '{m}'")));
         }
     })
 }
@@ -109,9 +100,7 @@ fn coeffs(r: &Resize, ratio: f64, scale: f64) -> Result<Vec<f64>, OpError> {
             let s = scale.min(1.0);
             let start = (-2.0 / s).floor() as i64 + 1;
             let end = 2 - start;
-            let c: Vec<f64> = (start..end)
-                .map(|i| cubic_w(s * (i as f64 - ratio), a))
-                .collect();
+            let c: Vec<f64> = (start..end).map(|i| cubic_w(s * (i as f64 - ratio), a)).collect();
             let sum: f64 = c.iter().sum();
             c.into_iter().map(|v| v / sum).collect()
         }
@@ -125,13 +114,7 @@ fn coeffs(r: &Resize, ratio: f64, scale: f64) -> Result<Vec<f64>, OpError> {
     })
 }
 
-fn axis_taps(
-    r: &Resize,
-    l: usize,
-    out: usize,
-    s: f64,
-    roi: (f64, f64),
-) -> Result<Vec<Taps>, OpError> {
+fn axis_taps(r: &Resize, l: usize, out: usize, s: f64, roi: (f64, f64)) -> Result<Vec<Taps>, OpError> {
     let tf = r.coordinate_transformation_mode == "tf_crop_and_resize";
     (0..out)
         .map(|o| {
@@ -174,48 +157,28 @@ fn gather<T: Clone>(a: &ArrayD<T>, src: &[usize], out: &[usize]) -> Result<Array
         .iter()
         .map(|&s| flat.get(s).map(|&x| x.clone()))
         .collect::<Option<Vec<T>>>()
-        .ok_or_else(|| {
-            OpError::invalid("Resize: cannot resize an empty input to a non-empty output")
-        })?;
+        .ok_or_else(|| OpError::invalid("Resize: cannot resize an empty input to a non-empty output"))?;
     ArrayD::from_shape_vec(IxDyn(out), v).map_err(|e| OpError::invalid(e.to_string()))
 }
 
 /// ONNX Resize.
-pub fn resize(
-    r: &Resize,
-    x: &Tensor,
-    roi: Option<&Tensor>,
-    scales: Option<&Tensor>,
-    sizes: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+pub fn resize(r: &Resize, x: &Tensor, roi: Option<&Tensor>, scales: Option<&Tensor>, sizes: Option<&Tensor>) -> Result<Tensor, OpError> {
     let xs = x.shape().to_vec();
     let rank = xs.len();
     let axes: Vec<usize> = if r.axes.is_empty() {
         (0..rank).collect()
     } else {
-        r.axes
-            .iter()
-            .map(|&a| norm_axis(a, rank))
-            .collect::<Result<_, _>>()?
+        r.axes.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?
     };
     let na = axes.len();
-    let scales = scales
-        .map(|t| t.to_f64_vec())
-        .transpose()?
-        .filter(|v| !v.is_empty());
-    let sizes = sizes
-        .map(|t| t.to_i64_vec())
-        .transpose()?
-        .filter(|v| !v.is_empty());
+    let scales = scales.map(|t| t.to_f64_vec()).transpose()?.filter(|v| !v.is_empty());
+    let sizes = sizes.map(|t| t.to_i64_vec()).transpose()?.filter(|v| !v.is_empty());
     let mut sc = vec![1f64; rank];
     let mut out = xs.clone();
     match (scales, sizes) {
         (Some(s), _) => {
             if s.len() != na {
-                return Err(OpError::invalid(format!(
-                    "scales has {} values for {na} axes",
-                    s.len()
-                )));
+                return Err(OpError::invalid(format!("scales has {} values for {na} axes", s.len())));
             }
             for (i, &a) in axes.iter().enumerate() {
                 if s[i] <= 0.0 {
@@ -227,17 +190,13 @@ pub fn resize(
         }
         (None, Some(z)) => {
             if z.len() != na {
-                return Err(OpError::invalid(format!(
-                    "sizes has {} values for {na} axes",
-                    z.len()
-                )));
+                return Err(OpError::invalid(format!("sizes has {} values for {na} axes", z.len())));
             }
             let ratio = |i: usize| z[i] as f64 / xs[axes[i]] as f64;
             match r.keep_aspect_ratio_policy.as_str() {
                 "stretch" => {
                     for (i, &a) in axes.iter().enumerate() {
-                        out[a] =
-                            usize::try_from(z[i]).map_err(|_| OpError::invalid("negative size"))?;
+                        out[a] = usize::try_from(z[i]).map_err(|_| OpError::invalid("negative size"))?;
                         sc[a] = ratio(i);
                     }
                 }
@@ -254,18 +213,13 @@ pub fn resize(
                     }
                 }
                 p => {
-                    return Err(OpError::invalid(format!(
-                        "unknown keep_aspect_ratio_policy '{p}'"
-                    )));
+                    return Err(OpError::invalid(format!("unknown keep_aspect_ratio_policy '{p}'")));
                 }
             }
         }
         (None, None) => return Err(OpError::invalid("Resize needs scales or sizes")),
     }
-    let roi_v = roi
-        .map(|t| t.to_f64_vec())
-        .transpose()?
-        .filter(|v| !v.is_empty());
+    let roi_v = roi.map(|t| t.to_f64_vec()).transpose()?.filter(|v| !v.is_empty());
     let mut rois = vec![(0.0, 1.0); rank];
     if let Some(v) = roi_v {
         if v.len() == 2 * na {
@@ -277,11 +231,7 @@ pub fn resize(
                 *rr = (v[a], v[a + rank]);
             }
         } else if r.coordinate_transformation_mode == "tf_crop_and_resize" {
-            return Err(OpError::invalid(format!(
-                "roi has {} values, expected {}",
-                v.len(),
-                2 * na
-            )));
+            return Err(OpError::invalid(format!("roi has {} values, expected {}", v.len(), 2 * na)));
         }
     }
     let taps: Vec<Vec<Taps>> = (0..rank)
@@ -356,10 +306,7 @@ pub fn resize(
             *v = r.extrapolation_value as f64;
         }
     }
-    if matches!(
-        x,
-        Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_)
-    ) {
+    if matches!(x, Tensor::F32(_) | Tensor::F64(_) | Tensor::F16(_) | Tensor::BF16(_)) {
         Tensor::from_f64(x.dtype(), &out, data)
     } else {
         Tensor::from_f64(x.dtype(), &out, data.into_iter().map(round_even).collect())

@@ -8,9 +8,7 @@ use crate::value::Value;
 use edgeport_ir::Graph;
 use edgeport_ir::ops::Layout;
 use edgeport_ir::ops::Op;
-use edgeport_ir::ops::nn::{
-    AveragePool, BatchNormalization, Conv, ConvTranspose, InstanceNormalization, MaxPool,
-};
+use edgeport_ir::ops::nn::{AveragePool, BatchNormalization, Conv, ConvTranspose, InstanceNormalization, MaxPool};
 use ndarray::{ArrayD, IxDyn};
 
 fn t(shape: &[usize], seed: u32) -> Tensor {
@@ -28,17 +26,11 @@ fn t(shape: &[usize], seed: u32) -> Tensor {
 /// Runs a one-node graph on `inputs` and returns its first output.
 fn run1(op: Op, inputs: &[Tensor]) -> Tensor {
     let mut g = Graph::new("t");
-    let ins: Vec<_> = (0..inputs.len())
-        .map(|i| Some(g.add_input(format!("i{i}"), None)))
-        .collect();
+    let ins: Vec<_> = (0..inputs.len()).map(|i| Some(g.add_input(format!("i{i}"), None))).collect();
     let id = g.add_op("n", op, &ins, &["y"]).unwrap();
     g.add_output("y", id.out(0)).unwrap();
     let vals = inputs.iter().cloned().map(Value::Tensor).collect();
-    crate::run_graph(&g, vals)
-        .unwrap()
-        .remove(0)
-        .into_tensor()
-        .unwrap()
+    crate::run_graph(&g, vals).unwrap().remove(0).into_tensor().unwrap()
 }
 
 fn close(a: &Tensor, b: &Tensor) {
@@ -127,12 +119,7 @@ fn channels_last_matches_channels_first() {
         &[c(), c(), c(), var],
     );
     check_layout(
-        |layout| {
-            Op::InstanceNormalization(InstanceNormalization {
-                epsilon: 1e-5,
-                layout,
-            })
-        },
+        |layout| Op::InstanceNormalization(InstanceNormalization { epsilon: 1e-5, layout }),
         x,
         &[c(), c()],
     );
@@ -140,16 +127,7 @@ fn channels_last_matches_channels_first() {
 
 /// A naive 2-D conv for cross-checking.
 #[allow(clippy::too_many_arguments)]
-fn naive(
-    x: &[f32],
-    xs: [usize; 4],
-    w: &[f32],
-    ws: [usize; 4],
-    s: usize,
-    d: usize,
-    p: usize,
-    g: usize,
-) -> Vec<f32> {
+fn naive(x: &[f32], xs: [usize; 4], w: &[f32], ws: [usize; 4], s: usize, d: usize, p: usize, g: usize) -> Vec<f32> {
     let [n, c, h, wd] = xs;
     let [m, cg, kh, kw] = ws;
     let oh = (h + 2 * p - d * (kh - 1) - 1) / s + 1;
@@ -168,8 +146,7 @@ fn naive(
                                 let yy = (i * s + a * d) as isize - p as isize;
                                 let xx = (j * s + e * d) as isize - p as isize;
                                 if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < wd {
-                                    acc += x[((b * c + ci) * h + yy as usize) * wd + xx as usize]
-                                        * w[((o * cg + cc) * kh + a) * kw + e];
+                                    acc += x[((b * c + ci) * h + yy as usize) * wd + xx as usize] * w[((o * cg + cc) * kh + a) * kw + e];
                                 }
                             }
                         }

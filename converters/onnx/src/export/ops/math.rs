@@ -27,7 +27,9 @@ fn clip(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     for (i, a) in [(1, "min"), (2, "max")] {
         let s = n.input(i).to_string();
         if !s.is_empty() {
-            let v = em.const_floats(&s).ok_or_else(|| format!("Clip: {a} must be a constant below opset 11"))?;
+            let v = em
+                .const_floats(&s)
+                .ok_or_else(|| format!("Clip: {a} must be a constant below opset 11"))?;
             n.set_attr(a, RawAttrValue::Float(v.first().copied().unwrap_or(0.0) as f32));
         }
     }
@@ -39,7 +41,10 @@ fn topk(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 10 {
         return keep(n, em);
     }
-    let k = em.const_ints(n.input(1)).and_then(|v| v.first().copied()).ok_or("TopK: k must be a constant below opset 10")?;
+    let k = em
+        .const_ints(n.input(1))
+        .and_then(|v| v.first().copied())
+        .ok_or("TopK: k must be a constant below opset 10")?;
     n.inputs.truncate(1);
     n.set_attr("k", RawAttrValue::Int(k));
     keep(n, em)
@@ -71,7 +76,13 @@ fn softmax(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     perm.swap(a, last);
     let t = em.op("perm_in", "Transpose", &[&x], vec![("perm", RawAttrValue::Ints(perm.clone()))]);
     let y = em.fresh("swapped");
-    em.op_to(&n.name, &n.op_type.clone(), &[&t], vec![("axis", RawAttrValue::Int(last as i64))], &y);
+    em.op_to(
+        &n.name,
+        &n.op_type.clone(),
+        &[&t],
+        vec![("axis", RawAttrValue::Int(last as i64))],
+        &y,
+    );
     let out = n.outputs.first().cloned().unwrap_or_default();
     em.op_to("perm_out", "Transpose", &[&y], vec![("perm", RawAttrValue::Ints(perm))], &out);
     Ok(())
@@ -86,8 +97,12 @@ fn hard_swish(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     let x = n.input(0).to_string();
-    let hs =
-        em.op("hardsigmoid", "HardSigmoid", &[&x], vec![("alpha", RawAttrValue::Float(1.0 / 6.0)), ("beta", RawAttrValue::Float(0.5))]);
+    let hs = em.op(
+        "hardsigmoid",
+        "HardSigmoid",
+        &[&x],
+        vec![("alpha", RawAttrValue::Float(1.0 / 6.0)), ("beta", RawAttrValue::Float(0.5))],
+    );
     em.op_to(&n.name, "Mul", &[&x, &hs], vec![], &out0(&n));
     Ok(())
 }

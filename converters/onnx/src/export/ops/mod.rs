@@ -29,7 +29,13 @@ pub(crate) struct OnnxNode {
 
 impl OnnxNode {
     pub fn new(name: &str, op_type: &str, inputs: Vec<String>, outputs: Vec<String>) -> OnnxNode {
-        OnnxNode { name: name.to_string(), op_type: op_type.to_string(), inputs, outputs, ..Default::default() }
+        OnnxNode {
+            name: name.to_string(),
+            op_type: op_type.to_string(),
+            inputs,
+            outputs,
+            ..Default::default()
+        }
     }
     pub fn attr(&self, name: &str) -> Option<&RawAttrValue> {
         self.attrs.iter().find(|a| a.name == name).map(|a| &a.value)
@@ -52,7 +58,11 @@ impl OnnxNode {
     }
     pub fn set_attr(&mut self, name: &str, value: RawAttrValue) {
         self.attrs.retain(|a| a.name != name);
-        self.attrs.push(RawAttr { name: name.to_string(), ref_attr_name: None, value });
+        self.attrs.push(RawAttr {
+            name: name.to_string(),
+            ref_attr_name: None,
+            value,
+        });
     }
     /// Input `i`'s name, or "" when absent.
     pub fn input(&self, i: usize) -> &str {
@@ -167,7 +177,10 @@ pub(crate) type Rule = fn(OnnxNode, &mut Emit<'_>) -> Result<(), String>;
 
 /// The registry: (op type) → rule, for ai.onnx ops. Families register here.
 fn rule_for(op_type: &str) -> Option<Rule> {
-    reduction::rule(op_type).or_else(|| tensor::rule(op_type)).or_else(|| math::rule(op_type)).or_else(|| nn::rule(op_type))
+    reduction::rule(op_type)
+        .or_else(|| tensor::rule(op_type))
+        .or_else(|| math::rule(op_type))
+        .or_else(|| nn::rule(op_type))
 }
 
 /// The schema version of `domain::op` in effect at `version`, and the first version overall.
@@ -235,7 +248,11 @@ pub(crate) fn check_nodes(
                 "{}: {ni} inputs, opset {version} takes {}..{}",
                 n.op_type,
                 s.min_inputs,
-                if s.max_inputs == usize::MAX { "".into() } else { s.max_inputs.to_string() }
+                if s.max_inputs == usize::MAX {
+                    "".into()
+                } else {
+                    s.max_inputs.to_string()
+                }
             ));
         }
         for (i, name) in n.inputs.iter().enumerate() {
@@ -255,7 +272,14 @@ pub(crate) fn check_nodes(
 
 /// Converts emitted nodes to raw nodes.
 pub(crate) fn to_raw(n: OnnxNode) -> RawNode {
-    RawNode { name: n.name, op_type: n.op_type, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs }
+    RawNode {
+        name: n.name,
+        op_type: n.op_type,
+        domain: n.domain,
+        inputs: n.inputs,
+        outputs: n.outputs,
+        attrs: n.attrs,
+    }
 }
 
 /// Shorthand for an ints attribute value.
@@ -304,7 +328,8 @@ impl Emit<'_> {
     }
     /// Rank of `x`, required by a decomposition.
     pub fn need_rank(&self, x: &str, op: &str) -> Result<usize, String> {
-        self.rank(x).ok_or_else(|| format!("{op}: decomposing for opset {} needs the input rank to be known", self.opset))
+        self.rank(x)
+            .ok_or_else(|| format!("{op}: decomposing for opset {} needs the input rank to be known", self.opset))
     }
 }
 
@@ -312,5 +337,9 @@ impl Emit<'_> {
 pub(crate) fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let x = if a < 0 { a + r } else { a };
-    if (0..r.max(1)).contains(&x) { Ok(x as usize) } else { Err(format!("axis {a} is out of range for rank {rank}")) }
+    if (0..r.max(1)).contains(&x) {
+        Ok(x as usize)
+    } else {
+        Err(format!("axis {a} is out of range for rank {rank}"))
+    }
 }

@@ -106,13 +106,17 @@ fn dropout(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         return keep(n, em);
     }
     if !n.input(2).is_empty() {
-        let t = em.const_ints(n.input(2)).ok_or("Dropout: training_mode must be a constant below opset 12")?;
+        let t = em
+            .const_ints(n.input(2))
+            .ok_or("Dropout: training_mode must be a constant below opset 12")?;
         if t.iter().any(|&v| v != 0) {
             return Err("Dropout: training mode needs opset 12".into());
         }
     }
     if !n.input(1).is_empty() {
-        let r = em.const_floats(n.input(1)).ok_or("Dropout: ratio must be a constant below opset 12")?;
+        let r = em
+            .const_floats(n.input(1))
+            .ok_or("Dropout: ratio must be a constant below opset 12")?;
         n.set_attr("ratio", RawAttrValue::Float(r.first().copied().unwrap_or(0.5) as f32));
     }
     n.take_attr("seed");

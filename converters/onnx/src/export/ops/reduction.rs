@@ -35,7 +35,9 @@ fn reduce(mut n: OnnxNode, em: &mut Emit<'_>, since: i64) -> Result<(), String> 
         return Ok(());
     }
     if has_axes {
-        let axes = em.const_ints(n.input(1)).ok_or_else(|| format!("{}: axes must be a constant below opset {since}", n.op_type))?;
+        let axes = em
+            .const_ints(n.input(1))
+            .ok_or_else(|| format!("{}: axes must be a constant below opset {since}", n.op_type))?;
         if axes.is_empty() {
             if matches!(noop, Some(RawAttrValue::Int(1))) {
                 em.push(OnnxNode::new(&n.name, "Identity", vec![n.input(0).to_string()], n.outputs.clone()));

@@ -27,7 +27,9 @@ fn squeeze(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 13 || n.input(1).is_empty() {
         return keep(n, em);
     }
-    let axes = em.const_ints(n.input(1)).ok_or_else(|| format!("{}: axes must be a constant below opset 13", n.op_type))?;
+    let axes = em
+        .const_ints(n.input(1))
+        .ok_or_else(|| format!("{}: axes must be a constant below opset 13", n.op_type))?;
     let n = input_to_attr(n, 1, "axes", ints(axes));
     keep(n, em)
 }
@@ -56,7 +58,9 @@ fn split(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 13 || n.input(1).is_empty() {
         return keep(n, em);
     }
-    let sizes = em.const_ints(n.input(1)).ok_or("Split: split sizes must be a constant below opset 13")?;
+    let sizes = em
+        .const_ints(n.input(1))
+        .ok_or("Split: split sizes must be a constant below opset 13")?;
     let n = input_to_attr(n, 1, "split", ints(sizes));
     keep(n, em)
 }
@@ -87,8 +91,12 @@ fn pad(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset < 18 && !axes_in.is_empty() {
         // Expand pads over `axes` to pads over every axis.
         let axes = em.const_ints(&axes_in).ok_or("Pad: axes must be a constant below opset 18")?;
-        let pads = em.const_ints(n.input(1)).ok_or("Pad: pads must be a constant when axes are given below opset 18")?;
-        let r = em.rank(n.input(0)).ok_or("Pad: the input rank must be known to drop axes below opset 18")? as i64;
+        let pads = em
+            .const_ints(n.input(1))
+            .ok_or("Pad: pads must be a constant when axes are given below opset 18")?;
+        let r = em
+            .rank(n.input(0))
+            .ok_or("Pad: the input rank must be known to drop axes below opset 18")? as i64;
         let mut full = vec![0i64; 2 * r as usize];
         for (j, &a) in axes.iter().enumerate() {
             let a = if a < 0 { a + r } else { a };
@@ -108,7 +116,9 @@ fn pad(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     }
     let pads = em.const_ints(n.input(1)).ok_or("Pad: pads must be a constant below opset 11")?;
     if !n.input(2).is_empty() {
-        let v = em.const_floats(n.input(2)).ok_or("Pad: constant_value must be a constant below opset 11")?;
+        let v = em
+            .const_floats(n.input(2))
+            .ok_or("Pad: constant_value must be a constant below opset 11")?;
         n.set_attr("value", RawAttrValue::Float(v.first().copied().unwrap_or(0.0) as f32));
     }
     n.inputs.truncate(1);
@@ -125,7 +135,9 @@ fn slice(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         if s.is_empty() {
             return Ok(None);
         }
-        em.const_ints(s).map(Some).ok_or_else(|| format!("Slice: {what} must be a constant below opset 10"))
+        em.const_ints(s)
+            .map(Some)
+            .ok_or_else(|| format!("Slice: {what} must be a constant below opset 10"))
     };
     let starts = get(em, 1, "starts")?.unwrap_or_default();
     let ends = get(em, 2, "ends")?.unwrap_or_default();
@@ -190,9 +202,17 @@ fn cast_like(n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 15 {
         return keep(n, em);
     }
-    let dt = em.dtype(n.input(1)).ok_or("CastLike: the target dtype must be known below opset 15")?;
+    let dt = em
+        .dtype(n.input(1))
+        .ok_or("CastLike: the target dtype must be known below opset 15")?;
     let out = n.outputs.first().cloned().unwrap_or_default();
-    em.op_to(&n.name, "Cast", &[n.input(0)], vec![("to", RawAttrValue::Int(dt.onnx_code() as i64))], &out);
+    em.op_to(
+        &n.name,
+        "Cast",
+        &[n.input(0)],
+        vec![("to", RawAttrValue::Int(dt.onnx_code() as i64))],
+        &out,
+    );
     Ok(())
 }
 

@@ -48,13 +48,7 @@ impl<'g> B<'g> {
 
     /// A constant tensor of floats in the dtype of `like` (known statically, else converted
     /// at run time with `CastLike`).
-    pub fn floats_like(
-        &mut self,
-        what: &str,
-        shape: Vec<usize>,
-        vals: &[f64],
-        like: ValueId,
-    ) -> Result<ValueId, String> {
+    pub fn floats_like(&mut self, what: &str, shape: Vec<usize>, vals: &[f64], like: ValueId) -> Result<ValueId, String> {
         if let Some(dt) = dtype(self.g, like)
             && let Some(t) = float_tensor(dt, shape.clone(), vals)
         {
@@ -66,13 +60,7 @@ impl<'g> B<'g> {
     }
 
     /// Adds a helper op (by ONNX name, with attributes) with one output.
-    pub fn op(
-        &mut self,
-        what: &str,
-        op: &str,
-        attrs: Vec<(String, AttrValue)>,
-        inputs: &[Option<ValueId>],
-    ) -> Result<ValueId, String> {
+    pub fn op(&mut self, what: &str, op: &str, attrs: Vec<(String, AttrValue)>, inputs: &[Option<ValueId>]) -> Result<ValueId, String> {
         let kind = OpKind::from_name("", op).ok_or_else(|| format!("no IR op '{op}'"))?;
         let op = Op::from_kind(kind, attrs).map_err(|e| e.to_string())?;
         let name = self.name(what);
@@ -91,13 +79,7 @@ pub(crate) fn dtype(g: &Graph, v: ValueId) -> Option<DType> {
 
 /// The statically known rank of a value.
 pub(crate) fn rank(g: &Graph, v: ValueId) -> Option<usize> {
-    g.value(v)?
-        .ty
-        .as_ref()?
-        .as_tensor()?
-        .shape
-        .as_ref()
-        .map(|s| s.rank())
+    g.value(v)?.ty.as_ref()?.as_tensor()?.shape.as_ref().map(|s| s.rank())
 }
 
 /// The tensor of a constant value.
@@ -121,19 +103,10 @@ pub(crate) fn is_empty_const(g: &Graph, v: ValueId) -> bool {
 /// A float tensor of the given dtype, for the float dtypes.
 fn float_tensor(dt: DType, shape: Vec<usize>, vals: &[f64]) -> Option<Tensor> {
     let bytes: Vec<u8> = match dt {
-        DType::F32 => vals
-            .iter()
-            .flat_map(|&v| (v as f32).to_le_bytes())
-            .collect(),
+        DType::F32 => vals.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
         DType::F64 => vals.iter().flat_map(|&v| v.to_le_bytes()).collect(),
-        DType::F16 => vals
-            .iter()
-            .flat_map(|&v| half::f16::from_f64(v).to_le_bytes())
-            .collect(),
-        DType::BF16 => vals
-            .iter()
-            .flat_map(|&v| half::bf16::from_f64(v).to_le_bytes())
-            .collect(),
+        DType::F16 => vals.iter().flat_map(|&v| half::f16::from_f64(v).to_le_bytes()).collect(),
+        DType::BF16 => vals.iter().flat_map(|&v| half::bf16::from_f64(v).to_le_bytes()).collect(),
         _ => return None,
     };
     Tensor::from_bytes(dt, shape, edgeport_ir::Bytes::from_vec(bytes)).ok()

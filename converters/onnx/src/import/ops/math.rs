@@ -12,8 +12,7 @@ const MAX_RANK: i64 = 64;
 
 pub(crate) fn rule(op_type: &str) -> Option<Rule> {
     match op_type {
-        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "And" | "Or" | "Xor" | "Equal" | "Greater"
-        | "Less" => Some(binary),
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "And" | "Or" | "Xor" | "Equal" | "Greater" | "Less" => Some(binary),
         "Gemm" => Some(gemm),
         "Clip" => Some(clip),
         "TopK" => Some(topk),
@@ -37,11 +36,8 @@ fn binary(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
             let rb = rank(g, b).ok_or("old-style broadcast with 'axis' needs B of known rank")?;
             // Checked: `axis` comes from the file and may be anything.
             let trailing = if axis >= 0 {
-                let ra =
-                    rank(g, a).ok_or("old-style broadcast with 'axis' needs A of known rank")?;
-                (ra as i64)
-                    .checked_sub(axis)
-                    .and_then(|v| v.checked_sub(rb as i64))
+                let ra = rank(g, a).ok_or("old-style broadcast with 'axis' needs A of known rank")?;
+                (ra as i64).checked_sub(axis).and_then(|v| v.checked_sub(rb as i64))
             } else {
                 axis.checked_neg().and_then(|v| v.checked_sub(rb as i64))
             };
@@ -74,12 +70,8 @@ fn clip(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
         let min = n.take_float("min")?;
         let max = n.take_float("max")?;
         let mut b = B::new(n, g);
-        let min = min
-            .map(|v| b.floats_like("min", vec![], &[v as f64], x))
-            .transpose()?;
-        let max = max
-            .map(|v| b.floats_like("max", vec![], &[v as f64], x))
-            .transpose()?;
+        let min = min.map(|v| b.floats_like("min", vec![], &[v as f64], x)).transpose()?;
+        let max = max.map(|v| b.floats_like("max", vec![], &[v as f64], x)).transpose()?;
         let mut inputs = vec![Some(x), min, max];
         while inputs.last() == Some(&None) {
             inputs.pop();
@@ -113,20 +105,10 @@ fn softmax(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
         }
         let mut b = B::new(n, g);
         let shape = b.op("shape", "Shape", vec![], &[Some(x)])?;
-        let flat = b.op(
-            "flat",
-            "Flatten",
-            vec![("axis".into(), AttrValue::Int(axis))],
-            &[Some(x)],
-        )?;
+        let flat = b.op("flat", "Flatten", vec![("axis".into(), AttrValue::Int(axis))], &[Some(x)])?;
         let op = n.raw.op_type.clone();
         let mut b = B::new(n, g);
-        let y = b.op(
-            "2d",
-            &op,
-            vec![("axis".into(), AttrValue::Int(1))],
-            &[Some(flat)],
-        )?;
+        let y = b.op("2d", &op, vec![("axis".into(), AttrValue::Int(1))], &[Some(flat)])?;
         n.attrs.clear();
         rebuild(n, g, Some("Reshape"), &[Some(y), Some(shape)])
     })

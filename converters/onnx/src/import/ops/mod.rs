@@ -40,10 +40,7 @@ impl NodeIn<'_> {
         match self.take_attr(name) {
             None => Ok(None),
             Some(AttrValue::Int(i)) => Ok(Some(i)),
-            Some(v) => Err(format!(
-                "attribute '{name}' should be an int, found {}",
-                v.kind()
-            )),
+            Some(v) => Err(format!("attribute '{name}' should be an int, found {}", v.kind())),
         }
     }
     /// Removes a float attribute (an int is accepted, as old files sometimes store one).
@@ -52,10 +49,7 @@ impl NodeIn<'_> {
             None => Ok(None),
             Some(AttrValue::Float(f)) => Ok(Some(f)),
             Some(AttrValue::Int(i)) => Ok(Some(i as f32)),
-            Some(v) => Err(format!(
-                "attribute '{name}' should be a float, found {}",
-                v.kind()
-            )),
+            Some(v) => Err(format!("attribute '{name}' should be a float, found {}", v.kind())),
         }
     }
     /// Removes an ints attribute.
@@ -64,10 +58,7 @@ impl NodeIn<'_> {
             None => Ok(None),
             Some(AttrValue::Ints(v)) => Ok(Some(v)),
             Some(AttrValue::Int(i)) => Ok(Some(vec![i])),
-            Some(v) => Err(format!(
-                "attribute '{name}' should be ints, found {}",
-                v.kind()
-            )),
+            Some(v) => Err(format!("attribute '{name}' should be ints, found {}", v.kind())),
         }
     }
     /// Removes a floats attribute.
@@ -77,10 +68,7 @@ impl NodeIn<'_> {
             Some(AttrValue::Floats(v)) => Ok(Some(v)),
             Some(AttrValue::Float(f)) => Ok(Some(vec![f])),
             Some(AttrValue::Ints(v)) => Ok(Some(v.into_iter().map(|x| x as f32).collect())),
-            Some(v) => Err(format!(
-                "attribute '{name}' should be floats, found {}",
-                v.kind()
-            )),
+            Some(v) => Err(format!("attribute '{name}' should be floats, found {}", v.kind())),
         }
     }
     /// Sets (or replaces) an attribute.
@@ -94,8 +82,7 @@ impl NodeIn<'_> {
     }
     /// Input `i`, required.
     pub fn req(&self, i: usize) -> Result<ValueId, String> {
-        self.input(i)
-            .ok_or_else(|| format!("input {i} is required"))
+        self.input(i).ok_or_else(|| format!("input {i} is required"))
     }
     /// How many of the node's outputs are bound to a name.
     pub fn used_outputs(&self) -> usize {
@@ -119,25 +106,15 @@ fn rule_for(op_type: &str) -> Option<Rule> {
 
 /// Builds the node's own op (its ONNX op type, or `as_op` for renamed ops) from the remaining
 /// attributes, with the given inputs, bound to the node's outputs.
-pub(crate) fn rebuild(
-    n: &mut NodeIn<'_>,
-    g: &mut Graph,
-    as_op: Option<&str>,
-    inputs: &[Option<ValueId>],
-) -> Result<Built, String> {
+pub(crate) fn rebuild(n: &mut NodeIn<'_>, g: &mut Graph, as_op: Option<&str>, inputs: &[Option<ValueId>]) -> Result<Built, String> {
     let name = as_op.unwrap_or(&n.raw.op_type);
-    let kind =
-        edgeport_ir::OpKind::from_name("", name).ok_or_else(|| format!("no IR op '{name}'"))?;
+    let kind = edgeport_ir::OpKind::from_name("", name).ok_or_else(|| format!("no IR op '{name}'"))?;
     let op = Op::from_kind(kind, std::mem::take(&mut n.attrs)).map_err(|e| e.to_string())?;
     emit(g, &n.raw.name, op, inputs, n.raw.outputs.len())
 }
 
 /// Converts one node into IR nodes.
-pub(crate) fn convert(
-    mut n: NodeIn<'_>,
-    env: &mut Env<'_>,
-    g: &mut Graph,
-) -> Result<Built, String> {
+pub(crate) fn convert(mut n: NodeIn<'_>, env: &mut Env<'_>, g: &mut Graph) -> Result<Built, String> {
     let _ = &env;
     let std_domain = n.raw.domain.is_empty() || n.raw.domain == "ai.onnx";
     if std_domain && n.opset < 7 {
@@ -152,8 +129,7 @@ pub(crate) fn convert(
     }
     match kind_of(n.raw) {
         Some(kind) => {
-            let op =
-                Op::from_kind(kind, std::mem::take(&mut n.attrs)).map_err(|e| e.to_string())?;
+            let op = Op::from_kind(kind, std::mem::take(&mut n.attrs)).map_err(|e| e.to_string())?;
             emit(g, &n.raw.name, op, &n.inputs, n.raw.outputs.len())
         }
         None if std_domain => Err(format!("unknown ai.onnx op '{}'", n.raw.op_type)),

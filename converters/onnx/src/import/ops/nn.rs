@@ -52,10 +52,7 @@ fn dropout(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
         let r = b.f32s("ratio", vec![], &[ratio])?;
         let mut built = rebuild(n, g, None, &[Some(x), Some(r)])?;
         // The mask had the data's type before opset 10; it is bool since.
-        if n.opset < 10
-            && n.raw.outputs.get(1).is_some_and(|o| !o.is_empty())
-            && built.outputs.len() > 1
-        {
+        if n.opset < 10 && n.raw.outputs.get(1).is_some_and(|o| !o.is_empty()) && built.outputs.len() > 1 {
             let mask = built.outputs[1];
             let mut b = B::new(n, g);
             built.outputs[1] = b.op("mask_cast", "CastLike", vec![], &[Some(mask), Some(x)])?;
@@ -77,10 +74,7 @@ fn group_norm(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>
         let c = b.op(
             "channels",
             "Shape",
-            vec![
-                ("start".into(), AttrValue::Int(1)),
-                ("end".into(), AttrValue::Int(2)),
-            ],
+            vec![("start".into(), AttrValue::Int(1)), ("end".into(), AttrValue::Int(2))],
             &[Some(x)],
         )?;
         let gs = b.ints("groups", &[groups])?;
@@ -94,24 +88,9 @@ fn group_norm(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>
         let col = b.ints("column", &[groups, 1])?;
         let flat = b.ints("flat", &[-1])?;
         let per_channel = |b: &mut B<'_>, v, what: &str| -> Result<_, String> {
-            let r = b.op(
-                &format!("{what}_col"),
-                "Reshape",
-                vec![],
-                &[Some(v), Some(col)],
-            )?;
-            let e = b.op(
-                &format!("{what}_expanded"),
-                "Expand",
-                vec![],
-                &[Some(r), Some(target)],
-            )?;
-            b.op(
-                &format!("{what}_per_channel"),
-                "Reshape",
-                vec![],
-                &[Some(e), Some(flat)],
-            )
+            let r = b.op(&format!("{what}_col"), "Reshape", vec![], &[Some(v), Some(col)])?;
+            let e = b.op(&format!("{what}_expanded"), "Expand", vec![], &[Some(r), Some(target)])?;
+            b.op(&format!("{what}_per_channel"), "Reshape", vec![], &[Some(e), Some(flat)])
         };
         let scale = per_channel(&mut b, n.req(1)?, "scale")?;
         let bias = per_channel(&mut b, n.req(2)?, "bias")?;
@@ -120,19 +99,12 @@ fn group_norm(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>
 }
 
 fn mvn(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
-    let old = n
-        .attrs
-        .iter()
-        .any(|(k, _)| k == "across_channels" || k == "normalize_variance");
+    let old = n.attrs.iter().any(|(k, _)| k == "across_channels" || k == "normalize_variance");
     old.then(|| {
         let x = n.req(0)?;
         let across = n.take_int("across_channels")?.unwrap_or(0);
         let normalize = n.take_int("normalize_variance")?.unwrap_or(1);
-        let axes: Vec<i64> = if across != 0 {
-            vec![0, 1, 2, 3]
-        } else {
-            vec![0, 2, 3]
-        };
+        let axes: Vec<i64> = if across != 0 { vec![0, 1, 2, 3] } else { vec![0, 2, 3] };
         if normalize != 0 {
             n.set_attr("axes", AttrValue::Ints(axes));
             return rebuild(n, g, None, &[Some(x)]);
@@ -162,16 +134,8 @@ fn image_scaler(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, Strin
 }
 
 fn roi_align(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
-    (n.opset < 16
-        && !n
-            .attrs
-            .iter()
-            .any(|(k, _)| k == "coordinate_transformation_mode"))
-    .then(|| {
-        n.set_attr(
-            "coordinate_transformation_mode",
-            AttrValue::String("output_half_pixel".into()),
-        );
+    (n.opset < 16 && !n.attrs.iter().any(|(k, _)| k == "coordinate_transformation_mode")).then(|| {
+        n.set_attr("coordinate_transformation_mode", AttrValue::String("output_half_pixel".into()));
         let inputs = n.inputs.clone();
         rebuild(n, g, None, &inputs)
     })
@@ -186,10 +150,7 @@ fn recurrent(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>>
 }
 
 fn lp_pool(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
-    let float_p = n
-        .attrs
-        .iter()
-        .any(|(k, v)| k == "p" && matches!(v, AttrValue::Float(_)));
+    let float_p = n.attrs.iter().any(|(k, v)| k == "p" && matches!(v, AttrValue::Float(_)));
     float_p.then(|| {
         let p = n.take_float("p")?.unwrap_or(2.0);
         n.set_attr("p", AttrValue::Int(p.round() as i64));
@@ -199,10 +160,5 @@ fn lp_pool(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
 }
 
 fn scan(n: &mut NodeIn<'_>, _g: &mut Graph) -> Option<Result<Built, String>> {
-    (n.opset < 9).then(|| {
-        Err(
-            "Scan-8 (batched, with sequence_lens) is not supported; re-export at opset 9 or later"
-                .into(),
-        )
-    })
+    (n.opset < 9).then(|| Err("Scan-8 (batched, with sequence_lens) is not supported; re-export at opset 9 or later".into()))
 }

@@ -8,8 +8,8 @@ use edgeport_ir::Graph;
 pub(crate) fn rule(op_type: &str) -> Option<Rule> {
     match op_type {
         "ReduceSum" => Some(reduce_sum),
-        "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceMax"
-        | "ReduceMean" | "ReduceMin" | "ReduceProd" | "ReduceSumSquare" => Some(reduce_18),
+        "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceMax" | "ReduceMean" | "ReduceMin" | "ReduceProd"
+        | "ReduceSumSquare" => Some(reduce_18),
         _ => None,
     }
 }
@@ -30,10 +30,6 @@ fn axes_to_input(n: &mut NodeIn<'_>, g: &mut Graph) -> Result<Built, String> {
         Some(a) if !a.is_empty() => Some(B::new(n, g).ints("axes", &a)?),
         _ => None,
     };
-    let inputs = if axes.is_some() {
-        vec![Some(data), axes]
-    } else {
-        vec![Some(data)]
-    };
+    let inputs = if axes.is_some() { vec![Some(data), axes] } else { vec![Some(data)] };
     rebuild(n, g, None, &inputs)
 }

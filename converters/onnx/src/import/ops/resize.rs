@@ -20,10 +20,7 @@ fn old_mode(n: &mut NodeIn<'_>) -> Result<(), String> {
         None => "nearest".to_string(),
         Some(AttrValue::String(s)) => s,
         Some(v) => {
-            return Err(format!(
-                "attribute 'mode' should be a string, found {}",
-                v.kind()
-            ));
+            return Err(format!("attribute 'mode' should be a string, found {}", v.kind()));
         }
     };
     let mode = match mode.as_str() {
@@ -32,10 +29,7 @@ fn old_mode(n: &mut NodeIn<'_>) -> Result<(), String> {
         other => return Err(format!("unknown resize mode '{other}'")),
     };
     n.set_attr("mode", AttrValue::String(mode.into()));
-    n.set_attr(
-        "coordinate_transformation_mode",
-        AttrValue::String("asymmetric".into()),
-    );
+    n.set_attr("coordinate_transformation_mode", AttrValue::String("asymmetric".into()));
     if mode == "nearest" {
         n.set_attr("nearest_mode", AttrValue::String("floor".into()));
     }
@@ -52,12 +46,8 @@ fn upsample(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> 
                     Some(s) => s,
                     None => {
                         // Upsample-1: height_scale and width_scale on NCHW.
-                        let h = n
-                            .take_float("height_scale")?
-                            .ok_or("Upsample needs 'scales'")?;
-                        let w = n
-                            .take_float("width_scale")?
-                            .ok_or("Upsample needs 'scales'")?;
+                        let h = n.take_float("height_scale")?.ok_or("Upsample needs 'scales'")?;
+                        let w = n.take_float("width_scale")?.ok_or("Upsample needs 'scales'")?;
                         vec![1.0, 1.0, h, w]
                     }
                 };

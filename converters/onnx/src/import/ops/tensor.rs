@@ -25,9 +25,7 @@ pub(crate) fn rule(op_type: &str) -> Option<Rule> {
 fn reshape(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
     (n.opset < 5).then(|| {
         let data = n.req(0)?;
-        let shape = n
-            .take_ints("shape")?
-            .ok_or("Reshape-1 needs a 'shape' attribute")?;
+        let shape = n.take_ints("shape")?.ok_or("Reshape-1 needs a 'shape' attribute")?;
         let s = B::new(n, g).ints("shape", &shape)?;
         rebuild(n, g, None, &[Some(data), Some(s)])
     })
@@ -41,11 +39,7 @@ fn squeeze(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
             None if n.raw.op_type == "Unsqueeze" => return Err("Unsqueeze needs 'axes'".into()),
             None => None,
         };
-        let inputs = if axes.is_some() {
-            vec![Some(data), axes]
-        } else {
-            vec![Some(data)]
-        };
+        let inputs = if axes.is_some() { vec![Some(data), axes] } else { vec![Some(data)] };
         rebuild(n, g, None, &inputs)
     })
 }
@@ -99,12 +93,7 @@ fn pad(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
         let p = b.ints("pads", &pads)?;
         let mut inputs = vec![Some(data), Some(p)];
         if value != 0.0 {
-            inputs.push(Some(b.floats_like(
-                "value",
-                vec![],
-                &[value as f64],
-                data,
-            )?));
+            inputs.push(Some(b.floats_like("value", vec![], &[value as f64], data)?));
         }
         rebuild(n, g, None, &inputs)
     })
@@ -117,9 +106,7 @@ fn tile(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
         let tiles = const_ints(g, n.req(1)?).and_then(|v| v.first().copied());
         let axis = const_ints(g, n.req(2)?).and_then(|v| v.first().copied());
         let (Some(tiles), Some(axis), Some(r)) = (tiles, axis, rank(g, data)) else {
-            return Err(
-                "Tile-1 needs constant 'tiles' and 'axis' and an input of known rank".into(),
-            );
+            return Err("Tile-1 needs constant 'tiles' and 'axis' and an input of known rank".into());
         };
         let axis = if axis < 0 { axis + r as i64 } else { axis };
         if axis < 0 || axis as usize >= r {
@@ -142,10 +129,7 @@ fn concat(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
 
 /// Cast-1 names the target type as a string.
 fn cast(n: &mut NodeIn<'_>, g: &mut Graph) -> Option<Result<Built, String>> {
-    let is_string = n
-        .attrs
-        .iter()
-        .any(|(k, v)| k == "to" && matches!(v, AttrValue::String(_)));
+    let is_string = n.attrs.iter().any(|(k, v)| k == "to" && matches!(v, AttrValue::String(_)));
     is_string.then(|| {
         let Some(AttrValue::String(s)) = n.take_attr("to") else {
             return Err("Cast needs 'to'".into());
