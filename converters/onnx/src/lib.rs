@@ -65,14 +65,14 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
     });
     let ext = decode::ExternalData { base };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
-    import::import_model(&raw, &file)
+    import::import_model(&raw, &file).map(with_types)
 }
 
 /// Imports an ONNX model from bytes (external data is refused: it needs a folder).
 pub fn import_bytes(bytes: Vec<u8>, name: &str, _opts: &ImportOptions) -> Result<Graph, Error> {
     let ext = decode::ExternalData { base: None };
     let raw = decode::decode_model(edgeport_proto::bytes::Bytes::from(bytes), &decode::Ctx { file: name, ext: &ext })?;
-    import::import_model(&raw, name)
+    import::import_model(&raw, name).map(with_types)
 }
 
 struct MapBytes(Arc<memmap2::Mmap>);
@@ -80,4 +80,11 @@ impl AsRef<[u8]> for MapBytes {
     fn as_ref(&self) -> &[u8] {
         &self.0[..]
     }
+}
+
+/// Fills in the types that shape/dtype inference can derive (best effort: a model whose
+/// declared types contradict inference still imports; the validator judges it).
+fn with_types(mut g: Graph) -> Graph {
+    let _ = edgeport_ir::infer::infer_types(&mut g);
+    g
 }
