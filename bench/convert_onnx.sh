@@ -11,12 +11,12 @@
 # max RSS). The 1 GB model's time is reported as a ratio to `cp` of the same bytes.
 # Targets: resnet18 < 0.25 s wall and peak RSS < 1.2x the file size; 1 GB <= 3x cp.
 #
-# Usage: bench/convert_onnx.sh [WORKDIR]   (PYTHON defaults to /work/cache/venv/bin/python)
+# Usage: bench/convert_onnx.sh [WORKDIR]   (PYTHON defaults to .cache/venv/bin/python, made by tests/setup.sh)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(dirname "$HERE")"
 WORK="${1:-${TMPDIR:-/tmp}/edgeport-bench}"
-PY="${PYTHON:-/work/cache/venv/bin/python}"
+PY="${PYTHON:-$REPO/.cache/venv/bin/python}"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 mkdir -p "$WORK"
 

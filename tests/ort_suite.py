@@ -13,7 +13,7 @@ For every ONNX node-test case (onnx 1.22.0) and the `light` models:
      round trip, and "wins" (ORT fails the original, passes a lower-opset export).
 
 Needs the venv with onnx==1.22.0, onnxruntime==1.32.0, numpy (CI makes it with a setup
-script; here /work/cache/venv). Usage:
+script: tests/setup.sh makes .cache/venv). Usage:
   python tests/ort_suite.py [--out DIR] [--no-export] [--filter SUBSTR] [--no-manifest]
 Each batch of cases runs in a worker subprocess, so an onnxruntime crash costs one case.
 """
@@ -297,7 +297,7 @@ def main():
         path = manifest_path
         with open(path, "w") as f:
             f.write("# ONNX node tests (onnx 1.22.0) + light models: ORT on the original vs on import -> export.\n")
-            f.write("# Rewrite with /work/cache/venv/bin/python tests/ort_suite.py\n")
+            f.write("# Rewrite with .cache/venv/bin/python tests/ort_suite.py\n")
             f.write("\n".join(lines) + "\n")
     else:
         print("\n".join(lines))

@@ -1,7 +1,7 @@
 """Generates opsets.rs: every version of every ONNX operator schema (domain, name, since
 version, attribute names, input arity, allowed input dtypes), from the installed `onnx` wheel.
 
-Run: /work/cache/venv/bin/python converters/onnx/src/export/gen_opsets.py > converters/onnx/src/export/opsets.rs
+Run: .cache/venv/bin/python converters/onnx/src/export/gen_opsets.py > converters/onnx/src/export/opsets.rs
 """
 import onnx
 import onnx.defs as d
