@@ -81,6 +81,8 @@ fn inspect_reports_io_ops_and_params() {
     assert_eq!(v["inputs"][0]["name"], "image");
     assert_eq!(v["ops"]["Conv"], 2);
     assert_eq!(v["parameters"], 8 * 9 + 8 + 16 * 8 * 9 + 16 + 160 + 10);
+    // conv1 28·28·8·9 + conv2 7·7·16·72 + fc 16·10, per sample.
+    assert_eq!(v["macs"], 28 * 28 * 8 * 9 + 7 * 7 * 16 * 72 + 160);
 }
 
 #[test]

@@ -26,7 +26,8 @@ pub struct InspectReport {
     pub ops: BTreeMap<String, usize>,
     pub parameters: u64,
     pub parameter_bytes: BTreeMap<String, u64>,
-    /// Multiply-accumulates of Conv/MatMul/Gemm whose shapes are known (others not counted).
+    /// Multiply-accumulates of Conv/MatMul/Gemm whose shapes are known, symbolic dims as 1
+    /// (others not counted).
     pub macs: u64,
     pub metadata: BTreeMap<String, String>,
     pub custom_ops: Vec<String>,
@@ -61,7 +62,7 @@ impl fmt::Display for InspectReport {
         for (d, b) in &self.parameter_bytes {
             writeln!(f, "  {d}: {}", human_bytes(*b))?;
         }
-        writeln!(f, "MACs (known shapes): {}", self.macs)?;
+        writeln!(f, "MACs (Conv/MatMul/Gemm, symbolic dims as 1): {}", self.macs)?;
         if !self.custom_ops.is_empty() {
             writeln!(f, "custom ops: {}", self.custom_ops.join(", "))?;
         }
@@ -90,7 +91,19 @@ fn ty_text(g: &Graph, v: edgeport_ir::ValueId) -> String {
 
 fn known_shape(g: &Graph, v: Option<edgeport_ir::ValueId>) -> Option<Vec<u64>> {
     let v = v?;
-    g.value(v)?.ty.as_ref()?.as_tensor()?.shape.as_ref()?.as_known()
+    // Symbolic dims (batch, sequence) count as 1: MACs are per sample.
+    Some(
+        g.value(v)?
+            .ty
+            .as_ref()?
+            .as_tensor()?
+            .shape
+            .as_ref()?
+            .0
+            .iter()
+            .map(|d| d.known().unwrap_or(1))
+            .collect(),
+    )
 }
 
 /// MACs of one node when shapes are known.
