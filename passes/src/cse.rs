@@ -10,18 +10,7 @@ use std::collections::HashMap;
 pub struct Cse;
 
 fn deterministic(k: OpKind) -> bool {
-    !matches!(
-        k,
-        OpKind::Input
-            | OpKind::RandomNormal
-            | OpKind::RandomNormalLike
-            | OpKind::RandomUniform
-            | OpKind::RandomUniformLike
-            | OpKind::Bernoulli
-            | OpKind::Multinomial
-            | OpKind::Dropout
-            | OpKind::Custom
-    )
+    !crate::manager::is_nondeterministic(k)
 }
 
 impl Pass for Cse {

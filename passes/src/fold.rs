@@ -18,19 +18,7 @@ impl Default for FoldConstants {
 }
 
 fn foldable(op: &Op) -> bool {
-    !matches!(
-        op.kind(),
-        OpKind::Input
-            | OpKind::Custom
-            | OpKind::Constant
-            | OpKind::RandomNormal
-            | OpKind::RandomNormalLike
-            | OpKind::RandomUniform
-            | OpKind::RandomUniformLike
-            | OpKind::Bernoulli
-            | OpKind::Multinomial
-            | OpKind::Dropout
-    ) && op.subgraphs().is_empty()
+    !crate::manager::is_nondeterministic(op.kind()) && op.kind() != OpKind::Constant && op.subgraphs().is_empty()
 }
 
 impl Pass for FoldConstants {

@@ -121,3 +121,21 @@ pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
         other => return Err(PassError::Unknown(other.to_string(), PASS_NAMES.join(", "))),
     })
 }
+
+/// Ops whose results are not a function of their inputs alone (random ops, `Dropout`, custom
+/// ops, graph inputs): passes must not fold or merge them.
+pub(crate) fn is_nondeterministic(k: edgeport_ir::OpKind) -> bool {
+    use edgeport_ir::OpKind as K;
+    matches!(
+        k,
+        K::Input
+            | K::Custom
+            | K::RandomNormal
+            | K::RandomNormalLike
+            | K::RandomUniform
+            | K::RandomUniformLike
+            | K::Bernoulli
+            | K::Multinomial
+            | K::Dropout
+    )
+}
