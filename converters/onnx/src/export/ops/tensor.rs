@@ -43,9 +43,10 @@ fn split(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         && let Some(RawAttrValue::Int(k)) = n.take_attr("num_outputs")
     {
         // Equal chunks with a smaller last one (opset 18) need explicit sizes when the
-        // dimension is known and not divisible; otherwise an equal split is the same.
+        // dimension is not divisible; an unknown dimension cannot be proven divisible, so
+        // that form is refused rather than exported as a possibly wrong equal split.
         let axis = n.int_attr("axis").unwrap_or(0);
-        if let Some(sizes) = split_sizes(em, n.input(0), axis, k) {
+        if let Some(sizes) = split_sizes(em, n.input(0), axis, k)? {
             if em.opset >= 13 {
                 let s = em.ints_const("split", &sizes)?;
                 n.inputs.truncate(1);
@@ -65,15 +66,21 @@ fn split(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     keep(n, em)
 }
 
-/// Sizes of a `num_outputs` split when the dimension is known and not evenly divisible.
-fn split_sizes(em: &Emit<'_>, x: &str, axis: i64, k: i64) -> Option<Vec<i64>> {
-    let t = em.types.get(x)?.as_tensor()?;
-    let shape = t.shape.as_ref()?;
+/// Sizes of a `num_outputs` split: `None` when the known dimension divides evenly (an equal
+/// split says the same), explicit sizes when it does not; an error when it is unknown.
+fn split_sizes(em: &Emit<'_>, x: &str, axis: i64, k: i64) -> Result<Option<Vec<i64>>, String> {
+    let unknown = || "Split: num_outputs below opset 18 needs the split dimension to be known".to_string();
+    let t = em.types.get(x).and_then(|t| t.as_tensor()).ok_or_else(unknown)?;
+    let shape = t.shape.as_ref().ok_or_else(unknown)?;
     let r = shape.rank() as i64;
     let ax = if axis < 0 { axis + r } else { axis };
-    let d = shape.0.get(usize::try_from(ax).ok()?)?.known()? as i64;
+    let d = usize::try_from(ax)
+        .ok()
+        .and_then(|a| shape.0.get(a))
+        .and_then(|d| d.known())
+        .ok_or_else(unknown)? as i64;
     if k <= 0 || d % k == 0 {
-        return None;
+        return Ok(None);
     }
     let chunk = (d + k - 1) / k;
     let mut sizes = Vec::new();
@@ -83,7 +90,7 @@ fn split_sizes(em: &Emit<'_>, x: &str, axis: i64, k: i64) -> Option<Vec<i64>> {
         sizes.push(s);
         left -= s;
     }
-    Some(sizes)
+    Ok(Some(sizes))
 }
 
 fn pad(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
