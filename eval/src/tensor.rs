@@ -336,6 +336,30 @@ impl Tensor {
         })
     }
 
+    /// Builds an integer (or bool) tensor from wide integers, wrapping as `as` casts do; other
+    /// dtypes go through f64.
+    pub fn from_i128(dtype: DType, shape: &[usize], v: Vec<i128>) -> Result<Tensor, OpError> {
+        let s = IxDyn(shape);
+        let bad = |e: ndarray::ShapeError| OpError::invalid(format!("{e}"));
+        macro_rules! w {
+            ($var:ident, $ty:ty) => {
+                Tensor::$var(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x as $ty).collect()).map_err(bad)?)
+            };
+        }
+        Ok(match dtype {
+            DType::I8 => w!(I8, i8),
+            DType::I16 => w!(I16, i16),
+            DType::I32 => w!(I32, i32),
+            DType::I64 => w!(I64, i64),
+            DType::U8 => w!(U8, u8),
+            DType::U16 => w!(U16, u16),
+            DType::U32 => w!(U32, u32),
+            DType::U64 => w!(U64, u64),
+            DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).map_err(bad)?),
+            d => Tensor::from_f64(d, shape, v.into_iter().map(|x| x as f64).collect())?,
+        })
+    }
+
     /// A scalar f32.
     pub fn scalar_f32(x: f32) -> Tensor {
         Tensor::F32(ArrayD::from_elem(IxDyn(&[]), x))

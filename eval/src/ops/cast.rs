@@ -65,24 +65,7 @@ pub fn cast_with(t: &Tensor, to: DType, saturate: bool, round_mode: RoundMode) -
             Tensor::U64(a) => a.iter().map(|&x| x as i128).collect(),
             other => other.to_i64_vec()?.into_iter().map(|x| x as i128).collect(),
         };
-        let s = IxDyn(&shape);
-        macro_rules! w {
-            ($var:ident, $ty:ty) => {
-                Tensor::$var(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x as $ty).collect()).expect("shape"))
-            };
-        }
-        return Ok(match to {
-            DType::I8 => w!(I8, i8),
-            DType::I16 => w!(I16, i16),
-            DType::I32 => w!(I32, i32),
-            DType::I64 => w!(I64, i64),
-            DType::U8 => w!(U8, u8),
-            DType::U16 => w!(U16, u16),
-            DType::U32 => w!(U32, u32),
-            DType::U64 => w!(U64, u64),
-            DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).expect("shape")),
-            d => return Err(OpError::DType(d.to_string())),
-        });
+        return Tensor::from_i128(to, &shape, v);
     }
     if to == DType::F8E8M0 {
         let v = t.to_f64_vec()?;

@@ -6,7 +6,6 @@ use crate::error::OpError;
 use crate::tensor::{Tensor, is_bits};
 use crate::value::Value;
 use edgeport_ir::DType;
-use ndarray::{ArrayD, IxDyn};
 
 use super::super::OpResult;
 
@@ -43,25 +42,7 @@ pub fn ints(t: &Tensor) -> Result<Vec<i128>, OpError> {
 
 /// Builds an integer tensor, wrapping each value into the dtype as a C cast does.
 pub fn from_ints(d: DType, shape: &[usize], v: Vec<i128>) -> Result<Tensor, OpError> {
-    let s = IxDyn(shape);
-    let bad = |e: ndarray::ShapeError| OpError::invalid(format!("{e}"));
-    macro_rules! w {
-        ($var:ident, $ty:ty) => {
-            Tensor::$var(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x as $ty).collect()).map_err(bad)?)
-        };
-    }
-    Ok(match d {
-        DType::I8 => w!(I8, i8),
-        DType::I16 => w!(I16, i16),
-        DType::I32 => w!(I32, i32),
-        DType::I64 => w!(I64, i64),
-        DType::U8 => w!(U8, u8),
-        DType::U16 => w!(U16, u16),
-        DType::U32 => w!(U32, u32),
-        DType::U64 => w!(U64, u64),
-        DType::Bool => Tensor::Bool(ArrayD::from_shape_vec(s, v.into_iter().map(|x| x != 0).collect()).map_err(bad)?),
-        d => Tensor::from_f64(d, shape, v.into_iter().map(|x| x as f64).collect())?,
-    })
+    Tensor::from_i128(d, shape, v)
 }
 
 /// The elements of a numeric tensor.

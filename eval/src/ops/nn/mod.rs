@@ -34,6 +34,21 @@ use edgeport_ir::Op;
 use pool::{Kind, PoolAttrs};
 
 /// Runs the op if it belongs to this group.
+/// The geometry attributes that AveragePool, LpPool and MaxPool share.
+macro_rules! pool_attrs {
+    ($a:expr, $storage_order:expr) => {
+        PoolAttrs {
+            auto_pad: &$a.auto_pad,
+            ceil_mode: $a.ceil_mode != 0,
+            dilations: &$a.dilations,
+            kernel_shape: &$a.kernel_shape,
+            pads: &$a.pads,
+            strides: &$a.strides,
+            storage_order: $storage_order,
+        }
+    };
+}
+
 pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
     let cx: &NodeCtx<'_> = cx;
     Some(match op {
@@ -83,15 +98,7 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
             })
         })(),
         Op::AveragePool(a) => {
-            let pa = PoolAttrs {
-                auto_pad: &a.auto_pad,
-                ceil_mode: a.ceil_mode != 0,
-                dilations: &a.dilations,
-                kernel_shape: &a.kernel_shape,
-                pads: &a.pads,
-                strides: &a.strides,
-                storage_order: 0,
-            };
+            let pa = pool_attrs!(a, 0);
             let k = Kind::Avg {
                 include_pad: a.count_include_pad != 0,
             };
@@ -99,29 +106,13 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                 .and_then(|x| with_layout(a.layout, x, 1, |x| pool::pool(k, &pa, x, false)))
         }
         Op::LpPool(a) => {
-            let pa = PoolAttrs {
-                auto_pad: &a.auto_pad,
-                ceil_mode: a.ceil_mode != 0,
-                dilations: &a.dilations,
-                kernel_shape: &a.kernel_shape,
-                pads: &a.pads,
-                strides: &a.strides,
-                storage_order: 0,
-            };
+            let pa = pool_attrs!(a, 0);
             let k = Kind::Lp(a.p as f64);
             cx.tensor(0)
                 .and_then(|x| with_layout(a.layout, x, 1, |x| pool::pool(k, &pa, x, false)))
         }
         Op::MaxPool(a) => {
-            let pa = PoolAttrs {
-                auto_pad: &a.auto_pad,
-                ceil_mode: a.ceil_mode != 0,
-                dilations: &a.dilations,
-                kernel_shape: &a.kernel_shape,
-                pads: &a.pads,
-                strides: &a.strides,
-                storage_order: a.storage_order,
-            };
+            let pa = pool_attrs!(a, a.storage_order);
             let want = cx.wants_output(1);
             cx.tensor(0)
                 .and_then(|x| with_layout(a.layout, x, 2, |x| pool::pool(Kind::Max, &pa, x, want)))
