@@ -6,16 +6,22 @@
 //! from CLI flags, target profiles or TOML files; [`registry`] maps names to passes.
 //!
 //! Passes here (one file each): `dce` (dead code), `identity` (Identity removal), `fold`
-//! (constant folding on the reference evaluator), `cse` (common subexpressions).
+//! (constant folding on the reference evaluator), `cse` (common subexpressions), `fold_bn` (BatchNormalization into the preceding
+//! Conv/ConvTranspose/Gemm, or into Mul+Add), `nhwc`/`nhwc-io` (NCHW → NHWC layout, see
+//! [`layout`]).
 
 mod cse;
 mod dce;
 mod fold;
+mod fold_bn;
 mod identity;
+pub mod layout;
 mod manager;
 
 pub use cse::Cse;
 pub use dce::Dce;
 pub use fold::FoldConstants;
+pub use fold_bn::FoldBatchNorm;
 pub use identity::RemoveIdentity;
+pub use layout::{LayoutOptions, LayoutReport, Nhwc, to_channels_last};
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
