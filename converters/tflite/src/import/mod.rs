@@ -1,0 +1,1 @@
+//! TFLite import: flatbuffer model → IR graph. Filled in by the importer work.
