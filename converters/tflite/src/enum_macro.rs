@@ -15,16 +15,16 @@ macro_rules! codes_enum {
         impl $name {
             $(pub const $var: Self = Self($val);)*
             /// Every named value, in schema order.
-            pub const ALL: &'static [(&'static str, $ty)] = &[$((stringify!($var), $val)),*];
+            pub const NAMED: &'static [(&'static str, $ty)] = &[$((stringify!($var), $val)),*];
 
             /// The schema name of this value, if it is a known one.
             pub fn name(self) -> Option<&'static str> {
-                Self::ALL.iter().find(|(_, v)| *v == self.0).map(|(n, _)| *n)
+                Self::NAMED.iter().find(|(_, v)| *v == self.0).map(|(n, _)| *n)
             }
 
             /// Looks a value up by its schema name (case-sensitive).
             pub fn from_name(name: &str) -> Option<Self> {
-                Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, v)| Self(*v))
+                Self::NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| Self(*v))
             }
         }
 

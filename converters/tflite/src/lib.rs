@@ -10,6 +10,8 @@ pub mod enum_macro;
 pub mod codes;
 pub mod error;
 pub mod export;
+pub mod fb;
 pub mod import;
+pub mod model;
 
 pub use error::{OpIssue, TfliteError};
