@@ -101,7 +101,9 @@ impl<'a> Table<'a> {
 
     /// The absolute position of field `slot`, if present.
     fn field(&self, slot: usize) -> FbResult<Option<usize>> {
-        let voff = 4 + 2 * slot;
+        let Some(voff) = slot.checked_mul(2).and_then(|s| s.checked_add(4)) else {
+            return Ok(None);
+        };
         if voff + 2 > self.vt_len as usize {
             return Ok(None);
         }

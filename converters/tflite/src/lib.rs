@@ -12,6 +12,8 @@ pub mod error;
 pub mod export;
 pub mod fb;
 pub mod import;
+
+pub use import::{ImportOptions, import_bytes, import_data, import_path, import_path_with};
 pub mod model;
 
 pub use error::{OpIssue, TfliteError};
