@@ -1,11 +1,11 @@
 //! Reductions: MEAN, SUM, REDUCE_PROD/MAX/MIN/ANY/ALL → Reduce* (axes as an int64 input,
 //! empty axes = no reduction as in TF); ARG_MAX/ARG_MIN → ArgMax/ArgMin + Cast to the output
-//! index type.
+//! index type; CUMSUM (exclusive, reverse) → CumSum.
 
 use super::R;
 use crate::codes::BuiltinOperator as B;
 use crate::import::cx::OpCx;
-use crate::import::irops::{ArgMax, ArgMin, ReduceMax, ReduceMean, ReduceMin, ReduceProd, ReduceSum};
+use crate::import::irops::{ArgMax, ArgMin, CumSum, ReduceMax, ReduceMean, ReduceMin, ReduceProd, ReduceSum};
 use edgeport_ir::{DType, Graph, Op};
 
 pub fn convert(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> Option<R> {
@@ -13,6 +13,7 @@ pub fn convert(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> Option<R> {
         B::MEAN | B::SUM | B::REDUCE_PROD | B::REDUCE_MAX | B::REDUCE_MIN | B::REDUCE_ANY | B::REDUCE_ALL => reduce(cx, g),
         B::ARG_MAX => arg(cx, g, true),
         B::ARG_MIN => arg(cx, g, false),
+        B::CUMSUM => cumsum(cx, g),
         _ => return None,
     })
 }
@@ -78,6 +79,16 @@ fn arg(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph, max: bool) -> R {
     if dt != DType::I64 {
         y = cx.cast(g, y, dt)?;
     }
+    cx.output(g, 0, y)?;
+    Ok(())
+}
+
+fn cumsum(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> R {
+    let o = cx.opts();
+    let (exclusive, reverse) = (i64::from(o.bool(0, false)?), i64::from(o.bool(1, false)?));
+    let x = cx.input(g, 0)?;
+    let axis = cx.raw_input(g, 1)?;
+    let y = cx.node1(g, "", Op::CumSum(CumSum { exclusive, reverse }), &[Some(x), Some(axis)])?;
     cx.output(g, 0, y)?;
     Ok(())
 }
