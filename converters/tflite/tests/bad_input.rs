@@ -173,7 +173,7 @@ fn subgraph_cycle() {
     let m = ModelSpec {
         opcodes: vec![while_code],
         buffers: vec![BufSpec::Empty],
-        subgraphs: vec![sg(1, 1), sg(1, 0)],
+        subgraphs: vec![sg(1, 1), sg(0, 0)],
     };
     expect(build(&m), &["subgraph cycle: 0 -> 1 -> 0"]);
     let m = ModelSpec {

@@ -102,7 +102,12 @@ impl<'s, 'm> SgState<'s, 'm> {
         if self.failed.contains(&i) {
             return Ok(None);
         }
-        self.value(g, env, i).map(Some)
+        match self.value(g, env, i) {
+            Ok(v) => Ok(Some(v)),
+            // Already explained by an operator issue (e.g. a bad output index).
+            Err(_) if !env.issues.is_empty() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The IR value of tensor `i` in its own dtype; constants are created on first use.
