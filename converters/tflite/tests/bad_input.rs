@@ -183,3 +183,25 @@ fn subgraph_cycle() {
     };
     expect(build(&m), &["operator 0 (WHILE)", "subgraph index 3 out of range"]);
 }
+
+/// The >2 GB scheme: constant data appended after the flatbuffer, addressed by
+/// `Buffer.offset`/`size` from the start of the file.
+#[test]
+fn buffer_data_after_the_flatbuffer() {
+    let data: Vec<u8> = [10.0f32, 20.0, 30.0, 40.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut m = add_model();
+    m.buffers[1] = BufSpec::Offset(2, 16);
+    let len = build(&m).len();
+    let off = len.div_ceil(16) * 16;
+    m.buffers[1] = BufSpec::Offset(off as u64, 16);
+    let mut file = build(&m);
+    assert_eq!(file.len(), len);
+    file.resize(off, 0);
+    file.extend_from_slice(&data);
+    let g = import_bytes(file.clone(), FILE).unwrap();
+    let x = edgeport_ir::Tensor::from_f32(vec![4], &[1.0, 1.0, 1.0, 1.0]).unwrap();
+    assert_eq!(common::run(&g, &[x])[0].to_f64_vec().unwrap(), vec![11.0, 21.0, 31.0, 41.0]);
+    // One byte short: the range is past the end.
+    file.pop();
+    expect(file, &["buffer 1", "past the end of the file"]);
+}

@@ -42,7 +42,7 @@ fn small_int8_within_one_step() {
     }
 }
 
-/// MobileNetV2 (alpha 0.35, 96×96): the model is generated into /work/cache (6.7 MB), only its
+/// MobileNetV2 (alpha 0.35, 96×96): the models are generated into /work/cache (6.7 MB), only their
 /// expected outputs are committed; skipped when the model file is absent.
 #[test]
 fn mobilenet_v2_matches_litert() {
@@ -54,4 +54,17 @@ fn mobilenet_v2_matches_litert() {
     let diffs = check_fixture(&path, &fixture("mobilenet_v2_035_96.npz"));
     eprintln!("mobilenet_v2_035_96: {diffs:?}");
     assert!(diffs[0] <= 1e-4, "max abs diff {}", diffs[0]);
+}
+
+/// MobileNetV2 full-int8 (int8 in/out): within one quantization step of LiteRT's int8 output.
+#[test]
+fn mobilenet_v2_int8_within_one_step() {
+    let path = std::path::PathBuf::from("/work/cache/fixtures/tflite/mobilenet_v2_035_96_int8.tflite");
+    if !path.exists() {
+        eprintln!("skipped: {} not generated (run make_fixtures.py mobilenet)", path.display());
+        return;
+    }
+    let diffs = check_fixture(&path, &fixture("mobilenet_v2_035_96_int8.npz"));
+    eprintln!("mobilenet_v2_035_96_int8: max abs diff (int8 steps) {diffs:?}");
+    assert!(diffs[0] <= 1.0, "int8 output differs by {} steps", diffs[0]);
 }

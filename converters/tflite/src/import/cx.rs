@@ -156,7 +156,7 @@ impl<'s, 'm> SgState<'s, 'm> {
             .slice(b.pos, b.len)
             .ok_or_else(|| tensor_err("buffer data is past the end of the file".into()))?;
         let mut tensor = match &t.sparsity {
-            Some(sp) if dtype.bits() % 8 == 0 => {
+            Some(sp) if dtype.bits().is_multiple_of(8) => {
                 let dense = tensors::densify(sp, &bytes, dtype.bits() / 8, &shape).map_err(tensor_err)?;
                 tensors::constant(dtype, shape.clone(), edgeport_ir::Bytes::from_vec(dense))
             }

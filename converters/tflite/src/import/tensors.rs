@@ -117,7 +117,7 @@ fn string_constant(shape: Vec<usize>, b: &[u8]) -> Result<Tensor, String> {
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
     let raw = t.raw().ok_or("cannot permute a string tensor")?;
     let bits = t.dtype.bits();
-    if bits % 8 != 0 || perm.len() != t.shape.len() {
+    if !bits.is_multiple_of(8) || perm.len() != t.shape.len() {
         return Err(format!("cannot permute a {} tensor of rank {} by {perm:?}", t.dtype, t.shape.len()));
     }
     let es = bits / 8;
