@@ -205,3 +205,21 @@ fn buffer_data_after_the_flatbuffer() {
     file.pop();
     expect(file, &["buffer 1", "past the end of the file"]);
 }
+
+/// Found by the fuzz target: a sparse constant whose dense shape claims terabytes made the
+/// densifier allocate it (an abort). Now refused before allocating.
+#[test]
+fn sparse_tensor_with_huge_dense_shape() {
+    let mut b = std::fs::read(common::fixture("sparse.tflite")).unwrap();
+    let pat: Vec<u8> = [2i32, 16, 384].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let huge: Vec<u8> = [2i32, 16, 0x7fff_ffff].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut hits = 0;
+    for i in 0..b.len() - pat.len() {
+        if b[i..i + pat.len()] == pat[..] {
+            b[i..i + pat.len()].copy_from_slice(&huge);
+            hits += 1;
+        }
+    }
+    assert!(hits >= 1);
+    expect(b, &["implausibly large"]);
+}

@@ -157,7 +157,9 @@ impl<'s, 'm> SgState<'s, 'm> {
             .ok_or_else(|| tensor_err("buffer data is past the end of the file".into()))?;
         let mut tensor = match &t.sparsity {
             Some(sp) if dtype.bits().is_multiple_of(8) => {
-                let dense = tensors::densify(sp, &bytes, dtype.bits() / 8, &shape).map_err(tensor_err)?;
+                // A sparse tensor may be far larger dense than in the file, but not unboundedly.
+                let max = env.data.len().saturating_mul(64).max(1 << 20);
+                let dense = tensors::densify(sp, &bytes, dtype.bits() / 8, &shape, max).map_err(tensor_err)?;
                 tensors::constant(dtype, shape.clone(), edgeport_ir::Bytes::from_vec(dense))
             }
             Some(_) => Err(format!("sparse {dtype} tensors are not supported")),

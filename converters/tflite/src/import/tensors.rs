@@ -157,8 +157,9 @@ pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
 }
 
 /// Densifies a sparse constant (TACO format: per traversal dimension DENSE or SPARSE_CSR,
-/// optional block dimensions) into row-major bytes of the dense `shape`.
-pub fn densify(sp: &Sparsity, values: &[u8], elem: usize, shape: &[usize]) -> Result<Vec<u8>, String> {
+/// optional block dimensions) into row-major bytes of the dense `shape`. The dense size comes
+/// from the file, so it is refused above `max_bytes` before anything is allocated.
+pub fn densify(sp: &Sparsity, values: &[u8], elem: usize, shape: &[usize], max_bytes: usize) -> Result<Vec<u8>, String> {
     let rank = shape.len();
     let order: Vec<usize> = sp
         .traversal_order
@@ -188,6 +189,11 @@ pub fn densify(sp: &Sparsity, values: &[u8], elem: usize, shape: &[usize]) -> Re
     }
     let total = edgeport_ir::tensor::checked_numel(shape).map_err(|e| e.to_string())?;
     let nbytes = total.checked_mul(elem).ok_or("dense tensor too large")?;
+    if nbytes > max_bytes {
+        return Err(format!(
+            "dense form of {nbytes} bytes is implausibly large for this file (limit {max_bytes})"
+        ));
+    }
     let mut w = Walk {
         sp,
         order: &order,
