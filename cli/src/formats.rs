@@ -56,6 +56,13 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "tflite".into(),
+            extensions: vec!["tflite".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "epir".into(),
             extensions: vec!["epir".into()],
             can_import: true,
@@ -117,6 +124,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     if n == 0 {
         return Err(unknown("the file is empty"));
     }
+    // TFLite: a FlatBuffer with the file identifier "TFL3" at offset 4.
+    if head.get(4..8) == Some(b"TFL3".as_slice()) {
+        return by_name("tflite");
+    }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
         return by_name("onnx");
@@ -156,6 +167,9 @@ pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
     match (&fmt.provider, fmt.name.as_str()) {
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
+        }
+        (Provider::Builtin, "tflite") => {
+            edgeport_tflite::import_path(path).map_err(|e| FormatError::Import(e.to_string()))
         }
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))

@@ -1,0 +1,1 @@
+//! TFLite export (IR → .tflite flatbuffer). Owned by the export work; empty in the skeleton.
