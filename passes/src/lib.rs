@@ -6,16 +6,19 @@
 //! from CLI flags, target profiles or TOML files; [`registry`] maps names to passes.
 //!
 //! Passes here (one file each): `dce` (dead code), `identity` (Identity removal), `fold`
-//! (constant folding on the reference evaluator), `cse` (common subexpressions).
+//! (constant folding on the reference evaluator), `cse` (common subexpressions), `shapes`
+//! (static shapes: Shape/Size of known dims to constants, fold and re-infer until settled).
 
 mod cse;
 mod dce;
 mod fold;
 mod identity;
 mod manager;
+mod shapes;
 
 pub use cse::Cse;
 pub use dce::Dce;
 pub use fold::FoldConstants;
 pub use identity::RemoveIdentity;
+pub use shapes::StaticShapes;
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};

@@ -109,7 +109,7 @@ impl Manager {
 }
 
 /// The passes known by name.
-pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse"];
+pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse", "shapes"];
 
 /// Looks up a pass by name.
 pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
@@ -118,6 +118,7 @@ pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
         "identity" => Box::new(crate::RemoveIdentity),
         "fold" => Box::new(crate::FoldConstants::default()),
         "cse" => Box::new(crate::Cse),
+        "shapes" => Box::new(crate::StaticShapes),
         other => return Err(PassError::Unknown(other.to_string(), PASS_NAMES.join(", "))),
     })
 }

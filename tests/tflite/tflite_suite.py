@@ -7,7 +7,8 @@ and each I/O mode (`src`: the source's layout, `nhwc`: `--nhwc-io`):
   1. `edgeport convert MODEL -o OUT.tflite [--nhwc-io]`;
   2. runs onnxruntime on the ONNX model and ai_edge_litert's Interpreter on the .tflite with the
      same random inputs (seed 0; rank-4 inputs/outputs transposed for `nhwc`) and takes the max
-     abs difference over all outputs (pass: <= 1e-4);
+     abs difference over all outputs (pass: <= 1e-4; `*_qdq` int8 models: one output
+     quantization step, from the fixture's step_* array);
   3. counts the TRANSPOSE operators inside the .tflite (read with ai_edge_litert's schema
      bindings), and all operators.
 Prints one line per case and mode. `--check` compares with tests/tflite/manifest.txt (status
@@ -120,7 +121,13 @@ def one(name, model, mode, args):
         if g.shape != r.shape:
             return {"status": "fail", "transposes": counts.get("TRANSPOSE", 0), "note": f"output {k} shape {g.shape} vs {r.shape}"}
         worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - r.astype(np.float64)))) if r.size else 0.0)
-    status = "pass" if worst <= ATOL else "fail"
+    tol = ATOL
+    npz = os.path.splitext(model)[0] + ".npz"
+    if name.endswith("_qdq") and os.path.exists(npz):
+        # Integer kernels: within one quantization step of the output.
+        steps = [float(v[0]) for k, v in np.load(npz).items() if k.startswith("step_")]
+        tol = max([ATOL] + steps)
+    status = "pass" if worst <= tol else "fail"
     ops = sum(counts.values())
     return {
         "status": status,

@@ -15,7 +15,7 @@ pub struct ConvertOptions {
     pub from: Option<String>,
     pub to: Option<String>,
     pub opset: Option<i64>,
-    /// Comma-separated pass names (empty = none; TFLite output defaults to identity,fold,dce).
+    /// Comma-separated pass names (empty = none; TFLite output defaults to identity,shapes,dce).
     pub passes: String,
     /// TFLite output: channels-last inputs and outputs.
     pub nhwc_io: bool,
@@ -77,7 +77,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let mut pass_lines = Vec::new();
     // TFLite needs static shape computations folded into constants.
     let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
-        "identity,fold,dce"
+        "identity,shapes,dce"
     } else {
         o.passes.as_str()
     };

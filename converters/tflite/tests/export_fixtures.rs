@@ -54,7 +54,7 @@ fn to_nhwc(shape: &[usize], data: &[f32], back: bool) -> (Vec<usize>, Vec<f32>) 
 
 fn export(name: &str, nhwc: bool) -> (edgeport_ir::Graph, ExportSummary, PathBuf, tempfile::TempDir) {
     let mut g = edgeport_onnx::import_path(&fixtures().join(format!("{name}.onnx")), &Default::default()).expect("onnx import");
-    let m = edgeport_passes::Manager::from_names("identity,fold,dce").unwrap();
+    let m = edgeport_passes::Manager::from_names("identity,shapes,dce").unwrap();
     m.run(&mut g, &mut Default::default()).expect("passes");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("{name}.tflite"));
@@ -127,4 +127,16 @@ fn encoder_layer_matches_torch() {
 fn gelu_norm_matches_torch() {
     let (d, s) = check("gelu_norm", false);
     assert!(d <= 1e-4, "max abs diff {d}; ops {:?}", s.op_counts);
+}
+
+#[test]
+fn qdq_small_cnn_becomes_integer_kernels() {
+    let (d, s) = check("small_cnn_qdq", false);
+    let m = arrays("small_cnn_qdq");
+    let step = array(&m, "step_probs").1[0];
+    assert!(d <= 2.0 * step, "max abs diff {d} vs step {step}; ops {:?}", s.op_counts);
+    // Weights stay int8 inside the integer kernels: only the float fallbacks dequantize.
+    let count = |n: &str| s.op_counts.iter().find(|(k, _)| k == n).map_or(0, |(_, c)| *c);
+    assert!(count("DEQUANTIZE") < 10, "{:?}", s.op_counts);
+    assert!(count("CONV_2D") + count("DEPTHWISE_CONV_2D") >= 2, "{:?}", s.op_counts);
 }

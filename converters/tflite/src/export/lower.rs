@@ -52,6 +52,22 @@ pub(crate) struct Lower<'g> {
     pub skip: HashSet<NodeId>,
     names: HashSet<String>,
     pub issues: Vec<String>,
+    /// Final nodes of matched erf-GELU patterns → their input x.
+    pub gelu: HashMap<NodeId, ValueId>,
+    /// Quantization parameters of integer values (from the Q/DQ nodes around them).
+    pub qp: HashMap<ValueId, QP>,
+    /// DequantizeLinear outputs → their integer input (DEQUANTIZE is written only on demand).
+    pub dq: HashMap<ValueId, ValueId>,
+    /// While an op is lowered as an integer kernel: its float values → their integer values.
+    pub alias: HashMap<ValueId, ValueId>,
+}
+
+/// Quantization parameters of a value: per tensor, or per index along `axis` (IR dims).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct QP {
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i64>,
+    pub axis: usize,
 }
 
 /// The TFLite tensor type of an IR dtype.
@@ -85,6 +101,10 @@ impl<'g> Lower<'g> {
             skip: HashSet::new(),
             names: HashSet::new(),
             issues: Vec::new(),
+            gelu: HashMap::new(),
+            qp: HashMap::new(),
+            dq: HashMap::new(),
+            alias: HashMap::new(),
         }
     }
 
@@ -103,8 +123,34 @@ impl<'g> Lower<'g> {
         self.g.inputs_of(node).get(slot).copied().flatten()
     }
 
+    /// `v`, or the integer value it stands for while an integer kernel is lowered.
+    pub(crate) fn res(&self, v: ValueId) -> ValueId {
+        self.alias.get(&v).copied().unwrap_or(v)
+    }
+
+    /// The TFLite quantization of `v` held in order `perm`.
+    fn tquant(&self, v: ValueId, perm: &[usize]) -> Option<super::model::TQuant> {
+        let q = self.qp.get(&v)?;
+        let dim = if q.scale.len() > 1 { perm.iter().position(|&p| p == q.axis).unwrap_or(0) } else { 0 };
+        Some(super::model::TQuant {
+            scale: q.scale.clone(),
+            zero_point: if q.zero_point.is_empty() { vec![0; q.scale.len()] } else { q.zero_point.clone() },
+            quantized_dimension: dim as i32,
+        })
+    }
+
+    fn set_quant(&mut self, t: i32, v: ValueId, perm: &[usize]) {
+        let q = self.tquant(v, perm);
+        if let Some(x) = self.m.tensors.get_mut(t as usize)
+            && q.is_some()
+        {
+            x.quant = q;
+        }
+    }
+
     /// The constant tensor producing `v`, if any.
     pub(crate) fn const_of(&self, v: ValueId) -> Option<&'g Tensor> {
+        let v = self.res(v);
         match &self.g.get(v.node)?.op {
             Op::Constant(c) => Some(&c.value),
             _ => None,
@@ -127,6 +173,7 @@ impl<'g> Lower<'g> {
 
     /// The dtype of a value.
     pub(crate) fn dtype(&self, v: ValueId) -> LResult<DType> {
+        let v = self.res(v);
         if let Some(c) = self.const_of(v) {
             return Ok(c.dtype);
         }
@@ -138,6 +185,7 @@ impl<'g> Lower<'g> {
 
     /// The dims of a value (−1 = not known).
     pub(crate) fn dims(&self, v: ValueId) -> LResult<Vec<i64>> {
+        let v = self.res(v);
         if let Some(c) = self.const_of(v) {
             return Ok(c.shape.iter().map(|&d| d as i64).collect());
         }
@@ -162,6 +210,23 @@ impl<'g> Lower<'g> {
 
     pub(crate) fn rank(&self, v: ValueId) -> LResult<usize> {
         Ok(self.dims(v)?.len())
+    }
+
+    /// Writes the DEQUANTIZE of a DequantizeLinear output the first time a float consumer
+    /// needs it.
+    fn materialize_dq(&mut self, v: ValueId) -> LResult<()> {
+        if self.vals.contains_key(&v) {
+            return Ok(());
+        }
+        let Some(&q) = self.dq.get(&v) else {
+            return Ok(());
+        };
+        let rank = self.rank(q)?;
+        let perm = self.perm_of(q).unwrap_or_else(|| ident(rank));
+        let qt = self.get(q, &perm)?;
+        let yt = self.out(v, perm)?;
+        self.emit(B::DEQUANTIZE, vec![qt], vec![yt], None);
+        Ok(())
     }
 
     pub(crate) fn vname(&self, v: ValueId) -> String {
@@ -243,6 +308,7 @@ impl<'g> Lower<'g> {
 
     /// Creates the tensor of IR value `v`, held in dim order `perm`, and registers it.
     pub(crate) fn out(&mut self, v: ValueId, perm: Vec<usize>) -> LResult<i32> {
+        let v = self.res(v);
         let dims = self.dims(v)?;
         let ty = tensor_type(self.dtype(v)?)?;
         if perm.len() != dims.len() {
@@ -256,6 +322,7 @@ impl<'g> Lower<'g> {
         let tdims: Vec<i64> = perm.iter().map(|&p| dims[p]).collect();
         let name = self.vname(v);
         let t = self.tensor(&name, &tdims, ty);
+        self.set_quant(t, v, &perm);
         self.bind(v, Repr { t, perm });
         Ok(t)
     }
@@ -268,12 +335,15 @@ impl<'g> Lower<'g> {
 
     /// Registers which tensor holds `v`.
     pub(crate) fn bind(&mut self, v: ValueId, r: Repr) {
+        let v = self.res(v);
         self.cache.insert((v, r.perm.clone()), r.t);
         self.vals.insert(v, r);
     }
 
     /// How `v` is currently held (constants: in their own order).
     pub(crate) fn repr(&mut self, v: ValueId) -> LResult<Repr> {
+        let v = self.res(v);
+        self.materialize_dq(v)?;
         if let Some(r) = self.vals.get(&v) {
             return Ok(r.clone());
         }
@@ -287,12 +357,14 @@ impl<'g> Lower<'g> {
 
     /// The order `v` is held in (identity for constants and unlowered values).
     pub(crate) fn perm_of(&self, v: ValueId) -> Option<Vec<usize>> {
+        let v = self.res(v);
         self.vals.get(&v).map(|r| r.perm.clone())
     }
 
     /// The tensor holding `v` in dim order `perm`, making it (constant data permuted at write
     /// time, or a TRANSPOSE/RESHAPE op) when needed.
     pub(crate) fn get(&mut self, v: ValueId, perm: &[usize]) -> LResult<i32> {
+        let v = self.res(v);
         if let Some(&t) = self.cache.get(&(v, perm.to_vec())) {
             return Ok(t);
         }
@@ -301,6 +373,7 @@ impl<'g> Lower<'g> {
             self.cache.insert((v, perm.to_vec()), t);
             return Ok(t);
         }
+        self.materialize_dq(v)?;
         let r = self.vals.get(&v).cloned().ok_or(LErr::Upstream)?;
         if r.perm == perm {
             return Ok(r.t);
@@ -322,6 +395,7 @@ impl<'g> Lower<'g> {
         let suffix = if is_ident(perm) { "" } else { "_perm" };
         let name = format!("{}{suffix}", self.vname(v));
         let t = self.tensor(&name, &want, ty);
+        self.set_quant(t, v, perm);
         if perm_is_reshape(&held, &tperm) && want.iter().filter(|&&d| d < 0).count() <= 1 {
             let shape: Vec<i32> = want.iter().map(|&d| d as i32).collect();
             let s = self.const_i32(&format!("{name}_shape"), &shape);
@@ -380,7 +454,9 @@ impl<'g> Lower<'g> {
             self.emit(B::DEQUANTIZE, vec![h], vec![t], None);
             Ok(t)
         } else {
-            Ok(self.const_tensor(&name, &dims, ty, data))
+            let t = self.const_tensor(&name, &dims, ty, data);
+            self.set_quant(t, v, perm);
+            Ok(t)
         }
     }
 
@@ -441,6 +517,9 @@ impl<'g> Lower<'g> {
                 return;
             }
         };
+        self.gelu = super::ops::gelu::find(self);
+        super::ops::quant::prescan(self);
+        super::ops::static_shapes::skip_dead(self);
         for &i in self.g.inputs() {
             let v = ValueId { node: i, port: 0 };
             let r = match self.rank(v) {

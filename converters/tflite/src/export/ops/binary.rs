@@ -1,5 +1,5 @@
 //! Broadcasting element-wise ops with two or three inputs: Add/Sub/Mul/Div (with a fused
-//! following Relu/Relu6/Tanh), Pow, Max/Min, PRelu, comparisons, And/Or, Where (SELECT_V2).
+//! following Relu/Relu6/Tanh), Pow, Max/Min, Mod (FLOOR_MOD), PRelu, comparisons, And/Or, Where (SELECT_V2).
 //! They run in the order their inputs are held (channels-last after a conv): constants of lower
 //! rank are expanded and permuted at write time, so no transpose is needed.
 
@@ -118,6 +118,12 @@ pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
                 2 => elementwise(cx, id, code, &ins, None)?,
                 n => return err(format!("{n} inputs: only 1 or 2 are exported")),
             }
+        }
+        Op::Mod(m) => {
+            if m.fmod != 0 {
+                return err("fmod=1 (truncated remainder) has no TFLite form");
+            }
+            elementwise(cx, id, B::FLOOR_MOD, &two(&ins)?, None)?
         }
         Op::PRelu(_) => elementwise(cx, id, B::PRELU, &two(&ins)?, None)?,
         Op::Equal(_) => elementwise(cx, id, B::EQUAL, &two(&ins)?, None)?,

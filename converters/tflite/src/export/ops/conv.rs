@@ -157,9 +157,10 @@ pub(crate) fn conv(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::defs::nn::C
         Some(t) => t,
         None => return err("the weights must be a constant"),
     };
-    if wt.shape.len() != 4 || !matches!(wt.dtype, DType::F32 | DType::F16) {
+    let integer = matches!(wt.dtype, DType::I8 | DType::U8 | DType::I16);
+    if wt.shape.len() != 4 || !(integer || matches!(wt.dtype, DType::F32 | DType::F16)) {
         return err(format!(
-            "weights must be a 4-D float constant, got {:?} {}",
+            "weights must be a 4-D float or integer constant, got {:?} {}",
             wt.shape,
             wt.dtype.name()
         ));
@@ -185,11 +186,15 @@ pub(crate) fn conv(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::defs::nn::C
     };
     let bias = match cx.opt_input(id, 2) {
         Some(b) => cx.get_id(b)?,
+        None if integer => -1,
         None => {
             let z = vec![0f32; o as usize];
             cx.const_f32(&format!("{name}_bias"), &[o], &z)
         }
     };
+    if integer && g > 1 && !(i_per_g == 1 && g == cin) {
+        return err("grouped integer convolution is not exported");
+    }
     let (act, yv) = cx.fuse_activation(id);
     let yt = cx.out(yv, perm)?;
     let depthwise = g > 1 && i_per_g == 1 && g == cin;

@@ -19,6 +19,10 @@ fn fc_options(act: i8, keep: bool) -> super::super::model::Options {
 /// scaled by `scale`.
 fn bias_from_const(cx: &mut Lower, c: ValueId, n: i64, scale: f32) -> Option<i32> {
     let t = cx.const_of(c)?;
+    if t.dtype == DType::I32 && scale == 1.0 && t.shape.len() == 1 && t.shape[0] as i64 == n {
+        // An integer kernel's bias (the quantized int32 constant, with its parameters).
+        return cx.get_id(c).ok();
+    }
     if t.dtype != DType::F32 {
         return None;
     }
@@ -49,6 +53,10 @@ pub(crate) fn gemm(cx: &mut Lower, id: NodeId, g: &edgeport_ir::ops::defs::math:
     let mut at = cx.get(a, if g.transA != 0 { &[1, 0] } else { &[0, 1] })?;
     let bd = cx.dims(b)?;
     let n = if g.transB != 0 { bd[0] } else { bd[1] };
+    let integer = cx.dtype(b)?.is_int();
+    if integer && (g.alpha != 1.0 || (g.beta != 1.0 && cx.opt_input(id, 2).is_some())) {
+        return err("an integer Gemm needs alpha = beta = 1");
+    }
     if g.alpha != 1.0 {
         let ad: Vec<i64> = cx.m.tensors[at as usize].shape.iter().map(|&d| d as i64).collect();
         let s = cx.const_f32(&format!("{name}_alpha"), &[], &[g.alpha]);
@@ -64,6 +72,7 @@ pub(crate) fn gemm(cx: &mut Lower, id: NodeId, g: &edgeport_ir::ops::defs::math:
     };
     let y = ValueId { node: id, port: 0 };
     match (c, bias) {
+        (Some(_), None) if integer && g.beta != 0.0 => return err("an integer Gemm needs a 1-D int32 bias"),
         (Some(c), None) if g.beta != 0.0 => {
             // A full C: FC without bias, then ADD (beta folded into a MUL when needed).
             let yd = cx.dims(y)?;
@@ -131,7 +140,7 @@ pub(crate) fn matmul(cx: &mut Lower, id: NodeId) -> LResult<()> {
         return err("MatMul with a 1-D operand is not exported");
     }
     let y = ValueId { node: id, port: 0 };
-    if rb == 2 && cx.const_of(b).is_some() && cx.dtype(a)? == DType::F32 {
+    if rb == 2 && cx.const_of(b).is_some() && matches!(cx.dtype(a)?, DType::F32 | DType::I8 | DType::U8 | DType::I16) {
         let n = cx.dims(b)?[1];
         let at = cx.get_id(a)?;
         let bt = cx.get(b, &[1, 0])?;

@@ -2,21 +2,37 @@
 
 mod binary;
 pub(crate) mod conv;
+mod gelu_apply;
+pub(crate) mod gelu;
 mod gemm;
 mod norm;
 mod pool;
+pub(crate) mod quant;
 mod reduce;
 mod resize;
 mod shape;
 mod slice;
+pub(crate) mod static_shapes;
 mod unary;
 
 use super::lower::{LResult, Lower, err};
 use edgeport_ir::{Node, NodeId, Op};
 use pool::Kind;
 
-/// Lowers one node.
+/// Lowers one node: matched patterns first, then an integer kernel when the node sits between
+/// DequantizeLinear and QuantizeLinear, else the float rule.
 pub(crate) fn lower_node(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()> {
+    if let Some(&x) = cx.gelu.get(&id) {
+        return gelu_apply::gelu(cx, id, x);
+    }
+    if quant::lower(cx, id, &node.op)? || quant::try_integer(cx, id)? {
+        return Ok(());
+    }
+    lower_float(cx, id, node)
+}
+
+/// The float rule of a node (also used, with aliases, for integer kernels).
+pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()> {
     let op = &node.op;
     match op {
         Op::Conv(c) => return conv::conv(cx, id, c),
