@@ -530,7 +530,7 @@ impl<'g> Lower<'g> {
                 }
                 Err(LErr::Upstream) => continue,
             };
-            let perm = if self.opts.nhwc_io && r >= 3 { to_last(r) } else { ident(r) };
+            let perm = if self.opts.nhwc_io && r == 4 { to_last(r) } else { ident(r) };
             match self.out(v, perm) {
                 Ok(t) => {
                     self.m.inputs.push(t);
@@ -573,7 +573,7 @@ impl<'g> Lower<'g> {
             let res = (|| -> LResult<i32> {
                 let rank = self.rank(v)?;
                 let want = match self.perm_of(v) {
-                    Some(p) if self.opts.nhwc_io && rank >= 3 && p == to_last(rank) => p,
+                    Some(p) if self.opts.nhwc_io && rank == 4 && p == to_last(rank) => p,
                     _ => ident(rank),
                 };
                 let mut t = self.get(v, &want)?;

@@ -22,7 +22,7 @@ use std::path::Path;
 /// Export options.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TfliteExportOptions {
-    /// Make rank-≥3 graph inputs and outputs channels-last (NHWC) instead of keeping the source's
+    /// Make rank-4 graph inputs and outputs channels-last (NHWC) instead of keeping the source's
     /// layout (which costs one transpose at each boundary of a channels-first CNN).
     pub nhwc_io: bool,
     /// Store float32 constants as float16, each followed by a DEQUANTIZE op.

@@ -128,10 +128,21 @@ pub(crate) fn pad_nhwc(cx: &mut Lower, x: i32, pads: [i64; 4], value: Option<f32
         BufData::Owned(super::super::util::i32_bytes(&p)),
     );
     let out = cx.tensor(&format!("{name}_padded"), &out_dims, ty);
+    // The padded tensor keeps the input's quantization (integer kernels).
+    let q = cx.m.tensors[x as usize].quant.clone();
+    cx.m.tensors[out as usize].quant = q.clone();
     match value {
         None => cx.emit(B::PAD, vec![x, pt], vec![out], Some(opts(O::PadOptions))),
         Some(v) => {
-            let vt = cx.const_f32(&format!("{name}_pad_value"), &[], &[v]);
+            // Integer tensors pad with their lowest value (what −FLT_MAX means to a max pool).
+            let vname = format!("{name}_pad_value");
+            let vt = match ty {
+                TensorType::INT8 => cx.const_tensor(&vname, &[], ty, BufData::Owned(vec![0x80])),
+                TensorType::UINT8 => cx.const_tensor(&vname, &[], ty, BufData::Owned(vec![0])),
+                TensorType::INT16 => cx.const_tensor(&vname, &[], ty, BufData::Owned(i16::MIN.to_le_bytes().to_vec())),
+                _ => cx.const_f32(&vname, &[], &[v]),
+            };
+            cx.m.tensors[vt as usize].quant = q;
             cx.emit(B::PADV2, vec![x, pt, vt], vec![out], Some(opts(O::PadV2Options)));
         }
     }
