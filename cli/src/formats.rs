@@ -170,9 +170,7 @@ pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
         }
-        (Provider::Builtin, "tflite") => {
-            edgeport_tflite::import_path(path).map_err(|e| FormatError::Import(e.to_string()))
-        }
+        (Provider::Builtin, "tflite") => edgeport_tflite::import_path(path).map_err(|e| FormatError::Import(e.to_string())),
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))
         }

@@ -20,5 +20,5 @@ pub use cse::Cse;
 pub use dce::Dce;
 pub use fold::FoldConstants;
 pub use identity::RemoveIdentity;
-pub use shapes::StaticShapes;
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
+pub use shapes::StaticShapes;

@@ -44,7 +44,9 @@ fn shapes_to_constants(g: &mut Graph) -> Result<bool, PassError> {
     for id in ids {
         let value = match &g.node(id).op {
             Op::Shape(s) => {
-                let Some(x) = g.inputs_of(id).first().copied().flatten() else { continue };
+                let Some(x) = g.inputs_of(id).first().copied().flatten() else {
+                    continue;
+                };
                 let Some(d) = known_dims(g, x) else { continue };
                 let r = d.len() as i64;
                 let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
@@ -53,9 +55,13 @@ fn shapes_to_constants(g: &mut Graph) -> Result<bool, PassError> {
                 Tensor::from_i64(vec![picked.len()], &picked)
             }
             Op::Size(_) => {
-                let Some(x) = g.inputs_of(id).first().copied().flatten() else { continue };
+                let Some(x) = g.inputs_of(id).first().copied().flatten() else {
+                    continue;
+                };
                 let Some(d) = known_dims(g, x) else { continue };
-                let Some(n) = d.iter().try_fold(1i64, |a, &b| a.checked_mul(b)) else { continue };
+                let Some(n) = d.iter().try_fold(1i64, |a, &b| a.checked_mul(b)) else {
+                    continue;
+                };
                 Ok(Tensor::scalar_i64(n))
             }
             _ => continue,

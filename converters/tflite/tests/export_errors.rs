@@ -52,7 +52,10 @@ fn header_signature_and_fused_activation() {
     assert_eq!(run(&back, &x, vec![1, 4]), run(&g, &x, vec![1, 4]));
     // ADD with fused RELU: one operator.
     let ops: Vec<String> = back.node_ids().map(|n| back.node(n).op.name().to_string()).collect();
-    assert!(!ops.iter().any(|o| o == "Relu") || ops.iter().filter(|o| *o == "Add").count() == 1, "{ops:?}");
+    assert!(
+        !ops.iter().any(|o| o == "Relu") || ops.iter().filter(|o| *o == "Add").count() == 1,
+        "{ops:?}"
+    );
 }
 
 #[test]
@@ -82,7 +85,9 @@ fn every_unsupported_op_is_listed_and_nothing_is_written() {
     let mut g = Graph::new("bad");
     let x = f32_input(&mut g, "x", &[1, 3, 8, 8]);
     let w = f32_input(&mut g, "w", &[4, 3, 3, 3]);
-    let conv = g.add_op("conv_dyn_w", Op::Conv(Conv::default()), &[Some(x), Some(w), None], &["c"]).unwrap();
+    let conv = g
+        .add_op("conv_dyn_w", Op::Conv(Conv::default()), &[Some(x), Some(w), None], &["c"])
+        .unwrap();
     let cu = g
         .add_op(
             "mystery",
@@ -98,8 +103,14 @@ fn every_unsupported_op_is_listed_and_nothing_is_written() {
     g.add_output("f", out(cu)).unwrap();
     let _ = edgeport_ir::infer::infer_types(&mut g);
     let problems = check(&g, &TfliteExportOptions::default());
-    assert!(problems.iter().any(|p| p.contains("conv_dyn_w") && p.contains("constant")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.contains("mystery") && p.contains("Frobnicate")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("conv_dyn_w") && p.contains("constant")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("mystery") && p.contains("Frobnicate")),
+        "{problems:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.tflite");
     if let Ok(v) = edgeport_ir::validate::validate(&g) {

@@ -22,7 +22,12 @@ fn arrays(name: &str) -> serde_json::Map<String, serde_json::Value> {
 
 fn array(m: &serde_json::Map<String, serde_json::Value>, key: &str) -> (Vec<usize>, Vec<f32>) {
     let a = &m[key];
-    let shape = a["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape = a["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     let data = a["data"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap() as f32).collect();
     (shape, data)
 }

@@ -131,10 +131,18 @@ impl<'g> Lower<'g> {
     /// The TFLite quantization of `v` held in order `perm`.
     fn tquant(&self, v: ValueId, perm: &[usize]) -> Option<super::model::TQuant> {
         let q = self.qp.get(&v)?;
-        let dim = if q.scale.len() > 1 { perm.iter().position(|&p| p == q.axis).unwrap_or(0) } else { 0 };
+        let dim = if q.scale.len() > 1 {
+            perm.iter().position(|&p| p == q.axis).unwrap_or(0)
+        } else {
+            0
+        };
         Some(super::model::TQuant {
             scale: q.scale.clone(),
-            zero_point: if q.zero_point.is_empty() { vec![0; q.scale.len()] } else { q.zero_point.clone() },
+            zero_point: if q.zero_point.is_empty() {
+                vec![0; q.scale.len()]
+            } else {
+                q.zero_point.clone()
+            },
             quantized_dimension: dim as i32,
         })
     }

@@ -2,8 +2,8 @@
 
 mod binary;
 pub(crate) mod conv;
-mod gelu_apply;
 pub(crate) mod gelu;
+mod gelu_apply;
 mod gemm;
 mod norm;
 mod pool;

@@ -11,10 +11,7 @@ use std::collections::HashSet;
 /// node's inferred output shape.
 fn static_slot(cx: &Lower, node: NodeId, slot: usize) -> bool {
     let op = &cx.g.node(node).op;
-    let ok = matches!(
-        (op, slot),
-        (Op::Reshape(_), 1) | (Op::Expand(_), 1) | (Op::Resize(_), 1..=3)
-    );
+    let ok = matches!((op, slot), (Op::Reshape(_), 1) | (Op::Expand(_), 1) | (Op::Resize(_), 1..=3));
     if !ok {
         return false;
     }
