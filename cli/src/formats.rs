@@ -43,6 +43,8 @@ pub struct Format {
 #[derive(Debug, Clone)]
 pub struct ExportSettings {
     pub opset: Option<i64>,
+    /// TFLite: make rank-≥3 inputs and outputs channels-last (NHWC).
+    pub nhwc_io: bool,
 }
 
 /// Every format: built-ins first, then plugins found on PATH.
@@ -59,7 +61,7 @@ pub fn formats() -> Vec<Format> {
             name: "tflite".into(),
             extensions: vec!["tflite".into()],
             can_import: true,
-            can_export: false,
+            can_export: true,
             provider: Provider::Builtin,
         },
         Format {
@@ -132,6 +134,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
         return by_name("onnx");
     }
+    // TFLite: a flatbuffer with file identifier "TFL3" at bytes 4..8.
+    if head.get(4..8) == Some(b"TFL3".as_slice()) {
+        return by_name("tflite");
+    }
     if let Some(e) = ext_of(path) {
         for f in formats() {
             if f.extensions.contains(&e) && f.can_import {
@@ -168,9 +174,7 @@ pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
         }
-        (Provider::Builtin, "tflite") => {
-            edgeport_tflite::import_path(path).map_err(|e| FormatError::Import(e.to_string()))
-        }
+        (Provider::Builtin, "tflite") => edgeport_tflite::import_path(path).map_err(|e| FormatError::Import(e.to_string())),
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))
         }
@@ -187,7 +191,15 @@ pub fn check(g: &Graph, fmt: &Format, s: &ExportSettings) -> Vec<String> {
             let b = edgeport_onnx::OnnxBackend { opts: onnx_options(s) };
             b.check(g)
         }
+        (Provider::Builtin, "tflite") => edgeport_tflite::export::check(g, &tflite_options(s)),
         _ => Vec::new(),
+    }
+}
+
+fn tflite_options(s: &ExportSettings) -> edgeport_tflite::export::TfliteExportOptions {
+    edgeport_tflite::export::TfliteExportOptions {
+        nhwc_io: s.nhwc_io,
+        ..Default::default()
     }
 }
 
@@ -205,6 +217,9 @@ pub fn export(g: &edgeport_ir::validate::Validated<'_>, path: &Path, fmt: &Forma
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::export_path(g, path, &onnx_options(s)).map_err(|e| FormatError::Export(e.to_string()))
         }
+        (Provider::Builtin, "tflite") => edgeport_tflite::export::export_path(g, path, &tflite_options(s))
+            .map(|_| ())
+            .map_err(|e| FormatError::Export(e.to_string())),
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::write_bundle(g, path).map_err(|e| FormatError::Export(format!("{}: {e}", path.display())))
         }

@@ -41,6 +41,9 @@ enum Cmd {
         /// Passes to run before export, comma-separated (dce, identity, fold, cse).
         #[arg(long, default_value = "")]
         passes: String,
+        /// TFLite output: make rank-4 inputs and outputs NHWC (no boundary transposes).
+        #[arg(long)]
+        nhwc_io: bool,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
             to,
             opset,
             passes,
+            nhwc_io,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
                 to,
                 opset,
                 passes,
+                nhwc_io,
             })?;
             emit(json, &r);
             Ok(0)

@@ -6,9 +6,10 @@
 //! from CLI flags, target profiles or TOML files; [`registry`] maps names to passes.
 //!
 //! Passes here (one file each): `dce` (dead code), `identity` (Identity removal), `fold`
-//! (constant folding on the reference evaluator), `cse` (common subexpressions), `fold_bn` (BatchNormalization into the preceding
-//! Conv/ConvTranspose/Gemm, or into Mul+Add), `nhwc`/`nhwc-io` (NCHW → NHWC layout, see
-//! [`layout`]).
+//! (constant folding on the reference evaluator), `cse` (common subexpressions), `shapes`
+//! (static shapes: Shape/Size of known dims to constants, fold and re-infer until settled),
+//! `fold_bn` (BatchNormalization into the preceding Conv/ConvTranspose/Gemm, or into Mul+Add),
+//! `nhwc`/`nhwc-io` (NCHW → NHWC layout, see [`layout`]).
 
 mod cse;
 mod dce;
@@ -17,6 +18,7 @@ mod fold_bn;
 mod identity;
 pub mod layout;
 mod manager;
+mod shapes;
 
 pub use cse::Cse;
 pub use dce::Dce;
@@ -25,3 +27,4 @@ pub use fold_bn::FoldBatchNorm;
 pub use identity::RemoveIdentity;
 pub use layout::{LayoutOptions, LayoutReport, Nhwc, to_channels_last};
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
+pub use shapes::StaticShapes;

@@ -109,7 +109,7 @@ impl Manager {
 }
 
 /// The passes known by name.
-pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse", "fold_bn", "nhwc", "nhwc-io"];
+pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse", "fold_bn", "nhwc", "nhwc-io", "shapes"];
 
 /// Looks up a pass by name.
 pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
@@ -123,6 +123,7 @@ pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
         "nhwc-io" => Box::new(crate::Nhwc {
             opts: crate::LayoutOptions { nhwc_io: true },
         }),
+        "shapes" => Box::new(crate::StaticShapes),
         other => return Err(PassError::Unknown(other.to_string(), PASS_NAMES.join(", "))),
     })
 }

@@ -15,8 +15,10 @@ pub struct ConvertOptions {
     pub from: Option<String>,
     pub to: Option<String>,
     pub opset: Option<i64>,
-    /// Comma-separated pass names (empty = none).
+    /// Comma-separated pass names (empty = none; TFLite output defaults to identity,shapes,dce).
     pub passes: String,
+    /// TFLite output: channels-last inputs and outputs.
+    pub nhwc_io: bool,
 }
 
 /// What `convert` did.
@@ -73,8 +75,14 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
     let mut g = load(&o.input, Some(&in_fmt.name))?;
     let mut pass_lines = Vec::new();
-    if !o.passes.trim().is_empty() {
-        let m = edgeport_passes::Manager::from_names(&o.passes)
+    // TFLite needs static shape computations folded into constants.
+    let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
+        "identity,shapes,dce"
+    } else {
+        o.passes.as_str()
+    };
+    if !passes.trim().is_empty() {
+        let m = edgeport_passes::Manager::from_names(passes)
             .map_err(|e| CommandError::Input(e.to_string()))?
             .validate_between(true);
         let reports = m
@@ -91,7 +99,10 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         }
     }
     let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Input(format!("{}: {e}", o.input.display())))?;
-    let settings = ExportSettings { opset: o.opset };
+    let settings = ExportSettings {
+        opset: o.opset,
+        nhwc_io: o.nhwc_io,
+    };
     let problems = formats::check(&g, &out_fmt, &settings);
     if !problems.is_empty() {
         return Err(CommandError::Unsupported(format!(

@@ -1,0 +1,248 @@
+//! The TFLite model being built, before serialization: tensors, buffers, operators with their
+//! builtin options as (field id, value) lists, subgraph inputs/outputs and the signature.
+//! Lowering (`lower.rs` and `ops/`) fills it; `write.rs` serializes it.
+
+use crate::codes::{BuiltinOperator, BuiltinOptions, TensorType};
+use edgeport_ir::Bytes;
+use std::borrow::Cow;
+
+/// The bytes of one buffer. Transposed or converted weights are described, not computed, while
+/// lowering; their bytes are made when the file is written.
+#[derive(Clone, Debug)]
+pub(crate) enum BufData {
+    /// Borrowed from the IR (possibly an mmap of the source model): never copied until written.
+    Shared(Bytes),
+    /// Made during lowering (converted indices, shape vectors, …).
+    Owned(Vec<u8>),
+    /// `src` (row-major, `shape`, elements of `elem` bytes) transposed by `perm`
+    /// (output dim i = input dim perm\[i\]), then converted f32 → f16 when `to_f16`.
+    Lazy {
+        src: Bytes,
+        elem: usize,
+        shape: Vec<usize>,
+        perm: Vec<usize>,
+        to_f16: bool,
+    },
+}
+
+impl BufData {
+    /// Byte length of the written data.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            BufData::Shared(b) => b.len(),
+            BufData::Owned(v) => v.len(),
+            BufData::Lazy { src, elem, to_f16, .. } => {
+                if *to_f16 && *elem == 4 {
+                    src.len() / 2
+                } else {
+                    src.len()
+                }
+            }
+        }
+    }
+    /// The bytes to write.
+    pub(crate) fn bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            BufData::Shared(b) => Cow::Borrowed(&b[..]),
+            BufData::Owned(v) => Cow::Borrowed(&v[..]),
+            BufData::Lazy {
+                src,
+                elem,
+                shape,
+                perm,
+                to_f16,
+            } => {
+                let t = super::util::transpose_bytes(src, *elem, shape, perm);
+                if *to_f16 && *elem == 4 {
+                    Cow::Owned(super::util::f32_to_f16_bytes(&t))
+                } else {
+                    t
+                }
+            }
+        }
+    }
+}
+
+/// Quantization parameters of a tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TQuant {
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i64>,
+    pub quantized_dimension: i32,
+}
+
+/// One tensor of the subgraph.
+#[derive(Clone, Debug)]
+pub(crate) struct TTensor {
+    pub name: String,
+    pub shape: Vec<i32>,
+    /// Present when some dimension is dynamic (−1 there).
+    pub shape_signature: Option<Vec<i32>>,
+    pub ty: TensorType,
+    /// Index into `TModel::buffers` (0 = no data).
+    pub buffer: u32,
+    pub quant: Option<TQuant>,
+}
+
+/// A builtin options field value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Field {
+    I8(i8),
+    I32(i32),
+    F32(f32),
+    Bool(bool),
+    VecI32(Vec<i32>),
+}
+
+/// A builtin options table: its union type id and its fields by field id.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Options {
+    pub ty: BuiltinOptions,
+    pub fields: Vec<(u16, Field)>,
+}
+
+impl Options {
+    pub(crate) fn new(ty: BuiltinOptions) -> Options {
+        Options { ty, fields: Vec::new() }
+    }
+    /// Adds a field (builder style).
+    pub(crate) fn with(mut self, id: u16, f: Field) -> Options {
+        self.fields.push((id, f));
+        self
+    }
+}
+
+/// One operator.
+#[derive(Clone, Debug)]
+pub(crate) struct TOp {
+    pub code: BuiltinOperator,
+    /// Tensor indices; −1 = omitted optional input.
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<i32>,
+    pub options: Option<Options>,
+}
+
+/// The whole model (one subgraph).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TModel {
+    pub tensors: Vec<TTensor>,
+    /// `buffers[0]` is the empty sentinel.
+    pub buffers: Vec<Option<BufData>>,
+    pub ops: Vec<TOp>,
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<i32>,
+    /// Signature names in order (input name, tensor index).
+    pub sig_inputs: Vec<(String, i32)>,
+    pub sig_outputs: Vec<(String, i32)>,
+    pub description: String,
+}
+
+impl TModel {
+    pub(crate) fn new(description: &str) -> TModel {
+        TModel {
+            buffers: vec![None],
+            description: description.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a tensor without data and returns its index.
+    pub(crate) fn add_tensor(&mut self, t: TTensor) -> i32 {
+        self.tensors.push(t);
+        (self.tensors.len() - 1) as i32
+    }
+
+    /// Adds a buffer and returns its index.
+    pub(crate) fn add_buffer(&mut self, d: BufData) -> u32 {
+        self.buffers.push(Some(d));
+        (self.buffers.len() - 1) as u32
+    }
+
+    pub(crate) fn add_op(&mut self, op: TOp) {
+        self.ops.push(op);
+    }
+
+    /// Total bytes of buffer data.
+    pub(crate) fn data_bytes(&self) -> u64 {
+        self.buffers.iter().flatten().map(|b| b.len() as u64).sum()
+    }
+
+    /// Drops operators whose outputs nobody reads (not consumed, not subgraph outputs), then
+    /// tensors and buffers nobody refers to, renumbering what remains.
+    pub(crate) fn compact(&mut self) {
+        loop {
+            let mut used = vec![false; self.tensors.len()];
+            for &o in &self.outputs {
+                mark(&mut used, o);
+            }
+            for op in &self.ops {
+                for &i in &op.inputs {
+                    mark(&mut used, i);
+                }
+            }
+            let before = self.ops.len();
+            self.ops
+                .retain(|op| op.outputs.iter().any(|&o| used.get(o as usize).copied().unwrap_or(false)));
+            if self.ops.len() == before {
+                break;
+            }
+        }
+        let mut used = vec![false; self.tensors.len()];
+        for &i in self.inputs.iter().chain(&self.outputs) {
+            mark(&mut used, i);
+        }
+        for op in &self.ops {
+            for &i in op.inputs.iter().chain(&op.outputs) {
+                mark(&mut used, i);
+            }
+        }
+        let mut remap = vec![-1i32; self.tensors.len()];
+        let mut kept = Vec::new();
+        for (i, t) in std::mem::take(&mut self.tensors).into_iter().enumerate() {
+            if used[i] {
+                remap[i] = kept.len() as i32;
+                kept.push(t);
+            }
+        }
+        self.tensors = kept;
+        let re = |i: &mut i32| {
+            if *i >= 0 {
+                *i = remap.get(*i as usize).copied().unwrap_or(-1);
+            }
+        };
+        for op in &mut self.ops {
+            op.inputs.iter_mut().for_each(re);
+            op.outputs.iter_mut().for_each(re);
+        }
+        self.inputs.iter_mut().for_each(re);
+        self.outputs.iter_mut().for_each(re);
+        for (_, i) in self.sig_inputs.iter_mut().chain(self.sig_outputs.iter_mut()) {
+            re(i);
+        }
+        // Buffers: keep those referred to, in first-reference order (buffer 0 stays empty).
+        let mut bremap = vec![0u32; self.buffers.len()];
+        let mut bufs: Vec<Option<BufData>> = vec![None];
+        let mut old = std::mem::take(&mut self.buffers);
+        for t in &mut self.tensors {
+            let b = t.buffer as usize;
+            if b == 0 || b >= old.len() {
+                t.buffer = 0;
+                continue;
+            }
+            if bremap[b] == 0 {
+                bufs.push(old[b].take());
+                bremap[b] = (bufs.len() - 1) as u32;
+            }
+            t.buffer = bremap[b];
+        }
+        self.buffers = bufs;
+    }
+}
+
+fn mark(used: &mut [bool], i: i32) {
+    if i >= 0
+        && let Some(u) = used.get_mut(i as usize)
+    {
+        *u = true;
+    }
+}

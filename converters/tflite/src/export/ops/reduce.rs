@@ -1,0 +1,206 @@
+//! Reductions and normalizations: ReduceMean/Sum/Max/Min/Prod → MEAN/SUM/REDUCE_MAX/
+//! REDUCE_MIN/REDUCE_PROD (in the order the input is held), Softmax/LogSoftmax (held with the
+//! axis last, so no transpose is written for axis ≠ −1), LayerNormalization decomposed into
+//! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin.
+
+use super::super::lower::{LResult, Lower, err, opts};
+use super::super::model::Field;
+use super::super::util::ident;
+use crate::codes::{BuiltinOperator as B, BuiltinOptions as O, TensorType};
+use edgeport_ir::{NodeId, Op, ValueId};
+
+fn norm_axis(a: i64, rank: usize) -> LResult<usize> {
+    let r = rank as i64;
+    let n = if a < 0 { a + r } else { a };
+    if n < 0 || n >= r.max(1) {
+        return err(format!("axis {a} is out of range for rank {rank}"));
+    }
+    Ok(n as usize)
+}
+
+fn reduce(cx: &mut Lower, id: NodeId, code: B, keepdims: bool, noop_empty: bool) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    let rank = cx.rank(x)?;
+    let axes: Vec<i64> = match cx.opt_input(id, 1) {
+        Some(a) => match cx.const_i64(a) {
+            Some(v) => v,
+            None => return err("axes must be a constant"),
+        },
+        None => vec![],
+    };
+    if axes.is_empty() && noop_empty {
+        return super::unary::alias(cx, id, x);
+    }
+    let mut axes: Vec<usize> = if axes.is_empty() {
+        (0..rank).collect()
+    } else {
+        axes.iter().map(|&a| norm_axis(a, rank)).collect::<LResult<_>>()?
+    };
+    axes.sort_unstable();
+    axes.dedup();
+    let held = cx.perm_of(x).unwrap_or_else(|| ident(rank));
+    let xt = cx.get(x, &held)?;
+    let t_axes: Vec<i32> = held
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| axes.contains(p))
+        .map(|(i, _)| i as i32)
+        .collect();
+    let out_perm = if keepdims {
+        held
+    } else {
+        let remaining: Vec<usize> = held.iter().copied().filter(|p| !axes.contains(p)).collect();
+        let mut sorted = remaining.clone();
+        sorted.sort_unstable();
+        remaining.iter().map(|p| sorted.iter().position(|s| s == p).unwrap_or(0)).collect()
+    };
+    let name = cx.g.node(id).name.clone();
+    let at = cx.const_i32(&format!("{name}_axes"), &t_axes);
+    let yt = cx.out(ValueId { node: id, port: 0 }, out_perm)?;
+    cx.emit(
+        code,
+        vec![xt, at],
+        vec![yt],
+        Some(opts(O::ReducerOptions).with(0, Field::Bool(keepdims))),
+    );
+    Ok(())
+}
+
+fn softmax(cx: &mut Lower, id: NodeId, axis: i64, log: bool) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    let rank = cx.rank(x)?;
+    let a = norm_axis(axis, rank)?;
+    let held = cx.perm_of(x).unwrap_or_else(|| ident(rank));
+    let order = if held.last() == Some(&a) {
+        held
+    } else {
+        let mut q: Vec<usize> = (0..rank).filter(|&i| i != a).collect();
+        q.push(a);
+        q
+    };
+    let xt = cx.get(x, &order)?;
+    let yt = cx.out(ValueId { node: id, port: 0 }, order)?;
+    if log {
+        cx.emit(B::LOG_SOFTMAX, vec![xt], vec![yt], Some(opts(O::LogSoftmaxOptions)));
+    } else {
+        cx.emit(
+            B::SOFTMAX,
+            vec![xt],
+            vec![yt],
+            Some(opts(O::SoftmaxOptions).with(0, Field::F32(1.0))),
+        );
+    }
+    Ok(())
+}
+
+fn layer_norm(cx: &mut Lower, id: NodeId, l: &edgeport_ir::ops::defs::nn::LayerNormalization) -> LResult<()> {
+    for port in 1..3 {
+        if !cx.g.consumers(ValueId { node: id, port }).is_empty() {
+            return err("the Mean/InvStdDev outputs have no TFLite form");
+        }
+    }
+    let x = cx.input(id, 0)?;
+    let scale = cx.input(id, 1)?;
+    let bias = cx.opt_input(id, 2);
+    if cx.dtype(x)? != edgeport_ir::DType::F32 {
+        return err("LayerNormalization is exported for float32 only");
+    }
+    let rank = cx.rank(x)?;
+    let a = norm_axis(l.axis, rank)?;
+    let dims = cx.dims(x)?;
+    let name = cx.g.node(id).name.clone();
+    let xt = cx.get_id(x)?;
+    let axes: Vec<i32> = (a..rank).map(|i| i as i32).collect();
+    let mut kd = dims.clone();
+    for d in kd.iter_mut().skip(a) {
+        *d = 1;
+    }
+    let f = TensorType::FLOAT32;
+    let at = cx.const_i32(&format!("{name}_axes"), &axes);
+    let keep = || opts(O::ReducerOptions).with(0, Field::Bool(true));
+    let mean = cx.tensor(&format!("{name}_mean"), &kd, f);
+    cx.emit(B::MEAN, vec![xt, at], vec![mean], Some(keep()));
+    let d = cx.tensor(&format!("{name}_centered"), &dims, f);
+    cx.emit(B::SUB, vec![xt, mean], vec![d], Some(opts(O::SubOptions)));
+    let sq = cx.tensor(&format!("{name}_sq"), &dims, f);
+    cx.emit(B::MUL, vec![d, d], vec![sq], Some(opts(O::MulOptions)));
+    let var = cx.tensor(&format!("{name}_var"), &kd, f);
+    cx.emit(B::MEAN, vec![sq, at], vec![var], Some(keep()));
+    let eps = cx.const_f32(&format!("{name}_eps"), &[], &[l.epsilon]);
+    let ve = cx.tensor(&format!("{name}_var_eps"), &kd, f);
+    cx.emit(B::ADD, vec![var, eps], vec![ve], Some(opts(O::AddOptions)));
+    let rs = cx.tensor(&format!("{name}_rstd"), &kd, f);
+    cx.emit(B::RSQRT, vec![ve], vec![rs], None);
+    let n = cx.tensor(&format!("{name}_normed"), &dims, f);
+    cx.emit(B::MUL, vec![d, rs], vec![n], Some(opts(O::MulOptions)));
+    let st = cx.get_id(scale)?;
+    let y = ValueId { node: id, port: 0 };
+    match bias {
+        Some(b) => {
+            let s = cx.tensor(&format!("{name}_scaled"), &dims, f);
+            cx.emit(B::MUL, vec![n, st], vec![s], Some(opts(O::MulOptions)));
+            let bt = cx.get_id(b)?;
+            let yt = cx.out_id(y)?;
+            cx.emit(B::ADD, vec![s, bt], vec![yt], Some(opts(O::AddOptions)));
+        }
+        None => {
+            let yt = cx.out_id(y)?;
+            cx.emit(B::MUL, vec![n, st], vec![yt], Some(opts(O::MulOptions)));
+        }
+    }
+    Ok(())
+}
+
+fn arg(cx: &mut Lower, id: NodeId, axis: i64, keepdims: bool, last: bool, max: bool) -> LResult<()> {
+    if last {
+        return err("select_last_index=1 has no TFLite form");
+    }
+    let x = cx.input(id, 0)?;
+    let rank = cx.rank(x)?;
+    let a = norm_axis(axis, rank)?;
+    let xt = cx.get_id(x)?;
+    let name = cx.g.node(id).name.clone();
+    let at = cx.const_i32(&format!("{name}_axis"), &[a as i32]);
+    let y = ValueId { node: id, port: 0 };
+    let (code, oty) = if max {
+        (B::ARG_MAX, O::ArgMaxOptions)
+    } else {
+        (B::ARG_MIN, O::ArgMinOptions)
+    };
+    let o = opts(oty).with(0, Field::I8(TensorType::INT64.0));
+    if !keepdims {
+        let yt = cx.out_id(y)?;
+        cx.emit(code, vec![xt, at], vec![yt], Some(o));
+        return Ok(());
+    }
+    let mut rd = cx.dims(x)?;
+    rd.remove(a);
+    let tmp = cx.tensor(&format!("{name}_flat"), &rd, TensorType::INT64);
+    cx.emit(code, vec![xt, at], vec![tmp], Some(o));
+    let yd = cx.dims(y)?;
+    if yd.iter().filter(|&&d| d < 0).count() > 1 {
+        return err("keepdims needs the output shape (at most one unknown dim)");
+    }
+    let s: Vec<i32> = yd.iter().map(|&d| d as i32).collect();
+    let st = cx.const_i32(&format!("{name}_shape"), &s);
+    let yt = cx.out_id(y)?;
+    cx.emit(B::RESHAPE, vec![tmp, st], vec![yt], None);
+    Ok(())
+}
+
+pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
+    match op {
+        Op::ReduceMean(r) => reduce(cx, id, B::MEAN, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
+        Op::ReduceSum(r) => reduce(cx, id, B::SUM, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
+        Op::ReduceMax(r) => reduce(cx, id, B::REDUCE_MAX, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
+        Op::ReduceMin(r) => reduce(cx, id, B::REDUCE_MIN, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
+        Op::ReduceProd(r) => reduce(cx, id, B::REDUCE_PROD, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
+        Op::Softmax(s) => softmax(cx, id, s.axis, false)?,
+        Op::LogSoftmax(s) => softmax(cx, id, s.axis, true)?,
+        Op::LayerNormalization(l) => layer_norm(cx, id, l)?,
+        Op::ArgMax(a) => arg(cx, id, a.axis, a.keepdims != 0, a.select_last_index != 0, true)?,
+        Op::ArgMin(a) => arg(cx, id, a.axis, a.keepdims != 0, a.select_last_index != 0, false)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
