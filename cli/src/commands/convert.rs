@@ -1,6 +1,6 @@
 //! `edgeport convert`: import, optionally run passes, validate, check and export.
 
-use super::{CommandError, load};
+use super::{CommandError, load_with};
 use crate::formats::{self, ExportSettings};
 use serde::Serialize;
 use std::fmt;
@@ -17,6 +17,8 @@ pub struct ConvertOptions {
     pub opset: Option<i64>,
     /// Comma-separated pass names (empty = none).
     pub passes: String,
+    /// SavedModel signature to import (default `serving_default`).
+    pub signature: Option<String>,
 }
 
 /// What `convert` did.
@@ -71,7 +73,10 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         None => formats::sniff(&o.input)?,
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let mut g = load(&o.input, Some(&in_fmt.name))?;
+    let settings = formats::ImportSettings {
+        signature: o.signature.clone(),
+    };
+    let mut g = load_with(&o.input, Some(&in_fmt.name), &settings)?;
     let mut pass_lines = Vec::new();
     if !o.passes.trim().is_empty() {
         let m = edgeport_passes::Manager::from_names(&o.passes)

@@ -17,14 +17,16 @@ pub const MAX_CALL_DEPTH: usize = 64;
 /// Where VarHandleOp nodes get their values.
 pub trait Variables {
     /// The value of the variable created by the graph node `node` (with `shared_name`).
-    fn read(&mut self, node: &str, shared_name: &str) -> Result<Tensor, String>;
+    /// `Err(Fail::Reported)` means a failure already reported for an earlier variable (such as
+    /// an unreadable checkpoint), so it is not repeated for every variable.
+    fn read(&mut self, node: &str, shared_name: &str) -> Result<Tensor, Fail>;
 }
 
 /// No variables (frozen graphs).
 pub struct NoVariables;
 impl Variables for NoVariables {
-    fn read(&mut self, _: &str, _: &str) -> Result<Tensor, String> {
-        Err("variables are not available in a frozen graph".into())
+    fn read(&mut self, _: &str, _: &str) -> Result<Tensor, Fail> {
+        Err(Fail::Msg("variables are not available in a frozen graph".into()))
     }
 }
 

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 /// Variables of a SavedModel, read lazily from its bundle.
 struct SavedVariables {
     prefix: PathBuf,
+    /// Set once opening the bundle failed (reported for the first variable only).
+    broken: bool,
     bundle: Option<Bundle>,
     keys: Option<Vec<Option<(String, String)>>>,
     /// VarHandleOp node name → object-graph node id.
@@ -23,20 +25,31 @@ struct SavedVariables {
 }
 
 impl SavedVariables {
-    fn bundle(&mut self) -> Result<&mut Bundle, String> {
-        if self.bundle.is_none() {
-            let mut b = Bundle::open(&self.prefix).map_err(|e| e.to_string())?;
-            self.keys = Some(b.object_keys().map_err(|e| e.to_string())?);
-            self.bundle = Some(b);
+    fn bundle(&mut self) -> Result<&mut Bundle, Fail> {
+        if self.broken {
+            return Err(Fail::Reported);
         }
-        self.bundle.as_mut().ok_or_else(|| "no bundle".to_string())
+        if self.bundle.is_none() {
+            let opened = Bundle::open(&self.prefix).and_then(|mut b| b.object_keys().map(|k| (b, k)));
+            match opened {
+                Ok((b, k)) => {
+                    self.keys = Some(k);
+                    self.bundle = Some(b);
+                }
+                Err(e) => {
+                    self.broken = true;
+                    return Err(Fail::Msg(format!("{e} (no variable can be read)")));
+                }
+            }
+        }
+        self.bundle.as_mut().ok_or_else(|| Fail::Msg("no bundle".into()))
     }
 }
 
 impl Variables for SavedVariables {
-    fn read(&mut self, node: &str, shared_name: &str) -> Result<Tensor, String> {
+    fn read(&mut self, node: &str, shared_name: &str) -> Result<Tensor, Fail> {
         self.bundle()?;
-        let keys = self.keys.as_ref().ok_or("no object graph")?;
+        let keys = self.keys.as_ref().ok_or_else(|| Fail::Msg("no object graph".into()))?;
         let key = match self.objects.get(node) {
             Some(&id) => keys
                 .get(id)
@@ -51,7 +64,13 @@ impl Variables for SavedVariables {
                 .ok_or_else(|| format!("variable '{shared_name}' is not bound to any checkpoint value"))?,
         };
         let b = self.bundle()?;
-        b.tensor(&key).map_err(|e| e.to_string())
+        b.tensor(&key).map_err(|e| {
+            // A missing data shard fails every variable: report it once.
+            if matches!(&e, Error::Variables { msg, .. } if msg.contains("cannot be opened")) {
+                self.broken = true;
+            }
+            Fail::Msg(e.to_string())
+        })
     }
 }
 
@@ -101,6 +120,7 @@ pub fn import_dir(dir: &Path, opts: &TfImportOptions) -> Result<Graph, Error> {
     }
     let mut vars = SavedVariables {
         prefix: dir.join("variables").join("variables"),
+        broken: false,
         bundle: None,
         keys: None,
         objects,

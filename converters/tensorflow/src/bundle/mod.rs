@@ -85,8 +85,9 @@ impl Bundle {
         decode::decode_bundle_entry(raw, &self.file)
     }
 
-    /// The verified raw bytes of entry `key`.
-    fn data(&mut self, key: &str, e: &BundleEntry) -> Result<Bytes, Error> {
+    /// The raw bytes of entry `key`, CRC-checked unless `check` is false (string entries have
+    /// their own checksum layout).
+    fn data(&mut self, key: &str, e: &BundleEntry, check: bool) -> Result<Bytes, Error> {
         if e.sliced {
             return Err(self.verr(key, "partitioned (sliced) variables are not supported"));
         }
@@ -104,7 +105,7 @@ impl Bundle {
             )
         })?;
         let crc = crc32c::mask(crc32c::crc32c(&b));
-        if crc != e.crc32c {
+        if check && crc != e.crc32c {
             return Err(self.verr(key, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", e.crc32c)));
         }
         Ok(b)
@@ -142,7 +143,7 @@ impl Bundle {
         if dt == DType::String {
             return Err(self.verr(key, "string variables are not supported as constants"));
         }
-        let b = self.data(key, &e)?;
+        let b = self.data(key, &e, true)?;
         Tensor::from_bytes(dt, shape, b).map_err(|m| self.verr(key, m.to_string()))
     }
 
@@ -152,14 +153,28 @@ impl Bundle {
         if e.dtype != 7 {
             return Err(self.verr(key, "expected a string tensor"));
         }
-        let b = self.data(key, &e)?;
+        let b = self.data(key, &e, false)?;
+        // varint64 length, masked CRC of the lengths (as u32), then the bytes; the entry's CRC
+        // covers the length as u32, the length CRC and the bytes.
         let (len, used) = sstable::varint(&b, 10).ok_or_else(|| self.verr(key, "bad string length"))?;
+        let len32 = u32::try_from(len).map_err(|_| self.verr(key, "string longer than 4 GiB"))?;
+        let len = len32 as usize;
+        let lcrc = b.get(used..used + 4).ok_or_else(|| self.verr(key, "string data truncated"))?;
         let start = used + 4;
-        let len = usize::try_from(len).map_err(|_| self.verr(key, "string too long"))?;
         let s = start
             .checked_add(len)
             .and_then(|end| b.get(start..end))
             .ok_or_else(|| self.verr(key, "string runs past its data"))?;
+        let stored_lcrc = u32::from_le_bytes([lcrc[0], lcrc[1], lcrc[2], lcrc[3]]);
+        if crc32c::mask(crc32c::crc32c(&len32.to_le_bytes())) != stored_lcrc {
+            return Err(self.verr(key, "checksum mismatch in the string lengths"));
+        }
+        let mut c = crc32c::crc32c(&len32.to_le_bytes());
+        c = crc32c::extend(c, lcrc);
+        c = crc32c::extend(c, s);
+        if crc32c::mask(c) != e.crc32c {
+            return Err(self.verr(key, format!("checksum mismatch (stored {:#010x}, computed {:#010x})", e.crc32c, crc32c::mask(c))));
+        }
         Ok(s.to_vec())
     }
 
