@@ -47,7 +47,11 @@ pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::G
 }
 
 /// Loads a model with import settings (e.g. a SavedModel signature).
-pub fn load_with(path: &std::path::Path, from: Option<&str>, s: &crate::formats::ImportSettings) -> Result<edgeport_ir::Graph, CommandError> {
+pub fn load_with(
+    path: &std::path::Path,
+    from: Option<&str>,
+    s: &crate::formats::ImportSettings,
+) -> Result<edgeport_ir::Graph, CommandError> {
     if !path.exists() {
         return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
     }

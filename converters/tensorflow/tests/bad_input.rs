@@ -78,8 +78,12 @@ fn corrupted_variable_checksum() {
     let t = saved_copy();
     let p = t.path().join("variables/variables.data-00000-of-00001");
     let mut d = std::fs::read(&p).unwrap();
-    let n = d.len();
-    d[n / 2] ^= 0x10;
+    // Damage the first variable's bytes (located through the index).
+    let index = std::fs::read(t.path().join("variables/variables.index")).unwrap();
+    let table = edgeport_tensorflow::bundle::sstable::read_table(&index).unwrap();
+    let raw = &table[&b"variables/0/.ATTRIBUTES/VARIABLE_VALUE"[..]];
+    let entry = edgeport_tensorflow::decode::decode_bundle_entry(raw, "index").unwrap();
+    d[entry.offset as usize + 1] ^= 0x10;
     std::fs::write(&p, d).unwrap();
     let e = import_path(t.path(), &TfImportOptions::default()).unwrap_err().to_string();
     assert!(e.contains("checksum mismatch") && e.contains("VARIABLE_VALUE"), "{e}");
@@ -103,9 +107,15 @@ fn corrupted_and_truncated_index() {
 #[test]
 fn truncated_saved_model_pb_and_unknown_signature() {
     let t = saved_copy();
-    let e = import_path(t.path(), &TfImportOptions { signature: Some("nope".into()), ..Default::default() })
-        .unwrap_err()
-        .to_string();
+    let e = import_path(
+        t.path(),
+        &TfImportOptions {
+            signature: Some("nope".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("no signature 'nope'") && e.contains("serving_default"), "{e}");
     let p = t.path().join("saved_model.pb");
     let d = std::fs::read(&p).unwrap();
@@ -182,10 +192,16 @@ fn looping_function_references() {
     let e = err_of(g);
     assert!(e.contains("call") && e.contains("loop") && e.contains("f_a -> f_b -> f_a"), "{e}");
     // A function calling itself directly.
-    let g = graph(vec![input(), node("call", "PartitionedCall", &["x"], vec![("f", func_attr("f_a"))])], vec![function("f_a", "f_a")]);
+    let g = graph(
+        vec![input(), node("call", "PartitionedCall", &["x"], vec![("f", func_attr("f_a"))])],
+        vec![function("f_a", "f_a")],
+    );
     assert!(err_of(g).contains("loop"));
     // A call to a function that does not exist.
-    let g = graph(vec![input(), node("call", "PartitionedCall", &["x"], vec![("f", func_attr("nowhere"))])], vec![]);
+    let g = graph(
+        vec![input(), node("call", "PartitionedCall", &["x"], vec![("f", func_attr("nowhere"))])],
+        vec![],
+    );
     let e = err_of(g);
     assert!(e.contains("'call'") && e.contains("nowhere"), "{e}");
 }
@@ -218,7 +234,10 @@ fn unsupported_ops_are_all_listed_and_bad_references_named() {
         vec![],
     );
     let e = err_of(g);
-    assert!(e.contains("2 node(s)") && e.contains("'a' (FancyOp)") && e.contains("'b' (OtherFancyOp)"), "{e}");
+    assert!(
+        e.contains("2 node(s)") && e.contains("'a' (FancyOp)") && e.contains("'b' (OtherFancyOp)"),
+        "{e}"
+    );
     let g = graph(vec![input(), node("r", "Relu", &["x:7"], vec![])], vec![]);
     let e = err_of(g);
     assert!(e.contains("'r'") && e.contains("x:7"), "{e}");

@@ -70,7 +70,10 @@ fn mobilenet_v2() {
     let big = large_fixtures();
     let npz = fixtures().join("mobilenet_v2_035_96.npz");
     if !big.join("mobilenet_v2_035_96.pb").exists() {
-        eprintln!("SKIPPED: run tests/fixtures/tensorflow/make_fixtures.py to create {}", big.display());
+        eprintln!(
+            "SKIPPED: run tests/fixtures/tensorflow/make_fixtures.py to create {}",
+            big.display()
+        );
         return;
     }
     check_frozen(&big.join("mobilenet_v2_035_96.pb"), &npz);

@@ -173,7 +173,10 @@ impl Bundle {
         c = crc32c::extend(c, lcrc);
         c = crc32c::extend(c, s);
         if crc32c::mask(c) != e.crc32c {
-            return Err(self.verr(key, format!("checksum mismatch (stored {:#010x}, computed {:#010x})", e.crc32c, crc32c::mask(c))));
+            return Err(self.verr(
+                key,
+                format!("checksum mismatch (stored {:#010x}, computed {:#010x})", e.crc32c, crc32c::mask(c)),
+            ));
         }
         Ok(s.to_vec())
     }

@@ -19,18 +19,29 @@ pub fn fixtures() -> PathBuf {
 
 /// Folder of the large fixtures (made by make_fixtures.py; not committed).
 pub fn large_fixtures() -> PathBuf {
-    std::env::var_os("EDGEPORT_TF_FIXTURES").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/work/cache/fixtures/tensorflow"))
+    std::env::var_os("EDGEPORT_TF_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/cache/fixtures/tensorflow"))
 }
 
 fn parse_npy(b: &[u8]) -> NpyArray {
     assert_eq!(&b[..6], b"\x93NUMPY");
-    let (hlen, start) = if b[6] == 1 { (u16::from_le_bytes([b[8], b[9]]) as usize, 10) } else { (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12) };
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
     let header = std::str::from_utf8(&b[start..start + hlen]).unwrap();
     let data = &b[start + hlen..];
     let descr = header.split("'descr': '").nth(1).unwrap().split('\'').next().unwrap();
     assert!(header.contains("'fortran_order': False"));
     let shape_s = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape: Vec<usize> = shape_s.split(',').map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    let shape: Vec<usize> = shape_s
+        .split(',')
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
     if let Some(w) = descr.strip_prefix("<U") {
         let w: usize = w.parse().unwrap();
         let n: usize = shape.iter().product();
@@ -96,7 +107,9 @@ pub fn run_and_compare(g: &Graph, npz: &HashMap<String, NpyArray>, in_prefix: &s
     let outs = edgeport_eval::run_graph(g, inputs).unwrap_or_else(|e| panic!("evaluation failed: {e}"));
     let mut diffs = Vec::new();
     for ((name, _), v) in g.outputs().iter().zip(outs) {
-        let edgeport_eval::Value::Tensor(t) = v else { panic!("output {name} is not a tensor") };
+        let edgeport_eval::Value::Tensor(t) = v else {
+            panic!("output {name} is not a tensor")
+        };
         let want = tensor(npz, &format!("{out_prefix}.{name}"));
         assert_eq!(t.shape(), &want.shape[..], "output {name}: shape");
         let got = t.to_f64_vec().unwrap();
