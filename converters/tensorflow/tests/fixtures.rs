@@ -79,3 +79,26 @@ fn mobilenet_v2() {
     check_frozen(&big.join("mobilenet_v2_035_96.pb"), &npz);
     check_saved(&big.join("mobilenet_v2_035_96_saved"), &npz, true);
 }
+
+/// Many raw TF ops in one frozen graph (tests/fixtures/tensorflow/make_ops.py), one output per
+/// op family; every mismatch is listed with the op family it checks.
+#[test]
+fn op_coverage_frozen() {
+    let f = fixtures();
+    let g = import_path(&f.join("ops.pb"), &TfImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{e}"));
+    let m = read_npz(&f.join("ops.npz"));
+    let keys = strings(&m, "pb_keys");
+    let names = strings(&m, "pb_names");
+    let diffs = run_and_compare(&g, &m, "pb_in", "pb_out");
+    assert_eq!(diffs.len(), keys.len());
+    let mut bad = Vec::new();
+    for (n, d) in diffs {
+        let key = names.iter().position(|x| *x == n).map(|i| keys[i].clone()).unwrap_or_default();
+        println!("ops.pb: {key} ({n}) max abs diff {d:e}");
+        if d > TOL {
+            bad.push(format!("{key}: {d}"));
+        }
+    }
+    assert!(bad.is_empty(), "mismatches: {bad:?}");
+}

@@ -27,7 +27,8 @@ fn resize(cx: &mut Cx<'_>) -> Result<Vec<ValueId>, String> {
         (false, true, true) => ("half_pixel", "round_prefer_floor"),
         (false, false, true) => ("asymmetric", "round_prefer_floor"),
         (true, _, false) => ("align_corners", "round_prefer_ceil"),
-        (false, true, false) => ("tf_half_pixel_for_nn", "floor"),
+        // TF: floor((x + 0.5) * scale) == round_prefer_ceil((x + 0.5) * scale - 0.5).
+        (false, true, false) => ("half_pixel", "round_prefer_ceil"),
         (false, false, false) => ("asymmetric", "floor"),
     };
     let op = Op::Resize(Resize {

@@ -109,7 +109,8 @@ pub fn rule(op: &str) -> Option<Rule> {
         "LogicalOr" => simple!(Op::Or(Or {})),
         "LogicalXor" => simple!(Op::Xor(Xor {})),
         "LogicalNot" => simple!(Op::Not(Not {})),
-        "Select" | "SelectV2" => simple!(Op::Where(Where {})),
+        "SelectV2" => simple!(Op::Where(Where {})),
+        "Select" => select_v1,
         "NotEqual" => not_equal,
         "Square" => square,
         "Rsqrt" => rsqrt,
@@ -120,6 +121,23 @@ pub fn rule(op: &str) -> Option<Rule> {
         "DivNoNan" => div_no_nan,
         _ => return None,
     })
+}
+
+/// TF1 Select: a rank-1 condition picks whole rows of higher-rank operands.
+fn select_v1(cx: &mut Cx<'_>) -> Result<Vec<ValueId>, String> {
+    let (c, x, y) = (cx.input(0)?, cx.input(1)?, cx.input(2)?);
+    let (rc, rx) = (cx.rank(c), cx.rank(x));
+    let c = match (rc, rx) {
+        (Some(1), Some(r)) if r > 1 => {
+            let mut shape = vec![-1i64];
+            shape.extend(std::iter::repeat_n(1, r - 1));
+            let s = cx.const_i64("cond_shape", &shape, false)?;
+            cx.op1("cond", Op::Reshape(edgeport_ir::ops::tensor::Reshape::default()), &[c, s])?
+        }
+        (Some(_), Some(_)) => c,
+        _ => return Err("Select needs the ranks of its condition and operands".into()),
+    };
+    cx.op1("", Op::Where(Where {}), &[c, x, y]).map(|v| vec![v])
 }
 
 fn two(cx: &Cx<'_>) -> Result<(ValueId, ValueId), String> {
