@@ -25,6 +25,7 @@ fn sub_importer<'p>(parent: &'p mut Importer<'_>, name: &str) -> Importer<'p> {
         vars: &mut *parent.vars,
         issues: Vec::new(),
         stack: parent.stack.clone(),
+        budget: parent.budget.clone(),
     }
 }
 

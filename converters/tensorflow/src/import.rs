@@ -13,6 +13,9 @@ use std::collections::HashMap;
 
 /// Deepest nesting of function calls and control-flow bodies.
 pub const MAX_CALL_DEPTH: usize = 64;
+/// Most nodes converted in one import, counting every inlined copy of a function body (guards
+/// against call graphs that multiply: f calls g twice, g calls h twice, …).
+pub const MAX_CONVERTED_NODES: u64 = 1_000_000;
 
 /// Where VarHandleOp nodes get their values.
 pub trait Variables {
@@ -52,6 +55,8 @@ pub struct Importer<'a> {
     pub issues: Vec<NodeIssue>,
     /// Function names being inlined, outermost first (for loop detection).
     pub stack: Vec<String>,
+    /// Nodes still allowed to be converted (shared with subgraph importers).
+    pub budget: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 /// Ops that pass their inputs through.
@@ -144,6 +149,7 @@ impl<'a> Importer<'a> {
             vars,
             issues: Vec::new(),
             stack: Vec::new(),
+            budget: std::rc::Rc::new(std::cell::Cell::new(MAX_CONVERTED_NODES)),
         }
     }
 
@@ -241,6 +247,16 @@ impl<'a> Importer<'a> {
                 failed = true;
                 continue;
             }
+            let left = self.budget.get();
+            if left == 0 {
+                self.issue(
+                    &full,
+                    &node.op,
+                    format!("more than {MAX_CONVERTED_NODES} nodes after inlining functions; refused"),
+                );
+                return Err(Fail::Reported);
+            }
+            self.budget.set(left - 1);
             match self.convert(node, &full, ins) {
                 Ok(outs) => {
                     done.insert(node.name.clone(), outs);

@@ -245,3 +245,46 @@ fn unsupported_ops_are_all_listed_and_bad_references_named() {
     let e = err_of(g);
     assert!(e.contains("ghost"), "{e}");
 }
+
+#[test]
+fn multiplying_call_graphs_are_bounded() {
+    // f0 calls f1 twice, f1 calls f2 twice, … : 2^40 inlined copies unless bounded.
+    let arg = |n: &str| pb::op_def::ArgDef {
+        name: n.into(),
+        r#type: 1,
+        ..Default::default()
+    };
+    let mut fs = Vec::new();
+    for i in 0..40 {
+        let callee = format!("f{}", i + 1);
+        let nodes = if i == 39 {
+            vec![node("r", "Relu", &["x"], vec![])]
+        } else {
+            vec![
+                node("a", "PartitionedCall", &["x"], vec![("f", func_attr(&callee))]),
+                node("b", "PartitionedCall", &["a:output:0"], vec![("f", func_attr(&callee))]),
+                node("r", "Identity", &["b:output:0"], vec![]),
+            ]
+        };
+        fs.push(pb::FunctionDef {
+            signature: Some(pb::OpDef {
+                name: format!("f{i}"),
+                input_arg: vec![arg("x")],
+                output_arg: vec![arg("y")],
+                attr: vec![],
+            }),
+            attr: HashMap::new(),
+            node_def: nodes,
+            ret: [("y".to_string(), if i == 39 { "r:activations:0" } else { "r:output:0" }.to_string())]
+                .into_iter()
+                .collect(),
+            control_ret: HashMap::new(),
+        });
+    }
+    let g = graph(
+        vec![input(), node("call", "PartitionedCall", &["x"], vec![("f", func_attr("f0"))])],
+        fs,
+    );
+    let e = err_of(g);
+    assert!(e.contains("nodes after inlining"), "{e}");
+}
