@@ -65,6 +65,20 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "tf".into(),
+            extensions: vec!["pb".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
+            name: "savedmodel".into(),
+            extensions: vec![],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "epir".into(),
             extensions: vec!["epir".into()],
             can_import: true,
@@ -106,6 +120,9 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
         if path.join("graph.txt").is_file() {
             return by_name("epir");
         }
+        if edgeport_tensorflow::frontend::is_saved_model_dir(path) {
+            return by_name("savedmodel");
+        }
         let onnx: Vec<_> = std::fs::read_dir(path)
             .map(|r| {
                 r.filter_map(|e| e.ok())
@@ -129,6 +146,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     // TFLite: a FlatBuffer with the file identifier "TFL3" at offset 4.
     if head.get(4..8) == Some(b"TFL3".as_slice()) {
         return by_name("tflite");
+    }
+    // A TF GraphDef starts with field 1 (repeated NodeDef, 0x0a) holding a NodeDef name (0x0a).
+    if edgeport_tensorflow::frontend::looks_like_graphdef(head) {
+        return by_name("tf");
     }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
@@ -168,9 +189,28 @@ pub fn for_output(path: &Path, to: Option<&str>) -> Result<Format, FormatError> 
         })
 }
 
+/// Import settings shared by frontends.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSettings {
+    /// SavedModel signature (`--signature`).
+    pub signature: Option<String>,
+}
+
 /// Imports a model with a format.
 pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
+    import_with(path, fmt, &ImportSettings::default())
+}
+
+/// Imports a model with a format and import settings.
+pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Graph, FormatError> {
     match (&fmt.provider, fmt.name.as_str()) {
+        (Provider::Builtin, "tf" | "savedmodel") => {
+            let o = edgeport_tensorflow::TfImportOptions {
+                signature: s.signature.clone(),
+                ..Default::default()
+            };
+            edgeport_tensorflow::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
         }

@@ -44,6 +44,9 @@ enum Cmd {
         /// TFLite output: make rank-4 inputs and outputs NHWC (no boundary transposes).
         #[arg(long)]
         nhwc_io: bool,
+        /// SavedModel signature to convert (default serving_default).
+        #[arg(long)]
+        signature: Option<String>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
             opset,
             passes,
             nhwc_io,
+            signature,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
                 opset,
                 passes,
                 nhwc_io,
+                signature,
             })?;
             emit(json, &r);
             Ok(0)

@@ -10,5 +10,11 @@ pub mod onnx {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }
 
+/// TensorFlow GraphDef, SavedModel and tensor-bundle messages (package `tensorflow`).
+#[allow(clippy::all, missing_docs)]
+pub mod tensorflow {
+    include!(concat!(env!("OUT_DIR"), "/tensorflow.rs"));
+}
+
 pub use bytes;
 pub use prost;

@@ -1,6 +1,6 @@
 //! `edgeport convert`: import, optionally run passes, validate, check and export.
 
-use super::{CommandError, load};
+use super::{CommandError, load_with};
 use crate::formats::{self, ExportSettings};
 use serde::Serialize;
 use std::fmt;
@@ -19,6 +19,8 @@ pub struct ConvertOptions {
     pub passes: String,
     /// TFLite output: channels-last inputs and outputs.
     pub nhwc_io: bool,
+    /// SavedModel signature to import (default `serving_default`).
+    pub signature: Option<String>,
 }
 
 /// What `convert` did.
@@ -73,7 +75,10 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         None => formats::sniff(&o.input)?,
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let mut g = load(&o.input, Some(&in_fmt.name))?;
+    let settings = formats::ImportSettings {
+        signature: o.signature.clone(),
+    };
+    let mut g = load_with(&o.input, Some(&in_fmt.name), &settings)?;
     let mut pass_lines = Vec::new();
     // TFLite needs static shape computations folded into constants.
     let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
