@@ -41,6 +41,10 @@ enum Cmd {
         /// Passes to run before export, comma-separated (dce, identity, fold, cse).
         #[arg(long, default_value = "")]
         passes: String,
+        /// A weights file (.pt/.pth/.bin state dict or .safetensors) to bind onto the model's
+        /// constants by parameter name before export.
+        #[arg(long)]
+        weights: Option<PathBuf>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
             to,
             opset,
             passes,
+            weights,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -151,6 +156,7 @@ fn main() -> ExitCode {
                 to,
                 opset,
                 passes,
+                weights,
             })?;
             emit(json, &r);
             Ok(0)

@@ -17,6 +17,8 @@ pub struct ConvertOptions {
     pub opset: Option<i64>,
     /// Comma-separated pass names (empty = none).
     pub passes: String,
+    /// Weights to rebind onto the graph's constants by name (`--weights`).
+    pub weights: Option<PathBuf>,
 }
 
 /// What `convert` did.
@@ -30,7 +32,20 @@ pub struct ConvertReport {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub passes: Vec<String>,
+    /// What `--weights` matched, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsReport>,
     pub seconds: f64,
+}
+
+/// The rebinding done by `--weights`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightsReport {
+    pub file: String,
+    pub matched: Vec<String>,
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub mismatched: Vec<String>,
 }
 
 impl fmt::Display for ConvertReport {
@@ -45,6 +60,26 @@ impl fmt::Display for ConvertReport {
         )?;
         for p in &self.passes {
             writeln!(f, "  pass {p}")?;
+        }
+        if let Some(w) = &self.weights {
+            writeln!(
+                f,
+                "  weights {}: {} matched, {} missing, {} unexpected, {} mismatched",
+                w.file,
+                w.matched.len(),
+                w.missing.len(),
+                w.unexpected.len(),
+                w.mismatched.len()
+            )?;
+            for m in &w.missing {
+                writeln!(f, "    missing: {m}")?;
+            }
+            for u in &w.unexpected {
+                writeln!(f, "    unexpected: {u}")?;
+            }
+            for m in &w.mismatched {
+                writeln!(f, "    mismatch: {m}")?;
+            }
         }
         write!(f, "  {:.3} s", self.seconds)
     }
@@ -72,6 +107,20 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
     let mut g = load(&o.input, Some(&in_fmt.name))?;
+    let weights = match &o.weights {
+        None => None,
+        Some(w) => {
+            let tensors = edgeport_pytorch::load_weights(w).map_err(|e| CommandError::Input(e.to_string()))?;
+            let r = edgeport_pytorch::rebind(&mut g, tensors);
+            Some(WeightsReport {
+                file: w.display().to_string(),
+                matched: r.matched,
+                missing: r.missing,
+                unexpected: r.unexpected,
+                mismatched: r.mismatched.into_iter().map(|(n, why)| format!("{n}: {why}")).collect(),
+            })
+        }
+    };
     let mut pass_lines = Vec::new();
     if !o.passes.trim().is_empty() {
         let m = edgeport_passes::Manager::from_names(&o.passes)
@@ -113,6 +162,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         inputs: crate::inputs::graph_inputs(&g).into_iter().map(|(n, _)| n).collect(),
         outputs: g.outputs().iter().map(|(n, _)| n.clone()).collect(),
         passes: pass_lines,
+        weights,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
