@@ -59,19 +59,34 @@ fn truncated_zips_are_errors() {
 
 #[test]
 fn wrong_central_directory_is_an_error() {
-    let mut b = std::fs::read(fixture("sd_dtypes.pt")).unwrap();
-    let n = b.len();
-    // Point the central directory offset (EOCD + 16) past the end.
-    let eocd = (0..n - 21).rev().find(|&i| b[i..i + 4] == [0x50, 0x4b, 0x05, 0x06]).unwrap();
+    let orig = std::fs::read(fixture("sd_dtypes.pt")).unwrap();
+    let n = orig.len();
+    let find = |sig: [u8; 4]| (0..n - 3).rev().find(|&i| orig[i..i + 4] == sig);
+    let eocd = find([0x50, 0x4b, 0x05, 0x06]).unwrap();
+    // torch writes a ZIP64 end record too; its offset is the one that counts.
+    let z64 = find([0x50, 0x4b, 0x06, 0x06]);
+    let cd = match z64 {
+        Some(r) => u64::from_le_bytes(orig[r + 48..r + 56].try_into().unwrap()) as usize,
+        None => u32::from_le_bytes(orig[eocd + 16..eocd + 20].try_into().unwrap()) as usize,
+    };
+    // Point the central directory offset past the end.
+    let mut b = orig.clone();
     b[eocd + 16..eocd + 20].copy_from_slice(&(n as u32).to_le_bytes());
-    let e = Archive::parse("bad.pt", Bytes::from_vec(b.clone())).err().unwrap().to_string();
+    if let Some(r) = z64 {
+        b[r + 48..r + 56].copy_from_slice(&(n as u64).to_le_bytes());
+    }
+    let e = Archive::parse("bad.pt", Bytes::from_vec(b)).err().unwrap().to_string();
     assert!(e.contains("central directory"), "{e}");
     // Corrupt the first central header's signature instead.
-    let mut c = std::fs::read(fixture("sd_dtypes.pt")).unwrap();
-    let cd = u32::from_le_bytes(c[eocd + 16..eocd + 20].try_into().unwrap()) as usize;
+    let mut c = orig.clone();
     c[cd] = b'X';
     let e = Archive::parse("bad.pt", Bytes::from_vec(c)).err().unwrap().to_string();
     assert!(e.contains("wrong central directory"), "{e}");
+    // A central directory whose entry points at a local header that is not there.
+    let mut d = orig.clone();
+    d[cd + 42..cd + 46].copy_from_slice(&7u32.to_le_bytes());
+    let e = Archive::parse("bad.pt", Bytes::from_vec(d)).err().unwrap().to_string();
+    assert!(e.contains("no local file header"), "{e}");
 }
 
 #[test]

@@ -92,6 +92,17 @@ fn list<T>(v: &J, f: impl Fn(&J) -> Option<T>) -> Option<Vec<T>> {
     v.as_array()?.iter().map(f).collect()
 }
 
+/// A JSON number, or the strings torch writes for non-finite floats.
+fn json_float(x: &J) -> Option<f64> {
+    match x.as_str() {
+        Some("Infinity" | "inf") => Some(f64::INFINITY),
+        Some("-Infinity" | "-inf") => Some(f64::NEG_INFINITY),
+        Some("NaN" | "nan") => Some(f64::NAN),
+        Some(_) => None,
+        None => x.as_f64(),
+    }
+}
+
 /// Parses one `Argument` object.
 pub fn arg(v: &J) -> Arg {
     let Some(obj) = v.as_object() else {
@@ -109,8 +120,8 @@ pub fn arg(v: &J) -> Arg {
         "as_optional_tensors" => list(x, |e| if e.get("as_none").is_some() { Some(None) } else { e.get("as_tensor").and_then(name_of).map(Some) }).map(Arg::OptTensors),
         "as_int" => x.as_i64().map(Arg::Int),
         "as_ints" => list(x, J::as_i64).map(Arg::Ints),
-        "as_float" => x.as_f64().map(Arg::Float),
-        "as_floats" => list(x, J::as_f64).map(Arg::Floats),
+        "as_float" => json_float(x).map(Arg::Float),
+        "as_floats" => list(x, json_float).map(Arg::Floats),
         "as_bool" => x.as_bool().map(Arg::Bool),
         "as_bools" => list(x, J::as_bool).map(Arg::Bools),
         "as_string" => x.as_str().map(|s| Arg::Str(s.to_string())),
@@ -121,7 +132,7 @@ pub fn arg(v: &J) -> Arg {
         "as_memory_format" => x.as_i64().map(Arg::MemoryFormat),
         "as_layout" => x.as_i64().map(Arg::Layout),
         "as_device" => x.get("type").and_then(J::as_str).map(|s| Arg::Device(s.to_string())),
-        "as_sym_float" => x.get("as_float").and_then(J::as_f64).map(Arg::Float),
+        "as_sym_float" => x.get("as_float").and_then(json_float).map(Arg::Float),
         other => Some(Arg::Other(other.to_string())),
     };
     parsed.unwrap_or_else(|| Arg::Other(format!("malformed {k}")))

@@ -1,7 +1,8 @@
 //! Shape and data-movement ops: view/reshape/_unsafe_view/flatten/unflatten (Reshape to the
 //! output's recorded shape), permute/transpose (Transpose), unsqueeze/squeeze, expand, cat,
 //! slice, select, split/split_with_sizes/chunk/unbind, and the copies and casts (clone, contiguous,
-//! alias, detach, _to_copy, to, type_as) plus `_operator.getitem` on list outputs.
+//! alias, detach, _to_copy, to, type_as), `gather` (GatherElements), `index_select` (Gather)
+//! plus `_operator.getitem` on list outputs.
 
 use super::{Out, Rule, one};
 use crate::export_program::ctx::{Ctx, N, R, ai, ais, axis};
@@ -23,6 +24,8 @@ pub fn rule(op: &str) -> Option<Rule> {
         "clone" | "contiguous" | "alias" | "detach" | "detach_" | "lift_fresh_copy" | "_assert_tensor_metadata" => copy,
         "_to_copy" | "to" | "type_as" => cast,
         "_operator.getitem" => getitem,
+        "gather" => gather,
+        "index_select" => index_select,
         _ => return None,
     })
 }
@@ -228,4 +231,20 @@ fn getitem(cx: &mut Ctx, n: &N) -> R<Out> {
     let v = cx.value(name)?;
     let out = n.out(0);
     one(cx.op("Identity", vec![], &[v], &out)?)
+}
+
+fn gather(cx: &mut Ctx, n: &N) -> R<Out> {
+    let (x, m) = cx.tensor(n, "self")?;
+    let (i, _) = cx.tensor(n, "index")?;
+    let d = axis(n.int("dim", 0)?, m.rank())?;
+    let out = n.out(0);
+    one(cx.op("GatherElements", vec![("axis", ai(d))], &[x, i], &out)?)
+}
+
+fn index_select(cx: &mut Ctx, n: &N) -> R<Out> {
+    let (x, m) = cx.tensor(n, "self")?;
+    let (i, _) = cx.tensor(n, "index")?;
+    let d = axis(n.int("dim", 0)?, m.rank())?;
+    let out = n.out(0);
+    one(cx.op("Gather", vec![("axis", ai(d))], &[x, i], &out)?)
 }
