@@ -29,7 +29,12 @@ pub enum Error {
     Unsupported { file: String, nodes: Vec<String> },
     /// A node's arguments are not what its op expects.
     #[error("{file}: node '{node}' ({target}): {msg}")]
-    Node { file: String, node: String, target: String, msg: String },
+    Node {
+        file: String,
+        node: String,
+        target: String,
+        msg: String,
+    },
     /// Building the IR failed.
     #[error("{file}: building the graph: {msg}")]
     Graph { file: String, msg: String },

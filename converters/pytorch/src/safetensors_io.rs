@@ -26,7 +26,10 @@ fn from_st(d: StDtype) -> Option<DType> {
 
 /// Every tensor of a safetensors file held in `data`, in file order, borrowing `data`.
 pub fn load_tensors(file: &str, data: &Bytes) -> Result<Vec<(String, Tensor)>> {
-    let err = |msg: String| Error::Format { file: file.to_string(), msg };
+    let err = |msg: String| Error::Format {
+        file: file.to_string(),
+        msg,
+    };
     let st = SafeTensors::deserialize(data).map_err(|e| err(format!("safetensors: {e}")))?;
     let base = data.as_ptr() as usize;
     let mut out = Vec::new();
@@ -34,7 +37,9 @@ pub fn load_tensors(file: &str, data: &Bytes) -> Result<Vec<(String, Tensor)>> {
         let dtype = from_st(view.dtype()).ok_or_else(|| err(format!("tensor '{name}': dtype {:?} is not supported", view.dtype())))?;
         let d = view.data();
         let start = (d.as_ptr() as usize).wrapping_sub(base);
-        let bytes = data.slice(start, d.len()).ok_or_else(|| err(format!("tensor '{name}' lies outside the file")))?;
+        let bytes = data
+            .slice(start, d.len())
+            .ok_or_else(|| err(format!("tensor '{name}' lies outside the file")))?;
         let t = Tensor::from_bytes(dtype, view.shape().to_vec(), bytes).map_err(|e| err(format!("tensor '{name}': {e}")))?;
         out.push((name.to_string(), t));
     }
@@ -77,7 +82,10 @@ pub fn graph_weights(g: &Graph) -> Vec<(String, Tensor)> {
 /// Writes every constant of `g` to a safetensors file at `path` (temporary file + rename).
 /// Constants whose dtype safetensors cannot hold (strings, packed 4-bit) are listed as an error.
 pub fn export_weights(g: &Graph, path: &Path) -> Result<usize> {
-    let werr = |msg: String| Error::Write { path: path.to_path_buf(), msg };
+    let werr = |msg: String| Error::Write {
+        path: path.to_path_buf(),
+        msg,
+    };
     let weights = graph_weights(g);
     let mut bad = Vec::new();
     let mut views = Vec::new();

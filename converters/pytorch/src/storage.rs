@@ -22,7 +22,11 @@ pub fn materialize(file: &str, name: &str, t: &TensorRef, storage: &Bytes) -> Re
     };
     let st_es = elem_size(t.storage.dtype).ok_or_else(|| err(format!("storage dtype {} is not supported", t.storage.dtype)))?;
     let es = elem_size(t.dtype).ok_or_else(|| err(format!("dtype {} is not supported", t.dtype)))?;
-    let declared = t.storage.numel.checked_mul(st_es as u64).ok_or_else(|| err("storage size overflows".into()))?;
+    let declared = t
+        .storage
+        .numel
+        .checked_mul(st_es as u64)
+        .ok_or_else(|| err("storage size overflows".into()))?;
     if declared > storage.len() as u64 {
         return Err(err(format!(
             "storage '{}' declares {} elements ({declared} bytes) but the file holds only {} bytes for it",
@@ -32,8 +36,15 @@ pub fn materialize(file: &str, name: &str, t: &TensorRef, storage: &Bytes) -> Re
         )));
     }
     let declared = declared as usize;
-    let shape: Vec<usize> = t.sizes.iter().map(|&s| usize::try_from(s).map_err(|_| err(format!("size {s} too large")))).collect::<Result<_>>()?;
-    let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err(format!("shape {shape:?} overflows")))?;
+    let shape: Vec<usize> = t
+        .sizes
+        .iter()
+        .map(|&s| usize::try_from(s).map_err(|_| err(format!("size {s} too large"))))
+        .collect::<Result<_>>()?;
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| err(format!("shape {shape:?} overflows")))?;
     let mk = |data: Bytes| Tensor::from_bytes(t.dtype, shape.clone(), data).map_err(|e| err(e.to_string()));
     if numel == 0 {
         return mk(Bytes::from_vec(Vec::new()));
@@ -45,10 +56,15 @@ pub fn materialize(file: &str, name: &str, t: &TensorRef, storage: &Bytes) -> Re
         if st < 0 {
             return Err(err(format!("negative stride {st} in dimension {i}")));
         }
-        let add = (s - 1).checked_mul(st as usize).ok_or_else(|| err("view extent overflows".into()))?;
+        let add = (s - 1)
+            .checked_mul(st as usize)
+            .ok_or_else(|| err("view extent overflows".into()))?;
         reach = reach.checked_add(add).ok_or_else(|| err("view extent overflows".into()))?;
     }
-    let end_byte = reach.checked_add(1).and_then(|n| n.checked_mul(es)).ok_or_else(|| err("view extent overflows".into()))?;
+    let end_byte = reach
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(es))
+        .ok_or_else(|| err("view extent overflows".into()))?;
     if end_byte > declared {
         return Err(err(format!(
             "view (offset {off}, sizes {shape:?}, strides {:?}) reaches byte {end_byte}, past the {declared}-byte storage '{}'",
@@ -66,7 +82,9 @@ pub fn materialize(file: &str, name: &str, t: &TensorRef, storage: &Bytes) -> Re
         expect = expect.saturating_mul(s);
     }
     if contiguous {
-        let data = storage.slice(off * es, numel * es).ok_or_else(|| err("view outside its storage".into()))?;
+        let data = storage
+            .slice(off * es, numel * es)
+            .ok_or_else(|| err("view outside its storage".into()))?;
         return mk(data);
     }
     let mut out = Vec::with_capacity(numel * es);
@@ -74,7 +92,9 @@ pub fn materialize(file: &str, name: &str, t: &TensorRef, storage: &Bytes) -> Re
     let src: &[u8] = storage;
     for _ in 0..numel {
         let e = off + idx.iter().zip(&t.strides).map(|(&i, &s)| i * s as usize).sum::<usize>();
-        let b = src.get(e * es..(e + 1) * es).ok_or_else(|| err("view outside its storage".into()))?;
+        let b = src
+            .get(e * es..(e + 1) * es)
+            .ok_or_else(|| err("view outside its storage".into()))?;
         out.extend_from_slice(b);
         for d in (0..shape.len()).rev() {
             idx[d] += 1;

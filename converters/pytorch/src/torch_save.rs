@@ -1,5 +1,5 @@
 //! `torch.save` files: the zip form (`<root>/data.pkl` + `<root>/data/<key>` storages, also the
-//! weights inside TorchScript archives) and the legacy pre-1.6 form (a magic-number pickle, then
+//! weights inside TorchScript archives, named by module attribute path) and the legacy pre-1.6 form (a magic-number pickle, then
 //! protocol, sys_info, the object, the storage key list and the raw storages).
 
 use crate::error::{Error, Result};
@@ -26,7 +26,11 @@ pub fn collect_tensors(v: &Value, out: &mut Vec<(String, TensorRef)>) -> std::re
 }
 
 fn join(prefix: &str, k: &str) -> String {
-    if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") }
+    if prefix.is_empty() {
+        k.to_string()
+    } else {
+        format!("{prefix}.{k}")
+    }
 }
 
 fn walk(v: &Value, prefix: &str, out: &mut Vec<(String, TensorRef)>, visits: &mut usize) -> std::result::Result<(), String> {
@@ -106,7 +110,15 @@ pub fn tensors_from_zip(ar: &Archive, opts: &pickle::Options) -> Result<Vec<(Str
 pub fn load_tensors(file: &str, data: Bytes) -> Result<Vec<(String, Tensor)>> {
     if is_zip(&data) {
         let ar = Archive::parse(file, data)?;
-        return tensors_from_zip(&ar, &pickle::Options::default());
+        // A TorchScript archive (code/ beside data.pkl) pickles its modules as `__torch__.*`
+        // objects: allowed as plain attribute holders, never called.
+        let root = pickle_root(&ar, "data.pkl").unwrap_or_default();
+        let script = ar.entries().iter().any(|e| e.name.starts_with(&format!("{root}code/")));
+        let opts = pickle::Options {
+            script_classes: script,
+            ..Default::default()
+        };
+        return tensors_from_zip(&ar, &opts);
     }
     if is_legacy(&data) {
         return legacy_tensors(file, data);
@@ -119,7 +131,10 @@ pub fn load_tensors(file: &str, data: Bytes) -> Result<Vec<(String, Tensor)>> {
 
 fn legacy_tensors(file: &str, data: Bytes) -> Result<Vec<(String, Tensor)>> {
     let opts = pickle::Options::default();
-    let fmt = |msg: String| Error::Format { file: file.to_string(), msg };
+    let fmt = |msg: String| Error::Format {
+        file: file.to_string(),
+        msg,
+    };
     let (_magic, p) = pickle::load_at(file, &data, 0, &opts)?;
     let (proto, p) = pickle::load_at(file, &data, p, &opts)?;
     if proto.as_int() != Some(1001) {
@@ -139,20 +154,34 @@ fn legacy_tensors(file: &str, data: Bytes) -> Result<Vec<(String, Tensor)>> {
             Value::Int(i) => i.to_string(),
             o => return Err(fmt(format!("legacy storage key is a {}", o.kind()))),
         };
-        let head = data.get(p..p + 8).ok_or_else(|| fmt(format!("storage '{key}': file ends before its size")))?;
+        let head = data
+            .get(p..p + 8)
+            .ok_or_else(|| fmt(format!("storage '{key}': file ends before its size")))?;
         let mut a = [0u8; 8];
         a.copy_from_slice(head);
         let numel = u64::from_le_bytes(a);
         p += 8;
-        let es = dtypes.get(key.as_str()).and_then(|s| elem_size(s.dtype)).ok_or_else(|| fmt(format!("storage '{key}' is not used by any tensor, its element size is unknown")))?;
-        let len = numel.checked_mul(es as u64).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| fmt(format!("storage '{key}' size overflows")))?;
-        let b = data.slice(p, len).ok_or_else(|| fmt(format!("storage '{key}' declares {numel} elements ({len} bytes) but the file ends first")))?;
+        let es = dtypes
+            .get(key.as_str())
+            .and_then(|s| elem_size(s.dtype))
+            .ok_or_else(|| fmt(format!("storage '{key}' is not used by any tensor, its element size is unknown")))?;
+        let len = numel
+            .checked_mul(es as u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| fmt(format!("storage '{key}' size overflows")))?;
+        let b = data.slice(p, len).ok_or_else(|| {
+            fmt(format!(
+                "storage '{key}' declares {numel} elements ({len} bytes) but the file ends first"
+            ))
+        })?;
         p += len;
         storages.insert(key, b);
     }
     let mut out = Vec::with_capacity(refs.len());
     for (name, t) in &refs {
-        let st = storages.get(&t.storage.key).ok_or_else(|| fmt(format!("tensor '{name}': storage '{}' is missing", t.storage.key)))?;
+        let st = storages
+            .get(&t.storage.key)
+            .ok_or_else(|| fmt(format!("tensor '{name}': storage '{}' is missing", t.storage.key)))?;
         out.push((name.clone(), materialize(file, name, t, st)?));
     }
     Ok(out)

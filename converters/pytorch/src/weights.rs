@@ -88,7 +88,9 @@ pub fn rebind(g: &mut Graph, weights: Vec<(String, Tensor)>) -> RebindReport {
         let target = if consts.contains_key(&name) {
             Some(name.clone())
         } else {
-            name.split_once('.').map(|(_, rest)| rest.to_string()).filter(|r| consts.contains_key(r) && !used.contains_key(r))
+            name.split_once('.')
+                .map(|(_, rest)| rest.to_string())
+                .filter(|r| consts.contains_key(r) && !used.contains_key(r))
         };
         let Some(target) = target else {
             report.unexpected.push(name);
@@ -101,7 +103,10 @@ pub fn rebind(g: &mut Graph, weights: Vec<(String, Tensor)>) -> RebindReport {
         if c.value.shape != t.shape || c.value.dtype != t.dtype {
             report.mismatched.push((
                 name,
-                format!("graph has {} {:?}, weights file has {} {:?}", c.value.dtype, c.value.shape, t.dtype, t.shape),
+                format!(
+                    "graph has {} {:?}, weights file has {} {:?}",
+                    c.value.dtype, c.value.shape, t.dtype, t.shape
+                ),
             ));
             used.insert(target, ());
             continue;

@@ -88,7 +88,10 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
 impl Archive {
     /// Parses the archive in `data`; `file` names it in errors.
     pub fn parse(file: &str, data: Bytes) -> Result<Archive> {
-        let err = |msg: String| Error::Zip { file: file.to_string(), msg };
+        let err = |msg: String| Error::Zip {
+            file: file.to_string(),
+            msg,
+        };
         let b: &[u8] = &data;
         if b.len() < 22 {
             return Err(err(format!("{} bytes is too short for a zip archive", b.len())));
@@ -117,7 +120,10 @@ impl Archive {
         let mut cd_end_limit = eocd as u64;
         if eocd >= 20 && u32_at(b, eocd - 20) == Some(EOCD64_LOC_SIG) {
             let rec = u64_at(b, eocd - 12).ok_or_else(|| err("truncated ZIP64 locator".into()))?;
-            let rec_us = usize::try_from(rec).ok().filter(|&r| r < eocd - 20).ok_or_else(|| err(format!("ZIP64 record offset {rec} is outside the file")))?;
+            let rec_us = usize::try_from(rec)
+                .ok()
+                .filter(|&r| r < eocd - 20)
+                .ok_or_else(|| err(format!("ZIP64 record offset {rec} is outside the file")))?;
             if u32_at(b, rec_us) != Some(EOCD64_SIG) {
                 return Err(err(format!("no ZIP64 end-of-central-directory record at offset {rec}")));
             }
@@ -161,7 +167,9 @@ impl Archive {
             if flags & 1 != 0 {
                 return Err(bad("encrypted entries are not supported"));
             }
-            let name = std::str::from_utf8(&b[p + 46..name_end]).map_err(|_| bad("name is not UTF-8"))?.to_string();
+            let name = std::str::from_utf8(&b[p + 46..name_end])
+                .map_err(|_| bad("name is not UTF-8"))?
+                .to_string();
             check_name(&name).map_err(|m| err(m))?;
             // ZIP64 extended information: only the fields whose 32-bit value is saturated.
             let mut q = name_end;
@@ -191,7 +199,10 @@ impl Archive {
                 q = body + len;
             }
             // The local header: its own name/extra lengths decide where data starts.
-            let lh = usize::try_from(lho).ok().filter(|&o| o.checked_add(30).is_some_and(|e| e <= cd_off as usize)).ok_or_else(|| bad("local header offset is outside the file"))?;
+            let lh = usize::try_from(lho)
+                .ok()
+                .filter(|&o| o.checked_add(30).is_some_and(|e| e <= cd_off as usize))
+                .ok_or_else(|| bad("local header offset is outside the file"))?;
             if u32_at(b, lh) != Some(LFH_SIG) {
                 return Err(bad("no local file header at its offset"));
             }
@@ -199,12 +210,22 @@ impl Archive {
             let lxlen = u16_at(b, lh + 28).unwrap_or(0) as u64;
             let data_offset = lho + 30 + lnlen + lxlen;
             if data_offset.checked_add(csize).is_none_or(|e| e > cd_off) {
-                return Err(err(format!("entry '{name}': {csize} bytes of data at offset {data_offset} run past the end of the data area (truncated file?)")));
+                return Err(err(format!(
+                    "entry '{name}': {csize} bytes of data at offset {data_offset} run past the end of the data area (truncated file?)"
+                )));
             }
             match method {
-                0 if csize != usize_ => return Err(err(format!("entry '{name}': stored entry with compressed size {csize} != size {usize_}"))),
+                0 if csize != usize_ => {
+                    return Err(err(format!(
+                        "entry '{name}': stored entry with compressed size {csize} != size {usize_}"
+                    )));
+                }
                 0 | 8 => {}
-                m => return Err(err(format!("entry '{name}': compression method {m} is not supported (only stored and deflate)"))),
+                m => {
+                    return Err(err(format!(
+                        "entry '{name}': compression method {m} is not supported (only stored and deflate)"
+                    )));
+                }
             }
             if by_name.insert(name.clone(), entries.len()).is_some() {
                 return Err(err(format!("duplicate entry '{name}'")));
@@ -259,24 +280,38 @@ impl Archive {
 
     /// The entry's data: a zero-copy view for STORED entries, an inflated buffer for DEFLATE.
     pub fn read(&self, name: &str) -> Result<Bytes> {
-        let err = |msg: String| Error::Zip { file: self.file.clone(), msg };
+        let err = |msg: String| Error::Zip {
+            file: self.file.clone(),
+            msg,
+        };
         let i = *self.by_name.get(name).ok_or_else(|| err(format!("no entry '{name}'")))?;
         let e = &self.entries[i];
         let off = usize::try_from(e.data_offset).map_err(|_| err(format!("entry '{name}' offset too large")))?;
         let clen = usize::try_from(e.compressed_size).map_err(|_| err(format!("entry '{name}' too large")))?;
-        let raw = self.data.slice(off, clen).ok_or_else(|| err(format!("entry '{name}' is outside the file")))?;
+        let raw = self
+            .data
+            .slice(off, clen)
+            .ok_or_else(|| err(format!("entry '{name}' is outside the file")))?;
         if e.method == 0 {
             return Ok(raw);
         }
         if e.size > MAX_INFLATED {
-            return Err(err(format!("entry '{name}' declares {} inflated bytes, more than the {MAX_INFLATED} allowed for compressed records", e.size)));
+            return Err(err(format!(
+                "entry '{name}' declares {} inflated bytes, more than the {MAX_INFLATED} allowed for compressed records",
+                e.size
+            )));
         }
         // The declared size bounds the buffer; a stream that inflates to more or less is refused.
         let mut out = Vec::with_capacity((e.size as usize).min(clen.saturating_mul(1032).saturating_add(64)));
         let mut dec = flate2::read::DeflateDecoder::new(&raw[..]).take(e.size + 1);
-        dec.read_to_end(&mut out).map_err(|x| err(format!("entry '{name}': bad DEFLATE data: {x}")))?;
+        dec.read_to_end(&mut out)
+            .map_err(|x| err(format!("entry '{name}': bad DEFLATE data: {x}")))?;
         if out.len() as u64 != e.size {
-            return Err(err(format!("entry '{name}': inflated to {} bytes, the directory says {}", out.len(), e.size)));
+            return Err(err(format!(
+                "entry '{name}': inflated to {} bytes, the directory says {}",
+                out.len(),
+                e.size
+            )));
         }
         if crc32fast::hash(&out) != e.crc32 {
             return Err(err(format!("entry '{name}': CRC-32 mismatch")));

@@ -97,7 +97,9 @@ fn pickle_ending_mid_opcode_is_an_error() {
     for cut in 1..pkl.len() - 1 {
         assert!(pickle::load("p", &pkl[..cut], &Default::default()).is_err(), "cut {cut}");
     }
-    let e = pickle::load("p", &pkl[..pkl.len() / 2], &Default::default()).unwrap_err().to_string();
+    let e = pickle::load("p", &pkl[..pkl.len() / 2], &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("pickle at byte"), "{e}");
 }
 
@@ -106,7 +108,9 @@ fn memo_index_out_of_range_is_an_error() {
     // PROTO 2, BINGET 7, STOP
     let e = pickle::load("m", b"\x80\x02h\x07.", &Default::default()).unwrap_err().to_string();
     assert!(e.contains("memo index 7 was never stored"), "{e}");
-    let e = pickle::load("m", b"\x80\x02j\xff\xff\xff\xff.", &Default::default()).unwrap_err().to_string();
+    let e = pickle::load("m", b"\x80\x02j\xff\xff\xff\xff.", &Default::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("memo index 4294967295"), "{e}");
 }
 
@@ -135,7 +139,11 @@ fn view_past_its_storage_is_an_error() {
     use edgeport_pytorch::pickle::{StorageRef, TensorRef};
     let st = Bytes::from_vec(vec![0u8; 40]);
     let t = TensorRef {
-        storage: StorageRef { key: "0".into(), dtype: edgeport_ir::DType::F32, numel: 10 },
+        storage: StorageRef {
+            key: "0".into(),
+            dtype: edgeport_ir::DType::F32,
+            numel: 10,
+        },
         dtype: edgeport_ir::DType::F32,
         offset: 2,
         sizes: vec![3, 3],
@@ -143,9 +151,17 @@ fn view_past_its_storage_is_an_error() {
     };
     let e = edgeport_pytorch::storage::materialize("f", "w", &t, &st).unwrap_err().to_string();
     assert!(e.contains("past the 40-byte storage"), "{e}");
-    let huge = TensorRef { sizes: vec![1 << 40, 1 << 40], strides: vec![1 << 40, 1], ..t.clone() };
+    let huge = TensorRef {
+        sizes: vec![1 << 40, 1 << 40],
+        strides: vec![1 << 40, 1],
+        ..t.clone()
+    };
     assert!(edgeport_pytorch::storage::materialize("f", "w", &huge, &st).is_err());
-    let neg = TensorRef { strides: vec![-1, 1], sizes: vec![2, 2], ..t };
+    let neg = TensorRef {
+        strides: vec![-1, 1],
+        sizes: vec![2, 2],
+        ..t
+    };
     assert!(edgeport_pytorch::storage::materialize("f", "w", &neg, &st).is_err());
 }
 

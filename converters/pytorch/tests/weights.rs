@@ -15,7 +15,11 @@ fn check_against_npz(file: &str, skip: &[&str]) {
         if skip.contains(&name.as_str()) {
             continue;
         }
-        let t = &w.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{file}: no tensor {name} in {names:?}")).1;
+        let t = &w
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{file}: no tensor {name} in {names:?}"))
+            .1;
         assert_eq!(t.shape, e.shape, "{file}: {name} shape");
         let d = max_abs_diff(&values(t), &e.values);
         assert_eq!(d, 0.0, "{file}: {name} differs by {d}");
@@ -67,8 +71,12 @@ fn rebind_reports_matched_missing_unexpected_and_mismatched() {
     let c = |t: Tensor| Op::Constant(edgeport_ir::ops::defs::generator::Constant { value: t });
     let f32_zero = Tensor::from_f32(vec![2, 3], &[0.0; 6]).unwrap();
     let a = g.add_op("n1", c(f32_zero), &[], &["f32"]).unwrap();
-    let b = g.add_op("n2", c(Tensor::from_f32(vec![5], &[0.0; 5]).unwrap()), &[], &["scalar"]).unwrap();
-    let m = g.add_op("n3", c(Tensor::from_f32(vec![4], &[0.0; 4]).unwrap()), &[], &["only_in_graph"]).unwrap();
+    let b = g
+        .add_op("n2", c(Tensor::from_f32(vec![5], &[0.0; 5]).unwrap()), &[], &["scalar"])
+        .unwrap();
+    let m = g
+        .add_op("n3", c(Tensor::from_f32(vec![4], &[0.0; 4]).unwrap()), &[], &["only_in_graph"])
+        .unwrap();
     for (i, n) in [a, b, m].into_iter().enumerate() {
         g.add_output(format!("o{i}"), edgeport_ir::ValueId { node: n, port: 0 }).unwrap();
     }
@@ -83,4 +91,16 @@ fn rebind_reports_matched_missing_unexpected_and_mismatched() {
     let want = &w.iter().find(|(n, _)| n == "f32").unwrap().1;
     assert_eq!(values(&k.value), values(want));
     assert!(r.to_string().contains("1 matched, 1 missing"));
+}
+
+#[test]
+fn torchscript_module_weights() {
+    // A traced module: `__torch__.*` objects hold the parameters; names follow the attributes.
+    let w = load_weights(&fixture("ts_cnn.pt")).unwrap();
+    let exp = npz(&fixture("ts_cnn.npz"));
+    for (name, e) in &exp {
+        let t = &w.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name}")).1;
+        assert_eq!(t.shape, e.shape, "{name}");
+        assert_eq!(max_abs_diff(&values(t), &e.values), 0.0, "{name}");
+    }
 }

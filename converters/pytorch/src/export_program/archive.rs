@@ -52,7 +52,10 @@ fn nested_state_dict(ar: &Archive, entry: &str) -> Result<HashMap<String, Tensor
 fn raw_payloads(ar: &Archive, dir: &str, config_entry: &str) -> Result<HashMap<String, Tensor>> {
     let file = ar.file();
     let cfg = parse_json(file, config_entry, &ar.read_text(config_entry)?)?;
-    let items = cfg.get("config").and_then(J::as_object).ok_or_else(|| fmt(file, format!("{config_entry}: no \"config\" object")))?;
+    let items = cfg
+        .get("config")
+        .and_then(J::as_object)
+        .ok_or_else(|| fmt(file, format!("{config_entry}: no \"config\" object")))?;
     let mut out = HashMap::with_capacity(items.len());
     let mut cache: HashMap<String, Bytes> = HashMap::new();
     for (fqn, p) in items {
@@ -61,7 +64,10 @@ fn raw_payloads(ar: &Archive, dir: &str, config_entry: &str) -> Result<HashMap<S
             tensor: fqn.clone(),
             msg: m.to_string(),
         };
-        let path = p.get("path_name").and_then(J::as_str).ok_or_else(|| bad("payload has no path_name"))?;
+        let path = p
+            .get("path_name")
+            .and_then(J::as_str)
+            .ok_or_else(|| bad("payload has no path_name"))?;
         if p.get("use_pickle").and_then(J::as_bool).unwrap_or(false) {
             return Err(bad("pickled payloads (tensor subclasses, script objects) are not supported"));
         }
@@ -82,7 +88,12 @@ fn raw_payloads(ar: &Archive, dir: &str, config_entry: &str) -> Result<HashMap<S
         let shape: Vec<usize> = sizes.iter().map(|&s| s.max(0) as usize).collect();
         let t = if data.is_empty() {
             // An empty record stands for an empty or fake tensor: zero-filled.
-            let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).and_then(|n| n.checked_mul(es)).filter(|&n| n <= 1 << 32).ok_or_else(|| bad("empty record for a huge tensor"))?;
+            let n = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .and_then(|n| n.checked_mul(es))
+                .filter(|&n| n <= 1 << 32)
+                .ok_or_else(|| bad("empty record for a huge tensor"))?;
             Tensor::from_bytes(m.dtype, shape, Bytes::from_vec(vec![0; n])).map_err(|e| bad(&e.to_string()))?
         } else {
             let tr = TensorRef {
@@ -116,9 +127,17 @@ pub fn read(ar: &Archive) -> Result<Program> {
         if ar.contains(&j) {
             let json = parse_json(&file, &j, &ar.read_text(&j)?)?;
             let sd = format!("{r}serialized_state_dict.pt");
-            let weights = if ar.contains(&sd) { nested_state_dict(ar, &sd)? } else { HashMap::new() };
+            let weights = if ar.contains(&sd) {
+                nested_state_dict(ar, &sd)?
+            } else {
+                HashMap::new()
+            };
             let cs = format!("{r}serialized_constants.pt");
-            let constants = if ar.contains(&cs) { nested_state_dict(ar, &cs)? } else { HashMap::new() };
+            let constants = if ar.contains(&cs) {
+                nested_state_dict(ar, &cs)?
+            } else {
+                HashMap::new()
+            };
             return Ok(Program {
                 json,
                 weights,
@@ -139,7 +158,10 @@ pub fn read(ar: &Archive) -> Result<Program> {
         .collect();
     models.sort_by_key(|(d, n)| (d.len(), *n != "model", *n));
     let Some(&(root, name)) = models.first() else {
-        return Err(fmt(&file, "not a torch.export archive: no serialized_exported_program.json and no models/<name>.json"));
+        return Err(fmt(
+            &file,
+            "not a torch.export archive: no serialized_exported_program.json and no models/<name>.json",
+        ));
     };
     let jentry = format!("{root}models/{name}.json");
     let json = parse_json(&file, &jentry, &ar.read_text(&jentry)?)?;

@@ -91,7 +91,9 @@ impl N {
     pub fn scalar_type(&self, name: &str) -> R<Option<DType>> {
         match self.get(name) {
             None | Some(Arg::None) => Ok(None),
-            Some(Arg::ScalarType(c)) => super::schema::dtype(*c).map(Some).ok_or_else(|| format!("scalar type {c} is not supported")),
+            Some(Arg::ScalarType(c)) => super::schema::dtype(*c)
+                .map(Some)
+                .ok_or_else(|| format!("scalar type {c} is not supported")),
             Some(a) => Err(format!("argument '{name}' is {}, expected a dtype", a.describe())),
         }
     }
@@ -133,7 +135,10 @@ impl Ctx {
     }
 
     pub fn value(&self, name: &str) -> R<ValueId> {
-        self.env.get(name).copied().ok_or_else(|| format!("value '{name}' is not defined (an unsupported or multi-output producer?)"))
+        self.env
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("value '{name}' is not defined (an unsupported or multi-output producer?)"))
     }
     pub fn meta(&self, name: &str) -> R<&Meta> {
         self.metas.get(name).ok_or_else(|| format!("no tensor metadata for '{name}'"))
@@ -159,7 +164,10 @@ impl Ctx {
     pub fn ops(&mut self, kind: &str, attrs: Vec<(&str, AttrValue)>, inputs: &[Option<ValueId>], outs: &[&str]) -> R<Vec<ValueId>> {
         let k = OpKind::from_name("", kind).ok_or_else(|| format!("IR has no op {kind}"))?;
         let op = Op::from_kind(k, attrs.into_iter().map(|(a, v)| (a.to_string(), v)).collect()).map_err(|e| format!("{kind}: {e}"))?;
-        let names: Vec<String> = outs.iter().map(|o| if self.env.contains_key(*o) { self.fresh(o) } else { o.to_string() }).collect();
+        let names: Vec<String> = outs
+            .iter()
+            .map(|o| if self.env.contains_key(*o) { self.fresh(o) } else { o.to_string() })
+            .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let node_name = names.first().cloned().unwrap_or_else(|| self.fresh(kind));
         let id = self.g.add_op(node_name, op, inputs, &refs).map_err(|e| format!("{kind}: {e}"))?;

@@ -50,14 +50,26 @@ fn fmt(file: &str, msg: impl Into<String>) -> Error {
 /// The name an input/output spec refers to: `{"arg": {"name": …}}` or `{"arg": {"as_tensor": {"name": …}}}`.
 fn spec_arg_name(spec: &J) -> Option<String> {
     let a = spec.get("arg")?;
-    a.get("name").or_else(|| a.get("as_tensor").and_then(|t| t.get("name"))).and_then(J::as_str).map(str::to_string)
+    a.get("name")
+        .or_else(|| a.get("as_tensor").and_then(|t| t.get("name")))
+        .and_then(J::as_str)
+        .map(str::to_string)
 }
 
 fn parse_node(n: &J) -> N {
     let args = n
         .get("inputs")
         .and_then(J::as_array)
-        .map(|v| v.iter().map(|a| (a.get("name").and_then(J::as_str).unwrap_or("").to_string(), a.get("arg").map(schema::arg).unwrap_or(Arg::None))).collect())
+        .map(|v| {
+            v.iter()
+                .map(|a| {
+                    (
+                        a.get("name").and_then(J::as_str).unwrap_or("").to_string(),
+                        a.get("arg").map(schema::arg).unwrap_or(Arg::None),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     let mut outs = Vec::new();
     for o in n.get("outputs").and_then(J::as_array).map(Vec::as_slice).unwrap_or(&[]) {
@@ -81,9 +93,14 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
     if let Some(maj) = j.get("schema_version").and_then(|s| s.get("major")).and_then(J::as_i64)
         && !SCHEMA_MAJORS.contains(&maj)
     {
-        return Err(fmt(file, format!("ExportedProgram schema major {maj} is not supported (known: {SCHEMA_MAJORS:?})")));
+        return Err(fmt(
+            file,
+            format!("ExportedProgram schema major {maj} is not supported (known: {SCHEMA_MAJORS:?})"),
+        ));
     }
-    let gm = j.get("graph_module").ok_or_else(|| fmt(file, "no graph_module in the program JSON"))?;
+    let gm = j
+        .get("graph_module")
+        .ok_or_else(|| fmt(file, "no graph_module in the program JSON"))?;
     let graph = gm.get("graph").ok_or_else(|| fmt(file, "no graph in graph_module"))?;
     let sig = gm.get("signature").ok_or_else(|| fmt(file, "no graph signature"))?;
     let mut metas = HashMap::new();
@@ -95,7 +112,11 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
         }
     }
     let mut cx = Ctx::new("torch_export", metas);
-    let nodes: Vec<N> = graph.get("nodes").and_then(J::as_array).map(|v| v.iter().map(parse_node).collect()).unwrap_or_default();
+    let nodes: Vec<N> = graph
+        .get("nodes")
+        .and_then(J::as_array)
+        .map(|v| v.iter().map(parse_node).collect())
+        .unwrap_or_default();
 
     // All unsupported targets at once, before building anything.
     let mut unsupported = BTreeSet::new();
@@ -112,13 +133,25 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
     }
 
     // Inputs, following the signature.
-    let specs = sig.get("input_specs").and_then(J::as_array).ok_or_else(|| fmt(file, "graph signature has no input_specs"))?;
+    let specs = sig
+        .get("input_specs")
+        .and_then(J::as_array)
+        .ok_or_else(|| fmt(file, "graph signature has no input_specs"))?;
     for spec in specs {
-        let (kind, body) = spec.as_object().and_then(|o| o.iter().next()).ok_or_else(|| fmt(file, "empty input spec"))?;
+        let (kind, body) = spec
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .ok_or_else(|| fmt(file, "empty input spec"))?;
         let arg = spec_arg_name(body).ok_or_else(|| fmt(file, format!("{kind} input spec without an argument name")))?;
         let from = |key: &str, table: &HashMap<String, edgeport_ir::Tensor>, what: &str| -> Result<edgeport_ir::Tensor> {
-            let fqn = body.get(key).and_then(J::as_str).ok_or_else(|| fmt(file, format!("{what} input '{arg}' has no {key}")))?;
-            table.get(fqn).cloned().ok_or_else(|| fmt(file, format!("{what} '{fqn}' (input '{arg}') has no data in the archive")))
+            let fqn = body
+                .get(key)
+                .and_then(J::as_str)
+                .ok_or_else(|| fmt(file, format!("{what} input '{arg}' has no {key}")))?;
+            table
+                .get(fqn)
+                .cloned()
+                .ok_or_else(|| fmt(file, format!("{what} '{fqn}' (input '{arg}') has no data in the archive")))
         };
         let v = match kind.as_str() {
             "parameter" => {
@@ -132,13 +165,22 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
                 cx.g.add_constant(fqn, t)
             }
             "tensor_constant" => {
-                let t = from("tensor_constant_name", &prog.constants, "constant").or_else(|_| from("tensor_constant_name", &prog.weights, "constant"))?;
+                let t = from("tensor_constant_name", &prog.constants, "constant")
+                    .or_else(|_| from("tensor_constant_name", &prog.weights, "constant"))?;
                 let fqn = body.get("tensor_constant_name").and_then(J::as_str).unwrap_or(&arg).to_string();
                 cx.g.add_constant(fqn, t)
             }
             "user_input" => {
-                let m = cx.metas.get(&arg).cloned().ok_or_else(|| fmt(file, format!("user input '{arg}' is not a tensor (non-tensor inputs are not supported)")))?;
-                cx.g.add_input(arg.clone(), Some(ValueType::tensor(m.dtype, Some(edgeport_ir::Shape(m.shape.clone())))))
+                let m = cx.metas.get(&arg).cloned().ok_or_else(|| {
+                    fmt(
+                        file,
+                        format!("user input '{arg}' is not a tensor (non-tensor inputs are not supported)"),
+                    )
+                })?;
+                cx.g.add_input(
+                    arg.clone(),
+                    Some(ValueType::tensor(m.dtype, Some(edgeport_ir::Shape(m.shape.clone())))),
+                )
             }
             other => return Err(fmt(file, format!("input spec kind '{other}' (input '{arg}') is not supported"))),
         };
@@ -156,16 +198,23 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
     }
 
     // Outputs, following the signature.
-    let out_specs = sig.get("output_specs").and_then(J::as_array).ok_or_else(|| fmt(file, "graph signature has no output_specs"))?;
+    let out_specs = sig
+        .get("output_specs")
+        .and_then(J::as_array)
+        .ok_or_else(|| fmt(file, "graph signature has no output_specs"))?;
     for spec in out_specs {
-        let (kind, body) = spec.as_object().and_then(|o| o.iter().next()).ok_or_else(|| fmt(file, "empty output spec"))?;
+        let (kind, body) = spec
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .ok_or_else(|| fmt(file, "empty output spec"))?;
         if kind != "user_output" {
             if kind == "buffer_mutation" || kind == "user_input_mutation" {
                 continue;
             }
             return Err(fmt(file, format!("output spec kind '{kind}' is not supported")));
         }
-        let name = spec_arg_name(body).ok_or_else(|| fmt(file, "user output that is not a tensor (non-tensor outputs are not supported)"))?;
+        let name =
+            spec_arg_name(body).ok_or_else(|| fmt(file, "user output that is not a tensor (non-tensor outputs are not supported)"))?;
         let v = cx.value(&name).map_err(|m| fmt(file, format!("output '{name}': {m}")))?;
         cx.g.add_output(name.clone(), v).map_err(|e| Error::Graph {
             file: file.to_string(),

@@ -117,7 +117,14 @@ pub fn arg(v: &J) -> Arg {
         "as_tensor" => name_of(x).map(Arg::Tensor),
         "as_optional_tensor" => x.get("as_tensor").and_then(name_of).map(Arg::Tensor),
         "as_tensors" => list(x, name_of).map(Arg::Tensors),
-        "as_optional_tensors" => list(x, |e| if e.get("as_none").is_some() { Some(None) } else { e.get("as_tensor").and_then(name_of).map(Some) }).map(Arg::OptTensors),
+        "as_optional_tensors" => list(x, |e| {
+            if e.get("as_none").is_some() {
+                Some(None)
+            } else {
+                e.get("as_tensor").and_then(name_of).map(Some)
+            }
+        })
+        .map(Arg::OptTensors),
         "as_int" => x.as_i64().map(Arg::Int),
         "as_ints" => list(x, J::as_i64).map(Arg::Ints),
         "as_float" => json_float(x).map(Arg::Float),

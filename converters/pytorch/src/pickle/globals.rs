@@ -64,18 +64,26 @@ pub fn resolve(module: &str, name: &str, script_classes: bool) -> Result<Global,
         ("torch", "Size") => Global::TorchSize,
         ("builtins" | "__builtin__", "set") => Global::Set,
         ("builtins" | "__builtin__", "frozenset") => Global::FrozenSet,
-        ("torch", "Tensor") | ("torch.nn.parameter", "Parameter") | ("torch._tensor", "Tensor") => Global::TensorClass(format!("{module}.{name}")),
+        ("torch", "Tensor") | ("torch.nn.parameter", "Parameter") | ("torch._tensor", "Tensor") => {
+            Global::TensorClass(format!("{module}.{name}"))
+        }
         ("torch.storage", "UntypedStorage") | ("torch", "UntypedStorage") => Global::Storage(DType::U8),
         ("torch", n) if storage_dtype(n).is_some() => Global::Storage(storage_dtype(n).unwrap_or(DType::U8)),
         ("torch", n) if torch_dtype(n).is_some() => Global::Dtype(torch_dtype(n).unwrap_or(DType::F32)),
         (m, n) if script_classes && (m == "__torch__" || m.starts_with("__torch__.")) => Global::ScriptClass(format!("{m}.{n}")),
-        _ => return Err(format!("GLOBAL {module}.{name} is not allowed (only tensor rebuild functions, storages, dtypes and plain containers are)")),
+        _ => {
+            return Err(format!(
+                "GLOBAL {module}.{name} is not allowed (only tensor rebuild functions, storages, dtypes and plain containers are)"
+            ));
+        }
     };
     Ok(g)
 }
 
 fn int_list(v: &Value, what: &str) -> Result<Vec<i64>, String> {
-    let items = v.as_seq().ok_or_else(|| format!("{what} is a {}, expected a tuple of ints", v.kind()))?;
+    let items = v
+        .as_seq()
+        .ok_or_else(|| format!("{what} is a {}, expected a tuple of ints", v.kind()))?;
     items
         .iter()
         .map(|x| x.as_int().ok_or_else(|| format!("{what} holds a {}, expected ints", x.kind())))
@@ -86,7 +94,10 @@ fn tensor_from(storage: &Value, offset: &Value, sizes: &Value, strides: &Value, 
     let Value::Storage(st) = storage else {
         return Err(format!("tensor rebuild: storage argument is a {}", storage.kind()));
     };
-    let offset = offset.as_int().filter(|&o| o >= 0).ok_or("tensor rebuild: storage offset is not a non-negative int")?;
+    let offset = offset
+        .as_int()
+        .filter(|&o| o >= 0)
+        .ok_or("tensor rebuild: storage offset is not a non-negative int")?;
     let sizes = int_list(sizes, "tensor sizes")?;
     let strides = int_list(strides, "tensor strides")?;
     if sizes.len() != strides.len() {
@@ -170,6 +181,8 @@ pub fn call(g: &Global, args: &Value) -> Result<Value, String> {
             None => Ok(Value::Set(Rc::new(vec![]))),
             Some(o) => Err(format!("set of a {}", o.kind())),
         },
-        other => Err(format!("REDUCE on {other:?} is not allowed (it is not a callable the reader evaluates)")),
+        other => Err(format!(
+            "REDUCE on {other:?} is not allowed (it is not a callable the reader evaluates)"
+        )),
     }
 }

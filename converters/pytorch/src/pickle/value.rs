@@ -67,7 +67,10 @@ pub enum Value {
     Storage(StorageRef),
     Tensor(Rc<TensorRef>),
     /// An object of an allowed class, with the state BUILD gave it.
-    Object { class: String, state: Rc<Value> },
+    Object {
+        class: String,
+        state: Rc<Value>,
+    },
     /// The stack marker pushed by MARK (never escapes the reader).
     Mark,
 }

@@ -57,7 +57,11 @@ type R<T> = Result<T, String>;
 
 impl<'a> Vm<'a> {
     fn take(&mut self, n: usize) -> R<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| format!("pickle ends in the middle of an opcode (needs {n} more bytes)"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| format!("pickle ends in the middle of an opcode (needs {n} more bytes)"))?;
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -85,7 +89,10 @@ impl<'a> Vm<'a> {
     }
     fn line(&mut self) -> R<&'a str> {
         let rest = &self.b[self.pos..];
-        let nl = rest.iter().position(|&c| c == b'\n').ok_or("pickle ends in the middle of a text line")?;
+        let nl = rest
+            .iter()
+            .position(|&c| c == b'\n')
+            .ok_or("pickle ends in the middle of a text line")?;
         self.pos += nl + 1;
         std::str::from_utf8(&rest[..nl]).map_err(|_| "text argument is not UTF-8".to_string())
     }
@@ -156,7 +163,11 @@ impl<'a> Vm<'a> {
         Ok(())
     }
     fn memo_get(&mut self, idx: u32) -> R<()> {
-        let s = self.memo.get(&idx).cloned().ok_or_else(|| format!("memo index {idx} was never stored"))?;
+        let s = self
+            .memo
+            .get(&idx)
+            .cloned()
+            .ok_or_else(|| format!("memo index {idx} was never stored"))?;
         if self.stack.len() >= self.opts.max_stack {
             return Err(format!("stack holds more than {} values", self.opts.max_stack));
         }
@@ -165,7 +176,9 @@ impl<'a> Vm<'a> {
     }
 
     fn persistent(&self, pid: Value) -> R<Value> {
-        let t = pid.as_seq().ok_or_else(|| format!("persistent id is a {}, expected a storage tuple", pid.kind()))?;
+        let t = pid
+            .as_seq()
+            .ok_or_else(|| format!("persistent id is a {}, expected a storage tuple", pid.kind()))?;
         match t {
             [Value::Str(tag), Value::Global(Global::Storage(dt)), key, _location, numel, ..] if &**tag == "storage" => {
                 let key = match key {
@@ -173,7 +186,10 @@ impl<'a> Vm<'a> {
                     Value::Int(i) => i.to_string(),
                     o => return Err(format!("storage key is a {}", o.kind())),
                 };
-                let numel = numel.as_int().filter(|&n| n >= 0).ok_or("storage numel is not a non-negative int")?;
+                let numel = numel
+                    .as_int()
+                    .filter(|&n| n >= 0)
+                    .ok_or("storage numel is not a non-negative int")?;
                 Ok(Value::Storage(StorageRef {
                     key,
                     dtype: *dt,
@@ -250,7 +266,9 @@ impl<'a> Vm<'a> {
             }
             b'F' => {
                 let s = self.line()?;
-                self.push0(Value::Float(s.trim().parse::<f64>().map_err(|_| format!("bad float literal {s:?}"))?))?
+                self.push0(Value::Float(
+                    s.trim().parse::<f64>().map_err(|_| format!("bad float literal {s:?}"))?,
+                ))?
             }
             b'X' | 0x8c | 0x8d => {
                 let n = match op {

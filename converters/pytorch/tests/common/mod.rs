@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pytorch").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/pytorch")
+        .join(name)
 }
 
 /// A numpy array as (numpy dtype string, shape, values as f64).
@@ -22,25 +24,54 @@ pub struct Arr {
 
 fn parse_npy(b: &[u8]) -> Arr {
     assert_eq!(&b[..6], b"\x93NUMPY");
-    let (hlen, start) = if b[6] == 1 { (u16::from_le_bytes([b[8], b[9]]) as usize, 10) } else { (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12) };
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
     let h = std::str::from_utf8(&b[start..start + hlen]).unwrap();
     let descr = h.split("'descr': '").nth(1).unwrap().split('\'').next().unwrap().to_string();
     assert!(h.contains("'fortran_order': False"));
     let shp = h.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape: Vec<usize> = shp.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    let shape: Vec<usize> = shp
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
     let data = &b[start + hlen..];
     let values: Vec<f64> = match descr.as_str() {
-        "<f4" => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        "<f4" => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
         "<f8" => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
-        "<f2" => data.chunks_exact(2).map(|c| half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64()).collect(),
-        "<i8" => data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-        "<i4" => data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
-        "<i2" => data.chunks_exact(2).map(|c| i16::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        "<f2" => data
+            .chunks_exact(2)
+            .map(|c| half::f16::from_bits(u16::from_le_bytes(c.try_into().unwrap())).to_f64())
+            .collect(),
+        "<i8" => data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        "<i4" => data
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        "<i2" => data
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
         "|i1" => data.iter().map(|&c| c as i8 as f64).collect(),
         "|u1" | "|b1" => data.iter().map(|&c| c as f64).collect(),
         d => panic!("npy dtype {d} not handled by the test reader"),
     };
-    Arr { dtype: descr, shape, values, raw: data.to_vec() }
+    Arr {
+        dtype: descr,
+        shape,
+        values,
+        raw: data.to_vec(),
+    }
 }
 
 /// Reads every array of an `.npz` file.
@@ -60,7 +91,11 @@ fn f8e4m3fn(b: u8) -> f64 {
     let s = if b & 0x80 != 0 { -1.0 } else { 1.0 };
     let e = ((b >> 3) & 0xf) as i32;
     let m = (b & 7) as f64;
-    if e == 0 { s * m / 8.0 * 2f64.powi(-6) } else { s * (1.0 + m / 8.0) * 2f64.powi(e - 7) }
+    if e == 0 {
+        s * m / 8.0 * 2f64.powi(-6)
+    } else {
+        s * (1.0 + m / 8.0) * 2f64.powi(e - 7)
+    }
 }
 
 /// A tensor's values as f64 (including float8 e4m3fn).
@@ -98,13 +133,17 @@ pub fn pt2_max_diff(path: &std::path::Path, npz_path: &std::path::Path) -> f64 {
     let mut inputs = Vec::new();
     for id in g.inputs() {
         let name = &g.node(*id).outputs[0].name;
-        let a = data.get(&format!("in_{name}")).unwrap_or_else(|| panic!("no input {name} in {}", npz_path.display()));
+        let a = data
+            .get(&format!("in_{name}"))
+            .unwrap_or_else(|| panic!("no input {name} in {}", npz_path.display()));
         inputs.push(edgeport_eval::Value::Tensor(edgeport_eval::Tensor::from_ir(&to_ir(a)).unwrap()));
     }
     let outs = edgeport_eval::run_graph(&g, inputs).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut worst = 0f64;
     for (i, o) in outs.iter().enumerate() {
-        let edgeport_eval::Value::Tensor(t) = o else { panic!("output {i} is not a tensor") };
+        let edgeport_eval::Value::Tensor(t) = o else {
+            panic!("output {i} is not a tensor")
+        };
         let got = values(&t.to_ir());
         let want = &data[&format!("out_{i}")];
         assert_eq!(t.to_ir().shape, want.shape, "{}: output {i} shape", path.display());

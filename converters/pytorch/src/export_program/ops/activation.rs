@@ -9,8 +9,8 @@ use edgeport_ir::AttrValue;
 
 pub fn rule(op: &str) -> Option<Rule> {
     Some(match op {
-        "relu" | "relu_" | "exp" | "log" | "sqrt" | "neg" | "abs" | "erf" | "sin" | "cos" | "reciprocal" | "floor" | "ceil" | "round" | "sign" | "sigmoid" | "tanh" | "logical_not" | "tan"
-        | "hardswish" | "hardswish_" | "bitwise_not" => unary,
+        "relu" | "relu_" | "exp" | "log" | "sqrt" | "neg" | "abs" | "erf" | "sin" | "cos" | "reciprocal" | "floor" | "ceil" | "round"
+        | "sign" | "sigmoid" | "tanh" | "logical_not" | "tan" | "hardswish" | "hardswish_" | "bitwise_not" => unary,
         "rsqrt" => rsqrt,
         "gelu" => gelu,
         "hardtanh" | "hardtanh_" | "relu6" | "clamp" | "clip" | "clamp_min" | "clamp_max" => clamp,
@@ -79,7 +79,9 @@ fn clamp(cx: &mut Ctx, n: &N) -> R<Out> {
         "clamp_min" => (Some(n.float("min", 0.0)?), None),
         "clamp_max" => (None, Some(n.float("max", 0.0)?)),
         _ => {
-            if matches!(n.get("min"), Some(crate::export_program::schema::Arg::Tensor(_))) || matches!(n.get("max"), Some(crate::export_program::schema::Arg::Tensor(_))) {
+            if matches!(n.get("min"), Some(crate::export_program::schema::Arg::Tensor(_)))
+                || matches!(n.get("max"), Some(crate::export_program::schema::Arg::Tensor(_)))
+            {
                 let lo = cx.opt_tensor(n, "min")?;
                 let hi = cx.opt_tensor(n, "max")?;
                 let out = n.out(0);

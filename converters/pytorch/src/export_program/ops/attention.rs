@@ -67,7 +67,12 @@ fn sdpa(cx: &mut Ctx, n: &N) -> R<Out> {
         let t = Tensor::from_bytes(DType::F32, vec![l, sl], Bytes::from_vec(data)).map_err(|e| e.to_string())?;
         let mut mask = cx.constant(&format!("{b}_causal"), t);
         if dt != DType::F32 {
-            mask = cx.tmp("Cast", vec![("to", ai(dt.onnx_code() as i64))], &[mask], &format!("{b}_causal_cast"))?;
+            mask = cx.tmp(
+                "Cast",
+                vec![("to", ai(dt.onnx_code() as i64))],
+                &[mask],
+                &format!("{b}_causal_cast"),
+            )?;
         }
         logits = cx.tmp("Add", vec![], &[logits, mask], &format!("{b}_causal_add"))?;
     }

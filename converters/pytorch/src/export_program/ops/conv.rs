@@ -17,7 +17,9 @@ pub fn rule(op: &str) -> Option<Rule> {
 
 fn spatial(cx: &Ctx, n: &N) -> R<usize> {
     let r = cx.rank(n, "weight")?;
-    r.checked_sub(2).filter(|&s| s >= 1).ok_or_else(|| format!("weight of rank {r} is not a convolution weight"))
+    r.checked_sub(2)
+        .filter(|&s| s >= 1)
+        .ok_or_else(|| format!("weight of rank {r} is not a convolution weight"))
 }
 
 struct ConvArgs {
@@ -35,7 +37,12 @@ fn emit(cx: &mut Ctx, n: &N, a: ConvArgs) -> R<Out> {
     let (w, wm) = cx.tensor(n, "weight")?;
     let b = cx.opt_tensor(n, "bias")?;
     let kernel: Vec<i64> = wm.known().ok_or("convolution weight with symbolic shape")?[2..].to_vec();
-    let mut attrs: Vec<(&str, AttrValue)> = vec![("strides", ais(&a.stride)), ("dilations", ais(&a.dilation)), ("group", ai(a.groups)), ("kernel_shape", ais(&kernel))];
+    let mut attrs: Vec<(&str, AttrValue)> = vec![
+        ("strides", ais(&a.stride)),
+        ("dilations", ais(&a.dilation)),
+        ("group", ai(a.groups)),
+        ("kernel_shape", ais(&kernel)),
+    ];
     if let Some(p) = &a.pads {
         attrs.push(("pads", ais(p)));
     }

@@ -8,7 +8,9 @@ use edgeport_ir::{Bytes, DType, Tensor};
 
 pub fn rule(op: &str) -> Option<Rule> {
     Some(match op {
-        "full" | "zeros" | "ones" | "scalar_tensor" | "full_like" | "zeros_like" | "ones_like" | "new_zeros" | "new_ones" | "new_full" => fill,
+        "full" | "zeros" | "ones" | "scalar_tensor" | "full_like" | "zeros_like" | "ones_like" | "new_zeros" | "new_ones" | "new_full" => {
+            fill
+        }
         "arange" => arange,
         _ => return None,
     })
@@ -47,7 +49,12 @@ fn arange(cx: &mut Ctx, n: &N) -> R<Out> {
     let t = match dt {
         DType::I64 => Tensor::from_i64(vec![count], &vals.iter().map(|&v| v as i64).collect::<Vec<_>>()).map_err(|e| e.to_string())?,
         DType::F32 => Tensor::from_f32(vec![count], &vals.iter().map(|&v| v as f32).collect::<Vec<_>>()).map_err(|e| e.to_string())?,
-        DType::I32 => Tensor::from_bytes(DType::I32, vec![count], Bytes::from_vec(vals.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect())).map_err(|e| e.to_string())?,
+        DType::I32 => Tensor::from_bytes(
+            DType::I32,
+            vec![count],
+            Bytes::from_vec(vals.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect()),
+        )
+        .map_err(|e| e.to_string())?,
         d => return Err(format!("arange of {d}")),
     };
     let name = n.out(0);

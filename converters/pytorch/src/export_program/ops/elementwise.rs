@@ -9,8 +9,10 @@ use edgeport_ir::{DType, ValueId};
 
 pub fn rule(op: &str) -> Option<Rule> {
     Some(match op {
-        "add" | "add_" | "sub" | "sub_" | "mul" | "mul_" | "div" | "div_" | "rsub" | "pow" | "maximum" | "minimum" | "fmod" | "remainder" => arith,
-        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "logical_and" | "logical_or" | "logical_xor" | "bitwise_and" | "bitwise_or" | "__and__" | "__or__" => compare,
+        "add" | "add_" | "sub" | "sub_" | "mul" | "mul_" | "div" | "div_" | "rsub" | "pow" | "maximum" | "minimum" | "fmod"
+        | "remainder" => arith,
+        "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "logical_and" | "logical_or" | "logical_xor" | "bitwise_and" | "bitwise_or"
+        | "__and__" | "__or__" => compare,
         "where" => where_,
         "masked_fill" | "masked_fill_" => masked_fill,
         _ => return None,
@@ -31,7 +33,12 @@ fn operand(cx: &mut Ctx, n: &N, arg: &str, dtype: DType) -> R<ValueId> {
             if have == dtype {
                 Ok(v)
             } else {
-                cx.tmp("Cast", vec![("to", ai(dtype.onnx_code() as i64))], &[v], &format!("{}_{arg}_cast", n.name))
+                cx.tmp(
+                    "Cast",
+                    vec![("to", ai(dtype.onnx_code() as i64))],
+                    &[v],
+                    &format!("{}_{arg}_cast", n.name),
+                )
             }
         }
         Some(Arg::Int(_) | Arg::Float(_) | Arg::Bool(_)) => {

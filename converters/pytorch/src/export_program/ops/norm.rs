@@ -27,7 +27,11 @@ fn or_fill(cx: &mut Ctx, n: &N, arg: &str, x: &str, shape: Vec<usize>, fill: f64
 
 fn channels(cx: &Ctx, n: &N) -> R<usize> {
     let m = cx.meta(&n.tensor_name("input")?)?;
-    m.shape.get(1).and_then(|d| d.known()).map(|c| c as usize).ok_or_else(|| "channel dimension is not known".to_string())
+    m.shape
+        .get(1)
+        .and_then(|d| d.known())
+        .map(|c| c as usize)
+        .ok_or_else(|| "channel dimension is not known".to_string())
 }
 
 fn batch_norm(cx: &mut Ctx, n: &N) -> R<Out> {
@@ -39,8 +43,12 @@ fn batch_norm(cx: &mut Ctx, n: &N) -> R<Out> {
     let c = channels(cx, n)?;
     let w = or_fill(cx, n, "weight", &x_name, vec![c], 1.0)?;
     let b = or_fill(cx, n, "bias", &x_name, vec![c], 0.0)?;
-    let mean = cx.opt_tensor(n, "running_mean")?.ok_or("batch_norm without running_mean is not supported")?;
-    let var = cx.opt_tensor(n, "running_var")?.ok_or("batch_norm without running_var is not supported")?;
+    let mean = cx
+        .opt_tensor(n, "running_mean")?
+        .ok_or("batch_norm without running_mean is not supported")?;
+    let var = cx
+        .opt_tensor(n, "running_var")?
+        .ok_or("batch_norm without running_var is not supported")?;
     let eps = n.float("eps", 1e-5)?;
     let out = n.out(0);
     let v = cx.op("BatchNormalization", vec![("epsilon", af(eps))], &[x, w, b, mean, var], &out)?;
@@ -61,7 +69,12 @@ fn layer_norm(cx: &mut Ctx, n: &N) -> R<Out> {
     let b = or_fill(cx, n, "bias", &x_name, shape, 0.0)?;
     let eps = n.float("eps", 1e-5)?;
     let out = n.out(0);
-    let v = cx.op("LayerNormalization", vec![("axis", ai(-(k as i64))), ("epsilon", af(eps))], &[x, w, b], &out)?;
+    let v = cx.op(
+        "LayerNormalization",
+        vec![("axis", ai(-(k as i64))), ("epsilon", af(eps))],
+        &[x, w, b],
+        &out,
+    )?;
     Ok(Out::Values(vec![v]))
 }
 
@@ -69,11 +82,20 @@ fn group_norm(cx: &mut Ctx, n: &N) -> R<Out> {
     let x_name = n.tensor_name("input")?;
     let x = cx.value(&x_name)?;
     let c = channels(cx, n)?;
-    let groups = if n.get("num_groups").is_some() { n.int("num_groups", 1)? } else { n.int("group", 1)? };
+    let groups = if n.get("num_groups").is_some() {
+        n.int("num_groups", 1)?
+    } else {
+        n.int("group", 1)?
+    };
     let w = or_fill(cx, n, "weight", &x_name, vec![c], 1.0)?;
     let b = or_fill(cx, n, "bias", &x_name, vec![c], 0.0)?;
     let eps = n.float("eps", 1e-5)?;
     let out = n.out(0);
-    let v = cx.op("GroupNormalization", vec![("num_groups", ai(groups)), ("epsilon", af(eps))], &[x, w, b], &out)?;
+    let v = cx.op(
+        "GroupNormalization",
+        vec![("num_groups", ai(groups)), ("epsilon", af(eps))],
+        &[x, w, b],
+        &out,
+    )?;
     Ok(Out::Values(vec![v]))
 }

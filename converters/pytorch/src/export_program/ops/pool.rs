@@ -7,7 +7,9 @@ use edgeport_ir::AttrValue;
 
 pub fn rule(op: &str) -> Option<Rule> {
     Some(match op {
-        "adaptive_avg_pool1d" | "adaptive_avg_pool2d" | "_adaptive_avg_pool2d" | "adaptive_avg_pool3d" | "_adaptive_avg_pool3d" => adaptive_avg,
+        "adaptive_avg_pool1d" | "adaptive_avg_pool2d" | "_adaptive_avg_pool2d" | "adaptive_avg_pool3d" | "_adaptive_avg_pool3d" => {
+            adaptive_avg
+        }
         "max_pool1d" | "max_pool2d" | "max_pool3d" | "max_pool2d_with_indices" | "max_pool3d_with_indices" => max_pool,
         "avg_pool1d" | "avg_pool2d" | "avg_pool3d" => avg_pool,
         _ => return None,
@@ -50,7 +52,13 @@ fn max_pool(cx: &mut Ctx, n: &N) -> R<Out> {
     let (s, k, st, pads, ceil) = pool_common(cx, n)?;
     let dil = n.ints("dilation", &[1], s)?;
     let out = n.out(0);
-    let attrs: Vec<(&str, AttrValue)> = vec![("kernel_shape", ais(&k)), ("strides", ais(&st)), ("pads", ais(&pads)), ("dilations", ais(&dil)), ("ceil_mode", ai(ceil))];
+    let attrs: Vec<(&str, AttrValue)> = vec![
+        ("kernel_shape", ais(&k)),
+        ("strides", ais(&st)),
+        ("pads", ais(&pads)),
+        ("dilations", ais(&dil)),
+        ("ceil_mode", ai(ceil)),
+    ];
     let v = cx.ops("MaxPool", attrs, &[Some(x)], &[&out])?;
     Ok(Out::Values(vec![v[0]]))
 }
@@ -63,6 +71,12 @@ fn avg_pool(cx: &mut Ctx, n: &N) -> R<Out> {
     }
     let cip = n.bool("count_include_pad", true)? as i64;
     let out = n.out(0);
-    let attrs: Vec<(&str, AttrValue)> = vec![("kernel_shape", ais(&k)), ("strides", ais(&st)), ("pads", ais(&pads)), ("ceil_mode", ai(ceil)), ("count_include_pad", ai(cip))];
+    let attrs: Vec<(&str, AttrValue)> = vec![
+        ("kernel_shape", ais(&k)),
+        ("strides", ais(&st)),
+        ("pads", ais(&pads)),
+        ("ceil_mode", ai(ceil)),
+        ("count_include_pad", ai(cip)),
+    ];
     one(cx.op("AveragePool", attrs, &[x], &out)?)
 }

@@ -31,7 +31,12 @@ fn reduce(cx: &mut Ctx, n: &N) -> R<Out> {
     }
     let logical = matches!(op, "any" | "all");
     if logical {
-        x = cx.tmp("Cast", vec![("to", ai(DType::F32.onnx_code() as i64))], &[x], &format!("{}_f32", n.name))?;
+        x = cx.tmp(
+            "Cast",
+            vec![("to", ai(DType::F32.onnx_code() as i64))],
+            &[x],
+            &format!("{}_f32", n.name),
+        )?;
     }
     let kind = match op {
         "mean" => "ReduceMean",

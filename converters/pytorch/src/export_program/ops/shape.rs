@@ -103,7 +103,10 @@ fn squeeze(cx: &mut Ctx, n: &N) -> R<Out> {
         _ => n.ints("dim", &[], 1)?.iter().map(|&d| axis(d, m.rank())).collect::<R<_>>()?,
     };
     // torch ignores dims whose size is not 1; ONNX would fail on them.
-    let dims: Vec<i64> = dims.into_iter().filter(|&d| m.shape.get(d as usize).and_then(Dim::known) == Some(1)).collect();
+    let dims: Vec<i64> = dims
+        .into_iter()
+        .filter(|&d| m.shape.get(d as usize).and_then(Dim::known) == Some(1))
+        .collect();
     let out = n.out(0);
     if dims.is_empty() {
         return one(cx.op("Identity", vec![], &[x], &out)?);
@@ -167,7 +170,11 @@ fn split(cx: &mut Ctx, n: &N) -> R<Out> {
     let (x, m) = cx.tensor(n, "self")?;
     let op = aten(n);
     let d = axis(n.int("dim", 0)?, m.rank())?;
-    let size = m.shape.get(d as usize).and_then(Dim::known).ok_or("split along a symbolic dimension")? as i64;
+    let size = m
+        .shape
+        .get(d as usize)
+        .and_then(Dim::known)
+        .ok_or("split along a symbolic dimension")? as i64;
     let sizes: Vec<i64> = match op {
         "split_with_sizes" => n.ints("split_sizes", &[], 1)?,
         "split" => match n.get("split_size") {
@@ -189,7 +196,9 @@ fn split(cx: &mut Ctx, n: &N) -> R<Out> {
         return Err(format!("split sizes {sizes:?} do not add up to {size}"));
     }
     let sv = cx.const_i64(&format!("{}_split", n.name), &sizes);
-    let names: Vec<String> = (0..sizes.len()).map(|i| if op == "unbind" { cx.fresh(&n.name) } else { n.out(i) }).collect();
+    let names: Vec<String> = (0..sizes.len())
+        .map(|i| if op == "unbind" { cx.fresh(&n.name) } else { n.out(i) })
+        .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut vs = cx.ops("Split", vec![("axis", ai(d))], &[Some(x), Some(sv)], &refs)?;
     if op == "unbind" {
@@ -222,11 +231,16 @@ fn cast(cx: &mut Ctx, n: &N) -> R<Out> {
 
 fn getitem(cx: &mut Ctx, n: &N) -> R<Out> {
     let list = n.args.first().map(|(_, a)| a.clone()).ok_or("getitem without arguments")?;
-    let idx = n.args.get(1).and_then(|(_, a)| if let Arg::Int(i) = a { Some(*i) } else { None }).ok_or("getitem index is not an int")?;
+    let idx = n
+        .args
+        .get(1)
+        .and_then(|(_, a)| if let Arg::Int(i) = a { Some(*i) } else { None })
+        .ok_or("getitem index is not an int")?;
     let Arg::Tensors(names) = list else {
         return Err("getitem of something that is not a tensor list".into());
     };
-    let i = usize::try_from(if idx < 0 { idx + names.len() as i64 } else { idx }).map_err(|_| format!("getitem index {idx} out of range"))?;
+    let i =
+        usize::try_from(if idx < 0 { idx + names.len() as i64 } else { idx }).map_err(|_| format!("getitem index {idx} out of range"))?;
     let name = names.get(i).ok_or_else(|| format!("getitem index {idx} out of range"))?;
     let v = cx.value(name)?;
     let out = n.out(0);
