@@ -10,7 +10,7 @@ use edgeport_ir::{Bytes, DType, Tensor};
 /// Bytes per element of a dtype torch can store (None for sub-byte or string types).
 pub fn elem_size(dt: DType) -> Option<usize> {
     let bits = dt.bits();
-    (bits >= 8 && bits % 8 == 0 && dt != DType::String).then_some(bits / 8)
+    (bits >= 8 && bits.is_multiple_of(8) && dt != DType::String).then_some(bits / 8)
 }
 
 /// Builds the tensor `t` over `storage` (the whole storage record). `file` and `name` label errors.

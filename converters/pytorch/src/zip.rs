@@ -170,7 +170,7 @@ impl Archive {
             let name = std::str::from_utf8(&b[p + 46..name_end])
                 .map_err(|_| bad("name is not UTF-8"))?
                 .to_string();
-            check_name(&name).map_err(|m| err(m))?;
+            check_name(&name).map_err(&err)?;
             // ZIP64 extended information: only the fields whose 32-bit value is saturated.
             let mut q = name_end;
             while q + 4 <= x_end {

@@ -47,6 +47,16 @@ fn transformer_encoder_layer_core_aten() {
 }
 
 #[test]
+fn symbolic_batch() {
+    check("cnn_dyn");
+    let g = edgeport_pytorch::import_pt2(&fixture("cnn_dyn.pt2")).unwrap();
+    let x = g.node(g.inputs()[0]).outputs[0].ty.clone().unwrap();
+    let shape = x.as_tensor().unwrap().shape.clone().unwrap();
+    assert_eq!(shape.0[0], edgeport_ir::Dim::Sym("s77".into()), "{shape:?}");
+    assert_eq!(shape.0[1], edgeport_ir::Dim::Known(3));
+}
+
+#[test]
 fn parameters_are_named_by_fqn() {
     let g = edgeport_pytorch::import_pt2(&fixture("cnn.pt2")).unwrap();
     let w = edgeport_pytorch::safetensors_io::graph_weights(&g);

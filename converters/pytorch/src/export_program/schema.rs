@@ -76,6 +76,17 @@ fn name_of(v: &J) -> Option<String> {
     v.get("name").and_then(J::as_str).map(str::to_string)
 }
 
+/// Newer torch writes a bare symbol as its sympy repr, `Symbol('s77', positive=True,
+/// integer=True)`; the name is `s77` (as in `range_constraints`). Other expressions are kept.
+fn symbol_name(s: &str) -> String {
+    if let Some(rest) = s.strip_prefix("Symbol('")
+        && let Some((name, _)) = rest.split_once('\'')
+    {
+        return name.to_string();
+    }
+    s.to_string()
+}
+
 /// Reads a `SymInt` (`{as_int}` / `{as_expr{expr_str}}` / `{as_name}`).
 pub fn sym_int(v: &J) -> Option<SymInt> {
     if let Some(i) = v.get("as_int").and_then(J::as_i64) {
@@ -83,7 +94,7 @@ pub fn sym_int(v: &J) -> Option<SymInt> {
     }
     if let Some(e) = v.get("as_expr") {
         let s = e.get("expr_str").and_then(J::as_str).or_else(|| e.as_str())?;
-        return Some(SymInt::Expr(s.to_string()));
+        return Some(SymInt::Expr(symbol_name(s)));
     }
     v.get("as_name").and_then(J::as_str).map(|s| SymInt::Expr(s.to_string()))
 }

@@ -483,7 +483,7 @@ fn ptr_eq(a: &Value, b: &Value) -> bool {
 }
 
 fn pairs(items: Vec<Slot>) -> R<Vec<(Value, Value)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("odd number of items for a dict".into());
     }
     let mut out = Vec::with_capacity(items.len() / 2);

@@ -33,7 +33,10 @@ fn adaptive_avg(cx: &mut Ctx, n: &N) -> R<Out> {
     one(cx.op("AveragePool", vec![("kernel_shape", ais(&k)), ("strides", ais(&k))], &[x], &out)?)
 }
 
-fn pool_common(cx: &Ctx, n: &N) -> R<(usize, Vec<i64>, Vec<i64>, Vec<i64>, i64)> {
+/// Spatial rank, kernel, strides, pads and ceil mode of a pooling node.
+type PoolArgs = (usize, Vec<i64>, Vec<i64>, Vec<i64>, i64);
+
+fn pool_common(cx: &Ctx, n: &N) -> R<PoolArgs> {
     let r = cx.rank(n, "self")?;
     let s = r.checked_sub(2).filter(|&s| s >= 1).ok_or("pool input rank below 3")?;
     let k = n.ints("kernel_size", &[], s)?;
