@@ -85,6 +85,20 @@ pub fn formats() -> Vec<Format> {
             can_export: true,
             provider: Provider::Builtin,
         },
+        Format {
+            name: "pt2".into(),
+            extensions: vec!["pt2".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
+            name: "safetensors".into(),
+            extensions: vec!["safetensors".into()],
+            can_import: false,
+            can_export: true,
+            provider: Provider::Builtin,
+        },
     ];
     v.extend(crate::plugins::discover());
     v
@@ -218,6 +232,7 @@ pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Grap
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))
         }
+        (Provider::Builtin, "pt2") => edgeport_pytorch::import_pt2(path).map_err(|e| FormatError::Import(e.to_string())),
         (Provider::Plugin(exe), _) => crate::plugins::import(exe, path),
         _ => Err(FormatError::Import(format!("format {} cannot import", fmt.name))),
     }
@@ -263,6 +278,9 @@ pub fn export(g: &edgeport_ir::validate::Validated<'_>, path: &Path, fmt: &Forma
         (Provider::Builtin, "epir") => {
             edgeport_ir::bundle::write_bundle(g, path).map_err(|e| FormatError::Export(format!("{}: {e}", path.display())))
         }
+        (Provider::Builtin, "safetensors") => edgeport_pytorch::export_weights(g, path)
+            .map(|_| ())
+            .map_err(|e| FormatError::Export(e.to_string())),
         (Provider::Plugin(exe), _) => crate::plugins::export(exe, g, path),
         _ => Err(FormatError::Export(format!("format {} cannot export", fmt.name))),
     }

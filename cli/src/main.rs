@@ -47,6 +47,10 @@ enum Cmd {
         /// SavedModel signature to convert (default serving_default).
         #[arg(long)]
         signature: Option<String>,
+        /// A weights file (.pt/.pth/.bin state dict or .safetensors) to bind onto the model's
+        /// constants by parameter name before export.
+        #[arg(long)]
+        weights: Option<PathBuf>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             passes,
             nhwc_io,
             signature,
+            weights,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -161,6 +166,7 @@ fn main() -> ExitCode {
                 passes,
                 nhwc_io,
                 signature,
+                weights,
             })?;
             emit(json, &r);
             Ok(0)

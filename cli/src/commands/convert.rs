@@ -21,6 +21,8 @@ pub struct ConvertOptions {
     pub nhwc_io: bool,
     /// SavedModel signature to import (default `serving_default`).
     pub signature: Option<String>,
+    /// Weights to rebind onto the graph's constants by name (`--weights`).
+    pub weights: Option<PathBuf>,
 }
 
 /// What `convert` did.
@@ -34,7 +36,20 @@ pub struct ConvertReport {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub passes: Vec<String>,
+    /// What `--weights` matched, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsReport>,
     pub seconds: f64,
+}
+
+/// The rebinding done by `--weights`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightsReport {
+    pub file: String,
+    pub matched: Vec<String>,
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub mismatched: Vec<String>,
 }
 
 impl fmt::Display for ConvertReport {
@@ -49,6 +64,26 @@ impl fmt::Display for ConvertReport {
         )?;
         for p in &self.passes {
             writeln!(f, "  pass {p}")?;
+        }
+        if let Some(w) = &self.weights {
+            writeln!(
+                f,
+                "  weights {}: {} matched, {} missing, {} unexpected, {} mismatched",
+                w.file,
+                w.matched.len(),
+                w.missing.len(),
+                w.unexpected.len(),
+                w.mismatched.len()
+            )?;
+            for m in &w.missing {
+                writeln!(f, "    missing: {m}")?;
+            }
+            for u in &w.unexpected {
+                writeln!(f, "    unexpected: {u}")?;
+            }
+            for m in &w.mismatched {
+                writeln!(f, "    mismatch: {m}")?;
+            }
         }
         write!(f, "  {:.3} s", self.seconds)
     }
@@ -79,6 +114,20 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         signature: o.signature.clone(),
     };
     let mut g = load_with(&o.input, Some(&in_fmt.name), &settings)?;
+    let weights = match &o.weights {
+        None => None,
+        Some(w) => {
+            let tensors = edgeport_pytorch::load_weights(w).map_err(|e| CommandError::Input(e.to_string()))?;
+            let r = edgeport_pytorch::rebind(&mut g, tensors);
+            Some(WeightsReport {
+                file: w.display().to_string(),
+                matched: r.matched,
+                missing: r.missing,
+                unexpected: r.unexpected,
+                mismatched: r.mismatched.into_iter().map(|(n, why)| format!("{n}: {why}")).collect(),
+            })
+        }
+    };
     let mut pass_lines = Vec::new();
     // TFLite needs static shape computations folded into constants.
     let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
@@ -129,6 +178,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         inputs: crate::inputs::graph_inputs(&g).into_iter().map(|(n, _)| n).collect(),
         outputs: g.outputs().iter().map(|(n, _)| n.clone()).collect(),
         passes: pass_lines,
+        weights,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
