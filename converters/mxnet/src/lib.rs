@@ -1,0 +1,1 @@
+//! # edgeport-mxnet — MXNet import
