@@ -41,6 +41,12 @@ enum Cmd {
         /// Passes to run before export, comma-separated (dce, identity, fold, cse).
         #[arg(long, default_value = "")]
         passes: String,
+        /// The weights file for formats that keep them apart (Caffe .caffemodel, MXNet .params).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
+        #[arg(long = "input-shape")]
+        input_shape: Vec<String>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -143,6 +149,8 @@ fn main() -> ExitCode {
             to,
             opset,
             passes,
+            weights,
+            input_shape,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -151,6 +159,8 @@ fn main() -> ExitCode {
                 to,
                 opset,
                 passes,
+                weights,
+                input_shapes: input_shape,
             })?;
             emit(json, &r);
             Ok(0)

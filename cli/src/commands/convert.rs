@@ -1,6 +1,6 @@
 //! `edgeport convert`: import, optionally run passes, validate, check and export.
 
-use super::{CommandError, load};
+use super::CommandError;
 use crate::formats::{self, ExportSettings};
 use serde::Serialize;
 use std::fmt;
@@ -17,6 +17,10 @@ pub struct ConvertOptions {
     pub opset: Option<i64>,
     /// Comma-separated pass names (empty = none).
     pub passes: String,
+    /// `--weights`: the separate weights file (Caffe, MXNet).
+    pub weights: Option<PathBuf>,
+    /// `--input-shape NAME=D0,D1,…` values.
+    pub input_shapes: Vec<String>,
 }
 
 /// What `convert` did.
@@ -71,7 +75,8 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         None => formats::sniff(&o.input)?,
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let mut g = load(&o.input, Some(&in_fmt.name))?;
+    let settings = formats::ImportSettings::parse(o.weights.clone(), &o.input_shapes)?;
+    let mut g = super::load_with(&o.input, Some(&in_fmt.name), &settings)?;
     let mut pass_lines = Vec::new();
     if !o.passes.trim().is_empty() {
         let m = edgeport_passes::Manager::from_names(&o.passes)

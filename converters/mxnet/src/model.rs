@@ -1,0 +1,121 @@
+//! Builds the graph of a symbol: variables (`op: "null"`) become constants when the params file
+//! has them (`arg:`/`aux:` names) and graph inputs otherwise; other nodes go through the rules in
+//! [`crate::ops`]; `heads` become the outputs, named after their nodes. Every node that cannot be
+//! imported is collected into one error.
+
+use crate::build::Ctx;
+use crate::error::{Error, NodeIssue};
+use crate::ops::{self, N};
+use crate::params::NdArray;
+use crate::symbol::{Symbol, parse_ints};
+use edgeport_ir::{DType, Graph, Tensor, ValueId};
+use std::collections::HashMap;
+
+/// Builds the graph. `params` maps bare names (prefix stripped) to arrays.
+pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_shapes: &[(String, Vec<usize>)]) -> Result<Graph, Error> {
+    let mut cx = Ctx::new("mxnet");
+    let mut values: Vec<Vec<ValueId>> = Vec::with_capacity(sym.nodes.len());
+    let mut issues = Vec::new();
+    for node in &sym.nodes {
+        cx.layer = node.name.clone();
+        let issue = |reason: String| NodeIssue {
+            node: node.name.clone(),
+            op: node.op.clone(),
+            reason,
+        };
+        if node.op == "null" {
+            if let Some(a) = params.get(&node.name) {
+                let t = match &a.data {
+                    Some(d) => Tensor::from_bytes(a.dtype, a.shape.clone(), d.clone()).map_err(|e| e.to_string()),
+                    None => Err("the params file holds an empty array".to_string()),
+                };
+                match t {
+                    Ok(t) => values.push(vec![cx.constant(&node.name, t)]),
+                    Err(m) => {
+                        issues.push(issue(m));
+                        values.push(Vec::new());
+                    }
+                }
+                continue;
+            }
+            let shape = match input_shapes.iter().find(|(n, _)| n == &node.name) {
+                Some((_, s)) => Ok(s.clone()),
+                None => match node.attrs.get("__shape__") {
+                    Some(s) => parse_ints(s).and_then(|d| {
+                        d.iter()
+                            .map(|&v| usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| format!("__shape__ {s} has an unknown dimension: give the input's shape")))
+                            .collect()
+                    }),
+                    None => Err("not in the params file and no shape given: give the input's shape (or the params file is missing this weight)".into()),
+                },
+            };
+            match shape {
+                Ok(s) => values.push(vec![cx.input(&node.name, DType::F32, &s)]),
+                Err(m) => {
+                    issues.push(issue(m));
+                    values.push(Vec::new());
+                }
+            }
+            continue;
+        }
+        let mut ins = Vec::new();
+        let mut bad = None;
+        for &(src, port) in &node.inputs {
+            match values.get(src).and_then(|v| v.get(port)) {
+                Some(v) => ins.push(*v),
+                None => {
+                    bad = Some(format!("input ({src}, {port}) is not available (its node failed or has no such output)"));
+                    break;
+                }
+            }
+        }
+        if let Some(m) = bad {
+            // Only report the root cause once: inputs of failed nodes are already reported.
+            if issues.is_empty() {
+                issues.push(issue(m));
+            }
+            values.push(Vec::new());
+            continue;
+        }
+        let Some(rule) = ops::rule(&node.op) else {
+            issues.push(issue("unsupported op".into()));
+            values.push(Vec::new());
+            continue;
+        };
+        let n = N { node, ins: &ins };
+        match rule(&mut cx, &n) {
+            Ok(outs) => {
+                if let Some(&v) = outs.first()
+                    && !ins.contains(&v)
+                {
+                    let name = cx.unique(&format!("{}_output", node.name));
+                    if let Some(val) = cx.g.value_mut(v) {
+                        val.name = name;
+                    }
+                }
+                values.push(outs)
+            }
+            Err(m) => {
+                issues.push(issue(m));
+                values.push(Vec::new());
+            }
+        }
+    }
+    if !issues.is_empty() {
+        return Err(Error::Nodes { file: file.into(), issues });
+    }
+    let mut outs = Vec::new();
+    for &(src, port) in &sym.heads {
+        let node = &sym.nodes[src];
+        let v = values
+            .get(src)
+            .and_then(|v| v.get(port))
+            .copied()
+            .ok_or_else(|| Error::Symbol { file: file.into(), msg: format!("head ({src}, {port}): node '{}' has no output {port}", node.name) })?;
+        let name = if port == 0 { format!("{}_output", node.name) } else { format!("{}_output{port}", node.name) };
+        outs.push((name, v));
+    }
+    let mut g = cx.g;
+    g.set_outputs(outs).map_err(|e| Error::Symbol { file: file.into(), msg: e.to_string() })?;
+    Ok(g)
+}
