@@ -37,3 +37,27 @@ fn v1_net_matches_opencv() {
 fn misc_layers_match_opencv() {
     check("misc");
 }
+
+/// Caffe's DetectionOutput lists detections by label, then score; OpenCV's by score alone. The
+/// rows are compared after sorting both by (image, label, −score).
+#[test]
+fn ssd_head_matches_opencv() {
+    use edgeport_eval::{Tensor, Value};
+    let d = dir();
+    let g = edgeport_caffe::import_path(&d.join("ssd.prototxt"), &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("invalid graph: {e}"));
+    let npz = common::read_npz(&d.join("ssd.npz"));
+    let outs = edgeport_eval::run_graph(&g, vec![Value::Tensor(Tensor::F32(npz["data"].clone()))]).unwrap_or_else(|e| panic!("{e}"));
+    let Some(Value::Tensor(Tensor::F32(got))) = outs.into_iter().next() else { panic!("no f32 output") };
+    let want = &npz["detection_out"];
+    assert_eq!(got.shape(), want.shape());
+    let rows = |a: &ndarray::ArrayD<f32>| {
+        let mut r: Vec<Vec<f32>> = a.as_slice().unwrap().chunks(7).map(|c| c.to_vec()).collect();
+        r.sort_by(|x, y| (x[0], x[1], -x[2]).partial_cmp(&(y[0], y[1], -y[2])).unwrap());
+        r
+    };
+    let (g_rows, w_rows) = (rows(&got), rows(want));
+    let diff = g_rows.iter().flatten().zip(w_rows.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("ssd: {} detections, max abs diff {diff:e}", g_rows.len());
+    assert!(diff <= 1e-4, "max abs diff {diff}");
+}

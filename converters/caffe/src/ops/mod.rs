@@ -86,6 +86,7 @@ pub fn rule(ty: &str) -> Option<Rule> {
         "Upsample" => resize::upsample,
         "Interp" => resize::interp,
         "PriorBox" => ssd::prior_box,
+        "DetectionOutput" => ssd::detection_output,
         _ => return None,
     })
 }
@@ -94,7 +95,7 @@ pub fn rule(ty: &str) -> Option<Rule> {
 pub const SUPPORTED: &[&str] = &[
     "Input", "Data", "Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise", "Pooling", "InnerProduct", "ReLU", "PReLU", "ELU", "Sigmoid", "TanH",
     "AbsVal", "BNLL", "Power", "Exp", "Log", "Threshold", "Clip", "Dropout", "Split", "BatchNorm", "Scale", "Bias", "LRN", "Normalize", "Eltwise", "Concat",
-    "Slice", "Flatten", "Reshape", "Softmax", "Permute", "Crop", "ArgMax", "Upsample", "Interp", "PriorBox",
+    "Slice", "Flatten", "Reshape", "Softmax", "Permute", "Crop", "ArgMax", "Upsample", "Interp", "PriorBox", "DetectionOutput",
 ];
 
 /// Picks `(h, w)` from a repeated field (0, 1 or 2 values) or the `_h`/`_w` pair.
