@@ -11,6 +11,32 @@ use crate::symbol::{Symbol, parse_ints};
 use edgeport_ir::{DType, Graph, Tensor, ValueId};
 use std::collections::HashMap;
 
+/// Output ops whose inputs after the first are training labels.
+const LOSS_OUTPUTS: &[&str] = &["SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput"];
+
+/// Creates the graph input for variable node `src` on first use.
+fn materialize(cx: &mut Ctx, sym: &Symbol, src: usize, values: &mut [Vec<ValueId>], input_shapes: &[(String, Vec<usize>)]) -> Result<(), String> {
+    let Some(node) = sym.nodes.get(src) else { return Ok(()) };
+    if node.op != "null" || values.get(src).is_none_or(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    let shape: Vec<usize> = match input_shapes.iter().find(|(n, _)| n == &node.name) {
+        Some((_, s)) => s.clone(),
+        None => match node.attrs.get("__shape__") {
+            Some(s) => parse_ints(s)?
+                .iter()
+                .map(|&v| usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| format!("input '{}': __shape__ {s} has an unknown dimension: give the input's shape", node.name)))
+                .collect::<Result<_, _>>()?,
+            None => return Err(format!("input '{}' is not in the params file and has no shape: give its shape (or the params file lacks this weight)", node.name)),
+        },
+    };
+    let v = cx.input(&node.name, DType::F32, &shape);
+    if let Some(slot) = values.get_mut(src) {
+        slot.push(v);
+    }
+    Ok(())
+}
+
 /// Builds the graph. `params` maps bare names (prefix stripped) to arrays.
 pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_shapes: &[(String, Vec<usize>)]) -> Result<Graph, Error> {
     let mut cx = Ctx::new("mxnet");
@@ -38,40 +64,29 @@ pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_
                 }
                 continue;
             }
-            let shape = match input_shapes.iter().find(|(n, _)| n == &node.name) {
-                Some((_, s)) => Ok(s.clone()),
-                None => match node.attrs.get("__shape__") {
-                    Some(s) => parse_ints(s).and_then(|d| {
-                        d.iter()
-                            .map(|&v| usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| format!("__shape__ {s} has an unknown dimension: give the input's shape")))
-                            .collect()
-                    }),
-                    None => Err("not in the params file and no shape given: give the input's shape (or the params file is missing this weight)".into()),
-                },
-            };
-            match shape {
-                Ok(s) => values.push(vec![cx.input(&node.name, DType::F32, &s)]),
-                Err(m) => {
-                    issues.push(issue(m));
-                    values.push(Vec::new());
-                }
-            }
+            // Graph input: created when a node reads it (a loss op's label is never read).
+            values.push(Vec::new());
             continue;
         }
         let mut ins = Vec::new();
         let mut bad = None;
-        for &(src, port) in &node.inputs {
+        let used = if LOSS_OUTPUTS.contains(&node.op.as_str()) { 1 } else { node.inputs.len() };
+        for &(src, port) in node.inputs.iter().take(used) {
+            if let Err(m) = materialize(&mut cx, sym, src, &mut values, input_shapes) {
+                bad = Some(m);
+                break;
+            }
             match values.get(src).and_then(|v| v.get(port)) {
                 Some(v) => ins.push(*v),
                 None => {
-                    bad = Some(format!("input ({src}, {port}) is not available (its node failed or has no such output)"));
+                    bad = Some(format!("input ({src}, {port}) is not available (node '{}' failed or has no such output)", sym.nodes.get(src).map_or("?", |n| n.name.as_str())));
                     break;
                 }
             }
         }
         if let Some(m) = bad {
-            // Only report the root cause once: inputs of failed nodes are already reported.
-            if issues.is_empty() {
+            // A missing input whose node already failed is not reported again.
+            if m.starts_with("input '") || issues.is_empty() {
                 issues.push(issue(m));
             }
             values.push(Vec::new());
@@ -106,6 +121,7 @@ pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_
     }
     let mut outs = Vec::new();
     for &(src, port) in &sym.heads {
+        materialize(&mut cx, sym, src, &mut values, input_shapes).map_err(|msg| Error::Symbol { file: file.into(), msg })?;
         let node = &sym.nodes[src];
         let v = values
             .get(src)
