@@ -189,7 +189,10 @@ impl ImportSettings {
         for s in shapes {
             let bad = || FormatError::Import(format!("--input-shape '{s}': expected NAME=D0,D1,…"));
             let (name, dims) = s.split_once('=').ok_or_else(bad)?;
-            let dims: Vec<usize> = dims.split(',').map(|d| d.trim().parse::<usize>().map_err(|_| bad())).collect::<Result<_, _>>()?;
+            let dims: Vec<usize> = dims
+                .split(',')
+                .map(|d| d.trim().parse::<usize>().map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
             input_shapes.push((name.trim().to_string(), dims));
         }
         Ok(ImportSettings { weights, input_shapes })
@@ -205,11 +208,17 @@ pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
 pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Graph, FormatError> {
     match (&fmt.provider, fmt.name.as_str()) {
         (Provider::Builtin, "caffe") => {
-            let o = edgeport_caffe::Options { weights: s.weights.clone(), input_shapes: s.input_shapes.clone() };
+            let o = edgeport_caffe::Options {
+                weights: s.weights.clone(),
+                input_shapes: s.input_shapes.clone(),
+            };
             edgeport_caffe::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
         }
         (Provider::Builtin, "mxnet") => {
-            let o = edgeport_mxnet::Options { params: s.weights.clone(), input_shapes: s.input_shapes.clone() };
+            let o = edgeport_mxnet::Options {
+                params: s.weights.clone(),
+                input_shapes: s.input_shapes.clone(),
+            };
             edgeport_mxnet::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
         }
         (Provider::Builtin, "onnx") => {

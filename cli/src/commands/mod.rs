@@ -55,7 +55,11 @@ pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::G
 }
 
 /// [`load`] with import settings (`--weights`, `--input-shape`).
-pub fn load_with(path: &std::path::Path, from: Option<&str>, s: &crate::formats::ImportSettings) -> Result<edgeport_ir::Graph, CommandError> {
+pub fn load_with(
+    path: &std::path::Path,
+    from: Option<&str>,
+    s: &crate::formats::ImportSettings,
+) -> Result<edgeport_ir::Graph, CommandError> {
     if !path.exists() {
         return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
     }

@@ -29,7 +29,9 @@ impl Blob {
 
 fn schema() -> Result<&'static Schema, String> {
     static S: OnceLock<Result<Schema, String>> = OnceLock::new();
-    S.get_or_init(|| Schema::from_descriptor(pb::DESCRIPTOR)).as_ref().map_err(Clone::clone)
+    S.get_or_init(|| Schema::from_descriptor(pb::DESCRIPTOR))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Parses a prototxt (protobuf text format) into a `NetParameter`.
@@ -75,7 +77,15 @@ pub fn read_weights(buf: &edgeport_proto::bytes::Bytes, file: &str) -> Result<Ha
                     (_, Some(d)) if !d.is_empty() => Bytes::from_vec(doubles_to_f32(d)),
                     _ => Bytes::from_vec(Vec::new()),
                 };
-                v.push(check_blob(Blob { shape: shape.map_err(|m| werr(file, &name, i, m))?, data }, file, &name, i)?);
+                v.push(check_blob(
+                    Blob {
+                        shape: shape.map_err(|m| werr(file, &name, i, m))?,
+                        data,
+                    },
+                    file,
+                    &name,
+                    i,
+                )?);
             }
             if !v.is_empty() {
                 out.insert(name, v);
@@ -85,7 +95,11 @@ pub fn read_weights(buf: &edgeport_proto::bytes::Bytes, file: &str) -> Result<Ha
     }
     // Unpacked floats: decode through the full schema (copies).
     let net = parse_caffemodel(buf, file)?;
-    for l in upgraded_layers(&net).map_err(|msg| Error::Decode { file: file.into(), what: "caffemodel", msg })? {
+    for l in upgraded_layers(&net).map_err(|msg| Error::Decode {
+        file: file.into(),
+        what: "caffemodel",
+        msg,
+    })? {
         let name = l.name().to_string();
         let mut v = Vec::new();
         for (i, b) in l.blobs.iter().enumerate() {
@@ -108,12 +122,27 @@ fn werr(file: &str, layer: &str, i: usize, msg: String) -> Error {
 }
 
 fn check_blob(b: Blob, file: &str, layer: &str, i: usize) -> Result<Blob, Error> {
-    if b.data.len() % 4 != 0 {
-        return Err(werr(file, layer, i, format!("data of {} bytes is not a whole number of floats", b.data.len())));
+    if !b.data.len().is_multiple_of(4) {
+        return Err(werr(
+            file,
+            layer,
+            i,
+            format!("data of {} bytes is not a whole number of floats", b.data.len()),
+        ));
     }
     let want = b.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     if want != Some(b.numel()) {
-        return Err(werr(file, layer, i, format!("shape {:?} needs {} values, the blob holds {}", b.shape, want.map_or("too many".into(), |w| w.to_string()), b.numel())));
+        return Err(werr(
+            file,
+            layer,
+            i,
+            format!(
+                "shape {:?} needs {} values, the blob holds {}",
+                b.shape,
+                want.map_or("too many".into(), |w| w.to_string()),
+                b.numel()
+            ),
+        ));
     }
     Ok(b)
 }
@@ -133,7 +162,9 @@ fn blob_shape(shape: Option<&pb::BlobShape>, n: i32, c: i32, h: i32, w: i32) -> 
         Some(s) => s.dim.clone(),
         None => vec![n.into(), c.into(), h.into(), w.into()],
     };
-    dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d} in shape {dims:?}"))).collect()
+    dims.iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d} in shape {dims:?}")))
+        .collect()
 }
 
 /// A blob from the full (copying) schema, e.g. one written inline in a prototxt.
@@ -144,7 +175,10 @@ pub fn blob_from_proto(b: &pb::BlobProto) -> Result<Blob, String> {
     } else {
         b.double_data.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect()
     };
-    Ok(Blob { shape, data: Bytes::from_vec(data) })
+    Ok(Blob {
+        shape,
+        data: Bytes::from_vec(data),
+    })
 }
 
 /// The net's layers in V2 form: `layer` as is, or the legacy V1 `layers` upgraded (type enum →

@@ -41,7 +41,10 @@ fn display(p: &Path) -> String {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 struct MapBytes(memmap2::Mmap);
@@ -92,7 +95,10 @@ pub fn companions(path: &Path, weights: Option<&Path>) -> Result<(Option<PathBuf
             None => one(list(path, &["caffemodel"])?, ".caffemodel", path)?,
         };
         if proto.is_none() && model.is_none() {
-            return Err(Error::Net { file: display(path), msg: "no .prototxt or .caffemodel in the folder".into() });
+            return Err(Error::Net {
+                file: display(path),
+                msg: "no .prototxt or .caffemodel in the folder".into(),
+            });
         }
         return Ok((proto, model));
     }
@@ -112,7 +118,13 @@ pub fn companions(path: &Path, weights: Option<&Path>) -> Result<(Option<PathBuf
             let models = list(dir, &["caffemodel"])?;
             // Prefer `<stem>.caffemodel`, else the only caffemodel of the folder.
             let same = dir.join(format!("{stem}.caffemodel"));
-            if same.is_file() { Some(same) } else if models.len() == 1 { models.into_iter().next() } else { None }
+            if same.is_file() {
+                Some(same)
+            } else if models.len() == 1 {
+                models.into_iter().next()
+            } else {
+                None
+            }
         }
     };
     Ok((Some(path.to_path_buf()), model))
@@ -137,7 +149,12 @@ pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) 
             (decode::parse_prototxt(&src, &display(p))?, display(p))
         }
         (None, Some(b), Some(m)) => (decode::parse_caffemodel(b, &display(m))?, display(m)),
-        _ => return Err(Error::Net { file: "caffe".into(), msg: "needs a prototxt or a caffemodel".into() }),
+        _ => {
+            return Err(Error::Net {
+                file: "caffe".into(),
+                msg: "needs a prototxt or a caffemodel".into(),
+            });
+        }
     };
     let g = model::build(&net, &weights, &file, &opts.input_shapes)?;
     Ok(with_types(g))
@@ -158,4 +175,3 @@ fn with_types(mut g: Graph) -> Graph {
     let _ = edgeport_ir::infer::infer_types(&mut g);
     g
 }
-

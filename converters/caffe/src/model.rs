@@ -15,7 +15,12 @@ use std::collections::{HashMap, HashSet};
 const TRAINING_ONLY: &[&str] = &["Accuracy", "Silence", "HDF5Output"];
 
 /// Imports `net` with weights by layer name.
-pub fn build(net: &NetParameter, weights: &HashMap<String, Vec<Blob>>, file: &str, input_shapes: &[(String, Vec<usize>)]) -> Result<Graph, Error> {
+pub fn build(
+    net: &NetParameter,
+    weights: &HashMap<String, Vec<Blob>>,
+    file: &str,
+    input_shapes: &[(String, Vec<usize>)],
+) -> Result<Graph, Error> {
     let ferr = |msg: String| Error::Net { file: file.into(), msg };
     let layers = upgraded_layers(net).map_err(ferr)?;
     let mut cx = Ctx::new(net.name.as_deref().filter(|s| !s.is_empty()).unwrap_or("caffe"));
@@ -57,8 +62,15 @@ pub fn build(net: &NetParameter, weights: &HashMap<String, Vec<Blob>>, file: &st
             reason,
         };
         // Inputs.
-        if matches!(ty.as_str(), "Input" | "Data" | "ImageData" | "MemoryData" | "DummyData" | "HDF5Data" | "WindowData" | "AnnotatedData") {
-            let shapes: Vec<Option<Vec<i64>>> = l.input_param.as_ref().map(|p| p.shape.iter().map(|s| Some(s.dim.clone())).collect()).unwrap_or_default();
+        if matches!(
+            ty.as_str(),
+            "Input" | "Data" | "ImageData" | "MemoryData" | "DummyData" | "HDF5Data" | "WindowData" | "AnnotatedData"
+        ) {
+            let shapes: Vec<Option<Vec<i64>>> = l
+                .input_param
+                .as_ref()
+                .map(|p| p.shape.iter().map(|s| Some(s.dim.clone())).collect())
+                .unwrap_or_default();
             for (i, top) in l.top.iter().enumerate() {
                 let shape = match override_shape(top) {
                     Some(s) => Ok(s),
@@ -101,7 +113,12 @@ pub fn build(net: &NetParameter, weights: &HashMap<String, Vec<Blob>>, file: &st
                 }
             },
         };
-        let layer = Layer { p: l, ty: &ty, ins: &ins, blobs: &layer_blobs };
+        let layer = Layer {
+            p: l,
+            ty: &ty,
+            ins: &ins,
+            blobs: &layer_blobs,
+        };
         let Some(rule) = ops::rule(&ty) else {
             issues.push(issue("unsupported layer type".into()));
             continue;
@@ -110,7 +127,11 @@ pub fn build(net: &NetParameter, weights: &HashMap<String, Vec<Blob>>, file: &st
         match rule(&mut cx, &layer) {
             Ok(outs) => {
                 if outs.len() != l.top.len() {
-                    issues.push(issue(format!("produces {} outputs but the layer lists {} tops", outs.len(), l.top.len())));
+                    issues.push(issue(format!(
+                        "produces {} outputs but the layer lists {} tops",
+                        outs.len(),
+                        l.top.len()
+                    )));
                     continue;
                 }
                 for (top, v) in l.top.iter().zip(outs) {
@@ -151,7 +172,9 @@ pub fn build(net: &NetParameter, weights: &HashMap<String, Vec<Blob>>, file: &st
 }
 
 fn dims(d: &[i64]) -> Result<Vec<usize>, String> {
-    d.iter().map(|&v| usize::try_from(v).map_err(|_| format!("bad dimension {v} in shape {d:?}"))).collect()
+    d.iter()
+        .map(|&v| usize::try_from(v).map_err(|_| format!("bad dimension {v} in shape {d:?}")))
+        .collect()
 }
 
 /// Caffe's include/exclude rules, for the TEST phase (or the net's declared state).

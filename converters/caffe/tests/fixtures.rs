@@ -48,7 +48,9 @@ fn ssd_head_matches_opencv() {
     edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("invalid graph: {e}"));
     let npz = common::read_npz(&d.join("ssd.npz"));
     let outs = edgeport_eval::run_graph(&g, vec![Value::Tensor(Tensor::F32(npz["data"].clone()))]).unwrap_or_else(|e| panic!("{e}"));
-    let Some(Value::Tensor(Tensor::F32(got))) = outs.into_iter().next() else { panic!("no f32 output") };
+    let Some(Value::Tensor(Tensor::F32(got))) = outs.into_iter().next() else {
+        panic!("no f32 output")
+    };
     let want = &npz["detection_out"];
     assert_eq!(got.shape(), want.shape());
     let rows = |a: &ndarray::ArrayD<f32>| {
@@ -57,7 +59,12 @@ fn ssd_head_matches_opencv() {
         r
     };
     let (g_rows, w_rows) = (rows(&got), rows(want));
-    let diff = g_rows.iter().flatten().zip(w_rows.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let diff = g_rows
+        .iter()
+        .flatten()
+        .zip(w_rows.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     eprintln!("ssd: {} detections, max abs diff {diff:e}", g_rows.len());
     assert!(diff <= 1e-4, "max abs diff {diff}");
 }

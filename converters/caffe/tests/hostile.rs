@@ -28,16 +28,33 @@ fn unterminated_string_and_brace() {
     let e = import_bytes(b"layer { type: CONV }", None, "c.prototxt", &Options::default()).unwrap_err();
     assert!(e.to_string().contains("line 1, column 15: field 'type': expected a string"), "{e}");
     let e = import_bytes(b"layer { pooling_param { pool: MEDIAN } }", None, "d.prototxt", &Options::default()).unwrap_err();
-    assert!(e.to_string().contains("'MEDIAN' is not a value of enum caffe.PoolingParameter.PoolMethod"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("'MEDIAN' is not a value of enum caffe.PoolingParameter.PoolMethod"),
+        "{e}"
+    );
 }
 
 #[test]
 fn blob_size_mismatch_names_the_layer() {
     // Give conv1 fewer output channels in the prototxt than the caffemodel holds.
-    let proto = String::from_utf8(fixture("cnn.prototxt")).unwrap().replacen("num_output: 8 kernel_size: 3 stride: 2", "num_output: 6 kernel_size: 3 stride: 2", 1);
-    let e = import_bytes(proto.as_bytes(), Some(fixture("cnn.caffemodel")), "cnn.prototxt", &Options::default()).unwrap_err();
+    let proto = String::from_utf8(fixture("cnn.prototxt")).unwrap().replacen(
+        "num_output: 8 kernel_size: 3 stride: 2",
+        "num_output: 6 kernel_size: 3 stride: 2",
+        1,
+    );
+    let e = import_bytes(
+        proto.as_bytes(),
+        Some(fixture("cnn.caffemodel")),
+        "cnn.prototxt",
+        &Options::default(),
+    )
+    .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("layer 'conv1' (Convolution)") && msg.contains("216 values") && msg.contains("162"), "{msg}");
+    assert!(
+        msg.contains("layer 'conv1' (Convolution)") && msg.contains("216 values") && msg.contains("162"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -81,7 +98,13 @@ fn truncated_and_random_caffemodels_fail_cleanly() {
 
 #[test]
 fn in_place_layers_keep_blob_names_unique() {
-    let g = import_bytes(&fixture("cnn.prototxt"), Some(fixture("cnn.caffemodel")), "cnn.prototxt", &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let g = import_bytes(
+        &fixture("cnn.prototxt"),
+        Some(fixture("cnn.caffemodel")),
+        "cnn.prototxt",
+        &Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<String> = g.outputs().iter().map(|o| o.0.clone()).collect();
     assert_eq!(names, vec!["prob".to_string()]);
     let mut seen = std::collections::HashSet::new();

@@ -55,7 +55,11 @@ impl Ctx {
     }
 
     fn helper_name(&mut self, what: &str) -> String {
-        let base = if what.is_empty() { self.layer.clone() } else { format!("{}/{what}", self.layer) };
+        let base = if what.is_empty() {
+            self.layer.clone()
+        } else {
+            format!("{}/{what}", self.layer)
+        };
         self.unique(&base)
     }
 
@@ -79,7 +83,11 @@ impl Ctx {
         let node = self.helper_name(what);
         let mut names = Vec::new();
         for i in 0..n_out {
-            names.push(if i == 0 { node.clone() } else { self.unique(&format!("{node}:{i}")) });
+            names.push(if i == 0 {
+                node.clone()
+            } else {
+                self.unique(&format!("{node}:{i}"))
+            });
         }
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let id = self.g.add_op(node.clone(), op, inputs, &refs).map_err(|e| e.to_string())?;
@@ -118,7 +126,12 @@ impl Ctx {
             return Ok(s);
         }
         edgeport_ir::infer::infer_types(&mut self.g).map_err(|e| e.to_string())?;
-        known(&self.g, v).ok_or_else(|| format!("the shape of '{}' is not statically known", self.g.value(v).map_or("?", |x| x.name.as_str())))
+        known(&self.g, v).ok_or_else(|| {
+            format!(
+                "the shape of '{}' is not statically known",
+                self.g.value(v).map_or("?", |x| x.name.as_str())
+            )
+        })
     }
 }
 
@@ -131,6 +144,9 @@ fn known(g: &Graph, v: ValueId) -> Option<Vec<usize>> {
 pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
     let r = rank as i64;
     let v = if a < 0 { a + r } else { a };
-    if (0..r).contains(&v) { Ok(v as usize) } else { Err(format!("axis {a} is out of range for a {rank}-D input")) }
+    if (0..r).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(format!("axis {a} is out of range for a {rank}-D input"))
+    }
 }
-

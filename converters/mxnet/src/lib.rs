@@ -35,7 +35,10 @@ pub struct Options {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// `(prefix, epoch)` of a `prefix-NNNN.params` file name.
@@ -63,7 +66,12 @@ fn newest_params(dir: &Path, prefix: &str) -> Result<Option<PathBuf>, Error> {
 /// Finds the symbol and params files for a path: a symbol JSON, a params file, or a folder
 /// holding one `*-symbol.json`.
 pub fn companions(path: &Path, params: Option<&Path>) -> Result<(PathBuf, Option<PathBuf>), Error> {
-    let dir_of = |p: &Path| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let dir_of = |p: &Path| {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
     let (symbol, dir) = if path.is_dir() {
         let mut syms: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(io(path))?
@@ -74,8 +82,18 @@ pub fn companions(path: &Path, params: Option<&Path>) -> Result<(PathBuf, Option
         syms.sort();
         match syms.len() {
             1 => (syms.remove(0), path.to_path_buf()),
-            0 => return Err(Error::Files { file: path.display().to_string(), msg: "no *-symbol.json in the folder".into() }),
-            n => return Err(Error::Files { file: path.display().to_string(), msg: format!("{n} *-symbol.json files; pass the one to use") }),
+            0 => {
+                return Err(Error::Files {
+                    file: path.display().to_string(),
+                    msg: "no *-symbol.json in the folder".into(),
+                });
+            }
+            n => {
+                return Err(Error::Files {
+                    file: path.display().to_string(),
+                    msg: format!("{n} *-symbol.json files; pass the one to use"),
+                });
+            }
         }
     } else if let Some((prefix, _)) = path.file_name().and_then(|n| n.to_str()).and_then(params_epoch) {
         // A params file given: its symbol is `prefix-symbol.json`.
@@ -116,7 +134,10 @@ pub fn import_files(symbol: &Path, params: Option<&Path>, opts: &Options) -> Res
                 let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io(p))?;
                 params::map_bytes(map)
             };
-            params::read_params(bytes).map_err(|err| Error::Params { file: p.display().to_string(), err })?
+            params::read_params(bytes).map_err(|err| Error::Params {
+                file: p.display().to_string(),
+                err,
+            })?
         }
         None => Vec::new(),
     };
@@ -136,7 +157,12 @@ fn build(text: &[u8], arrays: Vec<params::NdArray>, file: &str, opts: &Options) 
     let sym = symbol::parse_symbol(text).map_err(|msg| Error::Symbol { file: file.into(), msg })?;
     let mut by_name = HashMap::new();
     for a in arrays {
-        let bare = a.name.strip_prefix("arg:").or_else(|| a.name.strip_prefix("aux:")).unwrap_or(&a.name).to_string();
+        let bare = a
+            .name
+            .strip_prefix("arg:")
+            .or_else(|| a.name.strip_prefix("aux:"))
+            .unwrap_or(&a.name)
+            .to_string();
         by_name.insert(bare, a);
     }
     let mut g = model::build(&sym, &by_name, file, &opts.input_shapes)?;

@@ -12,10 +12,23 @@ use edgeport_ir::{DType, Graph, Tensor, ValueId};
 use std::collections::HashMap;
 
 /// Output ops whose inputs after the first are training labels.
-const LOSS_OUTPUTS: &[&str] = &["SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput", "MAERegressionOutput", "SVMOutput"];
+const LOSS_OUTPUTS: &[&str] = &[
+    "SoftmaxOutput",
+    "Softmax",
+    "LinearRegressionOutput",
+    "LogisticRegressionOutput",
+    "MAERegressionOutput",
+    "SVMOutput",
+];
 
 /// Creates the graph input for variable node `src` on first use.
-fn materialize(cx: &mut Ctx, sym: &Symbol, src: usize, values: &mut [Vec<ValueId>], input_shapes: &[(String, Vec<usize>)]) -> Result<(), String> {
+fn materialize(
+    cx: &mut Ctx,
+    sym: &Symbol,
+    src: usize,
+    values: &mut [Vec<ValueId>],
+    input_shapes: &[(String, Vec<usize>)],
+) -> Result<(), String> {
     let Some(node) = sym.nodes.get(src) else { return Ok(()) };
     if node.op != "null" || values.get(src).is_none_or(|v| !v.is_empty()) {
         return Ok(());
@@ -25,9 +38,21 @@ fn materialize(cx: &mut Ctx, sym: &Symbol, src: usize, values: &mut [Vec<ValueId
         None => match node.attrs.get("__shape__") {
             Some(s) => parse_ints(s)?
                 .iter()
-                .map(|&v| usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| format!("input '{}': __shape__ {s} has an unknown dimension: give the input's shape", node.name)))
+                .map(|&v| {
+                    usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
+                        format!(
+                            "input '{}': __shape__ {s} has an unknown dimension: give the input's shape",
+                            node.name
+                        )
+                    })
+                })
                 .collect::<Result<_, _>>()?,
-            None => return Err(format!("input '{}' is not in the params file and has no shape: give its shape (or the params file lacks this weight)", node.name)),
+            None => {
+                return Err(format!(
+                    "input '{}' is not in the params file and has no shape: give its shape (or the params file lacks this weight)",
+                    node.name
+                ));
+            }
         },
     };
     let v = cx.input(&node.name, DType::F32, &shape);
@@ -70,7 +95,11 @@ pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_
         }
         let mut ins = Vec::new();
         let mut bad = None;
-        let used = if LOSS_OUTPUTS.contains(&node.op.as_str()) { 1 } else { node.inputs.len() };
+        let used = if LOSS_OUTPUTS.contains(&node.op.as_str()) {
+            1
+        } else {
+            node.inputs.len()
+        };
         for &(src, port) in node.inputs.iter().take(used) {
             if let Err(m) = materialize(&mut cx, sym, src, &mut values, input_shapes) {
                 bad = Some(m);
@@ -79,7 +108,10 @@ pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_
             match values.get(src).and_then(|v| v.get(port)) {
                 Some(v) => ins.push(*v),
                 None => {
-                    bad = Some(format!("input ({src}, {port}) is not available (node '{}' failed or has no such output)", sym.nodes.get(src).map_or("?", |n| n.name.as_str())));
+                    bad = Some(format!(
+                        "input ({src}, {port}) is not available (node '{}' failed or has no such output)",
+                        sym.nodes.get(src).map_or("?", |n| n.name.as_str())
+                    ));
                     break;
                 }
             }
@@ -123,15 +155,21 @@ pub fn build(sym: &Symbol, params: &HashMap<String, NdArray>, file: &str, input_
     for &(src, port) in &sym.heads {
         materialize(&mut cx, sym, src, &mut values, input_shapes).map_err(|msg| Error::Symbol { file: file.into(), msg })?;
         let node = &sym.nodes[src];
-        let v = values
-            .get(src)
-            .and_then(|v| v.get(port))
-            .copied()
-            .ok_or_else(|| Error::Symbol { file: file.into(), msg: format!("head ({src}, {port}): node '{}' has no output {port}", node.name) })?;
-        let name = if port == 0 { format!("{}_output", node.name) } else { format!("{}_output{port}", node.name) };
+        let v = values.get(src).and_then(|v| v.get(port)).copied().ok_or_else(|| Error::Symbol {
+            file: file.into(),
+            msg: format!("head ({src}, {port}): node '{}' has no output {port}", node.name),
+        })?;
+        let name = if port == 0 {
+            format!("{}_output", node.name)
+        } else {
+            format!("{}_output{port}", node.name)
+        };
         outs.push((name, v));
     }
     let mut g = cx.g;
-    g.set_outputs(outs).map_err(|e| Error::Symbol { file: file.into(), msg: e.to_string() })?;
+    g.set_outputs(outs).map_err(|e| Error::Symbol {
+        file: file.into(),
+        msg: e.to_string(),
+    })?;
     Ok(g)
 }

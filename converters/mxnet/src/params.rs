@@ -49,7 +49,10 @@ struct Reader {
 
 impl Reader {
     fn err(&self, msg: impl Into<String>) -> ParamsError {
-        ParamsError { offset: self.pos, msg: msg.into() }
+        ParamsError {
+            offset: self.pos,
+            msg: msg.into(),
+        }
     }
     fn take(&mut self, n: usize, what: &str) -> Result<&[u8], ParamsError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
@@ -59,7 +62,10 @@ impl Reader {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(self.err(format!("file ends inside {what} ({n} bytes needed, {} left)", self.buf.len() - self.pos))),
+            None => Err(self.err(format!(
+                "file ends inside {what} ({n} bytes needed, {} left)",
+                self.buf.len() - self.pos
+            ))),
         }
     }
     fn u64(&mut self, what: &str) -> Result<u64, ParamsError> {
@@ -145,7 +151,10 @@ pub fn read_params(buf: Bytes) -> Result<Vec<NdArray>, ParamsError> {
     }
     for a in arrays.iter_mut().take(n as usize) {
         let len = r.u64("a name length")?;
-        let len = usize::try_from(len).ok().filter(|&l| l <= r.left()).ok_or_else(|| r.err(format!("name length {len} runs past the end of the file")))?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= r.left())
+            .ok_or_else(|| r.err(format!("name length {len} runs past the end of the file")))?;
         let b = r.take(len, "a name")?;
         a.name = String::from_utf8_lossy(b).into_owned();
     }
@@ -166,7 +175,11 @@ fn read_shape(r: &mut Reader, legacy_ndim: Option<u32>) -> Result<Option<Vec<usi
     }
     let mut dims = Vec::with_capacity(ndim);
     for _ in 0..ndim {
-        let d = if wide { r.i64("a dimension")? } else { i64::from(r.u32("a dimension")?) };
+        let d = if wide {
+            r.i64("a dimension")?
+        } else {
+            i64::from(r.u32("a dimension")?)
+        };
         let d = usize::try_from(d).map_err(|_| r.err(format!("negative dimension {d}")))?;
         dims.push(d);
     }
@@ -205,9 +218,12 @@ fn read_array(r: &mut Reader) -> Result<NdArray, ParamsError> {
     let dt = dtype(code).ok_or_else(|| r.err(format!("unknown dtype code {code}")))?;
     let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let nbytes = numel.and_then(|n| n.checked_mul(elem_size(dt)));
-    let nbytes = nbytes
-        .filter(|&n| n <= r.left())
-        .ok_or_else(|| r.err(format!("shape {shape:?} of {dt:?} needs more bytes than the {} left (truncated file?)", r.left())))?;
+    let nbytes = nbytes.filter(|&n| n <= r.left()).ok_or_else(|| {
+        r.err(format!(
+            "shape {shape:?} of {dt:?} needs more bytes than the {} left (truncated file?)",
+            r.left()
+        ))
+    })?;
     let data = r.buf.slice(r.pos, nbytes).ok_or_else(|| r.err("data out of range"))?;
     r.pos += nbytes;
     Ok(NdArray {

@@ -29,7 +29,9 @@ fn entry(v: &Json, what: &str) -> Result<(usize, usize), String> {
     let a = v.as_array().ok_or_else(|| format!("{what} is not an array"))?;
     let idx = |i: usize| -> Result<usize, String> {
         let x = a.get(i).ok_or_else(|| format!("{what} has {} items, needs at least 2", a.len()))?;
-        x.as_u64().and_then(|v| usize::try_from(v).ok()).ok_or_else(|| format!("{what}: {x} is not a node index"))
+        x.as_u64()
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| format!("{what}: {x} is not a node index"))
     };
     Ok((idx(0)?, if a.len() > 1 { idx(1)? } else { 0 }))
 }
@@ -52,7 +54,11 @@ pub fn parse_symbol(text: &[u8]) -> Result<Symbol, String> {
     let nodes_j = j.get("nodes").and_then(Json::as_array).ok_or("no 'nodes' array")?;
     let mut nodes = Vec::with_capacity(nodes_j.len());
     for (i, n) in nodes_j.iter().enumerate() {
-        let op = n.get("op").and_then(Json::as_str).ok_or_else(|| format!("node {i} has no 'op'"))?.to_string();
+        let op = n
+            .get("op")
+            .and_then(Json::as_str)
+            .ok_or_else(|| format!("node {i} has no 'op'"))?
+            .to_string();
         let name = n.get("name").and_then(Json::as_str).unwrap_or_default().to_string();
         let mut attrs = BTreeMap::new();
         // Old files: `param` holds op parameters and `attr` user attributes.
@@ -61,11 +67,16 @@ pub fn parse_symbol(text: &[u8]) -> Result<Symbol, String> {
         string_map(n.get("attrs"), &mut attrs);
         let mut inputs = Vec::new();
         if let Some(ins) = n.get("inputs") {
-            let ins = ins.as_array().ok_or_else(|| format!("node {i} ('{name}'): 'inputs' is not an array"))?;
+            let ins = ins
+                .as_array()
+                .ok_or_else(|| format!("node {i} ('{name}'): 'inputs' is not an array"))?;
             for (k, e) in ins.iter().enumerate() {
                 let (src, port) = entry(e, &format!("node {i} ('{name}') input {k}"))?;
                 if src >= i {
-                    return Err(format!("node {i} ('{name}') input {k} refers to node {src}, which does not come before it ({} nodes)", nodes_j.len()));
+                    return Err(format!(
+                        "node {i} ('{name}') input {k} refers to node {src}, which does not come before it ({} nodes)",
+                        nodes_j.len()
+                    ));
                 }
                 inputs.push((src, port));
             }
@@ -103,7 +114,11 @@ pub fn parse_ints(s: &str) -> Result<Vec<i64>, String> {
         .filter(|x| !x.is_empty())
         .map(|x| {
             let x = x.trim_end_matches('L');
-            if x == "None" { Ok(i64::MIN) } else { x.parse::<i64>().map_err(|_| format!("'{s}' is not a tuple of integers")) }
+            if x == "None" {
+                Ok(i64::MIN)
+            } else {
+                x.parse::<i64>().map_err(|_| format!("'{s}' is not a tuple of integers"))
+            }
         })
         .collect()
 }

@@ -14,7 +14,10 @@ fn dir() -> PathBuf {
 fn check(symbol: &Path, npz: &Path, inputs: &[&str]) -> f32 {
     let ref_ = common::read_npz(npz);
     let shapes = inputs.iter().map(|n| (n.to_string(), ref_[*n].shape().to_vec())).collect();
-    let opts = edgeport_mxnet::Options { params: None, input_shapes: shapes };
+    let opts = edgeport_mxnet::Options {
+        params: None,
+        input_shapes: shapes,
+    };
     let g = edgeport_mxnet::import_path(symbol, &opts).unwrap_or_else(|e| panic!("{e}"));
     edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("invalid graph: {e}"));
     let xs = inputs.iter().map(|n| ref_[*n].clone()).collect();

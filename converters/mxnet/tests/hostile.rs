@@ -6,11 +6,17 @@ use std::path::PathBuf;
 
 fn tiny() -> (Vec<u8>, Vec<u8>) {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mxnet");
-    (std::fs::read(d.join("tiny-symbol.json")).unwrap(), std::fs::read(d.join("tiny-0003.params")).unwrap())
+    (
+        std::fs::read(d.join("tiny-symbol.json")).unwrap(),
+        std::fs::read(d.join("tiny-0003.params")).unwrap(),
+    )
 }
 
 fn opts() -> Options {
-    Options { params: None, input_shapes: vec![("data".into(), vec![1, 3, 15, 15]), ("idx".into(), vec![1, 5])] }
+    Options {
+        params: None,
+        input_shapes: vec![("data".into(), vec![1, 3, 15, 15]), ("idx".into(), vec![1, 5])],
+    }
 }
 
 #[test]
@@ -73,7 +79,10 @@ fn dangling_node_index_is_named() {
         "arg_nodes":[0],"heads":[[1,0,0]]}"#;
     let e = import_bytes(sym, None, "dangling-symbol.json", &opts()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("dangling-symbol.json") && msg.contains("'act'") && msg.contains("node 5"), "{msg}");
+    assert!(
+        msg.contains("dangling-symbol.json") && msg.contains("'act'") && msg.contains("node 5"),
+        "{msg}"
+    );
     let sym = br#"{"nodes":[{"op":"null","name":"data","inputs":[]}],"arg_nodes":[0],"heads":[[3,0,0]]}"#;
     let e = import_bytes(sym, None, "s.json", &opts()).unwrap_err();
     assert!(e.to_string().contains("head 0 refers to node 3"), "{e}");
@@ -86,7 +95,10 @@ fn unknown_ops_are_all_listed() {
         {"op":"null","name":"w","inputs":[]},
         {"op":"OtherOp","name":"f2","inputs":[[2,0,0]]}],
         "arg_nodes":[0,2],"heads":[[1,0,0],[3,0,0]]}"#;
-    let o = Options { params: None, input_shapes: vec![("data".into(), vec![1, 2]), ("w".into(), vec![2])] };
+    let o = Options {
+        params: None,
+        input_shapes: vec![("data".into(), vec![1, 2]), ("w".into(), vec![2])],
+    };
     let e = import_bytes(sym, None, "u.json", &o).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("'f1' (FancyOp)") && msg.contains("'f2' (OtherOp)"), "{msg}");

@@ -73,7 +73,11 @@ fn affine(cx: &mut Ctx, x: ValueId, scale: f32, shift: f32) -> Result<ValueId, S
 /// Ends a chain: a value made by this layer is the result; an untouched input gets an Identity
 /// so that the top is a value of its own.
 fn finish(cx: &mut Ctx, x: ValueId, y: ValueId) -> Result<Vec<ValueId>, String> {
-    if x == y { Ok(vec![cx.op("", "Identity", vec![], &[x])?]) } else { Ok(vec![y]) }
+    if x == y {
+        Ok(vec![cx.op("", "Identity", vec![], &[x])?])
+    } else {
+        Ok(vec![y])
+    }
 }
 
 pub fn power(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {

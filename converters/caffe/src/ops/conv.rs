@@ -22,7 +22,11 @@ pub fn conv(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         return Err("kernel size is missing or zero".into());
     }
     let (sh, sw) = hw(&p.stride, p.stride_h, p.stride_w, 1, "stride")?;
-    let (ph, pw) = if p.pad_h.is_some() || p.pad_w.is_some() { (p.pad_h().into(), p.pad_w().into()) } else { hw(&p.pad, None, None, 0, "pad")? };
+    let (ph, pw) = if p.pad_h.is_some() || p.pad_w.is_some() {
+        (p.pad_h().into(), p.pad_w().into())
+    } else {
+        hw(&p.pad, None, None, 0, "pad")?
+    };
     let (dh, dw) = hw(&p.dilation, None, None, 1, "dilation")?;
     if sh <= 0 || sw <= 0 || dh <= 0 || dw <= 0 {
         return Err("stride and dilation must be positive".into());
@@ -40,7 +44,11 @@ pub fn conv(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let wshape = if deconv { [c, o / group, kh, kw] } else { [o, c / group, kh, kw] };
     let wshape: Vec<usize> = wshape.iter().map(|&d| d as usize).collect();
     let w = cx.weight("weight", l.blob(0)?, wshape)?;
-    let b = if p.bias_term() { Some(cx.weight("bias", l.blob(1)?, vec![o as usize])?) } else { None };
+    let b = if p.bias_term() {
+        Some(cx.weight("bias", l.blob(1)?, vec![o as usize])?)
+    } else {
+        None
+    };
     let attrs = vec![
         ints("kernel_shape", &[kh, kw]),
         ints("strides", &[sh, sw]),

@@ -18,8 +18,16 @@ pub fn inner_product(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String
     }
     let wshape = if p.transpose() { vec![k, n] } else { vec![n, k] };
     let w = cx.weight("weight", l.blob(0)?, wshape)?;
-    let b = if p.bias_term() { Some(cx.weight("bias", l.blob(1)?, vec![n])?) } else { None };
-    let flat = if shape.len() == 2 && ax == 1 { x } else { cx.op("flatten", "Flatten", vec![int("axis", ax as i64)], &[x])? };
+    let b = if p.bias_term() {
+        Some(cx.weight("bias", l.blob(1)?, vec![n])?)
+    } else {
+        None
+    };
+    let flat = if shape.len() == 2 && ax == 1 {
+        x
+    } else {
+        cx.op("flatten", "Flatten", vec![int("axis", ax as i64)], &[x])?
+    };
     let attrs = vec![int("transB", if p.transpose() { 0 } else { 1 })];
     let lead: Vec<i64> = shape[..ax].iter().map(|&d| d as i64).collect();
     if lead.len() == 1 {

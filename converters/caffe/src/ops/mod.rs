@@ -38,11 +38,19 @@ pub struct Layer<'a> {
 impl Layer<'_> {
     /// Bottom `i`.
     pub fn input(&self, i: usize) -> Result<ValueId, String> {
-        self.ins.get(i).copied().ok_or_else(|| format!("needs at least {} bottom blob(s), has {}", i + 1, self.ins.len()))
+        self.ins
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("needs at least {} bottom blob(s), has {}", i + 1, self.ins.len()))
     }
     /// Weight blob `i`.
     pub fn blob(&self, i: usize) -> Result<&Blob, String> {
-        self.blobs.get(i).ok_or_else(|| format!("needs weight blob {i} but the model has {} blob(s) for this layer", self.blobs.len()))
+        self.blobs.get(i).ok_or_else(|| {
+            format!(
+                "needs weight blob {i} but the model has {} blob(s) for this layer",
+                self.blobs.len()
+            )
+        })
     }
     /// The number of tops.
     pub fn n_tops(&self) -> usize {
@@ -93,9 +101,46 @@ pub fn rule(ty: &str) -> Option<Rule> {
 
 /// Every layer type with a rule (for support listings).
 pub const SUPPORTED: &[&str] = &[
-    "Input", "Data", "Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise", "Pooling", "InnerProduct", "ReLU", "PReLU", "ELU", "Sigmoid", "TanH",
-    "AbsVal", "BNLL", "Power", "Exp", "Log", "Threshold", "Clip", "Dropout", "Split", "BatchNorm", "Scale", "Bias", "LRN", "Normalize", "Eltwise", "Concat",
-    "Slice", "Flatten", "Reshape", "Softmax", "Permute", "Crop", "ArgMax", "Upsample", "Interp", "PriorBox", "DetectionOutput",
+    "Input",
+    "Data",
+    "Convolution",
+    "Deconvolution",
+    "DepthwiseConvolution",
+    "ConvolutionDepthwise",
+    "Pooling",
+    "InnerProduct",
+    "ReLU",
+    "PReLU",
+    "ELU",
+    "Sigmoid",
+    "TanH",
+    "AbsVal",
+    "BNLL",
+    "Power",
+    "Exp",
+    "Log",
+    "Threshold",
+    "Clip",
+    "Dropout",
+    "Split",
+    "BatchNorm",
+    "Scale",
+    "Bias",
+    "LRN",
+    "Normalize",
+    "Eltwise",
+    "Concat",
+    "Slice",
+    "Flatten",
+    "Reshape",
+    "Softmax",
+    "Permute",
+    "Crop",
+    "ArgMax",
+    "Upsample",
+    "Interp",
+    "PriorBox",
+    "DetectionOutput",
 ];
 
 /// Picks `(h, w)` from a repeated field (0, 1 or 2 values) or the `_h`/`_w` pair.

@@ -23,7 +23,11 @@ pub fn batch_norm(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let p = l.p.batch_norm_param.unwrap_or_default();
     let (m, v) = (l.blob(0)?, l.blob(1)?);
     if m.numel() != c || v.numel() != c {
-        return Err(format!("mean/variance blobs have {}/{} values for {c} channels", m.numel(), v.numel()));
+        return Err(format!(
+            "mean/variance blobs have {}/{} values for {c} channels",
+            m.numel(),
+            v.numel()
+        ));
     }
     // Blob 2 holds the moving-average normalizer s; the statistics are mean·s and var·s.
     let factor = match l.blobs.get(2) {
@@ -41,12 +45,21 @@ pub fn batch_norm(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let one = cx.f32s("gamma", vec![c], &vec![1.0; c])?;
     let zero = cx.f32s("beta", vec![c], &vec![0.0; c])?;
     let eps = p.eps();
-    cx.op_n("", "BatchNormalization", vec![float("epsilon", eps)], &[Some(x), Some(one), Some(zero), Some(mean), Some(var)], 1)
+    cx.op_n(
+        "",
+        "BatchNormalization",
+        vec![float("epsilon", eps)],
+        &[Some(x), Some(one), Some(zero), Some(mean), Some(var)],
+        1,
+    )
 }
 
 /// The broadcast shape of a parameter covering `x`'s axes `ax .. ax + n`.
 fn param_shape(shape: &[usize], ax: usize, n: usize) -> Result<Vec<usize>, String> {
-    let end = ax.checked_add(n).filter(|&e| e <= shape.len()).ok_or("parameter axes run past the input's rank")?;
+    let end = ax
+        .checked_add(n)
+        .filter(|&e| e <= shape.len())
+        .ok_or("parameter axes run past the input's rank")?;
     let mut s: Vec<usize> = shape[ax..end].to_vec();
     s.extend(std::iter::repeat_n(1, shape.len() - end));
     if s.is_empty() {
@@ -105,13 +118,22 @@ pub fn lrn(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         return Err(format!("local_size {size} must be odd and positive"));
     }
     if p.norm_region() == NormRegion::AcrossChannels {
-        let attrs = vec![int("size", size), float("alpha", p.alpha()), float("beta", p.beta()), float("bias", p.k())];
+        let attrs = vec![
+            int("size", size),
+            float("alpha", p.alpha()),
+            float("beta", p.beta()),
+            float("bias", p.k()),
+        ];
         return Ok(vec![cx.op("", "LRN", attrs, &[x])?]);
     }
     // WITHIN_CHANNEL: x / (1 + alpha/size² · Σ_window x²)^beta, the window size×size, zero padded.
     let pad = (size - 1) / 2;
     let sq = cx.op("sq", "Mul", vec![], &[x, x])?;
-    let attrs = vec![ints("kernel_shape", &[size, size]), ints("pads", &[pad, pad, pad, pad]), int("count_include_pad", 1)];
+    let attrs = vec![
+        ints("kernel_shape", &[size, size]),
+        ints("pads", &[pad, pad, pad, pad]),
+        int("count_include_pad", 1),
+    ];
     let mean = cx.op("avg", "AveragePool", attrs, &[sq])?;
     let a = cx.f32s("alpha", vec![], &[p.alpha()])?;
     let scaled = cx.op("scaled", "Mul", vec![], &[mean, a])?;
@@ -129,7 +151,11 @@ pub fn normalize(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         return Err(format!("input of shape {shape:?} has no channel axis"));
     }
     let p = l.p.norm_param.unwrap_or_default();
-    let axes: Vec<i64> = if p.across_spatial() { (1..shape.len() as i64).collect() } else { vec![1] };
+    let axes: Vec<i64> = if p.across_spatial() {
+        (1..shape.len() as i64).collect()
+    } else {
+        vec![1]
+    };
     let sq = cx.op("sq", "Mul", vec![], &[x, x])?;
     let ax = cx.ints("axes", &axes)?;
     let sum = cx.op("sum", "ReduceSum", vec![int("keepdims", 1)], &[sq, ax])?;

@@ -20,7 +20,11 @@ pub fn upsample(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         *v = s as f32;
     }
     let sc = cx.f32s("scales", vec![rank], &scales)?;
-    let attrs = vec![string("mode", "nearest"), string("coordinate_transformation_mode", "asymmetric"), string("nearest_mode", "floor")];
+    let attrs = vec![
+        string("mode", "nearest"),
+        string("coordinate_transformation_mode", "asymmetric"),
+        string("nearest_mode", "floor"),
+    ];
     cx.op_n("", "Resize", attrs, &[Some(x), None, Some(sc)], 1)
 }
 
@@ -37,7 +41,10 @@ pub fn interp(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let (h, w) = (shape[2] as i64, shape[3] as i64);
     let (oh, ow) = if let Some(&r) = l.ins.get(1) {
         let rs = cx.shape(r)?;
-        (*rs.get(2).ok_or("reference bottom is not 4-D")? as i64, *rs.get(3).ok_or("reference bottom is not 4-D")? as i64)
+        (
+            *rs.get(2).ok_or("reference bottom is not 4-D")? as i64,
+            *rs.get(3).ok_or("reference bottom is not 4-D")? as i64,
+        )
     } else if p.height() > 0 && p.width() > 0 {
         (p.height().into(), p.width().into())
     } else if p.zoom_factor.is_some() && p.shrink_factor.is_some() {

@@ -142,7 +142,11 @@ pub fn detection_output(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, Str
     let var = cx.op("variance", "Gather", vec![int("axis", 0)], &[pb, one])?;
     let lshape = cx.ints("loc_shape", &[ni, np, 4])?;
     let loc3 = cx.op("loc3", "Reshape", vec![], &[loc, lshape])?;
-    let scaled = if p.variance_encoded_in_target() { loc3 } else { cx.op("loc_var", "Mul", vec![], &[loc3, var])? };
+    let scaled = if p.variance_encoded_in_target() {
+        loc3
+    } else {
+        cx.op("loc_var", "Mul", vec![], &[loc3, var])?
+    };
     let half = |cx: &mut Ctx, x: ValueId, first: bool, what: &str| -> Result<ValueId, String> {
         let (s, e) = if first { (0, 2) } else { (2, 4) };
         let sv = cx.ints(&format!("{what}_s"), &[s])?;
@@ -203,9 +207,18 @@ pub fn detection_output(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, Str
     }
     let max_out = cx.ints("max_per_class", &[np])?;
     let iou = cx.f32s("iou", vec![1], &[nms.nms_threshold()])?;
-    let thr = if p.confidence_threshold.is_some() { p.confidence_threshold() } else { f32::MIN };
+    let thr = if p.confidence_threshold.is_some() {
+        p.confidence_threshold()
+    } else {
+        f32::MIN
+    };
     let thr = cx.f32s("score_threshold", vec![1], &[thr])?;
-    let sel = cx.op("selected", "NonMaxSuppression", vec![int("center_point_box", 0)], &[boxes, scores, max_out, iou, thr])?;
+    let sel = cx.op(
+        "selected",
+        "NonMaxSuppression",
+        vec![int("center_point_box", 0)],
+        &[boxes, scores, max_out, iou, thr],
+    )?;
     // Rows of the result.
     let col = |cx: &mut Ctx, what: &str, i: i64| -> Result<ValueId, String> {
         let idx = cx.ints(&format!("{what}_col"), &[i])?;
@@ -227,7 +240,13 @@ pub fn detection_output(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, Str
         let kv = cx.ints("keep_top_k", &[i64::from(keep)])?;
         let k = cx.op("k", "Min", vec![], &[k_all, kv])?;
         let tk = cx.op_n("keep_best", "TopK", vec![int("axis", 0)], &[Some(score), Some(k)], 2)?;
-        let order = cx.op_n("keep_order", "TopK", vec![int("axis", 0), int("largest", 0)], &[Some(tk[1]), Some(k)], 2)?;
+        let order = cx.op_n(
+            "keep_order",
+            "TopK",
+            vec![int("axis", 0), int("largest", 0)],
+            &[Some(tk[1]), Some(k)],
+            2,
+        )?;
         let idx = order[0];
         score = cx.op("kept_score", "Gather", vec![int("axis", 0)], &[score, idx])?;
         bxs = cx.op("kept_box", "Gather", vec![int("axis", 0)], &[bxs, idx])?;
@@ -235,7 +254,11 @@ pub fn detection_output(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, Str
         batch = cx.op("kept_batch", "Gather", vec![int("axis", 0)], &[batch, idx])?;
     }
     let to_col = |cx: &mut Ctx, x: ValueId, what: &str, cast: bool| -> Result<ValueId, String> {
-        let x = if cast { cx.op(&format!("{what}_f"), "Cast", vec![int("to", 1)], &[x])? } else { x };
+        let x = if cast {
+            cx.op(&format!("{what}_f"), "Cast", vec![int("to", 1)], &[x])?
+        } else {
+            x
+        };
         let ax = one_axis(cx)?;
         cx.op(what, "Unsqueeze", vec![], &[x, ax])
     };

@@ -37,7 +37,11 @@ pub fn eltwise(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
 fn chain(cx: &mut Ctx, op: &str, xs: &[ValueId]) -> Result<Vec<ValueId>, String> {
     let mut acc = *xs.first().ok_or("no operands")?;
     for (i, &x) in xs.iter().enumerate().skip(1) {
-        let what = if i + 1 == xs.len() { String::new() } else { format!("{}{i}", op.to_lowercase()) };
+        let what = if i + 1 == xs.len() {
+            String::new()
+        } else {
+            format!("{}{i}", op.to_lowercase())
+        };
         acc = cx.op(&what, op, vec![], &[acc, x])?;
     }
     Ok(vec![acc])
@@ -47,7 +51,11 @@ pub fn concat(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let x = l.input(0)?;
     let rank = cx.shape(x)?.len();
     let p = l.p.concat_param.unwrap_or_default();
-    let a = if p.axis.is_none() && p.concat_dim.is_some() { i64::from(p.concat_dim()) } else { p.axis().into() };
+    let a = if p.axis.is_none() && p.concat_dim.is_some() {
+        i64::from(p.concat_dim())
+    } else {
+        p.axis().into()
+    };
     let a = axis(a, rank)?;
     if l.ins.len() == 1 {
         return Ok(vec![cx.op("", "Identity", vec![], &[x])?]);
@@ -59,13 +67,17 @@ pub fn slice(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let x = l.input(0)?;
     let shape = cx.shape(x)?;
     let p = l.p.slice_param.clone().unwrap_or_default();
-    let a = if p.axis.is_none() && p.slice_dim.is_some() { i64::from(p.slice_dim()) } else { p.axis().into() };
+    let a = if p.axis.is_none() && p.slice_dim.is_some() {
+        i64::from(p.slice_dim())
+    } else {
+        p.axis().into()
+    };
     let a = axis(a, shape.len())?;
     let len = shape[a];
     let n = l.n_tops();
     let mut bounds = vec![0usize];
     if p.slice_point.is_empty() {
-        if n == 0 || len % n != 0 {
+        if n == 0 || !len.is_multiple_of(n) {
             return Err(format!("cannot split {len} evenly into {n} tops"));
         }
         bounds.extend((1..=n).map(|i| i * len / n));
@@ -111,11 +123,19 @@ pub fn reshape(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let p = l.p.reshape_param.clone().unwrap_or_default();
     let spec: Vec<i64> = p.shape.as_ref().map(|s| s.dim.clone()).unwrap_or_default();
     let rank = shape.len() as i64;
-    let start = if p.axis() < 0 { i64::from(p.axis()) + rank + 1 } else { p.axis().into() };
+    let start = if p.axis() < 0 {
+        i64::from(p.axis()) + rank + 1
+    } else {
+        p.axis().into()
+    };
     if !(0..=rank).contains(&start) {
         return Err(format!("axis {} is out of range", p.axis()));
     }
-    let end = if p.num_axes() == -1 { rank } else { start + i64::from(p.num_axes()) };
+    let end = if p.num_axes() == -1 {
+        rank
+    } else {
+        start + i64::from(p.num_axes())
+    };
     if p.num_axes() < -1 || end > rank {
         return Err(format!("num_axes {} is out of range", p.num_axes()));
     }
@@ -140,7 +160,7 @@ pub fn reshape(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let total: usize = shape.iter().product();
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot infer -1: {total} elements into {out:?}"));
         }
         out[base + i] = total / known;
@@ -161,7 +181,14 @@ pub fn softmax(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
 pub fn permute(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let x = l.input(0)?;
     let rank = cx.shape(x)?.len();
-    let order: Vec<usize> = l.p.permute_param.clone().unwrap_or_default().order.iter().map(|&v| v as usize).collect();
+    let order: Vec<usize> =
+        l.p.permute_param
+            .clone()
+            .unwrap_or_default()
+            .order
+            .iter()
+            .map(|&v| v as usize)
+            .collect();
     let mut perm = Vec::new();
     for &o in &order {
         if o >= rank || perm.contains(&o) {

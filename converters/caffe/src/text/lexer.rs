@@ -27,7 +27,12 @@ pub struct Token {
 
 /// Splits `src` into tokens.
 pub fn tokenize(src: &[u8]) -> Result<Vec<Token>, TextError> {
-    let mut lx = Lexer { src, pos: 0, line: 1, col: 1 };
+    let mut lx = Lexer {
+        src,
+        pos: 0,
+        line: 1,
+        col: 1,
+    };
     let mut out = Vec::new();
     while let Some(t) = lx.next()? {
         out.push(t);
@@ -58,7 +63,11 @@ impl Lexer<'_> {
         Some(c)
     }
     fn err(&self, line: u32, col: u32, msg: impl Into<String>) -> TextError {
-        TextError { line, col, msg: msg.into() }
+        TextError {
+            line,
+            col,
+            msg: msg.into(),
+        }
     }
 
     fn next(&mut self) -> Result<Option<Token>, TextError> {
@@ -108,7 +117,11 @@ impl Lexer<'_> {
             self.bump();
             Tok::Punct(c as char)
         } else {
-            let shown = if c.is_ascii_graphic() { format!("'{}'", c as char) } else { format!("byte 0x{c:02x}") };
+            let shown = if c.is_ascii_graphic() {
+                format!("'{}'", c as char)
+            } else {
+                format!("byte 0x{c:02x}")
+            };
             return Err(self.err(line, col, format!("unexpected character {shown}")));
         };
         Ok(Some(Token { tok, line, col }))

@@ -14,7 +14,11 @@ const MAX_DEPTH: usize = 64;
 /// protobuf wire encoding.
 pub fn text_to_wire(src: &[u8], schema: &Schema, message: &str) -> Result<Vec<u8>, TextError> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks: &toks, pos: 0, schema };
+    let mut p = Parser {
+        toks: &toks,
+        pos: 0,
+        schema,
+    };
     let mut out = Vec::new();
     p.body(message, None, &mut out, 0)?;
     Ok(out)
@@ -64,7 +68,11 @@ impl<'a> Parser<'a> {
             Some(t) => (t.line, t.col),
             None => self.here(),
         };
-        TextError { line, col, msg: msg.into() }
+        TextError {
+            line,
+            col,
+            msg: msg.into(),
+        }
     }
     fn expect(&mut self, c: char) -> Result<(), TextError> {
         if self.is_punct(c) {
@@ -162,7 +170,9 @@ impl<'a> Parser<'a> {
         let bad = |p: &Self, why: &str| p.err_at(start, format!("field '{name}': {why}"));
         match info.ty {
             Type::String | Type::Bytes => {
-                let Scalar::Str(s) = sc else { return Err(bad(self, "expected a string")) };
+                let Scalar::Str(s) = sc else {
+                    return Err(bad(self, "expected a string"));
+                };
                 if info.ty == Type::String && std::str::from_utf8(&s).is_err() {
                     return Err(bad(self, "string is not valid UTF-8"));
                 }
@@ -206,11 +216,14 @@ impl<'a> Parser<'a> {
             }
             Type::Enum => {
                 let v = match &sc {
-                    Scalar::Ident { neg: false, text } => self
-                        .schema
-                        .enum_value(&info.type_name, text)
-                        .map(i64::from)
-                        .ok_or_else(|| bad(self, &format!("'{text}' is not a value of enum {}", info.type_name.trim_start_matches('.'))))?,
+                    Scalar::Ident { neg: false, text } => {
+                        self.schema.enum_value(&info.type_name, text).map(i64::from).ok_or_else(|| {
+                            bad(
+                                self,
+                                &format!("'{text}' is not a value of enum {}", info.type_name.trim_start_matches('.')),
+                            )
+                        })?
+                    }
                     Scalar::Num { neg, text } => {
                         let v = parse_int(text).ok_or_else(|| bad(self, "expected an enum value"))?;
                         let v = if *neg { -v } else { v };

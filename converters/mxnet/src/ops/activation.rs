@@ -63,7 +63,12 @@ fn leaky(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
             // At test time the slope is the middle of [lower_bound, upper_bound].
             let lo = n.float("lower_bound", 0.125)?;
             let hi = n.float("upper_bound", 0.334)?;
-            Ok(vec![cx.op("", "LeakyRelu", vec![float("alpha", ((lo + hi) / 2.0) as f32)], &[x])?])
+            Ok(vec![cx.op(
+                "",
+                "LeakyRelu",
+                vec![float("alpha", ((lo + hi) / 2.0) as f32)],
+                &[x],
+            )?])
         }
         "elu" => Ok(vec![cx.op("", "Elu", vec![float("alpha", slope)], &[x])?]),
         "selu" => Ok(vec![cx.op("", "Selu", vec![], &[x])?]),

@@ -20,7 +20,11 @@ pub fn rule(op: &str) -> Option<Rule> {
 }
 
 fn binary_op(op: &str) -> Option<&'static str> {
-    let base = op.trim_start_matches("elemwise_").trim_start_matches("broadcast_").trim_start_matches('_').to_ascii_lowercase();
+    let base = op
+        .trim_start_matches("elemwise_")
+        .trim_start_matches("broadcast_")
+        .trim_start_matches('_')
+        .to_ascii_lowercase();
     Some(match base.as_str() {
         "add" | "plus" => "Add",
         "sub" | "minus" => "Sub",

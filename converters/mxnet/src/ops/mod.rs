@@ -25,13 +25,18 @@ pub struct N<'a> {
 
 impl N<'_> {
     pub fn input(&self, i: usize) -> Result<ValueId, String> {
-        self.ins.get(i).copied().ok_or_else(|| format!("needs at least {} input(s), has {}", i + 1, self.ins.len()))
+        self.ins
+            .get(i)
+            .copied()
+            .ok_or_else(|| format!("needs at least {} input(s), has {}", i + 1, self.ins.len()))
     }
     pub fn attr(&self, k: &str) -> Option<&str> {
         self.node.attrs.get(k).map(String::as_str).filter(|s| *s != "None")
     }
     pub fn ints(&self, k: &str) -> Result<Option<Vec<i64>>, String> {
-        self.attr(k).map(|s| parse_ints(s).map_err(|e| format!("attribute '{k}': {e}"))).transpose()
+        self.attr(k)
+            .map(|s| parse_ints(s).map_err(|e| format!("attribute '{k}': {e}")))
+            .transpose()
     }
     pub fn int(&self, k: &str, default: i64) -> Result<i64, String> {
         match self.attr(k) {
@@ -46,10 +51,12 @@ impl N<'_> {
         }
     }
     pub fn bool(&self, k: &str, default: bool) -> Result<bool, String> {
-        self.attr(k).map_or(Ok(default), |s| parse_bool(s).map_err(|e| format!("attribute '{k}': {e}")))
+        self.attr(k)
+            .map_or(Ok(default), |s| parse_bool(s).map_err(|e| format!("attribute '{k}': {e}")))
     }
     pub fn float(&self, k: &str, default: f64) -> Result<f64, String> {
-        self.attr(k).map_or(Ok(default), |s| parse_float(s).map_err(|e| format!("attribute '{k}': {e}")))
+        self.attr(k)
+            .map_or(Ok(default), |s| parse_float(s).map_err(|e| format!("attribute '{k}': {e}")))
     }
     pub fn str(&self, k: &str, default: &str) -> String {
         self.attr(k).unwrap_or(default).trim_matches('\'').to_string()

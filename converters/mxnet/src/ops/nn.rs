@@ -43,9 +43,15 @@ pub fn conv(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     let b = if no_bias { None } else { Some(n.input(2)?) };
     let mut pads = pad.clone();
     pads.extend(&pad);
-    let mut attrs = vec![ints("kernel_shape", &kernel), ints("strides", &stride), ints("pads", &pads), ints("dilations", &dilate), int("group", group)];
+    let mut attrs = vec![
+        ints("kernel_shape", &kernel),
+        ints("strides", &stride),
+        ints("pads", &pads),
+        ints("dilations", &dilate),
+        int("group", group),
+    ];
     if deconv {
-        if n.attr("target_shape").is_some_and(|s| parse_nonempty(s)) {
+        if n.attr("target_shape").is_some_and(parse_nonempty) {
             return Err("Deconvolution with target_shape is not supported".into());
         }
         let adj = spatial(n, "adj", r, 0)?;
@@ -160,7 +166,11 @@ pub fn fully_connected(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> 
     let b = if no_bias { None } else { Some(n.input(2)?) };
     if n.bool("flatten", true)? {
         let xs = cx.shape(x)?;
-        let flat = if xs.len() == 2 { x } else { cx.op("flatten", "Flatten", vec![int("axis", 1)], &[x])? };
+        let flat = if xs.len() == 2 {
+            x
+        } else {
+            cx.op("flatten", "Flatten", vec![int("axis", 1)], &[x])?
+        };
         return cx.op_n("", "Gemm", vec![int("transB", 1)], &[Some(flat), Some(w), b], 1);
     }
     // Applied to the last axis.
@@ -190,5 +200,11 @@ pub fn batch_norm(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     } else {
         gamma
     };
-    cx.op_n("", "BatchNormalization", vec![float("epsilon", eps)], &[Some(x), Some(gamma), Some(beta), Some(mean), Some(var)], 1)
+    cx.op_n(
+        "",
+        "BatchNormalization",
+        vec![float("epsilon", eps)],
+        &[Some(x), Some(gamma), Some(beta), Some(mean), Some(var)],
+        1,
+    )
 }

@@ -35,7 +35,11 @@ pub fn infer_reshape(dshape: &[usize], spec: &[i64], reverse: bool) -> Result<Ve
     let mut out: Vec<i64> = Vec::new();
     let mut src = 0usize;
     let mut infer = None;
-    let get = |i: usize| d.get(i).copied().ok_or_else(|| format!("shape {spec:?} refers past the input's {} dims", d.len()));
+    let get = |i: usize| {
+        d.get(i)
+            .copied()
+            .ok_or_else(|| format!("shape {spec:?} refers past the input's {} dims", d.len()))
+    };
     let mut i = 0;
     while i < s.len() {
         match s[i] {
@@ -66,7 +70,10 @@ pub fn infer_reshape(dshape: &[usize], spec: &[i64], reverse: bool) -> Result<Ve
                 src += 2;
             }
             -4 => {
-                let (a, b) = (*s.get(i + 1).ok_or("-4 needs two values")?, *s.get(i + 2).ok_or("-4 needs two values")?);
+                let (a, b) = (
+                    *s.get(i + 1).ok_or("-4 needs two values")?,
+                    *s.get(i + 2).ok_or("-4 needs two values")?,
+                );
                 let total = get(src)? as i64;
                 let (a, b) = match (a, b) {
                     (-1, b) if b > 0 && total % b == 0 => (total / b, b),
@@ -140,11 +147,32 @@ fn slice_op(cx: &mut Ctx, x: ValueId, starts: &[i64], ends: &[i64], axes: &[i64]
 pub fn slice(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     let x = n.input(0)?;
     let shape = cx.shape(x)?;
-    let begin = n.node.attrs.get("begin").map(|s| crate::symbol::parse_ints(s)).transpose()?.ok_or("missing attribute 'begin'")?;
-    let end = n.node.attrs.get("end").map(|s| crate::symbol::parse_ints(s)).transpose()?.ok_or("missing attribute 'end'")?;
-    let step = n.node.attrs.get("step").map(|s| crate::symbol::parse_ints(s)).transpose()?.unwrap_or_default();
+    let begin = n
+        .node
+        .attrs
+        .get("begin")
+        .map(|s| crate::symbol::parse_ints(s))
+        .transpose()?
+        .ok_or("missing attribute 'begin'")?;
+    let end = n
+        .node
+        .attrs
+        .get("end")
+        .map(|s| crate::symbol::parse_ints(s))
+        .transpose()?
+        .ok_or("missing attribute 'end'")?;
+    let step = n
+        .node
+        .attrs
+        .get("step")
+        .map(|s| crate::symbol::parse_ints(s))
+        .transpose()?
+        .unwrap_or_default();
     if begin.len() != end.len() || begin.len() > shape.len() || (!step.is_empty() && step.len() != begin.len()) {
-        return Err(format!("begin {begin:?}, end {end:?}, step {step:?} do not fit rank {}", shape.len()));
+        return Err(format!(
+            "begin {begin:?}, end {end:?}, step {step:?} do not fit rank {}",
+            shape.len()
+        ));
     }
     let (mut s, mut e, mut a, mut st) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..begin.len() {
@@ -156,8 +184,16 @@ pub fn slice(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
         if stp == 0 {
             return Err("step 0".into());
         }
-        let b = if begin[i] == i64::MIN { if stp > 0 { 0 } else { -1 } } else { begin[i] };
-        let en = if end[i] == i64::MIN { if stp > 0 { i64::MAX } else { i64::MIN } } else { end[i] };
+        let b = if begin[i] == i64::MIN {
+            if stp > 0 { 0 } else { -1 }
+        } else {
+            begin[i]
+        };
+        let en = if end[i] == i64::MIN {
+            if stp > 0 { i64::MAX } else { i64::MIN }
+        } else {
+            end[i]
+        };
         s.push(b);
         e.push(en);
         a.push(i as i64);
@@ -190,7 +226,10 @@ pub fn squeeze(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     let x = n.input(0)?;
     let shape = cx.shape(x)?;
     let axes: Vec<i64> = match n.ints("axis")? {
-        Some(v) if !v.is_empty() => v.iter().map(|&a| axis(a, shape.len()).map(|v| v as i64)).collect::<Result<_, _>>()?,
+        Some(v) if !v.is_empty() => v
+            .iter()
+            .map(|&a| axis(a, shape.len()).map(|v| v as i64))
+            .collect::<Result<_, _>>()?,
         _ => (0..shape.len()).filter(|&i| shape[i] == 1).map(|i| i as i64).collect(),
     };
     let ax = cx.ints("axes", &axes)?;
@@ -288,7 +327,11 @@ pub fn upsampling(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
         *v = s as f32;
     }
     let sc = cx.f32s("scales", vec![rank], &scales)?;
-    let attrs = vec![string("mode", "nearest"), string("coordinate_transformation_mode", "asymmetric"), string("nearest_mode", "floor")];
+    let attrs = vec![
+        string("mode", "nearest"),
+        string("coordinate_transformation_mode", "asymmetric"),
+        string("nearest_mode", "floor"),
+    ];
     cx.op_n("", "Resize", attrs, &[Some(x), None, Some(sc)], 1)
 }
 

@@ -46,16 +46,37 @@ fn parse_npy(b: &[u8]) -> ArrayD<f32> {
     let (hlen, start) = if b[6] == 1 { (u16le(b, 8), 10) } else { (u32le(b, 8), 12) };
     let header = String::from_utf8_lossy(&b[start..start + hlen]).to_string();
     let data = &b[start + hlen..];
-    let descr = header.split("'descr':").nth(1).unwrap().trim().split('\'').nth(1).unwrap().to_string();
+    let descr = header
+        .split("'descr':")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split('\'')
+        .nth(1)
+        .unwrap()
+        .to_string();
     assert!(header.contains("'fortran_order': False"));
     let shape_s = header.split("'shape':").nth(1).unwrap();
     let shape_s = &shape_s[shape_s.find('(').unwrap() + 1..shape_s.find(')').unwrap()];
-    let shape: Vec<usize> = shape_s.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let shape: Vec<usize> = shape_s
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
     let vals: Vec<f32> = match descr.as_str() {
         "<f4" => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
-        "<f8" => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-        "<i8" => data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-        "<i4" => data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
+        "<f8" => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        "<i8" => data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        "<i4" => data
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
         other => panic!("npy dtype {other} not handled"),
     };
     let n: usize = shape.iter().product();
