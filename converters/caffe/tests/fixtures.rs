@@ -68,3 +68,10 @@ fn ssd_head_matches_opencv() {
     eprintln!("ssd: {} detections, max abs diff {diff:e}", g_rows.len());
     assert!(diff <= 1e-4, "max abs diff {diff}");
 }
+
+/// Log, Bias, LRN within channel, Upsample, Interp, InnerProduct (transpose), ArgMax (with and
+/// without axis) and Threshold against the NumPy reimplementation in make_caffe.py.
+#[test]
+fn misc2_layers_match_numpy() {
+    check("misc2");
+}
