@@ -163,3 +163,10 @@ pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
         Err(format!("axis {a} is out of range for a {rank}-D input"))
     }
 }
+
+/// The product of dims, refusing overflow.
+pub fn numel(dims: &[usize]) -> Result<usize, String> {
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("shape {dims:?} has too many elements"))
+}

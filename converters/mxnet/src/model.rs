@@ -39,7 +39,7 @@ fn materialize(
             Some(s) => parse_ints(s)?
                 .iter()
                 .map(|&v| {
-                    usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
+                    usize::try_from(v).ok().filter(|&v| v > 0 && v <= i32::MAX as usize).ok_or_else(|| {
                         format!(
                             "input '{}': __shape__ {s} has an unknown dimension: give the input's shape",
                             node.name

@@ -10,7 +10,10 @@ fn roundtrip(net: &str, inputs: &[&str]) {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mxnet");
     let npz = common::read_npz(&d.join(format!("{net}.npz")));
     let shapes = inputs.iter().map(|n| (n.to_string(), npz[*n].shape().to_vec())).collect();
-    let opts = edgeport_mxnet::Options { params: None, input_shapes: shapes };
+    let opts = edgeport_mxnet::Options {
+        params: None,
+        input_shapes: shapes,
+    };
     let g = edgeport_mxnet::import_path(&d.join(format!("{net}-symbol.json")), &opts).unwrap_or_else(|e| panic!("{e}"));
     let v = edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{net}: {e}"));
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mxnet-onnx");

@@ -3,7 +3,7 @@
 //! dims before `axis`.
 
 use super::Layer;
-use crate::build::{Ctx, axis, int};
+use crate::build::{Ctx, axis, int, numel};
 use edgeport_ir::ValueId;
 
 pub fn inner_product(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
@@ -11,7 +11,7 @@ pub fn inner_product(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String
     let x = l.input(0)?;
     let shape = cx.shape(x)?;
     let ax = axis(p.axis().into(), shape.len())?;
-    let k: usize = shape[ax..].iter().product();
+    let k = numel(&shape[ax..])?;
     let n = p.num_output() as usize;
     if n == 0 {
         return Err("num_output is 0".into());

@@ -11,6 +11,9 @@ use crate::build::{Ctx, int, ints};
 use edgeport_ir::ValueId;
 use edgeport_proto::caffe::pooling_parameter::{PoolMethod, RoundMode};
 
+/// The most values a constant built at import time may hold (16 Mi).
+const MAX_CONST: i64 = 1 << 24;
+
 /// One spatial axis: output size and end padding.
 struct Axis {
     out: i64,
@@ -89,7 +92,12 @@ pub fn pooling(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     };
     let ry = ratio(h, kh, sh, ph, ay.out);
     let rx = ratio(w, kw, sw, pw, ax.out);
-    let mut vals = Vec::with_capacity((ay.out * ax.out) as usize);
+    let n_out = ay
+        .out
+        .checked_mul(ax.out)
+        .filter(|&n| n <= MAX_CONST)
+        .ok_or("output too large for a divisor table")?;
+    let mut vals = Vec::with_capacity(n_out as usize);
     let mut trivial = true;
     for &(a, b) in &ry {
         for &(c, d) in &rx {

@@ -66,7 +66,7 @@ pub fn prior_box(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         .checked_mul(lw)
         .and_then(|v| v.checked_mul(num_priors))
         .and_then(|v| v.checked_mul(4))
-        .filter(|&v| v <= 1 << 28)
+        .filter(|&v| v <= 1 << 24)
         .ok_or("too many prior boxes")?;
     let mut boxes = Vec::with_capacity(total * 2);
     let offset = p.offset();

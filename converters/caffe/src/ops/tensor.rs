@@ -2,7 +2,7 @@
 //! (0 = copy, −1 = infer, `axis`/`num_axes`), Softmax, Permute (SSD), Crop and ArgMax.
 
 use super::Layer;
-use crate::build::{Ctx, axis, int, ints};
+use crate::build::{Ctx, axis, int, ints, numel};
 use edgeport_ir::ValueId;
 use edgeport_proto::caffe::eltwise_parameter::EltwiseOp;
 
@@ -112,7 +112,7 @@ pub fn flatten(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         return Err(format!("end_axis {} comes before axis {}", p.end_axis(), p.axis()));
     }
     let mut out: Vec<usize> = shape[..a].to_vec();
-    out.push(shape[a..=e].iter().product());
+    out.push(numel(&shape[a..=e])?);
     out.extend_from_slice(&shape[e + 1..]);
     reshape_to(cx, x, &out)
 }
@@ -157,15 +157,15 @@ pub fn reshape(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
     let base = out.len();
     out.extend(mid);
     out.extend_from_slice(&shape[end..]);
-    let total: usize = shape.iter().product();
+    let total = numel(&shape)?;
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
+        let known = numel(&out)?;
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot infer -1: {total} elements into {out:?}"));
         }
         out[base + i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
+    if numel(&out)? != total {
         return Err(format!("shape {out:?} does not hold the input's {total} elements ({shape:?})"));
     }
     reshape_to(cx, x, &out)
@@ -260,7 +260,7 @@ pub fn argmax(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {
         return Ok(vec![cx.op("", "Cast", vec![int("to", 1)], &[idx])?]);
     }
     // Over the flattened trailing dims: top is (N, 1 or 2, top_k) with indices then values.
-    let inner: usize = shape.iter().skip(1).product();
+    let inner = numel(shape.get(1..).unwrap_or(&[]))?;
     if k < 1 || k as usize > inner {
         return Err(format!("top_k {k} is out of range for {inner} values"));
     }

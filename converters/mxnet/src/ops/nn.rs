@@ -6,10 +6,19 @@ use super::N;
 use crate::build::{Ctx, axis, float, int, ints};
 use edgeport_ir::ValueId;
 
+/// A per-spatial-dim attribute (kernel, stride, pad, …), each value within ±2^31.
 fn spatial(n: &N<'_>, k: &str, rank: usize, default: i64) -> Result<Vec<i64>, String> {
+    let v = spatial_raw(n, k, rank, default)?;
+    if v.iter().any(|&x| x.unsigned_abs() > i32::MAX as u64) {
+        return Err(format!("attribute '{k}' {v:?} is out of range"));
+    }
+    Ok(v)
+}
+
+fn spatial_raw(n: &N<'_>, k: &str, rank: usize, default: i64) -> Result<Vec<i64>, String> {
     match n.ints(k)? {
         Some(v) if v.is_empty() => Ok(vec![default; rank]),
-        Some(v) if v.len() == rank => Ok(v),
+        Some(v) if v.len() == rank || rank == 0 => Ok(v),
         Some(v) => Err(format!("attribute '{k}' has {} values for {rank} spatial dims", v.len())),
         None => Ok(vec![default; rank]),
     }
@@ -27,7 +36,7 @@ pub fn conv(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     let deconv = n.node.op == "Deconvolution";
     let kernel = n.ints("kernel")?.ok_or("missing attribute 'kernel'")?;
     let r = kernel.len();
-    if r == 0 || kernel.iter().any(|&k| k <= 0) {
+    if r == 0 || kernel.iter().any(|&k| k <= 0 || k > i64::from(i32::MAX)) {
         return Err(format!("bad kernel {kernel:?}"));
     }
     let stride = spatial(n, "stride", r, 1)?;
@@ -80,8 +89,11 @@ pub fn pooling(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
         let op = if max { "GlobalMaxPool" } else { "GlobalAveragePool" };
         return Ok(vec![cx.op("", op, vec![], &[x])?]);
     }
-    let kernel = n.ints("kernel")?.ok_or("missing attribute 'kernel'")?;
+    let kernel = spatial(n, "kernel", 0, 0)?;
     let r = kernel.len();
+    if r == 0 {
+        return Err("missing attribute 'kernel'".into());
+    }
     let stride = spatial(n, "stride", r, 1)?;
     let pad = spatial(n, "pad", r, 0)?;
     if kernel.iter().chain(&stride).any(|&v| v <= 0) || pad.iter().any(|&v| v < 0) {
@@ -129,6 +141,10 @@ pub fn pooling(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
         return Ok(vec![avg]);
     }
     // count_include_pad: MXNet divides by the window clipped to the padded extent.
+    let total = outs.iter().try_fold(1i64, |a, o| a.checked_mul(o.0)).filter(|&t| t <= 1 << 24);
+    if total.is_none() {
+        return Err("output too large for a divisor table".into());
+    }
     let mut ratio = vec![1f32];
     let mut dims = vec![1usize, 1];
     let mut trivial = true;
@@ -195,7 +211,12 @@ pub fn batch_norm(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
     let eps = n.float("eps", 1e-3)? as f32;
     let gamma = if n.bool("fix_gamma", true)? {
         let c = cx.shape(gamma)?;
-        let ones = vec![1f32; c.iter().product()];
+        let n = c
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= 1 << 24)
+            .ok_or("gamma too large")?;
+        let ones = vec![1f32; n];
         cx.f32s("gamma_fixed", c, &ones)?
     } else {
         gamma

@@ -66,7 +66,7 @@ pub fn infer_reshape(dshape: &[usize], spec: &[i64], reverse: bool) -> Result<Ve
                 }
             }
             -3 => {
-                out.push((get(src)? * get(src + 1)?) as i64);
+                out.push(get(src)?.checked_mul(get(src + 1)?).ok_or("-3 product overflows")? as i64);
                 src += 2;
             }
             -4 => {
@@ -90,15 +90,15 @@ pub fn infer_reshape(dshape: &[usize], spec: &[i64], reverse: bool) -> Result<Ve
         }
         i += 1;
     }
-    let total: i64 = d.iter().map(|&v| v as i64).product();
+    let total = d.iter().try_fold(1i64, |a, &v| a.checked_mul(v as i64)).ok_or("input too large")?;
     if let Some(k) = infer {
-        let known: i64 = out.iter().product();
+        let known = out.iter().try_fold(1i64, |a, &v| a.checked_mul(v)).ok_or("shape too large")?;
         if known == 0 || total % known != 0 {
             return Err(format!("cannot infer -1 for {total} elements into {out:?}"));
         }
         out[k] = total / known;
     }
-    if out.iter().product::<i64>() != total {
+    if out.iter().try_fold(1i64, |a, &v| a.checked_mul(v)) != Some(total) {
         return Err(format!("shape {spec:?} does not hold the input's {total} elements"));
     }
     let mut res: Vec<usize> = out.iter().map(|&v| v as usize).collect();
