@@ -13,5 +13,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .protoc_executable(protoc)
         .bytes(["."])
         .compile_protos(&files, &["schemas"])?;
+    // Caffe: also keep the schema's descriptor, which the prototxt (text format) reader uses to
+    // map field and enum names to numbers.
+    let caffe = "schemas/caffe.proto";
+    println!("cargo:rerun-if-changed={caffe}");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    prost_build::Config::new()
+        .protoc_executable(protoc_bin_vendored::protoc_bin_path()?)
+        .bytes(["."])
+        .file_descriptor_set_path(out.join("caffe_descriptor.bin"))
+        .compile_protos(&[caffe], &["schemas"])?;
     Ok(())
 }

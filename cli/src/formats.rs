@@ -65,8 +65,22 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "caffe".into(),
+            extensions: vec!["prototxt".into(), "caffemodel".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "tf".into(),
             extensions: vec!["pb".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
+            name: "mxnet".into(),
+            extensions: vec!["params".into()],
             can_import: true,
             can_export: false,
             provider: Provider::Builtin,
@@ -147,6 +161,12 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
         if onnx.len() == 1 {
             return by_name("onnx");
         }
+        if let Ok((Some(_), Some(_))) = edgeport_caffe::companions(path, None) {
+            return by_name("caffe");
+        }
+        if edgeport_mxnet::companions(path, None).is_ok() {
+            return by_name("mxnet");
+        }
         return Err(unknown("a folder without a recognised model"));
     }
     let mut head = [0u8; 16];
@@ -164,6 +184,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     // A TF GraphDef starts with field 1 (repeated NodeDef, 0x0a) holding a NodeDef name (0x0a).
     if edgeport_tensorflow::frontend::looks_like_graphdef(head) {
         return by_name("tf");
+    }
+    // MXNet: `prefix-symbol.json`, or an NDArray list (magic 0x112).
+    if path.file_name().is_some_and(|f| f.to_string_lossy().ends_with("-symbol.json")) || (n >= 8 && head[..8] == 0x112u64.to_le_bytes()) {
+        return by_name("mxnet");
     }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
@@ -203,11 +227,34 @@ pub fn for_output(path: &Path, to: Option<&str>) -> Result<Format, FormatError> 
         })
 }
 
-/// Import settings shared by frontends.
+/// Import settings that some formats use: a separate weights file and input shapes.
 #[derive(Debug, Clone, Default)]
 pub struct ImportSettings {
     /// SavedModel signature (`--signature`).
     pub signature: Option<String>,
+    pub weights: Option<PathBuf>,
+    pub input_shapes: Vec<(String, Vec<usize>)>,
+}
+
+impl ImportSettings {
+    /// From `--weights` and `--input-shape NAME=D0,D1,…` values.
+    pub fn parse(weights: Option<PathBuf>, shapes: &[String]) -> Result<ImportSettings, FormatError> {
+        let mut input_shapes = Vec::new();
+        for s in shapes {
+            let bad = || FormatError::Import(format!("--input-shape '{s}': expected NAME=D0,D1,…"));
+            let (name, dims) = s.split_once('=').ok_or_else(bad)?;
+            let dims: Vec<usize> = dims
+                .split(',')
+                .map(|d| d.trim().parse::<usize>().map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
+            input_shapes.push((name.trim().to_string(), dims));
+        }
+        Ok(ImportSettings {
+            weights,
+            input_shapes,
+            signature: None,
+        })
+    }
 }
 
 /// Imports a model with a format.
@@ -224,6 +271,20 @@ pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Grap
                 ..Default::default()
             };
             edgeport_tensorflow::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
+        (Provider::Builtin, "caffe") => {
+            let o = edgeport_caffe::Options {
+                weights: s.weights.clone(),
+                input_shapes: s.input_shapes.clone(),
+            };
+            edgeport_caffe::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
+        (Provider::Builtin, "mxnet") => {
+            let o = edgeport_mxnet::Options {
+                params: s.weights.clone(),
+                input_shapes: s.input_shapes.clone(),
+            };
+            edgeport_mxnet::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
         }
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))

@@ -47,10 +47,14 @@ enum Cmd {
         /// SavedModel signature to convert (default serving_default).
         #[arg(long)]
         signature: Option<String>,
-        /// A weights file (.pt/.pth/.bin state dict or .safetensors) to bind onto the model's
-        /// constants by parameter name before export.
+        /// The weights file of formats that keep them apart (Caffe .caffemodel, MXNet .params,
+        /// Paddle .pdiparams); for other formats a state dict (.pt/.pth/.bin) or .safetensors file
+        /// bound onto the model's constants by parameter name before export.
         #[arg(long)]
         weights: Option<PathBuf>,
+        /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
+        #[arg(long = "input-shape")]
+        input_shape: Vec<String>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
             nhwc_io,
             signature,
             weights,
+            input_shape,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -167,6 +172,7 @@ fn main() -> ExitCode {
                 nhwc_io,
                 signature,
                 weights,
+                input_shapes: input_shape,
             })?;
             emit(json, &r);
             Ok(0)

@@ -16,5 +16,13 @@ pub mod tensorflow {
     include!(concat!(env!("OUT_DIR"), "/tensorflow.rs"));
 }
 
+/// Caffe `NetParameter` and friends (package `caffe`): prototxt and caffemodel.
+#[allow(clippy::all, missing_docs)]
+pub mod caffe {
+    include!(concat!(env!("OUT_DIR"), "/caffe.rs"));
+    /// The encoded `FileDescriptorSet` of the Caffe schema (for the text-format reader).
+    pub const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/caffe_descriptor.bin"));
+}
+
 pub use bytes;
 pub use prost;

@@ -21,8 +21,11 @@ pub struct ConvertOptions {
     pub nhwc_io: bool,
     /// SavedModel signature to import (default `serving_default`).
     pub signature: Option<String>,
-    /// Weights to rebind onto the graph's constants by name (`--weights`).
+    /// `--weights`: the separate weights file of Caffe/MXNet/Paddle models, or a state dict /
+    /// safetensors file rebound onto the graph's constants by name for other formats.
     pub weights: Option<PathBuf>,
+    /// `--input-shape NAME=D0,D1,…` values.
+    pub input_shapes: Vec<String>,
 }
 
 /// What `convert` did.
@@ -110,13 +113,12 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         None => formats::sniff(&o.input)?,
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let settings = formats::ImportSettings {
-        signature: o.signature.clone(),
-    };
+    let own_weights = matches!(in_fmt.name.as_str(), "caffe" | "mxnet" | "paddle");
+    let mut settings = formats::ImportSettings::parse(if own_weights { o.weights.clone() } else { None }, &o.input_shapes)?;
+    settings.signature = o.signature.clone();
     let mut g = load_with(&o.input, Some(&in_fmt.name), &settings)?;
     let weights = match &o.weights {
-        None => None,
-        Some(w) => {
+        Some(w) if !own_weights => {
             let tensors = edgeport_pytorch::load_weights(w).map_err(|e| CommandError::Input(e.to_string()))?;
             let r = edgeport_pytorch::rebind(&mut g, tensors);
             Some(WeightsReport {
@@ -127,6 +129,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
                 mismatched: r.mismatched.into_iter().map(|(n, why)| format!("{n}: {why}")).collect(),
             })
         }
+        _ => None,
     };
     let mut pass_lines = Vec::new();
     // TFLite needs static shape computations folded into constants.

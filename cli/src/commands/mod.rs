@@ -62,3 +62,19 @@ pub fn load_with(
     let g = crate::formats::import_with(path, &fmt, s)?;
     Ok(g)
 }
+
+/// [`load`] with import settings (`--weights`, `--input-shape`).
+pub fn load_with(
+    path: &std::path::Path,
+    from: Option<&str>,
+    s: &crate::formats::ImportSettings,
+) -> Result<edgeport_ir::Graph, CommandError> {
+    if !path.exists() {
+        return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
+    }
+    let fmt = match from {
+        Some(f) => crate::formats::by_name(f)?,
+        None => crate::formats::sniff(path)?,
+    };
+    Ok(crate::formats::import_with(path, &fmt, s)?)
+}
