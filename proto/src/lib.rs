@@ -10,5 +10,11 @@ pub mod onnx {
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }
 
+/// PaddlePaddle `ProgramDesc` (package `paddle.framework.proto`), the legacy `.pdmodel`.
+#[allow(clippy::all, missing_docs)]
+pub mod paddle {
+    include!(concat!(env!("OUT_DIR"), "/paddle.framework.proto.rs"));
+}
+
 pub use bytes;
 pub use prost;
