@@ -56,6 +56,13 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "paddle".into(),
+            extensions: vec!["pdmodel".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "epir".into(),
             extensions: vec!["epir".into()],
             can_import: true,
@@ -107,15 +114,22 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
         if onnx.len() == 1 {
             return by_name("onnx");
         }
+        if edgeport_paddle::find_program(path).is_ok() {
+            return by_name("paddle");
+        }
         return Err(unknown("a folder without a recognised model"));
     }
-    let mut head = [0u8; 16];
+    let mut head = [0u8; 256];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))?;
     let head = &head[..n];
     if n == 0 {
         return Err(unknown("the file is empty"));
+    }
+    // A Paddle 3 PIR program is JSON with a "base_code" header.
+    if edgeport_paddle::looks_like_pir(head) {
+        return by_name("paddle");
     }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
@@ -153,7 +167,19 @@ pub fn for_output(path: &Path, to: Option<&str>) -> Result<Format, FormatError> 
 
 /// Imports a model with a format.
 pub fn import(path: &Path, fmt: &Format) -> Result<Graph, FormatError> {
+    import_with(path, fmt, None)
+}
+
+/// Imports a model with a format and, for formats whose weights live in a companion file, an
+/// explicit weights file (`--weights`).
+pub fn import_with(path: &Path, fmt: &Format, weights: Option<&Path>) -> Result<Graph, FormatError> {
     match (&fmt.provider, fmt.name.as_str()) {
+        (Provider::Builtin, "paddle") => {
+            let o = edgeport_paddle::PaddleOptions {
+                weights: weights.map(Path::to_path_buf),
+            };
+            edgeport_paddle::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))
         }

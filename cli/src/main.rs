@@ -41,6 +41,9 @@ enum Cmd {
         /// Passes to run before export, comma-separated (dce, identity, fold, cse).
         #[arg(long, default_value = "")]
         passes: String,
+        /// The weights file when it is not found beside the input (Paddle `.pdiparams`).
+        #[arg(long)]
+        weights: Option<PathBuf>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
             to,
             opset,
             passes,
+            weights,
         } => {
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
                 to,
                 opset,
                 passes,
+                weights,
             })?;
             emit(json, &r);
             Ok(0)

@@ -17,6 +17,8 @@ pub struct ConvertOptions {
     pub opset: Option<i64>,
     /// Comma-separated pass names (empty = none).
     pub passes: String,
+    /// Companion weights file (Paddle `.pdiparams`), overriding the one found beside the input.
+    pub weights: Option<PathBuf>,
 }
 
 /// What `convert` did.
@@ -71,7 +73,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         None => formats::sniff(&o.input)?,
     };
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let mut g = load(&o.input, Some(&in_fmt.name))?;
+    let mut g = super::load_with(&o.input, Some(&in_fmt.name), o.weights.as_deref())?;
     let mut pass_lines = Vec::new();
     if !o.passes.trim().is_empty() {
         let m = edgeport_passes::Manager::from_names(&o.passes)

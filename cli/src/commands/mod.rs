@@ -43,6 +43,11 @@ impl From<crate::formats::FormatError> for CommandError {
 
 /// Loads a model by sniffing (or the named `--from` format).
 pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::Graph, CommandError> {
+    load_with(path, from, None)
+}
+
+/// [`load`] with an explicit companion weights file (`--weights`).
+pub fn load_with(path: &std::path::Path, from: Option<&str>, weights: Option<&std::path::Path>) -> Result<edgeport_ir::Graph, CommandError> {
     if !path.exists() {
         return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
     }
@@ -50,6 +55,6 @@ pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::G
         Some(f) => crate::formats::by_name(f)?,
         None => crate::formats::sniff(path)?,
     };
-    let g = crate::formats::import(path, &fmt)?;
+    let g = crate::formats::import_with(path, &fmt, weights)?;
     Ok(g)
 }
