@@ -1,7 +1,8 @@
 //! Committed Paddle fixtures (made by tests/fixtures/paddle/make_models.py with paddlepaddle
 //! 3.3.1): import each model in both forms, run the evaluator, compare to Paddle's own outputs.
 //! The full-size mobilenet_v2 and resnet18 (generated into /work/cache/fixtures/paddle or
-//! $EDGEPORT_PADDLE_BIG) are checked when present.
+//! $EDGEPORT_PADDLE_BIG) are checked when present, with the tolerance scaled by the output's
+//! magnitude.
 
 mod common;
 use common::{check_model, fixtures};
@@ -10,8 +11,8 @@ const TOL: f64 = 1e-4;
 
 fn both(name: &str) {
     let dir = fixtures();
-    check_model(&dir.join(format!("{name}.pir.json")), &dir.join(format!("{name}.pir.npz")), TOL);
-    check_model(&dir.join(format!("{name}.legacy.pdmodel")), &dir.join(format!("{name}.legacy.npz")), TOL);
+    check_model(&dir.join(format!("{name}.pir.json")), &dir.join(format!("{name}.pir.npz")), TOL, false);
+    check_model(&dir.join(format!("{name}.legacy.pdmodel")), &dir.join(format!("{name}.legacy.npz")), TOL, false);
 }
 
 #[test]
@@ -38,7 +39,8 @@ fn big_models_when_present() {
             let m = dir.join(format!("{name}.{form}.{ext}"));
             let n = dir.join(format!("{name}.{form}.npz"));
             if m.exists() && n.exists() {
-                check_model(&m, &n, TOL);
+                // resnet18's random-init logits reach ~230: relative to that scale.
+                check_model(&m, &n, TOL, true);
             } else {
                 eprintln!("skipped {} (not generated)", m.display());
             }

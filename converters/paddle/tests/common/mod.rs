@@ -84,9 +84,10 @@ pub fn max_abs_diff(got: &Tensor, want: &Tensor, what: &str) -> f64 {
     g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
 }
 
-/// Imports `model`, runs the evaluator on the npz's `x` and compares every `outN`. Returns the
-/// worst max abs diff.
-pub fn check_model(model: &Path, npz: &Path, tol: f64) -> f64 {
+/// Imports `model`, runs the evaluator on the npz's `x` and compares every `outN`: max abs diff
+/// ≤ `tol`, or with `scaled`, ≤ `tol` × max(1, max |reference|) (float32 rounding of large
+/// logits). Returns the worst max abs diff.
+pub fn check_model(model: &Path, npz: &Path, tol: f64, scaled: bool) -> f64 {
     let g = edgeport_paddle::import_path(model, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
     edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{}: invalid graph: {e:?}", model.display()));
     let arrays = read_npz(npz);
@@ -96,8 +97,11 @@ pub fn check_model(model: &Path, npz: &Path, tol: f64) -> f64 {
     for (i, o) in outs.iter().enumerate() {
         let want = arrays.iter().find(|(n, _)| *n == format!("out{i}")).unwrap_or_else(|| panic!("out{i} in npz"));
         let Value::Tensor(got) = o else { panic!("output {i} is not a tensor") };
-        let d = max_abs_diff(got, &to_tensor(&want.1), &format!("{} out{i}", model.display()));
-        eprintln!("{}: out{i} {:?} max abs diff {d:.3e}", model.display(), got.shape());
+        let want = to_tensor(&want.1);
+        let d = max_abs_diff(got, &want, &format!("{} out{i}", model.display()));
+        let peak = want.to_ir().to_f64_vec().unwrap().iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let tol = if scaled { tol * peak.max(1.0) } else { tol };
+        eprintln!("{}: out{i} {:?} max abs diff {d:.3e} (max |ref| {peak:.3})", model.display(), got.shape());
         assert!(d <= tol, "{}: out{i} max abs diff {d} > {tol}", model.display());
         worst = worst.max(d);
     }
