@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         eprintln!("usage: paddle2onnx-bench MODEL OUT.onnx [--weights FILE]");
         return ExitCode::from(2);
     };
-    let weights = args.iter().position(|a| a == "--weights").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let weights = args
+        .iter()
+        .position(|a| a == "--weights")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let t0 = std::time::Instant::now();
     let g = match edgeport_paddle::import_path(model.as_ref(), &edgeport_paddle::PaddleOptions { weights }) {
         Ok(g) => g,
@@ -33,6 +37,11 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let t2 = std::time::Instant::now();
-    eprintln!("import {:.3} s, validate+export {:.3} s, {} nodes", (t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), g.node_count());
+    eprintln!(
+        "import {:.3} s, validate+export {:.3} s, {} nodes",
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        g.node_count()
+    );
     ExitCode::SUCCESS
 }

@@ -47,7 +47,11 @@ pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::G
 }
 
 /// [`load`] with an explicit companion weights file (`--weights`).
-pub fn load_with(path: &std::path::Path, from: Option<&str>, weights: Option<&std::path::Path>) -> Result<edgeport_ir::Graph, CommandError> {
+pub fn load_with(
+    path: &std::path::Path,
+    from: Option<&str>,
+    weights: Option<&std::path::Path>,
+) -> Result<edgeport_ir::Graph, CommandError> {
     if !path.exists() {
         return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
     }

@@ -62,7 +62,10 @@ impl<'p> Ctx<'p> {
     pub fn inputs(&self, op: &OpDesc, slot: &str) -> Result<Vec<ValueId>, String> {
         op.input_args(slot)
             .iter()
-            .map(|n| self.lookup(n).ok_or_else(|| format!("input '{slot}' reads '{n}', which no earlier op produced")))
+            .map(|n| {
+                self.lookup(n)
+                    .ok_or_else(|| format!("input '{slot}' reads '{n}', which no earlier op produced"))
+            })
             .collect()
     }
 
@@ -86,7 +89,10 @@ impl<'p> Ctx<'p> {
 
     /// Declared dims of the first value of an output slot.
     pub fn output_dims(&self, op: &OpDesc, slot: &str) -> Option<&'p [i64]> {
-        op.output_args(slot).first().and_then(|n| self.prog.vars.get(n)).and_then(|i| i.dims.as_deref())
+        op.output_args(slot)
+            .first()
+            .and_then(|n| self.prog.vars.get(n))
+            .and_then(|i| i.dims.as_deref())
     }
 
     pub fn input_dtype(&self, op: &OpDesc, slot: &str) -> DType {
@@ -95,7 +101,10 @@ impl<'p> Ctx<'p> {
 
     /// Name of the first value of an output slot (the IR value is named after it).
     pub fn out_name(&self, op: &OpDesc, slot: &str) -> Result<String, String> {
-        op.output_args(slot).first().cloned().ok_or_else(|| format!("output '{slot}' is missing"))
+        op.output_args(slot)
+            .first()
+            .cloned()
+            .ok_or_else(|| format!("output '{slot}' is missing"))
     }
 
     /// Adds `op` with `inputs` and binds its first output to the first value of `slot`.
@@ -109,7 +118,10 @@ impl<'p> Ctx<'p> {
     /// Adds an op with one output named `name` (made unique when needed); returns the output.
     pub fn node(&mut self, name: &str, ir: Op, inputs: &[Option<ValueId>]) -> Result<ValueId, String> {
         let vname = self.unique(name);
-        let id = self.g.add_op(vname.clone(), ir, inputs, &[vname.as_str()]).map_err(|e| e.to_string())?;
+        let id = self
+            .g
+            .add_op(vname.clone(), ir, inputs, &[vname.as_str()])
+            .map_err(|e| e.to_string())?;
         Ok(id.out(0))
     }
 
@@ -174,7 +186,9 @@ impl<'p> Ctx<'p> {
         let t = self
             .const_of(v)
             .ok_or_else(|| format!("input '{slot}' must be a constant (it is computed at run time)"))?;
-        t.to_f64_vec().map(Some).ok_or_else(|| format!("input '{slot}' is not a numeric constant"))
+        t.to_f64_vec()
+            .map(Some)
+            .ok_or_else(|| format!("input '{slot}' is not a numeric constant"))
     }
 
     /// `ints` attribute, or the constant input `slot` when the attribute is absent or empty.
@@ -278,8 +292,12 @@ impl Attrs for OpDesc {
         match self.attr(name) {
             None => Ok(None),
             Some(Attr::Int(-1)) => Ok(None),
-            Some(Attr::Int(c)) => dtype_from_code(*c).map(Some).ok_or_else(|| format!("attribute '{name}': unknown dtype code {c}")),
-            Some(Attr::Str(s)) => dtype_from_name(s).map(Some).ok_or_else(|| format!("attribute '{name}': unknown dtype '{s}'")),
+            Some(Attr::Int(c)) => dtype_from_code(*c)
+                .map(Some)
+                .ok_or_else(|| format!("attribute '{name}': unknown dtype code {c}")),
+            Some(Attr::Str(s)) => dtype_from_name(s)
+                .map(Some)
+                .ok_or_else(|| format!("attribute '{name}': unknown dtype '{s}'")),
             Some(a) => Err(format!("attribute '{name}' is not a dtype: {a:?}")),
         }
     }

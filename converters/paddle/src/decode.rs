@@ -38,7 +38,11 @@ pub fn decode_program(buf: &[u8]) -> Result<Program, String> {
         let desc = convert_op(op, index)?;
         match desc.ty.as_str() {
             "feed" => {
-                let value = desc.output_args("Out").first().cloned().ok_or_else(|| format!("feed op #{index} has no output"))?;
+                let value = desc
+                    .output_args("Out")
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| format!("feed op #{index} has no output"))?;
                 let col = int_attr(&desc, "col").unwrap_or(prog.feeds.len() as i64);
                 prog.feeds.push(Feed {
                     col,
@@ -47,7 +51,11 @@ pub fn decode_program(buf: &[u8]) -> Result<Program, String> {
                 });
             }
             "fetch" => {
-                let value = desc.input_args("X").first().cloned().ok_or_else(|| format!("fetch op #{index} has no input"))?;
+                let value = desc
+                    .input_args("X")
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| format!("fetch op #{index} has no input"))?;
                 let col = int_attr(&desc, "col").unwrap_or(prog.fetches.len() as i64);
                 prog.fetches.push(Fetch {
                     col,

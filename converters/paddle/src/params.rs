@@ -101,8 +101,7 @@ fn read_record(cur: &mut Cursor<'_>, buf: &Bytes) -> Result<Tensor, String> {
     let desc_size = i32::try_from(desc_size).map_err(|_| "negative TensorDesc size".to_string())?;
     let desc = cur.take(desc_size as usize, "TensorDesc")?;
     let desc = TensorDesc::decode(desc).map_err(|e| format!("bad TensorDesc: {e}"))?;
-    let dtype =
-        dtype_from_code(i64::from(desc.data_type)).ok_or_else(|| format!("unsupported data type code {}", desc.data_type))?;
+    let dtype = dtype_from_code(i64::from(desc.data_type)).ok_or_else(|| format!("unsupported data type code {}", desc.data_type))?;
     let mut shape = Vec::with_capacity(desc.dims.len().min(16));
     if desc.dims.len() > 16 {
         return Err(format!("rank {} is too large", desc.dims.len()));
@@ -197,7 +196,11 @@ mod tests {
         for n in 0..full.len() {
             let buf = Bytes::from_vec(full[..n].to_vec());
             let e = read_combined(&buf, 2).unwrap_err();
-            assert!(e.msg.contains("truncated") || e.msg.contains("ends after") || e.msg.contains("TensorDesc"), "{n}: {}", e.msg);
+            assert!(
+                e.msg.contains("truncated") || e.msg.contains("ends after") || e.msg.contains("TensorDesc"),
+                "{n}: {}",
+                e.msg
+            );
         }
     }
 
@@ -209,7 +212,11 @@ mod tests {
         b.extend_from_slice(&u64::MAX.to_le_bytes());
         let e = read_combined(&Bytes::from_vec(b), 1).unwrap_err();
         assert!(e.msg.contains("LoD"), "{}", e.msg);
-        let desc = TensorDesc { data_type: 5, dims: vec![i64::MAX, i64::MAX] }.encode_to_vec();
+        let desc = TensorDesc {
+            data_type: 5,
+            dims: vec![i64::MAX, i64::MAX],
+        }
+        .encode_to_vec();
         let mut b = Vec::new();
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(&0u64.to_le_bytes());

@@ -18,7 +18,12 @@ use serde_json::Value as J;
 use std::collections::HashMap;
 
 /// PIR `pd_op` name → (legacy op type, operand slot names, attribute renames).
-type PdOp = (&'static str, &'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+type PdOp = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
 const X: &[&str] = &["X"];
 const XY: &[&str] = &["X", "Y"];
@@ -122,7 +127,11 @@ pub fn read_program(text: &[u8]) -> Result<Program, String> {
         .and_then(|r| r.get("blocks"))
         .and_then(J::as_array)
         .ok_or("region 0 has no blocks")?;
-    let ops = blocks.first().and_then(|b| b.get("ops")).and_then(J::as_array).ok_or("block 0 has no ops")?;
+    let ops = blocks
+        .first()
+        .and_then(|b| b.get("ops"))
+        .and_then(J::as_array)
+        .ok_or("block 0 has no ops")?;
     let mut r = Reader {
         prog: Program {
             version: format!("pir {version}"),
@@ -221,13 +230,19 @@ impl Reader {
 
     fn op(&mut self, index: usize, file_ty: &str, op: &J) -> Result<(), String> {
         if file_ty == "p" {
-            let name = op.get("A").and_then(|a| a.get(3)).and_then(J::as_str).ok_or("parameter op without a name")?;
+            let name = op
+                .get("A")
+                .and_then(|a| a.get(3))
+                .and_then(J::as_str)
+                .ok_or("parameter op without a name")?;
             let res = self.results(op)?;
             let value = res.first().ok_or("parameter op without a result")?;
             self.prog.params.push((name.to_string(), value.clone()));
             return Ok(());
         }
-        let (dialect, name) = file_ty.split_once('.').ok_or_else(|| format!("op name '{file_ty}' has no dialect prefix"))?;
+        let (dialect, name) = file_ty
+            .split_once('.')
+            .ok_or_else(|| format!("op name '{file_ty}' has no dialect prefix"))?;
         let attrs = parse_attrs(op)?;
         match dialect {
             "0" => self.builtin(name, op, &attrs),
@@ -235,7 +250,9 @@ impl Reader {
             "2" => Err(format!("control-flow dialect 'cf' op '{name}' is not supported")),
             "3" => Err(format!("custom op '{name}' (dialect custom_op) is not supported")),
             "4" => Err(format!("distributed dialect op '{name}' is not supported")),
-            d => Err(format!("unknown dialect '{d}' (known: 0 builtin, 1 pd_op, 2 cf, 3 custom_op, 4 dist)")),
+            d => Err(format!(
+                "unknown dialect '{d}' (known: 0 builtin, 1 pd_op, 2 cf, 3 custom_op, 4 dist)"
+            )),
         }
     }
 
@@ -245,13 +262,20 @@ impl Reader {
         match name {
             "combine" => {
                 let out = outs.first().ok_or("combine without a result")?;
-                let elems = ins.into_iter().map(|i| i.ok_or("combine of a null value")).collect::<Result<Vec<_>, _>>()?;
+                let elems = ins
+                    .into_iter()
+                    .map(|i| i.ok_or("combine of a null value"))
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.tuples.insert(out.clone(), elems);
                 Ok(())
             }
             "split" | "slice" => {
                 let src = ins.first().cloned().flatten().ok_or("split of a null value")?;
-                let elems = self.tuples.get(&src).cloned().ok_or_else(|| format!("'{src}' is not a vector value"))?;
+                let elems = self
+                    .tuples
+                    .get(&src)
+                    .cloned()
+                    .ok_or_else(|| format!("'{src}' is not a vector value"))?;
                 let start = match attrs.iter().find(|(n, _)| n == "index") {
                     Some((_, Attr::Int(i))) if name == "slice" => usize::try_from(*i).map_err(|_| "negative index")?,
                     _ => 0,
@@ -280,7 +304,11 @@ impl Reader {
                     _ => v.clone(),
                 };
                 let col = self.prog.fetches.len() as i64;
-                self.prog.fetches.push(Fetch { col, name: oname, value: v });
+                self.prog.fetches.push(Fetch {
+                    col,
+                    name: oname,
+                    value: v,
+                });
                 Ok(())
             }
             other => Err(format!("builtin op '{other}' is not supported")),
@@ -328,17 +356,17 @@ impl Reader {
                     Some(Attr::Int(c)) => c,
                     _ => self.prog.fetches.len() as i64,
                 };
-                self.prog.fetches.push(Fetch { col, name: oname, value: v });
+                self.prog.fetches.push(Fetch {
+                    col,
+                    name: oname,
+                    value: v,
+                });
                 return Ok(());
             }
             "if" | "while" | "pylayer" => return Err(format!("control flow op 'pd_op.{base}' is not supported")),
             _ => {}
         }
-        let (_, legacy, slots, renames) = PD_OPS
-            .iter()
-            .find(|o| o.0 == base)
-            .copied()
-            .unwrap_or(("", "", &[], &[]));
+        let (_, legacy, slots, renames) = PD_OPS.iter().find(|o| o.0 == base).copied().unwrap_or(("", "", &[], &[]));
         let ins = self.operands(op)?;
         let outs = self.results(op)?;
         let ty = if legacy.is_empty() { base.to_string() } else { legacy.to_string() };
@@ -395,7 +423,10 @@ fn parse_type(t: &J) -> VarInfo {
         .and_then(J::as_str)
         .and_then(|s| s.split_once(".t_"))
         .and_then(|(_, n)| dtype_from_name(n));
-    let dims = d.get(1).and_then(J::as_array).map(|a| a.iter().map(|v| v.as_i64().unwrap_or(-1)).collect());
+    let dims = d
+        .get(1)
+        .and_then(J::as_array)
+        .map(|a| a.iter().map(|v| v.as_i64().unwrap_or(-1)).collect());
     VarInfo { dtype, dims }
 }
 
@@ -456,7 +487,12 @@ fn parse_attr(a: &J, depth: usize) -> Option<Attr> {
         "a_array" => {
             let items: Vec<Attr> = d?.as_array()?.iter().filter_map(|e| parse_attr(e, depth + 1)).collect();
             if items.iter().all(|i| matches!(i, Attr::Int(_))) {
-                Attr::Ints(items.iter().filter_map(|i| if let Attr::Int(v) = i { Some(*v) } else { None }).collect())
+                Attr::Ints(
+                    items
+                        .iter()
+                        .filter_map(|i| if let Attr::Int(v) = i { Some(*v) } else { None })
+                        .collect(),
+                )
             } else if items.iter().all(|i| matches!(i, Attr::Float(_) | Attr::Int(_))) {
                 Attr::Floats(
                     items
@@ -469,9 +505,19 @@ fn parse_attr(a: &J, depth: usize) -> Option<Attr> {
                         .collect(),
                 )
             } else if items.iter().all(|i| matches!(i, Attr::Bool(_))) {
-                Attr::Bools(items.iter().filter_map(|i| if let Attr::Bool(v) = i { Some(*v) } else { None }).collect())
+                Attr::Bools(
+                    items
+                        .iter()
+                        .filter_map(|i| if let Attr::Bool(v) = i { Some(*v) } else { None })
+                        .collect(),
+                )
             } else {
-                Attr::Strs(items.iter().filter_map(|i| if let Attr::Str(v) = i { Some(v.clone()) } else { None }).collect())
+                Attr::Strs(
+                    items
+                        .iter()
+                        .filter_map(|i| if let Attr::Str(v) = i { Some(v.clone()) } else { None })
+                        .collect(),
+                )
             }
         }
         _ => return None,

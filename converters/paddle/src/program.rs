@@ -49,10 +49,18 @@ impl OpDesc {
     }
     /// The value names bound to an input slot (empty if the slot is absent).
     pub fn input_args(&self, slot: &str) -> &[String] {
-        self.inputs.iter().find(|(s, _)| s == slot).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.inputs
+            .iter()
+            .find(|(s, _)| s == slot)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
     pub fn output_args(&self, slot: &str) -> &[String] {
-        self.outputs.iter().find(|(s, _)| s == slot).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.outputs
+            .iter()
+            .find(|(s, _)| s == slot)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
 }
 

@@ -77,15 +77,25 @@ fn params_of_another_program() {
 fn unknown_dialect_and_unsupported_ops_all_listed() {
     let d = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(fixtures().join("zoo.pir.json")).unwrap();
-    let text = text.replacen("\"1.tanh\"", "\"7.tanh\"", 1).replacen("\"1.swish\"", "\"1.frobnicate\"", 1);
+    let text = text
+        .replacen("\"1.tanh\"", "\"7.tanh\"", 1)
+        .replacen("\"1.swish\"", "\"1.frobnicate\"", 1);
     std::fs::write(d.path().join("z.json"), text).unwrap();
     copy(d.path(), "zoo.pir.pdiparams", "z.pdiparams");
     let e = import_path(&d.path().join("z.json"), &PaddleOptions::default()).unwrap_err();
     let msg = e.to_string();
     let Error::Ops { issues, .. } = &e else { panic!("{msg}") };
     assert!(msg.contains("z.json"), "{msg}");
-    assert!(issues.iter().any(|i| i.op == "7.tanh" && i.reason.contains("unknown dialect '7'")), "{msg}");
-    assert!(issues.iter().any(|i| i.op == "1.frobnicate" && i.reason.contains("'frobnicate' is not supported")), "{msg}");
+    assert!(
+        issues.iter().any(|i| i.op == "7.tanh" && i.reason.contains("unknown dialect '7'")),
+        "{msg}"
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.op == "1.frobnicate" && i.reason.contains("'frobnicate' is not supported")),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -115,10 +125,14 @@ fn random_and_truncated_programs() {
         }
     }
     std::fs::write(d.path().join("r.pdmodel"), b"\xff\xff\xff\xff garbage").unwrap();
-    let msg = import_path(&d.path().join("r.pdmodel"), &PaddleOptions::default()).unwrap_err().to_string();
+    let msg = import_path(&d.path().join("r.pdmodel"), &PaddleOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("r.pdmodel: not a valid Paddle program"), "{msg}");
     std::fs::write(d.path().join("r.json"), b"{\"base_code\": {\"magic\": \"nope\"}}").unwrap();
-    let msg = import_path(&d.path().join("r.json"), &PaddleOptions::default()).unwrap_err().to_string();
+    let msg = import_path(&d.path().join("r.json"), &PaddleOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("r.json") && msg.contains("magic"), "{msg}");
 }
 

@@ -11,8 +11,18 @@ const TOL: f64 = 1e-4;
 
 fn both(name: &str) {
     let dir = fixtures();
-    check_model(&dir.join(format!("{name}.pir.json")), &dir.join(format!("{name}.pir.npz")), TOL, false);
-    check_model(&dir.join(format!("{name}.legacy.pdmodel")), &dir.join(format!("{name}.legacy.npz")), TOL, false);
+    check_model(
+        &dir.join(format!("{name}.pir.json")),
+        &dir.join(format!("{name}.pir.npz")),
+        TOL,
+        false,
+    );
+    check_model(
+        &dir.join(format!("{name}.legacy.pdmodel")),
+        &dir.join(format!("{name}.legacy.npz")),
+        TOL,
+        false,
+    );
 }
 
 #[test]

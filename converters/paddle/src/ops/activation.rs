@@ -80,7 +80,9 @@ fn clip(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
 fn hard_swish(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
     let (offset, scale, threshold) = (op.float("offset", 3.0), op.float("scale", 6.0), op.float("threshold", 6.0));
     if (offset - 3.0).abs() > 1e-6 || (scale - 6.0).abs() > 1e-6 || (threshold - 6.0).abs() > 1e-6 {
-        return Err(format!("hard_swish with offset {offset}, scale {scale}, threshold {threshold} (not 3, 6, 6) is not supported"));
+        return Err(format!(
+            "hard_swish with offset {offset}, scale {scale}, threshold {threshold} (not 3, 6, 6) is not supported"
+        ));
     }
     unary(cx, op, Op::HardSwish(HardSwish::default()))
 }

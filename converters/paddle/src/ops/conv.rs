@@ -65,7 +65,9 @@ fn conv_transpose(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
     if !output_size.is_empty() {
         // Paddle's output_size picks one of the sizes the stride allows, with the padding
         // split its own way; not mapped yet.
-        return Err(format!("conv2d_transpose with an explicit output_size {output_size:?} is not supported"));
+        return Err(format!(
+            "conv2d_transpose with an explicit output_size {output_size:?} is not supported"
+        ));
     }
     cx.emit(op, "Output", Op::ConvTranspose(c), &[Some(x), Some(w), b])
 }

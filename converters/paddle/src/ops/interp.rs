@@ -10,7 +10,7 @@
 use super::{Rule, check_nchw};
 use crate::build::{Attrs, Ctx, RuleResult};
 use crate::program::OpDesc;
-use edgeport_ir::ops::defs::tensor::{Resize};
+use edgeport_ir::ops::defs::tensor::Resize;
 use edgeport_ir::{Op, Tensor};
 
 pub const RULES: &[(&str, Rule)] = &[("nearest_interp_v2", interp), ("bilinear_interp_v2", interp)];
@@ -37,7 +37,10 @@ fn interp(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
         let mut v = Vec::new();
         for n in op.input_args("SizeTensor") {
             let id = cx.lookup(n).ok_or_else(|| format!("SizeTensor '{n}' was not produced"))?;
-            let t = cx.const_of(id).and_then(|t| t.to_i64_vec()).ok_or("a run-time SizeTensor is not supported")?;
+            let t = cx
+                .const_of(id)
+                .and_then(|t| t.to_i64_vec())
+                .ok_or("a run-time SizeTensor is not supported")?;
             v.extend(t);
         }
         sizes = Some(v);

@@ -4,7 +4,7 @@ use super::Rule;
 use crate::build::{Attrs, Ctx, RuleResult};
 use crate::program::OpDesc;
 use edgeport_ir::ops::defs::math::{MatMul, Mul};
-use edgeport_ir::ops::defs::tensor::{Transpose};
+use edgeport_ir::ops::defs::tensor::Transpose;
 use edgeport_ir::{Op, ValueId};
 
 pub const RULES: &[(&str, Rule)] = &[("matmul_v2", matmul_v2), ("matmul", matmul_v1)];

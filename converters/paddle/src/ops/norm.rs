@@ -5,7 +5,7 @@ use crate::build::{Attrs, Ctx, RuleResult};
 use crate::program::OpDesc;
 use edgeport_ir::Op;
 use edgeport_ir::ops::defs::nn::{BatchNormalization, LayerNormalization};
-use edgeport_ir::ops::defs::tensor::{Reshape};
+use edgeport_ir::ops::defs::tensor::Reshape;
 
 pub const RULES: &[(&str, Rule)] = &[("batch_norm", batch_norm), ("layer_norm", layer_norm)];
 
@@ -20,7 +20,12 @@ fn batch_norm(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
         epsilon: op.float("epsilon", 1e-5) as f32,
         ..Default::default()
     };
-    cx.emit(op, "Y", Op::BatchNormalization(bn), &[Some(x), Some(scale), Some(bias), Some(mean), Some(var)])
+    cx.emit(
+        op,
+        "Y",
+        Op::BatchNormalization(bn),
+        &[Some(x), Some(scale), Some(bias), Some(mean), Some(var)],
+    )
 }
 
 fn layer_norm(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
@@ -42,7 +47,11 @@ fn layer_norm(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
         match v {
             Some(v) if multi => {
                 let s = cx.const_i64(&format!("{out}/{what}_shape"), &norm_dims);
-                Ok(Some(cx.node(&format!("{out}/{what}"), Op::Reshape(Reshape::default()), &[Some(v), Some(s)])?))
+                Ok(Some(cx.node(
+                    &format!("{out}/{what}"),
+                    Op::Reshape(Reshape::default()),
+                    &[Some(v), Some(s)],
+                )?))
             }
             v => Ok(v),
         }

@@ -6,7 +6,7 @@ use crate::build::{Attrs, Ctx, RuleResult};
 use crate::program::OpDesc;
 use edgeport_ir::Op;
 use edgeport_ir::ops::defs::reduction::{ReduceMax, ReduceMean, ReduceMin, ReduceSum};
-use edgeport_ir::ops::defs::tensor::{Reshape};
+use edgeport_ir::ops::defs::tensor::Reshape;
 
 pub const RULES: &[(&str, Rule)] = &[
     ("reduce_mean", reduce),
@@ -22,7 +22,11 @@ fn reduce(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
     let axes = cx.ints_attr_or_input(op, "dim", "AxesTensor")?.unwrap_or_default();
     let keep = i64::from(op.boolean("keep_dim", false));
     let all = op.boolean("reduce_all", false) || axes.is_empty();
-    let axes_v = if all { None } else { Some(cx.const_i64(&format!("{out}/axes"), &axes)) };
+    let axes_v = if all {
+        None
+    } else {
+        Some(cx.const_i64(&format!("{out}/axes"), &axes))
+    };
     let ir = match op.ty.as_str() {
         "reduce_mean" => Op::ReduceMean(ReduceMean {
             keepdims: keep,

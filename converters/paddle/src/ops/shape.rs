@@ -28,13 +28,27 @@ fn reshape(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
     let shape = if let Some(s) = cx.opt_input(op, "Shape")? {
         match cx.const_of(s).and_then(|t| t.to_i64_vec()) {
             Some(v) => cx.const_i64(&format!("{out}/shape"), &v),
-            None => cx.node(&format!("{out}/shape"), Op::Cast(Cast { to: 7, ..Default::default() }), &[Some(s)])?,
+            None => cx.node(
+                &format!("{out}/shape"),
+                Op::Cast(Cast {
+                    to: 7,
+                    ..Default::default()
+                }),
+                &[Some(s)],
+            )?,
         }
     } else if !op.input_args("ShapeTensor").is_empty() {
         let parts = cx.inputs(op, "ShapeTensor")?;
         let mut cast = Vec::with_capacity(parts.len());
         for (i, p) in parts.into_iter().enumerate() {
-            cast.push(Some(cx.node(&format!("{out}/dim{i}"), Op::Cast(Cast { to: 7, ..Default::default() }), &[Some(p)])?));
+            cast.push(Some(cx.node(
+                &format!("{out}/dim{i}"),
+                Op::Cast(Cast {
+                    to: 7,
+                    ..Default::default()
+                }),
+                &[Some(p)],
+            )?));
         }
         cx.node(&format!("{out}/shape"), Op::Concat(Concat { axis: 0 }), &cast)?
     } else {
@@ -93,7 +107,11 @@ fn squeeze(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
             .collect(),
         None => axes,
     };
-    let a = if axes.is_empty() { None } else { Some(cx.const_i64(&format!("{out}/axes"), &axes)) };
+    let a = if axes.is_empty() {
+        None
+    } else {
+        Some(cx.const_i64(&format!("{out}/axes"), &axes))
+    };
     cx.emit(op, "Out", Op::Squeeze(Squeeze::default()), &[Some(x), a])
 }
 

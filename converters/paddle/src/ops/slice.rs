@@ -13,7 +13,14 @@ fn bound(cx: &mut Ctx<'_>, op: &OpDesc, attr: &str, slot: &str, out: &str) -> Re
     if let Some(v) = cx.opt_input(op, slot)? {
         return match cx.const_of(v).and_then(|t| t.to_i64_vec()) {
             Some(vals) => Ok(cx.const_i64(&format!("{out}/{attr}"), &vals)),
-            None => cx.node(&format!("{out}/{attr}"), Op::Cast(Cast { to: 7, ..Default::default() }), &[Some(v)]),
+            None => cx.node(
+                &format!("{out}/{attr}"),
+                Op::Cast(Cast {
+                    to: 7,
+                    ..Default::default()
+                }),
+                &[Some(v)],
+            ),
         };
     }
     let list_slot = format!("{slot}List");
@@ -21,7 +28,14 @@ fn bound(cx: &mut Ctx<'_>, op: &OpDesc, attr: &str, slot: &str, out: &str) -> Re
         let parts = cx.inputs(op, &list_slot)?;
         let mut cast = Vec::with_capacity(parts.len());
         for (i, p) in parts.into_iter().enumerate() {
-            cast.push(Some(cx.node(&format!("{out}/{attr}{i}"), Op::Cast(Cast { to: 7, ..Default::default() }), &[Some(p)])?));
+            cast.push(Some(cx.node(
+                &format!("{out}/{attr}{i}"),
+                Op::Cast(Cast {
+                    to: 7,
+                    ..Default::default()
+                }),
+                &[Some(p)],
+            )?));
         }
         return cx.node(&format!("{out}/{attr}"), Op::Concat(Concat { axis: 0 }), &cast);
     }
@@ -43,7 +57,12 @@ fn slice(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
     };
     let decrease = op.ints("decrease_axis");
     if decrease.is_empty() {
-        return cx.emit(op, "Out", Op::Slice(Slice::default()), &[Some(x), Some(starts), Some(ends), Some(axes_v), steps]);
+        return cx.emit(
+            op,
+            "Out",
+            Op::Slice(Slice::default()),
+            &[Some(x), Some(starts), Some(ends), Some(axes_v), steps],
+        );
     }
     let s = cx.node(
         &format!("{out}/slice"),

@@ -4,8 +4,8 @@
 use super::Rule;
 use crate::build::{Attrs, Ctx, RuleResult, scalar_tensor};
 use crate::program::OpDesc;
-use edgeport_ir::ops::defs::math::{Mul};
-use edgeport_ir::ops::defs::reduction::{ArgMax};
+use edgeport_ir::ops::defs::math::Mul;
+use edgeport_ir::ops::defs::reduction::ArgMax;
 use edgeport_ir::ops::defs::tensor::{Cast, Identity, Pad, Shape};
 use edgeport_ir::{DType, Op, Tensor};
 
@@ -31,7 +31,8 @@ fn bind_const(cx: &mut Ctx<'_>, op: &OpDesc, t: Tensor) -> RuleResult {
 }
 
 fn fill_constant(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
-    if !op.input_args("ShapeTensor").is_empty() || !op.input_args("ShapeTensorList").is_empty() || !op.input_args("ValueTensor").is_empty() {
+    if !op.input_args("ShapeTensor").is_empty() || !op.input_args("ShapeTensorList").is_empty() || !op.input_args("ValueTensor").is_empty()
+    {
         return Err("a run-time shape or value is not supported".into());
     }
     let dtype = op.dtype("dtype")?.unwrap_or(DType::F32);

@@ -30,7 +30,11 @@ fn parse_npy(b: &[u8]) -> Npy {
     assert!(header.contains("'fortran_order': False"), "{header}");
     let descr = header.split("'descr': '").nth(1).unwrap().split('\'').next().unwrap().to_string();
     let shape_s = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape = shape_s.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let shape = shape_s
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
     Npy {
         descr,
         shape,
@@ -95,13 +99,22 @@ pub fn check_model(model: &Path, npz: &Path, tol: f64, scaled: bool) -> f64 {
     let outs = edgeport_eval::run_graph(&g, vec![Value::Tensor(to_tensor(&x.1))]).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let mut worst = 0.0f64;
     for (i, o) in outs.iter().enumerate() {
-        let want = arrays.iter().find(|(n, _)| *n == format!("out{i}")).unwrap_or_else(|| panic!("out{i} in npz"));
-        let Value::Tensor(got) = o else { panic!("output {i} is not a tensor") };
+        let want = arrays
+            .iter()
+            .find(|(n, _)| *n == format!("out{i}"))
+            .unwrap_or_else(|| panic!("out{i} in npz"));
+        let Value::Tensor(got) = o else {
+            panic!("output {i} is not a tensor")
+        };
         let want = to_tensor(&want.1);
         let d = max_abs_diff(got, &want, &format!("{} out{i}", model.display()));
         let peak = want.to_ir().to_f64_vec().unwrap().iter().fold(0.0f64, |a, v| a.max(v.abs()));
         let tol = if scaled { tol * peak.max(1.0) } else { tol };
-        eprintln!("{}: out{i} {:?} max abs diff {d:.3e} (max |ref| {peak:.3})", model.display(), got.shape());
+        eprintln!(
+            "{}: out{i} {:?} max abs diff {d:.3e} (max |ref| {peak:.3})",
+            model.display(),
+            got.shape()
+        );
         assert!(d <= tol, "{}: out{i} max abs diff {d} > {tol}", model.display());
         worst = worst.max(d);
     }
