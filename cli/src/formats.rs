@@ -86,6 +86,13 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "paddle".into(),
+            extensions: vec!["pdmodel".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "savedmodel".into(),
             extensions: vec![],
             can_import: true,
@@ -167,9 +174,12 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
         if edgeport_mxnet::companions(path, None).is_ok() {
             return by_name("mxnet");
         }
+        if edgeport_paddle::find_program(path).is_ok() {
+            return by_name("paddle");
+        }
         return Err(unknown("a folder without a recognised model"));
     }
-    let mut head = [0u8; 16];
+    let mut head = [0u8; 256];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))?;
@@ -188,6 +198,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     // MXNet: `prefix-symbol.json`, or an NDArray list (magic 0x112).
     if path.file_name().is_some_and(|f| f.to_string_lossy().ends_with("-symbol.json")) || (n >= 8 && head[..8] == 0x112u64.to_le_bytes()) {
         return by_name("mxnet");
+    }
+    // A Paddle 3 PIR program is JSON with a "base_code" header.
+    if edgeport_paddle::looks_like_pir(head) {
+        return by_name("paddle");
     }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
@@ -285,6 +299,12 @@ pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Grap
                 input_shapes: s.input_shapes.clone(),
             };
             edgeport_mxnet::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
+        (Provider::Builtin, "paddle") => {
+            let o = edgeport_paddle::PaddleOptions {
+                weights: s.weights.clone(),
+            };
+            edgeport_paddle::import_path(path, &o).map_err(|e| FormatError::Import(e.to_string()))
         }
         (Provider::Builtin, "onnx") => {
             edgeport_onnx::import_path(path, &Default::default()).map_err(|e| FormatError::Import(e.to_string()))

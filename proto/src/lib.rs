@@ -24,5 +24,11 @@ pub mod caffe {
     pub const DESCRIPTOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/caffe_descriptor.bin"));
 }
 
+/// PaddlePaddle `ProgramDesc` (package `paddle.framework.proto`), the legacy `.pdmodel`.
+#[allow(clippy::all, missing_docs)]
+pub mod paddle {
+    include!(concat!(env!("OUT_DIR"), "/paddle.framework.proto.rs"));
+}
+
 pub use bytes;
 pub use prost;
