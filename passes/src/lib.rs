@@ -19,3 +19,4 @@ pub use dce::Dce;
 pub use fold::FoldConstants;
 pub use identity::RemoveIdentity;
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
+pub mod quantize;
