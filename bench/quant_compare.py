@@ -25,11 +25,12 @@ exe, fix, outdir, models = argv[0], argv[1], argv[2], argv[3:]
 os.makedirs(outdir, exist_ok=True)
 
 
-def samples(path):
+def samples(path, model):
+    names = [i.name for i in ort.InferenceSession(model, providers=["CPUExecutionProvider"]).get_inputs()]
     z = np.load(path)
-    names = [k for k in z.files]
     n = z[names[0]].shape[0]
-    return [{k: z[k][i] for k in names} for i in range(n)]
+    # Stacked along a new leading axis ([N, 1, ...]) or along the batch axis ([N, ...]).
+    return [{k: (z[k][i] if z[k].ndim > 1 and z[k].shape[1] == 1 else z[k][i:i + 1]) for k in names} for i in range(n)]
 
 
 class Reader(CalibrationDataReader):
@@ -63,8 +64,8 @@ def cos(a, b):
 print(f"{'model':<14}{'tool':<10}{'cosine':>10}{'max abs':>11}{'size':>8}{'quant s':>9}{'run ms':>9}")
 for m in models:
     f = os.path.join(fix, f"{m}.onnx")
-    cal = samples(os.path.join(fix, f"{m}_calib.npz"))
-    held = samples(os.path.join(fix, f"{m}_heldout.npz"))
+    cal = samples(os.path.join(fix, f"{m}_calib.npz"), f)
+    held = samples(os.path.join(fix, f"{m}_heldout.npz"), f)
     ref, t_float = run(f, held)
     size = os.path.getsize(f)
     print(f"{m:<14}{'float':<10}{1.0:>10.6f}{0.0:>11.3e}{1.0:>8.3f}{0.0:>9.2f}{t_float * 1e3:>9.2f}")

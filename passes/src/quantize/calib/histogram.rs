@@ -95,7 +95,8 @@ impl Histogram {
         if b > hi {
             hi = b;
         }
-        let old = std::mem::replace(&mut self.counts, vec![0.0; self.counts.len()]);
+        let nbins = self.counts.len();
+        let old = std::mem::replace(&mut self.counts, vec![0.0; nbins]);
         self.lo = lo;
         self.hi = hi;
         let nb = self.counts.len();
