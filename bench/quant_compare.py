@@ -26,11 +26,12 @@ os.makedirs(outdir, exist_ok=True)
 
 
 def samples(path, model):
-    names = [i.name for i in ort.InferenceSession(model, providers=["CPUExecutionProvider"]).get_inputs()]
+    ins = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).get_inputs()
+    rank = {i.name: len(i.shape) for i in ins}
     z = np.load(path)
-    n = z[names[0]].shape[0]
+    n = z[ins[0].name].shape[0]
     # Stacked along a new leading axis ([N, 1, ...]) or along the batch axis ([N, ...]).
-    return [{k: (z[k][i] if z[k].ndim > 1 and z[k].shape[1] == 1 else z[k][i:i + 1]) for k in names} for i in range(n)]
+    return [{k: (z[k][i] if z[k].ndim == r + 1 else z[k][i:i + 1]) for k, r in rank.items()} for i in range(n)]
 
 
 class Reader(CalibrationDataReader):

@@ -41,6 +41,13 @@ enum Cmd {
         /// Passes to run before export, comma-separated (dce, identity, fold, cse).
         #[arg(long, default_value = "")]
         passes: String,
+        /// Quantize while converting (int8, int8-dynamic, fp16, bf16, int4-weights, int8-weights);
+        /// the same as `edgeport quantize` with its defaults.
+        #[arg(long)]
+        quantize: Option<String>,
+        /// Calibration data for --quantize (.npz or folder).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -194,7 +201,26 @@ fn main() -> ExitCode {
             to,
             opset,
             passes,
+            quantize,
+            calibration,
         } => {
+            if let Some(mode) = quantize {
+                if !passes.trim().is_empty() {
+                    return Err(CommandError::Input("--passes and --quantize cannot be combined; run the passes first".into()));
+                }
+                let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
+                    input,
+                    output,
+                    from,
+                    to,
+                    mode,
+                    calibration,
+                    opset,
+                    ..Default::default()
+                })?;
+                emit(json, &r);
+                return Ok(0);
+            }
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
                 output,
