@@ -60,10 +60,14 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
         ..Default::default()
     };
     for (si, s) in samples.iter().enumerate() {
-        let (_, kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
+        let (_, mut kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
             sample: si,
             msg: e.to_string(),
         })?;
+        // Graph inputs are not op results; add them so they can be calibrated too.
+        for (&id, v) in g.inputs().iter().zip(s) {
+            kept.entry(id.out(0)).or_insert_with(|| v.clone());
+        }
         for &v in &req.ranges {
             let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
             if !t.dtype().is_float() {
