@@ -5,6 +5,7 @@
 //! ([`commands`]). Commands return report structs that print as text or serialize as JSON; only
 //! `main.rs` parses arguments and prints.
 
+pub mod calib;
 pub mod commands;
 pub mod formats;
 pub mod inputs;

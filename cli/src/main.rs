@@ -55,6 +55,13 @@ enum Cmd {
         /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
         #[arg(long = "input-shape")]
         input_shape: Vec<String>,
+        /// Quantize while converting (int8, int8-dynamic, fp16, bf16, int4-weights, int8-weights);
+        /// the same as `edgeport quantize` with its defaults.
+        #[arg(long)]
+        quantize: Option<String>,
+        /// Calibration data for --quantize (.npz or folder).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
     /// Describe a model: inputs, outputs, ops, parameters, MACs, producer.
     Inspect {
@@ -88,6 +95,57 @@ enum Cmd {
         /// On failure, find the first node whose value diverges.
         #[arg(long)]
         per_node: bool,
+    },
+    /// Quantize a model (static int8 by default; see --mode) and report size and output error.
+    Quantize {
+        /// The float model.
+        input: PathBuf,
+        /// Where to write the result (format from the extension or --to).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// int8 | int8-dynamic | fp16 | bf16 | int4-weights | int8-weights
+        #[arg(long, default_value = "int8")]
+        mode: String,
+        /// Calibration data: an .npz, or a folder of .npz/.npy files (synthetic inputs if absent).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Held-out inputs for the error report (.npz or folder; synthetic if absent).
+        #[arg(long)]
+        heldout: Option<PathBuf>,
+        /// Activation range estimator: minmax | percentile[:P] | entropy | mse
+        #[arg(long, default_value = "minmax")]
+        method: String,
+        /// One weight scale per tensor instead of per output channel.
+        #[arg(long)]
+        per_tensor: bool,
+        /// Block size of weight-only int4/int8 (16..=256).
+        #[arg(long, default_value_t = 32)]
+        block_size: usize,
+        /// Keep the most sensitive layers float until the output cosine is at least this.
+        #[arg(long)]
+        min_cosine: Option<f64>,
+        /// Keep the most sensitive layers float until the max abs output error is at most this.
+        #[arg(long)]
+        max_error: Option<f64>,
+        /// ONNX opset to write (raised to what the result needs when not given).
+        #[arg(long)]
+        opset: Option<i64>,
+        /// int4: round-to-nearest instead of GPTQ.
+        #[arg(long)]
+        no_gptq: bool,
+        /// int4: blocked DequantizeLinear + MatMul instead of com.microsoft MatMulNBits.
+        #[arg(long)]
+        no_nbits: bool,
+        /// Node names to keep float (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Seed of synthetic inputs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// List the known formats (built-in and plugins found on PATH).
     Formats,
@@ -161,7 +219,26 @@ fn main() -> ExitCode {
             signature,
             weights,
             input_shape,
+            quantize,
+            calibration,
         } => {
+            if let Some(mode) = quantize {
+                if !passes.trim().is_empty() {
+                    return Err(CommandError::Input("--passes and --quantize cannot be combined; run the passes first".into()));
+                }
+                let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
+                    input,
+                    output,
+                    from,
+                    to,
+                    mode,
+                    calibration,
+                    opset,
+                    ..Default::default()
+                })?;
+                emit(json, &r);
+                return Ok(0);
+            }
             let r = commands::convert::run(&commands::convert::ConvertOptions {
                 input,
                 output,
@@ -214,6 +291,47 @@ fn main() -> ExitCode {
             })?;
             emit(json, &r);
             Ok(if r.ok { 0 } else { 1 })
+        }
+        Cmd::Quantize {
+            input,
+            output,
+            from,
+            to,
+            mode,
+            calibration,
+            heldout,
+            method,
+            per_tensor,
+            block_size,
+            min_cosine,
+            max_error,
+            opset,
+            no_gptq,
+            no_nbits,
+            exclude,
+            seed,
+        } => {
+            let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
+                input,
+                output,
+                from,
+                to,
+                mode,
+                calibration,
+                heldout,
+                method,
+                per_tensor,
+                block_size,
+                min_cosine,
+                max_error,
+                opset,
+                no_gptq,
+                no_nbits,
+                exclude,
+                seed,
+            })?;
+            emit(json, &r);
+            Ok(0)
         }
         Cmd::Formats => {
             let fs = edgeport_cli::formats::formats();

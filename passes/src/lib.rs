@@ -28,3 +28,4 @@ pub use identity::RemoveIdentity;
 pub use layout::{LayoutOptions, LayoutReport, Nhwc, to_channels_last};
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
 pub use shapes::StaticShapes;
+pub mod quantize;

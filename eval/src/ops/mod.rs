@@ -10,6 +10,7 @@
 //! | `control` | `If`/`Loop`/`Scan`, recurrent nets, text, ai.onnx.ml and training ops |
 
 pub mod cast;
+pub mod contrib;
 pub mod control;
 pub mod elementwise;
 pub mod layout;
@@ -33,6 +34,11 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> OpResult {
     let groups: [fn(&Op, &mut NodeCtx<'_>) -> Option<OpResult>; 5] = [elementwise::run, linalg::run, layout::run, nn::run, control::run];
     for g in groups {
         if let Some(r) = g(op, cx) {
+            return r;
+        }
+    }
+    if let Op::Custom(c) = op {
+        if let Some(r) = contrib::run(c, cx) {
             return r;
         }
     }

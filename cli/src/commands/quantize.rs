@@ -1,0 +1,288 @@
+//! `edgeport quantize`: import, load calibration and held-out samples, quantize (static int8,
+//! dynamic int8, fp16/bf16, weight-only int4/int8, mixed precision), export, and report size
+//! before/after, every layer's precision (and sensitivity), and the output error on held-out
+//! inputs (max abs, cosine, top-1 agreement).
+
+use super::{CommandError, load};
+use crate::calib;
+use crate::formats::{self, ExportSettings};
+use edgeport_passes::quantize::{self, Method, Mode};
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Options of `quantize`.
+#[derive(Debug, Clone)]
+pub struct QuantizeOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub mode: String,
+    pub calibration: Option<PathBuf>,
+    /// Held-out inputs for the report (synthetic when absent).
+    pub heldout: Option<PathBuf>,
+    pub method: String,
+    pub per_tensor: bool,
+    pub block_size: usize,
+    pub min_cosine: Option<f64>,
+    pub max_error: Option<f64>,
+    pub opset: Option<i64>,
+    /// Round-to-nearest instead of GPTQ for int4.
+    pub no_gptq: bool,
+    /// Blocked DequantizeLinear + MatMul instead of MatMulNBits for int4.
+    pub no_nbits: bool,
+    pub exclude: Vec<String>,
+    pub seed: u64,
+}
+
+impl Default for QuantizeOptions {
+    fn default() -> Self {
+        QuantizeOptions {
+            input: PathBuf::new(),
+            output: PathBuf::new(),
+            from: None,
+            to: None,
+            mode: "int8".into(),
+            calibration: None,
+            heldout: None,
+            method: "minmax".into(),
+            per_tensor: false,
+            block_size: 32,
+            min_cosine: None,
+            max_error: None,
+            opset: None,
+            no_gptq: false,
+            no_nbits: false,
+            exclude: Vec::new(),
+            seed: 0,
+        }
+    }
+}
+
+/// One layer in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerLine {
+    pub name: String,
+    pub op: String,
+    pub precision: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity_cosine: Option<f64>,
+}
+
+/// Output error on held-out inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorFigures {
+    pub samples: usize,
+    pub source: String,
+    pub max_abs: f64,
+    pub cosine: f64,
+    pub min_cosine: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top1_agreement: Option<f64>,
+}
+
+/// What `quantize` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuantizeReport {
+    pub input: String,
+    pub output: String,
+    pub mode: String,
+    pub method: String,
+    pub calibration: String,
+    pub calibration_samples: usize,
+    pub size_before: u64,
+    pub size_after: u64,
+    pub size_ratio: f64,
+    pub opset: Option<i64>,
+    pub error: ErrorFigures,
+    pub layers: Vec<LayerLine>,
+    pub warnings: Vec<String>,
+    pub quantize_seconds: f64,
+    pub seconds: f64,
+}
+
+impl fmt::Display for QuantizeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        writeln!(f, "quantized {} -> {} ({}, {})", self.input, self.output, self.mode, self.method)?;
+        writeln!(f, "  calibration: {} ({} samples)", self.calibration, self.calibration_samples)?;
+        writeln!(
+            f,
+            "  size: {} -> {} bytes (ratio {:.3})",
+            self.size_before, self.size_after, self.size_ratio
+        )?;
+        let e = &self.error;
+        write!(
+            f,
+            "  output error on {} held-out samples ({}): max abs {:.4e}, cosine {:.6} (worst {:.6})",
+            e.samples, e.source, e.max_abs, e.cosine, e.min_cosine
+        )?;
+        if let Some(t) = e.top1_agreement {
+            write!(f, ", top-1 agreement {:.2}%", t * 100.0)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "  layers:")?;
+        for l in &self.layers {
+            write!(f, "    {:<40} {:<7} {}", l.name, l.op, l.precision)?;
+            if let Some(s) = l.sensitivity_cosine {
+                write!(f, "  (alone: cosine {s:.6})")?;
+            }
+            writeln!(f)?;
+        }
+        write!(f, "  quantize {:.2} s, total {:.2} s", self.quantize_seconds, self.seconds)
+    }
+}
+
+/// Size of a model on disk: a file, or every file of a folder (external data included when it
+/// sits next to an ONNX file is not counted separately here).
+fn size_of(p: &Path) -> u64 {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| size_of(&e.path())).sum())
+            .unwrap_or(0)
+    } else {
+        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Runs `quantize`.
+pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
+    let t0 = Instant::now();
+    let mode = Mode::parse(&o.mode).ok_or_else(|| {
+        CommandError::Input(format!(
+            "unknown --mode '{}' (int8, int8-dynamic, fp16, bf16, int4-weights, int8-weights)",
+            o.mode
+        ))
+    })?;
+    let method = Method::parse(&o.method)
+        .ok_or_else(|| CommandError::Input(format!("unknown --method '{}' (minmax, percentile[:P], entropy, mse)", o.method)))?;
+    if let Some(c) = o.min_cosine {
+        if !(-1.0..=1.0).contains(&c) {
+            return Err(CommandError::Input(format!("--min-cosine {c} is outside [-1, 1]")));
+        }
+    }
+    if same_file(&o.input, &o.output) {
+        return Err(CommandError::Input(format!(
+            "{}: the output path is the input; choose another output",
+            o.output.display()
+        )));
+    }
+    let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
+    let float = load(&o.input, o.from.as_deref())?;
+    let mut warnings = Vec::new();
+    let n_synth = if mode == Mode::Int8 { 16 } else { 8 };
+    let cal = if mode.calibrates() || o.calibration.is_some() {
+        let c = calib::load(&float, o.calibration.as_deref(), n_synth, o.seed).map_err(|e| CommandError::Input(e.to_string()))?;
+        if o.calibration.is_none() {
+            warnings.push(format!(
+                "no --calibration data: using {} synthetic inputs (uniform in [-1, 1)); ranges may not match real data",
+                c.samples.len()
+            ));
+        }
+        warnings.extend(c.warnings.iter().cloned());
+        c
+    } else {
+        calib::Samples {
+            source: "none (not needed)".into(),
+            ..Default::default()
+        }
+    };
+    let held = calib::load(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000)).map_err(|e| CommandError::Input(e.to_string()))?;
+    let qo = quantize::Options {
+        mode,
+        method,
+        per_tensor: o.per_tensor,
+        block_size: o.block_size,
+        min_cosine: o.min_cosine,
+        max_error: o.max_error,
+        gptq: !o.no_gptq,
+        nbits: !o.no_nbits,
+        exclude: o.exclude.clone(),
+        ..Default::default()
+    };
+    let mut g = float.clone();
+    let tq = Instant::now();
+    let rep = quantize::quantize(&mut g, &cal.samples, &[], &qo).map_err(|e| match e {
+        quantize::QuantError::NothingToQuantize(_) | quantize::QuantError::Graph { .. } => CommandError::Unsupported(format!("{}: {e}", o.input.display())),
+        _ => CommandError::Input(format!("{}: {e}", o.input.display())),
+    })?;
+    let quantize_seconds = tq.elapsed().as_secs_f64();
+    warnings.extend(rep.warnings.iter().cloned());
+    // Output error on held-out inputs, on the quantized graph itself.
+    let reference = quantize::run_all(&float, &held.samples).map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
+    let got = quantize::run_all(&g, &held.samples).map_err(|e| CommandError::Unsupported(format!("quantized model: {e}")))?;
+    let m = quantize::compare(&reference, &got);
+    if out_fmt.name == "onnx" {
+        quantize::strip_annotations(&mut g);
+    }
+    let opset = if out_fmt.name == "onnx" {
+        let want = o.opset.unwrap_or(17).max(rep.min_opset);
+        if let Some(u) = o.opset {
+            if u < rep.min_opset {
+                return Err(CommandError::Unsupported(format!(
+                    "the {} result needs ONNX opset {} or later; --opset {u} was asked",
+                    mode.name(),
+                    rep.min_opset
+                )));
+            }
+        }
+        Some(want)
+    } else {
+        o.opset
+    };
+    let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("quantized graph is invalid: {e}")))?;
+    let settings = ExportSettings { opset };
+    let problems = formats::check(&g, &out_fmt, &settings);
+    if !problems.is_empty() {
+        return Err(CommandError::Unsupported(format!(
+            "cannot write {} as {}: {} problem(s):\n  {}",
+            o.output.display(),
+            out_fmt.name,
+            problems.len(),
+            problems.join("\n  ")
+        )));
+    }
+    formats::export(&v, &o.output, &out_fmt, &settings)?;
+    let (before, after) = (size_of(&o.input), size_of(&o.output));
+    Ok(QuantizeReport {
+        input: o.input.display().to_string(),
+        output: o.output.display().to_string(),
+        mode: mode.name().into(),
+        method: o.method.clone(),
+        calibration: cal.source,
+        calibration_samples: cal.samples.len(),
+        size_before: before,
+        size_after: after,
+        size_ratio: if before > 0 { after as f64 / before as f64 } else { 0.0 },
+        opset,
+        error: ErrorFigures {
+            samples: m.samples,
+            source: held.source,
+            max_abs: m.max_abs,
+            cosine: m.cosine,
+            min_cosine: m.min_cosine,
+            top1_agreement: m.top1_agreement,
+        },
+        layers: rep
+            .layers
+            .into_iter()
+            .map(|l| LayerLine {
+                name: l.name,
+                op: l.op,
+                precision: l.precision,
+                sensitivity_cosine: l.sensitivity,
+            })
+            .collect(),
+        warnings,
+        quantize_seconds,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,162 @@
+//! A streamed histogram of one tensor's values over a range that grows as data arrives: when a
+//! batch falls outside the current range, the range is widened (doubled about its centre until it
+//! covers the batch) and the old counts are merged into the wider bins. Memory is fixed by the
+//! bin count, whatever the number of samples.
+
+/// A fixed-size histogram over `[lo, hi]` that widens itself to cover new data.
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    pub counts: Vec<f64>,
+    /// Exact extremes seen.
+    pub min: f64,
+    pub max: f64,
+    /// Number of finite values seen.
+    pub n: u64,
+    /// Running sum (for means).
+    pub sum: f64,
+}
+
+impl Histogram {
+    /// An empty histogram with `bins` bins (at least 16).
+    pub fn new(bins: usize) -> Histogram {
+        Histogram {
+            lo: 0.0,
+            hi: 0.0,
+            counts: vec![0.0; bins.max(16)],
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            n: 0,
+            sum: 0.0,
+        }
+    }
+
+    /// Bin width.
+    pub fn width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len() as f64
+    }
+
+    /// Adds finite values (non-finite ones are the caller's to reject).
+    pub fn add(&mut self, xs: &[f32]) {
+        let (mut bmin, mut bmax) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut s = 0.0;
+        for &x in xs {
+            let x = x as f64;
+            bmin = bmin.min(x);
+            bmax = bmax.max(x);
+            s += x;
+        }
+        if xs.is_empty() || !bmin.is_finite() || !bmax.is_finite() {
+            return;
+        }
+        self.sum += s;
+        self.n += xs.len() as u64;
+        self.min = self.min.min(bmin);
+        self.max = self.max.max(bmax);
+        if self.n == xs.len() as u64 {
+            // First batch: the range is the batch's, made symmetric-safe and non-empty.
+            let (lo, hi) = (bmin.min(0.0), bmax.max(0.0));
+            let span = (hi - lo).max(1e-12);
+            self.lo = lo;
+            self.hi = lo + span;
+        } else if bmin < self.lo || bmax > self.hi {
+            self.widen(bmin, bmax);
+        }
+        let nb = self.counts.len();
+        let w = self.width();
+        for &x in xs {
+            let i = (((x as f64) - self.lo) / w) as isize;
+            let i = i.clamp(0, nb as isize - 1) as usize;
+            if let Some(c) = self.counts.get_mut(i) {
+                *c += 1.0;
+            }
+        }
+    }
+
+    /// Widens the range to cover `[a, b]` and merges the old counts into the new bins.
+    fn widen(&mut self, a: f64, b: f64) {
+        let (old_lo, old_w) = (self.lo, self.width());
+        let (mut lo, mut hi) = (self.lo, self.hi);
+        let mut guard = 0;
+        while (a < lo || b > hi) && guard < 64 {
+            let span = hi - lo;
+            if a < lo {
+                lo -= span;
+            }
+            if b > hi {
+                hi += span;
+            }
+            guard += 1;
+        }
+        if a < lo {
+            lo = a;
+        }
+        if b > hi {
+            hi = b;
+        }
+        let nbins = self.counts.len();
+        let old = std::mem::replace(&mut self.counts, vec![0.0; nbins]);
+        self.lo = lo;
+        self.hi = hi;
+        let nb = self.counts.len();
+        let w = self.width();
+        for (i, c) in old.into_iter().enumerate() {
+            if c == 0.0 {
+                continue;
+            }
+            let centre = old_lo + (i as f64 + 0.5) * old_w;
+            let j = ((centre - lo) / w) as isize;
+            let j = j.clamp(0, nb as isize - 1) as usize;
+            if let Some(d) = self.counts.get_mut(j) {
+                *d += c;
+            }
+        }
+    }
+
+    /// The value below which fraction `q` (0..1) of the mass lies.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let total: f64 = self.counts.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let target = q.clamp(0.0, 1.0) * total;
+        let mut acc = 0.0;
+        let w = self.width();
+        for (i, &c) in self.counts.iter().enumerate() {
+            if acc + c >= target {
+                let frac = if c > 0.0 { (target - acc) / c } else { 0.0 };
+                return (self.lo + (i as f64 + frac) * w).clamp(self.min, self.max);
+            }
+            acc += c;
+        }
+        self.max
+    }
+
+    /// Mean of the values seen.
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 { 0.0 } else { self.sum / self.n as f64 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_keeps_mass_and_extremes() {
+        let mut h = Histogram::new(256);
+        let a: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
+        h.add(&a);
+        let b: Vec<f32> = (0..1000).map(|i| -5.0 + i as f32 / 100.0).collect();
+        h.add(&b);
+        let total: f64 = h.counts.iter().sum();
+        assert_eq!(total, 2000.0);
+        assert_eq!(h.min, -5.0);
+        assert!((h.max - 4.99).abs() < 1e-5);
+        assert!(h.lo <= -5.0 && h.hi >= 4.99);
+        // Median of the union lies in [0, 1).
+        let m = h.quantile(0.5);
+        assert!((-0.2..1.1).contains(&m), "{m}");
+    }
+}

@@ -1,0 +1,142 @@
+//! Calibration: runs the float model on the reference evaluator over calibration samples and
+//! streams the statistics the quantizers need: a histogram per requested activation (memory
+//! fixed by the bin count, not the sample count), per-channel means (for bias correction) and
+//! Gram matrices `X^T X` of MatMul/Gemm inputs (for GPTQ).
+
+pub mod estimators;
+pub mod histogram;
+
+use crate::quantize::error::QuantError;
+use edgeport_eval::{EvalOptions, Value, run_graph_with};
+use edgeport_ir::{Graph, ValueId};
+use histogram::Histogram;
+use std::collections::HashMap;
+
+/// What to collect.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Activations to histogram.
+    pub ranges: Vec<ValueId>,
+    /// Activations whose per-channel (axis 1, or last axis for rank ≤ 2 when `last`) means
+    /// are needed: (value, use the last axis).
+    pub channel_means: Vec<(ValueId, bool)>,
+    /// Activations whose `X^T X` over the last axis is needed (rows = all leading elements).
+    pub grams: Vec<ValueId>,
+    /// Bins per histogram.
+    pub bins: usize,
+}
+
+/// A Gram matrix accumulated over samples.
+#[derive(Clone, Debug)]
+pub struct Gram {
+    pub k: usize,
+    /// Row-major k×k.
+    pub xtx: Vec<f64>,
+    pub rows: u64,
+}
+
+/// The statistics gathered.
+#[derive(Clone, Debug, Default)]
+pub struct Calibration {
+    pub hists: HashMap<ValueId, Histogram>,
+    pub means: HashMap<ValueId, Vec<f64>>,
+    pub grams: HashMap<ValueId, Gram>,
+    pub samples: usize,
+}
+
+/// Largest Gram side collected (bigger inputs fall back to round-to-nearest).
+pub const MAX_GRAM: usize = 8192;
+
+fn value_name(g: &Graph, v: ValueId) -> String {
+    g.value(v).map(|x| x.name.clone()).unwrap_or_else(|| v.to_string())
+}
+
+/// Runs every sample and gathers what `req` asks for.
+pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Calibration, QuantError> {
+    let mut cal = Calibration::default();
+    let mut sums: HashMap<ValueId, (Vec<f64>, u64)> = HashMap::new();
+    let opts = EvalOptions {
+        keep_all: true,
+        ..Default::default()
+    };
+    for (si, s) in samples.iter().enumerate() {
+        let (_, mut kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
+            sample: si,
+            msg: e.to_string(),
+        })?;
+        // Graph inputs are not op results; add them so they can be calibrated too.
+        for (&id, v) in g.inputs().iter().zip(s) {
+            kept.entry(id.out(0)).or_insert_with(|| v.clone());
+        }
+        for &v in &req.ranges {
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
+            if !t.dtype().is_float() {
+                continue;
+            }
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let xs: Vec<f32> = a.iter().copied().collect();
+            if xs.iter().any(|x| !x.is_finite()) {
+                return Err(QuantError::Calibration(format!(
+                    "sample {si}: activation '{}' has NaN or infinite values",
+                    value_name(g, v)
+                )));
+            }
+            cal.hists.entry(v).or_insert_with(|| Histogram::new(req.bins)).add(&xs);
+        }
+        for &(v, last) in &req.channel_means {
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let shape = a.shape().to_vec();
+            let axis = if last || shape.len() <= 2 { shape.len().saturating_sub(1) } else { 1 };
+            let Some(&c) = shape.get(axis) else { continue };
+            let inner: usize = shape.iter().skip(axis + 1).product();
+            let e = sums.entry(v).or_insert_with(|| (vec![0.0; c], 0));
+            if e.0.len() != c || c == 0 {
+                continue;
+            }
+            let xs: Vec<f32> = a.iter().copied().collect();
+            for (i, x) in xs.iter().enumerate() {
+                let ch = (i / inner.max(1)) % c;
+                e.0[ch] += *x as f64;
+            }
+            e.1 += (xs.len() / c) as u64;
+        }
+        for &v in &req.grams {
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let Some(&k) = a.shape().last() else { continue };
+            if k == 0 || k > MAX_GRAM {
+                continue;
+            }
+            let xs: Vec<f32> = a.iter().copied().collect();
+            let gm = cal.grams.entry(v).or_insert_with(|| Gram {
+                k,
+                xtx: vec![0.0; k * k],
+                rows: 0,
+            });
+            if gm.k != k {
+                continue;
+            }
+            for row in xs.chunks_exact(k) {
+                for (i, &xi) in row.iter().enumerate() {
+                    if xi == 0.0 {
+                        continue;
+                    }
+                    let xi = xi as f64;
+                    let dst = &mut gm.xtx[i * k..(i + 1) * k];
+                    for (d, &xj) in dst.iter_mut().zip(row) {
+                        *d += xi * xj as f64;
+                    }
+                }
+                gm.rows += 1;
+            }
+        }
+        cal.samples += 1;
+    }
+    for (v, (s, n)) in sums {
+        if n > 0 {
+            cal.means.insert(v, s.into_iter().map(|x| x / n as f64).collect());
+        }
+    }
+    Ok(cal)
+}

@@ -1,0 +1,306 @@
+//! Quantization passes: calibration, static int8 (QDQ), dynamic int8, weight-only int4/int8
+//! per-block (round-to-nearest or GPTQ, emitted as blocked DequantizeLinear or MatMulNBits),
+//! fp16/bf16 with guards, and mixed precision from per-layer sensitivity.
+//!
+//! The result is the IR's quantized form (ONNX QDQ): integer constants carrying `QuantParams`
+//! feeding DequantizeLinear, and QuantizeLinear→DequantizeLinear pairs on activations.
+//! [`quantize`] is the entry point; it never reports a float model as quantized: when nothing
+//! could be quantized it returns [`QuantError::NothingToQuantize`].
+//!
+//! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
+//! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
+//! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
+
+pub mod calib;
+pub mod dynamic;
+pub mod error;
+pub mod float16;
+pub mod gptq;
+pub mod layers;
+pub mod metrics;
+pub mod params;
+pub mod qdq;
+pub mod sensitivity;
+pub mod static_int8;
+pub mod weights;
+
+pub use calib::estimators::Method;
+pub use error::QuantError;
+pub use metrics::{Metrics, compare};
+pub use qdq::strip_annotations;
+
+use crate::{Context, Dce, Pass};
+use edgeport_eval::Value;
+use edgeport_ir::Graph;
+use std::collections::HashSet;
+
+/// The quantization mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Static int8: calibrated activations and per-channel weights (QDQ).
+    Int8,
+    /// int8 weights, activations quantized at run time (DynamicQuantizeLinear + MatMulInteger).
+    Int8Dynamic,
+    Fp16,
+    Bf16,
+    /// Weight-only per-block int4 for MatMul/Gemm/embeddings.
+    Int4Weights,
+    /// Weight-only per-channel int8 (DequantizeLinear of weights).
+    Int8Weights,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "int8" => Mode::Int8,
+            "int8-dynamic" => Mode::Int8Dynamic,
+            "fp16" => Mode::Fp16,
+            "bf16" => Mode::Bf16,
+            "int4-weights" => Mode::Int4Weights,
+            "int8-weights" => Mode::Int8Weights,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Int8 => "int8",
+            Mode::Int8Dynamic => "int8-dynamic",
+            Mode::Fp16 => "fp16",
+            Mode::Bf16 => "bf16",
+            Mode::Int4Weights => "int4-weights",
+            Mode::Int8Weights => "int8-weights",
+        }
+    }
+    /// Whether the mode uses calibration data.
+    pub fn calibrates(self) -> bool {
+        matches!(self, Mode::Int8 | Mode::Int4Weights | Mode::Fp16 | Mode::Bf16)
+    }
+}
+
+/// Quantization options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub mode: Mode,
+    pub method: Method,
+    pub per_tensor: bool,
+    /// Block size of weight-only modes (0 = per channel for int8-weights).
+    pub block_size: usize,
+    /// Keep the most sensitive layers float until the output cosine is at least this.
+    pub min_cosine: Option<f64>,
+    /// … or the max abs output error at most this.
+    pub max_error: Option<f64>,
+    pub gptq: bool,
+    /// Emit MatMulNBits for int4 MatMul weights (else blocked DequantizeLinear).
+    pub nbits: bool,
+    pub bias_correction: bool,
+    pub int32_bias: bool,
+    /// Node names to keep float.
+    pub exclude: Vec<String>,
+    /// Histogram bins.
+    pub bins: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::Int8,
+            method: Method::MinMax,
+            per_tensor: false,
+            block_size: 32,
+            min_cosine: None,
+            max_error: None,
+            gptq: true,
+            nbits: true,
+            bias_correction: true,
+            int32_bias: true,
+            exclude: Vec::new(),
+            bins: 2048,
+        }
+    }
+}
+
+/// One layer's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerReport {
+    pub name: String,
+    pub op: String,
+    /// `float`, `int8`, `uint4 block 32 gptq`, `fp16`, …
+    pub precision: String,
+    /// Output cosine with only this layer quantized (mixed precision runs only).
+    pub sensitivity: Option<f64>,
+}
+
+/// What quantization did.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub layers: Vec<LayerReport>,
+    pub warnings: Vec<String>,
+    /// Lowest ONNX opset that can express the result.
+    pub min_opset: i64,
+    pub calibration_samples: usize,
+    /// Output error on the budget-check samples after mixed precision (when it ran).
+    pub budget_check: Option<Metrics>,
+}
+
+/// Runs `g` on each sample.
+pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
+    samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval { sample: i, msg: e.to_string() }))
+        .collect()
+}
+
+fn dce(g: &mut Graph) -> Result<(), QuantError> {
+    Dce.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
+        node: String::new(),
+        msg: e.to_string(),
+    })?;
+    Ok(())
+}
+
+/// Quantizes `g` in place. `calib` are calibration samples (graph inputs in order); `check`
+/// are samples for the mixed-precision budget (calibration samples are used when empty).
+pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &Options) -> Result<Report, QuantError> {
+    let mut report = Report {
+        min_opset: 13,
+        calibration_samples: calib.len(),
+        ..Default::default()
+    };
+    let all_layers = layers::find(g);
+    let excluded: HashSet<&str> = o.exclude.iter().map(|s| s.as_str()).collect();
+    let layers: Vec<layers::Layer> = all_layers.iter().filter(|l| !excluded.contains(l.name.as_str())).cloned().collect();
+    let float_row = |l: &layers::Layer| LayerReport {
+        name: l.name.clone(),
+        op: l.kind.name().into(),
+        precision: "float".into(),
+        sensitivity: None,
+    };
+    match o.mode {
+        Mode::Int8 => {
+            let compute = layers.iter().filter(|l| l.kind != layers::Kind::Gather).cloned().collect::<Vec<_>>();
+            if compute.is_empty() {
+                return Err(QuantError::NothingToQuantize("the model has no Conv/Gemm/MatMul with a constant float weight".into()));
+            }
+            if calib.is_empty() {
+                return Err(QuantError::Calibration("static int8 needs at least one calibration sample".into()));
+            }
+            let req = calib::Request {
+                ranges: static_int8::activation_points(g, &compute),
+                channel_means: if o.bias_correction { compute.iter().filter_map(|l| l.act.map(|a| (a, l.kind != layers::Kind::Conv))).collect() } else { Vec::new() },
+                grams: Vec::new(),
+                bins: o.bins,
+            };
+            let cal = calib::calibrate(g, calib, &req)?;
+            let so = static_int8::StaticOptions {
+                method: o.method,
+                per_tensor: o.per_tensor,
+                int32_bias: o.int32_bias,
+                bias_correction: o.bias_correction,
+                ..Default::default()
+            };
+            let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {
+                let check = if check.is_empty() { &calib[..calib.len().min(8)] } else { check };
+                let (inc, sens, m) = sensitivity::mixed_precision(g, &compute, &cal, &so, check, o.min_cosine, o.max_error)?;
+                report.budget_check = Some(m);
+                (Some(inc), sens)
+            } else {
+                (None, Default::default())
+            };
+            let info = static_int8::apply(g, &compute, &cal, &so, include.as_ref())?;
+            if info.quantized_layers.is_empty() {
+                return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
+            }
+            let q: HashSet<&str> = info.quantized_layers.iter().map(|s| s.as_str()).collect();
+            for l in &all_layers {
+                if l.kind == layers::Kind::Gather {
+                    continue;
+                }
+                let mut r = float_row(l);
+                if q.contains(l.name.as_str()) {
+                    r.precision = if o.per_tensor { "int8 (per-tensor weights)".into() } else { "int8".into() };
+                }
+                r.sensitivity = sens.get(&l.node).copied();
+                report.layers.push(r);
+            }
+            if info.activations == 0 {
+                report.warnings.push("no activation could be calibrated; only weights were quantized".into());
+            }
+        }
+        Mode::Int8Weights | Mode::Int4Weights => {
+            let bits = if o.mode == Mode::Int4Weights { 4 } else { 8 };
+            let block = if o.mode == Mode::Int8Weights && o.block_size == 32 { 0 } else { o.block_size };
+            let wo = weights::WeightOptions {
+                bits,
+                block,
+                gptq: o.gptq,
+                nbits: o.nbits,
+                embeddings: true,
+                conv: o.mode == Mode::Int8Weights,
+            };
+            let cal = if bits == 4 && o.gptq && !calib.is_empty() {
+                let grams = layers.iter().filter(|l| matches!(l.kind, layers::Kind::MatMul | layers::Kind::Gemm)).filter_map(|l| l.act).collect();
+                Some(calib::calibrate(
+                    g,
+                    calib,
+                    &calib::Request {
+                        grams,
+                        bins: o.bins,
+                        ..Default::default()
+                    },
+                )?)
+            } else {
+                None
+            };
+            let info = weights::apply(g, &layers, cal.as_ref(), &wo)?;
+            if info.layers.is_empty() {
+                return Err(QuantError::NothingToQuantize(format!("no MatMul/Gemm/Gather{} weight could be quantized", if bits == 8 { "/Conv" } else { "" })));
+            }
+            for (n, why) in &info.skipped {
+                report.warnings.push(format!("layer '{n}' kept float: {why}"));
+            }
+            for l in &all_layers {
+                let mut r = float_row(l);
+                if let Some((_, how)) = info.layers.iter().find(|(n, _)| *n == l.name) {
+                    r.precision = how.clone();
+                }
+                report.layers.push(r);
+            }
+            if block > 0 {
+                report.min_opset = 21;
+            }
+        }
+        Mode::Int8Dynamic => {
+            let info = dynamic::apply(g, &layers)?;
+            if info.is_empty() {
+                return Err(QuantError::NothingToQuantize("the model has no Conv/Gemm/MatMul with a constant float weight".into()));
+            }
+            for l in &all_layers {
+                let mut r = float_row(l);
+                if let Some((_, how)) = info.iter().find(|(n, _)| *n == l.name) {
+                    r.precision = how.clone();
+                }
+                report.layers.push(r);
+            }
+        }
+        Mode::Fp16 | Mode::Bf16 => {
+            let info = float16::apply(g, calib, o.mode == Mode::Bf16)?;
+            if info.converted == 0 {
+                return Err(QuantError::NothingToQuantize("no op could run in reduced precision".into()));
+            }
+            report.warnings.extend(info.kept.iter().map(|(n, why)| format!("node '{n}' kept fp32: {why}")));
+            let name = if o.mode == Mode::Bf16 { "bf16" } else { "fp16" };
+            for l in &all_layers {
+                let mut r = float_row(l);
+                if !info.kept.iter().any(|(n, _)| *n == l.name) {
+                    r.precision = name.into();
+                }
+                report.layers.push(r);
+            }
+            report.min_opset = 13;
+        }
+    }
+    dce(g)?;
+    let _ = edgeport_ir::infer::infer_types(g);
+    Ok(report)
+}

@@ -1,0 +1,137 @@
+//! Graph edits shared by the quantizers: unique names, float constants, quantized weight
+//! constants behind a DequantizeLinear, and QuantizeLinear→DequantizeLinear pairs on
+//! activations. Every quantized constant and quantized activation carries its `QuantParams`.
+
+use crate::quantize::error::{QuantError, gerr};
+use crate::quantize::params::{encode, qparams};
+use edgeport_ir::ops::defs::quantization::{DequantizeLinear, QuantizeLinear};
+use edgeport_ir::{Bytes, DType, Graph, Op, QuantGranularity, Shape, Tensor, ValueId, ValueType};
+
+/// A name not used by any value of `g`, derived from `base`.
+pub fn unique(g: &Graph, base: &str) -> String {
+    if g.find_value(base).is_none() {
+        return base.to_string();
+    }
+    let mut i = 1;
+    loop {
+        let n = format!("{base}_{i}");
+        if g.find_value(&n).is_none() {
+            return n;
+        }
+        i += 1;
+    }
+}
+
+/// Adds an f32 constant.
+pub fn const_f32(g: &mut Graph, name: &str, shape: Vec<usize>, v: &[f32]) -> Result<ValueId, QuantError> {
+    let t = Tensor::from_f32(shape, v).map_err(|e| gerr(name, e))?;
+    let n = unique(g, name);
+    Ok(g.add_constant(n, t))
+}
+
+/// Adds an integer constant of storage type `d` from codes, with `quant` attached.
+pub fn const_codes(g: &mut Graph, name: &str, d: DType, shape: Vec<usize>, codes: &[i32], quant: Option<edgeport_ir::QuantParams>) -> Result<ValueId, QuantError> {
+    let mut t = Tensor::from_bytes(d, shape, Bytes::from_vec(encode(codes, d))).map_err(|e| gerr(name, e))?;
+    t.quant = quant;
+    let n = unique(g, name);
+    Ok(g.add_constant(n, t))
+}
+
+/// A quantized weight: codes, scales and zero points with their layout.
+pub struct QWeight<'a> {
+    pub name: &'a str,
+    pub storage: DType,
+    pub shape: Vec<usize>,
+    pub codes: &'a [i32],
+    pub scales: &'a [f32],
+    /// Empty = symmetric (no zero-point input).
+    pub zps: &'a [i32],
+    pub granularity: QuantGranularity,
+    /// Shape of the scale tensor (`[]` per tensor, `[C]` per axis, blocked shape per block).
+    pub param_shape: Vec<usize>,
+}
+
+fn f32_type(shape: &[usize]) -> Option<ValueType> {
+    Some(ValueType::tensor(
+        DType::F32,
+        Some(Shape::known(&shape.iter().map(|&d| d as u64).collect::<Vec<_>>())),
+    ))
+}
+
+/// Adds `codes → DequantizeLinear` and returns the float output.
+pub fn dq_weight(g: &mut Graph, w: &QWeight<'_>) -> Result<ValueId, QuantError> {
+    let (axis, block) = match w.granularity {
+        QuantGranularity::PerTensor => (1, 0),
+        QuantGranularity::PerAxis { axis } => (axis as i64, 0),
+        QuantGranularity::PerBlock { axis, block_size } => (axis as i64, block_size as i64),
+    };
+    let qp = qparams(w.storage, w.granularity.clone(), w.scales.to_vec(), w.zps.to_vec());
+    let q = const_codes(g, &format!("{}_quantized", w.name), w.storage, w.shape.clone(), w.codes, Some(qp))?;
+    let s = const_f32(g, &format!("{}_scale", w.name), w.param_shape.clone(), w.scales)?;
+    let z = if w.zps.is_empty() {
+        None
+    } else {
+        Some(const_codes(g, &format!("{}_zero_point", w.name), w.storage, w.param_shape.clone(), w.zps, None)?)
+    };
+    let out = unique(g, &format!("{}_dequantized", w.name));
+    let op = Op::DequantizeLinear(DequantizeLinear {
+        axis,
+        block_size: block,
+        ..Default::default()
+    });
+    let id = g.add_op(unique(g, &format!("{}_DequantizeLinear", w.name)), op, &[Some(q), Some(s), z], &[&out]).map_err(|e| gerr(w.name, e))?;
+    if let Some(v) = g.value_mut(id.out(0)) {
+        v.ty = f32_type(&w.shape);
+    }
+    Ok(id.out(0))
+}
+
+/// Adds `v → QuantizeLinear → DequantizeLinear` (per tensor) and returns the float output.
+pub fn qdq(g: &mut Graph, v: ValueId, scale: f32, zp: i32, d: DType) -> Result<ValueId, QuantError> {
+    let base = g.value(v).map(|x| x.name.clone()).unwrap_or_else(|| "act".into());
+    let ty = g.value(v).and_then(|x| x.ty.clone());
+    let s = const_f32(g, &format!("{base}_scale"), vec![], &[scale])?;
+    let z = const_codes(g, &format!("{base}_zero_point"), d, vec![], &[zp], None)?;
+    let qn = unique(g, &format!("{base}_quantized"));
+    let qnode = g
+        .add_op(unique(g, &format!("{base}_QuantizeLinear")), Op::QuantizeLinear(QuantizeLinear::default()), &[Some(v), Some(s), Some(z)], &[&qn])
+        .map_err(|e| gerr(&base, e))?;
+    if let Some(val) = g.value_mut(qnode.out(0)) {
+        val.quant = Some(qparams(d, QuantGranularity::PerTensor, vec![scale], vec![zp]));
+        val.ty = ty.as_ref().and_then(|t| t.as_tensor()).map(|t| ValueType::tensor(d, t.shape.clone()));
+    }
+    let dn = unique(g, &format!("{base}_dequantized"));
+    let dnode = g
+        .add_op(
+            unique(g, &format!("{base}_DequantizeLinear")),
+            Op::DequantizeLinear(DequantizeLinear::default()),
+            &[Some(qnode.out(0)), Some(s), Some(z)],
+            &[&dn],
+        )
+        .map_err(|e| gerr(&base, e))?;
+    if let Some(val) = g.value_mut(dnode.out(0)) {
+        val.ty = ty;
+    }
+    Ok(dnode.out(0))
+}
+
+/// Removes `quant` annotations from constants and values (for writers such as ONNX whose QDQ
+/// nodes already carry the parameters); returns how many were removed.
+pub fn strip_annotations(g: &mut Graph) -> usize {
+    let ids: Vec<_> = g.node_ids().collect();
+    let mut n = 0;
+    for id in ids {
+        let node = g.node_mut(id);
+        if let Op::Constant(c) = &mut node.op {
+            if c.value.quant.take().is_some() {
+                n += 1;
+            }
+        }
+        for v in &mut node.outputs {
+            if v.quant.take().is_some() {
+                n += 1;
+            }
+        }
+    }
+    n
+}

@@ -1,0 +1,262 @@
+//! Static int8: per-channel symmetric int8 weights behind DequantizeLinear, QuantizeLinear →
+//! DequantizeLinear pairs (uint8 asymmetric, calibrated) on the activation inputs and outputs of
+//! Conv/Gemm/MatMul, int32 biases with scale `s_x * s_w` (as onnxruntime expects), and bias
+//! correction of the mean output shift the weight rounding causes.
+//!
+//! An activation is quantized once and every consumer reads the same QDQ value, so the inputs
+//! of a residual Add share the ranges of the layers that produce them. A layer output that is
+//! followed only by a Relu/Clip is quantized after the activation (the form runtimes fuse).
+//! Graph outputs stay float.
+
+use crate::quantize::calib::Calibration;
+use crate::quantize::calib::estimators::{Method, estimate};
+use crate::quantize::error::{QuantError, gerr};
+use crate::quantize::layers::{Kind, Layer, float_const};
+use crate::quantize::params::{from_range, per_channel_i8, qparams, qrange, round_even};
+use crate::quantize::qdq::{QWeight, const_codes, const_f32, dq_weight, qdq};
+use edgeport_ir::ops::defs::quantization::DequantizeLinear;
+use edgeport_ir::{DType, Graph, NodeId, Op, QuantGranularity, ValueId};
+use std::collections::{HashMap, HashSet};
+
+/// Options of the static int8 quantizer.
+#[derive(Clone, Debug)]
+pub struct StaticOptions {
+    pub method: Method,
+    /// One scale per weight tensor instead of per output channel.
+    pub per_tensor: bool,
+    /// Activation storage type (U8 asymmetric or I8 symmetric).
+    pub act_dtype: DType,
+    /// Quantize biases to int32 (otherwise they stay float).
+    pub int32_bias: bool,
+    pub bias_correction: bool,
+}
+
+impl Default for StaticOptions {
+    fn default() -> Self {
+        StaticOptions {
+            method: Method::MinMax,
+            per_tensor: false,
+            act_dtype: DType::U8,
+            int32_bias: true,
+            bias_correction: true,
+        }
+    }
+}
+
+/// The value after a layer that gets its output QDQ: the layer output, or the output of a
+/// Relu/Clip that is its only consumer. `None` when that value is a graph output.
+pub fn output_point(g: &Graph, l: &Layer) -> Option<ValueId> {
+    let mut v = l.node.out(0);
+    let cons = g.consumers(v);
+    if cons.len() == 1 && !g.is_output(v) {
+        let (c, _) = cons[0];
+        if matches!(g.node(c).op, Op::Relu(_) | Op::Clip(_)) {
+            v = c.out(0);
+        }
+    }
+    (!g.is_output(v)).then_some(v)
+}
+
+/// The activations to calibrate for the given layers.
+pub fn activation_points(g: &Graph, layers: &[Layer]) -> Vec<ValueId> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for l in layers {
+        if l.kind == Kind::Gather {
+            continue;
+        }
+        for v in [l.act, output_point(g, l)].into_iter().flatten() {
+            let is_float = g.value(v).and_then(|x| x.ty.as_ref()).and_then(|t| t.as_tensor()).is_none_or(|t| t.dtype == DType::F32);
+            if is_float && seen.insert(v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// Per-channel (or per-tensor) symmetric int8 of a layer's weight; returns the dequantized
+/// value, the scales and the rounding error `dequant(q(W)) - W`.
+pub fn int8_weight(g: &mut Graph, l: &Layer, per_tensor: bool) -> Result<(ValueId, Vec<f32>, Vec<f64>), QuantError> {
+    let w = float_const(g, l.weight)
+        .ok_or_else(|| gerr(&l.name, "weight is not a float constant"))?
+        .to_f64_vec()
+        .ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
+    let shape = l.w_shape.clone();
+    let (codes, scales, gran, pshape) = if per_tensor {
+        let (c, s) = per_channel_i8(&w, &[1, w.len()], 0);
+        (c, s, QuantGranularity::PerTensor, vec![])
+    } else {
+        let (c, s) = per_channel_i8(&w, &shape, l.out_axis);
+        let n = s.len();
+        (c, s, QuantGranularity::PerAxis { axis: l.out_axis }, vec![n])
+    };
+    let inner: usize = shape.iter().skip(l.out_axis + 1).product::<usize>().max(1);
+    let nch = scales.len().max(1);
+    let err: Vec<f64> = codes
+        .iter()
+        .zip(&w)
+        .enumerate()
+        .map(|(i, (&q, &x))| {
+            let ch = if per_tensor { 0 } else { (i / inner) % nch };
+            q as f64 * scales[ch] as f64 - x
+        })
+        .collect();
+    let codes32: Vec<i32> = codes.iter().map(|&c| c as i32).collect();
+    let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
+    let dq = dq_weight(
+        g,
+        &QWeight {
+            name: &wname,
+            storage: DType::I8,
+            shape,
+            codes: &codes32,
+            scales: &scales,
+            zps: &[],
+            granularity: gran,
+            param_shape: pshape,
+        },
+    )?;
+    g.set_input(l.node, l.w_slot, Some(dq)).map_err(|e| gerr(&l.name, e))?;
+    Ok((dq, scales, err))
+}
+
+/// Mean output shift per output channel caused by the weight error, given per-input-channel
+/// activation means.
+fn bias_shift(l: &Layer, err: &[f64], mean: &[f64], groups: usize) -> Option<Vec<f64>> {
+    let s = &l.w_shape;
+    match l.kind {
+        Kind::Conv => {
+            let (o, ci) = (*s.first()?, *s.get(1)?);
+            let k: usize = s.iter().skip(2).product();
+            let per_group_out = o / groups.max(1);
+            let mut d = vec![0.0; o];
+            for (oc, dv) in d.iter_mut().enumerate() {
+                let grp = oc / per_group_out.max(1);
+                for ic in 0..ci {
+                    let m = *mean.get(grp * ci + ic)?;
+                    let base = (oc * ci + ic) * k;
+                    let e: f64 = err.get(base..base + k)?.iter().sum();
+                    *dv += e * m;
+                }
+            }
+            Some(d)
+        }
+        Kind::Gemm => {
+            let (r, c) = (*s.first()?, *s.get(1)?);
+            let (n, kk) = if l.out_axis == 0 { (r, c) } else { (c, r) };
+            let mut d = vec![0.0; n];
+            for (j, dv) in d.iter_mut().enumerate() {
+                for k in 0..kk {
+                    let idx = if l.out_axis == 0 { j * c + k } else { k * c + j };
+                    *dv += err.get(idx)? * mean.get(k)?;
+                }
+            }
+            Some(d)
+        }
+        _ => None,
+    }
+}
+
+/// What static quantization did.
+#[derive(Clone, Debug, Default)]
+pub struct StaticInfo {
+    pub quantized_layers: Vec<String>,
+    pub activations: usize,
+    pub int32_biases: usize,
+    pub corrected_biases: usize,
+}
+
+/// Quantizes the layers in `include` (all when `None`) with calibrated ranges.
+pub fn apply(g: &mut Graph, layers: &[Layer], cal: &Calibration, o: &StaticOptions, include: Option<&HashSet<NodeId>>) -> Result<StaticInfo, QuantError> {
+    let chosen: Vec<&Layer> = layers.iter().filter(|l| l.kind != Kind::Gather && include.is_none_or(|s| s.contains(&l.node))).collect();
+    let mut info = StaticInfo::default();
+    // Activation parameters.
+    let levels = (qrange(o.act_dtype).1 - qrange(o.act_dtype).0) as f64;
+    let symmetric = o.act_dtype == DType::I8;
+    let mut params: HashMap<ValueId, (f32, i32)> = HashMap::new();
+    let points = activation_points(g, &chosen.iter().map(|l| (*l).clone()).collect::<Vec<_>>());
+    for &v in &points {
+        let Some(h) = cal.hists.get(&v) else { continue };
+        let (lo, hi) = estimate(h, o.method, levels);
+        if hi - lo <= 0.0 {
+            continue;
+        }
+        params.insert(v, from_range(lo, hi, o.act_dtype, symmetric));
+    }
+    // Weights and biases first (they read the original activation ids).
+    for l in &chosen {
+        let (_, wscales, err) = int8_weight(g, l, o.per_tensor)?;
+        info.quantized_layers.push(l.name.clone());
+        let Some(bslot) = l.bias_slot else { continue };
+        let Some(bv) = g.inputs_of(l.node).get(bslot).copied().flatten() else { continue };
+        let Some(mut bias) = float_const(g, bv).and_then(|t| t.to_f64_vec()) else { continue };
+        let mut corrected = false;
+        if o.bias_correction {
+            let groups = match &g.node(l.node).op {
+                Op::Conv(c) => c.group.max(1) as usize,
+                _ => 1,
+            };
+            if let Some(mean) = l.act.and_then(|a| cal.means.get(&a)) {
+                if let Some(d) = bias_shift(l, &err, mean, groups) {
+                    if d.len() == bias.len() {
+                        for (b, s) in bias.iter_mut().zip(d) {
+                            *b -= s;
+                        }
+                        info.corrected_biases += 1;
+                        corrected = true;
+                    }
+                }
+            }
+        }
+        let sx = l.act.and_then(|a| params.get(&a)).map(|p| p.0);
+        let bname = g.value(bv).map(|v| v.name.clone()).unwrap_or_else(|| format!("{}_bias", l.name));
+        let new_b = match sx {
+            Some(sx) if o.int32_bias => {
+                let n = bias.len();
+                let scales: Vec<f32> = (0..n).map(|c| sx * wscales.get(if o.per_tensor { 0 } else { c }).copied().unwrap_or(1.0)).collect();
+                let codes: Vec<i32> = bias
+                    .iter()
+                    .zip(&scales)
+                    .map(|(&b, &s)| round_even(b / s as f64).clamp(i32::MIN as f64, i32::MAX as f64) as i32)
+                    .collect();
+                let qp = qparams(DType::I32, QuantGranularity::PerAxis { axis: 0 }, scales.clone(), vec![]);
+                let q = const_codes(g, &format!("{bname}_quantized"), DType::I32, vec![n], &codes, Some(qp))?;
+                let s = const_f32(g, &format!("{bname}_scale"), vec![n], &scales)?;
+                let out = crate::quantize::qdq::unique(g, &format!("{bname}_dequantized"));
+                let op = Op::DequantizeLinear(DequantizeLinear {
+                    axis: 0,
+                    ..Default::default()
+                });
+                let nn = crate::quantize::qdq::unique(g, &format!("{bname}_DequantizeLinear"));
+                let id = g.add_op(nn, op, &[Some(q), Some(s), None], &[&out]).map_err(|e| gerr(&l.name, e))?;
+                if let Some(val) = g.value_mut(id.out(0)) {
+                    val.ty = g_ty_f32(n);
+                }
+                info.int32_biases += 1;
+                id.out(0)
+            }
+            _ if corrected => {
+                let v32: Vec<f32> = bias.iter().map(|&b| b as f32).collect();
+                const_f32(g, &format!("{bname}_corrected"), vec![v32.len()], &v32)?
+            }
+            _ => continue,
+        };
+        g.set_input(l.node, bslot, Some(new_b)).map_err(|e| gerr(&l.name, e))?;
+    }
+    // Activations: one QDQ per value, every consumer rewired (graph outputs keep the float).
+    for v in points {
+        let Some(&(s, z)) = params.get(&v) else { continue };
+        let consumers = g.consumers(v);
+        let dq = qdq(g, v, s, z, o.act_dtype)?;
+        for (c, slot) in consumers {
+            g.set_input(c, slot, Some(dq)).map_err(|e| gerr(&g.node(c).name.clone(), e))?;
+        }
+        info.activations += 1;
+    }
+    Ok(info)
+}
+
+fn g_ty_f32(n: usize) -> Option<edgeport_ir::ValueType> {
+    Some(edgeport_ir::ValueType::tensor(DType::F32, Some(edgeport_ir::Shape::known(&[n as u64]))))
+}

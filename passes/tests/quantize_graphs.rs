@@ -1,0 +1,187 @@
+//! Quantization on small graphs built in code: every mode keeps the outputs close to the float
+//! model on the evaluator, emits the QDQ/contrib form it promises, and refuses bad input.
+
+use edgeport_eval::{Tensor as ETensor, Value};
+use edgeport_ir::ops::defs::math::{Gemm, MatMul, Relu};
+use edgeport_ir::{DType, Graph, Op, OpKind, Shape, Tensor, ValueType};
+use edgeport_passes::quantize::{self, Mode, Options, QuantError};
+
+fn rng(seed: &mut u64) -> f32 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+}
+
+/// x[2,32] → Gemm(W1[16,32]ᵀ, b1) → Relu → MatMul(W2[16,32]) → y[2,32]
+fn mlp() -> Graph {
+    let mut s = 1u64;
+    let mut g = Graph::new("mlp");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2, 32])))));
+    let w1: Vec<f32> = (0..16 * 32).map(|_| rng(&mut s) * 0.3).collect();
+    let b1: Vec<f32> = (0..16).map(|_| rng(&mut s) * 0.1).collect();
+    let w2: Vec<f32> = (0..16 * 32).map(|_| rng(&mut s) * 0.3).collect();
+    let w1 = g.add_constant("w1", Tensor::from_f32(vec![16, 32], &w1).unwrap());
+    let b1 = g.add_constant("b1", Tensor::from_f32(vec![16], &b1).unwrap());
+    let w2 = g.add_constant("w2", Tensor::from_f32(vec![16, 32], &w2).unwrap());
+    let gm = g
+        .add_op(
+            "fc1",
+            Op::Gemm(Gemm {
+                transB: 1,
+                ..Default::default()
+            }),
+            &[Some(x), Some(w1), Some(b1)],
+            &["h"],
+        )
+        .unwrap();
+    let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(gm.out(0))], &["hr"]).unwrap();
+    let mm = g.add_op("fc2", Op::MatMul(MatMul {}), &[Some(r.out(0)), Some(w2)], &["y"]).unwrap();
+    g.add_output("y", mm.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    g
+}
+
+fn samples(n: usize, seed: u64) -> Vec<Vec<Value>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let v: Vec<f64> = (0..64).map(|_| rng(&mut s) as f64).collect();
+            vec![Value::Tensor(ETensor::from_f64(DType::F32, &[2, 32], v).unwrap())]
+        })
+        .collect()
+}
+
+fn count(g: &Graph, k: OpKind) -> usize {
+    g.node_ids().filter(|&id| g.node(id).op.kind() == k).count()
+}
+
+fn error_after(mode: Mode, o: Options) -> (Graph, quantize::Metrics) {
+    let float = mlp();
+    let mut g = float.clone();
+    let cal = samples(16, 3);
+    quantize::quantize(&mut g, &cal, &[], &Options { mode, ..o }).unwrap();
+    edgeport_ir::validate::validate(&g).unwrap();
+    let held = samples(4, 99);
+    let a = quantize::run_all(&float, &held).unwrap();
+    let b = quantize::run_all(&g, &held).unwrap();
+    (g, quantize::compare(&a, &b))
+}
+
+#[test]
+fn static_int8_inserts_qdq_and_stays_close() {
+    let (g, m) = error_after(Mode::Int8, Options::default());
+    assert!(m.cosine > 0.999, "{m:?}");
+    assert!(count(&g, OpKind::QuantizeLinear) >= 2);
+    // Two weights and one int32 bias are dequantized, plus activations.
+    assert!(count(&g, OpKind::DequantizeLinear) >= 5);
+    // The int8 weight constants carry their per-channel parameters.
+    let qw = g
+        .node_ids()
+        .filter_map(|id| match &g.node(id).op {
+            Op::Constant(c) if c.value.dtype == DType::I8 => c.value.quant.clone(),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(qw.len(), 2);
+    assert!(qw.iter().all(|q| q.scale.len() == 16 || q.scale.len() == 32));
+    assert!(g.node_ids().any(|id| matches!(&g.node(id).op, Op::Constant(c) if c.value.dtype == DType::I32)));
+}
+
+#[test]
+fn every_estimator_works() {
+    for m in ["minmax", "percentile", "entropy", "mse"] {
+        let (_, e) = error_after(
+            Mode::Int8,
+            Options {
+                method: quantize::Method::parse(m).unwrap(),
+                ..Default::default()
+            },
+        );
+        assert!(e.cosine > 0.99, "{m}: {e:?}");
+    }
+}
+
+#[test]
+fn weight_only_int4_gptq_and_rtn() {
+    for (gptq, nbits) in [(true, true), (false, false)] {
+        let (g, m) = error_after(
+            Mode::Int4Weights,
+            Options {
+                block_size: 16,
+                gptq,
+                nbits,
+                ..Default::default()
+            },
+        );
+        assert!(m.cosine > 0.99, "gptq={gptq}: {m:?}");
+        let custom = g.node_ids().filter(|&id| matches!(&g.node(id).op, Op::Custom(c) if c.name == "MatMulNBits")).count();
+        assert_eq!(custom, usize::from(nbits), "MatMulNBits count");
+        assert!(g.node_ids().any(|id| matches!(&g.node(id).op, Op::Constant(c) if c.value.dtype == DType::U4 || c.value.dtype == DType::U8)));
+    }
+}
+
+#[test]
+fn dynamic_int8_uses_matmul_integer() {
+    let (g, m) = error_after(Mode::Int8Dynamic, Options::default());
+    assert!(m.cosine > 0.999, "{m:?}");
+    assert_eq!(count(&g, OpKind::MatMulInteger), 2);
+    assert_eq!(count(&g, OpKind::DynamicQuantizeLinear), 2);
+}
+
+#[test]
+fn fp16_and_bf16_cast_at_the_boundaries() {
+    for mode in [Mode::Fp16, Mode::Bf16] {
+        let (g, m) = error_after(mode, Options::default());
+        assert!(m.cosine > 0.999, "{mode:?}: {m:?}");
+        assert!(count(&g, OpKind::Cast) >= 2, "{mode:?}");
+    }
+}
+
+#[test]
+fn mixed_precision_meets_the_budget() {
+    let float = mlp();
+    let mut g = float.clone();
+    let r = quantize::quantize(
+        &mut g,
+        &samples(16, 3),
+        &[],
+        &Options {
+            min_cosine: Some(0.999),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = r.budget_check.unwrap();
+    assert!(m.cosine >= 0.999, "{m:?}");
+    assert!(r.layers.iter().all(|l| l.sensitivity.is_some()));
+}
+
+#[test]
+fn bad_inputs_are_refused() {
+    // Block size not dividing the reduction axis.
+    let mut g = mlp();
+    let e = quantize::quantize(
+        &mut g,
+        &[],
+        &[],
+        &Options {
+            mode: Mode::Int4Weights,
+            block_size: 24,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not divide"), "{e}");
+    // NaN in calibration data.
+    let mut g = mlp();
+    let mut bad = samples(1, 5);
+    bad[0][0] = Value::Tensor(ETensor::from_f64(DType::F32, &[2, 32], vec![f64::NAN; 64]).unwrap());
+    let e = quantize::quantize(&mut g, &bad, &[], &Options::default()).unwrap_err();
+    assert!(matches!(e, QuantError::Calibration(_) | QuantError::Eval { .. }), "{e}");
+    // No quantizable op.
+    let mut g = Graph::new("relu");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2])))));
+    let r = g.add_op("r", Op::Relu(Relu {}), &[Some(x)], &["y"]).unwrap();
+    g.add_output("y", r.out(0)).unwrap();
+    let e = quantize::quantize(&mut g, &samples(1, 1), &[], &Options::default()).unwrap_err();
+    assert!(matches!(e, QuantError::NothingToQuantize(_)), "{e}");
+}
