@@ -75,6 +75,38 @@ enum Cmd {
         #[arg(long)]
         per_node: bool,
     },
+    /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
+    Prune {
+        model: PathBuf,
+        /// Where to write the pruned model (format from the extension or --to).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Remove this fraction of the channels of every prunable group (0 <= R < 1).
+        #[arg(long, group = "how")]
+        structured: Option<f64>,
+        /// Zero this fraction of the weights, smallest magnitude first.
+        #[arg(long, group = "how")]
+        sparsity: Option<f64>,
+        /// N:M semi-structured sparsity, e.g. 2:4.
+        #[arg(long, group = "how")]
+        nm: Option<String>,
+        /// Channel ranking: l1, l2 or bn.
+        #[arg(long, default_value = "l1")]
+        criterion: String,
+        /// Rank across layers instead of the same ratio per layer.
+        #[arg(long)]
+        global: bool,
+        /// Layers (producer node names) to leave alone (repeatable).
+        #[arg(long)]
+        keep: Vec<String>,
+        /// Report what would be pruned; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// List the known formats (built-in and plugins found on PATH).
     Formats,
 }
@@ -151,6 +183,45 @@ fn main() -> ExitCode {
                 to,
                 opset,
                 passes,
+            })?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Prune {
+            model,
+            output,
+            structured,
+            sparsity,
+            nm,
+            criterion,
+            global,
+            keep,
+            dry_run,
+            from,
+            to,
+        } => {
+            use edgeport_passes::prune::{PruneMode, PruneOptions};
+            let mode = match (structured, sparsity, nm) {
+                (Some(r), None, None) => PruneMode::Structured(r),
+                (None, Some(r), None) => PruneMode::Sparsity(r),
+                (None, None, Some(s)) => {
+                    let (n, m) = commands::prune::parse_nm(&s)?;
+                    PruneMode::NOfM(n, m)
+                }
+                _ => return Err(CommandError::Input("give one of --structured R, --sparsity R, --nm N:M".into())),
+            };
+            let r = commands::prune::run(&commands::prune::PruneArgs {
+                input: model,
+                output,
+                from,
+                to,
+                opts: PruneOptions {
+                    mode,
+                    criterion: commands::prune::parse_criterion(&criterion)?,
+                    keep,
+                    global,
+                },
+                dry_run,
             })?;
             emit(json, &r);
             Ok(0)

@@ -6,13 +6,15 @@
 //! from CLI flags, target profiles or TOML files; [`registry`] maps names to passes.
 //!
 //! Passes here (one file each): `dce` (dead code), `identity` (Identity removal), `fold`
-//! (constant folding on the reference evaluator), `cse` (common subexpressions).
+//! (constant folding on the reference evaluator), `cse` (common subexpressions); `prune`
+//! (structured, magnitude and N:M pruning, a directory of its own).
 
 mod cse;
 mod dce;
 mod fold;
 mod identity;
 mod manager;
+pub mod prune;
 
 pub use cse::Cse;
 pub use dce::Dce;

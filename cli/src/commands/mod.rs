@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod inspect;
+pub mod prune;
 pub mod run;
 pub mod verify;
 
