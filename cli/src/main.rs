@@ -254,6 +254,45 @@ fn main() -> ExitCode {
             emit(json, &r);
             Ok(0)
         }
+        Cmd::Prune {
+            model,
+            output,
+            structured,
+            sparsity,
+            nm,
+            criterion,
+            global,
+            keep,
+            dry_run,
+            from,
+            to,
+        } => {
+            use edgeport_passes::prune::{PruneMode, PruneOptions};
+            let mode = match (structured, sparsity, nm) {
+                (Some(r), None, None) => PruneMode::Structured(r),
+                (None, Some(r), None) => PruneMode::Sparsity(r),
+                (None, None, Some(s)) => {
+                    let (n, m) = commands::prune::parse_nm(&s)?;
+                    PruneMode::NOfM(n, m)
+                }
+                _ => return Err(CommandError::Input("give one of --structured R, --sparsity R, --nm N:M".into())),
+            };
+            let r = commands::prune::run(&commands::prune::PruneArgs {
+                input: model,
+                output,
+                from,
+                to,
+                opts: PruneOptions {
+                    mode,
+                    criterion: commands::prune::parse_criterion(&criterion)?,
+                    keep,
+                    global,
+                },
+                dry_run,
+            })?;
+            emit(json, &r);
+            Ok(0)
+        }
         Cmd::Inspect { model, from } => {
             emit(json, &commands::inspect::run(&model, from.as_deref())?);
             Ok(0)

@@ -9,7 +9,8 @@
 //! (constant folding on the reference evaluator), `cse` (common subexpressions), `shapes`
 //! (static shapes: Shape/Size of known dims to constants, fold and re-infer until settled),
 //! `fold_bn` (BatchNormalization into the preceding Conv/ConvTranspose/Gemm, or into Mul+Add),
-//! `nhwc`/`nhwc-io` (NCHW → NHWC layout, see [`layout`]).
+//! `nhwc`/`nhwc-io` (NCHW → NHWC layout, see [`layout`]);
+//! `prune` (structured, magnitude and N:M pruning, a directory of its own).
 
 mod cse;
 mod dce;
@@ -19,6 +20,7 @@ mod identity;
 pub mod layout;
 mod manager;
 mod shapes;
+pub mod prune;
 
 pub use cse::Cse;
 pub use dce::Dce;

@@ -135,6 +135,19 @@ fn macs(g: &Graph, id: edgeport_ir::NodeId) -> u64 {
     }
 }
 
+/// Parameters, parameter bytes and MACs per sample of a graph (shapes inferred beforehand).
+pub(crate) fn graph_stats(g: &Graph) -> (u64, u64, u64) {
+    let (mut params, mut bytes, mut total) = (0u64, 0u64, 0u64);
+    for id in g.node_ids() {
+        if let Op::Constant(c) = &g.node(id).op {
+            params += c.value.numel() as u64;
+            bytes += c.value.nbytes() as u64;
+        }
+        total = total.saturating_add(macs(g, id));
+    }
+    (params, bytes, total)
+}
+
 /// Runs `inspect`.
 pub fn run(path: &Path, from: Option<&str>) -> Result<InspectReport, CommandError> {
     let fmt = match from {

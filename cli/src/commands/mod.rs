@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod inspect;
 pub mod quantize;
+pub mod prune;
 pub mod run;
 pub mod verify;
 

@@ -1,0 +1,146 @@
+//! Pruning: structured (whole channels and neurons removed, consumers rewritten, the graph gets
+//! smaller), unstructured magnitude sparsity, and N:M semi-structured sparsity.
+//!
+//! Entry point: [`prune`]. Structured pruning is planned by a channel dependency analysis
+//! (`channels.rs`) so residual additions, concatenations, depthwise convolutions, BatchNorm,
+//! flatten-before-linear and transformer MLPs stay consistent; groups it cannot rewrite safely
+//! are locked and reported with the reason.
+
+mod channels;
+mod sparse;
+mod structured;
+mod tensor;
+
+use crate::{Context, Dce, Pass};
+use edgeport_ir::{Graph, Op, ValueType};
+
+/// What to prune.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PruneMode {
+    /// Remove this fraction of the channels of every prunable group.
+    Structured(f64),
+    /// Zero this fraction of the weights (smallest magnitude first).
+    Sparsity(f64),
+    /// Keep `n` of every `m` weights along the reduction axis.
+    NOfM(usize, usize),
+}
+
+/// How channels are ranked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Criterion {
+    L1,
+    L2,
+    /// The |scale| of the BatchNorm that follows (L1 where there is none).
+    Bn,
+}
+
+/// Pruning options.
+#[derive(Clone, Debug)]
+pub struct PruneOptions {
+    pub mode: PruneMode,
+    pub criterion: Criterion,
+    /// Producer node names whose output channels (and everything tied to them) stay.
+    pub keep: Vec<String>,
+    /// One ranking across layers instead of the same ratio per layer.
+    pub global: bool,
+}
+
+/// One channel group in the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupReport {
+    /// The producers whose outputs share these channels.
+    pub producers: Vec<String>,
+    pub before: usize,
+    pub after: usize,
+    /// Why the group was left alone.
+    pub locked: Option<String>,
+}
+
+/// One weight in a sparsity report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerSparsity {
+    pub name: String,
+    pub params: usize,
+    pub zeros_before: usize,
+    pub zeros_after: usize,
+    pub skipped: Option<String>,
+}
+
+/// What pruning did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PruneReport {
+    pub groups: Vec<GroupReport>,
+    pub layers: Vec<LayerSparsity>,
+}
+
+/// A pruning error.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error("ratio {0} is outside [0, 1)")]
+    BadRatio(f64),
+    #[error("bad N:M pattern {0}: need 0 < N < M")]
+    BadNm(String),
+    #[error("nothing to prune: {0}")]
+    NothingPrunable(String),
+    #[error("{0}")]
+    Graph(String),
+}
+
+/// Prunes `g` in place.
+pub fn prune(g: &mut Graph, opts: &PruneOptions) -> Result<PruneReport, PruneError> {
+    let mut report = PruneReport::default();
+    match opts.mode {
+        PruneMode::Structured(r) | PruneMode::Sparsity(r) if !(0.0..1.0).contains(&r) => return Err(PruneError::BadRatio(r)),
+        PruneMode::NOfM(n, m) if n == 0 || n >= m => return Err(PruneError::BadNm(format!("{n}:{m}"))),
+        PruneMode::Structured(r) => {
+            report.groups = structured::prune_structured(g, opts, r)?;
+            if report.groups.iter().all(|x| x.locked.is_some() || x.before <= 1) {
+                let why: Vec<String> = report
+                    .groups
+                    .iter()
+                    .take(3)
+                    .map(|x| {
+                        format!(
+                            "{}: {}",
+                            x.producers.join("+"),
+                            x.locked.clone().unwrap_or_else(|| "one channel".into())
+                        )
+                    })
+                    .collect();
+                let why = if why.is_empty() {
+                    "the graph has no Conv/Gemm/MatMul with constant weights".into()
+                } else {
+                    why.join("; ")
+                };
+                return Err(PruneError::NothingPrunable(why));
+            }
+            refresh_shapes(g)?;
+        }
+        PruneMode::Sparsity(r) => report.layers = sparse::magnitude(g, &opts.keep, r, opts.global)?,
+        PruneMode::NOfM(n, m) => report.layers = sparse::n_of_m(g, &opts.keep, n, m)?,
+    }
+    if report.groups.is_empty() && report.layers.is_empty() {
+        return Err(PruneError::NothingPrunable(
+            "the graph has no Conv/Gemm/MatMul with constant float weights".into(),
+        ));
+    }
+    Dce.run(g, &mut Context::default()).map_err(|e| PruneError::Graph(e.to_string()))?;
+    Ok(report)
+}
+
+/// Forgets the shapes of computed values and infers them again.
+fn refresh_shapes(g: &mut Graph) -> Result<(), PruneError> {
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        let n = g.node_mut(id);
+        if matches!(n.op, Op::Input(_) | Op::Constant(_)) {
+            continue;
+        }
+        for v in &mut n.outputs {
+            if let Some(ValueType::Tensor(t)) = &mut v.ty {
+                t.shape = None;
+            }
+        }
+    }
+    edgeport_ir::infer::infer_types(g).map_err(|e| PruneError::Graph(e.to_string()))
+}

@@ -1,0 +1,176 @@
+//! Structured pruning: rank the channels of every free channel space, choose which to drop
+//! (per layer or globally), and rewrite weights, biases, BatchNorm vectors and depthwise groups
+//! consistently from the analysis' actions. The graph stays dense: it simply has fewer
+//! channels.
+
+use super::channels::{Action, Analysis, Info, analyze};
+use super::tensor::{axis_norms, const_input, take_axis};
+use super::{Criterion, GroupReport, PruneError, PruneOptions};
+use edgeport_ir::{Graph, Op};
+use std::collections::HashMap;
+
+/// Per-channel importance of a root space (higher = more important), normalised per producer.
+fn importance(g: &Graph, a: &mut Analysis, root: usize, crit: Criterion) -> Vec<f64> {
+    let size = a.spaces[root].size;
+    let mut score = vec![0f64; size];
+    if crit == Criterion::Bn {
+        let bns = a.bns.clone();
+        let mut found = false;
+        for (bn, info) in bns {
+            let Some(gamma) = const_input(g, bn, 1).and_then(|t| t.to_f64_vec()) else {
+                continue;
+            };
+            let mut off = 0;
+            for seg in &info.segs {
+                if a.root(seg.space) == root {
+                    for c in 0..seg.size.min(size) {
+                        score[c] += gamma.get(off + c).map_or(0.0, |v| v.abs());
+                    }
+                    found = true;
+                }
+                off += seg.size;
+            }
+        }
+        if found {
+            return score;
+        }
+    }
+    let p = if crit == Criterion::L2 { 2 } else { 1 };
+    for &(node, port, axis) in &a.spaces[root].producers {
+        let Some(n) = const_input(g, node, port).and_then(|w| axis_norms(w, axis, p)) else {
+            continue;
+        };
+        let max = n.iter().cloned().fold(0f64, f64::max);
+        if n.len() == size && max > 0.0 {
+            score.iter_mut().zip(&n).for_each(|(s, v)| *s += v / max);
+        }
+    }
+    score
+}
+
+/// Indices to keep: the `size - drop` most important, in ascending order.
+fn keep_top(score: &[f64], drop: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&x, &y| score[y].total_cmp(&score[x]).then(x.cmp(&y)));
+    idx.truncate(score.len().saturating_sub(drop).max(1));
+    idx.sort_unstable();
+    idx
+}
+
+/// Kept positions along an info's axis (segments concatenated, each channel `inner` wide).
+fn kept_positions(a: &mut Analysis, info: &Info, kept: &HashMap<usize, Vec<usize>>) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    for seg in &info.segs {
+        let r = a.root(seg.space);
+        let chans: Vec<usize> = kept.get(&r).cloned().unwrap_or_else(|| (0..seg.size).collect());
+        for c in chans {
+            for j in 0..info.inner {
+                out.push((off + c) * info.inner + j);
+            }
+        }
+        off += seg.size;
+    }
+    out
+}
+
+/// Prunes output channels; returns one report line per pruned or locked group.
+pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -> Result<Vec<GroupReport>, PruneError> {
+    let mut a = analyze(g, &opts.keep).map_err(PruneError::Graph)?;
+    let mut roots: Vec<usize> = (0..a.spaces.len()).filter(|&s| a.root(s) == s).collect();
+    roots.sort_unstable();
+    let mut kept: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut reports = Vec::new();
+    let free: Vec<usize> = roots
+        .iter()
+        .copied()
+        .filter(|&r| a.spaces[r].locked.is_none() && a.spaces[r].size > 1)
+        .collect();
+    let scores: Vec<(usize, Vec<f64>)> = free.iter().map(|&r| (r, importance(g, &mut a, r, opts.criterion))).collect();
+    let drops: HashMap<usize, usize> = if opts.global {
+        global_drops(&scores, ratio)
+    } else {
+        scores
+            .iter()
+            .map(|(r, s)| (*r, ((s.len() as f64) * ratio).floor() as usize))
+            .collect()
+    };
+    for (r, score) in &scores {
+        let drop = drops.get(r).copied().unwrap_or(0).min(score.len() - 1);
+        if drop > 0 {
+            kept.insert(*r, keep_top(score, drop));
+        }
+    }
+    for &r in &roots {
+        let names: Vec<String> = a.spaces[r].producers.iter().map(|(n, _, _)| g.node(*n).name.clone()).collect();
+        if names.is_empty() {
+            continue;
+        }
+        let before = a.spaces[r].size;
+        reports.push(GroupReport {
+            producers: names,
+            before,
+            after: kept.get(&r).map_or(before, Vec::len),
+            locked: a.spaces[r].locked.clone(),
+        });
+    }
+    if kept.is_empty() {
+        return Ok(reports);
+    }
+    let actions = a.actions.clone();
+    for act in actions {
+        match act {
+            Action::Slice { node, port, axis, info } => {
+                let pos = kept_positions(&mut a, &info, &kept);
+                let Some(t) = const_input(g, node, port) else { continue };
+                if t.shape.get(axis) == Some(&pos.len()) {
+                    continue;
+                }
+                if t.shape.get(axis) != Some(&(info.width() * info.inner)) {
+                    return Err(PruneError::Graph(format!(
+                        "node '{}': input {port} has shape {:?}, expected {} along axis {axis}",
+                        g.node(node).name,
+                        t.shape,
+                        info.width() * info.inner
+                    )));
+                }
+                let sliced = take_axis(t, axis, &pos).map_err(|e| PruneError::Graph(format!("node '{}': {e}", g.node(node).name)))?;
+                let name = format!("{}_pruned{port}", g.node(node).name);
+                let c = g.add_constant(name, sliced);
+                g.set_input(node, port, Some(c)).map_err(|e| PruneError::Graph(e.to_string()))?;
+            }
+            Action::Group { node, info } => {
+                let n = kept_positions(&mut a, &info, &kept).len();
+                if let Op::Conv(c) = &mut g.node_mut(node).op {
+                    c.group = n as i64;
+                }
+            }
+        }
+    }
+    Ok(reports)
+}
+
+/// Global ranking: scores normalised by each group's mean, one threshold across groups.
+fn global_drops(scores: &[(usize, Vec<f64>)], ratio: f64) -> HashMap<usize, usize> {
+    let mut all: Vec<(f64, usize)> = Vec::new();
+    for (r, s) in scores {
+        let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+        all.extend(s.iter().map(|v| (if mean > 0.0 { v / mean } else { 0.0 }, *r)));
+    }
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let target = ((all.len() as f64) * ratio).floor() as usize;
+    let mut drops: HashMap<usize, usize> = HashMap::new();
+    let sizes: HashMap<usize, usize> = scores.iter().map(|(r, s)| (*r, s.len())).collect();
+    let mut n = 0;
+    for (_, r) in all {
+        if n == target {
+            break;
+        }
+        let d = drops.entry(r).or_insert(0);
+        if *d + 1 < sizes[&r] {
+            *d += 1;
+            n += 1;
+        }
+    }
+    drops
+}
