@@ -147,6 +147,38 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
+    Prune {
+        model: PathBuf,
+        /// Where to write the pruned model (format from the extension or --to).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Remove this fraction of the channels of every prunable group (0 <= R < 1).
+        #[arg(long, group = "how")]
+        structured: Option<f64>,
+        /// Zero this fraction of the weights, smallest magnitude first.
+        #[arg(long, group = "how")]
+        sparsity: Option<f64>,
+        /// N:M semi-structured sparsity, e.g. 2:4.
+        #[arg(long, group = "how")]
+        nm: Option<String>,
+        /// Channel ranking: l1, l2 or bn.
+        #[arg(long, default_value = "l1")]
+        criterion: String,
+        /// Rank across layers instead of the same ratio per layer.
+        #[arg(long)]
+        global: bool,
+        /// Layers (producer node names) to leave alone (repeatable).
+        #[arg(long)]
+        keep: Vec<String>,
+        /// Report what would be pruned; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// List the known formats (built-in and plugins found on PATH).
     Formats,
 }
