@@ -65,7 +65,10 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
     if t.dtype().is_float() {
         let v = t.to_f64_vec().map_err(|e| err(e.to_string()))?;
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(err(format!("{file}: array '{name}' has a non-finite value ({}) at flat index {i}", v[i])));
+            return Err(err(format!(
+                "{file}: array '{name}' has a non-finite value ({}) at flat index {i}",
+                v[i]
+            )));
         }
     }
     let Some(shape) = &tt.shape else {
@@ -73,7 +76,13 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
     };
     let d = &shape.0;
     let a = t.shape();
-    let fits = |s: &[usize]| s.len() == d.len() && s.iter().zip(d).enumerate().all(|(i, (&x, dim))| matches!(dim, Dim::Sym(_)) && (i == 0 || x > 0) || dim.known() == Some(x as u64));
+    let fits = |s: &[usize]| {
+        s.len() == d.len()
+            && s.iter()
+                .zip(d)
+                .enumerate()
+                .all(|(i, (&x, dim))| matches!(dim, Dim::Sym(_)) && (i == 0 || x > 0) || dim.known() == Some(x as u64))
+    };
     let mismatch = || {
         err(format!(
             "{file}: array '{name}' has shape {a:?}, which does not fit the model input shape {shape} (give one sample, or samples stacked along a new leading axis or the batch axis)"
@@ -86,7 +95,10 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
             return Err(mismatch());
         }
         let parts = split0(t, n)?;
-        return parts.into_iter().map(|p| p.reshape(&a[1..]).map_err(|e| err(e.to_string()))).collect();
+        return parts
+            .into_iter()
+            .map(|p| p.reshape(&a[1..]).map_err(|e| err(e.to_string())))
+            .collect();
     }
     if a.len() != d.len() {
         return Err(mismatch());
@@ -102,7 +114,10 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
         }
         Some(dim) => {
             let b = dim.known().unwrap_or(1) as usize;
-            let rest_ok = a[1..].iter().zip(&d[1..]).all(|(&x, dim)| dim.known().is_none_or(|k| k == x as u64));
+            let rest_ok = a[1..]
+                .iter()
+                .zip(&d[1..])
+                .all(|(&x, dim)| dim.known().is_none_or(|k| k == x as u64));
             if !rest_ok || b == 0 || a[0] % b != 0 || a[0] == 0 {
                 return Err(mismatch());
             }
@@ -124,7 +139,10 @@ fn from_arrays(g: &Graph, file: &str, arrays: Vec<(String, Tensor)>, warnings: &
     let single = decl.len() == 1 && arrays.len() == 1;
     let mut per_input: Vec<Vec<Tensor>> = Vec::new();
     for (name, ty) in &decl {
-        let found = arrays.iter().find(|(n, _)| n == name).or(if single { arrays.first() } else { None });
+        let found = arrays
+            .iter()
+            .find(|(n, _)| n == name)
+            .or(if single { arrays.first() } else { None });
         let (_, t) = found.ok_or_else(|| {
             err(format!(
                 "{file}: no array for model input '{name}' (arrays: {})",
@@ -145,7 +163,9 @@ fn from_arrays(g: &Graph, file: &str, arrays: Vec<(String, Tensor)>, warnings: &
             per_input.iter().map(|v| v.len().to_string()).collect::<Vec<_>>().join(", ")
         )));
     }
-    Ok((0..n).map(|i| per_input.iter().map(|v| Value::Tensor(v[i].clone())).collect()).collect())
+    Ok((0..n)
+        .map(|i| per_input.iter().map(|v| Value::Tensor(v[i].clone())).collect())
+        .collect())
 }
 
 /// Loads samples from `path`, or makes `synthetic` seeded ones when `path` is `None`.
@@ -156,7 +176,9 @@ pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Resu
         for i in 0..synthetic {
             let mut s = Vec::new();
             for (name, ty) in graph_inputs(g) {
-                s.push(Value::Tensor(generate(&name, ty.as_ref(), seed.wrapping_add(i as u64), &[]).map_err(|e| err(e.to_string()))?));
+                s.push(Value::Tensor(
+                    generate(&name, ty.as_ref(), seed.wrapping_add(i as u64), &[]).map_err(|e| err(e.to_string()))?,
+                ));
             }
             out.samples.push(s);
         }
@@ -171,7 +193,10 @@ pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Resu
             .collect();
         v.sort();
         if v.is_empty() {
-            return Err(err(format!("{}: the calibration folder holds no .npy or .npz file", path.display())));
+            return Err(err(format!(
+                "{}: the calibration folder holds no .npy or .npz file",
+                path.display()
+            )));
         }
         v
     } else if path.exists() {
@@ -186,7 +211,10 @@ pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Resu
             Some("npy") => {
                 let decl = graph_inputs(g);
                 if decl.len() != 1 {
-                    return Err(err(format!("{file}: .npy files need a single-input model (this one has {}); use .npz", decl.len())));
+                    return Err(err(format!(
+                        "{file}: .npy files need a single-input model (this one has {}); use .npz",
+                        decl.len()
+                    )));
                 }
                 let b = std::fs::read(&f).map_err(|e| err(format!("{file}: {e}")))?;
                 let t = npy::read(&b).map_err(|e| err(format!("{file}: {e}")))?;

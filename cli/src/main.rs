@@ -256,7 +256,9 @@ fn main() -> ExitCode {
         } => {
             if let Some(mode) = quantize {
                 if !passes.trim().is_empty() {
-                    return Err(CommandError::Input("--passes and --quantize cannot be combined; run the passes first".into()));
+                    return Err(CommandError::Input(
+                        "--passes and --quantize cannot be combined; run the passes first".into(),
+                    ));
                 }
                 let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
                     input,

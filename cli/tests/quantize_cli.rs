@@ -51,12 +51,18 @@ fn digits_static_int8_keeps_top1() {
     };
     let q = accuracy(&out);
     let f = accuracy(&fixture("digits_cnn.onnx"));
-    assert!((f - float_top1).abs() < 1e-9, "evaluator float top-1 {f} vs onnxruntime {float_top1}");
+    assert!(
+        (f - float_top1).abs() < 1e-9,
+        "evaluator float top-1 {f} vs onnxruntime {float_top1}"
+    );
     assert!(q >= f - 0.005, "int8 top-1 {q} vs float {f}");
     assert!(r.error.cosine > 0.999, "{:?}", r.error);
     assert!(r.size_ratio < 0.35, "size ratio {}", r.size_ratio);
     assert!(r.layers.iter().all(|l| l.precision.starts_with("int8")), "{:?}", r.layers);
-    eprintln!("digits int8: float top-1 {f:.4}, int8 top-1 {q:.4}, cosine {:.6}, size ratio {:.3}", r.error.cosine, r.size_ratio);
+    eprintln!(
+        "digits int8: float top-1 {f:.4}, int8 top-1 {q:.4}, cosine {:.6}, size ratio {:.3}",
+        r.error.cosine, r.size_ratio
+    );
 }
 
 fn write_npz(dir: &Path, name: &str, arrays: &[(String, Tensor)]) -> PathBuf {
@@ -70,9 +76,21 @@ fn bad_calibration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.onnx");
     let cases = [
-        ("shape.npz", Tensor::from_f64(edgeport_ir::DType::F32, &[2, 1, 7, 8], vec![0.0; 112]).unwrap(), "does not fit"),
-        ("dtype.npz", Tensor::from_f64(edgeport_ir::DType::F64, &[2, 1, 8, 8], vec![0.0; 128]).unwrap(), "is f64"),
-        ("nan.npz", Tensor::from_f64(edgeport_ir::DType::F32, &[1, 1, 8, 8], vec![f64::NAN; 64]).unwrap(), "non-finite"),
+        (
+            "shape.npz",
+            Tensor::from_f64(edgeport_ir::DType::F32, &[2, 1, 7, 8], vec![0.0; 112]).unwrap(),
+            "does not fit",
+        ),
+        (
+            "dtype.npz",
+            Tensor::from_f64(edgeport_ir::DType::F64, &[2, 1, 8, 8], vec![0.0; 128]).unwrap(),
+            "is f64",
+        ),
+        (
+            "nan.npz",
+            Tensor::from_f64(edgeport_ir::DType::F32, &[1, 1, 8, 8], vec![f64::NAN; 64]).unwrap(),
+            "non-finite",
+        ),
     ];
     for (file, t, want) in cases {
         let p = write_npz(dir.path(), file, &[("image".into(), t)]);

@@ -211,13 +211,16 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     let mut g = float.clone();
     let tq = Instant::now();
     let rep = quantize::quantize(&mut g, &cal.samples, &[], &qo).map_err(|e| match e {
-        quantize::QuantError::NothingToQuantize(_) | quantize::QuantError::Graph { .. } => CommandError::Unsupported(format!("{}: {e}", o.input.display())),
+        quantize::QuantError::NothingToQuantize(_) | quantize::QuantError::Graph { .. } => {
+            CommandError::Unsupported(format!("{}: {e}", o.input.display()))
+        }
         _ => CommandError::Input(format!("{}: {e}", o.input.display())),
     })?;
     let quantize_seconds = tq.elapsed().as_secs_f64();
     warnings.extend(rep.warnings.iter().cloned());
     // Output error on held-out inputs, on the quantized graph itself.
-    let reference = quantize::run_all(&float, &held.samples).map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
+    let reference =
+        quantize::run_all(&float, &held.samples).map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
     let got = quantize::run_all(&g, &held.samples).map_err(|e| CommandError::Unsupported(format!("quantized model: {e}")))?;
     let m = quantize::compare(&reference, &got);
     if out_fmt.name == "onnx" {

@@ -42,7 +42,9 @@ fn matmul_nbits(c: &Custom, cx: &NodeCtx<'_>) -> OpResult {
     let block = req_usize(c, "block_size")?;
     let bits = int_attr(c, "bits")?.unwrap_or(4);
     if bits != 4 && bits != 8 {
-        return Err(OpError::unsupported(format!("MatMulNBits with bits = {bits} (4 and 8 are supported)")));
+        return Err(OpError::unsupported(format!(
+            "MatMulNBits with bits = {bits} (4 and 8 are supported)"
+        )));
     }
     if block < 16 || !block.is_power_of_two() {
         return Err(OpError::invalid(format!("block_size {block} must be a power of two ≥ 16")));
@@ -63,7 +65,11 @@ fn matmul_nbits(c: &Custom, cx: &NodeCtx<'_>) -> OpResult {
     }
     let scales: Vec<f32> = cx.tensor(2)?.to_f32_array()?.iter().copied().collect();
     if scales.len() != n * nb {
-        return Err(OpError::invalid(format!("scales has {} elements, {} expected", scales.len(), n * nb)));
+        return Err(OpError::invalid(format!(
+            "scales has {} elements, {} expected",
+            scales.len(),
+            n * nb
+        )));
     }
     let default_zp = (1u32 << (bits - 1)) as f32;
     let zps: Vec<f32> = match cx.opt_tensor(3)? {
@@ -72,7 +78,11 @@ fn matmul_nbits(c: &Custom, cx: &NodeCtx<'_>) -> OpResult {
             let z: Vec<u8> = z.iter().copied().collect();
             let per_row = if bits == 4 { nb.div_ceil(2) } else { nb };
             if z.len() != n * per_row {
-                return Err(OpError::invalid(format!("zero_points has {} bytes, {} expected", z.len(), n * per_row)));
+                return Err(OpError::invalid(format!(
+                    "zero_points has {} bytes, {} expected",
+                    z.len(),
+                    n * per_row
+                )));
             }
             (0..n * nb)
                 .map(|i| {
@@ -89,7 +99,11 @@ fn matmul_nbits(c: &Custom, cx: &NodeCtx<'_>) -> OpResult {
         Some(t) => {
             let z: Vec<f32> = t.to_f32_array()?.iter().copied().collect();
             if z.len() != n * nb {
-                return Err(OpError::invalid(format!("float zero_points has {} elements, {} expected", z.len(), n * nb)));
+                return Err(OpError::invalid(format!(
+                    "float zero_points has {} elements, {} expected",
+                    z.len(),
+                    n * nb
+                )));
             }
             z
         }
@@ -97,7 +111,13 @@ fn matmul_nbits(c: &Custom, cx: &NodeCtx<'_>) -> OpResult {
     if cx.n_inputs() > 4 && cx.opt_tensor(4)?.is_some() {
         return Err(OpError::unsupported("MatMulNBits with g_idx"));
     }
-    let bias: Option<Vec<f32>> = if cx.n_inputs() > 5 { cx.opt_tensor(5)?.map(|t| t.to_f32_array().map(|a| a.iter().copied().collect())).transpose()? } else { None };
+    let bias: Option<Vec<f32>> = if cx.n_inputs() > 5 {
+        cx.opt_tensor(5)?
+            .map(|t| t.to_f32_array().map(|a| a.iter().copied().collect()))
+            .transpose()?
+    } else {
+        None
+    };
     if bias.as_ref().is_some_and(|b| b.len() != n) {
         return Err(OpError::invalid("bias length differs from N"));
     }

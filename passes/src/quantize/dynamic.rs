@@ -40,7 +40,9 @@ fn op_out(g: &mut Graph, node: &str, op: Op, ins: &[Option<ValueId>], base: &str
 }
 
 fn matmul_integer(g: &mut Graph, l: &Layer) -> Result<(), QuantError> {
-    let w = float_const(g, l.weight).and_then(|t| t.to_f64_vec()).ok_or_else(|| gerr(&l.name, "weight unreadable"))?;
+    let w = float_const(g, l.weight)
+        .and_then(|t| t.to_f64_vec())
+        .ok_or_else(|| gerr(&l.name, "weight unreadable"))?;
     let (r, c) = (l.w_shape[0], l.w_shape[1]);
     // As [K, N].
     let (wkn, k, n) = if l.out_axis == 1 {
@@ -70,7 +72,13 @@ fn matmul_integer(g: &mut Graph, l: &Layer) -> Result<(), QuantError> {
             &[&dq_name, &format!("{dq_name}_scale"), &format!("{dq_name}_zero_point")],
         )
         .map_err(|e| gerr(&l.name, e))?;
-    let mmi = op_out(g, &l.name, Op::MatMulInteger(MatMulInteger {}), &[Some(dql.out(0)), Some(wq), Some(dql.out(2))], &format!("{base}_int32"))?;
+    let mmi = op_out(
+        g,
+        &l.name,
+        Op::MatMulInteger(MatMulInteger {}),
+        &[Some(dql.out(0)), Some(wq), Some(dql.out(2))],
+        &format!("{base}_int32"),
+    )?;
     let cast = op_out(
         g,
         &l.name,

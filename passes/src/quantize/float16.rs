@@ -55,7 +55,9 @@ fn dtype_of(g: &Graph, v: ValueId) -> Option<DType> {
 }
 
 fn with_dtype(ty: &Option<ValueType>, d: DType) -> Option<ValueType> {
-    ty.as_ref().and_then(|t| t.as_tensor()).map(|t| ValueType::tensor(d, t.shape.clone()))
+    ty.as_ref()
+        .and_then(|t| t.as_tensor())
+        .map(|t| ValueType::tensor(d, t.shape.clone()))
 }
 
 /// Largest |x| of every value over the samples (at most 8 are run).
@@ -66,13 +68,19 @@ fn maxima(g: &Graph, samples: &[Vec<Value>]) -> Result<HashMap<ValueId, f64>, Qu
         ..Default::default()
     };
     for (i, s) in samples.iter().take(8).enumerate() {
-        let (_, kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval { sample: i, msg: e.to_string() })?;
+        let (_, kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
+            sample: i,
+            msg: e.to_string(),
+        })?;
         for (v, val) in kept {
             let Some(t) = val.as_tensor() else { continue };
             if !t.dtype().is_float() {
                 continue;
             }
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: i, msg: e.to_string() })?;
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+                sample: i,
+                msg: e.to_string(),
+            })?;
             let m = a.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
             let e = out.entry(v).or_default();
             *e = e.max(m);
@@ -85,7 +93,11 @@ fn maxima(g: &Graph, samples: &[Vec<Value>]) -> Result<HashMap<ValueId, f64>, Qu
 pub fn apply(g: &mut Graph, samples: &[Vec<Value>], bf16: bool) -> Result<FloatInfo, QuantError> {
     let low = if bf16 { DType::BF16 } else { DType::F16 };
     let limit = 65504.0 / 2.0;
-    let maxes = if bf16 || samples.is_empty() { HashMap::new() } else { maxima(g, samples)? };
+    let maxes = if bf16 || samples.is_empty() {
+        HashMap::new()
+    } else {
+        maxima(g, samples)?
+    };
     let order = g.topo_order().map_err(|e| gerr(&g.name, e))?;
     let mut info = FloatInfo::default();
     let mut set: HashSet<NodeId> = HashSet::new();
@@ -99,9 +111,15 @@ pub fn apply(g: &mut Graph, samples: &[Vec<Value>], bf16: bool) -> Result<FloatI
         if outs.iter().any(|&v| dtype_of(g, v) != Some(DType::F32)) {
             continue;
         }
-        let over = ins.iter().flatten().chain(outs.iter()).filter_map(|v| maxes.get(v)).any(|&m| m > limit);
+        let over = ins
+            .iter()
+            .flatten()
+            .chain(outs.iter())
+            .filter_map(|v| maxes.get(v))
+            .any(|&m| m > limit);
         if over {
-            info.kept.push((node.name.clone(), format!("activations exceed {limit} (fp16 range guard)")));
+            info.kept
+                .push((node.name.clone(), format!("activations exceed {limit} (fp16 range guard)")));
             continue;
         }
         set.insert(id);
@@ -151,7 +169,11 @@ pub fn apply(g: &mut Graph, samples: &[Vec<Value>], bf16: bool) -> Result<FloatI
                 g.set_input(c, slot, Some(back)).map_err(|e| gerr(&g.node(c).name.clone(), e))?;
             }
             if is_out {
-                let outs = g.outputs().iter().map(|(n, x)| (n.clone(), if *x == v { back } else { *x })).collect();
+                let outs = g
+                    .outputs()
+                    .iter()
+                    .map(|(n, x)| (n.clone(), if *x == v { back } else { *x }))
+                    .collect();
                 g.set_outputs(outs).map_err(|e| gerr(&g.name, e))?;
             }
         }
@@ -166,7 +188,9 @@ fn cast(g: &mut Graph, v: ValueId, to: DType, ty: Option<ValueType>) -> Result<V
         to: to.onnx_code() as i64,
         ..Default::default()
     });
-    let id = g.add_op(unique(g, &format!("{base}_Cast_{}", to.name())), op, &[Some(v)], &[&out]).map_err(|e| gerr(&base, e))?;
+    let id = g
+        .add_op(unique(g, &format!("{base}_Cast_{}", to.name())), op, &[Some(v)], &[&out])
+        .map_err(|e| gerr(&base, e))?;
     if let Some(val) = g.value_mut(id.out(0)) {
         val.ty = with_dtype(&ty, to);
     }

@@ -149,13 +149,21 @@ mod tests {
         }
         let u = inverse_factor(&h, k, 0.01).unwrap();
         let (gq, gs, gz) = gptq(&w, rows, k, &u, 16, DType::U4, false);
-        let (rq, rs, rz) = gptq(&w, rows, k, &{
-            let mut id = vec![0.0; k * k];
-            for i in 0..k {
-                id[i * k + i] = 1.0;
-            }
-            id
-        }, 16, DType::U4, false);
+        let (rq, rs, rz) = gptq(
+            &w,
+            rows,
+            k,
+            &{
+                let mut id = vec![0.0; k * k];
+                for i in 0..k {
+                    id[i * k + i] = 1.0;
+                }
+                id
+            },
+            16,
+            DType::U4,
+            false,
+        );
         let out_err = |q: &[i32], s: &[f32], z: &[i32]| -> f64 {
             let mut e = 0.0;
             for row in xs.chunks(k) {

@@ -82,7 +82,11 @@ pub fn find(g: &Graph) -> Vec<Layer> {
             Op::Conv(_) if r >= 3 => (0, Some(1), shape.first().and_then(|&n| bias_ok(g, id, 2, n))),
             Op::Gemm(gm) if r == 2 => {
                 let (o, k) = if gm.transB != 0 { (0, 1) } else { (1, 0) };
-                let b = if gm.beta == 1.0 { shape.get(o).and_then(|&n| bias_ok(g, id, 2, n)) } else { None };
+                let b = if gm.beta == 1.0 {
+                    shape.get(o).and_then(|&n| bias_ok(g, id, 2, n))
+                } else {
+                    None
+                };
                 (o, Some(k), b)
             }
             Op::MatMul(_) if r >= 2 => (r - 1, Some(r - 2), None),

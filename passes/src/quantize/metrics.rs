@@ -44,7 +44,9 @@ pub fn compare(a: &[Vec<Value>], b: &[Vec<Value>]) -> Metrics {
     for (sa, sb) in a.iter().zip(b) {
         let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
         for (va, vb) in sa.iter().zip(sb) {
-            let (Some((xa, shape)), Some((xb, _))) = (flat(va), flat(vb)) else { continue };
+            let (Some((xa, shape)), Some((xb, _))) = (flat(va), flat(vb)) else {
+                continue;
+            };
             if xa.len() != xb.len() {
                 m.max_abs = f64::INFINITY;
                 continue;
@@ -63,7 +65,11 @@ pub fn compare(a: &[Vec<Value>], b: &[Vec<Value>]) -> Metrics {
                 }
             }
         }
-        let c = if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na.sqrt() * nb.sqrt()).max(1e-300) };
+        let c = if na == 0.0 && nb == 0.0 {
+            1.0
+        } else {
+            dot / (na.sqrt() * nb.sqrt()).max(1e-300)
+        };
         let c = if c.is_nan() { 0.0 } else { c };
         cos_sum += c;
         m.min_cosine = m.min_cosine.min(c);

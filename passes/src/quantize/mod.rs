@@ -147,7 +147,12 @@ pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Qua
     samples
         .iter()
         .enumerate()
-        .map(|(i, s)| edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval { sample: i, msg: e.to_string() }))
+        .map(|(i, s)| {
+            edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
+                sample: i,
+                msg: e.to_string(),
+            })
+        })
         .collect()
 }
 
@@ -178,16 +183,29 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
     };
     match o.mode {
         Mode::Int8 => {
-            let compute = layers.iter().filter(|l| l.kind != layers::Kind::Gather).cloned().collect::<Vec<_>>();
+            let compute = layers
+                .iter()
+                .filter(|l| l.kind != layers::Kind::Gather)
+                .cloned()
+                .collect::<Vec<_>>();
             if compute.is_empty() {
-                return Err(QuantError::NothingToQuantize("the model has no Conv/Gemm/MatMul with a constant float weight".into()));
+                return Err(QuantError::NothingToQuantize(
+                    "the model has no Conv/Gemm/MatMul with a constant float weight".into(),
+                ));
             }
             if calib.is_empty() {
                 return Err(QuantError::Calibration("static int8 needs at least one calibration sample".into()));
             }
             let req = calib::Request {
                 ranges: static_int8::activation_points(g, &compute),
-                channel_means: if o.bias_correction { compute.iter().filter_map(|l| l.act.map(|a| (a, l.kind != layers::Kind::Conv))).collect() } else { Vec::new() },
+                channel_means: if o.bias_correction {
+                    compute
+                        .iter()
+                        .filter_map(|l| l.act.map(|a| (a, l.kind != layers::Kind::Conv)))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
                 grams: Vec::new(),
                 bins: o.bins,
             };
@@ -218,18 +236,28 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 }
                 let mut r = float_row(l);
                 if q.contains(l.name.as_str()) {
-                    r.precision = if o.per_tensor { "int8 (per-tensor weights)".into() } else { "int8".into() };
+                    r.precision = if o.per_tensor {
+                        "int8 (per-tensor weights)".into()
+                    } else {
+                        "int8".into()
+                    };
                 }
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);
             }
             if info.activations == 0 {
-                report.warnings.push("no activation could be calibrated; only weights were quantized".into());
+                report
+                    .warnings
+                    .push("no activation could be calibrated; only weights were quantized".into());
             }
         }
         Mode::Int8Weights | Mode::Int4Weights => {
             let bits = if o.mode == Mode::Int4Weights { 4 } else { 8 };
-            let block = if o.mode == Mode::Int8Weights && o.block_size == 32 { 0 } else { o.block_size };
+            let block = if o.mode == Mode::Int8Weights && o.block_size == 32 {
+                0
+            } else {
+                o.block_size
+            };
             let wo = weights::WeightOptions {
                 bits,
                 block,
@@ -239,7 +267,11 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 conv: o.mode == Mode::Int8Weights,
             };
             let cal = if bits == 4 && o.gptq && !calib.is_empty() {
-                let grams = layers.iter().filter(|l| matches!(l.kind, layers::Kind::MatMul | layers::Kind::Gemm)).filter_map(|l| l.act).collect();
+                let grams = layers
+                    .iter()
+                    .filter(|l| matches!(l.kind, layers::Kind::MatMul | layers::Kind::Gemm))
+                    .filter_map(|l| l.act)
+                    .collect();
                 Some(calib::calibrate(
                     g,
                     calib,
@@ -254,7 +286,10 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             };
             let info = weights::apply(g, &layers, cal.as_ref(), &wo)?;
             if info.layers.is_empty() {
-                return Err(QuantError::NothingToQuantize(format!("no MatMul/Gemm/Gather{} weight could be quantized", if bits == 8 { "/Conv" } else { "" })));
+                return Err(QuantError::NothingToQuantize(format!(
+                    "no MatMul/Gemm/Gather{} weight could be quantized",
+                    if bits == 8 { "/Conv" } else { "" }
+                )));
             }
             for (n, why) in &info.skipped {
                 report.warnings.push(format!("layer '{n}' kept float: {why}"));
@@ -273,7 +308,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         Mode::Int8Dynamic => {
             let info = dynamic::apply(g, &layers)?;
             if info.is_empty() {
-                return Err(QuantError::NothingToQuantize("the model has no Conv/Gemm/MatMul with a constant float weight".into()));
+                return Err(QuantError::NothingToQuantize(
+                    "the model has no Conv/Gemm/MatMul with a constant float weight".into(),
+                ));
             }
             for l in &all_layers {
                 let mut r = float_row(l);
@@ -288,7 +325,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             if info.converted == 0 {
                 return Err(QuantError::NothingToQuantize("no op could run in reduced precision".into()));
             }
-            report.warnings.extend(info.kept.iter().map(|(n, why)| format!("node '{n}' kept fp32: {why}")));
+            report
+                .warnings
+                .extend(info.kept.iter().map(|(n, why)| format!("node '{n}' kept fp32: {why}")));
             let name = if o.mode == Mode::Bf16 { "bf16" } else { "fp16" };
             for l in &all_layers {
                 let mut r = float_row(l);

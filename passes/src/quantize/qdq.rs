@@ -30,7 +30,14 @@ pub fn const_f32(g: &mut Graph, name: &str, shape: Vec<usize>, v: &[f32]) -> Res
 }
 
 /// Adds an integer constant of storage type `d` from codes, with `quant` attached.
-pub fn const_codes(g: &mut Graph, name: &str, d: DType, shape: Vec<usize>, codes: &[i32], quant: Option<edgeport_ir::QuantParams>) -> Result<ValueId, QuantError> {
+pub fn const_codes(
+    g: &mut Graph,
+    name: &str,
+    d: DType,
+    shape: Vec<usize>,
+    codes: &[i32],
+    quant: Option<edgeport_ir::QuantParams>,
+) -> Result<ValueId, QuantError> {
     let mut t = Tensor::from_bytes(d, shape, Bytes::from_vec(encode(codes, d))).map_err(|e| gerr(name, e))?;
     t.quant = quant;
     let n = unique(g, name);
@@ -71,7 +78,14 @@ pub fn dq_weight(g: &mut Graph, w: &QWeight<'_>) -> Result<ValueId, QuantError> 
     let z = if w.zps.is_empty() {
         None
     } else {
-        Some(const_codes(g, &format!("{}_zero_point", w.name), w.storage, w.param_shape.clone(), w.zps, None)?)
+        Some(const_codes(
+            g,
+            &format!("{}_zero_point", w.name),
+            w.storage,
+            w.param_shape.clone(),
+            w.zps,
+            None,
+        )?)
     };
     let out = unique(g, &format!("{}_dequantized", w.name));
     let op = Op::DequantizeLinear(DequantizeLinear {
@@ -79,7 +93,14 @@ pub fn dq_weight(g: &mut Graph, w: &QWeight<'_>) -> Result<ValueId, QuantError> 
         block_size: block,
         ..Default::default()
     });
-    let id = g.add_op(unique(g, &format!("{}_DequantizeLinear", w.name)), op, &[Some(q), Some(s), z], &[&out]).map_err(|e| gerr(w.name, e))?;
+    let id = g
+        .add_op(
+            unique(g, &format!("{}_DequantizeLinear", w.name)),
+            op,
+            &[Some(q), Some(s), z],
+            &[&out],
+        )
+        .map_err(|e| gerr(w.name, e))?;
     if let Some(v) = g.value_mut(id.out(0)) {
         v.ty = f32_type(&w.shape);
     }
@@ -94,11 +115,19 @@ pub fn qdq(g: &mut Graph, v: ValueId, scale: f32, zp: i32, d: DType) -> Result<V
     let z = const_codes(g, &format!("{base}_zero_point"), d, vec![], &[zp], None)?;
     let qn = unique(g, &format!("{base}_quantized"));
     let qnode = g
-        .add_op(unique(g, &format!("{base}_QuantizeLinear")), Op::QuantizeLinear(QuantizeLinear::default()), &[Some(v), Some(s), Some(z)], &[&qn])
+        .add_op(
+            unique(g, &format!("{base}_QuantizeLinear")),
+            Op::QuantizeLinear(QuantizeLinear::default()),
+            &[Some(v), Some(s), Some(z)],
+            &[&qn],
+        )
         .map_err(|e| gerr(&base, e))?;
     if let Some(val) = g.value_mut(qnode.out(0)) {
         val.quant = Some(qparams(d, QuantGranularity::PerTensor, vec![scale], vec![zp]));
-        val.ty = ty.as_ref().and_then(|t| t.as_tensor()).map(|t| ValueType::tensor(d, t.shape.clone()));
+        val.ty = ty
+            .as_ref()
+            .and_then(|t| t.as_tensor())
+            .map(|t| ValueType::tensor(d, t.shape.clone()));
     }
     let dn = unique(g, &format!("{base}_dequantized"));
     let dnode = g

@@ -12,7 +12,15 @@ use edgeport_eval::Value;
 use edgeport_ir::{Graph, NodeId};
 use std::collections::{HashMap, HashSet};
 
-fn quantized_metrics(g: &Graph, layers: &[Layer], cal: &Calibration, so: &StaticOptions, include: &HashSet<NodeId>, check: &[Vec<Value>], reference: &[Vec<Value>]) -> Result<Metrics, QuantError> {
+fn quantized_metrics(
+    g: &Graph,
+    layers: &[Layer],
+    cal: &Calibration,
+    so: &StaticOptions,
+    include: &HashSet<NodeId>,
+    check: &[Vec<Value>],
+    reference: &[Vec<Value>],
+) -> Result<Metrics, QuantError> {
     let mut gq = g.clone();
     apply(&mut gq, layers, cal, so, Some(include))?;
     let outs = run_all(&gq, check)?;
@@ -34,7 +42,9 @@ pub fn mixed_precision(
     max_err: Option<f64>,
 ) -> Result<(HashSet<NodeId>, HashMap<NodeId, f64>, Metrics), QuantError> {
     if check.is_empty() {
-        return Err(QuantError::Calibration("mixed precision needs samples to measure the output error".into()));
+        return Err(QuantError::Calibration(
+            "mixed precision needs samples to measure the output error".into(),
+        ));
     }
     let reference = run_all(g, check)?;
     let mut sens = HashMap::new();

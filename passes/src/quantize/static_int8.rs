@@ -66,7 +66,11 @@ pub fn activation_points(g: &Graph, layers: &[Layer]) -> Vec<ValueId> {
             continue;
         }
         for v in [l.act, output_point(g, l)].into_iter().flatten() {
-            let is_float = g.value(v).and_then(|x| x.ty.as_ref()).and_then(|t| t.as_tensor()).is_none_or(|t| t.dtype == DType::F32);
+            let is_float = g
+                .value(v)
+                .and_then(|x| x.ty.as_ref())
+                .and_then(|t| t.as_tensor())
+                .is_none_or(|t| t.dtype == DType::F32);
             if is_float && seen.insert(v) {
                 out.push(v);
             }
@@ -168,8 +172,17 @@ pub struct StaticInfo {
 }
 
 /// Quantizes the layers in `include` (all when `None`) with calibrated ranges.
-pub fn apply(g: &mut Graph, layers: &[Layer], cal: &Calibration, o: &StaticOptions, include: Option<&HashSet<NodeId>>) -> Result<StaticInfo, QuantError> {
-    let chosen: Vec<&Layer> = layers.iter().filter(|l| l.kind != Kind::Gather && include.is_none_or(|s| s.contains(&l.node))).collect();
+pub fn apply(
+    g: &mut Graph,
+    layers: &[Layer],
+    cal: &Calibration,
+    o: &StaticOptions,
+    include: Option<&HashSet<NodeId>>,
+) -> Result<StaticInfo, QuantError> {
+    let chosen: Vec<&Layer> = layers
+        .iter()
+        .filter(|l| l.kind != Kind::Gather && include.is_none_or(|s| s.contains(&l.node)))
+        .collect();
     let mut info = StaticInfo::default();
     // Activation parameters.
     let levels = (qrange(o.act_dtype).1 - qrange(o.act_dtype).0) as f64;
@@ -189,8 +202,12 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: &Calibration, o: &StaticOptio
         let (_, wscales, err) = int8_weight(g, l, o.per_tensor)?;
         info.quantized_layers.push(l.name.clone());
         let Some(bslot) = l.bias_slot else { continue };
-        let Some(bv) = g.inputs_of(l.node).get(bslot).copied().flatten() else { continue };
-        let Some(mut bias) = float_const(g, bv).and_then(|t| t.to_f64_vec()) else { continue };
+        let Some(bv) = g.inputs_of(l.node).get(bslot).copied().flatten() else {
+            continue;
+        };
+        let Some(mut bias) = float_const(g, bv).and_then(|t| t.to_f64_vec()) else {
+            continue;
+        };
         let mut corrected = false;
         if o.bias_correction {
             let groups = match &g.node(l.node).op {
@@ -214,7 +231,9 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: &Calibration, o: &StaticOptio
         let new_b = match sx {
             Some(sx) if o.int32_bias => {
                 let n = bias.len();
-                let scales: Vec<f32> = (0..n).map(|c| sx * wscales.get(if o.per_tensor { 0 } else { c }).copied().unwrap_or(1.0)).collect();
+                let scales: Vec<f32> = (0..n)
+                    .map(|c| sx * wscales.get(if o.per_tensor { 0 } else { c }).copied().unwrap_or(1.0))
+                    .collect();
                 let codes: Vec<i32> = bias
                     .iter()
                     .zip(&scales)
@@ -258,5 +277,8 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: &Calibration, o: &StaticOptio
 }
 
 fn g_ty_f32(n: usize) -> Option<edgeport_ir::ValueType> {
-    Some(edgeport_ir::ValueType::tensor(DType::F32, Some(edgeport_ir::Shape::known(&[n as u64]))))
+    Some(edgeport_ir::ValueType::tensor(
+        DType::F32,
+        Some(edgeport_ir::Shape::known(&[n as u64])),
+    ))
 }

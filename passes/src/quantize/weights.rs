@@ -90,9 +90,12 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
             continue;
         }
         let Some(red) = l.red_axis else { continue };
-        let Some(w) = float_const(g, l.weight).and_then(|t| t.to_f64_vec()) else { continue };
+        let Some(w) = float_const(g, l.weight).and_then(|t| t.to_f64_vec()) else {
+            continue;
+        };
         let Some((m, rows, k)) = as_rows(&w, &l.w_shape, red) else {
-            info.skipped.push((l.name.clone(), format!("weight of rank {} (blocked needs 2-D)", l.w_shape.len())));
+            info.skipped
+                .push((l.name.clone(), format!("weight of rank {} (blocked needs 2-D)", l.w_shape.len())));
             continue;
         };
         if k % o.block != 0 {
@@ -105,8 +108,14 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
         }
         let storage = if o.bits == 4 { DType::U4 } else { DType::U8 };
         let nb = k / o.block;
-        let gram = l.act.and_then(|a| cal.and_then(|c| c.grams.get(&a))).filter(|gm| gm.k == k && gm.rows > 0);
-        let (codes, scales, zps, how) = match gram.filter(|_| o.gptq && l.kind != Kind::Gather).and_then(|gm| inverse_factor(&gm.xtx, k, 0.01)) {
+        let gram = l
+            .act
+            .and_then(|a| cal.and_then(|c| c.grams.get(&a)))
+            .filter(|gm| gm.k == k && gm.rows > 0);
+        let (codes, scales, zps, how) = match gram
+            .filter(|_| o.gptq && l.kind != Kind::Gather)
+            .and_then(|gm| inverse_factor(&gm.xtx, k, 0.01))
+        {
             Some(u) => {
                 let (c, s, z) = gptq(&m, rows, k, &u, o.block, storage, false);
                 (c, s, z, "gptq")
@@ -120,7 +129,8 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
         let is_2d_matmul = l.kind == Kind::MatMul && red == 0;
         if o.nbits && o.bits == 4 && is_2d_matmul {
             emit_nbits(g, l, &wname, &codes, &scales, &zps, rows, k, o.block)?;
-            info.layers.push((l.name.clone(), format!("int4 block {} {how} (MatMulNBits)", o.block)));
+            info.layers
+                .push((l.name.clone(), format!("int4 block {} {how} (MatMulNBits)", o.block)));
             continue;
         }
         // Back to the weight's own layout: blocks along `red`.
@@ -161,7 +171,10 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
             },
         )?;
         g.set_input(l.node, l.w_slot, Some(dq)).map_err(|e| gerr(&l.name, e))?;
-        info.layers.push((l.name.clone(), format!("{} block {} {how}", if o.bits == 4 { "uint4" } else { "uint8" }, o.block)));
+        info.layers.push((
+            l.name.clone(),
+            format!("{} block {} {how}", if o.bits == 4 { "uint4" } else { "uint8" }, o.block),
+        ));
     }
     Ok(info)
 }
@@ -169,9 +182,26 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
 /// Replaces a MatMul by `MatMulNBits(A, B[N, n_blocks, block/2], scales[N*n_blocks],
 /// zero_points[N*ceil(n_blocks/2)])` with the same output value name.
 #[allow(clippy::too_many_arguments)]
-fn emit_nbits(g: &mut Graph, l: &Layer, wname: &str, codes: &[i32], scales: &[f32], zps: &[i32], n: usize, k: usize, block: usize) -> Result<(), QuantError> {
+fn emit_nbits(
+    g: &mut Graph,
+    l: &Layer,
+    wname: &str,
+    codes: &[i32],
+    scales: &[f32],
+    zps: &[i32],
+    n: usize,
+    k: usize,
+    block: usize,
+) -> Result<(), QuantError> {
     let nb = k / block;
-    let b = const_codes(g, &format!("{wname}_nbits"), DType::U8, vec![n, nb, block / 2], &packed_bytes(codes), None)?;
+    let b = const_codes(
+        g,
+        &format!("{wname}_nbits"),
+        DType::U8,
+        vec![n, nb, block / 2],
+        &packed_bytes(codes),
+        None,
+    )?;
     let s = const_f32(g, &format!("{wname}_scales"), vec![n * nb], scales)?;
     let zrow = nb.div_ceil(2);
     let mut zb = vec![0i32; n * zrow];
@@ -199,11 +229,21 @@ fn emit_nbits(g: &mut Graph, l: &Layer, wname: &str, codes: &[i32], scales: &[f3
         ],
     });
     let tmp = unique(g, &format!("{}_nbits_out", out_val.name));
-    let id = g.add_op(format!("{}_MatMulNBits", l.name), op, &[Some(a), Some(b), Some(s), Some(z)], &[&tmp]).map_err(|e| gerr(&l.name, e))?;
+    let id = g
+        .add_op(
+            format!("{}_MatMulNBits", l.name),
+            op,
+            &[Some(a), Some(b), Some(s), Some(z)],
+            &[&tmp],
+        )
+        .map_err(|e| gerr(&l.name, e))?;
     for (c, slot) in consumers {
         g.set_input(c, slot, Some(id.out(0))).map_err(|e| gerr(&l.name, e))?;
     }
-    let outs = outputs.into_iter().map(|(nm, v)| (nm, if v == old { id.out(0) } else { v })).collect();
+    let outs = outputs
+        .into_iter()
+        .map(|(nm, v)| (nm, if v == old { id.out(0) } else { v }))
+        .collect();
     g.set_outputs(outs).map_err(|e| gerr(&l.name, e))?;
     g.remove_node(l.node);
     if let Some(v) = g.value_mut(id.out(0)) {

@@ -160,7 +160,9 @@ mod tests {
     fn heavy_tail() -> Histogram {
         let mut h = Histogram::new(2048);
         // A Gaussian-like bulk in [-1, 1] and one far outlier.
-        let mut v: Vec<f32> = (0..20000).map(|i| ((i as f32 * 0.618).fract() - 0.5) * 2.0 * ((i % 7) as f32 / 7.0)).collect();
+        let mut v: Vec<f32> = (0..20000)
+            .map(|i| ((i as f32 * 0.618).fract() - 0.5) * 2.0 * ((i % 7) as f32 / 7.0))
+            .collect();
         v.push(50.0);
         h.add(&v);
         h

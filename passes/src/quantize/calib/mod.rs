@@ -69,11 +69,16 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
             kept.entry(id.out(0)).or_insert_with(|| v.clone());
         }
         for &v in &req.ranges {
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+                continue;
+            };
             if !t.dtype().is_float() {
                 continue;
             }
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+                sample: si,
+                msg: e.to_string(),
+            })?;
             let xs: Vec<f32> = a.iter().copied().collect();
             if xs.iter().any(|x| !x.is_finite()) {
                 return Err(QuantError::Calibration(format!(
@@ -84,10 +89,19 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
             cal.hists.entry(v).or_insert_with(|| Histogram::new(req.bins)).add(&xs);
         }
         for &(v, last) in &req.channel_means {
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+                continue;
+            };
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+                sample: si,
+                msg: e.to_string(),
+            })?;
             let shape = a.shape().to_vec();
-            let axis = if last || shape.len() <= 2 { shape.len().saturating_sub(1) } else { 1 };
+            let axis = if last || shape.len() <= 2 {
+                shape.len().saturating_sub(1)
+            } else {
+                1
+            };
             let Some(&c) = shape.get(axis) else { continue };
             let inner: usize = shape.iter().skip(axis + 1).product();
             let e = sums.entry(v).or_insert_with(|| (vec![0.0; c], 0));
@@ -102,8 +116,13 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
             e.1 += (xs.len() / c) as u64;
         }
         for &v in &req.grams {
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else { continue };
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval { sample: si, msg: e.to_string() })?;
+            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+                continue;
+            };
+            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+                sample: si,
+                msg: e.to_string(),
+            })?;
             let Some(&k) = a.shape().last() else { continue };
             if k == 0 || k > MAX_GRAM {
                 continue;
