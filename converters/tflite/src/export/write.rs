@@ -363,8 +363,7 @@ pub(crate) fn write_file(m: &TModel, path: &Path, force_external: bool) -> Resul
         let f = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         write_model(m, &mut w, force_external)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
+        w.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&tmp, path)?;
         Ok(())
     })();
