@@ -490,7 +490,7 @@ impl<'g> Lower<'g> {
                 match (lo, hi) {
                     (Some(Some(l)), Some(Some(h))) if l == 0.0 && h == 6.0 => 3,
                     (Some(Some(l)), Some(Some(h))) if l == -1.0 && h == 1.0 => 2,
-                    (Some(Some(l)), None) if l == 0.0 => 1,
+                    (Some(Some(0.0)), None) => 1,
                     _ => return none,
                 }
             }

@@ -172,8 +172,8 @@ fn tensor_maps<'a>(
     fbb.create_vector(&v)
 }
 
-/// Builds the flatbuffer. Returns its bytes.
-fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Vec<u8> {
+/// Builds the flatbuffer; its bytes are the builder's `finished_data()` (not copied again).
+fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBuilder<'static> {
     let mut fbb = FlatBufferBuilder::with_capacity(capacity);
     fbb.push(Align16);
 
@@ -278,7 +278,7 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Vec<u8> {
     fbb.push_slot_always(slot(f::MODEL_SIGNATURES), sigs);
     let root = fbb.end_table(root);
     fbb.finish(root, Some("TFL3"));
-    fbb.finished_data().to_vec()
+    fbb
 }
 
 /// A rough upper bound of the flatbuffer's size without data.
@@ -317,12 +317,12 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
     let inline = !force_external && meta.saturating_add(data).saturating_add(16 * m.buffers.len() as u64) < INLINE_LIMIT;
     if inline {
         let fb = build(m, &DataPlacement::Inline, (meta + data + 16 * m.buffers.len() as u64) as usize);
-        out.write_all(&fb)?;
+        out.write_all(fb.finished_data())?;
         return Ok(());
     }
     let placeholders = vec![1u64; m.buffers.len()];
-    let first = build(m, &DataPlacement::External(placeholders), meta as usize);
-    let start = align16(first.len() as u64).ok_or(WriteError::TooLarge)?;
+    let first = build(m, &DataPlacement::External(placeholders), meta as usize).finished_data().len();
+    let start = align16(first as u64).ok_or(WriteError::TooLarge)?;
     let mut offs = vec![0u64; m.buffers.len()];
     let mut cur = start;
     for (i, b) in m.buffers.iter().enumerate() {
@@ -331,11 +331,12 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
             cur = align16(cur.checked_add(d.len() as u64).ok_or(WriteError::TooLarge)?).ok_or(WriteError::TooLarge)?;
         }
     }
-    let fb = build(m, &DataPlacement::External(offs.clone()), meta as usize);
-    if fb.len() != first.len() {
-        return Err(WriteError::Unstable(first.len(), fb.len()));
+    let fbb = build(m, &DataPlacement::External(offs.clone()), meta as usize);
+    let fb = fbb.finished_data();
+    if fb.len() != first {
+        return Err(WriteError::Unstable(first, fb.len()));
     }
-    out.write_all(&fb)?;
+    out.write_all(fb)?;
     let mut pos = fb.len() as u64;
     let zeros = [0u8; 16];
     for (i, b) in m.buffers.iter().enumerate() {
@@ -363,8 +364,7 @@ pub(crate) fn write_file(m: &TModel, path: &Path, force_external: bool) -> Resul
         let f = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         write_model(m, &mut w, force_external)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
+        w.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&tmp, path)?;
         Ok(())
     })();

@@ -48,7 +48,7 @@ fn clip(cx: &mut Lower, id: NodeId) -> LResult<()> {
     };
     match (lo, hi) {
         (Some(l), Some(h)) if l == 0.0 && h == 6.0 => return unary(cx, id, B::RELU6, None),
-        (Some(l), None) if l == 0.0 => return unary(cx, id, B::RELU, None),
+        (Some(0.0), None) => return unary(cx, id, B::RELU, None),
         (Some(l), Some(h)) if l == -1.0 && h == 1.0 => return unary(cx, id, B::RELU_N1_TO_1, None),
         (None, None) => return alias(cx, id, x),
         _ => {}
