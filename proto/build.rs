@@ -3,7 +3,11 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
-    let files = ["schemas/onnx.proto", "schemas/tensorflow/tensorflow.proto", "schemas/paddle_framework.proto"];
+    let files = [
+        "schemas/onnx.proto",
+        "schemas/tensorflow/tensorflow.proto",
+        "schemas/paddle_framework.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

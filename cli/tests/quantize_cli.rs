@@ -22,7 +22,7 @@ fn accuracy(model: &Path) -> f64 {
     let hits = logits
         .chunks(10)
         .zip(&labels)
-        .filter(|(row, &l)| {
+        .filter(|&(row, &l)| {
             let best = row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
             best as i64 == l
         })

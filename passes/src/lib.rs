@@ -19,8 +19,8 @@ mod fold_bn;
 mod identity;
 pub mod layout;
 mod manager;
-mod shapes;
 pub mod prune;
+mod shapes;
 
 pub use cse::Cse;
 pub use dce::Dce;

@@ -3,8 +3,8 @@
 
 pub mod convert;
 pub mod inspect;
-pub mod quantize;
 pub mod prune;
+pub mod quantize;
 pub mod run;
 pub mod verify;
 
@@ -48,7 +48,7 @@ pub fn load(path: &std::path::Path, from: Option<&str>) -> Result<edgeport_ir::G
     load_with(path, from, &crate::formats::ImportSettings::default())
 }
 
-/// Loads a model with import settings (e.g. a SavedModel signature).
+/// Loads a model with import settings (SavedModel signature, `--weights`, `--input-shape`).
 pub fn load_with(
     path: &std::path::Path,
     from: Option<&str>,
@@ -63,20 +63,4 @@ pub fn load_with(
     };
     let g = crate::formats::import_with(path, &fmt, s)?;
     Ok(g)
-}
-
-/// [`load`] with import settings (`--weights`, `--input-shape`).
-pub fn load_with(
-    path: &std::path::Path,
-    from: Option<&str>,
-    s: &crate::formats::ImportSettings,
-) -> Result<edgeport_ir::Graph, CommandError> {
-    if !path.exists() {
-        return Err(CommandError::Input(format!("{}: no such file or folder", path.display())));
-    }
-    let fmt = match from {
-        Some(f) => crate::formats::by_name(f)?,
-        None => crate::formats::sniff(path)?,
-    };
-    Ok(crate::formats::import_with(path, &fmt, s)?)
 }

@@ -159,7 +159,10 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
         edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("{}: after pruning: {e}", a.input.display())))?;
     let mut written = None;
     if let (Some(o), Some(fmt), false) = (&a.output, &out_fmt, a.dry_run) {
-        let settings = ExportSettings { opset: None };
+        let settings = ExportSettings {
+            opset: None,
+            nhwc_io: false,
+        };
         let problems = formats::check(&g, fmt, &settings);
         if !problems.is_empty() {
             return Err(CommandError::Unsupported(format!(

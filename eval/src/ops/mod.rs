@@ -37,10 +37,10 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> OpResult {
             return r;
         }
     }
-    if let Op::Custom(c) = op {
-        if let Some(r) = contrib::run(c, cx) {
-            return r;
-        }
+    if let Op::Custom(c) = op
+        && let Some(r) = contrib::run(c, cx)
+    {
+        return r;
     }
     match op {
         Op::Custom(c) => Err(OpError::unsupported(format!("custom op {}::{}", c.domain, c.name))),

@@ -321,7 +321,9 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
         return Ok(());
     }
     let placeholders = vec![1u64; m.buffers.len()];
-    let first = build(m, &DataPlacement::External(placeholders), meta as usize).finished_data().len();
+    let first = build(m, &DataPlacement::External(placeholders), meta as usize)
+        .finished_data()
+        .len();
     let start = align16(first as u64).ok_or(WriteError::TooLarge)?;
     let mut offs = vec![0u64; m.buffers.len()];
     let mut cur = start;
