@@ -118,7 +118,7 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
                 .iter()
                 .zip(&d[1..])
                 .all(|(&x, dim)| dim.known().is_none_or(|k| k == x as u64));
-            if !rest_ok || b == 0 || a[0] % b != 0 || a[0] == 0 {
+            if !rest_ok || b == 0 || !a[0].is_multiple_of(b) || a[0] == 0 {
                 return Err(mismatch());
             }
             split0(t, a[0] / b)

@@ -164,10 +164,10 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     })?;
     let method = Method::parse(&o.method)
         .ok_or_else(|| CommandError::Input(format!("unknown --method '{}' (minmax, percentile[:P], entropy, mse)", o.method)))?;
-    if let Some(c) = o.min_cosine {
-        if !(-1.0..=1.0).contains(&c) {
-            return Err(CommandError::Input(format!("--min-cosine {c} is outside [-1, 1]")));
-        }
+    if let Some(c) = o.min_cosine
+        && !(-1.0..=1.0).contains(&c)
+    {
+        return Err(CommandError::Input(format!("--min-cosine {c} is outside [-1, 1]")));
     }
     if same_file(&o.input, &o.output) {
         return Err(CommandError::Input(format!(
@@ -228,14 +228,14 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     }
     let opset = if out_fmt.name == "onnx" {
         let want = o.opset.unwrap_or(17).max(rep.min_opset);
-        if let Some(u) = o.opset {
-            if u < rep.min_opset {
-                return Err(CommandError::Unsupported(format!(
-                    "the {} result needs ONNX opset {} or later; --opset {u} was asked",
-                    mode.name(),
-                    rep.min_opset
-                )));
-            }
+        if let Some(u) = o.opset
+            && u < rep.min_opset
+        {
+            return Err(CommandError::Unsupported(format!(
+                "the {} result needs ONNX opset {} or later; --opset {u} was asked",
+                mode.name(),
+                rep.min_opset
+            )));
         }
         Some(want)
     } else {

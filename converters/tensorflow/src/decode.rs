@@ -158,9 +158,12 @@ pub fn decode_saved_model(buf: edgeport_proto::bytes::Bytes, file: &str) -> Resu
     Ok(out)
 }
 
+/// An object-graph attribute: (name, full name, checkpoint key).
+pub type ObjectAttr = (String, String, String);
+
 /// Decodes a TrackableObjectGraph: per object node, its attributes' (name, full name,
 /// checkpoint key).
-pub fn decode_object_graph(buf: &[u8], file: &str) -> Result<Vec<Vec<(String, String, String)>>, Error> {
+pub fn decode_object_graph(buf: &[u8], file: &str) -> Result<Vec<Vec<ObjectAttr>>, Error> {
     let g = pb::TrackableObjectGraph::decode(buf).map_err(|e| derr(file, "TrackableObjectGraph", e.to_string()))?;
     Ok(g.nodes
         .into_iter()

@@ -53,11 +53,11 @@ pub fn import_path(path: &Path, opts: &TfImportOptions) -> Result<Graph, Error> 
     if path.is_dir() {
         return saved_model::import_dir(path, opts).map(with_types);
     }
-    if path.file_name().is_some_and(|n| n == "saved_model.pb") {
-        if let Some(dir) = path.parent().filter(|d| d.join("variables").is_dir()) {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-            return saved_model::import_dir(dir, opts).map(with_types);
-        }
+    if path.file_name().is_some_and(|n| n == "saved_model.pb")
+        && let Some(dir) = path.parent().filter(|d| d.join("variables").is_dir())
+    {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        return saved_model::import_dir(dir, opts).map(with_types);
     }
     let file = display_path(path);
     let buf = map_file(path)?;

@@ -111,10 +111,10 @@ pub fn import_dir(dir: &Path, opts: &TfImportOptions) -> Result<Graph, Error> {
         };
         for (inp, &id) in data[first..].iter().zip(bound) {
             let src = inp.split(':').next().unwrap_or(inp);
-            if let (Some(&k), Ok(id)) = (index.get(src), usize::try_from(id)) {
-                if graph.nodes[k].op == "VarHandleOp" {
-                    objects.insert(src.to_string(), id);
-                }
+            if let (Some(&k), Ok(id)) = (index.get(src), usize::try_from(id))
+                && graph.nodes[k].op == "VarHandleOp"
+            {
+                objects.insert(src.to_string(), id);
             }
         }
     }

@@ -23,8 +23,8 @@ fn importance(g: &Graph, a: &mut Analysis, root: usize, crit: Criterion) -> Vec<
             let mut off = 0;
             for seg in &info.segs {
                 if a.root(seg.space) == root {
-                    for c in 0..seg.size.min(size) {
-                        score[c] += gamma.get(off + c).map_or(0.0, |v| v.abs());
+                    for (c, sc) in score.iter_mut().enumerate().take(seg.size.min(size)) {
+                        *sc += gamma.get(off + c).map_or(0.0, |v| v.abs());
                     }
                     found = true;
                 }

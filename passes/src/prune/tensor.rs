@@ -16,7 +16,7 @@ pub(crate) fn const_input(g: &Graph, node: NodeId, port: usize) -> Option<&Tenso
 /// Keeps the given indices of `axis` (indices must be in range and ascending).
 pub(crate) fn take_axis(t: &Tensor, axis: usize, keep: &[usize]) -> Result<Tensor, String> {
     let bits = t.dtype.bits();
-    if bits < 8 || bits % 8 != 0 {
+    if bits < 8 || !bits.is_multiple_of(8) {
         return Err(format!("cannot slice a {} tensor", t.dtype));
     }
     let TensorData::Raw(raw) = &t.data else {

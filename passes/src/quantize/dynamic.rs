@@ -91,10 +91,10 @@ fn matmul_integer(g: &mut Graph, l: &Layer) -> Result<(), QuantError> {
     )?;
     let sc = op_out(g, &l.name, Op::Mul(Mul {}), &[Some(dql.out(1)), Some(ws)], &format!("{base}_scale"))?;
     let mut y = op_out(g, &l.name, Op::Mul(Mul {}), &[Some(cast), Some(sc)], &format!("{base}_scaled"))?;
-    if let Some(bs) = l.bias_slot {
-        if let Some(b) = g.inputs_of(l.node).get(bs).copied().flatten() {
-            y = op_out(g, &l.name, Op::Add(Add {}), &[Some(y), Some(b)], &format!("{base}_biased"))?;
-        }
+    if let Some(bs) = l.bias_slot
+        && let Some(b) = g.inputs_of(l.node).get(bs).copied().flatten()
+    {
+        y = op_out(g, &l.name, Op::Add(Add {}), &[Some(y), Some(b)], &format!("{base}_biased"))?;
     }
     let old = l.node.out(0);
     let ty = g.value(old).and_then(|v| v.ty.clone());

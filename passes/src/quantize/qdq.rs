@@ -151,10 +151,10 @@ pub fn strip_annotations(g: &mut Graph) -> usize {
     let mut n = 0;
     for id in ids {
         let node = g.node_mut(id);
-        if let Op::Constant(c) = &mut node.op {
-            if c.value.quant.take().is_some() {
-                n += 1;
-            }
+        if let Op::Constant(c) = &mut node.op
+            && c.value.quant.take().is_some()
+        {
+            n += 1;
         }
         for v in &mut node.outputs {
             if v.quant.take().is_some() {

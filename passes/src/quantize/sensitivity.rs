@@ -31,6 +31,9 @@ fn meets(m: &Metrics, min_cos: Option<f64>, max_err: Option<f64>) -> bool {
     min_cos.is_none_or(|c| m.cosine >= c) && max_err.is_none_or(|e| m.max_abs <= e)
 }
 
+/// Layers kept float, each layer's sensitivity, and the metrics of the final mix.
+type FloatChoice = (HashSet<NodeId>, HashMap<NodeId, f64>, Metrics);
+
 /// Returns the layers to quantize, each layer's sensitivity and the final figures.
 pub fn mixed_precision(
     g: &Graph,
@@ -40,7 +43,7 @@ pub fn mixed_precision(
     check: &[Vec<Value>],
     min_cos: Option<f64>,
     max_err: Option<f64>,
-) -> Result<(HashSet<NodeId>, HashMap<NodeId, f64>, Metrics), QuantError> {
+) -> Result<FloatChoice, QuantError> {
     if check.is_empty() {
         return Err(QuantError::Calibration(
             "mixed precision needs samples to measure the output error".into(),

@@ -214,16 +214,15 @@ pub fn apply(
                 Op::Conv(c) => c.group.max(1) as usize,
                 _ => 1,
             };
-            if let Some(mean) = l.act.and_then(|a| cal.means.get(&a)) {
-                if let Some(d) = bias_shift(l, &err, mean, groups) {
-                    if d.len() == bias.len() {
-                        for (b, s) in bias.iter_mut().zip(d) {
-                            *b -= s;
-                        }
-                        info.corrected_biases += 1;
-                        corrected = true;
-                    }
+            if let Some(mean) = l.act.and_then(|a| cal.means.get(&a))
+                && let Some(d) = bias_shift(l, &err, mean, groups)
+                && d.len() == bias.len()
+            {
+                for (b, s) in bias.iter_mut().zip(d) {
+                    *b -= s;
                 }
+                info.corrected_biases += 1;
+                corrected = true;
             }
         }
         let sx = l.act.and_then(|a| params.get(&a)).map(|p| p.0);

@@ -89,7 +89,7 @@ fn scale(cx: &mut Ctx<'_>, op: &OpDesc) -> RuleResult {
         cur = add_bias(cx, cur, "add")?;
     }
     cur = match (scale_v, scale_t) {
-        (Some(s), _) if s == 1.0 => cur,
+        (Some(1.0), _) => cur,
         (Some(s), _) => {
             let c = cx.const_scalar(&format!("{out}/scale"), dt, s)?;
             cx.node(&format!("{out}/mul"), Op::Mul(Mul::default()), &[Some(cur), Some(c)])?

@@ -60,8 +60,11 @@ fn block(file: &[u8], (off, size): (usize, usize)) -> Result<&[u8], String> {
     }
 }
 
+/// One decoded block entry: the full key and the value's bytes.
+type Entry<'a> = (Vec<u8>, &'a [u8]);
+
 /// Decodes all (key, value) entries of a block, in order.
-fn entries(b: &[u8]) -> Result<Vec<(Vec<u8>, &[u8])>, String> {
+fn entries(b: &[u8]) -> Result<Vec<Entry<'_>>, String> {
     let n = b.len().checked_sub(4).ok_or("block shorter than its restart count")?;
     let n_restarts = u32::from_le_bytes([b[n], b[n + 1], b[n + 2], b[n + 3]]) as usize;
     let data_end = n_restarts

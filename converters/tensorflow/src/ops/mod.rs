@@ -255,7 +255,7 @@ pub fn elem_type(cx: &Cx<'_>) -> DType {
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
     let raw = t.raw().ok_or("string tensors cannot be permuted")?;
     let bits = t.dtype.bits();
-    if bits % 8 != 0 || perm.len() != t.shape.len() {
+    if !bits.is_multiple_of(8) || perm.len() != t.shape.len() {
         return Err(format!("cannot permute {} tensor of shape {:?} by {perm:?}", t.dtype, t.shape));
     }
     let es = bits / 8;
