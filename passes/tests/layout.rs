@@ -125,7 +125,9 @@ fn transposes(g: &Graph) -> usize {
 fn check_pass(g: &Graph, inputs: &[Tensor], nhwc_io: bool) -> (Graph, edgeport_passes::LayoutReport, f64) {
     let before = run(g, inputs);
     let mut h = g.clone();
+    let t0 = std::time::Instant::now();
     let rep = to_channels_last(&mut h, &LayoutOptions { nhwc_io }).unwrap();
+    eprintln!("{}: pass took {:?} on {} nodes", g.name, t0.elapsed(), g.node_count());
     edgeport_ir::validate::validate(&h).unwrap();
     let ins2: Vec<Tensor> = inputs
         .iter()
@@ -332,6 +334,12 @@ fn check_model(dir: &Path, name: &str, outs: &[&str], nhwc_io: bool, fold_bn: bo
         torch_diff = torch_diff.max(max_abs(&t.to_f64_vec().unwrap(), v));
     }
     let (h, report, pass_diff) = check_pass(&g, &[x], nhwc_io);
+    if report.transposes_inside > 0 {
+        let text = edgeport_ir::text::print_graph(&h);
+        for l in text.lines().filter(|l| l.contains("Transpose") || l.contains("__t)") || l.contains("__t,")) {
+            eprintln!("  {}", l.chars().take(160).collect::<String>());
+        }
+    }
     assert!(report.transposes_inside <= max_inside, "{name}: {report:?}");
     assert_eq!(transposes(&h), report.transposes_inside + report.boundary_transposes);
     eprintln!("{name} nhwc_io={nhwc_io} fold_bn={fold_bn}: {report:?}, pass max abs {pass_diff:.2e}, torch max abs {torch_diff:.2e}");
