@@ -53,7 +53,7 @@ pub fn transpose(t: &Tensor, p: &[usize]) -> Option<Tensor> {
     }
     let TensorData::Raw(bytes) = &t.data else { return None };
     let bits = t.dtype.bits();
-    if bits == 0 || bits % 8 != 0 {
+    if bits == 0 || !bits.is_multiple_of(8) {
         return None;
     }
     let es = bits / 8;
@@ -89,6 +89,37 @@ pub fn transpose(t: &Tensor, p: &[usize]) -> Option<Tensor> {
     Some(nt)
 }
 
+/// A 2-D tensor with its `axis` (0 rows, 1 columns) reordered: new index `i` takes old `idx[i]`.
+pub fn reorder_2d(t: &Tensor, axis: usize, idx: &[usize]) -> Option<Tensor> {
+    let &[rows, cols] = t.shape.as_slice() else { return None };
+    let TensorData::Raw(bytes) = &t.data else { return None };
+    let bits = t.dtype.bits();
+    let quant_on_axis = t.quant.as_ref().is_some_and(|q| match q.granularity {
+        QuantGranularity::PerTensor => false,
+        QuantGranularity::PerAxis { axis: qa } => qa == axis,
+        QuantGranularity::PerBlock { .. } => true,
+    });
+    if bits == 0 || !bits.is_multiple_of(8) || quant_on_axis {
+        return None;
+    }
+    let es = bits / 8;
+    let n = if axis == 0 { rows } else { cols };
+    if idx.len() != n || idx.iter().any(|&i| i >= n) || rows.checked_mul(cols)?.checked_mul(es)? != bytes.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    for r in 0..rows {
+        for c in 0..cols {
+            let (sr, sc) = if axis == 0 { (idx[r], c) } else { (r, idx[c]) };
+            let off = (sr * cols + sc) * es;
+            out.extend_from_slice(bytes.get(off..off + es)?);
+        }
+    }
+    let mut nt = Tensor::from_bytes(t.dtype, t.shape.clone(), edgeport_ir::Bytes::from_vec(out)).ok()?;
+    nt.quant = t.quant.clone();
+    Some(nt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,35 +142,4 @@ mod tests {
         let p = pad_rank(&Tensor::from_f32(vec![3], &[1.0, 2.0, 3.0]).unwrap(), 4).unwrap();
         assert_eq!(p.shape, vec![1, 1, 1, 3]);
     }
-}
-
-/// A 2-D tensor with its `axis` (0 rows, 1 columns) reordered: new index `i` takes old `idx[i]`.
-pub fn reorder_2d(t: &Tensor, axis: usize, idx: &[usize]) -> Option<Tensor> {
-    let &[rows, cols] = t.shape.as_slice() else { return None };
-    let TensorData::Raw(bytes) = &t.data else { return None };
-    let bits = t.dtype.bits();
-    let quant_on_axis = t.quant.as_ref().is_some_and(|q| match q.granularity {
-        QuantGranularity::PerTensor => false,
-        QuantGranularity::PerAxis { axis: qa } => qa == axis,
-        QuantGranularity::PerBlock { .. } => true,
-    });
-    if bits == 0 || bits % 8 != 0 || quant_on_axis {
-        return None;
-    }
-    let es = bits / 8;
-    let n = if axis == 0 { rows } else { cols };
-    if idx.len() != n || idx.iter().any(|&i| i >= n) || rows.checked_mul(cols)?.checked_mul(es)? != bytes.len() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    for r in 0..rows {
-        for c in 0..cols {
-            let (sr, sc) = if axis == 0 { (idx[r], c) } else { (r, idx[c]) };
-            let off = (sr * cols + sc) * es;
-            out.extend_from_slice(bytes.get(off..off + es)?);
-        }
-    }
-    let mut nt = Tensor::from_bytes(t.dtype, t.shape.clone(), edgeport_ir::Bytes::from_vec(out)).ok()?;
-    nt.quant = t.quant.clone();
-    Some(nt)
 }

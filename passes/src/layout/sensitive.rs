@@ -86,7 +86,7 @@ pub fn convert(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<bool, PassError
             return Ok(false);
         }
     }
-    let xin = cx.to_state(g, x, &want)?;
+    let xin = cx.in_state(g, x, &want)?;
     g.set_input(id, 0, Some(xin)).map_err(|e| err(&name, e))?;
     if let Some(l) = layout_mut(&mut g.node_mut(id).op) {
         *l = Layout::ChannelsLast;
@@ -165,7 +165,7 @@ fn flat(t: &edgeport_ir::Tensor) -> edgeport_ir::Tensor {
 fn gather1d(t: &edgeport_ir::Tensor, p: &[usize]) -> Option<edgeport_ir::Tensor> {
     let raw = t.raw()?;
     let bits = t.dtype.bits();
-    if bits == 0 || bits % 8 != 0 {
+    if bits == 0 || !bits.is_multiple_of(8) {
         return None;
     }
     let es = bits / 8;
