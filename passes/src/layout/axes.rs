@@ -38,7 +38,7 @@ pub fn single_axis(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassErr
         if let Some(v) = v
             && cx.state(v).is_some()
         {
-            let l = cx.ensure_logical(g, v)?;
+            let l = cx.logical(g, v)?;
             g.set_input(id, slot, Some(l)).map_err(|e| err(&name, e))?;
         }
     }
@@ -92,7 +92,7 @@ pub fn concat(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassError> {
     let axis = phys(&name, a.axis, &p)?;
     for (slot, v) in ins.iter().enumerate() {
         let Some(v) = v else { continue };
-        let nv = cx.ensure_state(g, *v, &p)?;
+        let nv = cx.in_state(g, *v, &p)?;
         if nv != *v {
             g.set_input(id, slot, Some(nv)).map_err(|e| err(&name, e))?;
         }

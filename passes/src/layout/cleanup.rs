@@ -18,7 +18,7 @@ pub fn outputs(cx: &mut Cx, g: &mut Graph, opts: &LayoutOptions) -> Result<(), P
         if opts.nhwc_io && p == perm::channels_last(p.len()) {
             continue;
         }
-        let t = cx.ensure_logical(g, *v)?;
+        let t = cx.logical(g, *v)?;
         let vname = value_name(g, *v);
         let tname = value_name(g, t);
         if tname != vname {

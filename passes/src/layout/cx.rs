@@ -118,7 +118,7 @@ impl Cx {
     }
 
     /// `v` in state `want` (same rank): `v` itself, a permuted constant, or a Transpose.
-    pub fn ensure_state(&mut self, g: &mut Graph, v: ValueId, want: &[usize]) -> Result<ValueId, PassError> {
+    pub fn in_state(&mut self, g: &mut Graph, v: ValueId, want: &[usize]) -> Result<ValueId, PassError> {
         let cur = self
             .perm_of(g, v)
             .ok_or_else(|| err(&value_name(g, v), "rank unknown, cannot change its layout"))?;
@@ -162,12 +162,12 @@ impl Cx {
     }
 
     /// `v` in its logical layout.
-    pub fn ensure_logical(&mut self, g: &mut Graph, v: ValueId) -> Result<ValueId, PassError> {
+    pub fn logical(&mut self, g: &mut Graph, v: ValueId) -> Result<ValueId, PassError> {
         match self.state.get(&v) {
             None => Ok(v),
             Some(p) => {
                 let id = perm::identity(p.len());
-                self.ensure_state(g, v, &id)
+                self.in_state(g, v, &id)
             }
         }
     }
@@ -178,7 +178,7 @@ impl Cx {
         for (slot, v) in g.inputs_of(id).into_iter().enumerate() {
             let Some(v) = v else { continue };
             if self.state.contains_key(&v) {
-                let l = self.ensure_logical(g, v)?;
+                let l = self.logical(g, v)?;
                 g.set_input(id, slot, Some(l)).map_err(|e| err(&g.node(id).name, e))?;
             }
         }
@@ -190,7 +190,7 @@ impl Cx {
     pub fn broadcast_to_state(&mut self, g: &mut Graph, v: ValueId, r: usize, want: &[usize]) -> Result<ValueId, PassError> {
         let k = self.rank(g, v).ok_or_else(|| err(&value_name(g, v), "rank unknown"))?;
         if k == r {
-            return self.ensure_state(g, v, want);
+            return self.in_state(g, v, want);
         }
         if k == 0 && Self::konst(g, v).is_some() {
             return Ok(v); // a scalar broadcasts in any layout
@@ -209,7 +209,7 @@ impl Cx {
             self.cache.insert(key, out);
             return Ok(out);
         }
-        let l = self.ensure_logical(g, v)?;
+        let l = self.logical(g, v)?;
         let pad = r.checked_sub(k).ok_or_else(|| err(&base, "rank above the broadcast rank"))?;
         let axes: Vec<i64> = (0..pad as i64).collect();
         let axes_c = Tensor::from_i64(vec![pad], &axes).map_err(|e| err(&base, e))?;
@@ -233,7 +233,7 @@ impl Cx {
         if let Some(val) = g.value_mut(n.out(0)) {
             val.ty = ty;
         }
-        let out = self.ensure_state(g, n.out(0), want)?;
+        let out = self.in_state(g, n.out(0), want)?;
         self.cache.insert(key, out);
         Ok(out)
     }

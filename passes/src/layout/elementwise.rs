@@ -105,7 +105,7 @@ pub fn unary(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassError> {
         if let Some(v) = v
             && cx.state(*v).is_some()
         {
-            let l = cx.ensure_logical(g, *v)?;
+            let l = cx.logical(g, *v)?;
             g.set_input(id, slot, Some(l)).map_err(|e| err(&g.node(id).name, e))?;
         }
     }

@@ -12,7 +12,7 @@
 //!    movement with constant shape inputs rewritten ([`shape_ops`]), Flatten/Reshape when the
 //!    memory order allows or by permuting the following Gemm's weight rows ([`reshape`]). A
 //!    Transpose of a permuted value is absorbed into the state. Any other op gets its inputs
-//!    back in logical layout through one Transpose per value ([`cx::Cx::to_state`]).
+//!    back in logical layout through one Transpose per value ([`cx::Cx::in_state`]).
 //! 2. **Outputs**: a graph output left permuted is transposed back, unless
 //!    [`LayoutOptions::nhwc_io`] and it is NHWC.
 //! 3. **Cleanup** ([`cleanup`]): Transpose chains composed, identity Transposes dropped,

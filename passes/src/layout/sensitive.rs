@@ -86,7 +86,7 @@ pub fn convert(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<bool, PassError
             return Ok(false);
         }
     }
-    let xin = cx.ensure_state(g, x, &want)?;
+    let xin = cx.in_state(g, x, &want)?;
     g.set_input(id, 0, Some(xin)).map_err(|e| err(&name, e))?;
     if let Some(l) = layout_mut(&mut g.node_mut(id).op) {
         *l = Layout::ChannelsLast;
