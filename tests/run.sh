@@ -2,7 +2,7 @@
 # The test command (README and CI run exactly this): set up the pinned Python env and the
 # ONNX test data, check formatting and lints, run every Rust test (unit, integration, the
 # ONNX node-test conformance suite through the evaluator), then the onnxruntime round-trip
-# suite, and print the pass counts of both conformance suites.
+# suite and the TFLite export suite (LiteRT), and print the pass counts of the conformance suites.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,4 +18,7 @@ if [ -f tests/ort_suite.py ]; then
   echo "== onnxruntime round-trip suite"
   bash tests/ort_run.sh
 fi
+echo "== TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
+"$root/.cache/venv/bin/python" tests/tflite/tflite_suite.py --check \
+  --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tflite_suite"
 bash tests/conformance_counts.sh
