@@ -11,7 +11,7 @@ mod sparse;
 mod structured;
 mod tensor;
 
-use crate::{Context, Dce, Pass};
+use crate::{Context, Dce, Pass, RemoveIdentity};
 use edgeport_ir::{Graph, Op, ValueType};
 
 /// What to prune.
@@ -89,6 +89,10 @@ pub enum PruneError {
 /// Prunes `g` in place.
 pub fn prune(g: &mut Graph, opts: &PruneOptions) -> Result<PruneReport, PruneError> {
     let mut report = PruneReport::default();
+    // Exporters route shared initializers through Identity nodes; look through them.
+    RemoveIdentity
+        .run(g, &mut Context::default())
+        .map_err(|e| PruneError::Graph(e.to_string()))?;
     match opts.mode {
         PruneMode::Structured(r) | PruneMode::Sparsity(r) if !(0.0..1.0).contains(&r) => return Err(PruneError::BadRatio(r)),
         PruneMode::NOfM(n, m) if n == 0 || n >= m => return Err(PruneError::BadNm(format!("{n}:{m}"))),
