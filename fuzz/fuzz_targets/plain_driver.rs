@@ -1,4 +1,4 @@
-//! The stable-Rust driver shared by the `pickle_load` target: replays a corpus, then mutates it
+//! The stable-Rust driver shared by every fuzz target: replays a corpus, then mutates it
 //! (bit flips, byte edits, insertions, deletions, truncation, splices, duplicated chunks) until
 //! the time runs out, saving every input that panics under `fuzz/artifacts/<target>/`.
 //! Usage: `<target> [--time SECS] [--seed N] [--out DIR] CORPUS_DIR_OR_FILE...`.
@@ -23,7 +23,7 @@ fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
     let mut v = input.to_vec();
     for _ in 0..1 + rng.below(4) {
         let len = v.len();
-        match rng.below(9) {
+        match rng.below(10) {
             0 if len > 0 => {
                 let i = rng.below(len);
                 v[i] ^= 1 << rng.below(8);
@@ -54,6 +54,12 @@ fn mutate(rng: &mut Rng, input: &[u8], other: &[u8]) -> Vec<u8> {
                 let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
                 let n = 1 + rng.below(huge.len());
                 v.splice(i..i, huge[..n].iter().copied());
+            }
+            8 if len >= 4 => {
+                // A 32-bit little-endian offset, length or index (flatbuffers, headers).
+                let i = rng.below(len - 3) & !3;
+                let vals = [0u32, 1, 0x7fff_ffff, 0xffff_ffff, len as u32, (len as u32).wrapping_add(4)];
+                v[i..i + 4].copy_from_slice(&vals[rng.below(vals.len())].to_le_bytes());
             }
             7 if !other.is_empty() => {
                 // Splice part of another input.
