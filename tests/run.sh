@@ -21,4 +21,7 @@ fi
 echo "== TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
 "$root/.cache/venv/bin/python" tests/tflite/tflite_suite.py --check \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tflite_suite"
+echo "== Caffe/MXNet/Paddle fixtures → ONNX (onnxruntime) and TFLite (ai-edge-litert) vs the frameworks' outputs"
+"$root/.cache/venv/bin/python" tests/frameworks/e2e_check.py \
+  --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/frameworks_e2e"
 bash tests/conformance_counts.sh

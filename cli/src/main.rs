@@ -171,6 +171,10 @@ enum Cmd {
         /// Layers (producer node names) to leave alone (repeatable).
         #[arg(long)]
         keep: Vec<String>,
+        /// Round kept channel counts to a multiple of N (1 = the exact ratio); odd counts defeat
+        /// runtimes' vectorised kernels.
+        #[arg(long = "round", default_value_t = 8)]
+        round_to: usize,
         /// Report what would be pruned; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -297,6 +301,7 @@ fn main() -> ExitCode {
             criterion,
             global,
             keep,
+            round_to,
             dry_run,
             from,
             to,
@@ -321,6 +326,7 @@ fn main() -> ExitCode {
                     criterion: commands::prune::parse_criterion(&criterion)?,
                     keep,
                     global,
+                    round_to,
                 },
                 dry_run,
             })?;

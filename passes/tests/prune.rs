@@ -134,6 +134,7 @@ fn run(g: &Graph) -> Vec<f64> {
 
 fn opts(mode: PruneMode) -> PruneOptions {
     PruneOptions {
+        round_to: 1,
         mode,
         criterion: Criterion::L1,
         keep: vec![],

@@ -43,6 +43,10 @@ pub struct PruneOptions {
     pub keep: Vec<String>,
     /// One ranking across layers instead of the same ratio per layer.
     pub global: bool,
+    /// Kept channel counts are rounded to a multiple of this (1 = exact ratio). Runtimes'
+    /// vectorised kernels work in blocks of 4–16 channels: an odd count left by a ratio can make
+    /// the pruned model slower than the original.
+    pub round_to: usize,
 }
 
 /// One channel group in the report.

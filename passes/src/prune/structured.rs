@@ -96,7 +96,7 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
             .collect()
     };
     for (r, score) in &scores {
-        let drop = drops.get(r).copied().unwrap_or(0).min(score.len() - 1);
+        let drop = round_drop(score.len(), drops.get(r).copied().unwrap_or(0), opts.round_to).min(score.len() - 1);
         if drop > 0 {
             kept.insert(*r, keep_top(score, drop));
         }
@@ -150,6 +150,20 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
     Ok(reports)
 }
 
+/// Adjusts `drop` so that the kept count `size - drop` is the nearest multiple of `m` (at least
+/// `m`, never more than `size`). Groups not larger than `m` keep their exact count.
+pub(crate) fn round_drop(size: usize, drop: usize, m: usize) -> usize {
+    if m <= 1 || size <= m || drop == 0 {
+        return drop;
+    }
+    let kept = size.saturating_sub(drop);
+    let mut r = (kept + m / 2) / m * m;
+    if r > size {
+        r = size / m * m;
+    }
+    size - r.max(m)
+}
+
 /// Global ranking: scores normalised by each group's mean, one threshold across groups.
 fn global_drops(scores: &[(usize, Vec<f64>)], ratio: f64) -> HashMap<usize, usize> {
     let mut all: Vec<(f64, usize)> = Vec::new();
@@ -173,4 +187,25 @@ fn global_drops(scores: &[(usize, Vec<f64>)], ratio: f64) -> HashMap<usize, usiz
         }
     }
     drops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_drop;
+
+    #[test]
+    fn kept_counts_round_to_the_nearest_multiple() {
+        // 64 channels, 30% → drop 19, keep 45 → 48 (drop 16).
+        assert_eq!(round_drop(64, 19, 8), 16);
+        // 96 × 0.5 → keep 48 exactly.
+        assert_eq!(round_drop(96, 48, 8), 48);
+        // keep at least one block.
+        assert_eq!(round_drop(32, 30, 8), 24);
+        // a size that is not a multiple never keeps more than it has.
+        assert_eq!(round_drop(20, 1, 8), 4);
+        // small groups and m = 1 keep the exact ratio.
+        assert_eq!(round_drop(6, 2, 8), 2);
+        assert_eq!(round_drop(64, 19, 1), 19);
+        assert_eq!(round_drop(64, 0, 8), 0);
+    }
 }

@@ -167,7 +167,17 @@ fn resize(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
     if em.opset >= 18 {
         return keep(n, em);
     }
-    for a in ["antialias", "axes", "keep_aspect_ratio_policy"] {
+    // Default-valued opset-18 attributes say nothing; drop them.
+    if n.int_attr("antialias") == Some(0) {
+        n.take_attr("antialias");
+    }
+    if matches!(n.attr("keep_aspect_ratio_policy"), Some(RawAttrValue::String(s)) if s.as_slice() == b"stretch") {
+        n.take_attr("keep_aspect_ratio_policy");
+    }
+    if n.attr("axes").is_some() {
+        expand_resize_axes(&mut n, em)?;
+    }
+    for a in ["antialias", "keep_aspect_ratio_policy"] {
         if n.attr(a).is_some() {
             return Err(format!("Resize: attribute '{a}' needs opset 18"));
         }
@@ -192,6 +202,71 @@ fn resize(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
         n.inputs[2] = sc;
     }
     keep(n, em)
+}
+
+/// Rewrites an opset-18 Resize with `axes` into the full-rank form older opsets know: scales
+/// get 1 on the other axes; sizes take the other axes' extents from the input (constants when
+/// the input's shape is static, else `ScatterElements` into `Shape(x)`).
+fn expand_resize_axes(n: &mut OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {
+    let Some(RawAttrValue::Ints(axes)) = n.take_attr("axes") else {
+        return Err("Resize: attribute 'axes' is not a list of ints".into());
+    };
+    let x = n.input(0).to_string();
+    let rank = em.rank(&x).ok_or("Resize with 'axes' before opset 18 needs the input's rank")?;
+    let mut full = Vec::with_capacity(axes.len());
+    for &a in &axes {
+        let a = if a < 0 { a + rank as i64 } else { a };
+        if a < 0 || a >= rank as i64 || full.contains(&(a as usize)) {
+            return Err(format!("Resize: axes {axes:?} do not fit rank {rank}"));
+        }
+        full.push(a as usize);
+    }
+    let scales = n.input(2).to_string();
+    if !scales.is_empty() {
+        let v = em
+            .const_floats(&scales)
+            .ok_or("Resize with 'axes' before opset 18 needs constant scales")?;
+        if v.len() != full.len() {
+            return Err(format!("Resize: {} scales for {} axes", v.len(), full.len()));
+        }
+        let mut all = vec![1f32; rank];
+        for (a, s) in full.iter().zip(&v) {
+            all[*a] = *s as f32;
+        }
+        let t = edgeport_ir::Tensor::from_f32(vec![rank], &all).map_err(|e| e.to_string())?;
+        n.inputs[2] = em.add_const("scales", t);
+        return Ok(());
+    }
+    let sizes = n.input(3).to_string();
+    if sizes.is_empty() {
+        return Err("Resize: neither scales nor sizes".into());
+    }
+    let static_dims: Option<Vec<i64>> = em
+        .types
+        .get(&x)
+        .and_then(|t| t.as_tensor())
+        .and_then(|t| t.shape.as_ref())
+        .and_then(|s| s.as_known())
+        .map(|d| d.iter().map(|&v| v as i64).collect());
+    match (em.const_ints(&sizes), static_dims) {
+        (Some(v), Some(mut dims)) if v.len() == full.len() && dims.len() == rank => {
+            for (a, s) in full.iter().zip(&v) {
+                dims[*a] = *s;
+            }
+            n.inputs[3] = em.ints_const("sizes", &dims)?;
+        }
+        _ => {
+            let shape = em.op("resize_in_shape", "Shape", &[&x], vec![]);
+            let idx = em.ints_const("resize_axes", &full.iter().map(|&a| a as i64).collect::<Vec<_>>())?;
+            n.inputs[3] = em.op(
+                "resize_sizes",
+                "ScatterElements",
+                &[&shape, &idx, &sizes],
+                vec![("axis", RawAttrValue::Int(0))],
+            );
+        }
+    }
+    Ok(())
 }
 
 fn scatter_elements(mut n: OnnxNode, em: &mut Emit<'_>) -> Result<(), String> {

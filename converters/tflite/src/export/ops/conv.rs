@@ -326,8 +326,15 @@ pub(crate) fn conv_transpose(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::d
         Some(t) => t,
         None => return err("the weights must be a constant"),
     };
-    if wt.shape.len() != 4 || c.group != 1 {
-        return err(format!("weights must be 4-D and group 1 (got {:?}, group {})", wt.shape, c.group));
+    let groups = usize::try_from(c.group).unwrap_or(0);
+    if wt.shape.len() != 4 || groups == 0 || wt.shape[0] % groups != 0 {
+        return err(format!(
+            "weights must be 4-D with input channels divisible by group (got {:?}, group {})",
+            wt.shape, c.group
+        ));
+    }
+    if groups > 1 && wt.dtype != edgeport_ir::DType::F32 {
+        return err("grouped transposed convolution is exported for float32 weights only");
     }
     if !c.dilations.iter().all(|&d| d == 1) {
         return err("dilated transposed convolution has no TFLite form");
@@ -340,7 +347,7 @@ pub(crate) fn conv_transpose(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::d
     }
     let (perm, sp) = orders(c.layout);
     let (kh, kw) = (wt.shape[2] as i64, wt.shape[3] as i64);
-    let cout = wt.shape[1] as i64;
+    let cout = (wt.shape[1] * groups) as i64;
     let win = Window::new([kh, kw], &c.strides, &[], &c.pads, "NOTSET")?;
     let (ih, iw) = (xd[sp[0]], xd[sp[1]]);
     if ih < 0 || iw < 0 || xd[0] < 0 {
@@ -356,19 +363,9 @@ pub(crate) fn conv_transpose(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::d
     let full_w = (iw - 1) * win.strides[1] + kw + op[1];
     let name = cx.g.node(id).name.clone();
     let xt = cx.get(x, &perm)?;
-    let shape = cx.const_i32(
-        &format!("{name}_out_shape"),
-        &[xd[0] as i32, full_h as i32, full_w as i32, cout as i32],
-    );
-    // ONNX IOHW → TFLite OHWI.
-    let wt_ = cx.get(w, &[1, 2, 3, 0])?;
-    let bias = match cx.opt_input(id, 2) {
-        Some(b) => cx.get_id(b)?,
-        None => cx.const_f32(&format!("{name}_bias"), &[cout], &vec![0f32; cout as usize]),
-    };
     let p = win.pads;
     let cropped = p.iter().any(|&v| v != 0);
-    let (act, yv) = if cropped {
+    let (act, yv) = if cropped || groups > 1 {
         (0, ValueId { node: id, port: 0 })
     } else {
         cx.fuse_activation(id)
@@ -378,14 +375,30 @@ pub(crate) fn conv_transpose(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::d
         .with(1, Field::I32(win.strides[1] as i32))
         .with(2, Field::I32(win.strides[0] as i32))
         .with(3, Field::I8(act));
+    let ty = super::super::lower::tensor_type(cx.dtype(x)?)?;
+    let full = if !cropped {
+        cx.out(yv, perm.clone())?
+    } else {
+        cx.tensor(&format!("{name}_full"), &[xd[0], full_h, full_w, cout], ty)
+    };
+    if groups == 1 {
+        let shape = cx.const_i32(
+            &format!("{name}_out_shape"),
+            &[xd[0] as i32, full_h as i32, full_w as i32, cout as i32],
+        );
+        // ONNX IOHW → TFLite OHWI.
+        let wt_ = cx.get(w, &[1, 2, 3, 0])?;
+        let bias = match cx.opt_input(id, 2) {
+            Some(b) => cx.get_id(b)?,
+            None => cx.const_f32(&format!("{name}_bias"), &[cout], &vec![0f32; cout as usize]),
+        };
+        cx.emit(B::TRANSPOSE_CONV, vec![shape, wt_, xt, bias], vec![full], Some(topts));
+    } else {
+        grouped_transpose_conv(cx, id, (xt, full), &xd, [full_h, full_w], groups, topts)?;
+    }
     if !cropped {
-        let yt = cx.out(yv, perm)?;
-        cx.emit(B::TRANSPOSE_CONV, vec![shape, wt_, xt, bias], vec![yt], Some(topts));
         return Ok(());
     }
-    let ty = super::super::lower::tensor_type(cx.dtype(x)?)?;
-    let full = cx.tensor(&format!("{name}_full"), &[xd[0], full_h, full_w, cout], ty);
-    cx.emit(B::TRANSPOSE_CONV, vec![shape, wt_, xt, bias], vec![full], Some(topts));
     let yt = cx.out(yv, perm)?;
     let begin = cx.const_i32(&format!("{name}_crop_begin"), &[0, p[0] as i32, p[1] as i32, 0]);
     let end = cx.const_i32(
@@ -398,6 +411,88 @@ pub(crate) fn conv_transpose(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::d
         vec![full, begin, end, strides],
         vec![yt],
         Some(opts(O::StridedSliceOptions)),
+    );
+    Ok(())
+}
+
+/// A grouped transposed convolution: SPLIT the (channels-last) input into `groups`, one
+/// TRANSPOSE_CONV per group with its slice of the weights (IOHW → OHWI) and bias, CONCATENATION
+/// of the results into `out`.
+fn grouped_transpose_conv(
+    cx: &mut Lower,
+    id: NodeId,
+    (xt, out): (i32, i32),
+    xd: &[i64],
+    [full_h, full_w]: [i64; 2],
+    groups: usize,
+    topts: super::super::model::Options,
+) -> LResult<()> {
+    let w = cx.input(id, 1)?;
+    let wt = cx
+        .const_of(w)
+        .ok_or_else(|| super::super::lower::LErr::Msg("the weights must be a constant".into()))?;
+    let (cin, cog, kh, kw) = (wt.shape[0], wt.shape[1], wt.shape[2], wt.shape[3]);
+    let wv = wt
+        .to_f64_vec()
+        .ok_or_else(|| super::super::lower::LErr::Msg("unreadable weights".into()))?;
+    let bias: Option<Vec<f64>> = match cx.opt_input(id, 2) {
+        Some(b) => Some(
+            cx.const_f64(b)
+                .ok_or_else(|| super::super::lower::LErr::Msg("a grouped transposed convolution needs a constant bias".into()))?,
+        ),
+        None => None,
+    };
+    let cig = cin / groups;
+    let name = cx.g.node(id).name.clone();
+    let xdims: Vec<i64> = cx.m.tensors[xt as usize].shape.iter().map(|&d| d as i64).collect();
+    let parts: Vec<i32> = (0..groups)
+        .map(|g| {
+            cx.tensor(
+                &format!("{name}_in{g}"),
+                &[xdims[0], xdims[1], xdims[2], cig as i64],
+                TensorType::FLOAT32,
+            )
+        })
+        .collect();
+    let axis = cx.const_i32(&format!("{name}_split_axis"), &[3]);
+    cx.emit(
+        B::SPLIT,
+        vec![axis, xt],
+        parts.clone(),
+        Some(opts(O::SplitOptions).with(0, Field::I32(groups as i32))),
+    );
+    let shape = cx.const_i32(
+        &format!("{name}_group_out_shape"),
+        &[xd[0] as i32, full_h as i32, full_w as i32, cog as i32],
+    );
+    let mut outs = Vec::with_capacity(groups);
+    for (g, part) in parts.into_iter().enumerate() {
+        // OHWI slice of group g: w[g·cig + i, o, h, w].
+        let mut ohwi = Vec::with_capacity(cog * kh * kw * cig);
+        for o in 0..cog {
+            for y in 0..kh {
+                for x in 0..kw {
+                    for i in 0..cig {
+                        ohwi.push(wv[(((g * cig + i) * cog + o) * kh + y) * kw + x] as f32);
+                    }
+                }
+            }
+        }
+        let wg = cx.const_f32(&format!("{name}_w{g}"), &[cog as i64, kh as i64, kw as i64, cig as i64], &ohwi);
+        let bg: Vec<f32> = match &bias {
+            Some(b) => b[g * cog..(g + 1) * cog].iter().map(|&v| v as f32).collect(),
+            None => vec![0.0; cog],
+        };
+        let bt = cx.const_f32(&format!("{name}_b{g}"), &[cog as i64], &bg);
+        let yg = cx.tensor(&format!("{name}_out{g}"), &[xd[0], full_h, full_w, cog as i64], TensorType::FLOAT32);
+        cx.emit(B::TRANSPOSE_CONV, vec![shape, wg, part, bt], vec![yg], Some(topts.clone()));
+        outs.push(yg);
+    }
+    cx.emit(
+        B::CONCATENATION,
+        outs,
+        vec![out],
+        Some(opts(O::ConcatenationOptions).with(0, Field::I32(3))),
     );
     Ok(())
 }

@@ -76,6 +76,7 @@ pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()
         Op::Gemm(g) => return gemm::gemm(cx, id, g),
         Op::MatMul(_) => return gemm::matmul(cx, id),
         Op::BatchNormalization(b) => return norm::batch_norm(cx, id, b),
+        Op::LRN(l) => return norm::lrn(cx, id, l),
         Op::Resize(r) => return resize::resize(cx, id, r),
         _ => {}
     }

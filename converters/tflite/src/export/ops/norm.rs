@@ -1,6 +1,7 @@
 //! BatchNormalization (inference) → MUL + ADD with per-channel constants folded from
 //! scale/bias/mean/var, in the order the input is held (so it follows a channels-last conv
-//! with no transpose).
+//! with no transpose). LRN → LOCAL_RESPONSE_NORMALIZATION on the channels-last tensor (radius
+//! (size − 1)/2, alpha divided by size: TFLite's alpha is per element).
 
 use super::super::lower::{LResult, Lower, err, opts};
 use super::super::model::{BufData, Field};
@@ -49,5 +50,32 @@ pub(crate) fn batch_norm(cx: &mut Lower, id: NodeId, b: &edgeport_ir::ops::defs:
     let (act, yv) = cx.fuse_activation(id);
     let yt = cx.out(yv, held)?;
     cx.emit(B::ADD, vec![tmp, at], vec![yt], Some(opts(O::AddOptions).with(0, Field::I8(act))));
+    Ok(())
+}
+
+pub(crate) fn lrn(cx: &mut Lower, id: NodeId, l: &edgeport_ir::ops::defs::nn::LRN) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    let rank = cx.rank(x)?;
+    if rank != 4 {
+        return err(format!("only 4-D LRN is exported (rank {rank})"));
+    }
+    if l.size < 1 || l.size % 2 == 0 {
+        return err(format!("LRN size {} is not odd; TFLite's window is symmetric", l.size));
+    }
+    if cx.dtype(x)? != edgeport_ir::DType::F32 {
+        return err("LRN is exported for float32 only");
+    }
+    let perm = match l.layout {
+        Layout::ChannelsFirst => vec![0, 2, 3, 1],
+        Layout::ChannelsLast => ident(4),
+    };
+    let xt = cx.get(x, &perm)?;
+    let yt = cx.out(edgeport_ir::ValueId { node: id, port: 0 }, perm)?;
+    let o = opts(O::LocalResponseNormalizationOptions)
+        .with(0, Field::I32(((l.size - 1) / 2) as i32))
+        .with(1, Field::F32(l.bias))
+        .with(2, Field::F32(l.alpha / l.size as f32))
+        .with(3, Field::F32(l.beta));
+    cx.emit(B::LOCAL_RESPONSE_NORMALIZATION, vec![xt], vec![yt], Some(o));
     Ok(())
 }

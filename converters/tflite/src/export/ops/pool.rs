@@ -81,9 +81,7 @@ pub(crate) fn pool(
                 1
             }
             Kind::Avg { count_include_pad: false } => {
-                return err(format!(
-                    "average pool pads {p:?} exclude padding from the count and are not SAME; TFLite cannot express it"
-                ));
+                return avg_exclude_pad(cx, id, xt, k, win.strides, p, hw, perm);
             }
         },
     };
@@ -99,6 +97,67 @@ pub(crate) fn pool(
         .with(5, Field::I8(act));
     cx.emit(code, vec![xt], vec![yt], Some(o));
     Ok(())
+}
+
+/// An average pool whose explicit pads are left out of the count: zero padding, a VALID
+/// AVERAGE_POOL_2D (which divides by k_h·k_w), then a MUL by the constant `k_h·k_w / count` of
+/// each output position (count = window cells inside the unpadded input), activation fused there.
+#[allow(clippy::too_many_arguments)]
+fn avg_exclude_pad(
+    cx: &mut Lower,
+    id: NodeId,
+    xt: i32,
+    k: [i64; 2],
+    strides: [i64; 2],
+    p: [i64; 4],
+    hw: [i64; 2],
+    perm: Vec<usize>,
+) -> LResult<()> {
+    if hw.iter().any(|&d| d < 0) {
+        return err("an average pool that excludes explicit padding needs known input sizes");
+    }
+    let name = cx.g.node(id).name.clone();
+    let padded = pad_nhwc(cx, xt, p, None, &name)?;
+    let (act, yv) = cx.fuse_activation(id);
+    let yd = cx.dims(yv)?;
+    let (oh, ow) = match layout_hw(&perm, &yd) {
+        Some(v) => v,
+        None => return err("the output height and width must be known"),
+    };
+    let count = |o: i64, kk: i64, s: i64, pad: i64, n: i64| -> i64 {
+        let start = o * s - pad;
+        (start + kk).min(n) - start.max(0)
+    };
+    let mut factor = Vec::with_capacity((oh * ow) as usize);
+    for i in 0..oh {
+        let ch = count(i, k[0], strides[0], p[0], hw[0]);
+        for j in 0..ow {
+            let cw = count(j, k[1], strides[1], p[1], hw[1]);
+            let c = (ch * cw).max(1);
+            factor.push((k[0] * k[1]) as f32 / c as f32);
+        }
+    }
+    let ty = super::super::lower::tensor_type(cx.dtype(yv)?)?;
+    let tdims: Vec<i64> = perm.iter().map(|&q| yd[q]).collect();
+    let pooled = cx.tensor(&format!("{name}_sum_over_k"), &tdims, ty);
+    let o = opts(O::Pool2DOptions)
+        .with(0, Field::I8(1))
+        .with(1, Field::I32(strides[1] as i32))
+        .with(2, Field::I32(strides[0] as i32))
+        .with(3, Field::I32(k[1] as i32))
+        .with(4, Field::I32(k[0] as i32))
+        .with(5, Field::I8(0));
+    cx.emit(B::AVERAGE_POOL_2D, vec![padded], vec![pooled], Some(o));
+    let f = cx.const_f32(&format!("{name}_count_factor"), &[1, oh, ow, 1], &factor);
+    let yt = cx.out(yv, perm)?;
+    cx.emit(B::MUL, vec![pooled, f], vec![yt], Some(opts(O::MulOptions).with(0, Field::I8(act))));
+    Ok(())
+}
+
+/// Output height and width of a 4-D value held in order `perm` (NHWC-held: dims 1 and 2).
+fn layout_hw(perm: &[usize], yd: &[i64]) -> Option<(i64, i64)> {
+    let (h, w) = (yd.get(*perm.get(1)?)?, yd.get(*perm.get(2)?)?);
+    (*h >= 0 && *w >= 0).then_some((*h, *w))
 }
 
 /// GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes, keeping dims.

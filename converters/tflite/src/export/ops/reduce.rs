@@ -1,7 +1,8 @@
 //! Reductions and normalizations: ReduceMean/Sum/Max/Min/Prod → MEAN/SUM/REDUCE_MAX/
 //! REDUCE_MIN/REDUCE_PROD (in the order the input is held), Softmax/LogSoftmax (held with the
 //! axis last, so no transpose is written for axis ≠ −1), LayerNormalization decomposed into
-//! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin.
+//! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin, TopK → TOPK_V2 (held with the axis last; smallest-k
+//! through NEG; int32 indices CAST to int64).
 
 use super::super::lower::{LResult, Lower, err, opts};
 use super::super::model::Field;
@@ -188,6 +189,62 @@ fn arg(cx: &mut Lower, id: NodeId, axis: i64, keepdims: bool, last: bool, max: b
     Ok(())
 }
 
+/// TopK along `axis`: TOPK_V2 works on the last dim, so the input is held with `axis` last (a
+/// TRANSPOSE only when it is not already). TOPK_V2 always returns the largest values sorted,
+/// which is also a valid answer for `sorted = 0`.
+fn topk(cx: &mut Lower, id: NodeId, axis: i64, largest: bool) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    if cx.dtype(x)? != edgeport_ir::DType::F32 {
+        return err("TopK is exported for float32 input only");
+    }
+    let rank = cx.rank(x)?;
+    let a = norm_axis(axis, rank)?;
+    let k = cx
+        .opt_input(id, 1)
+        .and_then(|v| cx.const_i64(v))
+        .and_then(|v| v.first().copied())
+        .ok_or_else(|| super::super::lower::LErr::Msg("k must be a constant".into()))?;
+    let k = i32::try_from(k).map_err(|_| super::super::lower::LErr::Msg(format!("k = {k} does not fit int32")))?;
+    let perm: Vec<usize> = (0..rank).filter(|&d| d != a).chain([a]).collect();
+    let xt = cx.get(x, &perm)?;
+    let name = cx.g.node(id).name.clone();
+    let xdims: Vec<i64> = cx.m.tensors[xt as usize].shape.iter().map(|&d| d as i64).collect();
+    let input = if largest {
+        xt
+    } else {
+        let n = cx.tensor(&format!("{name}_neg_in"), &xdims, TensorType::FLOAT32);
+        cx.emit(B::NEG, vec![xt], vec![n], None);
+        n
+    };
+    let kt = cx.const_i32(&format!("{name}_k"), &[k]);
+    let (vals, idx) = (ValueId { node: id, port: 0 }, ValueId { node: id, port: 1 });
+    let yd = cx.dims(vals)?;
+    let tdims: Vec<i64> = perm.iter().map(|&p| yd[p]).collect();
+    let vt = if largest {
+        cx.out(vals, perm.clone())?
+    } else {
+        cx.tensor(&format!("{name}_neg_vals"), &tdims, TensorType::FLOAT32)
+    };
+    let it32 = cx.tensor(&format!("{name}_indices_i32"), &tdims, TensorType::INT32);
+    cx.emit(B::TOPK_V2, vec![input, kt], vec![vt, it32], Some(opts(O::TopKV2Options)));
+    if !largest {
+        let v = cx.out(vals, perm.clone())?;
+        cx.emit(B::NEG, vec![vt], vec![v], None);
+    }
+    let it = cx.out(idx, perm)?;
+    cx.emit(
+        B::CAST,
+        vec![it32],
+        vec![it],
+        Some(
+            opts(O::CastOptions)
+                .with(0, Field::I8(TensorType::INT32.0))
+                .with(1, Field::I8(TensorType::INT64.0)),
+        ),
+    );
+    Ok(())
+}
+
 pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
     match op {
         Op::ReduceMean(r) => reduce(cx, id, B::MEAN, r.keepdims != 0, r.noop_with_empty_axes != 0)?,
@@ -200,6 +257,7 @@ pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
         Op::LayerNormalization(l) => layer_norm(cx, id, l)?,
         Op::ArgMax(a) => arg(cx, id, a.axis, a.keepdims != 0, a.select_last_index != 0, true)?,
         Op::ArgMin(a) => arg(cx, id, a.axis, a.keepdims != 0, a.select_last_index != 0, false)?,
+        Op::TopK(t) => topk(cx, id, t.axis, t.largest != 0)?,
         _ => return Ok(false),
     }
     Ok(true)

@@ -14,10 +14,13 @@ pub(crate) fn resize(cx: &mut Lower, id: NodeId, r: &edgeport_ir::ops::defs::ten
     if xd.len() != 4 {
         return err(format!("only 4-D Resize is exported (rank {})", xd.len()));
     }
-    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !r.axes.is_empty() {
-        return err("antialias, keep_aspect_ratio_policy and axes are not exported");
-    }
     let (perm, sp) = orders(r.layout);
+    // `axes` may only name the two spatial axes (the sizes come from the output shape).
+    let axes: Vec<usize> = r.axes.iter().map(|&a| if a < 0 { (a + 4) as usize } else { a as usize }).collect();
+    let spatial_axes = axes.is_empty() || (axes.len() == 2 && axes.iter().all(|a| sp.contains(a)));
+    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !spatial_axes {
+        return err("antialias, keep_aspect_ratio_policy and non-spatial axes are not exported");
+    }
     let y = ValueId { node: id, port: 0 };
     let yd = cx.dims(y)?;
     let (oh, ow) = (yd[sp[0]], yd[sp[1]]);

@@ -95,6 +95,65 @@ fn hard_sigmoid(cx: &mut Lower, id: NodeId, alpha: f32, beta: f32) -> LResult<()
     Ok(())
 }
 
+/// `gamma · (relu(x) + alpha · (elu(x) − relu(x)))`: ELU with any alpha (and SELU) from TFLite's
+/// alpha-1 ELU, since `elu(x) − relu(x)` is `exp(min(x, 0)) − 1`.
+fn scaled_elu(cx: &mut Lower, id: NodeId, alpha: f32, gamma: f32) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    if cx.dtype(x)? != DType::F32 {
+        return err("ELU with alpha other than 1, and SELU, are exported for float32 only");
+    }
+    let r = cx.repr(x)?;
+    let name = cx.g.node(id).name.clone();
+    let dims: Vec<i64> = cx.m.tensors[r.t as usize].shape.iter().map(|&d| d as i64).collect();
+    let ty = cx.m.tensors[r.t as usize].ty;
+    let e = cx.tensor(&format!("{name}_elu1"), &dims, ty);
+    cx.emit(B::ELU, vec![r.t], vec![e], None);
+    let rl = cx.tensor(&format!("{name}_relu"), &dims, ty);
+    cx.emit(B::RELU, vec![r.t], vec![rl], None);
+    let neg = cx.tensor(&format!("{name}_neg"), &dims, ty);
+    cx.emit(B::SUB, vec![e, rl], vec![neg], Some(opts(O::SubOptions)));
+    let a = cx.const_f32(&format!("{name}_alpha"), &[], &[alpha]);
+    let an = cx.tensor(&format!("{name}_aneg"), &dims, ty);
+    cx.emit(B::MUL, vec![neg, a], vec![an], Some(opts(O::MulOptions)));
+    let y = cx.out(ValueId { node: id, port: 0 }, r.perm.clone())?;
+    if gamma == 1.0 {
+        cx.emit(B::ADD, vec![rl, an], vec![y], Some(opts(O::AddOptions)));
+    } else {
+        let sum = cx.tensor(&format!("{name}_sum"), &dims, ty);
+        cx.emit(B::ADD, vec![rl, an], vec![sum], Some(opts(O::AddOptions)));
+        let g = cx.const_f32(&format!("{name}_gamma"), &[], &[gamma]);
+        cx.emit(B::MUL, vec![sum, g], vec![y], Some(opts(O::MulOptions)));
+    }
+    Ok(())
+}
+
+/// `relu(x) + log(1 + exp(−|x|))`: softplus without overflow for large |x|.
+fn softplus(cx: &mut Lower, id: NodeId) -> LResult<()> {
+    let x = cx.input(id, 0)?;
+    if cx.dtype(x)? != DType::F32 {
+        return err("Softplus is exported for float32 only");
+    }
+    let r = cx.repr(x)?;
+    let name = cx.g.node(id).name.clone();
+    let dims: Vec<i64> = cx.m.tensors[r.t as usize].shape.iter().map(|&d| d as i64).collect();
+    let ty = cx.m.tensors[r.t as usize].ty;
+    let step = |cx: &mut Lower, code: B, ins: Vec<i32>, tag: &str, o: Option<Options>| {
+        let t = cx.tensor(&format!("{name}_{tag}"), &dims, ty);
+        cx.emit(code, ins, vec![t], o);
+        t
+    };
+    let a = step(cx, B::ABS, vec![r.t], "abs", None);
+    let n = step(cx, B::NEG, vec![a], "neg", None);
+    let e = step(cx, B::EXP, vec![n], "exp", None);
+    let one = cx.const_f32(&format!("{name}_one"), &[], &[1.0]);
+    let p = step(cx, B::ADD, vec![e, one], "1p", Some(opts(O::AddOptions)));
+    let l = step(cx, B::LOG, vec![p], "log", None);
+    let rl = step(cx, B::RELU, vec![r.t], "relu", None);
+    let y = cx.out(ValueId { node: id, port: 0 }, r.perm)?;
+    cx.emit(B::ADD, vec![rl, l], vec![y], Some(opts(O::AddOptions)));
+    Ok(())
+}
+
 fn cast(cx: &mut Lower, id: NodeId, to: i64) -> LResult<()> {
     let x = cx.input(id, 0)?;
     let from = super::super::lower::tensor_type(cx.dtype(x)?)?;
@@ -137,12 +196,10 @@ pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
             unary(cx, id, B::GELU, Some(opts(O::GeluOptions).with(0, Field::Bool(approx))))?
         }
         Op::LeakyRelu(l) => unary(cx, id, B::LEAKY_RELU, Some(opts(O::LeakyReluOptions).with(0, Field::F32(l.alpha))))?,
-        Op::Elu(e) => {
-            if e.alpha != 1.0 {
-                return err(format!("Elu alpha {} (TFLite ELU has alpha 1)", e.alpha));
-            }
-            unary(cx, id, B::ELU, None)?
-        }
+        Op::Elu(e) if e.alpha == 1.0 => unary(cx, id, B::ELU, None)?,
+        Op::Elu(e) => scaled_elu(cx, id, e.alpha, 1.0)?,
+        Op::Selu(s) => scaled_elu(cx, id, s.alpha, s.gamma)?,
+        Op::Softplus(_) => softplus(cx, id)?,
         Op::Exp(_) => unary(cx, id, B::EXP, None)?,
         Op::Log(_) => unary(cx, id, B::LOG, None)?,
         Op::Sqrt(_) => unary(cx, id, B::SQRT, None)?,
