@@ -11,6 +11,7 @@ mod lower;
 mod model;
 mod ops;
 mod util;
+mod view;
 mod write;
 
 use crate::error::TfliteError;
