@@ -695,6 +695,11 @@ impl Lower<'_> {
         FView::from_held(r.t, &dims, &r.perm)
     }
 
+    /// Whether `v` is held through a view not yet written as a tensor.
+    pub(crate) fn has_view(&self, v: ValueId) -> bool {
+        self.views.contains_key(&self.res(v))
+    }
+
     /// Registers `v` as held through `fv` (a plain tensor when `fv` is one already).
     pub(crate) fn bind_view(&mut self, v: ValueId, fv: FView) -> LResult<()> {
         let v = self.res(v);
@@ -714,7 +719,6 @@ impl Lower<'_> {
             return Ok(());
         }
         self.vals.remove(&v);
-        self.cache.retain(|k, _| k.0 != v);
         self.views.insert(v, fv);
         Ok(())
     }

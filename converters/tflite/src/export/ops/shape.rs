@@ -68,8 +68,8 @@ fn transpose(cx: &mut Lower, id: NodeId, perm: &[i64]) -> LResult<()> {
     if q.len() != rank || !is_perm(&q) {
         return err(format!("perm {perm:?} is not a permutation of rank {rank}"));
     }
-    if let Some(fv) = cx.held_view(x)
-        && cx.perm_of(x).is_none()
+    if cx.has_view(x)
+        && let Some(fv) = cx.held_view(x)
         && let Some(nv) = fv.transpose(&q)
     {
         return cx.bind_view(ValueId { node: id, port: 0 }, nv);
