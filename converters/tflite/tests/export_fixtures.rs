@@ -137,7 +137,12 @@ fn encoder_layer_matches_torch_without_transposes() {
     // The head split/merge reshapes and transposes are absorbed into per-head weights.
     assert_eq!(transposes(&s), 0, "{:?}", s.op_counts);
     let count = |n: &str| s.op_counts.iter().find(|(k, _)| k == n).map_or(0, |(_, c)| *c);
-    assert_eq!(count("BATCH_MATMUL"), 6, "q, k, v, scores, context, output projection: {:?}", s.op_counts);
+    assert_eq!(
+        count("BATCH_MATMUL"),
+        6,
+        "q, k, v, scores, context, output projection: {:?}",
+        s.op_counts
+    );
 }
 
 #[test]

@@ -239,7 +239,9 @@ mod tests {
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
         let bytes: Vec<u8> = data.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect();
         let t = crate::export::util::transpose_bytes(&bytes, 4, &shape, q);
-        t.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize).collect()
+        t.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .collect()
     }
 
     #[test]

@@ -392,11 +392,7 @@ fn write_inline(m: &TModel, built: &Built, out: &mut impl Write) -> Result<(), W
     let fb = built.fbb.finished_data();
     let total = fb.len();
     // (start of data, buffer index), in file order.
-    let mut spans: Vec<(usize, usize)> = built
-        .gaps
-        .iter()
-        .map(|&(i, off)| (total.saturating_sub(off) + 4, i))
-        .collect();
+    let mut spans: Vec<(usize, usize)> = built.gaps.iter().map(|&(i, off)| (total.saturating_sub(off) + 4, i)).collect();
     spans.sort_unstable();
     let mut pos = 0usize;
     for (start, i) in spans {
@@ -427,7 +423,8 @@ pub(crate) fn write_file(m: &TModel, path: &Path, force_external: bool) -> Resul
     let tmp = dir.join(format!(".{fname}.{}.tmp", std::process::id()));
     let res = (|| {
         let f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        // Small: the bulk (buffer data) is written straight through, not copied into it.
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, f);
         write_model(m, &mut w, force_external)?;
         w.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&tmp, path)?;

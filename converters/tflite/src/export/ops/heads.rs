@@ -315,7 +315,12 @@ fn emit_leaf(cx: &mut Lower, xv: &FView, r: &Reach, p: &Plan, d: usize) -> LResu
     } else {
         wd.extend([d as i64, nc]);
     }
-    let wt = cx.const_tensor(&format!("{name}_weights"), &wd, TensorType::FLOAT32, BufData::Owned(f32_bytes(&wdata)));
+    let wt = cx.const_tensor(
+        &format!("{name}_weights"),
+        &wd,
+        TensorType::FLOAT32,
+        BufData::Owned(f32_bytes(&wdata)),
+    );
     let mut od: Vec<i64> = p.batch.iter().map(|&f| tf[f]).collect();
     if p.cols_first {
         od.extend([nc, m]);
@@ -454,7 +459,12 @@ pub(crate) fn split_contraction(
     let mut wd: Vec<i64> = (0..nbatch).map(|f| if is_c(&f) { av.tf[f] } else { 1 }).collect();
     wd.extend([kinner, n]);
     let name = cx.g.node(id).name.clone();
-    let wt = cx.const_tensor(&format!("{name}_heads"), &wd, TensorType::FLOAT32, BufData::Owned(f32_bytes(&wdata)));
+    let wt = cx.const_tensor(
+        &format!("{name}_heads"),
+        &wd,
+        TensorType::FLOAT32,
+        BufData::Owned(f32_bytes(&wdata)),
+    );
     let m: i64 = (nbatch..nbatch + rin).map(|f| av.tf[f]).product();
     let mut ad: Vec<i64> = av.tf[..nbatch].to_vec();
     ad.extend([m, kinner]);

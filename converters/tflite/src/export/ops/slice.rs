@@ -165,7 +165,12 @@ fn gather_scalar_view(cx: &mut Lower, id: NodeId, x: ValueId, idx: ValueId, a: u
             let f = *f;
             let xt = cx.factor_tensor(x, &fv)?;
             let name = cx.g.node(id).name.clone();
-            let it = cx.const_tensor(&format!("{name}_index"), &[], TensorType::INT32, BufData::Owned(i32_bytes(&[i as i32])));
+            let it = cx.const_tensor(
+                &format!("{name}_index"),
+                &[],
+                TensorType::INT32,
+                BufData::Owned(i32_bytes(&[i as i32])),
+            );
             let mut od = fv.tf.clone();
             od.remove(f);
             let ty = super::super::lower::tensor_type(cx.dtype(x)?)?;
