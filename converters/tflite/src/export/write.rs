@@ -250,7 +250,7 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
     for &c in &codes {
         let t = fbb.start_table();
         fbb.push_slot_always(slot(f::OC_BUILTIN), c);
-        fbb.push_slot_always(slot(f::OC_VERSION), 1i32);
+        fbb.push_slot_always(slot(f::OC_VERSION), min_version(c));
         fbb.push_slot_always(slot(f::OC_DEPRECATED), c.clamp(0, 127) as i8);
         oc.push(fbb.end_table(t));
     }
@@ -309,6 +309,12 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
     let root = fbb.end_table(root);
     fbb.finish(root, Some("TFL3"));
     Built { fbb, gaps }
+}
+
+/// The version written for an operator code: 1, except builtins whose kernels are registered
+/// from a later version only (LiteRT rejects BROADCAST_TO version 1).
+fn min_version(code: i32) -> i32 {
+    if code == crate::codes::BuiltinOperator::BROADCAST_TO.0 { 2 } else { 1 }
 }
 
 /// A rough upper bound of the flatbuffer's size without data.
