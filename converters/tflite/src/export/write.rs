@@ -314,7 +314,11 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
 /// The version written for an operator code: 1, except builtins whose kernels are registered
 /// from a later version only (LiteRT rejects BROADCAST_TO version 1).
 fn min_version(code: i32) -> i32 {
-    if code == crate::codes::BuiltinOperator::BROADCAST_TO.0 { 2 } else { 1 }
+    if code == crate::codes::BuiltinOperator::BROADCAST_TO.0 {
+        2
+    } else {
+        1
+    }
 }
 
 /// A rough upper bound of the flatbuffer's size without data.
