@@ -70,15 +70,30 @@ fn ops_data_movement(op: &Op) -> bool {
 }
 
 /// A value reached from `Y` by data movement: its view in terms of Y's factors (tensor `t` is
-/// unused), how many leading factors come from X's rows, and the columns of W (and b) it keeps.
+/// unused), how many leading factors come from X's rows, and the column selections (scalar
+/// gathers) on the way: (column factor sizes then, factor, index), replayed on W and b only for
+/// the ends that are rewritten.
 #[derive(Clone)]
 struct Reach {
     v: ValueId,
     view: FView,
     rows: usize,
-    /// [D, cols] row-major, the columns in the order of the column factors.
-    w: Vec<f32>,
-    bias: Option<Vec<f32>>,
+    sels: Vec<(Vec<usize>, usize, usize)>,
+}
+
+/// W as [D, cols] and b as [cols] after the selections of `r`.
+fn selected(w: Vec<f32>, bias: Option<Vec<f32>>, d: usize, r: &Reach) -> Option<(Vec<f32>, Option<Vec<f32>>)> {
+    let (mut w, mut bias) = (w, bias);
+    for (cols, axis, i) in &r.sels {
+        let mut shape = vec![d];
+        shape.extend(cols);
+        w = select(&w, &shape, 1 + axis, *i)?;
+        bias = match bias {
+            Some(b) => Some(select(&b, cols, *axis, *i)?),
+            None => None,
+        };
+    }
+    Some((w, bias))
 }
 
 /// The number of leading factors of `tf` whose product is `rows_size`.
@@ -94,7 +109,7 @@ fn row_count(tf: &[i64], rows_size: i64) -> Option<usize> {
 }
 
 /// The view of a data-movement node's output given its input's view; gathers select columns.
-fn step(cx: &Lower, node: NodeId, r: &Reach, d: usize, rows_size: i64) -> Option<Reach> {
+fn step(cx: &Lower, node: NodeId, r: &Reach, rows_size: i64) -> Option<Reach> {
     let out = ValueId { node, port: 0 };
     if cx.g.inputs_of(node).first().copied().flatten() != Some(r.v) {
         return None;
@@ -125,14 +140,10 @@ fn step(cx: &Lower, node: NodeId, r: &Reach, d: usize, rows_size: i64) -> Option
                 [] => next.view = r.view.drop_dim(a, -1)?,
                 [f] if *f >= r.rows => {
                     let cols: Vec<usize> = r.view.tf.get(r.rows..)?.iter().map(|&c| c as usize).collect();
-                    let mut shape = vec![d];
-                    shape.extend(&cols);
-                    let axis = 1 + f - r.rows;
-                    next.w = select(&r.w, &shape, axis, i)?;
-                    next.bias = match &r.bias {
-                        Some(b) => Some(select(b, &cols, f - r.rows, i)?),
-                        None => None,
-                    };
+                    if i >= *cols.get(f - r.rows)? {
+                        return None;
+                    }
+                    next.sels.push((cols, f - r.rows, i));
                     next.view = r.view.drop_dim(a, -1)?;
                 }
                 _ => return None,
@@ -146,7 +157,7 @@ fn step(cx: &Lower, node: NodeId, r: &Reach, d: usize, rows_size: i64) -> Option
 
 /// Every value reached from `start` through data movement that something else reads (or that
 /// is a graph output), with its reach.
-fn leaves(cx: &Lower, start: Reach, d: usize, rows_size: i64) -> Vec<Reach> {
+fn leaves(cx: &Lower, start: Reach, rows_size: i64) -> Vec<Reach> {
     let mut out = Vec::new();
     let mut stack = vec![start];
     while let Some(r) = stack.pop() {
@@ -157,7 +168,7 @@ fn leaves(cx: &Lower, start: Reach, d: usize, rows_size: i64) -> Vec<Reach> {
         for (c, slot) in cx.g.consumers(r.v) {
             let node = cx.g.node(c);
             if slot == 0 && ops_data_movement(&node.op) && !cx.skip.contains(&c) {
-                match step(cx, c, &r, d, rows_size) {
+                match step(cx, c, &r, rows_size) {
                     Some(n) => stack.push(n),
                     None => leaf = true,
                 }
@@ -240,14 +251,11 @@ pub(crate) fn split_outputs(cx: &mut Lower, id: NodeId, a: ValueId, b: ValueId) 
     if xv.factors_of(last) != [xv.tf.len().saturating_sub(1)] {
         return Ok(0);
     }
-    let Some(w) = f32_data(cx, b, du * nu) else {
+    if cx.const_of(b).is_none_or(|t| t.dtype != DType::F32) {
         return Ok(0);
-    };
-    let (start_v, bias) = match super::gemm::following_bias(cx, id, n) {
-        Some((add, c)) => match f32_data(cx, c, nu) {
-            Some(bv) => (ValueId { node: add, port: 0 }, Some(bv)),
-            None => return Ok(0),
-        },
+    }
+    let (start_v, bias_v) = match super::gemm::following_bias(cx, id, n) {
+        Some((add, c)) => (ValueId { node: add, port: 0 }, Some(c)),
         None => (ValueId { node: id, port: 0 }, None),
     };
     let rows = xv.tf.len() - 1;
@@ -264,18 +272,31 @@ pub(crate) fn split_outputs(cx: &mut Lower, id: NodeId, a: ValueId, b: ValueId) 
         v: start_v,
         view: yview,
         rows,
-        w,
-        bias,
+        sels: Vec::new(),
     };
     let mut done = 0;
-    for r in leaves(cx, start, du, rows_size) {
+    for r in leaves(cx, start, rows_size) {
         if r.v == start_v || super::super::util::is_ident(&r.view.order) {
             continue;
         }
         let Some(p) = plan(&r.view.order, r.rows) else {
             continue;
         };
-        emit_leaf(cx, &xv, &r, &p, du)?;
+        // The weights are read only for an end that is rewritten.
+        let Some(w) = f32_data(cx, b, du * nu) else {
+            return Ok(done);
+        };
+        let bias = match bias_v {
+            Some(c) => match f32_data(cx, c, nu) {
+                Some(v) => Some(v),
+                None => return Ok(done),
+            },
+            None => None,
+        };
+        let Some((w, bias)) = selected(w, bias, du, &r) else {
+            continue;
+        };
+        emit_leaf(cx, &xv, &r, &p, du, &w, bias.as_deref())?;
         cx.skip.insert(r.v.node);
         done += 1;
     }
@@ -283,7 +304,7 @@ pub(crate) fn split_outputs(cx: &mut Lower, id: NodeId, a: ValueId, b: ValueId) 
 }
 
 /// Writes one chain end as a BATCH_MATMUL (+ bias ADD) and binds it.
-fn emit_leaf(cx: &mut Lower, xv: &FView, r: &Reach, p: &Plan, d: usize) -> LResult<()> {
+fn emit_leaf(cx: &mut Lower, xv: &FView, r: &Reach, p: &Plan, d: usize, w: &[f32], bias: Option<&[f32]>) -> LResult<()> {
     let tf = &r.view.tf;
     let is_row = |f: usize| f < r.rows;
     let size = |fs: &[usize]| fs.iter().map(|&f| tf[f]).product::<i64>();
@@ -308,7 +329,7 @@ fn emit_leaf(cx: &mut Lower, xv: &FView, r: &Reach, p: &Plan, d: usize) -> LResu
         perm.push(0);
         perm.extend(p.inner_cols.iter().map(|&f| pos(f)));
     }
-    let wdata = permute(&r.w, &shape, &perm);
+    let wdata = permute(w, &shape, &perm);
     let mut wd: Vec<i64> = p.batch.iter().map(|&f| if is_row(f) { 1 } else { tf[f] }).collect();
     if p.cols_first {
         wd.extend([nc, d as i64]);
@@ -331,14 +352,14 @@ fn emit_leaf(cx: &mut Lower, xv: &FView, r: &Reach, p: &Plan, d: usize) -> LResu
     let o = opts(O::BatchMatMulOptions).with(0, Field::Bool(false)).with(1, Field::Bool(adj_y));
     let zd = cx.dims(r.v)?;
     let direct = od == zd;
-    let prod = if direct && r.bias.is_none() {
+    let prod = if direct && bias.is_none() {
         cx.out_id(r.v)?
     } else {
         cx.tensor(&format!("{name}_mm"), &od, TensorType::FLOAT32)
     };
     cx.emit(B::BATCH_MATMUL, vec![lhs, rhs], vec![prod], Some(o));
     let mut cur = prod;
-    if let Some(bias) = &r.bias {
+    if let Some(bias) = bias {
         let bshape: Vec<usize> = cols.iter().map(|&f| tf[f] as usize).collect();
         let bperm: Vec<usize> = batch_cols.iter().chain(p.inner_cols.iter()).map(|&f| f - r.rows).collect();
         let bdata = permute(bias, &bshape, &bperm);
