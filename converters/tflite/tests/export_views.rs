@@ -19,22 +19,19 @@ fn vals(n: usize, seed: f32) -> Vec<f32> {
 }
 
 fn transpose(g: &mut Graph, name: &str, x: ValueId, perm: &[i64]) -> ValueId {
-    let t = Transpose {
-        perm: perm.to_vec(),
-        ..Default::default()
-    };
+    let t = Transpose { perm: perm.to_vec() };
     out(g.add_op(name, Op::Transpose(t), &[Some(x)], &[name]).unwrap())
 }
 
 fn reshape(g: &mut Graph, name: &str, x: ValueId, dims: &[i64]) -> ValueId {
-    let s = g.add_constant(&format!("{name}_shape"), Tensor::from_i64(vec![dims.len()], dims).unwrap());
+    let s = g.add_constant(format!("{name}_shape"), Tensor::from_i64(vec![dims.len()], dims).unwrap());
     out(g
         .add_op(name, Op::Reshape(Reshape::default()), &[Some(x), Some(s)], &[name])
         .unwrap())
 }
 
 fn matmul(g: &mut Graph, name: &str, x: ValueId, k: usize, n: usize, seed: f32) -> ValueId {
-    let w = g.add_constant(&format!("{name}_w"), Tensor::from_f32(vec![k, n], &vals(k * n, seed)).unwrap());
+    let w = g.add_constant(format!("{name}_w"), Tensor::from_f32(vec![k, n], &vals(k * n, seed)).unwrap());
     out(g.add_op(name, Op::MatMul(MatMul::default()), &[Some(x), Some(w)], &[name]).unwrap())
 }
 
@@ -86,10 +83,10 @@ fn head_split_and_merge_need_no_transpose() {
     let mut heads = Vec::new();
     for (i, name) in ["q", "k", "v"].iter().enumerate() {
         let y = matmul(&mut g, name, x, 12, 12, i as f32);
-        let b = g.add_constant(&format!("{name}_b"), Tensor::from_f32(vec![12], &vals(12, 3.0 + i as f32)).unwrap());
+        let b = g.add_constant(format!("{name}_b"), Tensor::from_f32(vec![12], &vals(12, 3.0 + i as f32)).unwrap());
         let yb = out(g
             .add_op(
-                &format!("{name}_add"),
+                format!("{name}_add"),
                 Op::Add(Add::default()),
                 &[Some(y), Some(b)],
                 &[&format!("{name}_biased")],
@@ -132,10 +129,10 @@ fn gathered_heads_select_weight_columns() {
     let r = reshape(&mut g, "qkv_split", qkv, &[4, 2, 3, 6]);
     let p = transpose(&mut g, "qkv_first", r, &[2, 0, 1, 3]);
     for i in 0..3i64 {
-        let idx = g.add_constant(&format!("i{i}"), Tensor::from_i64(vec![], &[i]).unwrap());
+        let idx = g.add_constant(format!("i{i}"), Tensor::from_i64(vec![], &[i]).unwrap());
         let s = out(g
             .add_op(
-                &format!("pick{i}"),
+                format!("pick{i}"),
                 Op::Gather(Gather::default()),
                 &[Some(p), Some(idx)],
                 &[&format!("pick{i}")],
@@ -144,7 +141,7 @@ fn gathered_heads_select_weight_columns() {
         let h = reshape(&mut g, &format!("h{i}"), s, &[4, 4, 3]);
         let ht = transpose(&mut g, &format!("h{i}_t"), h, &[1, 0, 2]);
         let hb = reshape(&mut g, &format!("h{i}_b"), ht, &[2, 2, 4, 3]);
-        g.add_output(&format!("y{i}"), hb).unwrap();
+        g.add_output(format!("y{i}"), hb).unwrap();
     }
     let (d, s) = roundtrip(&mut g, &[2, 4, 6]);
     assert!(d <= 1e-4, "max abs diff {d}; {:?}", s.op_counts);
