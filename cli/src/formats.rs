@@ -45,6 +45,8 @@ pub struct ExportSettings {
     pub opset: Option<i64>,
     /// TFLite: make rank-≥3 inputs and outputs channels-last (NHWC).
     pub nhwc_io: bool,
+    /// TFLite: store float32 weights as float16 (each read through a DEQUANTIZE op).
+    pub f16_weights: bool,
 }
 
 /// Every format: built-ins first, then plugins found on PATH.
@@ -335,6 +337,7 @@ pub fn check(g: &Graph, fmt: &Format, s: &ExportSettings) -> Vec<String> {
 fn tflite_options(s: &ExportSettings) -> edgeport_tflite::export::TfliteExportOptions {
     edgeport_tflite::export::TfliteExportOptions {
         nhwc_io: s.nhwc_io,
+        f16_weights: s.f16_weights,
         ..Default::default()
     }
 }

@@ -44,6 +44,9 @@ enum Cmd {
         /// TFLite output: make rank-4 inputs and outputs NHWC (no boundary transposes).
         #[arg(long)]
         nhwc_io: bool,
+        /// TFLite output: store float32 weights as float16, each read through a DEQUANTIZE op.
+        #[arg(long)]
+        f16_weights: bool,
         /// SavedModel signature to convert (default serving_default).
         #[arg(long)]
         signature: Option<String>,
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
             opset,
             passes,
             nhwc_io,
+            f16_weights,
             signature,
             weights,
             input_shape,
@@ -285,6 +289,7 @@ fn main() -> ExitCode {
                 opset,
                 passes,
                 nhwc_io,
+                f16_weights,
                 signature,
                 weights,
                 input_shapes: input_shape,

@@ -3,12 +3,14 @@
 
 For every case (the repo's examples/models/tiny_cnn.onnx, the torch-made fixtures in
 tests/fixtures/tflite_export/, and resnet18 / mobilenet_v2 when present in the big-model folder)
-and each I/O mode (`src`: the source's layout, `nhwc`: `--nhwc-io`):
+and each mode (`src`: the source's layout, `nhwc`: `--nhwc-io`, `f16`: `--f16-weights`, float
+models only):
   1. `edgeport convert MODEL -o OUT.tflite [--nhwc-io]`;
   2. runs onnxruntime on the ONNX model and ai_edge_litert's Interpreter on the .tflite with the
      same random inputs (seed 0; rank-4 inputs/outputs transposed for `nhwc`) and takes the max
      abs difference over all outputs (pass: <= 1e-4; `*_qdq` int8 models: one output
-     quantization step, from the fixture's step_* array);
+     quantization step, from the fixture's step_* array; `f16`: 5e-3 x max(1, max |output|),
+     the rounding of float16 weights);
   3. counts the TRANSPOSE operators inside the .tflite (read with ai_edge_litert's schema
      bindings), and all operators.
 Prints one line per case and mode. `--check` compares with tests/tflite/manifest.txt (status
@@ -98,6 +100,8 @@ def one(name, model, mode, args):
     cmd = [args.edgeport, "convert", model, "-o", out]
     if mode == "nhwc":
         cmd.append("--nhwc-io")
+    if mode == "f16":
+        cmd.append("--f16-weights")
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
     secs = time.time() - t0
@@ -114,6 +118,7 @@ def one(name, model, mode, args):
     except Exception as e:  # noqa: BLE001 - report any runtime failure as the case's result
         return {"status": "fail", "transposes": counts.get("TRANSPOSE", 0), "note": f"litert: {e}"[:300]}
     worst = 0.0
+    scale = 1.0
     for k, r in ref.items():
         if k not in got:
             return {"status": "fail", "transposes": counts.get("TRANSPOSE", 0), "note": f"output {k} missing"}
@@ -121,7 +126,8 @@ def one(name, model, mode, args):
         if g.shape != r.shape:
             return {"status": "fail", "transposes": counts.get("TRANSPOSE", 0), "note": f"output {k} shape {g.shape} vs {r.shape}"}
         worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - r.astype(np.float64)))) if r.size else 0.0)
-    tol = ATOL
+        scale = max(scale, float(np.max(np.abs(r))) if r.size else 0.0)
+    tol = ATOL if mode != "f16" else 5e-3 * scale
     npz = os.path.splitext(model)[0] + ".npz"
     if name.endswith("_qdq") and os.path.exists(npz):
         # Integer kernels: within one quantization step of the output.
@@ -162,7 +168,7 @@ def main():
     for name, model in cases(args.big):
         if args.filter and args.filter not in name:
             continue
-        for mode in ["src", "nhwc"]:
+        for mode in ["src", "nhwc"] + ([] if name.endswith("_qdq") else ["f16"]):
             r = one(name, model, mode, args)
             results[(name, mode)] = r
             print(f"{name:16} {mode:5} {r['status']:5} transposes={r['transposes']:<3} {r['note']}", flush=True)

@@ -19,6 +19,8 @@ pub struct ConvertOptions {
     pub passes: String,
     /// TFLite output: channels-last inputs and outputs.
     pub nhwc_io: bool,
+    /// TFLite output: float32 weights stored as float16.
+    pub f16_weights: bool,
     /// SavedModel signature to import (default `serving_default`).
     pub signature: Option<String>,
     /// `--weights`: the separate weights file of Caffe/MXNet/Paddle models, or a state dict /
@@ -159,6 +161,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let settings = ExportSettings {
         opset: o.opset,
         nhwc_io: o.nhwc_io,
+        f16_weights: o.f16_weights,
     };
     let problems = formats::check(&g, &out_fmt, &settings);
     if !problems.is_empty() {

@@ -162,6 +162,7 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
         let settings = ExportSettings {
             opset: None,
             nhwc_io: false,
+            f16_weights: false,
         };
         let problems = formats::check(&g, fmt, &settings);
         if !problems.is_empty() {

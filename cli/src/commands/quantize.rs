@@ -242,7 +242,11 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         o.opset
     };
     let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("quantized graph is invalid: {e}")))?;
-    let settings = ExportSettings { opset, nhwc_io: false };
+    let settings = ExportSettings {
+        opset,
+        nhwc_io: false,
+        f16_weights: false,
+    };
     let problems = formats::check(&g, &out_fmt, &settings);
     if !problems.is_empty() {
         return Err(CommandError::Unsupported(format!(

@@ -57,18 +57,14 @@ fn to_nhwc(shape: &[usize], data: &[f32], back: bool) -> (Vec<usize>, Vec<f32>) 
     (s, out)
 }
 
-fn export(name: &str, nhwc: bool) -> (edgeport_ir::Graph, ExportSummary, PathBuf, tempfile::TempDir) {
+fn export(name: &str, opts: &TfliteExportOptions) -> (edgeport_ir::Graph, ExportSummary, PathBuf, tempfile::TempDir) {
     let mut g = edgeport_onnx::import_path(&fixtures().join(format!("{name}.onnx")), &Default::default()).expect("onnx import");
     let m = edgeport_passes::Manager::from_names("identity,shapes,dce").unwrap();
     m.run(&mut g, &mut Default::default()).expect("passes");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("{name}.tflite"));
     let v = edgeport_ir::validate::validate(&g).expect("valid");
-    let opts = TfliteExportOptions {
-        nhwc_io: nhwc,
-        ..Default::default()
-    };
-    let s = export_path(&v, &out, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let s = export_path(&v, &out, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     (g, s, out, dir)
 }
 
@@ -79,7 +75,17 @@ fn transposes(s: &ExportSummary) -> usize {
 /// Runs the exported file (through the TFLite importer and the evaluator) on the fixture's
 /// inputs; returns the max abs difference to torch's outputs.
 fn check(name: &str, nhwc: bool) -> (f32, ExportSummary) {
-    let (g, s, out, _dir) = export(name, nhwc);
+    let opts = TfliteExportOptions {
+        nhwc_io: nhwc,
+        ..Default::default()
+    };
+    check_with(name, &opts).0
+}
+
+/// As [`check`] with any options; also returns the largest output magnitude.
+fn check_with(name: &str, opts: &TfliteExportOptions) -> ((f32, ExportSummary), f32) {
+    let nhwc = opts.nhwc_io;
+    let (g, s, out, _dir) = export(name, opts);
     let m = arrays(name);
     let back = edgeport_tflite::import_path(&out).unwrap_or_else(|e| panic!("{name}: re-import: {e}"));
     let mut inputs = Vec::new();
@@ -94,6 +100,7 @@ fn check(name: &str, nhwc: bool) -> (f32, ExportSummary) {
     }
     let outs = run_graph(&back, inputs).unwrap_or_else(|e| panic!("{name}: eval: {e}"));
     let mut worst = 0f32;
+    let mut scale = 0f32;
     for ((oname, _), v) in g.outputs().iter().zip(outs) {
         let (shape, want) = array(&m, &format!("out_{oname}"));
         let got = v.as_tensor().unwrap().to_f32_array().unwrap();
@@ -106,9 +113,10 @@ fn check(name: &str, nhwc: bool) -> (f32, ExportSummary) {
         assert_eq!(gshape, shape, "{name}: output {oname} shape");
         for (a, b) in gdata.iter().zip(&want) {
             worst = worst.max((a - b).abs());
+            scale = scale.max(b.abs());
         }
     }
-    (worst, s)
+    ((worst, s), scale)
 }
 
 #[test]
@@ -123,15 +131,42 @@ fn small_cnn_matches_torch_with_boundary_transposes_only() {
 }
 
 #[test]
-fn encoder_layer_matches_torch() {
+fn encoder_layer_matches_torch_without_transposes() {
     let (d, s) = check("encoder_layer", false);
     assert!(d <= 1e-4, "max abs diff {d}; ops {:?}", s.op_counts);
+    // The head split/merge reshapes and transposes are absorbed into per-head weights.
+    assert_eq!(transposes(&s), 0, "{:?}", s.op_counts);
+    let count = |n: &str| s.op_counts.iter().find(|(k, _)| k == n).map_or(0, |(_, c)| *c);
+    assert_eq!(
+        count("BATCH_MATMUL"),
+        6,
+        "q, k, v, scores, context, output projection: {:?}",
+        s.op_counts
+    );
 }
 
 #[test]
 fn gelu_norm_matches_torch() {
     let (d, s) = check("gelu_norm", false);
     assert!(d <= 1e-4, "max abs diff {d}; ops {:?}", s.op_counts);
+    // Softmax over axis 1 is written with reductions; only the transposed output remains.
+    assert!(transposes(&s) <= 1, "{:?}", s.op_counts);
+}
+
+#[test]
+fn f16_weights_match_torch_within_half_precision() {
+    for name in ["small_cnn", "encoder_layer"] {
+        let opts = TfliteExportOptions {
+            f16_weights: true,
+            ..Default::default()
+        };
+        let ((d, s), scale) = check_with(name, &opts);
+        let tol = 5e-3 * scale.max(1.0);
+        assert!(d <= tol, "{name}: max abs diff {d} > {tol}; ops {:?}", s.op_counts);
+        assert!(d > 0.0, "{name}: float16 weights round, the outputs cannot be exact");
+        let deq = s.op_counts.iter().find(|(k, _)| k == "DEQUANTIZE").map_or(0, |(_, c)| *c);
+        assert!(deq >= 4, "{name}: weights read through DEQUANTIZE: {:?}", s.op_counts);
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@
 use super::TfliteExportOptions;
 use super::model::{BufData, Options, TModel, TOp, TTensor};
 use super::util::{ident, invert, is_ident, perm_is_reshape, to_last};
+use super::view::FView;
 use crate::codes::{BuiltinOperator as B, BuiltinOptions, TensorType};
 use edgeport_ir::{DType, Dim, Graph, NodeId, Op, Tensor, ValueId};
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,8 @@ pub(crate) struct Lower<'g> {
     pub m: TModel,
     pub opts: TfliteExportOptions,
     vals: HashMap<ValueId, Repr>,
+    /// Values held through a factor view (see `view.rs`): written only when a consumer needs them.
+    views: HashMap<ValueId, FView>,
     cache: HashMap<(ValueId, Vec<usize>), i32>,
     /// Nodes folded into another op (fused activations, matched patterns).
     pub skip: HashSet<NodeId>,
@@ -97,6 +100,7 @@ impl<'g> Lower<'g> {
             m: TModel::new("edgeport"),
             opts: opts.clone(),
             vals: HashMap::new(),
+            views: HashMap::new(),
             cache: HashMap::new(),
             skip: HashSet::new(),
             names: HashSet::new(),
@@ -344,6 +348,7 @@ impl<'g> Lower<'g> {
     /// Registers which tensor holds `v`.
     pub(crate) fn bind(&mut self, v: ValueId, r: Repr) {
         let v = self.res(v);
+        self.views.remove(&v);
         self.cache.insert((v, r.perm.clone()), r.t);
         self.vals.insert(v, r);
     }
@@ -352,6 +357,11 @@ impl<'g> Lower<'g> {
     pub(crate) fn repr(&mut self, v: ValueId) -> LResult<Repr> {
         let v = self.res(v);
         self.materialize_dq(v)?;
+        if let Some(fv) = self.views.get(&v) {
+            let perm = fv.plain().map(|p| p.1).unwrap_or_else(|| ident(fv.groups.len()));
+            let t = self.get(v, &perm)?;
+            return Ok(Repr { t, perm });
+        }
         if let Some(r) = self.vals.get(&v) {
             return Ok(r.clone());
         }
@@ -366,6 +376,9 @@ impl<'g> Lower<'g> {
     /// The order `v` is held in (identity for constants and unlowered values).
     pub(crate) fn perm_of(&self, v: ValueId) -> Option<Vec<usize>> {
         let v = self.res(v);
+        if let Some(fv) = self.views.get(&v) {
+            return fv.plain().map(|p| p.1);
+        }
         self.vals.get(&v).map(|r| r.perm.clone())
     }
 
@@ -382,6 +395,11 @@ impl<'g> Lower<'g> {
             return Ok(t);
         }
         self.materialize_dq(v)?;
+        if let Some(fv) = self.views.get(&v).cloned() {
+            let t = self.materialize_view(v, &fv, perm)?;
+            self.cache.insert((v, perm.to_vec()), t);
+            return Ok(t);
+        }
         let r = self.vals.get(&v).cloned().ok_or(LErr::Upstream)?;
         if r.perm == perm {
             return Ok(r.t);
@@ -639,6 +657,9 @@ impl Lower<'_> {
     /// the value in identity order. Good as the data input of RESHAPE.
     pub(crate) fn get_flat(&mut self, v: ValueId) -> LResult<i32> {
         let rank = self.rank(v)?;
+        if self.views.contains_key(&self.res(v)) {
+            return self.get(v, &ident(rank));
+        }
         if let Some(r) = self.vals.get(&v).cloned()
             && !is_ident(&r.perm)
         {
@@ -650,5 +671,132 @@ impl Lower<'_> {
             }
         }
         self.get(v, &ident(rank))
+    }
+}
+
+impl Lower<'_> {
+    /// The static dims of tensor `t` (`None` when some dim is dynamic).
+    pub(crate) fn tensor_dims(&self, t: i32) -> Option<Vec<i64>> {
+        let x = self.m.tensors.get(usize::try_from(t).ok()?)?;
+        if x.shape_signature.is_some() {
+            return None;
+        }
+        Some(x.shape.iter().map(|&d| d as i64).collect())
+    }
+
+    /// How `v` is held, as a factor view (`None` for constants, unlowered values and dynamic
+    /// shapes).
+    pub(crate) fn held_view(&self, v: ValueId) -> Option<FView> {
+        let v = self.res(v);
+        if let Some(fv) = self.views.get(&v) {
+            return Some(fv.clone());
+        }
+        let r = self.vals.get(&v)?;
+        let dims = self.tensor_dims(r.t)?;
+        FView::from_held(r.t, &dims, &r.perm)
+    }
+
+    /// Whether `v` is held through a view not yet written as a tensor.
+    pub(crate) fn has_view(&self, v: ValueId) -> bool {
+        self.views.contains_key(&self.res(v))
+    }
+
+    /// Registers `v` as held through `fv` (a plain tensor when `fv` is one already).
+    pub(crate) fn bind_view(&mut self, v: ValueId, fv: FView) -> LResult<()> {
+        let v = self.res(v);
+        let want = self.dims(v)?;
+        if fv.vdims() != want {
+            return err(format!(
+                "value {}: a view of dims {:?} for dims {:?}",
+                self.vname(v),
+                fv.vdims(),
+                want
+            ));
+        }
+        if let Some((tdims, perm)) = fv.plain()
+            && self.tensor_dims(fv.t).as_deref() == Some(&tdims[..])
+        {
+            self.bind(v, Repr { t: fv.t, perm });
+            return Ok(());
+        }
+        self.vals.remove(&v);
+        self.views.insert(v, fv);
+        Ok(())
+    }
+
+    /// The tensor of `fv` reshaped to its factor dims (no op when it has them already).
+    pub(crate) fn factor_tensor(&mut self, v: ValueId, fv: &FView) -> LResult<i32> {
+        self.reshaped(v, fv.t, &fv.tf, "factors")
+    }
+
+    /// `t` reshaped to `dims` (a RESHAPE op unless it has them already).
+    pub(crate) fn reshaped(&mut self, v: ValueId, t: i32, dims: &[i64], what: &str) -> LResult<i32> {
+        if self.tensor_dims(t).as_deref() == Some(dims) {
+            return Ok(t);
+        }
+        let ty = match self.m.tensors.get(t as usize) {
+            Some(x) => x.ty,
+            None => return Err(LErr::Upstream),
+        };
+        let name = format!("{}_{what}", self.vname(v));
+        let o = self.tensor(&name, dims, ty);
+        self.copy_scalar_quant(t, o);
+        let s: Vec<i32> = dims.iter().map(|&d| d as i32).collect();
+        let st = self.const_i32(&format!("{name}_shape"), &s);
+        self.emit(
+            B::RESHAPE,
+            vec![t, st],
+            vec![o],
+            Some(opts(BuiltinOptions::ReshapeOptions).with(0, super::model::Field::VecI32(s))),
+        );
+        Ok(o)
+    }
+
+    /// Copies per-tensor quantization from tensor `from` to `to`.
+    pub(crate) fn copy_scalar_quant(&mut self, from: i32, to: i32) {
+        let q = self
+            .m
+            .tensors
+            .get(from as usize)
+            .and_then(|x| x.quant.clone())
+            .filter(|q| q.scale.len() == 1);
+        if let (Some(q), Some(x)) = (q, self.m.tensors.get_mut(to as usize)) {
+            x.quant = Some(q);
+        }
+    }
+
+    /// Writes the tensor of a view in order `perm`: RESHAPE when the factors are already in that
+    /// order, else RESHAPE to the factors, TRANSPOSE, RESHAPE.
+    fn materialize_view(&mut self, v: ValueId, fv: &FView, perm: &[usize]) -> LResult<i32> {
+        let vd = fv.vdims();
+        if perm.len() != vd.len() || !super::util::is_perm(perm) {
+            return err(format!(
+                "value {}: order of rank {} for a rank-{} value",
+                self.vname(v),
+                perm.len(),
+                vd.len()
+            ));
+        }
+        let want: Vec<i64> = perm.iter().map(|&p| vd[p]).collect();
+        let fo = fv.factor_order(perm);
+        let t = if is_ident(&fo) {
+            self.reshaped(v, fv.t, &want, "view")?
+        } else {
+            let ft = self.factor_tensor(v, fv)?;
+            let ty = match self.m.tensors.get(ft as usize) {
+                Some(x) => x.ty,
+                None => return Err(LErr::Upstream),
+            };
+            let tdims: Vec<i64> = fo.iter().map(|&f| fv.tf[f]).collect();
+            let name = format!("{}_perm", self.vname(v));
+            let tt = self.tensor(&name, &tdims, ty);
+            self.copy_scalar_quant(ft, tt);
+            let p: Vec<i32> = fo.iter().map(|&x| x as i32).collect();
+            let pt = self.const_i32(&format!("{name}_order"), &p);
+            self.emit(B::TRANSPOSE, vec![ft, pt], vec![tt], None);
+            self.reshaped(v, tt, &want, "view")?
+        };
+        self.set_quant(t, v, perm);
+        Ok(t)
     }
 }

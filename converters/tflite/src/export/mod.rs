@@ -2,15 +2,21 @@
 //!
 //! `lower` walks the graph in topological order and builds a [`model::TModel`] with one rule per
 //! op family (`ops/`), keeping channels-last tensors channels-last across the graph (see
-//! `lower.rs`); `write` serializes it with the flatbuffers builder (identifier `TFL3`, schema
-//! version 3, buffers 16-byte aligned, a `serving_default` signature, the buffer offset scheme
-//! past 2 GB) into a temporary file renamed at the end. [`TfliteBackend::check`] runs the same
-//! lowering and lists every problem before anything is written.
+//! `lower.rs`). Reshapes, transposes and scalar gathers with static shapes are held as factor
+//! views of the tensor they read (`view.rs`) and cost nothing until a consumer needs an order;
+//! attention head splits and merges around constant-weight matrix products are absorbed into
+//! per-head BATCH_MATMUL weights (`ops/heads.rs`), so a torch TransformerEncoderLayer exports
+//! with no TRANSPOSE. `write` serializes the model with the flatbuffers builder (identifier
+//! `TFL3`, schema version 3, buffers 16-byte aligned and streamed into the file rather than
+//! copied into the builder, a `serving_default` signature, the buffer offset scheme past 2 GB)
+//! into a temporary file renamed at the end. [`TfliteBackend::check`] runs the same lowering and
+//! lists every problem before anything is written.
 
 mod lower;
 mod model;
 mod ops;
 mod util;
+mod view;
 mod write;
 
 use crate::error::TfliteError;

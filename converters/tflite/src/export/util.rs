@@ -54,7 +54,7 @@ pub(crate) fn perm_is_reshape(dims: &[i64], perm: &[usize]) -> bool {
 }
 
 /// Transposes row-major data of `shape` (elements of `elem` bytes) so that output dim `i` is
-/// input dim `perm[i]`. Returns the input when the permutation moves nothing.
+/// input dim `perm[i]`. Returns the input (no copy) when the permutation moves no bytes.
 pub(crate) fn transpose_bytes<'a>(src: &'a [u8], elem: usize, shape: &[usize], perm: &[usize]) -> Cow<'a, [u8]> {
     let rank = shape.len();
     if perm.len() != rank || is_ident(perm) || !is_perm(perm) {
@@ -62,6 +62,11 @@ pub(crate) fn transpose_bytes<'a>(src: &'a [u8], elem: usize, shape: &[usize], p
     }
     let n: usize = shape.iter().product();
     if n.checked_mul(elem) != Some(src.len()) {
+        return Cow::Borrowed(src);
+    }
+    // Only size-1 dims move (a 1×1 conv's OIHW → OHWI): the bytes stay where they are.
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    if perm_is_reshape(&dims, perm) {
         return Cow::Borrowed(src);
     }
     let mut in_strides = vec![1usize; rank];
@@ -116,6 +121,11 @@ mod tests {
         let src: Vec<u8> = (0u8..6).collect();
         let out = transpose_bytes(&src, 1, &[1, 2, 1, 3], &[0, 2, 3, 1]);
         assert_eq!(&out[..], &[0, 3, 1, 4, 2, 5]);
+        // 1×1 kernel: OIHW [2, 3, 1, 1] → OHWI moves only size-1 dims: borrowed, unchanged.
+        let src: Vec<u8> = (0u8..6).collect();
+        let out = transpose_bytes(&src, 1, &[2, 3, 1, 1], &[0, 2, 3, 1]);
+        assert!(matches!(out, Cow::Borrowed(_)));
+        assert_eq!(&out[..], &src[..]);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! the `flatbuffers` crate's builder, and the file write (temporary file + rename).
 //!
 //! Buffer data is written inside the flatbuffer, 16-byte aligned, while the model fits the 2 GB
-//! flatbuffer limit. Larger models (or when asked) use the buffer offset scheme: every
+//! flatbuffer limit. The builder never holds that data: each buffer's `data` vector is reserved
+//! as a gap (length prefix written, bytes left untouched in the builder's zeroed allocation) and
+//! the real bytes are streamed into the file at the gap's position, so weights (often borrowed
+//! from a memory map of the source model) are never held twice. Larger models (or when asked) use the buffer offset scheme: every
 //! `Buffer` gets `offset`/`size` (offset from the start of the file) and the data follows the
 //! flatbuffer, each buffer padded to 16 bytes. The flatbuffer is built twice (placeholders,
 //! then the real offsets): field sizes do not depend on the values, so both builds have the same
@@ -90,14 +93,32 @@ fn align16(n: u64) -> Option<u64> {
     n.checked_add(15).map(|v| v & !15)
 }
 
-/// A byte vector whose data starts on a 16-byte boundary of the finished buffer.
-fn aligned_bytes<'a>(fbb: &mut FlatBufferBuilder<'a>, data: &[u8]) -> WIPOffset<Vector<'a, u8>> {
+/// One byte of a reserved gap: pushing it writes nothing (a zero-sized Rust value, so a vector
+/// of them costs no memory), leaving the builder's zero-initialised bytes untouched.
+#[derive(Clone, Copy)]
+struct Gap;
+
+impl flatbuffers::Push for Gap {
+    type Output = u8;
+    unsafe fn push(&self, _dst: &mut [u8], _written_len: usize) {}
+    fn size() -> usize {
+        1
+    }
+    fn alignment() -> PushAlignment {
+        PushAlignment::new(1)
+    }
+}
+
+/// Reserves a `[ubyte]` vector of `len` bytes whose data starts on a 16-byte boundary of the
+/// finished buffer; its bytes are filled in when the file is written (see [`write_model`]).
+fn gap_vector<'a>(fbb: &mut FlatBufferBuilder<'a>, len: usize) -> WIPOffset<Vector<'a, u8>> {
     let cur = fbb.unfinished_data().len();
-    let pad = (16 - (cur + data.len()) % 16) % 16;
+    let pad = (16 - (cur + len) % 16) % 16;
     for _ in 0..pad {
         fbb.push(0u8);
     }
-    fbb.create_vector(data)
+    let gaps = vec![Gap; len];
+    fbb.create_vector(&gaps)
 }
 
 fn options_table<'a>(fbb: &mut FlatBufferBuilder<'a>, o: &Options) -> WIPOffset<UnionWIPOffset> {
@@ -172,10 +193,18 @@ fn tensor_maps<'a>(
     fbb.create_vector(&v)
 }
 
-/// Builds the flatbuffer; its bytes are the builder's `finished_data()` (not copied again).
-fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBuilder<'static> {
+/// A built flatbuffer: the builder (its bytes are `finished_data()`, not copied again) and, for
+/// inline data, the reserved gaps as (buffer index, offset of the vector from the buffer's end).
+struct Built {
+    fbb: FlatBufferBuilder<'static>,
+    gaps: Vec<(usize, usize)>,
+}
+
+/// Builds the flatbuffer (inline buffer data reserved as gaps, not copied).
+fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
     let mut fbb = FlatBufferBuilder::with_capacity(capacity);
     fbb.push(Align16);
+    let mut gaps = Vec::new();
 
     // Buffers (data first: it is the bulk and sits at the end of the file).
     let mut bufs = Vec::with_capacity(m.buffers.len());
@@ -183,7 +212,8 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBu
         let data = b.as_ref().filter(|d| d.len() > 0);
         let t = match (data, placement) {
             (Some(d), DataPlacement::Inline) => {
-                let v = aligned_bytes(&mut fbb, &d.bytes());
+                let v = gap_vector(&mut fbb, d.len());
+                gaps.push((i, v.value() as usize));
                 let t = fbb.start_table();
                 fbb.push_slot_always(slot(f::B_DATA), v);
                 fbb.end_table(t)
@@ -220,7 +250,7 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBu
     for &c in &codes {
         let t = fbb.start_table();
         fbb.push_slot_always(slot(f::OC_BUILTIN), c);
-        fbb.push_slot_always(slot(f::OC_VERSION), 1i32);
+        fbb.push_slot_always(slot(f::OC_VERSION), min_version(c));
         fbb.push_slot_always(slot(f::OC_DEPRECATED), c.clamp(0, 127) as i8);
         oc.push(fbb.end_table(t));
     }
@@ -278,7 +308,17 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBu
     fbb.push_slot_always(slot(f::MODEL_SIGNATURES), sigs);
     let root = fbb.end_table(root);
     fbb.finish(root, Some("TFL3"));
-    fbb
+    Built { fbb, gaps }
+}
+
+/// The version written for an operator code: 1, except builtins whose kernels are registered
+/// from a later version only (LiteRT rejects BROADCAST_TO version 1).
+fn min_version(code: i32) -> i32 {
+    if code == crate::codes::BuiltinOperator::BROADCAST_TO.0 {
+        2
+    } else {
+        1
+    }
 }
 
 /// A rough upper bound of the flatbuffer's size without data.
@@ -303,6 +343,8 @@ pub(crate) enum WriteError {
     TooLarge,
     #[error("the flatbuffer changed size between its two builds ({0} then {1} bytes)")]
     Unstable(usize, usize),
+    #[error("buffer {0}: its data has {1} bytes, {2} were reserved")]
+    DataLength(usize, usize, usize),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -316,12 +358,12 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
     let data = m.data_bytes();
     let inline = !force_external && meta.saturating_add(data).saturating_add(16 * m.buffers.len() as u64) < INLINE_LIMIT;
     if inline {
-        let fb = build(m, &DataPlacement::Inline, (meta + data + 16 * m.buffers.len() as u64) as usize);
-        out.write_all(fb.finished_data())?;
-        return Ok(());
+        let built = build(m, &DataPlacement::Inline, (meta + data + 16 * m.buffers.len() as u64) as usize);
+        return write_inline(m, &built, out);
     }
     let placeholders = vec![1u64; m.buffers.len()];
     let first = build(m, &DataPlacement::External(placeholders), meta as usize)
+        .fbb
         .finished_data()
         .len();
     let start = align16(first as u64).ok_or(WriteError::TooLarge)?;
@@ -333,8 +375,8 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
             cur = align16(cur.checked_add(d.len() as u64).ok_or(WriteError::TooLarge)?).ok_or(WriteError::TooLarge)?;
         }
     }
-    let fbb = build(m, &DataPlacement::External(offs.clone()), meta as usize);
-    let fb = fbb.finished_data();
+    let built = build(m, &DataPlacement::External(offs.clone()), meta as usize);
+    let fb = built.fbb.finished_data();
     if fb.len() != first {
         return Err(WriteError::Unstable(first, fb.len()));
     }
@@ -354,6 +396,33 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
     Ok(())
 }
 
+/// Writes an inline-data flatbuffer: the builder's bytes, with each reserved gap replaced by
+/// its buffer's data (made or read only now, one buffer at a time).
+fn write_inline(m: &TModel, built: &Built, out: &mut impl Write) -> Result<(), WriteError> {
+    let fb = built.fbb.finished_data();
+    let total = fb.len();
+    // (start of data, buffer index), in file order.
+    let mut spans: Vec<(usize, usize)> = built.gaps.iter().map(|&(i, off)| (total.saturating_sub(off) + 4, i)).collect();
+    spans.sort_unstable();
+    let mut pos = 0usize;
+    for (start, i) in spans {
+        let Some(d) = m.buffers.get(i).and_then(|b| b.as_ref()) else {
+            continue;
+        };
+        let head = fb.get(pos..start).ok_or(WriteError::Unstable(pos, start))?;
+        out.write_all(head)?;
+        let bytes = d.bytes();
+        if bytes.len() != d.len() {
+            return Err(WriteError::DataLength(i, bytes.len(), d.len()));
+        }
+        out.write_all(&bytes)?;
+        pos = start + bytes.len();
+    }
+    let tail = fb.get(pos..).ok_or(WriteError::Unstable(pos, total))?;
+    out.write_all(tail)?;
+    Ok(())
+}
+
 /// Writes `m` to `path` through a temporary file in the same folder, renamed at the end.
 pub(crate) fn write_file(m: &TModel, path: &Path, force_external: bool) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -364,7 +433,8 @@ pub(crate) fn write_file(m: &TModel, path: &Path, force_external: bool) -> Resul
     let tmp = dir.join(format!(".{fname}.{}.tmp", std::process::id()));
     let res = (|| {
         let f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        // Small: the bulk (buffer data) is written straight through, not copied into it.
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, f);
         write_model(m, &mut w, force_external)?;
         w.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&tmp, path)?;

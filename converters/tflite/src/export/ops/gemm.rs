@@ -49,6 +49,14 @@ pub(crate) fn gemm(cx: &mut Lower, id: NodeId, g: &edgeport_ir::ops::defs::math:
     if cx.rank(a)? != 2 || cx.rank(b)? != 2 {
         return err("Gemm needs 2-D operands");
     }
+    if g.transA == 0
+        && g.alpha == 1.0
+        && (g.beta == 1.0 || cx.opt_input(id, 2).is_none())
+        && cx.const_of(b).is_some()
+        && let Some(()) = super::heads::split_contraction(cx, id, a, b, Some((g.transB != 0, cx.opt_input(id, 2))))?
+    {
+        return Ok(());
+    }
     let name = cx.g.node(id).name.clone();
     let mut at = cx.get(a, if g.transA != 0 { &[1, 0] } else { &[0, 1] })?;
     let bd = cx.dims(b)?;
@@ -114,7 +122,7 @@ fn held_swapped(cx: &Lower, v: ValueId, rank: usize) -> bool {
 }
 
 /// The Add that only consumes a MatMul's output and adds a [n] constant: its constant.
-fn following_bias(cx: &Lower, id: NodeId, n: i64) -> Option<(NodeId, ValueId)> {
+pub(crate) fn following_bias(cx: &Lower, id: NodeId, n: i64) -> Option<(NodeId, ValueId)> {
     let y = ValueId { node: id, port: 0 };
     if cx.g.is_output(y) {
         return None;
@@ -142,7 +150,15 @@ pub(crate) fn matmul(cx: &mut Lower, id: NodeId) -> LResult<()> {
     let y = ValueId { node: id, port: 0 };
     if rb == 2 && cx.const_of(b).is_some() && matches!(cx.dtype(a)?, DType::F32 | DType::I8 | DType::U8 | DType::I16) {
         let n = cx.dims(b)?[1];
-        let at = cx.get_id(a)?;
+        // Head-split chains after the product are computed on their own; the FULLY_CONNECTED
+        // below is still written for any other reader and dropped at compaction when unread.
+        super::heads::split_outputs(cx, id, a, b)?;
+        if let Some(()) = super::heads::split_contraction(cx, id, a, b, None)? {
+            return Ok(());
+        }
+        // The rows may be held in any order as long as the contracted dim stays last.
+        let held = cx.perm_of(a).filter(|p| p.last() == Some(&(ra - 1))).unwrap_or_else(|| ident(ra));
+        let at = cx.get(a, &held)?;
         let bt = cx.get(b, &[1, 0])?;
         let (bias, out_node) = match following_bias(cx, id, n) {
             Some((add, c)) => match bias_from_const(cx, c, n, 1.0) {
@@ -155,7 +171,7 @@ pub(crate) fn matmul(cx: &mut Lower, id: NodeId) -> LResult<()> {
             None => (None, id),
         };
         let (act, yv) = cx.fuse_activation(out_node);
-        let yt = cx.out_id(yv)?;
+        let yt = cx.out(yv, held)?;
         cx.emit(
             B::FULLY_CONNECTED,
             vec![at, bt, bias.unwrap_or(-1)],

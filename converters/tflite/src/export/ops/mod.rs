@@ -5,6 +5,7 @@ pub(crate) mod conv;
 pub(crate) mod gelu;
 mod gelu_apply;
 mod gemm;
+pub(crate) mod heads;
 mod norm;
 mod pool;
 pub(crate) mod quant;

@@ -1,6 +1,7 @@
 //! Reductions and normalizations: ReduceMean/Sum/Max/Min/Prod → MEAN/SUM/REDUCE_MAX/
-//! REDUCE_MIN/REDUCE_PROD (in the order the input is held), Softmax/LogSoftmax (held with the
-//! axis last, so no transpose is written for axis ≠ −1), LayerNormalization decomposed into
+//! REDUCE_MIN/REDUCE_PROD (in the order the input is held), Softmax/LogSoftmax (SOFTMAX when
+//! the axis is innermost in the held order, else float reductions in that order, so no
+//! transpose is written for axis ≠ −1), LayerNormalization decomposed into
 //! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin, TopK → TOPK_V2 (held with the axis last; smallest-k
 //! through NEG; int32 indices CAST to int64).
 
@@ -72,6 +73,9 @@ fn softmax(cx: &mut Lower, id: NodeId, axis: i64, log: bool) -> LResult<()> {
     let rank = cx.rank(x)?;
     let a = norm_axis(axis, rank)?;
     let held = cx.perm_of(x).unwrap_or_else(|| ident(rank));
+    if held.last() != Some(&a) && cx.dtype(x)? == edgeport_ir::DType::F32 {
+        return softmax_along(cx, id, x, a, held, log);
+    }
     let order = if held.last() == Some(&a) {
         held
     } else {
@@ -90,6 +94,43 @@ fn softmax(cx: &mut Lower, id: NodeId, axis: i64, log: bool) -> LResult<()> {
             vec![yt],
             Some(opts(O::SoftmaxOptions).with(0, Field::F32(1.0))),
         );
+    }
+    Ok(())
+}
+
+/// Softmax (or log-softmax) along a dim that is not innermost in the held order, written with
+/// reductions in that order (max, subtract, exp, sum, divide / subtract the log), so no
+/// TRANSPOSE is needed around a SOFTMAX.
+fn softmax_along(cx: &mut Lower, id: NodeId, x: ValueId, a: usize, held: Vec<usize>, log: bool) -> LResult<()> {
+    let xt = cx.get(x, &held)?;
+    let dims = cx.dims(x)?;
+    let td: Vec<i64> = held.iter().map(|&p| dims[p]).collect();
+    let ta = held.iter().position(|&p| p == a).unwrap_or(0);
+    let mut kd = td.clone();
+    if let Some(d) = kd.get_mut(ta) {
+        *d = 1;
+    }
+    let name = cx.g.node(id).name.clone();
+    let f = TensorType::FLOAT32;
+    let keep = || opts(O::ReducerOptions).with(0, Field::Bool(true));
+    let at = cx.const_i32(&format!("{name}_axis"), &[ta as i32]);
+    let mx = cx.tensor(&format!("{name}_max"), &kd, f);
+    cx.emit(B::REDUCE_MAX, vec![xt, at], vec![mx], Some(keep()));
+    let sh = cx.tensor(&format!("{name}_shifted"), &td, f);
+    cx.emit(B::SUB, vec![xt, mx], vec![sh], Some(opts(O::SubOptions)));
+    let ex = cx.tensor(&format!("{name}_exp"), &td, f);
+    cx.emit(B::EXP, vec![sh], vec![ex], None);
+    let sm = cx.tensor(&format!("{name}_sum"), &kd, f);
+    cx.emit(B::SUM, vec![ex, at], vec![sm], Some(keep()));
+    let y = ValueId { node: id, port: 0 };
+    if log {
+        let lg = cx.tensor(&format!("{name}_log_sum"), &kd, f);
+        cx.emit(B::LOG, vec![sm], vec![lg], None);
+        let yt = cx.out(y, held)?;
+        cx.emit(B::SUB, vec![sh, lg], vec![yt], Some(opts(O::SubOptions)));
+    } else {
+        let yt = cx.out(y, held)?;
+        cx.emit(B::DIV, vec![ex, sm], vec![yt], Some(opts(O::DivOptions)));
     }
     Ok(())
 }

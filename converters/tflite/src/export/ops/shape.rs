@@ -1,5 +1,6 @@
-//! Shape ops: Reshape/Flatten/Squeeze/Unsqueeze → RESHAPE (to the inferred output shape),
-//! Transpose (only changes the order a value is held in: no op written), Concat →
+//! Shape ops: Reshape/Flatten/Squeeze/Unsqueeze → a regrouped factor view of the input when
+//! shapes are static (a RESHAPE only when a consumer needs it), else RESHAPE (to the inferred
+//! output shape); Transpose (only changes the order or view a value is held in: no op written), Concat →
 //! CONCATENATION (in the inputs' held order), Shape (a constant when the dims are known, else
 //! SHAPE + GATHER), Expand → BROADCAST_TO, Tile → TILE.
 
@@ -24,6 +25,13 @@ fn reshape_to(cx: &mut Lower, id: NodeId, fallback: Option<Vec<i64>>) -> LResult
         Some(d) if d.iter().filter(|&&v| v < 0).count() <= 1 => d,
         _ => return err("the target shape has more than one unknown dim (dynamic reshape is not exported)"),
     };
+    // Static shapes: regroup the factors the input is held by; nothing is written until a
+    // consumer needs the value in an order (see view.rs).
+    if let Some(fv) = cx.held_view(x)
+        && let Some(nv) = fv.reshape(&dims)
+    {
+        return cx.bind_view(y, nv);
+    }
     let xt = cx.get_flat(x)?;
     let name = cx.g.node(id).name.clone();
     let s: Vec<i32> = dims.iter().map(|&d| if d < 0 { -1 } else { d as i32 }).collect();
@@ -59,6 +67,12 @@ fn transpose(cx: &mut Lower, id: NodeId, perm: &[i64]) -> LResult<()> {
     };
     if q.len() != rank || !is_perm(&q) {
         return err(format!("perm {perm:?} is not a permutation of rank {rank}"));
+    }
+    if cx.has_view(x)
+        && let Some(fv) = cx.held_view(x)
+        && let Some(nv) = fv.transpose(&q)
+    {
+        return cx.bind_view(ValueId { node: id, port: 0 }, nv);
     }
     let r = cx.repr(x)?;
     // The output is transpose(x, q); the tensor holds transpose(x, r.perm) = transpose(y, inv(q)∘r.perm).

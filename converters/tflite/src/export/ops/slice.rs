@@ -101,6 +101,9 @@ fn gather(cx: &mut Lower, id: NodeId, axis: i64) -> LResult<()> {
     let idx = cx.input(id, 1)?;
     let dims = cx.dims(x)?;
     let a = norm_axis(axis, dims.len())?;
+    if let Some(done) = gather_scalar_view(cx, id, x, idx, a)? {
+        return Ok(done);
+    }
     let xt = cx.get_id(x)?;
     let it = match cx.const_i64(idx) {
         Some(v) => {
@@ -130,6 +133,63 @@ fn gather(cx: &mut Lower, id: NodeId, axis: i64) -> LResult<()> {
         Some(opts(O::GatherOptions).with(0, Field::I32(a as i32))),
     );
     Ok(())
+}
+
+/// A gather of one constant index (a rank-0 index) along a dim that spans at most one factor
+/// of the view the input is held by: GATHER along that factor of the held tensor (nothing at
+/// all for a size-1 dim), the output held by the rest of the view. `None` when not applicable.
+fn gather_scalar_view(cx: &mut Lower, id: NodeId, x: ValueId, idx: ValueId, a: usize) -> LResult<Option<()>> {
+    let Some(i) = cx.const_of(idx).filter(|t| t.shape.is_empty()).and_then(|t| t.to_i64_vec()) else {
+        return Ok(None);
+    };
+    let Some(fv) = cx.held_view(x) else {
+        return Ok(None);
+    };
+    let fs = fv.factors_of(a).to_vec();
+    let y = ValueId { node: id, port: 0 };
+    let d = fv.vdims().get(a).copied().unwrap_or(0);
+    let i = match i.first() {
+        Some(&i) if i < 0 => i + d,
+        Some(&i) => i,
+        None => return Ok(None),
+    };
+    if i < 0 || i >= d {
+        return err(format!("index {i} is out of range for dim {d}"));
+    }
+    match fs.as_slice() {
+        [] => match fv.drop_dim(a, fv.t) {
+            Some(nv) => cx.bind_view(y, nv).map(Some),
+            None => Ok(None),
+        },
+        [f] => {
+            let f = *f;
+            let xt = cx.factor_tensor(x, &fv)?;
+            let name = cx.g.node(id).name.clone();
+            let it = cx.const_tensor(
+                &format!("{name}_index"),
+                &[],
+                TensorType::INT32,
+                BufData::Owned(i32_bytes(&[i as i32])),
+            );
+            let mut od = fv.tf.clone();
+            od.remove(f);
+            let ty = super::super::lower::tensor_type(cx.dtype(x)?)?;
+            let yname = cx.vname(y);
+            let yt = cx.tensor(&yname, &od, ty);
+            cx.copy_scalar_quant(xt, yt);
+            cx.emit(
+                B::GATHER,
+                vec![xt, it],
+                vec![yt],
+                Some(opts(O::GatherOptions).with(0, Field::I32(f as i32))),
+            );
+            match fv.drop_dim(a, yt) {
+                Some(nv) => cx.bind_view(y, nv).map(Some),
+                None => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
 }
 
 fn split(cx: &mut Lower, id: NodeId, axis: i64) -> LResult<()> {

@@ -1,6 +1,7 @@
 //! One-input element-wise ops: activations (Relu, Clip → RELU6/RELU/RELU_N1_TO_1 or
 //! MAXIMUM/MINIMUM, Sigmoid, Tanh, HardSwish, HardSigmoid, Gelu, LeakyRelu, Elu), math (Exp,
-//! Log, Sqrt, Neg, Abs, Floor, Ceil, Round, Sin, Cos, Reciprocal), Not, Cast, and the aliases
+//! Log, Sqrt, Neg, Abs, Floor, Ceil, Round, Sin, Cos, Reciprocal), Not, IsNaN (NOT_EQUAL of x
+//! and x), Cast, and the aliases
 //! Identity/Dropout. They keep the order their input is held in.
 
 use super::super::lower::{LResult, Lower, Repr, err, opts};
@@ -212,6 +213,13 @@ pub(crate) fn lower(cx: &mut Lower, id: NodeId, op: &Op) -> LResult<bool> {
         Op::Cos(_) => unary(cx, id, B::COS, None)?,
         Op::Sign(_) => unary(cx, id, B::SIGN, None)?,
         Op::Not(_) => unary(cx, id, B::LOGICAL_NOT, None)?,
+        Op::IsNaN(_) => {
+            // NaN is the only value not equal to itself.
+            let x = cx.input(id, 0)?;
+            let r = cx.repr(x)?;
+            let yt = cx.out(ValueId { node: id, port: 0 }, r.perm)?;
+            cx.emit(B::NOT_EQUAL, vec![r.t, r.t], vec![yt], None);
+        }
         Op::Reciprocal(_) => {
             let x = cx.input(id, 0)?;
             let r = cx.repr(x)?;
