@@ -2,6 +2,7 @@
 //! `Display` (human output) and `Serialize` (`--json`).
 
 pub mod convert;
+pub mod distill;
 pub mod inspect;
 pub mod prune;
 pub mod quantize;
