@@ -98,7 +98,7 @@ fn f32_var(t: &ETensor) -> Result<Var> {
 fn op_name(op: &Op) -> String {
     match op {
         Op::Custom(c) => format!("{}::{}", c.domain, c.name),
-        other => format!("{:?}", other.kind()),
+        other => other.name().to_string(),
     }
 }
 

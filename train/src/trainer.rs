@@ -272,7 +272,7 @@ pub fn distill(
     if cfg.batch == 0 || cfg.steps == 0 {
         return Err(TrainError::Data("--steps and --batch must be at least 1".into()));
     }
-    if !(cfg.temperature > 0.0) || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
+    if cfg.temperature.is_nan() || cfg.temperature <= 0.0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
         return Err(TrainError::Data("the temperature and the learning rate must be positive".into()));
     }
     let tm = Model::new(teacher, false)?;

@@ -43,12 +43,12 @@ fn every_trainable_weight_gets_a_gradient() {
     let x = RtVal::from_host(npz("distill/ops_mix.npz", "x")).unwrap();
     let ids = RtVal::from_host(npz("distill/ops_mix.npz", "ids")).unwrap();
     let (outs, _) = m.forward(vec![x, ids], &[]).unwrap();
-    let mut total = None;
+    let mut total: Option<candle_core::Tensor> = None;
     for o in &outs {
         let s = o.float().unwrap().sqr().unwrap().sum_all().unwrap();
         total = Some(match total {
             None => s,
-            Some(t) => (t + s).unwrap(),
+            Some(t) => t.add(&s).unwrap(),
         });
     }
     let grads = total.unwrap().backward().unwrap();

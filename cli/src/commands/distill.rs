@@ -186,7 +186,7 @@ pub fn score(teacher: &Graph, before: &Graph, after: &Graph, path: &std::path::P
     let a = outputs(after, &ss, "student after")?;
     let n = t.len().max(1) as f64;
     let lab = labels(path)?;
-    let top1 = |o: &[Vec<f64>]| lab.as_ref().map(|l| o.iter().zip(l).filter(|(r, &y)| argmax(r) == y).count() as f64 / n);
+    let top1 = |o: &[Vec<f64>]| lab.as_ref().map(|l| o.iter().zip(l).filter(|(r, y)| argmax(r) == **y).count() as f64 / n);
     let agree = |o: &[Vec<f64>]| o.iter().zip(&t).filter(|(r, q)| argmax(r) == argmax(q)).count() as f64 / n;
     let cos = |o: &[Vec<f64>]| o.iter().zip(&t).map(|(r, q)| cosine(r, q)).sum::<f64>() / n;
     Ok(Scores {

@@ -60,7 +60,8 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
                 var = var.mean_keepdim(d).map_err(ce)?;
             }
             let inv = var.affine(1.0, l.epsilon as f64).and_then(|t| t.sqrt()).and_then(|t| t.recip()).map_err(ce)?;
-            let mut y = xc.broadcast_mul(&inv).and_then(|t| t.broadcast_mul(&cx.f(1)?.clone())).map_err(ce)?;
+            let scale = cx.f(1)?;
+            let mut y = xc.broadcast_mul(&inv).and_then(|t| t.broadcast_mul(&scale)).map_err(ce)?;
             if let Some(b) = cx.opt_f(2)? {
                 y = y.broadcast_add(&b).map_err(ce)?;
             }

@@ -88,7 +88,7 @@ fn pool_axis(x: &CTensor, dim: usize, a: &Axis, max: bool, pad: f32, extra: f32)
         let w = subsample(&xp, dim, j * a.d, a.s, a.out, extra)?;
         acc = Some(match acc {
             None => w,
-            Some(p) => if max { p.maximum(&w) } else { p.add(&w) }.map_err(ce)?,
+            Some(p) => (if max { p.maximum(&w) } else { p.add(&w) }).map_err(ce)?,
         });
     }
     acc.ok_or_else(|| "empty kernel".to_string())
