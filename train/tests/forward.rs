@@ -140,3 +140,43 @@ fn fake_quant_weights_train_through_ste_and_requantize() {
     let v = k.value.to_i64_vec().unwrap();
     assert_eq!(v, vec![13, -3, 6, 10, -125, 127], "codes move by 3, clamped at 127");
 }
+
+#[test]
+fn gradients_match_finite_differences() {
+    // Through Conv (pads), MaxPool, Relu, Flatten, Gemm and the KL loss, on the digits student.
+    let g = import("distill/digits_student_init.onnx");
+    let m = Model::new(&g, true).unwrap();
+    let x = npz("distill/digits_student_labels.npz", "init_image");
+    let t = npz("distill/digits_student_labels.npz", "init_logits");
+    let tt = RtVal::from_host(t).unwrap().float().unwrap();
+    let loss = |m: &Model| -> candle_core::Tensor {
+        let (outs, _) = m.forward(vec![RtVal::from_host(x.clone()).unwrap()], &[]).unwrap();
+        let s = outs[0].float().unwrap().affine(1.7, 0.3).unwrap();
+        edgeport_train::loss::kl(&s, &tt, 2.0).unwrap()
+    };
+    let grads = loss(&m).backward().unwrap();
+    let mut worst = 0f64;
+    let mut bad = Vec::new();
+    for p in m.params() {
+        let g = grads.get(p.var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let w0 = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        // The element with the largest gradient, perturbed both ways.
+        let k = (0..g.len()).fold(0, |b, i| if g[i].abs() > g[b].abs() { i } else { b });
+        let eps = 1e-2f32;
+        let at = |d: f32| -> f64 {
+            let mut w = w0.clone();
+            w[k] += d;
+            p.var.set(&candle_core::Tensor::from_vec(w, p.var.dims(), &candle_core::Device::Cpu).unwrap()).unwrap();
+            loss(&m).to_scalar::<f32>().unwrap() as f64
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+        at(0.0);
+        let rel = (fd - g[k] as f64).abs() / (g[k].abs() as f64).max(1e-3);
+        worst = worst.max(rel);
+        eprintln!("{}: autograd {} vs finite difference {fd} (rel {rel:.2e})", p.name, g[k]);
+        bad.push((rel >= 0.05).then(|| p.name.clone()));
+    }
+    let bad: Vec<String> = bad.into_iter().flatten().collect();
+    assert!(bad.is_empty(), "gradients off for {bad:?}");
+    eprintln!("worst relative gradient error {worst:.2e}");
+}

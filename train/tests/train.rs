@@ -30,12 +30,12 @@ fn distilling_the_small_student_lowers_the_loss_and_raises_agreement() {
     let d = data(256);
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig {
-        steps: 60,
+        steps: 150,
         batch: 32,
-        lr: 3e-3,
+        lr: 1e-2,
         schedule: Schedule::Cosine,
         checkpoint_dir: Some(dir.path().to_path_buf()),
-        checkpoint_every: 20,
+        checkpoint_every: 50,
         ..Default::default()
     };
     let (trained, rep) = distill(&teacher, &student, &d, &d, &cfg, &mut Quiet).unwrap();

@@ -1,7 +1,7 @@
-//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool. The common case (2-D, no padding,
-//! kernel = stride) uses candle's pooling kernels; everything else (padding, overlapping
-//! windows, dilations, ceil mode, 1-D/3-D) pools one spatial axis at a time from strided views,
-//! which keeps every step differentiable.
+//! MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool. Average pooling in the common case
+//! (2-D, no padding, kernel = stride) uses candle's kernel; everything else, and every max
+//! pooling, pools one spatial axis at a time from strided views with elementwise max/add, which
+//! keeps every step differentiable with correct gradients.
 
 use super::conv::{per_axis, spatial_pads, to_channels_first};
 use super::{Ctx, KResult, Native, one, subsample};
@@ -123,15 +123,14 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
         }
         Op::MaxPool(p) => {
             let ax = axes(&x.dims()[2..], &p.kernel_shape, &p.strides, &p.dilations, (&p.auto_pad, &p.pads), p.ceil_mode != 0)?;
-            if let Some(y) = fast(&x, &ax, true)? {
-                y
-            } else {
-                let mut y = x;
-                for (i, a) in ax.iter().enumerate() {
-                    y = pool_axis(&y, 2 + i, a, true, f32::NEG_INFINITY, f32::NEG_INFINITY)?;
-                }
-                y
+            // Always the separable form: candle 0.11's max_pool2d backward scales the gradient
+            // by the share of maxima in the window (1/k² for a single maximum) instead of
+            // dividing by their count.
+            let mut y = x;
+            for (i, a) in ax.iter().enumerate() {
+                y = pool_axis(&y, 2 + i, a, true, f32::NEG_INFINITY, f32::NEG_INFINITY)?;
             }
+            y
         }
         Op::AveragePool(p) => {
             let ax = axes(&x.dims()[2..], &p.kernel_shape, &p.strides, &p.dilations, (&p.auto_pad, &p.pads), p.ceil_mode != 0)?;
@@ -155,7 +154,7 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
     one(Ok(to_channels_first(&y, layout, true)?))
 }
 
-/// candle's own 2-D pooling when windows tile the input exactly.
+/// candle's own 2-D average pooling when windows tile the input exactly.
 fn fast(x: &CTensor, ax: &[Axis], max: bool) -> Result<Option<CTensor>, String> {
     if ax.len() != 2 || ax.iter().any(|a| a.pb != 0 || a.pe != 0 || a.d != 1 || a.k != a.s) {
         return Ok(None);
