@@ -306,7 +306,9 @@ impl edgeport_train::Observer for Bar {
         } else {
             indicatif::ProgressBar::new(total as u64)
         };
-        if let Ok(st) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]") {
+        if let Ok(st) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]")
+        {
             pb.set_style(st);
         }
         self.0 = Some(pb);

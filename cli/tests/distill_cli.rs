@@ -57,8 +57,15 @@ fn distillation_recovers_the_pruned_students_accuracy() {
     let out = dir.path().join("distilled.onnx");
     let r = run(&args(pruned, out.clone(), 80), &mut Quiet).unwrap();
     let e = r.eval.clone().unwrap();
-    let (t, b, a) = (e.teacher_top1.unwrap(), e.student_top1_before.unwrap(), e.student_top1_after.unwrap());
-    eprintln!("teacher {t:.4}, pruned {b:.4}, distilled {a:.4}; loss {} -> {}", r.first_loss, r.final_loss);
+    let (t, b, a) = (
+        e.teacher_top1.unwrap(),
+        e.student_top1_before.unwrap(),
+        e.student_top1_after.unwrap(),
+    );
+    eprintln!(
+        "teacher {t:.4}, pruned {b:.4}, distilled {a:.4}; loss {} -> {}",
+        r.first_loss, r.final_loss
+    );
     assert!(a > b, "top-1 should improve: {b} -> {a}");
     assert!(a >= t - 0.03, "distilled {a} should come close to the teacher {t}");
     assert!(e.agreement_after > e.agreement_before);

@@ -17,8 +17,8 @@
 pub mod error;
 pub mod loss;
 pub mod model;
-pub mod optim;
 mod ops;
+pub mod optim;
 pub mod trainer;
 pub mod value;
 

@@ -72,7 +72,12 @@ fn trainable_slots(g: &Graph, n: NodeId) -> Vec<usize> {
         Op::Add(_) => {
             // A bias after a MatMul/Gemm/Conv.
             let ins = g.inputs_of(n);
-            let lin = |i: usize| matches!(producer_op(g, ins.get(i).copied().flatten()), Some(Op::MatMul(_) | Op::Gemm(_) | Op::Conv(_)));
+            let lin = |i: usize| {
+                matches!(
+                    producer_op(g, ins.get(i).copied().flatten()),
+                    Some(Op::MatMul(_) | Op::Gemm(_) | Op::Conv(_))
+                )
+            };
             let mut v = Vec::new();
             if lin(0) {
                 v.push(1);
@@ -321,12 +326,9 @@ impl Model {
 
     /// Finds a value by name (for intermediate matching).
     pub fn value_by_name(&self, name: &str) -> Option<ValueId> {
-        self.graph.find_value(name).or_else(|| {
-            self.graph
-                .node_ids()
-                .find(|&n| self.graph.node(n).name == name)
-                .map(|n| n.out(0))
-        })
+        self.graph
+            .find_value(name)
+            .or_else(|| self.graph.node_ids().find(|&n| self.graph.node(n).name == name).map(|n| n.out(0)))
     }
 
     /// Number of used outputs of node `n` (1 + the last port that has a consumer or is a graph output).
@@ -379,13 +381,16 @@ impl Model {
             }
         }
         let used = self.used_outputs(n);
-        let names: Vec<String> = (0..node.outputs.len()).map(|p| if p < used { format!("out{p}") } else { String::new() }).collect();
+        let names: Vec<String> = (0..node.outputs.len())
+            .map(|p| if p < used { format!("out{p}") } else { String::new() })
+            .collect();
         let name_refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         let id = g
             .add_op(node.name.clone(), node.op.clone(), &slots, &name_refs)
             .map_err(|e| node_err(&node.name, &on, e))?;
         for p in 0..used {
-            g.add_output(format!("out{p}"), id.out(p)).map_err(|e| node_err(&node.name, &on, e))?;
+            g.add_output(format!("out{p}"), id.out(p))
+                .map_err(|e| node_err(&node.name, &on, e))?;
         }
         let outs = edgeport_eval::run_graph(&g, inputs).map_err(|e| node_err(&node.name, &on, e))?;
         outs.into_iter()
@@ -414,7 +419,11 @@ impl Model {
     pub fn forward(&self, inputs: Vec<RtVal>, taps: &[ValueId]) -> Result<(Vec<RtVal>, Vec<RtVal>)> {
         let gin = self.graph.inputs();
         if inputs.len() != gin.len() {
-            return Err(TrainError::Data(format!("graph takes {} inputs, {} given", gin.len(), inputs.len())));
+            return Err(TrainError::Data(format!(
+                "graph takes {} inputs, {} given",
+                gin.len(),
+                inputs.len()
+            )));
         }
         let mut vals: HashMap<ValueId, RtVal> = HashMap::new();
         for (n, v) in gin.iter().zip(inputs) {
@@ -433,9 +442,12 @@ impl Model {
             let mut iv = Vec::with_capacity(ins.len());
             for v in &ins {
                 iv.push(match v {
-                    Some(v) => Some(vals.get(v).or_else(|| self.fixed.get(v)).cloned().ok_or_else(|| {
-                        TrainError::Graph(format!("node '{}': input value {v} was not computed", node.name))
-                    })?),
+                    Some(v) => Some(
+                        vals.get(v)
+                            .or_else(|| self.fixed.get(v))
+                            .cloned()
+                            .ok_or_else(|| TrainError::Graph(format!("node '{}': input value {v} was not computed", node.name)))?,
+                    ),
                     None => None,
                 });
             }
@@ -515,7 +527,9 @@ impl Model {
                         p.var.dims()
                     )));
                 }
-                p.var.set(&t.to_dtype(candle_core::DType::F32).map_err(|e| TrainError::Io(ce(e)))?).map_err(|e| TrainError::Io(ce(e)))?;
+                p.var
+                    .set(&t.to_dtype(candle_core::DType::F32).map_err(|e| TrainError::Io(ce(e)))?)
+                    .map_err(|e| TrainError::Io(ce(e)))?;
                 n += 1;
             }
         }

@@ -20,7 +20,10 @@ pub enum Schedule {
     /// Half-cosine from the base rate down to 0 at the last step.
     Cosine,
     /// Multiplies the rate by `gamma` every `every` steps.
-    Step { every: usize, gamma: f64 },
+    Step {
+        every: usize,
+        gamma: f64,
+    },
 }
 
 impl Schedule {
@@ -68,7 +71,8 @@ impl Optimizer {
             let Some(g) = grads.get(i).and_then(|g| g.as_ref()) else { continue };
             let w = p.var.as_tensor().detach();
             let g = if self.weight_decay != 0.0 {
-                g.add(&w.affine(self.weight_decay, 0.0).map_err(|e| err(p, e))?).map_err(|e| err(p, e))?
+                g.add(&w.affine(self.weight_decay, 0.0).map_err(|e| err(p, e))?)
+                    .map_err(|e| err(p, e))?
             } else {
                 g.clone()
             };
@@ -95,7 +99,11 @@ impl Optimizer {
                     .map_err(|e| err(p, e))?;
                     let bc1 = 1.0 - beta1.powi(self.t);
                     let bc2 = 1.0 - beta2.powi(self.t);
-                    let denom = v.affine(1.0 / bc2, 0.0).and_then(|v| v.sqrt()).and_then(|v| v.affine(1.0, eps)).map_err(|e| err(p, e))?;
+                    let denom = v
+                        .affine(1.0 / bc2, 0.0)
+                        .and_then(|v| v.sqrt())
+                        .and_then(|v| v.affine(1.0, eps))
+                        .map_err(|e| err(p, e))?;
                     let u = m.affine(lr / bc1, 0.0).and_then(|m| m.div(&denom)).map_err(|e| err(p, e))?;
                     self.m[i] = Some(m);
                     self.v[i] = Some(v);

@@ -156,10 +156,18 @@ fn stack(samples: &[Vec<ETensor>], idx: &[usize]) -> Result<Vec<RtVal>> {
                     return Ok(parts.into_iter().next().unwrap_or(RtVal::H(ETensor::scalar_f32(0.0))));
                 }
                 // Integer inputs (token ids): stack on the host.
-                let hs = parts.iter().map(|p| p.host()).collect::<std::result::Result<Vec<_>, _>>().map_err(TrainError::Data)?;
+                let hs = parts
+                    .iter()
+                    .map(|p| p.host())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(TrainError::Data)?;
                 return host_cat(&hs).map(RtVal::H);
             }
-            let ts = parts.iter().map(|p| p.float()).collect::<std::result::Result<Vec<_>, _>>().map_err(TrainError::Data)?;
+            let ts = parts
+                .iter()
+                .map(|p| p.float())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(TrainError::Data)?;
             Ok(RtVal::F(CTensor::cat(&ts, 0).map_err(|e| TrainError::Data(ce(e)))?))
         })
         .collect()
@@ -305,7 +313,13 @@ pub fn distill(
         let t = &targets[0][i];
         if v.dims() != t.dims() {
             let what = if i < t_names.len() {
-                format!("teacher output '{}' has shape {:?} but student output '{}' has shape {:?}", t_names[i], t.dims(), s_names[i], v.dims())
+                format!(
+                    "teacher output '{}' has shape {:?} but student output '{}' has shape {:?}",
+                    t_names[i],
+                    t.dims(),
+                    s_names[i],
+                    v.dims()
+                )
             } else {
                 let k = i - t_names.len();
                 format!(
@@ -373,7 +387,9 @@ pub fn distill(
             let mut lsum = 0.0;
             for &i in &idx {
                 let (outs, taps) = sm.forward(stack(samples_s, &[i])?, &s_taps)?;
-                let l = loss_of(cfg, &outs, &taps, &targets[i])?.affine(1.0 / idx.len() as f64, 0.0).map_err(|e| TrainError::Data(ce(e)))?;
+                let l = loss_of(cfg, &outs, &taps, &targets[i])?
+                    .affine(1.0 / idx.len() as f64, 0.0)
+                    .map_err(|e| TrainError::Data(ce(e)))?;
                 let lv = l.to_scalar::<f32>().map_err(|e| TrainError::Data(ce(e)))? as f64;
                 lsum += lv;
                 if !lv.is_finite() {

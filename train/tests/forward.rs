@@ -62,7 +62,10 @@ fn every_trainable_weight_gets_a_gradient() {
 #[test]
 fn digits_cnns_match_evaluator() {
     let x = npz("distill/digits_student_labels.npz", "init_image");
-    for (model, ort) in [("quant/digits_cnn.onnx", None), ("distill/digits_student_init.onnx", Some("init_logits"))] {
+    for (model, ort) in [
+        ("quant/digits_cnn.onnx", None),
+        ("distill/digits_student_init.onnx", Some("init_logits")),
+    ] {
         let g = import(model);
         let m = Model::new(&g, true).unwrap();
         let got = m.run(std::slice::from_ref(&x)).unwrap();
@@ -81,14 +84,19 @@ fn floor_graph() -> Graph {
     let mut g = Graph::new("floor");
     let ty = edgeport_ir::ValueType::tensor(
         edgeport_ir::DType::F32,
-        Some(edgeport_ir::Shape(vec![edgeport_ir::Dim::Sym("N".into()), edgeport_ir::Dim::Known(4)])),
+        Some(edgeport_ir::Shape(vec![
+            edgeport_ir::Dim::Sym("N".into()),
+            edgeport_ir::Dim::Known(4),
+        ])),
     );
     let x = g.add_input("x", Some(ty));
     let w = g.add_constant("W", edgeport_ir::Tensor::from_f32(vec![4, 3], &[0.5; 12]).unwrap());
     let v = g.add_constant("V", edgeport_ir::Tensor::from_f32(vec![3, 2], &[0.25; 6]).unwrap());
     let mm = g.add_op("mm", Op::MatMul(Default::default()), &[Some(x), Some(w)], &["h"]).unwrap();
     let fl = g.add_op("fl", Op::Floor(Default::default()), &[Some(mm.out(0))], &["f"]).unwrap();
-    let mm2 = g.add_op("mm2", Op::MatMul(Default::default()), &[Some(fl.out(0)), Some(v)], &["y"]).unwrap();
+    let mm2 = g
+        .add_op("mm2", Op::MatMul(Default::default()), &[Some(fl.out(0)), Some(v)], &["y"])
+        .unwrap();
     g.add_output("y", mm2.out(0)).unwrap();
     g
 }
@@ -116,19 +124,34 @@ fn op_without_gradient_is_reported_before_training() {
 fn fake_quant_weights_train_through_ste_and_requantize() {
     // W stored as int8 codes feeding DequantizeLinear: trained in float, written back as int8.
     let mut g = Graph::new("qw");
-    let ty = edgeport_ir::ValueType::tensor(edgeport_ir::DType::F32, Some(edgeport_ir::Shape(vec![edgeport_ir::Dim::Known(2), edgeport_ir::Dim::Known(3)])));
+    let ty = edgeport_ir::ValueType::tensor(
+        edgeport_ir::DType::F32,
+        Some(edgeport_ir::Shape(vec![edgeport_ir::Dim::Known(2), edgeport_ir::Dim::Known(3)])),
+    );
     let x = g.add_input("x", Some(ty));
-    let codes = edgeport_ir::Tensor::from_bytes(edgeport_ir::DType::I8, vec![3, 2], edgeport_ir::Bytes::from_vec(vec![10u8, 250, 3, 7, 128, 127])).unwrap();
+    let codes = edgeport_ir::Tensor::from_bytes(
+        edgeport_ir::DType::I8,
+        vec![3, 2],
+        edgeport_ir::Bytes::from_vec(vec![10u8, 250, 3, 7, 128, 127]),
+    )
+    .unwrap();
     let c = g.add_constant("Wq", codes);
     let s = g.add_constant("Ws", edgeport_ir::Tensor::from_f32(vec![], &[0.1]).unwrap());
-    let dq = g.add_op("dq", Op::DequantizeLinear(Default::default()), &[Some(c), Some(s), None], &["W"]).unwrap();
-    let mm = g.add_op("mm", Op::MatMul(Default::default()), &[Some(x), Some(dq.out(0))], &["y"]).unwrap();
+    let dq = g
+        .add_op("dq", Op::DequantizeLinear(Default::default()), &[Some(c), Some(s), None], &["W"])
+        .unwrap();
+    let mm = g
+        .add_op("mm", Op::MatMul(Default::default()), &[Some(x), Some(dq.out(0))], &["y"])
+        .unwrap();
     g.add_output("y", mm.out(0)).unwrap();
     let m = Model::new(&g, true).unwrap();
     m.check_gradients().unwrap();
     assert_eq!(m.params().len(), 1);
     let xin = edgeport_eval::Tensor::from_f64(edgeport_ir::DType::F32, &[2, 3], vec![1.0, -2.0, 0.5, 0.0, 1.0, 3.0]).unwrap();
-    let d = max_diff(&m.run(std::slice::from_ref(&xin)).unwrap()[0], &eval(&g, std::slice::from_ref(&xin))[0]);
+    let d = max_diff(
+        &m.run(std::slice::from_ref(&xin)).unwrap()[0],
+        &eval(&g, std::slice::from_ref(&xin))[0],
+    );
     assert!(d <= 1e-6, "{d}");
     // Move the weights by +0.3 (3 codes) and write back.
     let w = m.params()[0].var.as_tensor().affine(1.0, 0.3).unwrap();
@@ -158,7 +181,13 @@ fn gradients_match_finite_differences() {
     let mut worst = 0f64;
     let mut bad = Vec::new();
     for p in m.params() {
-        let g = grads.get(p.var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let g = grads
+            .get(p.var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let w0 = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         // The element with the largest gradient, perturbed both ways.
         let k = (0..g.len()).fold(0, |b, i| if g[i].abs() > g[b].abs() { i } else { b });
@@ -166,7 +195,9 @@ fn gradients_match_finite_differences() {
         let at = |d: f32| -> f64 {
             let mut w = w0.clone();
             w[k] += d;
-            p.var.set(&candle_core::Tensor::from_vec(w, p.var.dims(), &candle_core::Device::Cpu).unwrap()).unwrap();
+            p.var
+                .set(&candle_core::Tensor::from_vec(w, p.var.dims(), &candle_core::Device::Cpu).unwrap())
+                .unwrap();
             loss(&m).to_scalar::<f32>().unwrap() as f64
         };
         let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);

@@ -8,7 +8,11 @@ use edgeport_ir::Op;
 use edgeport_train::{LossKind, OptimizerKind, Schedule, TrainConfig, TrainError, distill, trainer::Quiet};
 
 fn data(n: usize) -> Vec<Vec<edgeport_eval::Tensor>> {
-    split(&npz("distill/digits_unlabeled.npz", "image")).into_iter().take(n).map(|t| vec![t]).collect()
+    split(&npz("distill/digits_unlabeled.npz", "image"))
+        .into_iter()
+        .take(n)
+        .map(|t| vec![t])
+        .collect()
 }
 
 fn argmax(v: &[f64]) -> usize {
@@ -20,7 +24,10 @@ fn agreement(t: &edgeport_ir::Graph, s: &edgeport_ir::Graph) -> f64 {
     let (a, b) = (eval(t, std::slice::from_ref(&x)), eval(s, std::slice::from_ref(&x)));
     let (a, b) = (a[0].to_f64_vec().unwrap(), b[0].to_f64_vec().unwrap());
     let n = a.len() / 10;
-    (0..n).filter(|&i| argmax(&a[i * 10..i * 10 + 10]) == argmax(&b[i * 10..i * 10 + 10])).count() as f64 / n as f64
+    (0..n)
+        .filter(|&i| argmax(&a[i * 10..i * 10 + 10]) == argmax(&b[i * 10..i * 10 + 10]))
+        .count() as f64
+        / n as f64
 }
 
 #[test]
@@ -40,7 +47,12 @@ fn distilling_the_small_student_lowers_the_loss_and_raises_agreement() {
     };
     let (trained, rep) = distill(&teacher, &student, &d, &d, &cfg, &mut Quiet).unwrap();
     assert!(rep.stacked);
-    assert!(rep.final_loss < 0.5 * rep.first_loss, "loss {} -> {}", rep.first_loss, rep.final_loss);
+    assert!(
+        rep.final_loss < 0.5 * rep.first_loss,
+        "loss {} -> {}",
+        rep.first_loss,
+        rep.final_loss
+    );
     let (before, after) = (agreement(&teacher, &student), agreement(&teacher, &trained));
     assert!(after > before + 0.3, "agreement {before} -> {after}");
     assert!(dir.path().join("last.safetensors").exists());
@@ -102,13 +114,22 @@ fn mismatched_outputs_and_bad_match_names_are_errors() {
     // Append a MatMul to 5 classes to the student.
     let (name, out) = student.outputs()[0].clone();
     let w = student.add_constant("extra_w", edgeport_ir::Tensor::from_f32(vec![10, 5], &[0.1; 50]).unwrap());
-    let mm = student.add_op("extra", Op::MatMul(Default::default()), &[Some(out), Some(w)], &["y5"]).unwrap();
+    let mm = student
+        .add_op("extra", Op::MatMul(Default::default()), &[Some(out), Some(w)], &["y5"])
+        .unwrap();
     student.set_outputs(vec![(name, mm.out(0))]).unwrap();
     let d = data(8);
-    let cfg = TrainConfig { steps: 1, batch: 4, ..Default::default() };
+    let cfg = TrainConfig {
+        steps: 1,
+        batch: 4,
+        ..Default::default()
+    };
     let e = distill(&teacher, &student, &d, &d, &cfg, &mut Quiet).map(|r| r.1).unwrap_err();
     let m = e.to_string();
-    assert!(m.contains("teacher output 'logits' has shape [1, 10]") && m.contains("[1, 5]"), "{m}");
+    assert!(
+        m.contains("teacher output 'logits' has shape [1, 10]") && m.contains("[1, 5]"),
+        "{m}"
+    );
 
     let student = import("distill/digits_student_init.onnx");
     let cfg = TrainConfig {
@@ -117,8 +138,13 @@ fn mismatched_outputs_and_bad_match_names_are_errors() {
         matches: vec![("nope".into(), "x".into())],
         ..Default::default()
     };
-    let m = distill(&teacher, &student, &d, &d, &cfg, &mut Quiet).map(|r| r.1).unwrap_err().to_string();
+    let m = distill(&teacher, &student, &d, &d, &cfg, &mut Quiet)
+        .map(|r| r.1)
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("teacher has no node or value named 'nope'"), "{m}");
-    let e = distill(&teacher, &student, &d, &[], &TrainConfig::default(), &mut Quiet).map(|r| r.1).unwrap_err();
+    let e = distill(&teacher, &student, &d, &[], &TrainConfig::default(), &mut Quiet)
+        .map(|r| r.1)
+        .unwrap_err();
     assert!(e.to_string().contains("same non-zero number of samples"), "{e}");
 }

@@ -66,7 +66,11 @@ pub struct DistillReport {
 
 impl fmt::Display for DistillReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "distilled {} from {} on {} ({} samples)", self.student, self.teacher, self.data, self.samples)?;
+        writeln!(
+            f,
+            "distilled {} from {} on {} ({} samples)",
+            self.student, self.teacher, self.data, self.samples
+        )?;
         writeln!(
             f,
             "  {} steps, batch {}{}, {} trainable tensors ({} scalars)",
@@ -91,7 +95,13 @@ impl fmt::Display for DistillReport {
         if let Some(e) = &self.eval {
             writeln!(f, "  held-out ({} samples):", e.samples)?;
             if let (Some(t), Some(b), Some(a)) = (e.teacher_top1, e.student_top1_before, e.student_top1_after) {
-                writeln!(f, "    top-1: teacher {:.2}%, student {:.2}% -> {:.2}%", 100.0 * t, 100.0 * b, 100.0 * a)?;
+                writeln!(
+                    f,
+                    "    top-1: teacher {:.2}%, student {:.2}% -> {:.2}%",
+                    100.0 * t,
+                    100.0 * b,
+                    100.0 * a
+                )?;
             }
             writeln!(
                 f,
@@ -113,7 +123,10 @@ fn tensors(samples: Vec<Vec<Value>>, what: &str) -> Result<Vec<Vec<Tensor>>, Com
             s.into_iter()
                 .map(|v| match v {
                     Value::Tensor(t) => Ok(t),
-                    other => Err(CommandError::Input(format!("{what}: a sample is {}, not a tensor", other.describe()))),
+                    other => Err(CommandError::Input(format!(
+                        "{what}: a sample is {}, not a tensor",
+                        other.describe()
+                    ))),
                 })
                 .collect()
         })
@@ -186,7 +199,10 @@ pub fn score(teacher: &Graph, before: &Graph, after: &Graph, path: &std::path::P
     let a = outputs(after, &ss, "student after")?;
     let n = t.len().max(1) as f64;
     let lab = labels(path)?;
-    let top1 = |o: &[Vec<f64>]| lab.as_ref().map(|l| o.iter().zip(l).filter(|(r, y)| argmax(r) == **y).count() as f64 / n);
+    let top1 = |o: &[Vec<f64>]| {
+        lab.as_ref()
+            .map(|l| o.iter().zip(l).filter(|(r, y)| argmax(r) == **y).count() as f64 / n)
+    };
     let agree = |o: &[Vec<f64>]| o.iter().zip(&t).filter(|(r, q)| argmax(r) == argmax(q)).count() as f64 / n;
     let cos = |o: &[Vec<f64>]| o.iter().zip(&t).map(|(r, q)| cosine(r, q)).sum::<f64>() / n;
     Ok(Scores {
@@ -222,7 +238,11 @@ pub fn run(a: &DistillArgs, obs: &mut dyn Observer) -> Result<DistillReport, Com
     };
     let problems = formats::check(&trained, &out_fmt, &settings);
     if !problems.is_empty() {
-        return Err(CommandError::Unsupported(format!("cannot write {}: {}", a.output.display(), problems.join("; "))));
+        return Err(CommandError::Unsupported(format!(
+            "cannot write {}: {}",
+            a.output.display(),
+            problems.join("; ")
+        )));
     }
     formats::export(&v, &a.output, &out_fmt, &settings)?;
     let eval = match &a.eval {

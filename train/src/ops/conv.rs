@@ -93,7 +93,10 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
     let w = cx.f(1)?;
     let rank = x.rank();
     if rank != 3 && rank != 4 {
-        return Ok(Native::NotHere(format!("{}-D convolution (only 1-D and 2-D)", rank.saturating_sub(2))));
+        return Ok(Native::NotHere(format!(
+            "{}-D convolution (only 1-D and 2-D)",
+            rank.saturating_sub(2)
+        )));
     }
     if w.rank() != rank {
         return Err(format!("weight rank {} does not match input rank {rank}", w.rank()));

@@ -55,7 +55,11 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
                 y = y.affine(g.alpha as f64, 0.0).map_err(ce)?;
             }
             if let Some(c) = cx.opt_f(2)? {
-                let c = if g.beta != 1.0 { c.affine(g.beta as f64, 0.0).map_err(ce)? } else { c };
+                let c = if g.beta != 1.0 {
+                    c.affine(g.beta as f64, 0.0).map_err(ce)?
+                } else {
+                    c
+                };
                 y = y.broadcast_add(&c).map_err(ce)?;
             }
             one(Ok(y))

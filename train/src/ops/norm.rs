@@ -38,7 +38,11 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
             shape[ch] = c;
             let v = |i: usize| -> Result<CTensor, String> { cx.f(i)?.reshape(shape.clone()).map_err(ce) };
             let (scale, bias, mean, var) = (v(1)?, v(2)?, v(3)?, v(4)?);
-            let inv = var.affine(1.0, b.epsilon as f64).and_then(|t| t.sqrt()).and_then(|t| t.recip()).map_err(ce)?;
+            let inv = var
+                .affine(1.0, b.epsilon as f64)
+                .and_then(|t| t.sqrt())
+                .and_then(|t| t.recip())
+                .map_err(ce)?;
             let y = x
                 .broadcast_sub(&mean)
                 .and_then(|t| t.broadcast_mul(&inv))
@@ -59,7 +63,11 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
             for d in axis..rank {
                 var = var.mean_keepdim(d).map_err(ce)?;
             }
-            let inv = var.affine(1.0, l.epsilon as f64).and_then(|t| t.sqrt()).and_then(|t| t.recip()).map_err(ce)?;
+            let inv = var
+                .affine(1.0, l.epsilon as f64)
+                .and_then(|t| t.sqrt())
+                .and_then(|t| t.recip())
+                .map_err(ce)?;
             let scale = cx.f(1)?;
             let mut y = xc.broadcast_mul(&inv).and_then(|t| t.broadcast_mul(&scale)).map_err(ce)?;
             if let Some(b) = cx.opt_f(2)? {

@@ -10,7 +10,10 @@ use candle_core::Tensor as CTensor;
 use edgeport_ir::Op;
 
 pub(super) fn handles(op: &Op) -> bool {
-    matches!(op, Op::MaxPool(_) | Op::AveragePool(_) | Op::GlobalAveragePool(_) | Op::GlobalMaxPool(_))
+    matches!(
+        op,
+        Op::MaxPool(_) | Op::AveragePool(_) | Op::GlobalAveragePool(_) | Op::GlobalMaxPool(_)
+    )
 }
 
 pub(super) fn run(op: &Op, cx: &Ctx) -> Option<KResult> {
@@ -122,7 +125,14 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
             y
         }
         Op::MaxPool(p) => {
-            let ax = axes(&x.dims()[2..], &p.kernel_shape, &p.strides, &p.dilations, (&p.auto_pad, &p.pads), p.ceil_mode != 0)?;
+            let ax = axes(
+                &x.dims()[2..],
+                &p.kernel_shape,
+                &p.strides,
+                &p.dilations,
+                (&p.auto_pad, &p.pads),
+                p.ceil_mode != 0,
+            )?;
             // Always the separable form: candle 0.11's max_pool2d backward scales the gradient
             // by the share of maxima in the window (1/k² for a single maximum) instead of
             // dividing by their count.
@@ -133,7 +143,14 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
             y
         }
         Op::AveragePool(p) => {
-            let ax = axes(&x.dims()[2..], &p.kernel_shape, &p.strides, &p.dilations, (&p.auto_pad, &p.pads), p.ceil_mode != 0)?;
+            let ax = axes(
+                &x.dims()[2..],
+                &p.kernel_shape,
+                &p.strides,
+                &p.dilations,
+                (&p.auto_pad, &p.pads),
+                p.ceil_mode != 0,
+            )?;
             if let Some(y) = fast(&x, &ax, false)? {
                 y
             } else {
@@ -164,6 +181,10 @@ fn fast(x: &CTensor, ax: &[Axis], max: bool) -> Result<Option<CTensor>, String> 
         return Ok(None);
     }
     let k = (ax[0].k, ax[1].k);
-    let y = if max { x.max_pool2d_with_stride(k, k) } else { x.avg_pool2d_with_stride(k, k) };
+    let y = if max {
+        x.max_pool2d_with_stride(k, k)
+    } else {
+        x.avg_pool2d_with_stride(k, k)
+    };
     Ok(Some(y.map_err(ce)?))
 }

@@ -75,7 +75,12 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
             let rank = x.rank();
             let s = along(&cx.f(1)?, q.axis, rank)?;
             let z = match cx.get(2) {
-                Some(v) => along(&v.float().or_else(|_| crate::value::host_to_candle(&v.host()?.cast(DType::F32).map_err(|e| e.to_string())?))?, q.axis, rank)?,
+                Some(v) => along(
+                    &v.float()
+                        .or_else(|_| crate::value::host_to_candle(&v.host()?.cast(DType::F32).map_err(|e| e.to_string())?))?,
+                    q.axis,
+                    rank,
+                )?,
                 None => s.zeros_like().map_err(ce)?,
             };
             let y = fake_codes(&x, &s, &z, lo, hi).map_err(ce)?;

@@ -71,7 +71,9 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
     }
     match op {
         Op::Concat(c) => {
-            let xs: Vec<CTensor> = (0..cx.inputs.len()).filter_map(|i| cx.get(i).map(|v| v.float())).collect::<Result<_, _>>()?;
+            let xs: Vec<CTensor> = (0..cx.inputs.len())
+                .filter_map(|i| cx.get(i).map(|v| v.float()))
+                .collect::<Result<_, _>>()?;
             let rank = xs.first().map(|x| x.rank()).ok_or("Concat has no inputs")?;
             one(CTensor::cat(&xs, norm_axis(c.axis, rank)?))
         }

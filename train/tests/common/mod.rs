@@ -24,7 +24,13 @@ pub fn npz(rel: &str, name: &str) -> ETensor {
             ETensor::from_f64(edgeport_ir::DType::I64, &shape, v.into_iter().map(|x| x as f64).collect()).unwrap()
         }
         _ => {
-            let v: Vec<f32> = t.to_dtype(candle_core::DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let v: Vec<f32> = t
+                .to_dtype(candle_core::DType::F32)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             ETensor::from_f64(edgeport_ir::DType::F32, &shape, v.into_iter().map(f64::from).collect()).unwrap()
         }
     }
