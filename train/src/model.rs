@@ -356,12 +356,21 @@ impl Model {
                     RtVal::F(t) | RtVal::Q(t, _) => t.track_op(),
                     RtVal::H(_) => false,
                 });
-                if tracked {
+                if tracked && !self.non_float_outputs(n) {
                     return Err(node_err(&node.name, &on, format!("no gradient here ({reason})")));
                 }
                 self.fallback(n, vals)
             }
         }
+    }
+
+    /// Are all outputs of `n` known to be non-float (masks, indices)? No gradient passes them.
+    fn non_float_outputs(&self, n: NodeId) -> bool {
+        self.graph
+            .node(n)
+            .outputs
+            .iter()
+            .all(|v| v.ty.as_ref().and_then(|t| t.as_tensor()).is_some_and(|t| !t.dtype.is_float()))
     }
 
     /// Runs node `n` alone on the evaluator.
