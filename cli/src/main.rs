@@ -233,6 +233,40 @@ enum Cmd {
         #[arg(long)]
         eval: Option<PathBuf>,
     },
+    /// Prune, distil from the original, then quantize, with one report (size, MACs, error per step).
+    Compress {
+        model: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Structured pruning ratio (0 <= R < 1).
+        #[arg(long)]
+        prune: f64,
+        /// Channel ranking: l1, l2 or bn.
+        #[arg(long, default_value = "l1")]
+        criterion: String,
+        /// Unlabeled data for distillation and calibration (.npz or folder).
+        #[arg(long)]
+        distill_data: PathBuf,
+        /// Quantization mode after distillation (e.g. int8); none when absent.
+        #[arg(long)]
+        quantize: Option<String>,
+        /// Held-out .npz for the error figures (default: the distillation data).
+        #[arg(long)]
+        eval: Option<PathBuf>,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[arg(long, default_value_t = 3e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// kl (logits) or mse (embeddings, features).
+        #[arg(long, default_value = "kl")]
+        loss: String,
+        #[arg(long, default_value_t = 4.0)]
+        temperature: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// List the known formats (built-in and plugins found on PATH).
     Formats,
 }
@@ -495,6 +529,53 @@ fn main() -> ExitCode {
                     to,
                     cfg,
                     eval,
+                },
+                &mut bar,
+            )?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Compress {
+            model,
+            output,
+            prune,
+            criterion,
+            distill_data,
+            quantize,
+            eval,
+            steps,
+            lr,
+            batch,
+            loss,
+            temperature,
+            seed,
+        } => {
+            let loss = match loss.as_str() {
+                "kl" => edgeport_train::LossKind::Kl,
+                "mse" => edgeport_train::LossKind::Mse,
+                o => return Err(CommandError::Input(format!("--loss '{o}': expected kl or mse"))),
+            };
+            let cfg = edgeport_train::TrainConfig {
+                steps,
+                batch,
+                lr,
+                loss,
+                temperature,
+                seed,
+                schedule: edgeport_train::Schedule::Cosine,
+                ..Default::default()
+            };
+            let mut bar = Bar::new(json);
+            let r = commands::compress::run(
+                &commands::compress::CompressArgs {
+                    model,
+                    output,
+                    prune,
+                    criterion: commands::prune::parse_criterion(&criterion)?,
+                    distill_data,
+                    quantize,
+                    eval,
+                    cfg,
                 },
                 &mut bar,
             )?;

@@ -97,3 +97,46 @@ fn bad_inputs_are_refused_with_the_reason() {
     a.data = dir.path().join("nope.npz");
     assert!(run(&a, &mut Quiet).unwrap_err().to_string().contains("no such file"));
 }
+
+#[test]
+fn compress_chains_prune_distill_quantize_with_one_report() {
+    use edgeport_cli::commands::compress::{CompressArgs, run as compress};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small.onnx");
+    let r = compress(
+        &CompressArgs {
+            model: fixture("quant/digits_cnn.onnx"),
+            output: out.clone(),
+            prune: 0.5,
+            criterion: Criterion::L1,
+            distill_data: fixture("distill/digits_unlabeled.npz"),
+            quantize: Some("int8".into()),
+            eval: Some(fixture("quant/digits_heldout.npz")),
+            cfg: TrainConfig {
+                steps: 80,
+                batch: 32,
+                lr: 3e-3,
+                schedule: Schedule::Cosine,
+                ..Default::default()
+            },
+        },
+        &mut Quiet,
+    )
+    .unwrap();
+    eprintln!("{r}");
+    let names: Vec<&str> = r.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["original", "pruned", "distilled", "quantized"]);
+    let (o, p, d, q) = (&r.stages[0], &r.stages[1], &r.stages[2], &r.stages[3]);
+    assert!(p.params < o.params / 2 && p.macs < o.macs / 2, "pruning halves parameters and MACs");
+    assert!(
+        d.vs_original.agreement_after > p.vs_original.agreement_after,
+        "distillation wins agreement back"
+    );
+    assert!(q.file_bytes < d.file_bytes, "int8 shrinks the file");
+    assert!(
+        q.vs_original.agreement_after > 0.9,
+        "quantized agreement {}",
+        q.vs_original.agreement_after
+    );
+    assert!(out.exists());
+}
