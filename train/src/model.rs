@@ -136,10 +136,8 @@ impl Model {
                     let v = through_identity(&graph, v);
                     let node = graph.node(v.node);
                     match &node.op {
-                        Op::Constant(c) if c.value.dtype.is_float() && c.value.quant.is_none() => {
-                            if !float_params.contains(&v.node) {
-                                float_params.push(v.node);
-                            }
+                        Op::Constant(c) if c.value.dtype.is_float() && c.value.quant.is_none() && !float_params.contains(&v.node) => {
+                            float_params.push(v.node);
                         }
                         Op::DequantizeLinear(d) if d.block_size == 0 => {
                             let dins = graph.inputs_of(v.node);

@@ -76,15 +76,15 @@ fn run_inner(op: &Op, cx: &Ctx) -> KResult {
         return Ok(Native::NotHere("integer operands".into()));
     }
     let a = cx.f(0)?;
-    if let Op::Pow(_) = op {
-        if let Some(RtVal::H(_)) | Some(RtVal::F(_)) = cx.get(1) {
-            let b = cx.f(1)?;
-            if b.elem_count() == 1 {
-                let e = crate::value::candle_f32(&b)?.first().copied().unwrap_or(1.0);
-                return one(pow_scalar(&a, e as f64));
-            }
-            return one(a.broadcast_pow(&b));
+    if let Op::Pow(_) = op
+        && let Some(RtVal::H(_)) | Some(RtVal::F(_)) = cx.get(1)
+    {
+        let b = cx.f(1)?;
+        if b.elem_count() == 1 {
+            let e = crate::value::candle_f32(&b)?.first().copied().unwrap_or(1.0);
+            return one(pow_scalar(&a, e as f64));
         }
+        return one(a.broadcast_pow(&b));
     }
     let b = cx.f(1)?;
     match op {

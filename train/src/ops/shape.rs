@@ -51,7 +51,7 @@ fn reshape_dims(input: &[usize], spec: &[i64], allowzero: bool) -> Result<Vec<us
     }
     let known: usize = out.iter().product();
     if let Some(h) = hole {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {spec:?}"));
         }
         out[h] = total / known;
