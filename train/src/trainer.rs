@@ -283,6 +283,15 @@ pub fn distill(
     if cfg.temperature.is_nan() || cfg.temperature <= 0.0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
         return Err(TrainError::Data("the temperature and the learning rate must be positive".into()));
     }
+    for (who, g, ss) in [("teacher", teacher, samples_t), ("student", student, samples_s)] {
+        if let Some(i) = ss.iter().position(|s| s.len() != g.inputs().len()) {
+            return Err(TrainError::Data(format!(
+                "sample {i} has {} arrays but the {who} takes {} inputs",
+                ss[i].len(),
+                g.inputs().len()
+            )));
+        }
+    }
     let tm = Model::new(teacher, false)?;
     let sm = Model::new(student, true)?;
     sm.check_gradients()?;
@@ -310,7 +319,9 @@ pub fn distill(
     // Shape check on the first sample.
     let (o0, tp0) = sm.forward(stack(samples_s, &[0])?, &s_taps)?;
     for (i, v) in o0.iter().chain(tp0.iter()).enumerate() {
-        let t = &targets[0][i];
+        let t = targets[0]
+            .get(i)
+            .ok_or_else(|| TrainError::Data("teacher and student values differ in number".into()))?;
         if v.dims() != t.dims() {
             let what = if i < t_names.len() {
                 format!(

@@ -211,3 +211,57 @@ fn gradients_match_finite_differences() {
     assert!(bad.is_empty(), "gradients off for {bad:?}");
     eprintln!("worst relative gradient error {worst:.2e}");
 }
+
+/// One-node graphs over hostile operands: errors naming the node, never panics.
+#[test]
+fn hostile_operands_are_errors() {
+    let f32t = |shape: Vec<usize>, n: usize| edgeport_ir::Tensor::from_f32(shape, &vec![0.5; n]).unwrap();
+    let cases: Vec<(&str, Op, Vec<edgeport_ir::Tensor>, &str)> = vec![
+        (
+            "gather",
+            Op::Gather(Default::default()),
+            vec![f32t(vec![3, 2], 6), edgeport_ir::Tensor::from_i64(vec![2], &[1, 99]).unwrap()],
+            "out of range",
+        ),
+        (
+            "reshape",
+            Op::Reshape(Default::default()),
+            vec![f32t(vec![3, 2], 6), edgeport_ir::Tensor::from_i64(vec![2], &[4, -1]).unwrap()],
+            "cannot reshape",
+        ),
+        (
+            "conv",
+            Op::Conv(Default::default()),
+            vec![f32t(vec![1, 2, 4, 4], 32), f32t(vec![3, 2, 2], 12)],
+            "rank",
+        ),
+        (
+            "slice",
+            Op::Slice(Default::default()),
+            vec![
+                f32t(vec![4], 4),
+                edgeport_ir::Tensor::from_i64(vec![1], &[0]).unwrap(),
+                edgeport_ir::Tensor::from_i64(vec![2], &[1, 2]).unwrap(),
+            ],
+            "differ in length",
+        ),
+    ];
+    for (name, op, consts, want) in cases {
+        let mut g = Graph::new(name);
+        let ins: Vec<Option<ValueId>> = consts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Some(g.add_constant(format!("c{i}"), t)))
+            .collect();
+        let x = g.add_input("x", None);
+        // A trainable path makes the node run natively: x * c0 feeds the op's first input.
+        let mul = g.add_op("mul", Op::Mul(Default::default()), &[Some(x), ins[0]], &["m"]).unwrap();
+        let mut slots = ins.clone();
+        slots[0] = Some(mul.out(0));
+        let n = g.add_op(name, op, &slots, &["y"]).unwrap();
+        g.add_output("y", n.out(0)).unwrap();
+        let m = Model::new(&g, false).unwrap();
+        let e = m.run(&[edgeport_eval::Tensor::scalar_f32(1.0)]).unwrap_err().to_string();
+        assert!(e.contains(&format!("'{name}'")) && e.contains(want), "{name}: {e}");
+    }
+}
