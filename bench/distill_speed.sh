@@ -12,13 +12,16 @@ PY="${PYTHON:-/work/cache/venv-torch/bin/python}"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-(cd "$REPO" && cargo build -q --release -p edgeport)
-BIN="$TARGET/release/edgeport"
+# EDGEPORT_BIN overrides the binary (e.g. a debug build); the default is a release build.
+if [[ -z "${EDGEPORT_BIN:-}" ]]; then
+  (cd "$REPO" && cargo build -q --release -p edgeport)
+fi
+BIN="${EDGEPORT_BIN:-$TARGET/release/edgeport}"
 FX="$REPO/tests/fixtures"
 "$BIN" --json distill --teacher "$FX/quant/digits_cnn.onnx" --student "$FX/distill/digits_student_init.onnx" \
   --data "$FX/distill/digits_unlabeled.npz" -o "$WORK/s.onnx" --steps "$STEPS" --batch 32 --lr 3e-3 \
   --loss kl --temperature 4 --optimizer adam > "$WORK/ep.json"
-"$PY" "$HERE/distill_torch.py" "$STEPS" > "$WORK/torch.json"
+"$PY" "$HERE/distill_torch.py" "$STEPS" "${TORCH_THREADS:-1}" > "$WORK/torch.json"
 "$PY" - "$WORK/ep.json" "$WORK/torch.json" <<'PY'
 import json, sys
 ep = json.load(open(sys.argv[1])); th = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
