@@ -186,6 +186,94 @@ enum Cmd {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Distil a student from a teacher on unlabeled data (KL with temperature or MSE).
+    Distill {
+        /// The teacher model.
+        #[arg(long)]
+        teacher: PathBuf,
+        /// The student model (its weights are trained; the architecture is kept).
+        #[arg(long)]
+        student: PathBuf,
+        /// Unlabeled inputs: an .npz (arrays named by model input) or a folder of .npz/.npy.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the trained student (format from the extension or --to).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// kl (logits) or mse (embeddings, features).
+        #[arg(long, default_value = "kl")]
+        loss: String,
+        #[arg(long, default_value_t = 4.0)]
+        temperature: f64,
+        /// adam or sgd (with --momentum).
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        #[arg(long, default_value_t = 0.9)]
+        momentum: f64,
+        /// constant, cosine or step (x0.1 every third of the run).
+        #[arg(long, default_value = "constant")]
+        schedule: String,
+        #[arg(long, default_value_t = 0.0)]
+        weight_decay: f64,
+        /// Seed of the data shuffle.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write last.safetensors / best.safetensors (trainable weights) here.
+        #[arg(long)]
+        checkpoint_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 100)]
+        checkpoint_every: usize,
+        /// Match an intermediate value by MSE: TEACHER_NODE=STUDENT_NODE (repeatable).
+        #[arg(long = "match", value_name = "TEACHER=STUDENT")]
+        matches: Vec<String>,
+        #[arg(long, default_value_t = 1.0)]
+        match_weight: f64,
+        /// Held-out .npz (model inputs, optional `label`): score teacher and student before/after.
+        #[arg(long)]
+        eval: Option<PathBuf>,
+    },
+    /// Prune, distil from the original, then quantize, with one report (size, MACs, error per step).
+    Compress {
+        model: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Structured pruning ratio (0 <= R < 1).
+        #[arg(long)]
+        prune: f64,
+        /// Channel ranking: l1, l2 or bn.
+        #[arg(long, default_value = "l1")]
+        criterion: String,
+        /// Unlabeled data for distillation and calibration (.npz or folder).
+        #[arg(long)]
+        distill_data: PathBuf,
+        /// Quantization mode after distillation (e.g. int8); none when absent.
+        #[arg(long)]
+        quantize: Option<String>,
+        /// Held-out .npz for the error figures (default: the distillation data).
+        #[arg(long)]
+        eval: Option<PathBuf>,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[arg(long, default_value_t = 3e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// kl (logits) or mse (embeddings, features).
+        #[arg(long, default_value = "kl")]
+        loss: String,
+        #[arg(long, default_value_t = 4.0)]
+        temperature: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// List the known formats (built-in and plugins found on PATH).
     Formats,
 }
@@ -240,6 +328,42 @@ fn emit<T: serde::Serialize + std::fmt::Display>(json: bool, r: &T) {
         );
     } else {
         println!("{r}");
+    }
+}
+
+/// The progress bar of `distill` (hidden with --json or when stderr is not a terminal).
+struct Bar(Option<indicatif::ProgressBar>, bool);
+
+impl Bar {
+    fn new(json: bool) -> Bar {
+        Bar(None, json)
+    }
+}
+
+impl edgeport_train::Observer for Bar {
+    fn start(&mut self, total: usize) {
+        let pb = if self.1 {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(total as u64)
+        };
+        if let Ok(st) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]")
+        {
+            pb.set_style(st);
+        }
+        self.0 = Some(pb);
+    }
+    fn step(&mut self, step: usize, loss: f64, lr: f64) {
+        if let Some(pb) = &self.0 {
+            pb.set_position(step as u64);
+            pb.set_message(format!("{loss:.5} (lr {lr:.2e})"));
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
     }
 }
 
@@ -335,6 +459,137 @@ fn main() -> ExitCode {
                 },
                 dry_run,
             })?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Distill {
+            teacher,
+            student,
+            data,
+            output,
+            to,
+            steps,
+            lr,
+            batch,
+            loss,
+            temperature,
+            optimizer,
+            momentum,
+            schedule,
+            weight_decay,
+            seed,
+            checkpoint_dir,
+            checkpoint_every,
+            matches,
+            match_weight,
+            eval,
+        } => {
+            use edgeport_train::{LossKind, OptimizerKind, Schedule, TrainConfig};
+            let loss = match loss.as_str() {
+                "kl" => LossKind::Kl,
+                "mse" => LossKind::Mse,
+                o => return Err(CommandError::Input(format!("--loss '{o}': expected kl or mse"))),
+            };
+            let optimizer = match optimizer.as_str() {
+                "adam" => OptimizerKind::Adam {
+                    beta1: 0.9,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                },
+                "sgd" => OptimizerKind::Sgd { momentum },
+                o => return Err(CommandError::Input(format!("--optimizer '{o}': expected adam or sgd"))),
+            };
+            let schedule = match schedule.as_str() {
+                "constant" => Schedule::Constant,
+                "cosine" => Schedule::Cosine,
+                "step" => Schedule::Step {
+                    every: steps.div_ceil(3).max(1),
+                    gamma: 0.1,
+                },
+                o => return Err(CommandError::Input(format!("--schedule '{o}': expected constant, cosine or step"))),
+            };
+            let mut pairs = Vec::new();
+            for m in &matches {
+                let (t, s) = m
+                    .split_once('=')
+                    .ok_or_else(|| CommandError::Input(format!("--match '{m}' should be TEACHER_NODE=STUDENT_NODE")))?;
+                pairs.push((t.to_string(), s.to_string()));
+            }
+            let cfg = TrainConfig {
+                steps,
+                batch,
+                lr,
+                optimizer,
+                schedule,
+                loss,
+                temperature,
+                weight_decay,
+                seed,
+                checkpoint_dir,
+                checkpoint_every,
+                matches: pairs,
+                match_weight,
+            };
+            let mut bar = Bar::new(json);
+            let r = commands::distill::run(
+                &commands::distill::DistillArgs {
+                    teacher,
+                    student,
+                    data,
+                    output,
+                    to,
+                    cfg,
+                    eval,
+                },
+                &mut bar,
+            )?;
+            emit(json, &r);
+            Ok(0)
+        }
+        Cmd::Compress {
+            model,
+            output,
+            prune,
+            criterion,
+            distill_data,
+            quantize,
+            eval,
+            steps,
+            lr,
+            batch,
+            loss,
+            temperature,
+            seed,
+        } => {
+            let loss = match loss.as_str() {
+                "kl" => edgeport_train::LossKind::Kl,
+                "mse" => edgeport_train::LossKind::Mse,
+                o => return Err(CommandError::Input(format!("--loss '{o}': expected kl or mse"))),
+            };
+            let cfg = edgeport_train::TrainConfig {
+                steps,
+                batch,
+                lr,
+                loss,
+                temperature,
+                seed,
+                schedule: edgeport_train::Schedule::Cosine,
+                ..Default::default()
+            };
+            let mut bar = Bar::new(json);
+            let r = commands::compress::run(
+                &commands::compress::CompressArgs {
+                    model,
+                    output,
+                    prune,
+                    criterion: commands::prune::parse_criterion(&criterion)?,
+                    distill_data,
+                    quantize,
+                    eval,
+                    cfg,
+                },
+                &mut bar,
+            )?;
             emit(json, &r);
             Ok(0)
         }

@@ -1,7 +1,9 @@
 //! One module per command. Each takes typed options and returns a report that implements
 //! `Display` (human output) and `Serialize` (`--json`).
 
+pub mod compress;
 pub mod convert;
+pub mod distill;
 pub mod inspect;
 pub mod prune;
 pub mod quantize;
