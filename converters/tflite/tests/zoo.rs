@@ -124,7 +124,9 @@ fn selfie_segmentation_landscape() {
 /// options, so `inspect` can list them; the evaluator does not run them.
 #[test]
 fn face_landmark_with_attention_keeps_custom_ops() {
-    let Some(path) = model("face_landmark_with_attention") else { return };
+    let Some(path) = model("face_landmark_with_attention") else {
+        return;
+    };
     let g = edgeport_tflite::import_path(&path).unwrap_or_else(|e| panic!("import failed: {e}"));
     let mut names: Vec<String> = g
         .node_ids()

@@ -482,8 +482,9 @@ impl<'g> Lower<'g> {
         };
         let c = *c;
         let code = match &self.g.node(c).op {
+            // Not Tanh (4): LiteRT's kernels clamp only for the ReLU family and ignore a fused
+            // TANH (CONV_2D, DEPTHWISE_CONV_2D, ADD) or reject it (FULLY_CONNECTED).
             Op::Relu(_) => 1,
-            Op::Tanh(_) => 4,
             Op::Clip(_) => {
                 let lo = self.opt_input(c, 1).map(|x| self.const_scalar(x));
                 let hi = self.opt_input(c, 2).map(|x| self.const_scalar(x));

@@ -14,10 +14,17 @@ pub(crate) fn resize(cx: &mut Lower, id: NodeId, r: &edgeport_ir::ops::defs::ten
     if xd.len() != 4 {
         return err(format!("only 4-D Resize is exported (rank {})", xd.len()));
     }
-    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !r.axes.is_empty() {
-        return err("antialias, keep_aspect_ratio_policy and axes are not exported");
-    }
     let (perm, sp) = orders(r.layout);
+    // `axes` naming exactly the two spatial axes (as TF/TFLite importers write them) is the
+    // same resize: only the output's height and width are used below.
+    let spatial_axes = r.axes.len() == 2
+        && r.axes.iter().zip(&sp).all(|(&a, &s)| {
+            let a = if a < 0 { a + xd.len() as i64 } else { a };
+            usize::try_from(a).ok() == Some(s)
+        });
+    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !(r.axes.is_empty() || spatial_axes) {
+        return err("antialias, keep_aspect_ratio_policy and axes other than the spatial ones are not exported");
+    }
     let y = ValueId { node: id, port: 0 };
     let yd = cx.dims(y)?;
     let (oh, ow) = (yd[sp[0]], yd[sp[1]]);
