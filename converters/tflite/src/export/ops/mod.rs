@@ -77,6 +77,8 @@ pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()
         Op::MatMul(_) => return gemm::matmul(cx, id),
         Op::BatchNormalization(b) => return norm::batch_norm(cx, id, b),
         Op::Resize(r) => return resize::resize(cx, id, r),
+        Op::DepthToSpace(d) => return resize::depth_space(cx, id, true, d.blocksize, &d.mode, d.layout),
+        Op::SpaceToDepth(d) => return resize::depth_space(cx, id, false, d.blocksize, "DCR", d.layout),
         _ => {}
     }
     if binary::lower(cx, id, op)?

@@ -1,6 +1,7 @@
 //! Resize → RESIZE_BILINEAR (linear) or RESIZE_NEAREST_NEIGHBOR (nearest) on the channels-last
 //! tensor, with align_corners / half_pixel_centers chosen from the coordinate transformation
-//! mode. Combinations TFLite cannot reproduce are refused.
+//! mode. Combinations TFLite cannot reproduce are refused. DepthToSpace (DCR mode, TFLite's
+//! order) and SpaceToDepth → DEPTH_TO_SPACE / SPACE_TO_DEPTH on the channels-last tensor.
 
 use super::super::lower::{LResult, Lower, err, opts};
 use super::super::model::Field;
@@ -80,5 +81,36 @@ pub(crate) fn resize(cx: &mut Lower, id: NodeId, r: &edgeport_ir::ops::defs::ten
         opts(oty).with(0, Field::Bool(align)).with(1, Field::Bool(half))
     };
     cx.emit(code, vec![xt, st], vec![yt], Some(o));
+    Ok(())
+}
+
+/// DepthToSpace (`to_space`) or SpaceToDepth on a 4-D tensor.
+pub(crate) fn depth_space(
+    cx: &mut Lower,
+    id: NodeId,
+    to_space: bool,
+    blocksize: i64,
+    mode: &str,
+    layout: edgeport_ir::ops::Layout,
+) -> LResult<()> {
+    if to_space && mode != "DCR" {
+        return err(format!("DepthToSpace mode '{mode}' has no TFLite form (DEPTH_TO_SPACE is DCR)"));
+    }
+    let Some(b) = i32::try_from(blocksize).ok().filter(|&b| b >= 1) else {
+        return err(format!("block size {blocksize}"));
+    };
+    let x = cx.input(id, 0)?;
+    if cx.dims(x)?.len() != 4 {
+        return err("only 4-D DepthToSpace/SpaceToDepth is exported");
+    }
+    let (perm, _) = orders(layout);
+    let xt = cx.get(x, &perm)?;
+    let yt = cx.out(ValueId { node: id, port: 0 }, perm)?;
+    let (code, o) = if to_space {
+        (B::DEPTH_TO_SPACE, opts(O::DepthToSpaceOptions).with(0, Field::I32(b)))
+    } else {
+        (B::SPACE_TO_DEPTH, opts(O::SpaceToDepthOptions).with(0, Field::I32(b)))
+    };
+    cx.emit(code, vec![xt], vec![yt], Some(o));
     Ok(())
 }
