@@ -27,7 +27,7 @@ pub use dce::Dce;
 pub use fold::FoldConstants;
 pub use fold_bn::FoldBatchNorm;
 pub use identity::RemoveIdentity;
-pub use layout::{LayoutOptions, LayoutReport, Nhwc, to_channels_last};
+pub use layout::{LayoutOptions, LayoutReport, Nchw, Nhwc, to_channels_first, to_channels_last};
 pub use manager::{Changed, Context, Manager, Pass, PassError, PassReport, registry};
 pub use shapes::StaticShapes;
 pub mod quantize;

@@ -109,7 +109,7 @@ impl Manager {
 }
 
 /// The passes known by name.
-pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse", "fold_bn", "nhwc", "nhwc-io", "shapes"];
+pub const PASS_NAMES: &[&str] = &["dce", "identity", "fold", "cse", "fold_bn", "nhwc", "nhwc-io", "nchw", "shapes"];
 
 /// Looks up a pass by name.
 pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
@@ -120,6 +120,7 @@ pub fn registry(name: &str) -> Result<Box<dyn Pass>, PassError> {
         "cse" => Box::new(crate::Cse),
         "fold_bn" => Box::new(crate::FoldBatchNorm),
         "nhwc" => Box::new(crate::Nhwc::default()),
+        "nchw" => Box::new(crate::Nchw),
         "nhwc-io" => Box::new(crate::Nhwc {
             opts: crate::LayoutOptions { nhwc_io: true },
         }),

@@ -135,8 +135,11 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     };
     let mut pass_lines = Vec::new();
     // TFLite needs static shape computations folded into constants.
+    // ONNX ops are channels-first: channels-last graphs (TF, TFLite) are rewritten to NCHW.
     let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
         "identity,shapes,dce"
+    } else if o.passes.trim().is_empty() && out_fmt.name == "onnx" {
+        "nchw"
     } else {
         o.passes.as_str()
     };

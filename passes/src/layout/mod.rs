@@ -26,6 +26,7 @@ mod cleanup;
 mod consts;
 mod cx;
 mod elementwise;
+mod nchw;
 mod perm;
 mod reshape;
 mod sensitive;
@@ -34,6 +35,7 @@ mod shape_ops;
 use crate::manager::{Changed, Context, Pass, PassError};
 use cx::{Cx, err};
 use edgeport_ir::{Graph, NodeId, OpKind};
+pub use nchw::{Nchw, to_channels_first};
 
 /// Options of the layout pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -55,6 +55,14 @@ pub fn import_main(env: &mut Env<'_, '_>, sig: Option<&Signature>) -> Result<Gra
         g.metadata.push(("tflite.description".into(), model.description.clone()));
     }
     g.metadata.push(("tflite.version".into(), model.version.to_string()));
+    // Every custom operator code of the file, including those lowered to standard ops at import
+    // (MediaPipe's Convolution2DTransposeBias), so `inspect` names them all.
+    let mut customs: Vec<&str> = model.opcodes.iter().filter_map(|c| c.custom.as_deref()).collect();
+    customs.sort_unstable();
+    customs.dedup();
+    if !customs.is_empty() {
+        g.metadata.push(("tflite.custom_ops".into(), customs.join(", ")));
+    }
     let mut names = Names::default();
     // Input order and names: the signature's when one was chosen, else the subgraph's.
     let in_tensors: Vec<(String, i32)> = match sig {

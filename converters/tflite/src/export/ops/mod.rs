@@ -79,6 +79,8 @@ pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()
         Op::BatchNormalization(b) => return norm::batch_norm(cx, id, b),
         Op::LRN(l) => return norm::lrn(cx, id, l),
         Op::Resize(r) => return resize::resize(cx, id, r),
+        Op::DepthToSpace(d) => return resize::depth_space(cx, id, true, d.blocksize, &d.mode, d.layout),
+        Op::SpaceToDepth(d) => return resize::depth_space(cx, id, false, d.blocksize, "DCR", d.layout),
         _ => {}
     }
     if binary::lower(cx, id, op)?

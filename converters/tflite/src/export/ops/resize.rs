@@ -1,6 +1,7 @@
 //! Resize → RESIZE_BILINEAR (linear) or RESIZE_NEAREST_NEIGHBOR (nearest) on the channels-last
 //! tensor, with align_corners / half_pixel_centers chosen from the coordinate transformation
-//! mode. Combinations TFLite cannot reproduce are refused.
+//! mode. Combinations TFLite cannot reproduce are refused. DepthToSpace (DCR mode, TFLite's
+//! order) and SpaceToDepth → DEPTH_TO_SPACE / SPACE_TO_DEPTH on the channels-last tensor.
 
 use super::super::lower::{LResult, Lower, err, opts};
 use super::super::model::Field;
@@ -15,11 +16,15 @@ pub(crate) fn resize(cx: &mut Lower, id: NodeId, r: &edgeport_ir::ops::defs::ten
         return err(format!("only 4-D Resize is exported (rank {})", xd.len()));
     }
     let (perm, sp) = orders(r.layout);
-    // `axes` may only name the two spatial axes (the sizes come from the output shape).
-    let axes: Vec<usize> = r.axes.iter().map(|&a| if a < 0 { (a + 4) as usize } else { a as usize }).collect();
-    let spatial_axes = axes.is_empty() || (axes.len() == 2 && axes.iter().all(|a| sp.contains(a)));
-    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !spatial_axes {
-        return err("antialias, keep_aspect_ratio_policy and non-spatial axes are not exported");
+    // `axes` naming exactly the two spatial axes (as TF/TFLite importers write them) is the
+    // same resize: only the output's height and width are used below.
+    let spatial_axes = r.axes.len() == 2
+        && r.axes.iter().zip(&sp).all(|(&a, &s)| {
+            let a = if a < 0 { a + xd.len() as i64 } else { a };
+            usize::try_from(a).ok() == Some(s)
+        });
+    if r.antialias != 0 || r.keep_aspect_ratio_policy != "stretch" || !(r.axes.is_empty() || spatial_axes) {
+        return err("antialias, keep_aspect_ratio_policy and axes other than the spatial ones are not exported");
     }
     let y = ValueId { node: id, port: 0 };
     let yd = cx.dims(y)?;
@@ -76,5 +81,36 @@ pub(crate) fn resize(cx: &mut Lower, id: NodeId, r: &edgeport_ir::ops::defs::ten
         opts(oty).with(0, Field::Bool(align)).with(1, Field::Bool(half))
     };
     cx.emit(code, vec![xt, st], vec![yt], Some(o));
+    Ok(())
+}
+
+/// DepthToSpace (`to_space`) or SpaceToDepth on a 4-D tensor.
+pub(crate) fn depth_space(
+    cx: &mut Lower,
+    id: NodeId,
+    to_space: bool,
+    blocksize: i64,
+    mode: &str,
+    layout: edgeport_ir::ops::Layout,
+) -> LResult<()> {
+    if to_space && mode != "DCR" {
+        return err(format!("DepthToSpace mode '{mode}' has no TFLite form (DEPTH_TO_SPACE is DCR)"));
+    }
+    let Some(b) = i32::try_from(blocksize).ok().filter(|&b| b >= 1) else {
+        return err(format!("block size {blocksize}"));
+    };
+    let x = cx.input(id, 0)?;
+    if cx.dims(x)?.len() != 4 {
+        return err("only 4-D DepthToSpace/SpaceToDepth is exported");
+    }
+    let (perm, _) = orders(layout);
+    let xt = cx.get(x, &perm)?;
+    let yt = cx.out(ValueId { node: id, port: 0 }, perm)?;
+    let (code, o) = if to_space {
+        (B::DEPTH_TO_SPACE, opts(O::DepthToSpaceOptions).with(0, Field::I32(b)))
+    } else {
+        (B::SPACE_TO_DEPTH, opts(O::SpaceToDepthOptions).with(0, Field::I32(b)))
+    };
+    cx.emit(code, vec![xt], vec![yt], Some(o));
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod custom;
 pub mod elementwise;
 pub mod gather;
 pub mod matmul;
+pub mod mediapipe;
 pub mod norm;
 pub mod pad;
 pub mod pool;
@@ -63,6 +64,7 @@ const FAMILIES: &[Family] = &[
     norm::convert,
     quant::convert,
     control::convert,
+    mediapipe::convert,
     custom::convert,
 ];
 

@@ -1,0 +1,148 @@
+//! Real pretrained models (MediaPipe 0.10.14's bundled .tflite files, fetched by
+//! tests/zoo/fetch.sh): import → evaluator, compared with LiteRT's outputs on the same input as
+//! saved by tests/zoo/zoo_check.py (`<zoo>/ref/<model>.npz`). The zoo folder is `$EDGEPORT_ZOO`
+//! or `<repo>/.cache/zoo`; every test skips with a notice when its model or reference is absent.
+//!
+//! Pass: max abs diff ≤ 1e-4, or ≤ 1e-5 of the output's largest magnitude (box regressors are in
+//! pixels, hundreds in size, where f32 summation order alone moves the last digits).
+
+mod common;
+use common::*;
+use edgeport_ir::Op;
+use std::path::PathBuf;
+
+fn zoo() -> PathBuf {
+    std::env::var_os("EDGEPORT_ZOO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/zoo"))
+}
+
+fn model(name: &str) -> Option<PathBuf> {
+    let p = zoo().join("mediapipe").join(format!("{name}.tflite"));
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} absent (run tests/zoo/fetch.sh)", p.display());
+        None
+    }
+}
+
+fn check(name: &str) {
+    let Some(path) = model(name) else { return };
+    let npz = zoo().join("ref").join(format!("{name}.npz"));
+    if !npz.exists() {
+        eprintln!("skipped: {} absent (run tests/zoo/zoo_check.py)", npz.display());
+        return;
+    }
+    let g = edgeport_tflite::import_path(&path).unwrap_or_else(|e| panic!("{name}: import failed: {e}"));
+    edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{name}: does not validate: {e}"));
+    let arrays = read_npz(&npz);
+    let xs = numbered(&arrays, "x");
+    let ys = numbered(&arrays, "y");
+    let got = run(&g, &xs);
+    assert_eq!(got.len(), ys.len(), "{name}: output count");
+    for (i, (a, want)) in got.iter().zip(&ys).enumerate() {
+        let d = max_diff(a, want);
+        let w = edgeport_eval::Tensor::from_ir(want).unwrap().to_f64_vec().unwrap();
+        let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let rel = if scale > 0.0 { d / scale } else { d };
+        eprintln!("{name} output {i}: max abs diff {d:.3e}, relative {rel:.3e}");
+        assert!(d <= 1e-4 || rel <= 1e-5, "{name} output {i}: max abs diff {d} (relative {rel})");
+    }
+}
+
+#[test]
+fn face_detection_short_range() {
+    check("face_detection_short_range");
+}
+
+/// 46 sparse (CSR-like block) fp16 weight tensors behind DENSIFY.
+#[test]
+fn face_detection_full_range_sparse() {
+    check("face_detection_full_range_sparse");
+}
+
+#[test]
+fn face_landmark() {
+    check("face_landmark");
+}
+
+#[test]
+fn hand_landmark_lite() {
+    check("hand_landmark_lite");
+}
+
+#[test]
+fn hand_landmark_full() {
+    check("hand_landmark_full");
+}
+
+#[test]
+fn hand_recrop() {
+    check("hand_recrop");
+}
+
+#[test]
+fn iris_landmark() {
+    check("iris_landmark");
+}
+
+#[test]
+fn palm_detection_lite() {
+    check("palm_detection_lite");
+}
+
+#[test]
+fn palm_detection_full() {
+    check("palm_detection_full");
+}
+
+/// Sparse weights too (38 tensors).
+#[test]
+fn pose_detection() {
+    check("pose_detection");
+}
+
+/// Known gap: the segmentation logits (|y| up to ~1350) differ from LiteRT's reference kernels
+/// by up to 0.63 (4.7e-4 relative) in one steep region; the landmark outputs match.
+#[test]
+#[ignore = "segmentation output differs by 4.7e-4 relative from LiteRT's reference kernels"]
+fn pose_landmark_full() {
+    check("pose_landmark_full");
+}
+
+/// Custom op `Convolution2DTransposeBias`, lowered to ConvTranspose at import.
+#[test]
+fn selfie_segmentation() {
+    check("selfie_segmentation");
+}
+
+#[test]
+fn selfie_segmentation_landscape() {
+    check("selfie_segmentation_landscape");
+}
+
+/// The attention face mesh uses MediaPipe's Landmarks2TransformMatrix, TransformTensorBilinear
+/// and TransformLandmarks: they import as `Op::Custom` (domain `tflite`) keeping their names and
+/// options, so `inspect` can list them; the evaluator does not run them.
+#[test]
+fn face_landmark_with_attention_keeps_custom_ops() {
+    let Some(path) = model("face_landmark_with_attention") else {
+        return;
+    };
+    let g = edgeport_tflite::import_path(&path).unwrap_or_else(|e| panic!("import failed: {e}"));
+    let mut names: Vec<String> = g
+        .node_ids()
+        .filter_map(|id| match &g.node(id).op {
+            Op::Custom(c) if c.domain == "tflite" => Some(c.name.clone()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        ["Landmarks2TransformMatrix", "TransformLandmarks", "TransformTensorBilinear"],
+        "custom ops kept by name"
+    );
+}
