@@ -26,5 +26,5 @@ pub mod zip;
 pub use error::{Error, Result};
 pub use export_program::import_pt2;
 pub use safetensors_io::export_weights;
-pub use torchscript::{TsOptions, import_torchscript};
+pub use torchscript::{TsOptions, import_torchscript, is_torchscript_file};
 pub use weights::{RebindReport, load_weights, rebind};

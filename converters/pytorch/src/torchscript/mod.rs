@@ -56,6 +56,16 @@ pub struct TsOptions {
     pub input_shapes: Vec<(String, Vec<usize>)>,
 }
 
+/// True when `path` is a zip holding TorchScript (`code/` beside `data.pkl`/`constants.pkl`);
+/// a plain state-dict `.pt` is not.
+pub fn is_torchscript_file(path: &Path) -> bool {
+    let Ok(data) = file::map(path) else { return false };
+    if !crate::zip::is_zip(&data) {
+        return false;
+    }
+    Archive::parse(&file::display(path), data).is_ok_and(|ar| is_torchscript(&ar))
+}
+
 /// Imports a TorchScript `.pt` file.
 pub fn import_torchscript(path: &Path, opts: &TsOptions) -> Result<Graph> {
     let name = file::display(path);
