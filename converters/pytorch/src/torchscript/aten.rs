@@ -46,13 +46,15 @@ impl Interp<'_> {
         for name in pending {
             let Some(&v) = self.cx.env.get(&*name) else { continue };
             let ty = self.cx.g.value(v).and_then(|x| x.ty.clone());
-            if let Some(t) = ty.as_ref().and_then(|t| t.as_tensor())
-                && let Some(s) = &t.shape
-            {
-                self.cx.metas.insert(name.to_string(), Meta {
-                    dtype: t.dtype,
-                    shape: s.0.clone(),
-                });
+            match ty.as_ref().and_then(|t| t.as_tensor()) {
+                Some(t) if t.shape.is_some() => {
+                    let shape = t.shape.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                    self.cx.metas.insert(name.to_string(), Meta { dtype: t.dtype, shape });
+                }
+                // Unknown shape: a provisional meta must not stand in for it.
+                _ => {
+                    self.cx.metas.remove(&*name);
+                }
             }
         }
         Ok(())
@@ -65,7 +67,7 @@ impl Interp<'_> {
             Num::Float(f) => Tensor::from_f32(vec![], &[f as f32]).map_err(|e| e.to_string())?,
             Num::Bool(b) => crate::export_program::ctx::scalar_tensor(edgeport_ir::DType::Bool, b as i64 as f64, vec![])?,
         };
-        let dt = t.dtype();
+        let dt = t.dtype;
         let name = self.cx.fresh("scalar");
         let id = self.cx.g.add_constant(name.clone(), t);
         self.cx.env.insert(name.clone(), id);
@@ -106,6 +108,29 @@ impl Interp<'_> {
 
     /// One ATen op call.
     pub fn aten(&mut self, op: &str, args: Vec<V>, kwargs: Vec<(String, V)>) -> R<V> {
+        let special = matches!(
+            op,
+            "_transformer_encoder_layer_fwd"
+                | "_native_multi_head_attention"
+                | "to"
+                | "_to_copy"
+                | "type"
+                | "dropout"
+                | "dropout_"
+                | "feature_dropout"
+                | "alpha_dropout"
+                | "detach"
+                | "detach_"
+                | "contiguous"
+                | "clone"
+                | "alias"
+                | "requires_grad_"
+                | "floor_divide"
+        ) || fold::aten(op, &[crate::torchscript::value::Num::Int(1), crate::torchscript::value::Num::Int(1)], None).is_some();
+        let known = special || names_for(op, args.len()).is_some_and(|_| ops::supported(&format!("torch.ops.aten.{op}.default")));
+        if !known {
+            return Ok(self.unsupported(format!("aten::{op}")));
+        }
         if args.iter().any(V::is_poison) || kwargs.iter().any(|(_, v)| v.is_poison()) {
             return Ok(V::Poison);
         }

@@ -10,6 +10,9 @@ use super::schema::c10_code;
 use super::value::{Num, V, num_value};
 use std::rc::Rc;
 
+/// `torch.*` / `ops.aten.*` names answered here rather than by an op rule.
+const HANDLED_HERE: [&str; 10] = ["Int", "Float", "Bool", "ScalarImplicit", "scalar_to_tensor", "len", "device", "size", "dim", "numel"];
+
 impl Interp<'_> {
     pub fn builtin(&mut self, path: &str, args: Vec<V>, kwargs: Vec<(String, V)>, scope: &mut Scope) -> R<V> {
         let _ = scope;
@@ -32,11 +35,18 @@ impl Interp<'_> {
             _ => {}
         }
         if args.iter().any(V::is_poison) || kwargs.iter().any(|(_, v)| v.is_poison()) {
+            // An ATen op still gets checked, so that every unsupported op is listed.
+            if let Some(op) = path.strip_prefix("torch.").or_else(|| path.strip_prefix("ops.aten."))
+                && !op.contains('.')
+                && !HANDLED_HERE.contains(&op)
+            {
+                return self.aten(op, args, kwargs);
+            }
             return Ok(V::Poison);
         }
         let first = args.first().cloned().unwrap_or(V::None);
         match path {
-            "int" | "ops.aten.Int" | "torch.Int" => self.to_number(&first, "int").map(|n| V::Int(n.f64() as i64)),
+            "int" | "ops.aten.Int" | "torch.Int" => self.to_number(&first, "int").map(|n| V::Int(n.i64())),
             "float" | "ops.aten.Float" | "torch.Float" => self.to_number(&first, "float").map(|n| V::Float(n.f64())),
             "bool" | "ops.aten.Bool" | "torch.Bool" => match self.truth(&first) {
                 Some(b) => Ok(V::Bool(b)),

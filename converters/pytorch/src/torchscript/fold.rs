@@ -11,7 +11,7 @@ type R<T> = Result<T, String>;
 fn both_int(a: Num, b: Num) -> Option<(i64, i64)> {
     match (a, b) {
         (Num::Float(_), _) | (_, Num::Float(_)) => None,
-        _ => Some((a.f64() as i64, b.f64() as i64)),
+        _ => Some((a.i64(), b.i64())),
     }
 }
 
@@ -105,7 +105,7 @@ pub fn aten(op: &str, args: &[Num], rounding: Option<&str>) -> Option<R<Num>> {
             Some("trunc") => b.map(|b| match (a, b) {
                 (Num::Float(_), _) | (_, Num::Float(_)) => Ok(Num::Float((a.f64() / b.f64()).trunc())),
                 _ => {
-                    let (i, j) = (a.f64() as i64, b.f64() as i64);
+                    let (i, j) = (a.i64(), b.i64());
                     i.checked_div(j).map(Num::Int).ok_or_else(|| "integer division by zero".to_string())
                 }
             }),
@@ -115,10 +115,10 @@ pub fn aten(op: &str, args: &[Num], rounding: Option<&str>) -> Option<R<Num>> {
         "floor_divide" | "floordiv" => bin(BinOp::FloorDiv),
         "remainder" => bin(BinOp::Mod),
         "pow" => bin(BinOp::Pow),
-        "neg" => Some(Ok(match a {
-            Num::Float(f) => Num::Float(-f),
-            n => Num::Int(-(n.f64() as i64)),
-        })),
+        "neg" => Some(match a {
+            Num::Float(f) => Ok(Num::Float(-f)),
+            n => n.i64().checked_neg().map(Num::Int).ok_or_else(|| "integer overflow".to_string()),
+        }),
         "eq" => bin(BinOp::Eq),
         "ne" => bin(BinOp::Ne),
         "lt" => bin(BinOp::Lt),

@@ -39,19 +39,23 @@ impl Interp<'_> {
             return Err(format!("{what} is a {}, expected a tensor", v.kind()));
         };
         let id = *self.cx.env.get(&**name).ok_or_else(|| format!("{what} is not defined"))?;
-        let t: Tensor = match &self.cx.g.node(id.node).op {
-            Op::Constant(c) => c.value.clone(),
-            _ => {
+        let konst: Option<Tensor> = match self.cx.g.get(id.node).map(|n| &n.op) {
+            Some(Op::Constant(c)) if id.port == 0 => Some(c.value.clone()),
+            _ => None,
+        };
+        let t: Tensor = match konst {
+            Some(t) => t,
+            None => {
                 // Not a constant: slice in the graph.
                 let s = i64::try_from(start).map_err(|_| "offset too large")?;
                 let e = i64::try_from(start + len).map_err(|_| "offset too large")?;
                 return self.call("slice", vec![v.clone(), V::Int(0), V::Int(s), V::Int(e), V::Int(1)]);
             }
         };
-        let shape = t.shape().to_vec();
+        let shape = t.shape.clone();
         let rows = *shape.first().ok_or_else(|| format!("{what} is a scalar"))?;
         let row: usize = shape[1..].iter().product();
-        let es = t.dtype().bits() / 8;
+        let es = t.dtype.bits() / 8;
         if start.checked_add(len).is_none_or(|e| e > rows) || es == 0 {
             return Err(format!("{what} of shape {shape:?} has no rows {start}..{}", start + len));
         }
@@ -61,12 +65,12 @@ impl Interp<'_> {
             .ok_or_else(|| format!("{what}: slice outside the tensor"))?;
         let mut new_shape = shape.clone();
         new_shape[0] = len;
-        let sub = Tensor::from_bytes(t.dtype(), new_shape.clone(), bytes).map_err(|e| e.to_string())?;
+        let sub = Tensor::from_bytes(t.dtype, new_shape.clone(), bytes).map_err(|e| e.to_string())?;
         let cname = self.cx.fresh(&format!("{name}_rows{start}"));
         let cid = self.cx.g.add_constant(cname.clone(), sub);
         self.cx.env.insert(cname.clone(), cid);
         self.cx.metas.insert(cname.clone(), crate::export_program::schema::Meta {
-            dtype: t.dtype(),
+            dtype: t.dtype,
             shape: super::aten::dims(&new_shape.iter().map(|&d| d as i64).collect::<Vec<_>>()),
         });
         Ok(V::Tensor(Rc::from(cname.as_str())))

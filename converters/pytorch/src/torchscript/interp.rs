@@ -324,6 +324,18 @@ impl<'s> Interp<'s> {
                 self.attr(&b, attr)?
             }
             Expr::Call { func, args, kwargs } => {
+                // Type arguments are not values: `annotate(List[int], [])`, `unchecked_cast(T, x)`,
+                // `uninitialized(T)`, `isinstance(x, T)`.
+                if let Expr::Name(f) = &**func
+                    && !scope.contains_key(f)
+                {
+                    match (f.as_str(), args.as_slice()) {
+                        ("annotate" | "unchecked_cast", [_, x]) => return self.eval(x, scope),
+                        ("uninitialized", _) => return Ok(V::None),
+                        ("isinstance", _) => return Ok(self.unsupported("isinstance")),
+                        _ => {}
+                    }
+                }
                 let mut a = Vec::with_capacity(args.len());
                 let hint = self.hint.take();
                 for x in args {
@@ -477,8 +489,8 @@ impl<'s> Interp<'s> {
                     return Ok(V::Tensor(name.clone()));
                 }
                 let tensor = self.s.tensor(folder, path, t).map_err(|e| e.to_string())?;
-                if tensor.shape().is_empty() && folder == "constants" {
-                    let n = match tensor.dtype() {
+                if tensor.shape.is_empty() && folder == "constants" {
+                    let n = match tensor.dtype {
                         d if d.is_float() => tensor.to_f64_vec().and_then(|v| v.first().copied()).map(Num::Float),
                         edgeport_ir::DType::Bool => tensor.to_i64_vec().and_then(|v| v.first().copied()).map(|b| Num::Bool(b != 0)),
                         _ => tensor.to_i64_vec().and_then(|v| v.first().copied()).map(Num::Int),
@@ -488,8 +500,8 @@ impl<'s> Interp<'s> {
                     }
                 }
                 let meta = Meta {
-                    dtype: tensor.dtype(),
-                    shape: tensor.shape().iter().map(|&d| Dim::Known(d as u64)).collect(),
+                    dtype: tensor.dtype,
+                    shape: tensor.shape.iter().map(|&d| Dim::Known(d as u64)).collect(),
                 };
                 let id = self.cx.g.add_constant(path.to_string(), tensor);
                 let name: Rc<str> = Rc::from(path);

@@ -66,7 +66,6 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 j += 1;
             }
             if j >= b.len() {
-                i = j;
                 break;
             }
             if b[j] == b'\n' || b[j] == b'\r' || b[j] == b'#' {
@@ -104,7 +103,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     out.push(Token { tok: Tok::Newline, line });
                 }
                 line = line.saturating_add(1);
-                at_line_start = true;
+                at_line_start = depth == 0;
                 i += 1;
             }
             b'#' => {

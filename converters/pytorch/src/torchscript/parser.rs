@@ -412,14 +412,15 @@ impl P {
     }
 
     fn target_list(&mut self) -> R<Target> {
-        let mut items = vec![to_target(self.or_expr()?)];
+        // Not `or_expr`: it would read `in` as the membership operator.
+        let mut items = vec![to_target(self.binary(0)?)];
         let mut tuple = false;
         while self.eat_op(",") {
             tuple = true;
             if self.is_name("in") || self.is_op("=") {
                 break;
             }
-            items.push(to_target(self.or_expr()?));
+            items.push(to_target(self.binary(0)?));
         }
         Ok(if tuple { Target::Tuple(items) } else { items.remove(0) })
     }

@@ -23,6 +23,14 @@ impl Num {
             Num::Bool(b) => b as i64 as f64,
         }
     }
+    /// As an integer (floats truncate, saturating).
+    pub fn i64(self) -> i64 {
+        match self {
+            Num::Int(i) => i,
+            Num::Float(f) => f as i64,
+            Num::Bool(b) => b as i64,
+        }
+    }
     pub fn dtype(self) -> DType {
         match self {
             Num::Int(_) => DType::I64,
