@@ -483,7 +483,8 @@ impl<'g> Lower<'g> {
         let c = *c;
         let code = match &self.g.node(c).op {
             Op::Relu(_) => 1,
-            Op::Tanh(_) => 4,
+            // Not TANH (4): FULLY_CONNECTED rejects it and the other kernels' activation range
+            // ignores it, so it stays a separate op.
             Op::Clip(_) => {
                 let lo = self.opt_input(c, 1).map(|x| self.const_scalar(x));
                 let hi = self.opt_input(c, 2).map(|x| self.const_scalar(x));

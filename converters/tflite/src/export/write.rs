@@ -220,7 +220,8 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> FlatBufferBu
     for &c in &codes {
         let t = fbb.start_table();
         fbb.push_slot_always(slot(f::OC_BUILTIN), c);
-        fbb.push_slot_always(slot(f::OC_VERSION), 1i32);
+        // BROADCAST_TO (130) is registered from version 2 (version 1 was the Flex op).
+        fbb.push_slot_always(slot(f::OC_VERSION), if c == 130 { 2i32 } else { 1i32 });
         fbb.push_slot_always(slot(f::OC_DEPRECATED), c.clamp(0, 127) as i8);
         oc.push(fbb.end_table(t));
     }
