@@ -60,7 +60,9 @@ fn scripted_module_with_loop_and_if() {
     };
     check_with("jit_script", &opts);
     // Without a shape, the scripted module (no traced inputs) is refused with a hint.
-    let e = import_torchscript(&fixture("jit_script.pt"), &TsOptions::default()).unwrap_err().to_string();
+    let e = import_torchscript(&fixture("jit_script.pt"), &TsOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--input-shape x="), "{e}");
 }
 
@@ -76,14 +78,18 @@ fn parameters_are_named_by_attribute_path() {
 
 #[test]
 fn unknown_syntax_names_file_and_line() {
-    let e = import_torchscript(&fixture("jit_bad_syntax.pt"), &TsOptions::default()).unwrap_err().to_string();
+    let e = import_torchscript(&fixture("jit_bad_syntax.pt"), &TsOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("jit_cnn/code/__torch__.py:15"), "{e}");
     assert!(e.contains("'with'"), "{e}");
 }
 
 #[test]
 fn unsupported_ops_are_listed_together_with_lines() {
-    let e = import_torchscript(&fixture("jit_unsupported.pt"), &TsOptions::default()).unwrap_err().to_string();
+    let e = import_torchscript(&fixture("jit_unsupported.pt"), &TsOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("aten::cumsum"), "{e}");
     assert!(e.contains("aten::flip"), "{e}");
     assert!(e.contains("jit_unsupported/code/__torch__.py:8"), "{e}");

@@ -140,17 +140,23 @@ impl Script {
             let entry: Rc<str> = Rc::from(entry.as_str());
             for c in parsed.classes {
                 let q = format!("{module}.{}", c.name);
-                self.classes.insert(q, ClassSrc {
-                    class: Rc::new(c),
-                    entry: entry.clone(),
-                });
+                self.classes.insert(
+                    q,
+                    ClassSrc {
+                        class: Rc::new(c),
+                        entry: entry.clone(),
+                    },
+                );
             }
             for f in parsed.functions {
                 let q = format!("{module}.{}", f.name);
-                self.functions.insert(q, FnSrc {
-                    def: Rc::new(f),
-                    entry: entry.clone(),
-                });
+                self.functions.insert(
+                    q,
+                    FnSrc {
+                        def: Rc::new(f),
+                        entry: entry.clone(),
+                    },
+                );
             }
         }
         Ok(())

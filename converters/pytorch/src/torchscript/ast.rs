@@ -85,15 +85,33 @@ pub enum Target {
 /// A statement kind.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
-    Assign { target: Target, value: Expr },
+    Assign {
+        target: Target,
+        value: Expr,
+    },
     /// `a += b` and friends.
-    AugAssign { target: Target, op: BinOp, value: Expr },
+    AugAssign {
+        target: Target,
+        op: BinOp,
+        value: Expr,
+    },
     /// `x : T = v` inside a function (the annotation is ignored).
     Expr(Expr),
     Return(Option<Expr>),
-    If { cond: Expr, then: Vec<Stmt>, els: Vec<Stmt> },
-    For { target: Target, iter: Expr, body: Vec<Stmt> },
-    While { cond: Expr, body: Vec<Stmt> },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        els: Vec<Stmt>,
+    },
+    For {
+        target: Target,
+        iter: Expr,
+        body: Vec<Stmt>,
+    },
+    While {
+        cond: Expr,
+        body: Vec<Stmt>,
+    },
     Pass,
     Break,
     Continue,

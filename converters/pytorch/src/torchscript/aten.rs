@@ -17,7 +17,16 @@ use std::rc::Rc;
 
 /// Arguments that take a scalar (a known 0-d tensor there stays a number).
 const SCALAR_PARAMS: [&str; 10] = [
-    "other", "exponent", "value", "alpha", "fill_value", "min", "max", "min_val", "max_val", "s",
+    "other",
+    "exponent",
+    "value",
+    "alpha",
+    "fill_value",
+    "min",
+    "max",
+    "min_val",
+    "max_val",
+    "s",
 ];
 
 impl Interp<'_> {
@@ -103,7 +112,11 @@ impl Interp<'_> {
     /// A fresh tensor name from the current hint.
     fn out_name(&mut self, op: &str) -> String {
         let base = self.hint.clone().unwrap_or_else(|| op.trim_matches('_').to_string());
-        if self.cx.env.contains_key(&base) { self.cx.fresh(&base) } else { base }
+        if self.cx.env.contains_key(&base) {
+            self.cx.fresh(&base)
+        } else {
+            base
+        }
     }
 
     /// One ATen op call.
@@ -126,7 +139,12 @@ impl Interp<'_> {
                 | "alias"
                 | "requires_grad_"
                 | "floor_divide"
-        ) || fold::aten(op, &[crate::torchscript::value::Num::Int(1), crate::torchscript::value::Num::Int(1)], None).is_some();
+        ) || fold::aten(
+            op,
+            &[crate::torchscript::value::Num::Int(1), crate::torchscript::value::Num::Int(1)],
+            None,
+        )
+        .is_some();
         let known = special || names_for(op, args.len()).is_some_and(|_| ops::supported(&format!("torch.ops.aten.{op}.default")));
         if !known {
             return Ok(self.unsupported(format!("aten::{op}")));
@@ -171,7 +189,11 @@ impl Interp<'_> {
             return Ok(self.unsupported(format!("aten::{op}")));
         }
         if args.len() > names.len() {
-            return Err(format!("aten::{op} takes at most {} positional arguments, {} given", names.len(), args.len()));
+            return Err(format!(
+                "aten::{op} takes at most {} positional arguments, {} given",
+                names.len(),
+                args.len()
+            ));
         }
         let mut n = N {
             name: self.out_name(op),
@@ -218,7 +240,11 @@ impl Interp<'_> {
         };
         let mut names = Vec::with_capacity(vals.len());
         for (name, v) in vals {
-            let name = if self.cx.env.get(&name).is_some_and(|&x| x != v) { self.cx.fresh(&name) } else { name };
+            let name = if self.cx.env.get(&name).is_some_and(|&x| x != v) {
+                self.cx.fresh(&name)
+            } else {
+                name
+            };
             self.cx.env.insert(name.clone(), v);
             self.cx.metas.remove(&name);
             let rc: Rc<str> = Rc::from(name.as_str());
@@ -230,17 +256,20 @@ impl Interp<'_> {
             && !op.starts_with('_')
             && let (Some((_, Arg::Tensor(target))), Some(first)) = (n.args.first(), names.first())
             && let Some(&v) = self.cx.env.get(&**first)
+            && !self.consts.values().any(|c| **c == **target)
         {
-            if !self.consts.values().any(|c| **c == **target) {
-                self.cx.env.insert(target.clone(), v);
-                self.pending.push(Rc::from(target.as_str()));
-            }
+            self.cx.env.insert(target.clone(), v);
+            self.pending.push(Rc::from(target.as_str()));
         }
         Ok(match names.len() {
             1 if !is_list => V::Tensor(names.remove(0)),
             _ => {
                 let items = names.into_iter().map(V::Tensor).collect();
-                if is_list { V::List(Rc::new(items)) } else { V::Tuple(Rc::new(items)) }
+                if is_list {
+                    V::List(Rc::new(items))
+                } else {
+                    V::Tuple(Rc::new(items))
+                }
             }
         })
     }
@@ -311,7 +340,11 @@ fn list_arg(items: &[V]) -> R<Arg> {
                 .collect(),
         ));
     }
-    if let Some(ints) = items.iter().map(|v| v.as_int().filter(|_| !matches!(v, V::Bool(_)))).collect::<Option<Vec<_>>>() {
+    if let Some(ints) = items
+        .iter()
+        .map(|v| v.as_int().filter(|_| !matches!(v, V::Bool(_))))
+        .collect::<Option<Vec<_>>>()
+    {
         return Ok(Arg::Ints(ints));
     }
     if let Some(b) = items

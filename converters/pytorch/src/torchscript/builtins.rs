@@ -11,7 +11,18 @@ use super::value::{Num, V, num_value};
 use std::rc::Rc;
 
 /// `torch.*` / `ops.aten.*` names answered here rather than by an op rule.
-const HANDLED_HERE: [&str; 10] = ["Int", "Float", "Bool", "ScalarImplicit", "scalar_to_tensor", "len", "device", "size", "dim", "numel"];
+const HANDLED_HERE: [&str; 10] = [
+    "Int",
+    "Float",
+    "Bool",
+    "ScalarImplicit",
+    "scalar_to_tensor",
+    "len",
+    "device",
+    "size",
+    "dim",
+    "numel",
+];
 
 impl Interp<'_> {
     pub fn builtin(&mut self, path: &str, args: Vec<V>, kwargs: Vec<(String, V)>, scope: &mut Scope) -> R<V> {
@@ -46,13 +57,13 @@ impl Interp<'_> {
         }
         let first = args.first().cloned().unwrap_or(V::None);
         match path {
-            "int" | "ops.aten.Int" | "torch.Int" => self.to_number(&first, "int").map(|n| V::Int(n.i64())),
-            "float" | "ops.aten.Float" | "torch.Float" => self.to_number(&first, "float").map(|n| V::Float(n.f64())),
+            "int" | "ops.aten.Int" | "torch.Int" => self.number_of(&first, "int").map(|n| V::Int(n.i64())),
+            "float" | "ops.aten.Float" | "torch.Float" => self.number_of(&first, "float").map(|n| V::Float(n.f64())),
             "bool" | "ops.aten.Bool" | "torch.Bool" => match self.truth(&first) {
                 Some(b) => Ok(V::Bool(b)),
                 None => Ok(self.unsupported(format!("bool() of a {} computed at run time", first.kind()))),
             },
-            "ops.aten.ScalarImplicit" | "ops.prim.ScalarImplicit" => self.to_number(&first, "scalar").map(num_value),
+            "ops.aten.ScalarImplicit" | "ops.prim.ScalarImplicit" => self.number_of(&first, "scalar").map(num_value),
             "ops.prim.NumToTensor" | "torch.scalar_to_tensor" => match first.as_num() {
                 Some(n) => Ok(V::Num(n)),
                 None => Ok(self.unsupported(format!("NumToTensor of a {}", first.kind()))),
@@ -100,7 +111,9 @@ impl Interp<'_> {
                 V::Tensor(t) => {
                     let t = t.clone();
                     let dt = self.meta_of(&t)?.dtype;
-                    c10_code(dt).map(V::Int).ok_or_else(|| format!("dtype {dt} has no TorchScript code"))
+                    c10_code(dt)
+                        .map(V::Int)
+                        .ok_or_else(|| format!("dtype {dt} has no TorchScript code"))
                 }
                 V::Num(n) => Ok(V::Int(c10_code(n.dtype()).unwrap_or(6))),
                 other => Err(format!("prim::dtype of a {}", other.kind())),
@@ -129,7 +142,10 @@ impl Interp<'_> {
             "ops.prim.TupleConstruct" => Ok(V::Tuple(Rc::new(args))),
             "ops.prim.ListConstruct" => Ok(V::List(Rc::new(args))),
             "torch.size" | "ops.aten.size" => {
-                let dim = args.get(1).map(|d| d.as_int().ok_or("size() dimension is not an int")).transpose()?;
+                let dim = args
+                    .get(1)
+                    .map(|d| d.as_int().ok_or("size() dimension is not an int"))
+                    .transpose()?;
                 self.size_of(&first, dim)
             }
             "torch.dim" | "ops.aten.dim" => match &first {
@@ -151,10 +167,10 @@ impl Interp<'_> {
                 other => Err(format!("numel() of a {}", other.kind())),
             },
             p => {
-                if let Some(op) = p.strip_prefix("torch.").or_else(|| p.strip_prefix("ops.aten.")) {
-                    if !op.contains('.') {
-                        return self.aten(op, args, kwargs);
-                    }
+                if let Some(op) = p.strip_prefix("torch.").or_else(|| p.strip_prefix("ops.aten."))
+                    && !op.contains('.')
+                {
+                    return self.aten(op, args, kwargs);
                 }
                 if p.starts_with("__torch__.") {
                     if let Some(f) = self.s.functions.get(p) {
@@ -168,7 +184,7 @@ impl Interp<'_> {
         }
     }
 
-    fn to_number(&mut self, v: &V, what: &str) -> R<Num> {
+    fn number_of(&mut self, v: &V, what: &str) -> R<Num> {
         match v.as_num() {
             Some(n) => Ok(n),
             None => match v {

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(binary(BinOp::Div, Num::Int(7), Num::Int(2)).unwrap(), Num::Float(3.5));
         assert!(binary(BinOp::Mul, Num::Int(i64::MAX), Num::Int(2)).is_err());
         assert!(binary(BinOp::FloorDiv, Num::Int(1), Num::Int(0)).is_err());
-        assert_eq!(aten("div", &[Num::Int(16), Num::Int(2)], Some("trunc")).unwrap().unwrap(), Num::Int(8));
+        assert_eq!(
+            aten("div", &[Num::Int(16), Num::Int(2)], Some("trunc")).unwrap().unwrap(),
+            Num::Int(8)
+        );
         assert_eq!(aten("add", &[Num::Int(5), Num::Int(0)], None).unwrap().unwrap(), Num::Int(5));
     }
 }

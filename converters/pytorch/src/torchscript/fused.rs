@@ -69,10 +69,13 @@ impl Interp<'_> {
         let cname = self.cx.fresh(&format!("{name}_rows{start}"));
         let cid = self.cx.g.add_constant(cname.clone(), sub);
         self.cx.env.insert(cname.clone(), cid);
-        self.cx.metas.insert(cname.clone(), crate::export_program::schema::Meta {
-            dtype: t.dtype,
-            shape: super::aten::dims(&new_shape.iter().map(|&d| d as i64).collect::<Vec<_>>()),
-        });
+        self.cx.metas.insert(
+            cname.clone(),
+            crate::export_program::schema::Meta {
+                dtype: t.dtype,
+                shape: super::aten::dims(&new_shape.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+            },
+        );
         Ok(V::Tensor(Rc::from(cname.as_str())))
     }
 
@@ -97,7 +100,10 @@ impl Interp<'_> {
             let [bsz, len, _] = shape[..] else {
                 return Err(format!("attention input of rank {} (expected [batch, length, embed])", shape.len()));
             };
-            let y = self.call("view", vec![y, V::List(Rc::new(vec![V::Int(bsz), V::Int(len), V::Int(heads), V::Int(d)]))])?;
+            let y = self.call(
+                "view",
+                vec![y, V::List(Rc::new(vec![V::Int(bsz), V::Int(len), V::Int(heads), V::Int(d)]))],
+            )?;
             proj.push(self.call("transpose", vec![y, V::Int(1), V::Int(2)])?);
         }
         let [qh, kh, vh] = <[V; 3]>::try_from(proj).map_err(|_| "attention projections")?;
@@ -127,9 +133,25 @@ impl Interp<'_> {
         let ln = |me: &mut Self, x: V, w: V, b: V| -> R<V> {
             me.call("layer_norm", vec![x, V::List(Rc::new(vec![V::Int(e)])), w, b, V::Float(eps)])
         };
-        let (w1, b1, w2, b2) = (g(10, "norm_weight_1"), g(11, "norm_bias_1"), g(12, "norm_weight_2"), g(13, "norm_bias_2"));
+        let (w1, b1, w2, b2) = (
+            g(10, "norm_weight_1"),
+            g(11, "norm_bias_1"),
+            g(12, "norm_weight_2"),
+            g(13, "norm_bias_2"),
+        );
         let attn = |me: &mut Self, x: &V| -> R<V> {
-            me.mha(x, x, x, e, heads, &g(3, "qkv_weight"), &g(4, "qkv_bias"), &g(5, "proj_weight"), &g(6, "proj_bias"), &V::None)
+            me.mha(
+                x,
+                x,
+                x,
+                e,
+                heads,
+                &g(3, "qkv_weight"),
+                &g(4, "qkv_bias"),
+                &g(5, "proj_weight"),
+                &g(6, "proj_bias"),
+                &V::None,
+            )
         };
         let ffn = |me: &mut Self, x: V| -> R<V> {
             let h = me.call("linear", vec![x, g(14, "ffn_weight_1"), g(15, "ffn_bias_1")])?;

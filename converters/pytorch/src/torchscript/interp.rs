@@ -7,7 +7,7 @@
 //! its code file and line, and the run continues with a poisoned value so all are listed at once.
 
 use super::archive::Script;
-use super::ast::{BinOp, Expr, StmtKind, Stmt, Target, UnOp};
+use super::ast::{BinOp, Expr, Stmt, StmtKind, Target, UnOp};
 use super::value::{Num, Obj, V, num_value};
 use crate::export_program::ctx::Ctx;
 use crate::export_program::schema::Meta;
@@ -433,7 +433,7 @@ impl<'s> Interp<'s> {
             .get(i)
             .cloned()
             .ok_or_else(|| format!("CONSTANTS.c{i} is out of range ({} constants)", self.s.constants.len()))?;
-        let v = self.from_pickle(&p, &format!("CONSTANTS.c{i}"), "constants")?;
+        let v = self.pickled(&p, &format!("CONSTANTS.c{i}"), "constants")?;
         self.konst.insert(i, v.clone());
         Ok(v)
     }
@@ -449,9 +449,13 @@ impl<'s> Interp<'s> {
             P::Dict(d) => d.iter().find(|(k, _)| k.as_str() == Some(attr)).map(|(_, v)| v.clone()),
             _ => None,
         };
-        let path = if o.path.is_empty() { attr.to_string() } else { format!("{}.{attr}", o.path) };
+        let path = if o.path.is_empty() {
+            attr.to_string()
+        } else {
+            format!("{}.{attr}", o.path)
+        };
         match found {
-            Some(v) => self.from_pickle(&v, &path, "data"),
+            Some(v) => self.pickled(&v, &path, "data"),
             None => {
                 // A class-level constant (`out_features : Final[int] = 8`).
                 let class = self.s.classes.get(&o.class).map(|c| c.class.clone());
@@ -466,7 +470,7 @@ impl<'s> Interp<'s> {
 
     /// Converts a pickled attribute or constant into a value; tensors become graph constants
     /// named by their path (0-d constants stay known numbers).
-    fn from_pickle(&mut self, v: &P, path: &str, folder: &str) -> R<V> {
+    fn pickled(&mut self, v: &P, path: &str, folder: &str) -> R<V> {
         Ok(match v {
             P::None => V::None,
             P::Bool(b) => V::Bool(*b),
@@ -474,10 +478,16 @@ impl<'s> Interp<'s> {
             P::Float(f) => V::Float(*f),
             P::Str(s) => V::Str(s.clone()),
             P::Tuple(t) => V::Tuple(Rc::new(
-                t.iter().enumerate().map(|(i, x)| self.from_pickle(x, &format!("{path}.{i}"), folder)).collect::<R<_>>()?,
+                t.iter()
+                    .enumerate()
+                    .map(|(i, x)| self.pickled(x, &format!("{path}.{i}"), folder))
+                    .collect::<R<_>>()?,
             )),
             P::List(t) => V::List(Rc::new(
-                t.iter().enumerate().map(|(i, x)| self.from_pickle(x, &format!("{path}.{i}"), folder)).collect::<R<_>>()?,
+                t.iter()
+                    .enumerate()
+                    .map(|(i, x)| self.pickled(x, &format!("{path}.{i}"), folder))
+                    .collect::<R<_>>()?,
             )),
             P::Object { class, state } => V::Obj(Rc::new(Obj {
                 class: class.clone(),
@@ -598,7 +608,11 @@ impl<'s> Interp<'s> {
         };
         let r = super::fold::binary(op, x, y)?;
         // Python numbers stay numbers; known 0-d tensors stay tensors.
-        Ok(if matches!(a, V::Num(_)) || matches!(b, V::Num(_)) { V::Num(r) } else { num_value(r) })
+        Ok(if matches!(a, V::Num(_)) || matches!(b, V::Num(_)) {
+            V::Num(r)
+        } else {
+            num_value(r)
+        })
     }
 
     fn unop(&mut self, op: UnOp, a: V) -> R<V> {

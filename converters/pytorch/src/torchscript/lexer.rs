@@ -137,7 +137,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     i += 1;
                 }
                 let name = String::from_utf8_lossy(&b[s..i]).into_owned();
-                out.push(Token { tok: Tok::Name(name), line });
+                out.push(Token {
+                    tok: Tok::Name(name),
+                    line,
+                });
             }
             _ => {
                 let op = OPS
@@ -146,11 +149,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     .ok_or_else(|| err(line, format!("unexpected character {:?}", char::from(c))))?;
                 match *op {
                     "(" | "[" | "{" => depth += 1,
-                    ")" | "]" | "}" => {
-                        depth = depth
-                            .checked_sub(1)
-                            .ok_or_else(|| err(line, format!("unbalanced '{op}'")))?
-                    }
+                    ")" | "]" | "}" => depth = depth.checked_sub(1).ok_or_else(|| err(line, format!("unbalanced '{op}'")))?,
                     _ => {}
                 }
                 if depth > MAX_INDENT {
@@ -214,8 +213,7 @@ fn string(b: &[u8]) -> Result<(String, usize, u32), String> {
                 b'\n' => lines += 1,
                 b'x' => {
                     let h = b.get(i..i + 2).ok_or("short \\x escape")?;
-                    let v = u8::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\x escape")?, 16)
-                        .map_err(|_| "bad \\x escape")?;
+                    let v = u8::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\x escape")?, 16).map_err(|_| "bad \\x escape")?;
                     out.push(v);
                     i += 2;
                 }
@@ -295,7 +293,7 @@ mod tests {
     #[test]
     fn numbers_and_strings() {
         let t = lex("x = f(1.0000000000000001e-05, 0., 9223372036854775807, \"a\\\"b\")\n").unwrap();
-        assert!(t.iter().any(|t| t.tok == Tok::Float(1.0000000000000001e-05)));
+        assert!(t.iter().any(|t| t.tok == Tok::Float(1e-5)));
         assert!(t.iter().any(|t| t.tok == Tok::Float(0.0)));
         assert!(t.iter().any(|t| t.tok == Tok::Int(9223372036854775807)));
         assert!(t.iter().any(|t| t.tok == Tok::Str("a\"b".into())));

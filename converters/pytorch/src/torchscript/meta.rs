@@ -38,7 +38,10 @@ impl Interp<'_> {
                 let m = self.tensor_meta(n, "self")?;
                 let key = if n.get("size").is_some() { "size" } else { "shape" };
                 let shape = resolve_view(&m, &Self::int_list(n, key)?)?;
-                Some(Meta { dtype: m.dtype, shape: dims(&shape) })
+                Some(Meta {
+                    dtype: m.dtype,
+                    shape: dims(&shape),
+                })
             }
             "flatten" => {
                 let m = self.tensor_meta(n, "self")?;
@@ -60,7 +63,10 @@ impl Interp<'_> {
                     v.extend_from_slice(&k[e + 1..]);
                     v
                 };
-                Some(Meta { dtype: m.dtype, shape: dims(&shape) })
+                Some(Meta {
+                    dtype: m.dtype,
+                    shape: dims(&shape),
+                })
             }
             "unflatten" => {
                 let m = self.tensor_meta(n, "self")?;
@@ -68,7 +74,10 @@ impl Interp<'_> {
                 let r = k.len() as i64;
                 let d = n.int("dim", 0)?;
                 let d = if d < 0 { d + r } else { d };
-                let du = usize::try_from(d).ok().filter(|&x| x < k.len()).ok_or("unflatten dim out of range")?;
+                let du = usize::try_from(d)
+                    .ok()
+                    .filter(|&x| x < k.len())
+                    .ok_or("unflatten dim out of range")?;
                 let mut sizes = Self::int_list(n, "sizes")?;
                 let known: i64 = sizes.iter().filter(|&&s| s != -1).product();
                 if let Some(p) = sizes.iter().position(|&s| s == -1) {
@@ -77,7 +86,10 @@ impl Interp<'_> {
                 let mut v = k[..du].to_vec();
                 v.extend_from_slice(&sizes);
                 v.extend_from_slice(&k[du + 1..]);
-                Some(Meta { dtype: m.dtype, shape: dims(&v) })
+                Some(Meta {
+                    dtype: m.dtype,
+                    shape: dims(&v),
+                })
             }
             "expand" => {
                 let m = self.tensor_meta(n, "self")?;
@@ -89,17 +101,26 @@ impl Interp<'_> {
                     .enumerate()
                     .map(|(i, &s)| if s == -1 && i >= off { k[i - off] } else { s })
                     .collect();
-                Some(Meta { dtype: m.dtype, shape: dims(&shape) })
+                Some(Meta {
+                    dtype: m.dtype,
+                    shape: dims(&shape),
+                })
             }
             "view_as" | "reshape_as" | "expand_as" => {
                 let m = self.tensor_meta(n, "self")?;
                 let o = self.tensor_meta(n, "other")?;
-                Some(Meta { dtype: m.dtype, shape: o.shape })
+                Some(Meta {
+                    dtype: m.dtype,
+                    shape: o.shape,
+                })
             }
             "type_as" => {
                 let m = self.tensor_meta(n, "self")?;
                 let o = self.tensor_meta(n, "other")?;
-                Some(Meta { dtype: o.dtype, shape: m.shape })
+                Some(Meta {
+                    dtype: o.dtype,
+                    shape: m.shape,
+                })
             }
             "add" | "add_" | "sub" | "sub_" | "mul" | "mul_" | "div" | "div_" | "rsub" | "pow" | "maximum" | "minimum" | "fmod"
             | "remainder" | "floor_divide" | "where" => {
@@ -149,7 +170,10 @@ impl Interp<'_> {
                     },
                     None => DType::F32,
                 };
-                Some(Meta { dtype: dt, shape: dims(&size) })
+                Some(Meta {
+                    dtype: dt,
+                    shape: dims(&size),
+                })
             }
             "zeros_like" | "ones_like" | "full_like" => {
                 let m = self.tensor_meta(n, "self")?;
@@ -165,13 +189,12 @@ impl Interp<'_> {
                 if count > (1u64 << 24) as f64 {
                     return Err("arange too long".into());
                 }
-                let all_int = ["start", "end", "step"]
-                    .iter()
-                    .all(|p| !matches!(n.get(p), Some(Arg::Float(_))));
-                let dt = n
-                    .scalar_type("dtype")?
-                    .unwrap_or(if all_int { DType::I64 } else { DType::F32 });
-                Some(Meta { dtype: dt, shape: dims(&[count as i64]) })
+                let all_int = ["start", "end", "step"].iter().all(|p| !matches!(n.get(p), Some(Arg::Float(_))));
+                let dt = n.scalar_type("dtype")?.unwrap_or(if all_int { DType::I64 } else { DType::F32 });
+                Some(Meta {
+                    dtype: dt,
+                    shape: dims(&[count as i64]),
+                })
             }
             _ => None,
         };

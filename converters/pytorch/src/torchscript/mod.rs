@@ -20,8 +20,8 @@
 //! with its code file and line.
 
 pub mod archive;
-mod aten;
 pub mod ast;
+mod aten;
 mod builtins;
 mod fold;
 mod fused;
@@ -105,7 +105,10 @@ pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
         })?;
         let dtype = traced.map(|t| t.dtype).unwrap_or(DType::F32);
         let dims: Vec<Dim> = shape.iter().map(|&d| Dim::Known(d as u64)).collect();
-        let v = it.cx.g.add_input(p.clone(), Some(ValueType::tensor(dtype, Some(Shape(dims.clone())))));
+        let v = it
+            .cx
+            .g
+            .add_input(p.clone(), Some(ValueType::tensor(dtype, Some(Shape(dims.clone())))));
         it.cx.env.insert(p.clone(), v);
         it.cx.metas.insert(p.clone(), Meta { dtype, shape: dims });
         inputs.push(V::Tensor(Rc::from(p.as_str())));
@@ -135,7 +138,11 @@ pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
     }
     for (i, v) in flat.into_iter().enumerate() {
         let id = match v {
-            V::Tensor(t) => *it.cx.env.get(&*t).ok_or_else(|| fmt(format!("output {i} ('{t}') is not defined")))?,
+            V::Tensor(t) => *it
+                .cx
+                .env
+                .get(&*t)
+                .ok_or_else(|| fmt(format!("output {i} ('{t}') is not defined")))?,
             V::Num(n) => {
                 let t = match n {
                     value::Num::Int(x) => edgeport_ir::Tensor::scalar_i64(x),
@@ -169,7 +176,12 @@ fn flatten(v: &V, out: &mut Vec<V>) -> std::result::Result<(), String> {
             }
         }
         V::None => {}
-        other => return Err(format!("forward returns a {} (only tensors and tuples/lists of them are supported)", other.kind())),
+        other => {
+            return Err(format!(
+                "forward returns a {} (only tensors and tuples/lists of them are supported)",
+                other.kind()
+            ));
+        }
     }
     Ok(())
 }

@@ -16,6 +16,8 @@ pub struct ParseError {
 const MAX_DEPTH: u32 = 100;
 
 type R<T> = Result<T, ParseError>;
+/// Positional and keyword arguments of a call.
+type CallArgs = (Vec<Expr>, Vec<(String, Expr)>);
 
 /// Parses one file's source.
 pub fn parse(src: &str) -> R<File> {
@@ -52,11 +54,7 @@ impl P {
         self.t.get(self.i + k).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     fn line(&self) -> u32 {
-        self.t
-            .get(self.i)
-            .or_else(|| self.t.last())
-            .map(|t| t.line)
-            .unwrap_or(1)
+        self.t.get(self.i).or_else(|| self.t.last()).map(|t| t.line).unwrap_or(1)
     }
     fn next(&mut self) -> Tok {
         let t = self.peek().clone();
@@ -529,7 +527,13 @@ impl P {
             &[("&", BinOp::BitAnd)],
             &[("<<", BinOp::Shl), (">>", BinOp::Shr)],
             &[("+", BinOp::Add), ("-", BinOp::Sub)],
-            &[("*", BinOp::Mul), ("/", BinOp::Div), ("//", BinOp::FloorDiv), ("%", BinOp::Mod), ("@", BinOp::MatMul)],
+            &[
+                ("*", BinOp::Mul),
+                ("/", BinOp::Div),
+                ("//", BinOp::FloorDiv),
+                ("%", BinOp::Mod),
+                ("@", BinOp::MatMul),
+            ],
         ];
         let Some(ops) = LEVELS.get(level as usize) else {
             return self.unary();
@@ -601,7 +605,7 @@ impl P {
         }
     }
 
-    fn call_args(&mut self) -> R<(Vec<Expr>, Vec<(String, Expr)>)> {
+    fn call_args(&mut self) -> R<CallArgs> {
         let mut args = Vec::new();
         let mut kwargs = Vec::new();
         while !self.is_op(")") {
@@ -772,20 +776,23 @@ mod tests {
         let f = parse(SRC).unwrap();
         let c = &f.classes[0];
         assert_eq!(c.name, "Attn");
-        assert_eq!(c.attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), [
-            "__parameters__",
-            "training",
-            "out",
-            "0",
-            "out_features"
-        ]);
+        assert_eq!(
+            c.attrs.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            ["__parameters__", "training", "out", "0", "out_features"]
+        );
         let m = &c.methods[0];
         assert_eq!(m.params, ["self", "ids"]);
         assert_eq!(m.body.len(), 7);
         assert!(matches!(&m.body[2].kind, StmtKind::Assign { target: Target::Tuple(t), .. } if t.len() == 3));
         assert_eq!(m.body[4].line, 13);
         let StmtKind::If { then, .. } = &m.body[4].kind else { panic!() };
-        assert!(matches!(&then[0].kind, StmtKind::Assign { value: Expr::Int(i64::MIN), .. }));
+        assert!(matches!(
+            &then[0].kind,
+            StmtKind::Assign {
+                value: Expr::Int(i64::MIN),
+                ..
+            }
+        ));
     }
 
     #[test]

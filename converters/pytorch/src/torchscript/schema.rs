@@ -27,9 +27,16 @@ fn names(op: &str) -> Option<&'static [&'static str]> {
             "allow_tf32",
         ],
         "conv1d" | "conv2d" | "conv3d" => &["input", "weight", "bias", "stride", "padding", "dilation", "groups"],
-        "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d" => {
-            &["input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"]
-        }
+        "conv_transpose1d" | "conv_transpose2d" | "conv_transpose3d" => &[
+            "input",
+            "weight",
+            "bias",
+            "stride",
+            "padding",
+            "output_padding",
+            "groups",
+            "dilation",
+        ],
         "batch_norm" => &[
             "input",
             "weight",
@@ -79,7 +86,16 @@ fn names(op: &str) -> Option<&'static [&'static str]> {
         "adaptive_avg_pool1d" | "adaptive_avg_pool2d" | "adaptive_avg_pool3d" => &["self", "output_size"],
         "mean" | "sum" => &["self", "dim", "keepdim", "dtype"],
         "amax" | "amin" => &["self", "dim", "keepdim"],
-        "scaled_dot_product_attention" => &["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"],
+        "scaled_dot_product_attention" => &[
+            "query",
+            "key",
+            "value",
+            "attn_mask",
+            "dropout_p",
+            "is_causal",
+            "scale",
+            "enable_gqa",
+        ],
         "embedding" => &["weight", "indices", "padding_idx", "scale_grad_by_freq", "sparse"],
         "dropout" | "dropout_" | "feature_dropout" | "alpha_dropout" => &["input", "p", "train"],
         "view" | "expand" => &["self", "size", "implicit"],
@@ -99,9 +115,9 @@ fn names(op: &str) -> Option<&'static [&'static str]> {
         "contiguous" | "clone" => &["self", "memory_format"],
         "gather" => &["self", "dim", "index", "sparse_grad"],
         "index_select" => &["self", "dim", "index"],
-        "t" | "detach" | "detach_" | "relu" | "relu_" | "relu6" | "exp" | "log" | "sqrt" | "rsqrt" | "neg" | "abs" | "erf" | "sin" | "cos"
-        | "tan" | "reciprocal" | "floor" | "ceil" | "round" | "sign" | "sigmoid" | "sigmoid_" | "tanh" | "tanh_" | "logical_not"
-        | "bitwise_not" | "hardswish" | "hardswish_" | "hardsigmoid" | "silu" | "silu_" | "numpy_T" | "alias" => &["self"],
+        "t" | "detach" | "detach_" | "relu" | "relu_" | "relu6" | "exp" | "log" | "sqrt" | "rsqrt" | "neg" | "abs" | "erf" | "sin"
+        | "cos" | "tan" | "reciprocal" | "floor" | "ceil" | "round" | "sign" | "sigmoid" | "sigmoid_" | "tanh" | "tanh_"
+        | "logical_not" | "bitwise_not" | "hardswish" | "hardswish_" | "hardsigmoid" | "silu" | "silu_" | "numpy_T" | "alias" => &["self"],
         "zeros_like" | "ones_like" => &["self", "dtype", "layout", "device", "pin_memory", "memory_format"],
         "full_like" => &["self", "fill_value", "dtype", "layout", "device", "pin_memory", "memory_format"],
         "zeros" | "ones" => &["size", "dtype", "layout", "device", "pin_memory"],

@@ -142,7 +142,7 @@ impl Emit<'_> {
     /// Emits a one-output node reading `inputs`; returns the output name.
     pub fn op(&mut self, base: &str, op_type: &str, inputs: &[&str], attrs: Vec<(&str, RawAttrValue)>) -> String {
         let out = self.fresh(base);
-        let mut n = OnnxNode::new(base, op_type, inputs.iter().map(|s| s.to_string()).collect(), vec![out.clone()]);
+        let mut n = OnnxNode::new(&out, op_type, inputs.iter().map(|s| s.to_string()).collect(), vec![out.clone()]);
         for (k, v) in attrs {
             n.set_attr(k, v);
         }
