@@ -40,6 +40,8 @@ const OPS: &[&str] = &[
 
 /// Deepest indentation stack accepted (hostile input bound).
 const MAX_INDENT: usize = 200;
+/// Deepest bracket nesting accepted (keeps the recursive-descent parser's stack small).
+const MAX_BRACKETS: usize = 48;
 /// Most tokens one file may produce.
 const MAX_TOKENS: usize = 1 << 24;
 
@@ -152,7 +154,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                     ")" | "]" | "}" => depth = depth.checked_sub(1).ok_or_else(|| err(line, format!("unbalanced '{op}'")))?,
                     _ => {}
                 }
-                if depth > MAX_INDENT {
+                if depth > MAX_BRACKETS {
                     return Err(err(line, "brackets nested too deep".into()));
                 }
                 out.push(Token { tok: Tok::Op(op), line });

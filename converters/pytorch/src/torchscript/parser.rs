@@ -13,7 +13,7 @@ pub struct ParseError {
 }
 
 /// Deepest expression/statement nesting accepted.
-const MAX_DEPTH: u32 = 100;
+const MAX_DEPTH: u32 = 50;
 
 type R<T> = Result<T, ParseError>;
 /// Positional and keyword arguments of a call.
