@@ -116,6 +116,13 @@ pub fn formats() -> Vec<Format> {
             provider: Provider::Builtin,
         },
         Format {
+            name: "torchscript".into(),
+            extensions: vec!["pt".into(), "pth".into()],
+            can_import: true,
+            can_export: false,
+            provider: Provider::Builtin,
+        },
+        Format {
             name: "safetensors".into(),
             extensions: vec!["safetensors".into()],
             can_import: false,
@@ -204,6 +211,10 @@ pub fn sniff(path: &Path) -> Result<Format, FormatError> {
     // A Paddle 3 PIR program is JSON with a "base_code" header.
     if edgeport_paddle::looks_like_pir(head) {
         return by_name("paddle");
+    }
+    // TorchScript: a zip with `code/` beside `data.pkl` (a state-dict `.pt` has no `code/`).
+    if head.starts_with(b"PK\x03\x04") && edgeport_pytorch::is_torchscript_file(path) {
+        return by_name("torchscript");
     }
     // ONNX ModelProto usually starts with field 1 (ir_version, varint): 0x08.
     if head[0] == 0x08 && ext_of(path).as_deref() != Some("txt") {
@@ -316,6 +327,12 @@ pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Grap
             edgeport_ir::bundle::read_bundle(path).map_err(|e| FormatError::Import(format!("{}: {e}", path.display())))
         }
         (Provider::Builtin, "pt2") => edgeport_pytorch::import_pt2(path).map_err(|e| FormatError::Import(e.to_string())),
+        (Provider::Builtin, "torchscript") => {
+            let o = edgeport_pytorch::TsOptions {
+                input_shapes: s.input_shapes.clone(),
+            };
+            edgeport_pytorch::import_torchscript(path, &o).map_err(|e| FormatError::Import(e.to_string()))
+        }
         (Provider::Plugin(exe), _) => crate::plugins::import(exe, path),
         _ => Err(FormatError::Import(format!("format {} cannot import", fmt.name))),
     }

@@ -35,6 +35,17 @@ pub enum Error {
         target: String,
         msg: String,
     },
+    /// TorchScript source that cannot be parsed or imported: the code file and line.
+    #[error("{file}: {entry}:{line}: {msg}")]
+    Script {
+        file: String,
+        entry: String,
+        line: u32,
+        msg: String,
+    },
+    /// TorchScript constructs the importer does not support, all listed at once (`entry:line: construct`).
+    #[error("{file}: {} unsupported TorchScript construct(s):\n  {}", .items.len(), .items.join("\n  "))]
+    ScriptUnsupported { file: String, items: Vec<String> },
     /// Building the IR failed.
     #[error("{file}: building the graph: {msg}")]
     Graph { file: String, msg: String },

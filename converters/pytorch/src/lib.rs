@@ -8,6 +8,8 @@
 //! - [`rebind`]: puts such weights onto a graph's constants by parameter name.
 //! - [`export_weights`]: writes a graph's constants as a safetensors file.
 //! - [`import_pt2`]: `torch.export` programs (`.pt2`, all three archive layouts) into the IR.
+//! - [`import_torchscript`]: TorchScript `.pt` archives (traced and simple scripted modules):
+//!   the serialized source is parsed and run symbolically into the IR.
 //! - [`zip`]: the strict zip reader all of these share.
 
 pub mod error;
@@ -17,10 +19,12 @@ pub mod pickle;
 pub mod safetensors_io;
 pub mod storage;
 pub mod torch_save;
+pub mod torchscript;
 pub mod weights;
 pub mod zip;
 
 pub use error::{Error, Result};
 pub use export_program::import_pt2;
 pub use safetensors_io::export_weights;
+pub use torchscript::{TsOptions, import_torchscript, is_torchscript_file};
 pub use weights::{RebindReport, load_weights, rebind};

@@ -10,7 +10,7 @@
 
 pub mod archive;
 pub mod ctx;
-mod ops;
+pub(crate) mod ops;
 pub mod schema;
 
 use crate::error::{Error, Result};

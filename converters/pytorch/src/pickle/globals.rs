@@ -62,6 +62,7 @@ pub fn resolve(module: &str, name: &str, script_classes: bool) -> Result<Global,
         ("torch._tensor", "_rebuild_from_type_v2") => Global::RebuildFromTypeV2,
         ("collections", "OrderedDict") => Global::OrderedDict,
         ("torch", "Size") => Global::TorchSize,
+        ("torch.jit._pickle", "restore_type_tag") => Global::RestoreTypeTag,
         ("builtins" | "__builtin__", "set") => Global::Set,
         ("builtins" | "__builtin__", "frozenset") => Global::FrozenSet,
         ("torch", "Tensor") | ("torch.nn.parameter", "Parameter") | ("torch._tensor", "Tensor") => {
@@ -176,6 +177,10 @@ pub fn call(g: &Global, args: &Value) -> Result<Value, String> {
             None => Ok(Value::Tuple(Rc::new(vec![]))),
             Some(o) => Err(format!("torch.Size of a {}", o.kind())),
         },
+        Global::RestoreTypeTag => {
+            need(1)?;
+            Ok(a[0].clone())
+        }
         Global::Set | Global::FrozenSet => match a.first() {
             Some(Value::Tuple(t) | Value::List(t) | Value::Set(t)) => Ok(Value::Set(t.clone())),
             None => Ok(Value::Set(Rc::new(vec![]))),

@@ -46,6 +46,9 @@ pub enum Global {
     TensorClass(String),
     /// A TorchScript module class `__torch__.<qualname>` (only when reading TorchScript).
     ScriptClass(String),
+    /// `torch.jit._pickle.restore_type_tag(value, type_str)`: returns `value` (TorchScript
+    /// archives tag containers with their static type).
+    RestoreTypeTag,
 }
 
 /// A value on the pickle stack.

@@ -129,6 +129,12 @@ pub fn to_ir(a: &Arr) -> Tensor {
 /// largest absolute difference from torch eager over all outputs.
 pub fn pt2_max_diff(path: &std::path::Path, npz_path: &std::path::Path) -> f64 {
     let g = edgeport_pytorch::import_pt2(path).unwrap_or_else(|e| panic!("{e}"));
+    graph_max_diff(&g, path, npz_path)
+}
+
+/// Runs an imported graph on the evaluator with the inputs saved in `npz_path` (`in_<name>`)
+/// and returns the largest absolute difference from the saved outputs (`out_<i>`).
+pub fn graph_max_diff(g: &edgeport_ir::Graph, path: &std::path::Path, npz_path: &std::path::Path) -> f64 {
     let data = npz(npz_path);
     let mut inputs = Vec::new();
     for id in g.inputs() {
@@ -138,7 +144,7 @@ pub fn pt2_max_diff(path: &std::path::Path, npz_path: &std::path::Path) -> f64 {
             .unwrap_or_else(|| panic!("no input {name} in {}", npz_path.display()));
         inputs.push(edgeport_eval::Value::Tensor(edgeport_eval::Tensor::from_ir(&to_ir(a)).unwrap()));
     }
-    let outs = edgeport_eval::run_graph(&g, inputs).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let outs = edgeport_eval::run_graph(g, inputs).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut worst = 0f64;
     for (i, o) in outs.iter().enumerate() {
         let edgeport_eval::Value::Tensor(t) = o else {

@@ -2,7 +2,8 @@
 //! output's recorded shape), permute/transpose (Transpose), unsqueeze/squeeze, expand, cat,
 //! slice, select, split/split_with_sizes/chunk/unbind, and the copies and casts (clone, contiguous,
 //! alias, detach, _to_copy, to, type_as), `gather` (GatherElements), `index_select` (Gather)
-//! plus `_operator.getitem` on list outputs.
+//! plus `_operator.getitem` on list outputs, and `sym_size` (a size as a 0-d int64 tensor: the
+//! views that use it take their sizes from the recorded output metadata).
 
 use super::{Out, Rule, one};
 use crate::export_program::ctx::{Ctx, N, R, ai, ais, axis};
@@ -26,6 +27,7 @@ pub fn rule(op: &str) -> Option<Rule> {
         "_operator.getitem" => getitem,
         "gather" => gather,
         "index_select" => index_select,
+        "sym_size" => sym_size,
         _ => return None,
     })
 }
@@ -261,4 +263,13 @@ fn index_select(cx: &mut Ctx, n: &N) -> R<Out> {
     let d = axis(n.int("dim", 0)?, m.rank())?;
     let out = n.out(0);
     one(cx.op("Gather", vec![("axis", ai(d))], &[x, i], &out)?)
+}
+
+fn sym_size(cx: &mut Ctx, n: &N) -> R<Out> {
+    let (x, m) = cx.tensor(n, "self")?;
+    let d = axis(n.int("dim", 0)?, m.rank())?;
+    let s = cx.tmp("Shape", vec![], &[x], &format!("{}_shape", n.name))?;
+    let idx = cx.constant(&format!("{}_dim", n.name), edgeport_ir::Tensor::scalar_i64(d));
+    let out = n.out(0);
+    one(cx.op("Gather", vec![("axis", ai(0))], &[s, idx], &out)?)
 }

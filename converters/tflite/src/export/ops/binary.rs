@@ -1,5 +1,5 @@
 //! Broadcasting element-wise ops with two or three inputs: Add/Sub/Mul/Div (with a fused
-//! following Relu/Relu6/Tanh), Pow, Max/Min, Mod (FLOOR_MOD), PRelu, comparisons, And/Or, Where (SELECT_V2).
+//! following Relu/Relu6), Pow, Max/Min, Mod (FLOOR_MOD), PRelu, comparisons, And/Or, Where (SELECT_V2).
 //! They run in the order their inputs are held (channels-last after a conv): constants of lower
 //! rank are expanded and permuted at write time, so no transpose is needed.
 

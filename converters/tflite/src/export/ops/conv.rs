@@ -2,7 +2,7 @@
 //! depth_multiplier), grouped Conv → SPLIT + one CONV_2D per group + CONCATENATION;
 //! ConvTranspose → TRANSPOSE_CONV (+ STRIDED_SLICE for ONNX pads). Explicit ONNX pads become
 //! SAME when they match it, else a PAD op before a VALID convolution. A following
-//! Relu/Relu6/Tanh is fused.
+//! Relu/Relu6 is fused.
 
 use super::super::lower::{LResult, Lower, err, opts};
 use super::super::model::{BufData, Field};
