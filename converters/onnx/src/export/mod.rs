@@ -8,6 +8,7 @@
 
 mod lower;
 mod names;
+mod quant_note;
 mod ops;
 #[rustfmt::skip]
 pub mod opsets;
