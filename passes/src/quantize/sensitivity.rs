@@ -72,6 +72,16 @@ pub fn mixed_precision(
     let mut include: HashSet<NodeId> = layers.iter().map(|l| l.node).collect();
     let mut m = quantized_metrics(g, layers, cal, so, &include, check, &reference)?;
     let mut sens = HashMap::new();
+    let gs = groups(layers);
+    let mut gsens: Vec<(f64, usize)> = Vec::with_capacity(gs.len());
+    for (i, grp) in gs.iter().enumerate() {
+        let one: HashSet<NodeId> = grp.iter().copied().collect();
+        let mg = quantized_metrics(g, layers, cal, so, &one, check, &reference)?;
+        for n in grp {
+            sens.insert(*n, mg.cosine);
+        }
+        gsens.push((mg.cosine, i));
+    }
     if meets(&m, min_cos, max_err) {
         return Ok((include, sens, m));
     }
@@ -82,16 +92,6 @@ pub fn mixed_precision(
             "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with every activation float and int8 weights (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
             floor.cosine, floor.max_abs
         )));
-    }
-    let gs = groups(layers);
-    let mut gsens: Vec<(f64, usize)> = Vec::with_capacity(gs.len());
-    for (i, grp) in gs.iter().enumerate() {
-        let one: HashSet<NodeId> = grp.iter().copied().collect();
-        let mg = quantized_metrics(g, layers, cal, so, &one, check, &reference)?;
-        for n in grp {
-            sens.insert(*n, mg.cosine);
-        }
-        gsens.push((mg.cosine, i));
     }
     gsens.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
     let mut next = 0;
