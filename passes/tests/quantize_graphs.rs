@@ -71,18 +71,22 @@ fn static_int8_inserts_qdq_and_stays_close() {
     let (g, m) = error_after(Mode::Int8, Options::default());
     assert!(m.cosine > 0.999, "{m:?}");
     assert!(count(&g, OpKind::QuantizeLinear) >= 2);
-    // Two weights and one int32 bias are dequantized, plus activations.
-    assert!(count(&g, OpKind::DequantizeLinear) >= 5);
-    // The int8 weight constants carry their per-channel parameters.
-    let qw = g
+    // The Gemm's weight and int32 bias are dequantized, plus activations; the MatMul (no output
+    // QuantizeLinear) is in the MatMulInteger form.
+    assert!(count(&g, OpKind::DequantizeLinear) >= 4);
+    assert_eq!(count(&g, OpKind::MatMulInteger), 1);
+    // Both weights are int8; the one behind a DequantizeLinear carries its per-channel parameters.
+    let int8: Vec<_> = g
         .node_ids()
         .filter_map(|id| match &g.node(id).op {
-            Op::Constant(c) if c.value.dtype == DType::I8 => c.value.quant.clone(),
+            Op::Constant(c) if c.value.dtype == DType::I8 => Some(c.value.quant.clone()),
             _ => None,
         })
-        .collect::<Vec<_>>();
-    assert_eq!(qw.len(), 2);
-    assert!(qw.iter().all(|q| q.scale.len() == 16 || q.scale.len() == 32));
+        .collect();
+    assert_eq!(int8.len(), 2);
+    let qw: Vec<_> = int8.into_iter().flatten().collect();
+    assert_eq!(qw.len(), 1);
+    assert_eq!(qw[0].scale.len(), 16);
     assert!(
         g.node_ids()
             .any(|id| matches!(&g.node(id).op, Op::Constant(c) if c.value.dtype == DType::I32))

@@ -9,7 +9,7 @@
 //!
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
-//! `embeddings.rs` (per-row int8 Gather tables),
+//! `embeddings.rs` (per-row int8 Gather tables), `int_matmul.rs` (MatMulInteger form),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
@@ -18,6 +18,7 @@ pub mod embeddings;
 pub mod error;
 pub mod float16;
 pub mod gptq;
+pub mod int_matmul;
 pub mod layers;
 pub mod metrics;
 pub mod params;
@@ -247,6 +248,14 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             let info = static_int8::apply(g, &compute, &cal, &so, include.as_ref())?;
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
+            }
+            if !o.full_integer {
+                let mms: Vec<_> = compute
+                    .iter()
+                    .filter(|l| l.kind == layers::Kind::MatMul && l.w_shape.len() == 2)
+                    .map(|l| l.node)
+                    .collect();
+                int_matmul::rewrite(g, &mms)?;
             }
             let mut tables = HashMap::new();
             for l in layers.iter().filter(|l| l.kind == layers::Kind::Gather) {
