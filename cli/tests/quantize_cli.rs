@@ -136,7 +136,10 @@ fn tflite_accuracy(model: &Path, int_io: Option<(f32, i64)>) -> f64 {
         let x = match int_io {
             None => Tensor::from_f64(edgeport_ir::DType::F32, &[1, 1, 8, 8], row).unwrap(),
             Some((s, z)) => {
-                let q: Vec<f64> = row.iter().map(|&v| ((v / s as f64).round() + z as f64).clamp(-128.0, 127.0)).collect();
+                let q: Vec<f64> = row
+                    .iter()
+                    .map(|&v| ((v / s as f64).round() + z as f64).clamp(-128.0, 127.0))
+                    .collect();
                 Tensor::from_f64(edgeport_ir::DType::I8, &[1, 1, 8, 8], q).unwrap()
             }
         };
@@ -201,7 +204,10 @@ fn digits_tflite_dynamic_range_and_fp16() {
         })
         .unwrap();
         let q = tflite_accuracy(&out, None);
-        eprintln!("digits tflite {mode}: top-1 {q:.4}, size ratio {:.3}, cosine {:.6}", r.size_ratio, r.error.cosine);
+        eprintln!(
+            "digits tflite {mode}: top-1 {q:.4}, size ratio {:.3}, cosine {:.6}",
+            r.size_ratio, r.error.cosine
+        );
         assert!(q >= f - 0.005, "{mode}: top-1 {q} vs float {f}");
         assert!(r.size_ratio < max_ratio, "{mode}: size ratio {}", r.size_ratio);
         assert!(r.error.cosine > 0.999, "{mode}: {:?}", r.error);
@@ -215,9 +221,15 @@ fn garbage_calibration_files_are_refused() {
     let good = std::fs::read(fixture("digits_calib.npz")).unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated.npz", good[..good.len() / 2].to_vec()),
-        ("random.npz", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        (
+            "random.npz",
+            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+        ),
         ("empty.npz", Vec::new()),
-        ("header.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 8, 8), }".to_vec()),
+        (
+            "header.npy",
+            b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 8, 8), }".to_vec(),
+        ),
     ];
     for (name, bytes) in cases {
         let p = dir.path().join(name);

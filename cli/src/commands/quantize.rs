@@ -189,8 +189,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     let (mode, tflite_f16) = match (tflite, mode) {
         (true, Mode::Int8Dynamic) => {
             warnings.push(
-                "TFLite dynamic range: int8 per-channel weights read by hybrid kernels (activations quantized at run time)"
-                    .to_string(),
+                "TFLite dynamic range: int8 per-channel weights read by hybrid kernels (activations quantized at run time)".to_string(),
             );
             (Mode::Int8Weights, false)
         }

@@ -8,8 +8,8 @@
 
 mod lower;
 mod names;
-mod quant_note;
 mod ops;
+mod quant_note;
 #[rustfmt::skip]
 pub mod opsets;
 mod write;

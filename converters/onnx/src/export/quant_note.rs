@@ -35,7 +35,10 @@ pub(crate) fn carried_by_qdq(g: &Graph, v: ValueId, q: &QuantParams) -> Result<(
             ));
         };
         if slot != 0 {
-            return Err(format!("it is read by DequantizeLinear '{}' as a parameter, not as data", node.name));
+            return Err(format!(
+                "it is read by DequantizeLinear '{}' as a parameter, not as data",
+                node.name
+            ));
         }
         let ins = g.inputs_of(c);
         let scale = ins
@@ -80,9 +83,7 @@ pub(crate) fn carried_by_qdq(g: &Graph, v: ValueId, q: &QuantParams) -> Result<(
         let ok = match q.granularity {
             QuantGranularity::PerTensor => scale.len() == 1,
             QuantGranularity::PerAxis { axis } => scale.len() == 1 || norm(dq.axis) == axis as i64,
-            QuantGranularity::PerBlock { axis, block_size } => {
-                norm(dq.axis) == axis as i64 && dq.block_size == block_size as i64
-            }
+            QuantGranularity::PerBlock { axis, block_size } => norm(dq.axis) == axis as i64 && dq.block_size == block_size as i64,
         };
         if !ok {
             return Err(format!(

@@ -289,7 +289,13 @@ fn grouped(cx: &mut Lower, xt: i32, w: ValueId, bias: i32, yt: i32, g: i64, padd
         };
         let wtype = super::super::lower::tensor_type(wt.dtype)?;
         let slice_q = |q: &super::super::model::TQuant| {
-            let pick = |v: &[f32]| if v.len() == o { v[k * og..(k + 1) * og].to_vec() } else { v.to_vec() };
+            let pick = |v: &[f32]| {
+                if v.len() == o {
+                    v[k * og..(k + 1) * og].to_vec()
+                } else {
+                    v.to_vec()
+                }
+            };
             let zp = if q.zero_point.len() == o {
                 q.zero_point[k * og..(k + 1) * og].to_vec()
             } else {

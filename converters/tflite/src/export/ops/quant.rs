@@ -210,7 +210,9 @@ fn hard_swish_parts(cx: &Lower, mul: NodeId) -> Option<(ValueId, NodeId, NodeId)
         if !matches!(cx.g.node(qn).op, Op::QuantizeLinear(_)) {
             continue;
         }
-        let Some(Some(hv)) = cx.g.inputs_of(qn).first().copied() else { continue };
+        let Some(Some(hv)) = cx.g.inputs_of(qn).first().copied() else {
+            continue;
+        };
         let Op::HardSigmoid(hs) = &cx.g.node(hv.node).op else { continue };
         let input = cx.g.inputs_of(hv.node).first().copied().flatten();
         let ok = (hs.alpha - 1.0 / 6.0).abs() < 1e-6 && (hs.beta - 0.5).abs() < 1e-6;
@@ -295,7 +297,13 @@ pub(crate) fn try_integer(cx: &mut Lower, id: NodeId) -> LResult<bool> {
         let r = cx.repr(q)?;
         let name = format!("{}_requantized", cx.vname(q));
         let t2 = requantize(cx, r.t, &out_p, &name)?;
-        cx.bind(q, Repr { t: t2, perm: r.perm.clone() });
+        cx.bind(
+            q,
+            Repr {
+                t: t2,
+                perm: r.perm.clone(),
+            },
+        );
         saved.push((q, r));
     }
     cx.alias = alias.into_iter().collect();
@@ -304,7 +312,10 @@ pub(crate) fn try_integer(cx: &mut Lower, id: NodeId) -> LResult<bool> {
     for (q, r) in saved {
         cx.bind(q, r);
     }
-    if res.is_err() {
+    if let Err(e) = &res {
+        if std::env::var_os("EDGEPORT_DEBUG_INT").is_some() {
+            eprintln!("integer {}: {e:?}", cx.g.node(id).name);
+        }
         // Not expressible as an integer kernel: the float rule runs between DEQUANTIZE and
         // QUANTIZE instead (anything written so far is unused and dropped at the end).
         return Ok(false);
