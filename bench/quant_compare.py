@@ -1,28 +1,50 @@
-"""edgeport quantize vs onnxruntime quantize_static on the same calibration and held-out inputs.
+"""edgeport quantize vs onnxruntime quantize_static, one run, same calibration and held-out inputs.
 
-For each model: float ORT outputs on the held-out inputs; onnxruntime.quantization.quantize_static
-(QDQ, per-channel, int8 weights, uint8 activations, MinMax) timed; `edgeport quantize` timed;
-both outputs run in onnxruntime: cosine to float (mean over samples), max abs, size ratio and
-mean run time per sample.
+For each model: the float model's onnxruntime outputs on the held-out inputs; then
+- onnxruntime.quantization.quantize_static (QDQ, per-channel int8 weights, uint8 activations,
+  MinMax) and `edgeport quantize` (static int8; MiniLM with --min-cosine 0.99 = mixed precision),
+  each timed, both outputs run in onnxruntime: output cosine to float (mean over samples), max
+  abs, size ratio, quantize time, mean onnxruntime run time per sample (1 thread);
+- CNNs: `edgeport quantize -o .tflite` (full-integer int8) and `edgeport convert -o .tflite`
+  (float32), both run in ai-edge-litert: cosine of the int8 one and the latency of each;
+- MiniLM: `edgeport quantize --mode int4-weights` (GPTQ, block 32, MatMulNBits, embeddings
+  int4) in onnxruntime, and its size against the int8 one;
+- digits (committed fixture, real data): int8 top-1 vs float top-1 on the held-out split.
+The TFLite converter peer needs TensorFlow models of the same networks; it is not run here.
 
-Pinned: onnxruntime 1.32.0, onnx 1.22.0, numpy (/work/cache/venv-torch).
-Usage: python quant_compare.py EDGEPORT_BIN FIXTURE_DIR OUTDIR MODEL [MODEL ...] [-- EXTRA edgeport flags]
+Pinned: onnxruntime 1.32.0, onnx 1.22.0, ai-edge-litert 2.3.0, numpy (/work/cache/venv-torch).
+Usage: python quant_compare.py EDGEPORT_BIN OUTDIR [MODEL ...]   (MODEL: resnet18 mobilenet_v2 minilm digits)
+Env: FIXTURES (resnet18, mobilenet_v2; default /work/cache/fixtures/quant), MINILM_DIR
+(default /work/cache/fixtures), DIGITS_DIR (default tests/fixtures/quant).
 """
+import json
 import os
 import subprocess
 import sys
 import time
+
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-argv = sys.argv[1:]
-extra = []
-if "--" in argv:
-    i = argv.index("--")
-    argv, extra = argv[:i], argv[i + 1:]
-exe, fix, outdir, models = argv[0], argv[1], argv[2], argv[3:]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+exe, outdir = sys.argv[1], sys.argv[2]
+models = sys.argv[3:] or ["resnet18", "mobilenet_v2", "minilm", "digits"]
+FIX = os.environ.get("FIXTURES", "/work/cache/fixtures/quant")
+MINILM = os.environ.get("MINILM_DIR", "/work/cache/fixtures")
+DIGITS = os.environ.get("DIGITS_DIR", os.path.join(ROOT, "tests/fixtures/quant"))
 os.makedirs(outdir, exist_ok=True)
+
+
+def paths(m):
+    if m == "minilm":
+        d = MINILM
+    elif m == "digits":
+        return (os.path.join(DIGITS, "digits_cnn.onnx"), os.path.join(DIGITS, "digits_calib.npz"),
+                os.path.join(DIGITS, "digits_heldout.npz"))
+    else:
+        d = FIX
+    return os.path.join(d, f"{m}.onnx"), os.path.join(d, f"{m}_calib.npz"), os.path.join(d, f"{m}_heldout.npz")
 
 
 def samples(path, model):
@@ -42,50 +64,135 @@ class Reader(CalibrationDataReader):
         return next(self.it, None)
 
 
-def run(path, feeds):
+def run_ort(path, feeds, reps=3):
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     outs = [s.run(None, f) for f in feeds]
-    t = time.perf_counter()
-    for f in feeds:
-        s.run(None, f)
-    return outs, (time.perf_counter() - t) / len(feeds)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        for f in feeds:
+            s.run(None, f)
+        best = min(best, (time.perf_counter() - t) / len(feeds))
+    return outs, best
+
+
+def run_litert(path, feeds, reps=3):
+    from ai_edge_litert.interpreter import Interpreter
+    it = Interpreter(model_path=path, num_threads=1)
+    it.allocate_tensors()
+    ins = it.get_input_details()
+    outs_d = it.get_output_details()
+
+    def once(f):
+        for d, v in zip(ins, f.values()):
+            it.set_tensor(d["index"], v.astype(d["dtype"]))
+        it.invoke()
+        return [it.get_tensor(d["index"]).copy() for d in outs_d]
+
+    outs = [once(f) for f in feeds]
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        for f in feeds:
+            once(f)
+        best = min(best, (time.perf_counter() - t) / len(feeds))
+    return outs, best
 
 
 def cos(a, b):
-    c = []
+    c, e = [], 0.0
     for x, y in zip(a, b):
         x = np.concatenate([o.ravel() for o in x]).astype(np.float64)
         y = np.concatenate([o.ravel() for o in y]).astype(np.float64)
         c.append(float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-300)))
-    return float(np.mean(c)), max(float(np.abs(np.concatenate([o.ravel() for o in x]) - np.concatenate([o.ravel() for o in y])).max()) for x, y in zip(a, b))
+        e = max(e, float(np.abs(x - y).max()))
+    return float(np.mean(c)), e
 
 
-print(f"{'model':<14}{'tool':<10}{'cosine':>10}{'max abs':>11}{'size':>8}{'quant s':>9}{'run ms':>9}")
+def edgeport(args):
+    t = time.perf_counter()
+    r = subprocess.run([exe] + args + ["--json"], capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        return None, dt, (r.stdout[-600:] + r.stderr[-600:])
+    try:
+        return json.loads(r.stdout), dt, ""
+    except json.JSONDecodeError:
+        return {}, dt, ""
+
+
+def row(m, tool, c, e, size, tq, tr, note=""):
+    print(f"{m:<13}{tool:<22}{c:>10.6f}{e:>11.3e}{size:>8.3f}{tq:>9.2f}{tr * 1e3:>9.2f}  {note}", flush=True)
+
+
+print(f"{'model':<13}{'tool':<22}{'cosine':>10}{'max abs':>11}{'size':>8}{'quant s':>9}{'run ms':>9}")
 for m in models:
-    f = os.path.join(fix, f"{m}.onnx")
-    cal = samples(os.path.join(fix, f"{m}_calib.npz"), f)
-    held = samples(os.path.join(fix, f"{m}_heldout.npz"), f)
-    ref, t_float = run(f, held)
+    f, calp, heldp = paths(m)
+    cal = samples(calp, f)
+    held = samples(heldp, f)
+    ref, t_float = run_ort(f, held)
     size = os.path.getsize(f)
-    print(f"{m:<14}{'float':<10}{1.0:>10.6f}{0.0:>11.3e}{1.0:>8.3f}{0.0:>9.2f}{t_float * 1e3:>9.2f}")
+    row(m, "float (ort)", 1.0, 0.0, 1.0, 0.0, t_float)
     o_ort = os.path.join(outdir, f"{m}.ort_int8.onnx")
     t = time.perf_counter()
     quantize_static(f, o_ort, Reader(cal), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     t_ort = time.perf_counter() - t
-    got, t_run = run(o_ort, held)
+    got, t_run = run_ort(o_ort, held)
     c, e = cos(ref, got)
-    print(f"{m:<14}{'ort':<10}{c:>10.6f}{e:>11.3e}{os.path.getsize(o_ort) / size:>8.3f}{t_ort:>9.2f}{t_run * 1e3:>9.2f}")
+    row(m, "ort int8", c, e, os.path.getsize(o_ort) / size, t_ort, t_run)
     o_ep = os.path.join(outdir, f"{m}.edgeport_int8.onnx")
-    t = time.perf_counter()
-    r = subprocess.run([exe, "quantize", f, "-o", o_ep, "--calibration", os.path.join(fix, f"{m}_calib.npz"),
-                        "--heldout", os.path.join(fix, f"{m}_heldout.npz"), "--json"] + extra, capture_output=True, text=True)
-    t_ep = time.perf_counter() - t
-    if r.returncode != 0:
-        print(f"{m:<14}{'edgeport':<10} FAILED: {r.stdout[-400:]} {r.stderr[-400:]}")
-        continue
-    got, t_run = run(o_ep, held)
-    c, e = cos(ref, got)
-    print(f"{m:<14}{'edgeport':<10}{c:>10.6f}{e:>11.3e}{os.path.getsize(o_ep) / size:>8.3f}{t_ep:>9.2f}{t_run * 1e3:>9.2f}")
+    extra = ["--min-cosine", "0.99"] if m == "minilm" else []
+    rep, t_ep, fail = edgeport(["quantize", f, "-o", o_ep, "--calibration", calp, "--heldout", heldp] + extra)
+    if rep is None:
+        print(f"{m:<13}{'edgeport int8':<22} FAILED: {fail}")
+    else:
+        got, t_run = run_ort(o_ep, held)
+        c, e = cos(ref, got)
+        kept = sum(1 for l in rep.get("layers", []) if "float activations" in l.get("precision", ""))
+        note = f"ort/edgeport quantize time {t_ort / t_ep:.2f}x"
+        if kept:
+            note += f"; mixed precision: {kept} layers keep float activations"
+        row(m, "edgeport int8", c, e, os.path.getsize(o_ep) / size, t_ep, t_run, note)
+        int8_size = os.path.getsize(o_ep)
+    if m == "digits":
+        z = np.load(heldp)
+        labels = z["label"]
+
+        def top1(outs):
+            return float(np.mean(np.concatenate([o[0].argmax(-1).ravel() for o in outs]) == labels.ravel()))
+
+        q = run_ort(o_ep, held)[0] if rep is not None else None
+        print(f"{'digits':<13}top-1 on {labels.size} held-out: float {top1(ref):.4f}, "
+              f"edgeport int8 {top1(q) if q else float('nan'):.4f}, ort int8 {top1(run_ort(o_ort, held)[0]):.4f}")
+    if m in ("resnet18", "mobilenet_v2"):
+        o_tf = os.path.join(outdir, f"{m}.edgeport_int8.tflite")
+        o_tf32 = os.path.join(outdir, f"{m}.float32.tflite")
+        rep, t_q, fail = edgeport(["quantize", f, "-o", o_tf, "--calibration", calp, "--heldout", heldp])
+        r32 = subprocess.run([exe, "convert", f, "-o", o_tf32], capture_output=True, text=True)
+        if rep is None or r32.returncode != 0:
+            print(f"{m:<13}{'edgeport tflite':<22} FAILED: {fail} {r32.stderr[-400:]}")
+        else:
+            try:
+                got32, t32 = run_litert(o_tf32, held)
+                got8, t8 = run_litert(o_tf, held)
+                c32, e32 = cos(ref, got32)
+                c8, e8 = cos(ref, got8)
+                row(m, "litert float32", c32, e32, os.path.getsize(o_tf32) / size, 0.0, t32)
+                row(m, "litert int8 (ours)", c8, e8, os.path.getsize(o_tf) / size, t_q, t8,
+                    f"int8 {t32 / t8:.2f}x faster than float32")
+            except Exception as ex:  # the runtime refusing the file is a result too
+                print(f"{m:<13}{'litert':<22} FAILED: {ex}")
+    if m == "minilm":
+        o4 = os.path.join(outdir, "minilm.edgeport_int4.onnx")
+        rep, t4, fail = edgeport(["quantize", f, "-o", o4, "--mode", "int4-weights", "--calibration", calp,
+                                  "--heldout", heldp])
+        if rep is None:
+            print(f"{m:<13}{'edgeport int4 gptq':<22} FAILED: {fail}")
+        else:
+            got, t_run = run_ort(o4, held)
+            c, e = cos(ref, got)
+            note = f"int4/int8 size {os.path.getsize(o4) / int8_size:.3f}" if rep is not None else ""
+            row(m, "edgeport int4 gptq", c, e, os.path.getsize(o4) / size, t4, t_run, note)

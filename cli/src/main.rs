@@ -149,6 +149,9 @@ enum Cmd {
         /// Seed of synthetic inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// TFLite int8: integer graph inputs and outputs (NNAPI, Edge TPU, microcontrollers).
+        #[arg(long)]
+        int8_io: bool,
     },
     /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
     Prune {
@@ -649,6 +652,7 @@ fn main() -> ExitCode {
             no_nbits,
             exclude,
             seed,
+            int8_io,
         } => {
             let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
                 input,
@@ -668,6 +672,7 @@ fn main() -> ExitCode {
                 no_nbits,
                 exclude,
                 seed,
+                int8_io,
             })?;
             emit(json, &r);
             Ok(0)

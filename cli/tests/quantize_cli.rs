@@ -119,3 +119,127 @@ fn bad_calibration_is_refused() {
     .unwrap_err();
     assert!(e.to_string().contains("does not divide"), "{e}");
 }
+
+/// Top-1 of a .tflite on the held-out digits (through the TFLite importer and the evaluator);
+/// `int_io`: the file takes int8 images and gives int8 scores (quantized with `scale`/`zp`).
+fn tflite_accuracy(model: &Path, int_io: Option<(f32, i64)>) -> f64 {
+    let g = edgeport_tflite::import_path(model).unwrap();
+    let arrays = npz::read(&fixture("digits_heldout.npz")).unwrap();
+    let get = |n: &str| arrays.iter().find(|(k, _)| k == n).unwrap().1.clone();
+    let (images, labels) = (get("image"), get("label"));
+    let labels = labels.to_i64_vec().unwrap();
+    let n = labels.len();
+    let px = images.to_f64_vec().unwrap();
+    let mut hits = 0;
+    for (i, &l) in labels.iter().enumerate() {
+        let row = px[i * 64..(i + 1) * 64].to_vec();
+        let x = match int_io {
+            None => Tensor::from_f64(edgeport_ir::DType::F32, &[1, 1, 8, 8], row).unwrap(),
+            Some((s, z)) => {
+                let q: Vec<f64> = row
+                    .iter()
+                    .map(|&v| ((v / s as f64).round() + z as f64).clamp(-128.0, 127.0))
+                    .collect();
+                Tensor::from_f64(edgeport_ir::DType::I8, &[1, 1, 8, 8], q).unwrap()
+            }
+        };
+        let out = edgeport_eval::run_graph(&g, vec![Value::Tensor(x)]).unwrap();
+        let y = out[0].as_tensor().unwrap().to_f64_vec().unwrap();
+        let best = y.iter().enumerate().fold(0, |b, (i, &v)| if v > y[b] { i } else { b });
+        hits += usize::from(best as i64 == l);
+    }
+    hits as f64 / n as f64
+}
+
+fn op_counts(model: &Path) -> Vec<(String, usize)> {
+    let g = edgeport_tflite::import_path(model).unwrap();
+    let mut c: Vec<(String, usize)> = Vec::new();
+    for id in g.node_ids() {
+        let n = g.node(id).op.name().to_string();
+        match c.iter_mut().find(|(k, _)| *k == n) {
+            Some(e) => e.1 += 1,
+            None => c.push((n, 1)),
+        }
+    }
+    c
+}
+
+#[test]
+fn digits_tflite_full_integer_keeps_top1() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = accuracy(&fixture("digits_cnn.onnx"));
+    let out = dir.path().join("digits_int8.tflite");
+    let r = run(&opts(&out)).unwrap();
+    assert!(r.error.cosine > 0.999, "{:?}", r.error);
+    let q = tflite_accuracy(&out, None);
+    assert!(q >= f - 0.005, "tflite int8 top-1 {q} vs float {f}");
+    // Full integer: the only float ops are the input QUANTIZE and output DEQUANTIZE.
+    let counts = op_counts(&out);
+    eprintln!("digits tflite int8: top-1 {q:.4} (float {f:.4}), ops {counts:?}");
+    let deq = counts.iter().find(|(k, _)| k == "DequantizeLinear").map_or(0, |c| c.1);
+    assert!(deq <= 1, "{counts:?}");
+    // int8 I/O: no QUANTIZE/DEQUANTIZE at all.
+    let out_io = dir.path().join("digits_int8_io.tflite");
+    run(&QuantizeOptions {
+        int8_io: true,
+        ..opts(&out_io)
+    })
+    .unwrap();
+    let counts = op_counts(&out_io);
+    assert!(
+        !counts.iter().any(|(k, _)| k == "DequantizeLinear" || k == "QuantizeLinear"),
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn digits_tflite_dynamic_range_and_fp16() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = accuracy(&fixture("digits_cnn.onnx"));
+    for (mode, max_ratio) in [("int8-dynamic", 0.35), ("fp16", 0.6)] {
+        let out = dir.path().join(format!("digits_{mode}.tflite"));
+        let r = run(&QuantizeOptions {
+            mode: mode.into(),
+            ..opts(&out)
+        })
+        .unwrap();
+        let q = tflite_accuracy(&out, None);
+        eprintln!(
+            "digits tflite {mode}: top-1 {q:.4}, size ratio {:.3}, cosine {:.6}",
+            r.size_ratio, r.error.cosine
+        );
+        assert!(q >= f - 0.005, "{mode}: top-1 {q} vs float {f}");
+        assert!(r.size_ratio < max_ratio, "{mode}: size ratio {}", r.size_ratio);
+        assert!(r.error.cosine > 0.999, "{mode}: {:?}", r.error);
+    }
+}
+
+#[test]
+fn garbage_calibration_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.onnx");
+    let good = std::fs::read(fixture("digits_calib.npz")).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated.npz", good[..good.len() / 2].to_vec()),
+        (
+            "random.npz",
+            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+        ),
+        ("empty.npz", Vec::new()),
+        (
+            "header.npy",
+            b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 8, 8), }".to_vec(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = run(&QuantizeOptions {
+            calibration: Some(p),
+            ..opts(&out)
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains(name), "{name}: {e}");
+        assert!(!out.exists());
+    }
+}

@@ -71,18 +71,22 @@ fn static_int8_inserts_qdq_and_stays_close() {
     let (g, m) = error_after(Mode::Int8, Options::default());
     assert!(m.cosine > 0.999, "{m:?}");
     assert!(count(&g, OpKind::QuantizeLinear) >= 2);
-    // Two weights and one int32 bias are dequantized, plus activations.
-    assert!(count(&g, OpKind::DequantizeLinear) >= 5);
-    // The int8 weight constants carry their per-channel parameters.
-    let qw = g
+    // The Gemm's weight and int32 bias are dequantized, plus activations; the MatMul (no output
+    // QuantizeLinear) is in the MatMulInteger form.
+    assert!(count(&g, OpKind::DequantizeLinear) >= 3);
+    assert_eq!(count(&g, OpKind::MatMulInteger), 1);
+    // Both weights are int8; the one behind a DequantizeLinear carries its per-channel parameters.
+    let int8: Vec<_> = g
         .node_ids()
         .filter_map(|id| match &g.node(id).op {
-            Op::Constant(c) if c.value.dtype == DType::I8 => c.value.quant.clone(),
+            Op::Constant(c) if c.value.dtype == DType::I8 => Some(c.value.quant.clone()),
             _ => None,
         })
-        .collect::<Vec<_>>();
-    assert_eq!(qw.len(), 2);
-    assert!(qw.iter().all(|q| q.scale.len() == 16 || q.scale.len() == 32));
+        .collect();
+    assert_eq!(int8.len(), 2);
+    let qw: Vec<_> = int8.into_iter().flatten().collect();
+    assert_eq!(qw.len(), 1);
+    assert_eq!(qw[0].scale.len(), 16);
     assert!(
         g.node_ids()
             .any(|id| matches!(&g.node(id).op, Op::Constant(c) if c.value.dtype == DType::I32))
@@ -195,4 +199,138 @@ fn bad_inputs_are_refused() {
     g.add_output("y", r.out(0)).unwrap();
     let e = quantize::quantize(&mut g, &samples(1, 1), &[], &Options::default()).unwrap_err();
     assert!(matches!(e, QuantError::NothingToQuantize(_)), "{e}");
+}
+
+/// ids[1,6] → Gather(table[50,16]) → MatMul(W[16,8]) → y: an embedding and a projection.
+fn embed() -> Graph {
+    let mut s = 5u64;
+    let mut g = Graph::new("embed");
+    let ids = g.add_input("ids", Some(ValueType::tensor(DType::I64, Some(Shape::known(&[1, 6])))));
+    // Rows of very different norms: per-row scales matter.
+    let table: Vec<f32> = (0..50 * 16).map(|i| rng(&mut s) * (1.0 + (i / 16) as f32 * 0.5)).collect();
+    let w: Vec<f32> = (0..16 * 8).map(|_| rng(&mut s) * 0.3).collect();
+    let t = g.add_constant("table", Tensor::from_f32(vec![50, 16], &table).unwrap());
+    let w = g.add_constant("w", Tensor::from_f32(vec![16, 8], &w).unwrap());
+    let ga = g
+        .add_op(
+            "emb",
+            Op::Gather(edgeport_ir::ops::defs::tensor::Gather { axis: 0 }),
+            &[Some(t), Some(ids)],
+            &["e"],
+        )
+        .unwrap();
+    let mm = g
+        .add_op("proj", Op::MatMul(MatMul {}), &[Some(ga.out(0)), Some(w)], &["y"])
+        .unwrap();
+    g.add_output("y", mm.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    g
+}
+
+fn id_samples(n: usize, seed: u64) -> Vec<Vec<Value>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let v: Vec<f64> = (0..6).map(|_| ((rng(&mut s) + 1.0) * 24.9).floor() as f64).collect();
+            vec![Value::Tensor(ETensor::from_f64(DType::I64, &[1, 6], v).unwrap())]
+        })
+        .collect()
+}
+
+#[test]
+fn static_int8_quantizes_embeddings_per_row() {
+    let float = embed();
+    let mut g = float.clone();
+    let r = quantize::quantize(&mut g, &id_samples(8, 1), &[], &Options::default()).unwrap();
+    edgeport_ir::validate::validate(&g).unwrap();
+    let row = r.layers.iter().find(|l| l.name == "emb").unwrap();
+    assert!(row.precision.contains("per-row"), "{row:?}");
+    // The float table is gone: an int8 [50,16] table and [50,1] row scales are gathered.
+    let consts: Vec<(DType, Vec<usize>)> = g
+        .node_ids()
+        .filter_map(|id| match &g.node(id).op {
+            Op::Constant(c) => Some((c.value.dtype, c.value.shape.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(consts.contains(&(DType::I8, vec![50, 16])), "{consts:?}");
+    assert!(consts.contains(&(DType::F32, vec![50, 1])), "{consts:?}");
+    assert!(!consts.contains(&(DType::F32, vec![50, 16])), "{consts:?}");
+    let held = id_samples(4, 77);
+    let m = quantize::compare(&quantize::run_all(&float, &held).unwrap(), &quantize::run_all(&g, &held).unwrap());
+    assert!(m.cosine > 0.999, "{m:?}");
+    // The MatMul output gets no QuantizeLinear (transformer residual streams); its input does.
+    assert_eq!(count(&g, OpKind::QuantizeLinear), 1);
+}
+
+#[test]
+fn full_integer_quantizes_relu_and_graph_outputs() {
+    let float = mlp();
+    let (g, m) = error_after(
+        Mode::Int8,
+        Options {
+            full_integer: true,
+            act_dtype: DType::I8,
+            ..Default::default()
+        },
+    );
+    assert!(m.cosine > 0.999, "{m:?}");
+    // The graph output is now a DequantizeLinear output that kept the name "y".
+    let (name, y) = g.outputs()[0].clone();
+    assert_eq!(name, "y");
+    assert!(matches!(g.node(y.node).op, Op::DequantizeLinear(_)));
+    assert_eq!(g.value(y).unwrap().name, "y");
+    // int8 activations: every QuantizeLinear zero point is an i8 constant.
+    assert!(count(&g, OpKind::QuantizeLinear) >= 3, "{}", count(&g, OpKind::QuantizeLinear));
+    assert_eq!(float.outputs().len(), g.outputs().len());
+}
+
+#[test]
+fn quantized_graph_exports_to_onnx_with_its_annotations() {
+    let (g, _) = error_after(Mode::Int8, Options::default());
+    let annotated = g
+        .node_ids()
+        .filter(|&id| match &g.node(id).op {
+            Op::Constant(c) => c.value.quant.is_some(),
+            _ => g.node(id).outputs.iter().any(|v| v.quant.is_some()),
+        })
+        .count();
+    assert!(annotated >= 3, "{annotated}");
+    let v = edgeport_ir::validate::validate(&g).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("q.onnx");
+    edgeport_onnx::export_path(&v, &p, &Default::default()).unwrap();
+    let back = edgeport_onnx::import_path(&p, &Default::default()).unwrap();
+    let held = samples(2, 5);
+    let m = quantize::compare(&quantize::run_all(&g, &held).unwrap(), &quantize::run_all(&back, &held).unwrap());
+    assert!(m.max_abs < 1e-6, "{m:?}");
+}
+
+#[test]
+fn annotation_the_writer_cannot_carry_is_refused() {
+    // An annotated int8 constant read directly by a MatMul: ONNX has no place for its scale.
+    let mut g = Graph::new("bad");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[1, 4])))));
+    let mut t = Tensor::from_bytes(DType::I8, vec![4, 2], edgeport_ir::Bytes::from_vec(vec![1u8; 8])).unwrap();
+    t.quant = Some(edgeport_ir::QuantParams::per_tensor(DType::I8, 0.5, 0));
+    let w = g.add_constant("w", t);
+    let c = g
+        .add_op(
+            "cast",
+            Op::Cast(edgeport_ir::ops::defs::tensor::Cast {
+                to: 1,
+                ..Default::default()
+            }),
+            &[Some(w)],
+            &["wf"],
+        )
+        .unwrap();
+    let mm = g.add_op("mm", Op::MatMul(MatMul {}), &[Some(x), Some(c.out(0))], &["y"]).unwrap();
+    g.add_output("y", mm.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    let v = edgeport_ir::validate::validate(&g).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = edgeport_onnx::export_path(&v, &dir.path().join("b.onnx"), &Default::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("quantization parameters") && msg.contains("Cast"), "{msg}");
 }

@@ -35,6 +35,8 @@ pub struct QuantizeOptions {
     pub no_nbits: bool,
     pub exclude: Vec<String>,
     pub seed: u64,
+    /// TFLite int8: integer graph inputs and outputs.
+    pub int8_io: bool,
 }
 
 impl Default for QuantizeOptions {
@@ -57,6 +59,7 @@ impl Default for QuantizeOptions {
             no_nbits: false,
             exclude: Vec::new(),
             seed: 0,
+            int8_io: false,
         }
     }
 }
@@ -176,8 +179,29 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         )));
     }
     let out_fmt = formats::for_output(&o.output, o.to.as_deref())?;
-    let float = load(&o.input, o.from.as_deref())?;
+    let tflite = out_fmt.name == "tflite";
+    if o.int8_io && !(tflite && mode == Mode::Int8) {
+        return Err(CommandError::Input("--int8-io applies to --mode int8 with a .tflite output".into()));
+    }
     let mut warnings = Vec::new();
+    // TFLite forms: dynamic range = int8 weights read by hybrid kernels; float16 = fp16 weight
+    // constants (each behind a DEQUANTIZE) with a float graph.
+    let (mode, tflite_f16) = match (tflite, mode) {
+        (true, Mode::Int8Dynamic) => {
+            warnings.push(
+                "TFLite dynamic range: int8 per-channel weights read by hybrid kernels (activations quantized at run time)".to_string(),
+            );
+            (Mode::Int8Weights, false)
+        }
+        (true, Mode::Fp16) => (Mode::Fp16, true),
+        (true, Mode::Bf16) => {
+            return Err(CommandError::Unsupported(
+                "TFLite has no bfloat16 weight form; use --mode fp16".into(),
+            ));
+        }
+        (_, m) => (m, false),
+    };
+    let float = load(&o.input, o.from.as_deref())?;
     let n_synth = if mode == Mode::Int8 { 16 } else { 8 };
     let cal = if mode.calibrates() || o.calibration.is_some() {
         let c = calib::load(&float, o.calibration.as_deref(), n_synth, o.seed).map_err(|e| CommandError::Input(e.to_string()))?;
@@ -206,16 +230,25 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         gptq: !o.no_gptq,
         nbits: !o.no_nbits,
         exclude: o.exclude.clone(),
+        // TFLite integer kernels take int8 activations with int8 weights, and every op
+        // between them quantized.
+        act_dtype: if tflite { edgeport_ir::DType::I8 } else { edgeport_ir::DType::U8 },
+        full_integer: tflite,
         ..Default::default()
     };
     let mut g = float.clone();
     let tq = Instant::now();
-    let rep = quantize::quantize(&mut g, &cal.samples, &[], &qo).map_err(|e| match e {
-        quantize::QuantError::NothingToQuantize(_) | quantize::QuantError::Graph { .. } => {
-            CommandError::Unsupported(format!("{}: {e}", o.input.display()))
-        }
-        _ => CommandError::Input(format!("{}: {e}", o.input.display())),
-    })?;
+    let rep = if tflite_f16 {
+        round_weights_f16(&mut g);
+        f16_report(&float)
+    } else {
+        quantize::quantize(&mut g, &cal.samples, &[], &qo).map_err(|e| match e {
+            quantize::QuantError::NothingToQuantize(_) | quantize::QuantError::Graph { .. } => {
+                CommandError::Unsupported(format!("{}: {e}", o.input.display()))
+            }
+            _ => CommandError::Input(format!("{}: {e}", o.input.display())),
+        })?
+    };
     let quantize_seconds = tq.elapsed().as_secs_f64();
     warnings.extend(rep.warnings.iter().cloned());
     // Output error on held-out inputs, on the quantized graph itself.
@@ -223,9 +256,6 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         quantize::run_all(&float, &held.samples).map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
     let got = quantize::run_all(&g, &held.samples).map_err(|e| CommandError::Unsupported(format!("quantized model: {e}")))?;
     let m = quantize::compare(&reference, &got);
-    if out_fmt.name == "onnx" {
-        quantize::strip_annotations(&mut g);
-    }
     let opset = if out_fmt.name == "onnx" {
         let want = o.opset.unwrap_or(17).max(rep.min_opset);
         if let Some(u) = o.opset
@@ -247,7 +277,16 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         nhwc_io: false,
         f16_weights: false,
     };
-    let problems = formats::check(&g, &out_fmt, &settings);
+    let topts = edgeport_tflite::export::TfliteExportOptions {
+        f16_weights: tflite_f16,
+        int8_io: o.int8_io,
+        ..Default::default()
+    };
+    let problems = if tflite {
+        edgeport_tflite::export::check(&g, &topts)
+    } else {
+        formats::check(&g, &out_fmt, &settings)
+    };
     if !problems.is_empty() {
         return Err(CommandError::Unsupported(format!(
             "cannot write {} as {}: {} problem(s):\n  {}",
@@ -257,7 +296,12 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
             problems.join("\n  ")
         )));
     }
-    formats::export(&v, &o.output, &out_fmt, &settings)?;
+    if tflite {
+        edgeport_tflite::export::export_path(&v, &o.output, &topts)
+            .map_err(|e| CommandError::Unsupported(format!("{}: {e}", o.output.display())))?;
+    } else {
+        formats::export(&v, &o.output, &out_fmt, &settings)?;
+    }
     let (before, after) = (size_of(&o.input), size_of(&o.output));
     Ok(QuantizeReport {
         input: o.input.display().to_string(),
@@ -292,4 +336,40 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         quantize_seconds,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The report of TFLite float16 weights (done by the writer): every layer's weights fp16.
+fn f16_report(g: &edgeport_ir::Graph) -> quantize::Report {
+    let layers = quantize::layers::find(g)
+        .into_iter()
+        .map(|l| quantize::LayerReport {
+            name: l.name,
+            op: l.kind.name().into(),
+            precision: "fp16 weights (TFLite DEQUANTIZE)".into(),
+            sensitivity: None,
+        })
+        .collect();
+    quantize::Report {
+        layers,
+        min_opset: 13,
+        ..Default::default()
+    }
+}
+
+/// Rounds every float32 weight constant (more than one element) through float16, as the
+/// TFLite writer stores them, so the reported error is the written model's.
+fn round_weights_f16(g: &mut edgeport_ir::Graph) {
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        let node = g.node_mut(id);
+        let edgeport_ir::Op::Constant(c) = &mut node.op else { continue };
+        if c.value.dtype != edgeport_ir::DType::F32 || c.value.numel() <= 1 {
+            continue;
+        }
+        let Some(v) = c.value.to_f64_vec() else { continue };
+        let r: Vec<f32> = v.iter().map(|&x| half::f16::from_f64(x).to_f32()).collect();
+        if let Ok(t) = edgeport_ir::Tensor::from_f32(c.value.shape.clone(), &r) {
+            c.value = t;
+        }
+    }
 }

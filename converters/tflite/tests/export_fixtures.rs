@@ -170,7 +170,6 @@ fn f16_weights_match_torch_within_half_precision() {
 }
 
 #[test]
-#[ignore = "known gap (issue 3/6 notes): the QDQ small CNN keeps 12 DEQUANTIZE float fallbacks; integer kernels are incomplete"]
 fn qdq_small_cnn_becomes_integer_kernels() {
     let (d, s) = check("small_cnn_qdq", false);
     let m = arrays("small_cnn_qdq");
@@ -178,6 +177,13 @@ fn qdq_small_cnn_becomes_integer_kernels() {
     assert!(d <= 2.0 * step, "max abs diff {d} vs step {step}; ops {:?}", s.op_counts);
     // Weights stay int8 inside the integer kernels: only the float fallbacks dequantize.
     let count = |n: &str| s.op_counts.iter().find(|(k, _)| k == n).map_or(0, |(_, c)| *c);
-    assert!(count("DEQUANTIZE") < 10, "{:?}", s.op_counts);
+    eprintln!("small_cnn_qdq: max abs {d} (step {step}); ops {:?}", s.op_counts);
+    // LOGISTIC/SOFTMAX (fixed output scale), the concat with other parameters, the pools and
+    // x·HardSigmoid(x) are integer kernels now (12 → 7 DEQUANTIZE). Known gap: the conv/FC
+    // layers of this onnxruntime-made QDQ model still run in float between DEQUANTIZE and
+    // QUANTIZE (edgeport's own quantizer output is full-integer: cli/tests/quantize_cli.rs).
+    assert!(count("DEQUANTIZE") <= 7, "{:?}", s.op_counts);
+    assert_eq!(count("HARD_SWISH"), 1, "{:?}", s.op_counts);
+    assert_eq!(count("LOGISTIC") + count("SOFTMAX"), 2, "{:?}", s.op_counts);
     assert!(count("CONV_2D") + count("DEPTHWISE_CONV_2D") >= 2, "{:?}", s.op_counts);
 }

@@ -5,13 +5,13 @@
 
 use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer, float_const};
-use crate::quantize::params::{per_channel_i8, qparams};
+use crate::quantize::params::per_channel_i8;
 use crate::quantize::qdq::{const_codes, const_f32, unique};
 use crate::quantize::static_int8::int8_weight;
 use edgeport_ir::ops::defs::math::{Add, MatMulInteger, Mul};
 use edgeport_ir::ops::defs::quantization::DynamicQuantizeLinear;
 use edgeport_ir::ops::defs::tensor::Cast;
-use edgeport_ir::{DType, Graph, Op, QuantGranularity, ValueId};
+use edgeport_ir::{DType, Graph, Op, ValueId};
 
 /// Applies dynamic int8; returns (layer, form) for every quantized layer.
 pub fn apply(g: &mut Graph, layers: &[Layer]) -> Result<Vec<(String, String)>, QuantError> {
@@ -60,8 +60,9 @@ fn matmul_integer(g: &mut Graph, l: &Layer) -> Result<(), QuantError> {
     let codes: Vec<i32> = codes.into_iter().map(i32::from).collect();
     let a = l.act.ok_or_else(|| gerr(&l.name, "no activation input"))?;
     let base = g.value(l.node.out(0)).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
-    let qp = qparams(DType::I8, QuantGranularity::PerAxis { axis: 1 }, scales.clone(), vec![]);
-    let wq = const_codes(g, &format!("{base}_weight_quantized"), DType::I8, vec![k, n], &codes, Some(qp))?;
+    // No `quant` annotation: MatMulInteger reads raw codes and the scale is applied by the Mul
+    // below, so the graph itself carries the parameters (and ONNX can express it).
+    let wq = const_codes(g, &format!("{base}_weight_quantized"), DType::I8, vec![k, n], &codes, None)?;
     let ws = const_f32(g, &format!("{base}_weight_scale"), vec![n], &scales)?;
     let dq_name = unique(g, &format!("{base}_x"));
     let dql = g

@@ -12,10 +12,8 @@ fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= l[i * n + k] * l[j * n + k];
-            }
+            let dot: f64 = l[i * n..i * n + j].iter().zip(&l[j * n..j * n + j]).map(|(x, y)| x * y).sum();
+            let s = a[i * n + j] - dot;
             if i == j {
                 if s <= 0.0 || !s.is_finite() {
                     return None;
@@ -29,92 +27,128 @@ fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
-/// Inverse of `L` (lower triangular).
+/// Inverse of `L` (lower triangular), row by row with contiguous row updates.
 fn tri_inverse(l: &[f64], n: usize) -> Vec<f64> {
     let mut inv = vec![0.0; n * n];
     for i in 0..n {
-        inv[i * n + i] = 1.0 / l[i * n + i];
-        for j in 0..i {
-            let mut s = 0.0;
-            for k in j..i {
-                s += l[i * n + k] * inv[k * n + j];
+        let (done, rest) = inv.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        for k in 0..i {
+            let lik = l[i * n + k];
+            if lik == 0.0 {
+                continue;
             }
-            inv[i * n + j] = -s / l[i * n + i];
+            let src = &done[k * n..k * n + k + 1];
+            for (d, &x) in row[..=k].iter_mut().zip(src) {
+                *d += lik * x;
+            }
         }
+        let d = 1.0 / l[i * n + i];
+        for x in row[..i].iter_mut() {
+            *x *= -d;
+        }
+        row[i] = d;
     }
     inv
 }
 
 /// Upper Cholesky factor `U` of `H^-1` (`H^-1 = U^T U`), with dampening `damp` × mean diagonal.
+///
+/// With `J` the index reversal and `J H J = L L^T`, `H = R R^T` for the upper `R = J L J`, so
+/// `H^-1 = R^-T R^-1` and `U = R^-1 = J L^-1 J`: one Cholesky and one triangular inverse.
 pub fn inverse_factor(h: &[f64], n: usize, damp: f64) -> Option<Vec<f64>> {
-    let mut h = h.to_vec();
+    if h.len() != n.checked_mul(n)? {
+        return None;
+    }
     let mean_diag = (0..n).map(|i| h[i * n + i]).sum::<f64>() / n.max(1) as f64;
     let d = damp * mean_diag.max(1e-12);
+    // J H J with the dampened diagonal.
+    let mut r = vec![0.0; n * n];
     for i in 0..n {
-        if h[i * n + i] == 0.0 {
-            h[i * n + i] = 1.0;
+        for j in 0..n {
+            r[(n - 1 - i) * n + (n - 1 - j)] = h[i * n + j];
         }
-        h[i * n + i] += d;
     }
-    let l = cholesky(&h, n)?;
+    for i in 0..n {
+        if r[i * n + i] == 0.0 {
+            r[i * n + i] = 1.0;
+        }
+        r[i * n + i] += d;
+    }
+    let l = cholesky(&r, n)?;
     let li = tri_inverse(&l, n);
-    // H^-1 = L^-T L^-1.
-    let mut hinv = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut s = 0.0;
-            for k in i..n {
-                s += li[k * n + i] * li[k * n + j];
-            }
-            hinv[i * n + j] = s;
-            hinv[j * n + i] = s;
-        }
-    }
-    let lc = cholesky(&hinv, n)?;
-    // U = Lc^T.
     let mut u = vec![0.0; n * n];
     for i in 0..n {
-        for j in i..n {
-            u[i * n + j] = lc[j * n + i];
+        for j in 0..n {
+            u[(n - 1 - i) * n + (n - 1 - j)] = li[i * n + j];
         }
     }
     Some(u)
 }
 
+/// Columns per lazy-batch step: updates inside a step are immediate, the rest of the matrix
+/// gets the step's accumulated error in one matrix product.
+const STEP: usize = 128;
+
 /// Quantizes `w` (`rows × k`, row-major; each row one output channel, columns along the
 /// reduction axis) in blocks of `block` columns. Returns (codes, scales, zps) with parameters
 /// laid out `[row][block]`.
 pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType, symmetric: bool) -> (Vec<i32>, Vec<f32>, Vec<i32>) {
-    let nb = k.div_ceil(block.max(1));
+    let block = block.max(1);
+    let nb = k.div_ceil(block);
     let mut w = w.to_vec();
     let mut codes = vec![0i32; rows * k];
     let mut scales = vec![1f32; rows * nb];
     let mut zps = vec![0i32; rows * nb];
-    for i in 0..k {
-        let b = i / block;
-        if i % block == 0 {
-            let end = (i + block).min(k);
+    let step = (STEP / block).max(1) * block;
+    let mut b0 = 0;
+    while b0 < k {
+        let b1 = (b0 + step).min(k);
+        let bw = b1 - b0;
+        let mut errs = vec![0.0f64; rows * bw];
+        for i in b0..b1 {
+            let b = i / block;
+            if i % block == 0 {
+                let end = (i + block).min(k);
+                for r in 0..rows {
+                    let seg = &w[r * k + i..r * k + end];
+                    let lo = seg.iter().cloned().fold(f64::INFINITY, f64::min);
+                    let hi = seg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let (s, z) = from_range(lo, hi, d, symmetric);
+                    scales[r * nb + b] = s;
+                    zps[r * nb + b] = z;
+                }
+            }
+            let uii = u[i * k + i];
+            let urow = &u[i * k + i + 1..i * k + b1];
             for r in 0..rows {
-                let seg = &w[r * k + i..r * k + end];
-                let lo = seg.iter().cloned().fold(f64::INFINITY, f64::min);
-                let hi = seg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let (s, z) = from_range(lo, hi, d, symmetric);
-                scales[r * nb + b] = s;
-                zps[r * nb + b] = z;
+                let (s, z) = (scales[r * nb + b], zps[r * nb + b]);
+                let x = w[r * k + i];
+                let q = quant1(x, s, z, d);
+                codes[r * k + i] = q;
+                let err = (x - (q - z) as f64 * s as f64) / uii;
+                errs[r * bw + (i - b0)] = err;
+                for (wj, &uj) in w[r * k + i + 1..r * k + b1].iter_mut().zip(urow) {
+                    *wj -= err * uj;
+                }
             }
         }
-        let uii = u[i * k + i];
-        for r in 0..rows {
-            let (s, z) = (scales[r * nb + b], zps[r * nb + b]);
-            let x = w[r * k + i];
-            let q = quant1(x, s, z, d);
-            codes[r * k + i] = q;
-            let err = (x - (q - z) as f64 * s as f64) / uii;
-            let row = &mut w[r * k..(r + 1) * k];
-            for j in i + 1..k {
-                row[j] -= err * u[i * k + j];
+        if b1 < k {
+            // W[:, b1..] -= E · U[b0..b1, b1..]
+            let e = ndarray::ArrayView2::from_shape((rows, bw), &errs);
+            let ub: Vec<f64> = (b0..b1).flat_map(|i| u[i * k + b1..(i + 1) * k].iter().copied()).collect();
+            let ub = ndarray::ArrayView2::from_shape((bw, k - b1), &ub);
+            if let (Ok(e), Ok(ub)) = (e, ub) {
+                let upd = e.dot(&ub);
+                for r in 0..rows {
+                    let dst = &mut w[r * k + b1..(r + 1) * k];
+                    for (x, &v) in dst.iter_mut().zip(upd.row(r)) {
+                        *x -= v;
+                    }
+                }
             }
         }
+        b0 = b1;
     }
     (codes, scales, zps)
 }
@@ -122,6 +156,38 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inverse_factor_is_the_upper_cholesky_of_the_inverse() {
+        let n = 5;
+        let mut h = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] = 1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        let u = inverse_factor(&h, n, 0.0).unwrap();
+        // U^T U H = I, U upper triangular.
+        for i in 0..n {
+            for j in 0..i {
+                assert_eq!(u[i * n + j], 0.0);
+            }
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let mut s = 0.0;
+                for a in 0..n {
+                    let mut utu = 0.0;
+                    for b in 0..n {
+                        utu += u[b * n + i] * u[b * n + a];
+                    }
+                    s += utu * h[a * n + j];
+                }
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((s - want).abs() < 1e-9, "({i},{j}) {s}");
+            }
+        }
+    }
 
     #[test]
     fn gptq_beats_rounding_on_correlated_inputs() {

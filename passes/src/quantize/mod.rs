@@ -9,13 +9,16 @@
 //!
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
+//! `embeddings.rs` (per-row int8 Gather tables), `int_matmul.rs` (MatMulInteger form),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
 pub mod dynamic;
+pub mod embeddings;
 pub mod error;
 pub mod float16;
 pub mod gptq;
+pub mod int_matmul;
 pub mod layers;
 pub mod metrics;
 pub mod params;
@@ -31,8 +34,8 @@ pub use qdq::strip_annotations;
 
 use crate::{Context, Dce, Pass};
 use edgeport_eval::Value;
-use edgeport_ir::Graph;
-use std::collections::HashSet;
+use edgeport_ir::{DType, Graph};
+use std::collections::{HashMap, HashSet};
 
 /// The quantization mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +101,12 @@ pub struct Options {
     pub exclude: Vec<String>,
     /// Histogram bins.
     pub bins: usize,
+    /// Static int8 activation storage: U8 asymmetric (onnxruntime's default) or I8
+    /// asymmetric (TFLite's integer kernels need int8 activations with int8 weights).
+    pub act_dtype: DType,
+    /// Static int8: quantize every op with an integer kernel and the graph outputs too
+    /// (full-integer targets), not only Conv/Gemm/MatMul inputs and outputs.
+    pub full_integer: bool,
 }
 
 impl Default for Options {
@@ -115,6 +124,8 @@ impl Default for Options {
             int32_bias: true,
             exclude: Vec::new(),
             bins: 2048,
+            act_dtype: DType::U8,
+            full_integer: false,
         }
     }
 }
@@ -196,8 +207,16 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             if calib.is_empty() {
                 return Err(QuantError::Calibration("static int8 needs at least one calibration sample".into()));
             }
+            let mut ranges = static_int8::activation_points(g, &compute);
+            if o.full_integer {
+                for v in static_int8::full_integer_points(g) {
+                    if !ranges.contains(&v) {
+                        ranges.push(v);
+                    }
+                }
+            }
             let req = calib::Request {
-                ranges: static_int8::activation_points(g, &compute),
+                ranges,
                 channel_means: if o.bias_correction {
                     compute
                         .iter()
@@ -215,7 +234,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 per_tensor: o.per_tensor,
                 int32_bias: o.int32_bias,
                 bias_correction: o.bias_correction,
-                ..Default::default()
+                act_dtype: o.act_dtype,
+                full_integer: o.full_integer,
             };
             let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {
                 let check = if check.is_empty() { &calib[..calib.len().min(8)] } else { check };
@@ -229,21 +249,39 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
             }
+            if !o.full_integer {
+                let mms: Vec<_> = compute
+                    .iter()
+                    .filter(|l| l.kind == layers::Kind::MatMul && l.w_shape.len() == 2)
+                    .map(|l| l.node)
+                    .collect();
+                int_matmul::rewrite(g, &mms)?;
+            }
+            let mut tables = HashMap::new();
+            for l in layers.iter().filter(|l| l.kind == layers::Kind::Gather) {
+                tables.insert(l.name.clone(), embeddings::int8_rows(g, l)?);
+            }
             let q: HashSet<&str> = info.quantized_layers.iter().map(|s| s.as_str()).collect();
+            let qa: HashSet<&str> = info.act_layers.iter().map(|s| s.as_str()).collect();
+            let wname = if o.per_tensor { "int8 (per-tensor weights)" } else { "int8" };
             for l in &all_layers {
-                if l.kind == layers::Kind::Gather {
-                    continue;
-                }
                 let mut r = float_row(l);
-                if q.contains(l.name.as_str()) {
-                    r.precision = if o.per_tensor {
-                        "int8 (per-tensor weights)".into()
-                    } else {
-                        "int8".into()
-                    };
+                if let Some(t) = tables.get(&l.name) {
+                    r.precision = t.clone();
+                } else if qa.contains(l.name.as_str()) {
+                    r.precision = wname.into();
+                } else if q.contains(l.name.as_str()) {
+                    r.precision = format!("{wname} weights, float activations");
                 }
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);
+            }
+            let kept = q.len() - qa.len();
+            if kept > 0 {
+                report.warnings.push(format!(
+                    "mixed precision: {kept} of {} layers keep float activations (int8 weights) to meet the error budget",
+                    q.len()
+                ));
             }
             if info.activations == 0 {
                 report

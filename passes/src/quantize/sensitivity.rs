@@ -1,6 +1,13 @@
-//! Mixed precision: the sensitivity of each layer (output cosine to the float model with only
-//! that layer quantized), then the most sensitive layers are kept float one by one until the
-//! whole model meets the budget (`min_cosine` and/or `max_error`).
+//! Mixed precision: every weight stays int8; activations are chosen per group of layers that
+//! read the same activation (Q/K/V projections share theirs). The sensitivity of a group is the
+//! output cosine to the float model with all weights int8 and only that group's activations
+//! quantized; the most sensitive groups keep float activations until the whole model meets the
+//! budget (`min_cosine` and/or `max_error`). Keeping an activation float keeps the int8 weight
+//! (DequantizeLinear → float op), so the size does not change.
+//!
+//! To save evaluator runs, groups are dropped in sensitivity order in steps sized by their
+//! predicted gain (the cosine each costs over the weights-only model), and each step is
+//! measured.
 
 use crate::quantize::calib::Calibration;
 use crate::quantize::error::QuantError;
@@ -9,7 +16,7 @@ use crate::quantize::metrics::{Metrics, compare};
 use crate::quantize::run_all;
 use crate::quantize::static_int8::{StaticOptions, apply};
 use edgeport_eval::Value;
-use edgeport_ir::{Graph, NodeId};
+use edgeport_ir::{Graph, NodeId, ValueId};
 use std::collections::{HashMap, HashSet};
 
 fn quantized_metrics(
@@ -31,10 +38,22 @@ fn meets(m: &Metrics, min_cos: Option<f64>, max_err: Option<f64>) -> bool {
     min_cos.is_none_or(|c| m.cosine >= c) && max_err.is_none_or(|e| m.max_abs <= e)
 }
 
-/// Layers kept float, each layer's sensitivity, and the metrics of the final mix.
-type FloatChoice = (HashSet<NodeId>, HashMap<NodeId, f64>, Metrics);
+/// The layers whose activations are quantized, each layer's sensitivity and the final figures.
+type ActChoice = (HashSet<NodeId>, HashMap<NodeId, f64>, Metrics);
 
-/// Returns the layers to quantize, each layer's sensitivity and the final figures.
+/// Groups of layers reading the same activation (a layer without one is its own group).
+fn groups(layers: &[Layer]) -> Vec<Vec<NodeId>> {
+    let mut by_act: Vec<(Option<ValueId>, Vec<NodeId>)> = Vec::new();
+    for l in layers {
+        match by_act.iter_mut().find(|(a, _)| a.is_some() && *a == l.act) {
+            Some((_, v)) => v.push(l.node),
+            None => by_act.push((l.act, vec![l.node])),
+        }
+    }
+    by_act.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Chooses which layers keep float activations so that the budget holds.
 pub fn mixed_precision(
     g: &Graph,
     layers: &[Layer],
@@ -43,37 +62,59 @@ pub fn mixed_precision(
     check: &[Vec<Value>],
     min_cos: Option<f64>,
     max_err: Option<f64>,
-) -> Result<FloatChoice, QuantError> {
+) -> Result<ActChoice, QuantError> {
     if check.is_empty() {
         return Err(QuantError::Calibration(
             "mixed precision needs samples to measure the output error".into(),
         ));
     }
     let reference = run_all(g, check)?;
-    let mut sens = HashMap::new();
-    for l in layers {
-        let one: HashSet<NodeId> = [l.node].into_iter().collect();
-        let m = quantized_metrics(g, layers, cal, so, &one, check, &reference)?;
-        sens.insert(l.node, m.cosine);
-    }
-    let mut order: Vec<NodeId> = layers.iter().map(|l| l.node).collect();
-    order.sort_by(|a, b| sens[a].partial_cmp(&sens[b]).unwrap_or(std::cmp::Ordering::Equal));
     let mut include: HashSet<NodeId> = layers.iter().map(|l| l.node).collect();
     let mut m = quantized_metrics(g, layers, cal, so, &include, check, &reference)?;
-    for n in order {
-        if meets(&m, min_cos, max_err) {
-            break;
+    let mut sens = HashMap::new();
+    let gs = groups(layers);
+    let mut gsens: Vec<(f64, usize)> = Vec::with_capacity(gs.len());
+    for (i, grp) in gs.iter().enumerate() {
+        let one: HashSet<NodeId> = grp.iter().copied().collect();
+        let mg = quantized_metrics(g, layers, cal, so, &one, check, &reference)?;
+        for n in grp {
+            sens.insert(*n, mg.cosine);
         }
-        include.remove(&n);
-        if include.is_empty() {
-            return Err(QuantError::NothingToQuantize(format!(
-                "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with a single quantized layer"
-            )));
+        gsens.push((mg.cosine, i));
+    }
+    if meets(&m, min_cos, max_err) {
+        return Ok((include, sens, m));
+    }
+    // With no activation quantized at all (weights only): the floor of what mixed precision reaches.
+    let floor = quantized_metrics(g, layers, cal, so, &HashSet::new(), check, &reference)?;
+    if !meets(&floor, min_cos, max_err) {
+        return Err(QuantError::NothingToQuantize(format!(
+            "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with every activation float and int8 weights (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
+            floor.cosine, floor.max_abs
+        )));
+    }
+    gsens.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut next = 0;
+    while !meets(&m, min_cos, max_err) && next < gsens.len() {
+        // Drop groups until their predicted gain covers the cosine deficit (at least one).
+        let deficit = min_cos.map_or(0.0, |c| (c - m.cosine).max(0.0));
+        let mut gain = 0.0;
+        loop {
+            let Some(&(c, gi)) = gsens.get(next) else { break };
+            for n in gs.get(gi).into_iter().flatten() {
+                include.remove(n);
+            }
+            gain += (floor.cosine - c).max(0.0);
+            next += 1;
+            if gain >= deficit {
+                break;
+            }
         }
         m = quantized_metrics(g, layers, cal, so, &include, check, &reference)?;
     }
     if !meets(&m, min_cos, max_err) {
-        return Err(QuantError::NothingToQuantize("the error budget cannot be met".into()));
+        m = floor;
+        include.clear();
     }
     Ok((include, sens, m))
 }

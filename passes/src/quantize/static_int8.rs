@@ -24,11 +24,14 @@ pub struct StaticOptions {
     pub method: Method,
     /// One scale per weight tensor instead of per output channel.
     pub per_tensor: bool,
-    /// Activation storage type (U8 asymmetric or I8 symmetric).
+    /// Activation storage type (U8 or I8, asymmetric).
     pub act_dtype: DType,
     /// Quantize biases to int32 (otherwise they stay float).
     pub int32_bias: bool,
     pub bias_correction: bool,
+    /// Also quantize the outputs of every op with an integer kernel and the graph outputs
+    /// (full-integer targets such as TFLite).
+    pub full_integer: bool,
 }
 
 impl Default for StaticOptions {
@@ -39,13 +42,22 @@ impl Default for StaticOptions {
             act_dtype: DType::U8,
             int32_bias: true,
             bias_correction: true,
+            full_integer: false,
         }
     }
 }
 
 /// The value after a layer that gets its output QDQ: the layer output, or the output of a
-/// Relu/Clip that is its only consumer. `None` when that value is a graph output.
+/// Relu/Clip that is its only consumer. `None` when that value is a graph output, and for
+/// MatMul: in transformers a MatMul output feeds a bias Add and the residual stream, whose
+/// outlier channels (±190 next to ±4 in MiniLM's FFN outputs) a per-tensor 8-bit step erases
+/// (measured: these points alone take MiniLM from 0.975 to 0.862 cosine); runtimes run
+/// DequantizeLinear→MatMul without an output QuantizeLinear as an integer MatMul with a float
+/// output (onnxruntime's MatMulIntegerToFloat).
 pub fn output_point(g: &Graph, l: &Layer) -> Option<ValueId> {
+    if l.kind == Kind::MatMul {
+        return None;
+    }
     let mut v = l.node.out(0);
     let cons = g.consumers(v);
     if cons.len() == 1 && !g.is_output(v) {
@@ -55,6 +67,76 @@ pub fn output_point(g: &Graph, l: &Layer) -> Option<ValueId> {
         }
     }
     (!g.is_output(v)).then_some(v)
+}
+
+/// Ops with integer kernels in full-integer targets (TFLite): their outputs get a QDQ too.
+fn integer_capable(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Add(_)
+            | Op::Sub(_)
+            | Op::Mul(_)
+            | Op::Concat(_)
+            | Op::MaxPool(_)
+            | Op::AveragePool(_)
+            | Op::GlobalAveragePool(_)
+            | Op::GlobalMaxPool(_)
+            | Op::ReduceMean(_)
+            | Op::Sigmoid(_)
+            | Op::HardSigmoid(_)
+            | Op::HardSwish(_)
+            | Op::Relu(_)
+            | Op::Clip(_)
+            | Op::Resize(_)
+            | Op::Softmax(_)
+    )
+}
+
+/// Full-integer activation points besides the layers' own: the output of every op with an
+/// integer kernel whose inputs are all float activations or constants (moved past a Relu/Clip
+/// that is its only consumer, which the kernel fuses), graph outputs included.
+pub fn full_integer_points(g: &Graph) -> Vec<ValueId> {
+    let Ok(order) = g.topo_order() else { return Vec::new() };
+    let is_f32 = |v: ValueId| {
+        g.value(v)
+            .and_then(|x| x.ty.as_ref())
+            .and_then(|t| t.as_tensor())
+            .is_some_and(|t| t.dtype == DType::F32)
+    };
+    let mut out = Vec::new();
+    for id in order {
+        let node = g.node(id);
+        if !integer_capable(&node.op) && !matches!(node.op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_)) {
+            continue;
+        }
+        let y = id.out(0);
+        if !is_f32(y) {
+            continue;
+        }
+        // A Relu/Clip right after a fusing op is covered by that op's point.
+        if matches!(node.op, Op::Relu(_) | Op::Clip(_))
+            && let Some(Some(x)) = g.inputs_of(id).first().copied()
+            && let Some(p) = g.get(x.node)
+            && (matches!(p.op, Op::Add(_) | Op::Sub(_) | Op::Mul(_) | Op::Conv(_) | Op::Gemm(_)))
+            && g.consumers(x).len() == 1
+            && !g.is_output(x)
+        {
+            continue;
+        }
+        let mut v = y;
+        let cons = g.consumers(v);
+        if !matches!(node.op, Op::Relu(_) | Op::Clip(_))
+            && cons.len() == 1
+            && !g.is_output(v)
+            && matches!(g.node(cons[0].0).op, Op::Relu(_) | Op::Clip(_))
+        {
+            v = cons[0].0.out(0);
+        }
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 /// The activations to calibrate for the given layers.
@@ -165,30 +247,45 @@ fn bias_shift(l: &Layer, err: &[f64], mean: &[f64], groups: usize) -> Option<Vec
 /// What static quantization did.
 #[derive(Clone, Debug, Default)]
 pub struct StaticInfo {
+    /// Layers with int8 weights.
     pub quantized_layers: Vec<String>,
+    /// Layers whose activations are int8 too.
+    pub act_layers: Vec<String>,
     pub activations: usize,
     pub int32_biases: usize,
     pub corrected_biases: usize,
 }
 
-/// Quantizes the layers in `include` (all when `None`) with calibrated ranges.
+/// Quantizes the weights of every layer in `layers`, and the activations of the layers in
+/// `act_include` (all when `None`) with calibrated ranges; the others keep float activations
+/// (int8 weights behind a DequantizeLinear: mixed precision that keeps the size).
 pub fn apply(
     g: &mut Graph,
     layers: &[Layer],
     cal: &Calibration,
     o: &StaticOptions,
-    include: Option<&HashSet<NodeId>>,
+    act_include: Option<&HashSet<NodeId>>,
 ) -> Result<StaticInfo, QuantError> {
-    let chosen: Vec<&Layer> = layers
+    let all: Vec<&Layer> = layers.iter().filter(|l| l.kind != Kind::Gather).collect();
+    let chosen: Vec<&Layer> = all
         .iter()
-        .filter(|l| l.kind != Kind::Gather && include.is_none_or(|s| s.contains(&l.node)))
+        .copied()
+        .filter(|l| act_include.is_none_or(|s| s.contains(&l.node)))
         .collect();
     let mut info = StaticInfo::default();
     // Activation parameters.
     let levels = (qrange(o.act_dtype).1 - qrange(o.act_dtype).0) as f64;
-    let symmetric = o.act_dtype == DType::I8;
+    // Activations are asymmetric in both storage types (TFLite int8 kernels take any zero point).
+    let symmetric = false;
     let mut params: HashMap<ValueId, (f32, i32)> = HashMap::new();
-    let points = activation_points(g, &chosen.iter().map(|l| (*l).clone()).collect::<Vec<_>>());
+    let mut points = activation_points(g, &chosen.iter().map(|l| (*l).clone()).collect::<Vec<_>>());
+    if o.full_integer {
+        for v in full_integer_points(g) {
+            if !points.contains(&v) {
+                points.push(v);
+            }
+        }
+    }
     for &v in &points {
         let Some(h) = cal.hists.get(&v) else { continue };
         let (lo, hi) = estimate(h, o.method, levels);
@@ -198,9 +295,12 @@ pub fn apply(
         params.insert(v, from_range(lo, hi, o.act_dtype, symmetric));
     }
     // Weights and biases first (they read the original activation ids).
-    for l in &chosen {
+    for l in &all {
         let (_, wscales, err) = int8_weight(g, l, o.per_tensor)?;
         info.quantized_layers.push(l.name.clone());
+        if act_include.is_none_or(|s| s.contains(&l.node)) {
+            info.act_layers.push(l.name.clone());
+        }
         let Some(bslot) = l.bias_slot else { continue };
         let Some(bv) = g.inputs_of(l.node).get(bslot).copied().flatten() else {
             continue;
@@ -225,7 +325,7 @@ pub fn apply(
                 corrected = true;
             }
         }
-        let sx = l.act.and_then(|a| params.get(&a)).map(|p| p.0);
+        let sx = l.act.filter(|a| points.contains(a)).and_then(|a| params.get(&a)).map(|p| p.0);
         let bname = g.value(bv).map(|v| v.name.clone()).unwrap_or_else(|| format!("{}_bias", l.name));
         let new_b = match sx {
             Some(sx) if o.int32_bias => {
@@ -262,13 +362,30 @@ pub fn apply(
         };
         g.set_input(l.node, bslot, Some(new_b)).map_err(|e| gerr(&l.name, e))?;
     }
-    // Activations: one QDQ per value, every consumer rewired (graph outputs keep the float).
+    // Activations: one QDQ per value, every consumer rewired; a graph output is rewired to the
+    // DequantizeLinear output, which takes over its name.
     for v in points {
         let Some(&(s, z)) = params.get(&v) else { continue };
         let consumers = g.consumers(v);
         let dq = qdq(g, v, s, z, o.act_dtype)?;
         for (c, slot) in consumers {
             g.set_input(c, slot, Some(dq)).map_err(|e| gerr(&g.node(c).name.clone(), e))?;
+        }
+        if g.is_output(v) {
+            let name = g.value(v).map(|x| x.name.clone()).unwrap_or_default();
+            let outs: Vec<(String, ValueId)> = g
+                .outputs()
+                .iter()
+                .map(|(n, x)| (n.clone(), if *x == v { dq } else { *x }))
+                .collect();
+            g.set_outputs(outs).map_err(|e| gerr(&name, e))?;
+            let inner = crate::quantize::qdq::unique(g, &format!("{name}_float"));
+            if let Some(x) = g.value_mut(v) {
+                x.name = inner;
+            }
+            if let Some(x) = g.value_mut(dq) {
+                x.name = name;
+            }
         }
         info.activations += 1;
     }

@@ -164,12 +164,10 @@ impl Lower {
                         ..Default::default()
                     });
                 }
-                if c.value.quant.is_some() {
-                    self.problem(
-                        &node.name,
-                        "Constant",
-                        "quantization parameters on constants are not expressible in ONNX (insert DequantizeLinear first)",
-                    );
+                if let Some(q) = &c.value.quant
+                    && let Err(why) = super::quant_note::carried_by_qdq(g, id.out(0), q)
+                {
+                    self.problem(&node.name, "Constant", format!("quantization parameters on this constant: {why}"));
                 }
                 continue;
             }
@@ -207,12 +205,11 @@ impl Lower {
                 });
             }
             for (p, v) in node.outputs.iter().enumerate() {
-                if v.quant.is_some() {
-                    self.problem(
-                        &node.name,
-                        &op_name,
-                        format!("output {p} carries quantization parameters, not expressible in ONNX"),
-                    );
+                if let Some(q) = &v.quant
+                    && !matches!(node.op, Op::QuantizeLinear(_) | Op::DynamicQuantizeLinear(_))
+                    && let Err(why) = super::quant_note::carried_by_qdq(g, id.out(p), q)
+                {
+                    self.problem(&node.name, &op_name, format!("quantization parameters on output {p}: {why}"));
                 }
             }
             let (domain, version) = match &node.op {

@@ -9,6 +9,7 @@
 mod lower;
 mod names;
 mod ops;
+mod quant_note;
 #[rustfmt::skip]
 pub mod opsets;
 mod write;

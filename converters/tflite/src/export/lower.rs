@@ -558,10 +558,14 @@ impl<'g> Lower<'g> {
                 Err(LErr::Upstream) => continue,
             };
             let perm = if self.opts.nhwc_io && r == 4 { to_last(r) } else { ident(r) };
+            let n = self.vname(v);
+            let v = match super::ops::quant::int_input(self, v) {
+                Some(q) => q,
+                None => v,
+            };
             match self.out(v, perm) {
                 Ok(t) => {
                     self.m.inputs.push(t);
-                    let n = self.vname(v);
                     self.m.sig_inputs.push((n, t));
                 }
                 Err(LErr::Msg(m)) => self.issues.push(format!("input {}: {m}", self.vname(v))),
@@ -597,6 +601,10 @@ impl<'g> Lower<'g> {
         let outs: Vec<(String, ValueId)> = self.g.outputs().to_vec();
         let mut taken: HashSet<i32> = self.m.inputs.iter().copied().collect();
         for (name, v) in outs {
+            let v = match self.dq.get(&v) {
+                Some(&q) if self.opts.int8_io => q,
+                _ => v,
+            };
             let res = (|| -> LResult<i32> {
                 let rank = self.rank(v)?;
                 let want = match self.perm_of(v) {

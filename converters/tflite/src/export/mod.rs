@@ -35,6 +35,10 @@ pub struct TfliteExportOptions {
     pub f16_weights: bool,
     /// Use the buffer offset scheme (data after the flatbuffer) even below 2 GB.
     pub external_buffers: bool,
+    /// Integer graph I/O for quantized graphs: an input read only by a QuantizeLinear becomes
+    /// that integer tensor, an output written by a DequantizeLinear its integer input (for
+    /// full-integer targets: NNAPI, Edge TPU, microcontrollers).
+    pub int8_io: bool,
 }
 
 /// What an export wrote.

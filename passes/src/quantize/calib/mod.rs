@@ -127,7 +127,8 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
             if k == 0 || k > MAX_GRAM {
                 continue;
             }
-            let xs: Vec<f32> = a.iter().copied().collect();
+            let rows = a.len() / k;
+            let Ok(x) = a.into_shape_with_order((rows, k)) else { continue };
             let gm = cal.grams.entry(v).or_insert_with(|| Gram {
                 k,
                 xtx: vec![0.0; k * k],
@@ -136,19 +137,13 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
             if gm.k != k {
                 continue;
             }
-            for row in xs.chunks_exact(k) {
-                for (i, &xi) in row.iter().enumerate() {
-                    if xi == 0.0 {
-                        continue;
-                    }
-                    let xi = xi as f64;
-                    let dst = &mut gm.xtx[i * k..(i + 1) * k];
-                    for (d, &xj) in dst.iter_mut().zip(row) {
-                        *d += xi * xj as f64;
-                    }
-                }
-                gm.rows += 1;
+            // X^T X of this sample in f32 (a blocked sgemm), summed over samples in f64.
+            let x = x.as_standard_layout();
+            let part = x.t().dot(&x);
+            for (d, &p) in gm.xtx.iter_mut().zip(part.iter()) {
+                *d += p as f64;
             }
+            gm.rows += rows as u64;
         }
         cal.samples += 1;
     }

@@ -203,9 +203,6 @@ pub(crate) fn conv(cx: &mut Lower, id: NodeId, c: &edgeport_ir::ops::defs::nn::C
             cx.const_f32(&format!("{name}_bias"), &[o], &z)
         }
     };
-    if integer && g > 1 && !(i_per_g == 1 && g == cin) {
-        return err("grouped integer convolution is not exported");
-    }
     let (act, yv) = cx.fuse_activation(id);
     let yt = cx.out(yv, perm)?;
     let depthwise = g > 1 && i_per_g == 1 && g == cin;
@@ -252,8 +249,24 @@ fn grouped(cx: &mut Lower, xt: i32, w: ValueId, bias: i32, yt: i32, g: i64, padd
     let out_dims: Vec<i64> = cx.m.tensors[yt as usize].shape.iter().map(|&d| d as i64).collect();
     let ty = cx.m.tensors[xt as usize].ty;
     let axis = cx.const_i32(&format!("{name}_split_axis"), &[3]);
+    // Integer form: the split parts keep the input's parameters, each group's output gets
+    // the output's (so CONCATENATION needs no rescale), weights and int32 biases their slice of
+    // the per-channel scales.
+    let in_q = cx.m.tensors[xt as usize].quant.clone();
+    let out_q = cx.m.tensors[yt as usize].quant.clone();
+    let w_q = cx.qp.get(&cx.res(w)).cloned();
+    let integer = wt.dtype != DType::F32 && wt.dtype != DType::F16;
+    if integer && (in_q.is_none() || out_q.is_none() || w_q.is_none()) {
+        return err("grouped integer convolution without quantization parameters");
+    }
     let parts: Vec<i32> = (0..g)
-        .map(|k| cx.tensor(&format!("{name}_in{k}"), &[in_dims[0], in_dims[1], in_dims[2], ipg as i64], ty))
+        .map(|k| {
+            let t = cx.tensor(&format!("{name}_in{k}"), &[in_dims[0], in_dims[1], in_dims[2], ipg as i64], ty);
+            if let Some(x) = cx.m.tensors.get_mut(t as usize) {
+                x.quant = in_q.clone();
+            }
+            t
+        })
         .collect();
     cx.emit(
         B::SPLIT,
@@ -275,6 +288,25 @@ fn grouped(cx: &mut Lower, xt: i32, w: ValueId, bias: i32, yt: i32, g: i64, padd
             None => return err("weights are shorter than their shape"),
         };
         let wtype = super::super::lower::tensor_type(wt.dtype)?;
+        let slice_q = |q: &super::super::model::TQuant| {
+            let pick = |v: &[f32]| {
+                if v.len() == o {
+                    v[k * og..(k + 1) * og].to_vec()
+                } else {
+                    v.to_vec()
+                }
+            };
+            let zp = if q.zero_point.len() == o {
+                q.zero_point[k * og..(k + 1) * og].to_vec()
+            } else {
+                q.zero_point.clone()
+            };
+            super::super::model::TQuant {
+                scale: pick(&q.scale),
+                zero_point: zp,
+                quantized_dimension: 0,
+            }
+        };
         let wk = cx.const_tensor(
             &format!("{name}_w{k}"),
             &[og as i64, kh as i64, kw as i64, ipg as i64],
@@ -287,15 +319,37 @@ fn grouped(cx: &mut Lower, xt: i32, w: ValueId, bias: i32, yt: i32, g: i64, padd
                 to_f16: false,
             },
         );
+        let bias_q = cx.m.tensors.get(bias as usize).and_then(|t| t.quant.clone());
         let bk = match &bias_data {
             Some(d) if d.len() == o * 4 => {
                 let b = d.bytes();
                 let v = b[k * og * 4..(k + 1) * og * 4].to_vec();
-                cx.const_tensor(&format!("{name}_b{k}"), &[og as i64], TensorType::FLOAT32, BufData::Owned(v))
+                let bty = if integer { TensorType::INT32 } else { TensorType::FLOAT32 };
+                let t = cx.const_tensor(&format!("{name}_b{k}"), &[og as i64], bty, BufData::Owned(v));
+                if let (Some(q), Some(x)) = (&bias_q, cx.m.tensors.get_mut(t as usize)) {
+                    x.quant = Some(slice_q(q));
+                }
+                t
             }
+            _ if integer => -1,
             _ => cx.const_f32(&format!("{name}_b{k}"), &[og as i64], &vec![0f32; og]),
         };
+        if let (Some(q), Some(x)) = (&w_q, cx.m.tensors.get_mut(wk as usize)) {
+            let tq = super::super::model::TQuant {
+                scale: q.scale.clone(),
+                zero_point: if q.zero_point.is_empty() {
+                    vec![0; q.scale.len()]
+                } else {
+                    q.zero_point.clone()
+                },
+                quantized_dimension: 0,
+            };
+            x.quant = Some(slice_q(&tq));
+        }
         let yk = cx.tensor(&format!("{name}_out{k}"), &[out_dims[0], out_dims[1], out_dims[2], og as i64], ty);
+        if let Some(x) = cx.m.tensors.get_mut(yk as usize) {
+            x.quant = out_q.clone();
+        }
         let o_ = opts(O::Conv2DOptions)
             .with(0, Field::I8(padding))
             .with(1, Field::I32(win.strides[1] as i32))
