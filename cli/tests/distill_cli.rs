@@ -25,6 +25,7 @@ fn pruned_teacher(dir: &Path) -> PathBuf {
             criterion: Criterion::L1,
             keep: vec![],
             global: false,
+            round_to: 8,
         },
         dry_run: false,
     })

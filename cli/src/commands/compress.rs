@@ -119,6 +119,7 @@ fn run_in(a: &CompressArgs, obs: &mut dyn Observer, work: &Path) -> Result<Compr
             criterion: a.criterion,
             keep: vec![],
             global: false,
+            round_to: 8,
         },
         dry_run: false,
     })?;

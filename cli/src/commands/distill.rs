@@ -235,6 +235,7 @@ pub fn run(a: &DistillArgs, obs: &mut dyn Observer) -> Result<DistillReport, Com
     let settings = ExportSettings {
         opset: None,
         nhwc_io: false,
+        f16_weights: false,
     };
     let problems = formats::check(&trained, &out_fmt, &settings);
     if !problems.is_empty() {

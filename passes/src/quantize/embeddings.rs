@@ -33,7 +33,7 @@ pub fn int8_rows(g: &mut Graph, l: &Layer) -> Result<String, QuantError> {
     let w = float_const(g, l.weight)
         .and_then(|t| t.to_f64_vec())
         .ok_or_else(|| gerr(&l.name, "table is not a readable float constant"))?;
-    if w.len() != rows.checked_mul(dim).unwrap_or(usize::MAX) {
+    if w.len() != rows.saturating_mul(dim) {
         return Err(gerr(&l.name, "table data does not match its shape"));
     }
     let ids = g

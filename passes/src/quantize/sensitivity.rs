@@ -99,8 +99,7 @@ pub fn mixed_precision(
         // Drop groups until their predicted gain covers the cosine deficit (at least one).
         let deficit = min_cos.map_or(0.0, |c| (c - m.cosine).max(0.0));
         let mut gain = 0.0;
-        loop {
-            let Some(&(c, gi)) = gsens.get(next) else { break };
+        while let Some(&(c, gi)) = gsens.get(next) {
             for n in gs.get(gi).into_iter().flatten() {
                 include.remove(n);
             }
