@@ -191,10 +191,7 @@ fn digits_tflite_full_integer_keeps_top1() {
     })
     .unwrap();
     let counts = op_counts(&out_io);
-    assert!(
-        !counts.iter().any(|(k, _)| k == "DEQUANTIZE" || k == "QUANTIZE"),
-        "{counts:?}"
-    );
+    assert!(!counts.iter().any(|(k, _)| k == "DEQUANTIZE" || k == "QUANTIZE"), "{counts:?}");
 }
 
 #[test]
