@@ -13,7 +13,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace --quiet
+cargo test --workspace --quiet --no-fail-fast
 if [ -f tests/ort_suite.py ]; then
   echo "== onnxruntime round-trip suite"
   bash tests/ort_run.sh
@@ -24,4 +24,9 @@ echo "== TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
 echo "== Caffe/MXNet/Paddle fixtures → ONNX (onnxruntime) and TFLite (ai-edge-litert) vs the frameworks' outputs"
 "$root/.cache/venv/bin/python" tests/frameworks/e2e_check.py \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/frameworks_e2e"
+echo "== PyTorch fixtures (.pt2, TorchScript) → ONNX and TFLite vs torch eager's outputs"
+"$root/.cache/venv/bin/python" tests/fixtures/pytorch/check_e2e.py "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport"
+echo "== TF/Keras fixtures (.pb, SavedModel, .tflite) → ONNX, TFLite and the evaluator vs TF's outputs"
+"$root/.cache/venv/bin/python" tests/fixtures/tensorflow/check_e2e.py \
+  --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tf_e2e"
 bash tests/conformance_counts.sh
