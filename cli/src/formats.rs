@@ -39,8 +39,9 @@ pub struct Format {
     pub provider: Provider,
 }
 
-/// Export settings shared by backends.
-#[derive(Debug, Clone)]
+/// Export settings shared by backends (the default: the backend's own opset, layouts and
+/// weight types as they are).
+#[derive(Debug, Clone, Default)]
 pub struct ExportSettings {
     pub opset: Option<i64>,
     /// TFLite: make rank-≥3 inputs and outputs channels-last (NHWC).

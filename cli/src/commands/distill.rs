@@ -232,11 +232,7 @@ pub fn run(a: &DistillArgs, obs: &mut dyn Observer) -> Result<DistillReport, Com
     let (trained, rep) = edgeport_train::distill(&teacher, &student, &tt, &st, &a.cfg, obs).map_err(train_err)?;
     let v = edgeport_ir::validate::validate(&trained)
         .map_err(|e| CommandError::Unsupported(format!("{}: after training: {e}", a.student.display())))?;
-    let settings = ExportSettings {
-        opset: None,
-        nhwc_io: false,
-        f16_weights: false,
-    };
+    let settings = ExportSettings::default();
     let problems = formats::check(&trained, &out_fmt, &settings);
     if !problems.is_empty() {
         return Err(CommandError::Unsupported(format!(

@@ -159,11 +159,7 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
         edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("{}: after pruning: {e}", a.input.display())))?;
     let mut written = None;
     if let (Some(o), Some(fmt), false) = (&a.output, &out_fmt, a.dry_run) {
-        let settings = ExportSettings {
-            opset: None,
-            nhwc_io: false,
-            f16_weights: false,
-        };
+        let settings = ExportSettings::default();
         let problems = formats::check(&g, fmt, &settings);
         if !problems.is_empty() {
             return Err(CommandError::Unsupported(format!(

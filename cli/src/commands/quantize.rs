@@ -274,8 +274,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("quantized graph is invalid: {e}")))?;
     let settings = ExportSettings {
         opset,
-        nhwc_io: false,
-        f16_weights: false,
+        ..Default::default()
     };
     let topts = edgeport_tflite::export::TfliteExportOptions {
         f16_weights: tflite_f16,
