@@ -17,13 +17,12 @@
 
 use crate::dtype::DType;
 use crate::graph::Graph;
-use crate::tensor::{Bytes, Tensor, TensorData};
+use crate::tensor::{Tensor, TensorData};
 use crate::text::{ParseError, PrintOptions, parse_graph_with_weights, print_graph_split};
 use safetensors::tensor::{Dtype as StDtype, SafeTensors, View};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Tensors with more elements than this go to `weights.safetensors`.
 pub const INLINE_LIMIT: usize = 16;
@@ -162,27 +161,14 @@ pub fn write_bundle(g: &Graph, dir: &Path) -> Result<(), BundleError> {
 }
 
 /// A memory map shared by the constants that point into it.
-struct MapOwner(memmap2::Mmap);
-
-impl AsRef<[u8]> for MapOwner {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 /// Reads the weights file of a bundle: every tensor borrows the memory map.
 pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, BundleError> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    // SAFETY: a read-only map of a file we only read. Like every memory-mapped reader, this
-    // assumes nobody truncates the file while the graph is alive.
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io(path))?;
-    let owner: Arc<MapOwner> = Arc::new(MapOwner(map));
+    let map = crate::mapped::MappedFile::open(path).map_err(io(path))?;
     let werr = |msg: String| BundleError::Weights {
         path: path.to_path_buf(),
         msg,
     };
-    let st = SafeTensors::deserialize(&owner.0).map_err(|e| werr(e.to_string()))?;
-    let base = owner.0.as_ptr() as usize;
+    let st = SafeTensors::deserialize((*map).as_ref()).map_err(|e| werr(e.to_string()))?;
     let mut out = HashMap::new();
     for (key, view) in st.iter() {
         let dtype = from_safetensors_dtype(view.dtype()).ok_or_else(|| BundleError::UnknownDType {
@@ -190,10 +176,9 @@ pub fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, BundleError>
             key: key.to_string(),
             dtype: format!("{:?}", view.dtype()),
         })?;
-        let data = view.data();
-        let start = (data.as_ptr() as usize).wrapping_sub(base);
-        let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = owner.clone();
-        let bytes = Bytes::from_owner(shared, start, data.len()).ok_or_else(|| werr(format!("tensor '{key}' lies outside the file")))?;
+        let bytes = map
+            .view_of(view.data())
+            .ok_or_else(|| werr(format!("tensor '{key}' lies outside the file")))?;
         let t = Tensor::from_bytes(dtype, view.shape().to_vec(), bytes).map_err(|e| werr(format!("tensor '{key}': {e}")))?;
         out.insert(key.to_string(), t);
     }

@@ -24,10 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Conversions that are known not to work yet, with the reason. They are printed as "gap", not
 # hidden, and a gap that starts passing is reported so it can be taken off this list.
-KNOWN_GAPS = {
-    ("caffe/ssd", "tflite"): "DetectionOutput is imported as ONNX NonMaxSuppression/TopK/GatherND with "
-    "data-dependent shapes; the TFLite exporter has no lowering for them yet",
-}
+KNOWN_GAPS = {}
 FIX = os.path.join(HERE, "..", "fixtures")
 
 

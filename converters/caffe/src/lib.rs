@@ -26,6 +26,7 @@ pub use frontend::CaffeFrontend;
 
 use edgeport_ir::Graph;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Import settings.
 #[derive(Clone, Debug, Default)]
@@ -47,23 +48,18 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-struct MapBytes(memmap2::Mmap);
+struct MapBytes(Arc<edgeport_ir::MappedFile>);
 impl AsRef<[u8]> for MapBytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0[..]
+        (*self.0).as_ref()
     }
 }
 
-/// Memory-maps a file (empty files give empty bytes).
-fn map_file(path: &Path) -> Result<edgeport_proto::bytes::Bytes, Error> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let len = f.metadata().map_err(io(path))?.len();
-    if len == 0 {
-        return Ok(edgeport_proto::bytes::Bytes::new());
-    }
-    // SAFETY: a read-only map of a model file the user named; the file is not modified by us.
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io(path))?;
-    Ok(edgeport_proto::bytes::Bytes::from_owner(MapBytes(map)))
+/// Memory-maps a file: the map (for zero-copy weight views) and the same bytes for the decoder.
+fn map_file(path: &Path) -> Result<(Arc<edgeport_ir::MappedFile>, edgeport_proto::bytes::Bytes), Error> {
+    let map = edgeport_ir::MappedFile::open(path).map_err(io(path))?;
+    let bytes = edgeport_proto::bytes::Bytes::from_owner(MapBytes(map.clone()));
+    Ok((map, bytes))
 }
 
 /// Finds the prototxt and caffemodel for a path: a folder with one of each, a prototxt (with
@@ -140,7 +136,7 @@ pub fn import_path(path: &Path, opts: &Options) -> Result<Graph, Error> {
 pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) -> Result<Graph, Error> {
     let weights_buf = model.map(map_file).transpose()?;
     let weights = match (&weights_buf, model) {
-        (Some(b), Some(m)) => decode::read_weights(b, &display(m))?,
+        (Some((map, b)), Some(m)) => decode::read_weights(b, Some(map), &display(m))?,
         _ => Default::default(),
     };
     let (net, file) = match (proto, &weights_buf, model) {
@@ -148,7 +144,7 @@ pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) 
             let src = std::fs::read(p).map_err(io(p))?;
             (decode::parse_prototxt(&src, &display(p))?, display(p))
         }
-        (None, Some(b), Some(m)) => (decode::parse_caffemodel(b, &display(m))?, display(m)),
+        (None, Some((_, b)), Some(m)) => (decode::parse_caffemodel(b, &display(m))?, display(m)),
         _ => {
             return Err(Error::Net {
                 file: "caffe".into(),
@@ -163,7 +159,7 @@ pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) 
 /// Imports from in-memory prototxt text and caffemodel bytes (names are used in errors).
 pub fn import_bytes(prototxt: &[u8], caffemodel: Option<Vec<u8>>, name: &str, opts: &Options) -> Result<Graph, Error> {
     let weights = match caffemodel {
-        Some(b) => decode::read_weights(&edgeport_proto::bytes::Bytes::from(b), name)?,
+        Some(b) => decode::read_weights(&edgeport_proto::bytes::Bytes::from(b), None, name)?,
         None => Default::default(),
     };
     let net = decode::parse_prototxt(prototxt, name)?;

@@ -125,15 +125,7 @@ pub fn import_files(symbol: &Path, params: Option<&Path>, opts: &Options) -> Res
     let text = std::fs::read(symbol).map_err(io(symbol))?;
     let arrays = match params {
         Some(p) => {
-            let f = std::fs::File::open(p).map_err(io(p))?;
-            let len = f.metadata().map_err(io(p))?.len();
-            let bytes = if len == 0 {
-                edgeport_ir::Bytes::from_vec(Vec::new())
-            } else {
-                // SAFETY: a read-only map of a model file the user named.
-                let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io(p))?;
-                params::map_bytes(map)
-            };
+            let bytes = edgeport_ir::MappedFile::open(p).map_err(io(p))?.all();
             params::read_params(bytes).map_err(|err| Error::Params {
                 file: p.display().to_string(),
                 err,

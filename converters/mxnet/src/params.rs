@@ -15,7 +15,6 @@
 //! bytes that remain before use. Sparse arrays (row_sparse, csr) are refused.
 
 use edgeport_ir::{Bytes, DType};
-use std::sync::Arc;
 
 const LIST_MAGIC: u64 = 0x112;
 const V1_MAGIC: u32 = 0xF993_FAC8;
@@ -232,18 +231,4 @@ fn read_array(r: &mut Reader) -> Result<NdArray, ParamsError> {
         shape,
         data: Some(data),
     })
-}
-
-/// Memory-map wrapper usable as a [`Bytes`] owner.
-pub(crate) struct MapBytes(pub memmap2::Mmap);
-impl AsRef<[u8]> for MapBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0[..]
-    }
-}
-
-/// A [`Bytes`] over a whole memory map.
-pub(crate) fn map_bytes(map: memmap2::Mmap) -> Bytes {
-    let len = map.len();
-    Bytes::from_owner(Arc::new(MapBytes(map)), 0, len).unwrap_or_else(|| Bytes::from_vec(Vec::new()))
 }

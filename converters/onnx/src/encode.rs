@@ -91,6 +91,7 @@ impl Encoder<'_, '_> {
                     && b.len() >= ext.threshold
                 {
                     let at = ext.put(b)?;
+                    b.release_pages();
                     p.data_location = pb::tensor_proto::DataLocation::External as i32;
                     p.external_data = vec![
                         kv("location", &ext.location),
@@ -380,6 +381,7 @@ pub fn write_model(m: &RawModel, w: &mut dyn Write, ext: Option<&mut ExternalSin
             encode_varint(b.len() as u64, &mut small);
             w.write_all(&small)?;
             w.write_all(b)?;
+            b.release_pages();
         } else {
             w.write_all(&small)?;
         }

@@ -46,16 +46,11 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
             msg: "is a folder, not an ONNX file".into(),
         });
     }
-    let buf = if meta.len() == 0 {
-        edgeport_proto::bytes::Bytes::new()
-    } else {
-        // SAFETY: read-only map of a file the user named; see external.rs.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        edgeport_proto::bytes::Bytes::from_owner(MapBytes(Arc::new(map)))
-    };
+    let map = edgeport_ir::MappedFile::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let buf = edgeport_proto::bytes::Bytes::from_owner(MapBytes(map.clone()));
     let base = path.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".").to_path_buf()
@@ -63,22 +58,22 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
             p.to_path_buf()
         }
     });
-    let ext = decode::ExternalData { base };
+    let ext = decode::ExternalData { base, map: Some(map) };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
     import::import_model(&raw, &file).map(with_types)
 }
 
 /// Imports an ONNX model from bytes (external data is refused: it needs a folder).
 pub fn import_bytes(bytes: Vec<u8>, name: &str, _opts: &ImportOptions) -> Result<Graph, Error> {
-    let ext = decode::ExternalData { base: None };
+    let ext = decode::ExternalData::default();
     let raw = decode::decode_model(edgeport_proto::bytes::Bytes::from(bytes), &decode::Ctx { file: name, ext: &ext })?;
     import::import_model(&raw, name).map(with_types)
 }
 
-struct MapBytes(Arc<memmap2::Mmap>);
+struct MapBytes(Arc<edgeport_ir::MappedFile>);
 impl AsRef<[u8]> for MapBytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0[..]
+        (*self.0).as_ref()
     }
 }
 

@@ -27,7 +27,6 @@ pub use frontend::PaddleFrontend;
 
 use edgeport_ir::{Bytes, Graph};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Import settings.
 #[derive(Clone, Debug, Default)]
@@ -171,29 +170,10 @@ fn import_program(prog: &program::Program, params: &Bytes, file: &str, params_fi
     Ok(g)
 }
 
-struct MapBytes(memmap2::Mmap);
-impl AsRef<[u8]> for MapBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0[..]
-    }
-}
-
 fn map_file(path: &Path) -> Result<Bytes, Error> {
-    let io = |e| Error::Io {
+    let map = edgeport_ir::MappedFile::open(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
-    };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let len = f.metadata().map_err(io)?.len();
-    if len == 0 {
-        return Ok(Bytes::from_vec(Vec::new()));
-    }
-    // SAFETY: a read-only map of a file the user named; the importer only reads it.
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-    let n = map.len();
-    Bytes::from_owner(Arc::new(MapBytes(map)), 0, n).ok_or_else(|| Error::Params {
-        file: path.display().to_string(),
-        param: String::new(),
-        msg: "cannot map the file".into(),
-    })
+    })?;
+    Ok(map.all())
 }

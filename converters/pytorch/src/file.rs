@@ -4,14 +4,6 @@
 use crate::error::{Error, Result};
 use edgeport_ir::Bytes;
 use std::path::Path;
-use std::sync::Arc;
-
-struct MapOwner(memmap2::Mmap);
-impl AsRef<[u8]> for MapOwner {
-    fn as_ref(&self) -> &[u8] {
-        &self.0[..]
-    }
-}
 
 /// The path as shown in errors.
 pub fn display(path: &Path) -> String {
@@ -32,15 +24,5 @@ pub fn map(path: &Path) -> Result<Bytes> {
             msg: "is a folder, not a file".into(),
         });
     }
-    if meta.len() == 0 {
-        return Ok(Bytes::from_vec(Vec::new()));
-    }
-    // SAFETY: a read-only map of a file the user named. Like every mmap-based reader we assume
-    // the file is not truncated by another process while it is mapped.
-    let m = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-    let len = m.len();
-    Bytes::from_owner(Arc::new(MapOwner(m)), 0, len).ok_or_else(|| Error::Format {
-        file: display(path),
-        msg: "cannot map the file".into(),
-    })
+    Ok(edgeport_ir::MappedFile::open(path).map_err(io)?.all())
 }

@@ -424,21 +424,28 @@ pub(crate) fn infer(cx: &Cx<'_>) -> Rule {
             one(Some(Shape(out)))
         }
         Op::TopK(t) => {
-            let (Some(d), Some(k)) = (cx.dims(0), cx.const_ints(1)) else {
+            let Some(d) = cx.dims(0) else {
                 return Ok(Some(vec![None, None]));
             };
             let a = axis(t.axis, d.len())?;
-            let Some(&k) = k.first() else {
-                return Ok(Some(vec![None, None]));
-            };
             let mut out = d.to_vec();
-            out[a] = Dim::Known(u64::try_from(k).map_err(|_| "negative k")?);
+            // A k known only at run time leaves that one dim unknown.
+            out[a] = match cx.const_ints(1).as_ref().and_then(|k| k.first().copied()) {
+                Some(k) => Dim::Known(u64::try_from(k).map_err(|_| "negative k")?),
+                None => Dim::Sym("?".into()),
+            };
             Ok(Some(vec![Some(Shape(out.clone())), Some(Shape(out))]))
         }
+        // Data-dependent counts: the rank is known, the count is not.
+        Op::NonMaxSuppression(_) => one(Some(Shape(vec![Dim::Sym("?".into()), Dim::Known(3)]))),
+        Op::NonZero(_) => match cx.dims(0) {
+            Some(d) => one(Some(Shape(vec![Dim::Known(d.len() as u64), Dim::Sym("?".into())]))),
+            None => one(None),
+        },
         Op::Resize(rz) => one(resize(cx, rz)),
         Op::DepthToSpace(d) => one(depth_space(cx, d.blocksize, d.layout, true)),
         Op::SpaceToDepth(d) => one(depth_space(cx, d.blocksize, d.layout, false)),
-        Op::Compress(_) | Op::NonZero(_) | Op::Unique(_) => Ok(Some(vec![None; cx.n_out])),
+        Op::Compress(_) | Op::Unique(_) => Ok(Some(vec![None; cx.n_out])),
         _ => Ok(None),
     }
 }

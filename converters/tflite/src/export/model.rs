@@ -41,6 +41,53 @@ impl BufData {
         }
     }
     /// The bytes to write.
+    /// After the data is written: releases the pages of a memory-mapped source.
+    pub(crate) fn release(&self) {
+        match self {
+            BufData::Shared(b) | BufData::Lazy { src: b, .. } => b.release_pages(),
+            BufData::Owned(_) => {}
+        }
+    }
+
+    /// Writes the data to `out` (a transposed or converted buffer in pieces of 256 KiB, never
+    /// whole) and returns the number of bytes written.
+    pub(crate) fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+        const CHUNK: usize = 256 << 10;
+        let mut n = 0usize;
+        let mut put = |c: &[u8], to_f16: bool| -> std::io::Result<()> {
+            if to_f16 {
+                for part in c.chunks(CHUNK) {
+                    let h = super::util::f32_to_f16_bytes(part);
+                    out.write_all(&h)?;
+                    n += h.len();
+                }
+            } else {
+                out.write_all(c)?;
+                n += c.len();
+            }
+            Ok(())
+        };
+        match self {
+            BufData::Shared(b) => put(b, false)?,
+            BufData::Owned(v) => put(v, false)?,
+            BufData::Lazy {
+                src,
+                elem,
+                shape,
+                perm,
+                to_f16,
+            } => {
+                let f16 = *to_f16 && *elem == 4;
+                if super::util::moves_bytes(src, *elem, shape, perm) {
+                    super::util::transpose_chunks(src, *elem, shape, perm, CHUNK, &mut |c| put(c, f16))?;
+                } else {
+                    put(src, f16)?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     pub(crate) fn bytes(&self) -> Cow<'_, [u8]> {
         match self {
             BufData::Shared(b) => Cow::Borrowed(&b[..]),

@@ -5,7 +5,8 @@
 //! flatbuffer limit. The builder never holds that data: each buffer's `data` vector is reserved
 //! as a gap (length prefix written, bytes left untouched in the builder's zeroed allocation) and
 //! the real bytes are streamed into the file at the gap's position, so weights (often borrowed
-//! from a memory map of the source model) are never held twice. Larger models (or when asked) use the buffer offset scheme: every
+//! from a memory map of the source model) are never held twice: transposed or converted ones
+//! are made in 256 KiB pieces, and a mapped source's pages are released once written. Larger models (or when asked) use the buffer offset scheme: every
 //! `Buffer` gets `offset`/`size` (offset from the start of the file) and the data follows the
 //! flatbuffer, each buffer padded to 16 bytes. The flatbuffer is built twice (placeholders,
 //! then the real offsets): field sizes do not depend on the values, so both builds have the same
@@ -387,7 +388,11 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
         if let Some(d) = b.as_ref().filter(|d| d.len() > 0) {
             let pad = offs[i] - pos;
             out.write_all(&zeros[..pad as usize])?;
-            out.write_all(&d.bytes())?;
+            let n = d.write_to(out)?;
+            d.release();
+            if n != d.len() {
+                return Err(WriteError::DataLength(i, n, d.len()));
+            }
             pos = offs[i] + d.len() as u64;
         }
     }
@@ -411,12 +416,12 @@ fn write_inline(m: &TModel, built: &Built, out: &mut impl Write) -> Result<(), W
         };
         let head = fb.get(pos..start).ok_or(WriteError::Unstable(pos, start))?;
         out.write_all(head)?;
-        let bytes = d.bytes();
-        if bytes.len() != d.len() {
-            return Err(WriteError::DataLength(i, bytes.len(), d.len()));
+        let n = d.write_to(out)?;
+        d.release();
+        if n != d.len() {
+            return Err(WriteError::DataLength(i, n, d.len()));
         }
-        out.write_all(&bytes)?;
-        pos = start + bytes.len();
+        pos = start + n;
     }
     let tail = fb.get(pos..).ok_or(WriteError::Unstable(pos, total))?;
     out.write_all(tail)?;

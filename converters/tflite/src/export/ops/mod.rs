@@ -2,6 +2,7 @@
 
 mod binary;
 pub(crate) mod conv;
+mod detection;
 pub(crate) mod gelu;
 mod gelu_apply;
 mod gemm;
@@ -88,6 +89,7 @@ pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()
         || reduce::lower(cx, id, op)?
         || shape::lower(cx, id, op)?
         || slice::lower(cx, id, op)?
+        || detection::lower(cx, id, op)?
     {
         return Ok(());
     }

@@ -2,11 +2,12 @@
 //! REDUCE_MIN/REDUCE_PROD (in the order the input is held), Softmax/LogSoftmax (SOFTMAX when
 //! the axis is innermost in the held order, else float reductions in that order, so no
 //! transpose is written for axis ≠ −1), LayerNormalization decomposed into
-//! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin, TopK → TOPK_V2 (held with the axis last; smallest-k
+//! MEAN/SUB/MUL/ADD/RSQRT, ArgMax/ArgMin, TopK → TOPK_V2 (float or integer, k constant or a run-time
+//! int32 scalar; held with the axis last; smallest-k
 //! through NEG; int32 indices CAST to int64).
 
-use super::super::lower::{LResult, Lower, err, opts};
-use super::super::model::Field;
+use super::super::lower::{LResult, Lower, err, opts, tensor_type};
+use super::super::model::{BufData, Field};
 use super::super::util::ident;
 use crate::codes::{BuiltinOperator as B, BuiltinOptions as O, TensorType};
 use edgeport_ir::{NodeId, Op, ValueId};
@@ -235,36 +236,72 @@ fn arg(cx: &mut Lower, id: NodeId, axis: i64, keepdims: bool, last: bool, max: b
 /// which is also a valid answer for `sorted = 0`.
 fn topk(cx: &mut Lower, id: NodeId, axis: i64, largest: bool) -> LResult<()> {
     let x = cx.input(id, 0)?;
-    if cx.dtype(x)? != edgeport_ir::DType::F32 {
-        return err("TopK is exported for float32 input only");
-    }
+    let dt = cx.dtype(x)?;
+    let vty = match dt {
+        edgeport_ir::DType::F32 => TensorType::FLOAT32,
+        edgeport_ir::DType::I32 => TensorType::INT32,
+        edgeport_ir::DType::I64 => TensorType::INT64,
+        _ => return err(format!("TopK is exported for float32, int32 and int64 input, not {dt}")),
+    };
     let rank = cx.rank(x)?;
     let a = norm_axis(axis, rank)?;
-    let k = cx
+    let name = cx.g.node(id).name.clone();
+    let kv = cx
         .opt_input(id, 1)
-        .and_then(|v| cx.const_i64(v))
-        .and_then(|v| v.first().copied())
-        .ok_or_else(|| super::super::lower::LErr::Msg("k must be a constant".into()))?;
-    let k = i32::try_from(k).map_err(|_| super::super::lower::LErr::Msg(format!("k = {k} does not fit int32")))?;
+        .ok_or_else(|| super::super::lower::LErr::Msg("TopK has no k".into()))?;
+    // TOPK_V2 takes k as an int32 scalar: a constant, or the run-time k cast and reshaped.
+    let kt = match cx.const_i64(kv).and_then(|v| v.first().copied()) {
+        Some(k) => {
+            let k = i32::try_from(k).map_err(|_| super::super::lower::LErr::Msg(format!("k = {k} does not fit int32")))?;
+            cx.const_i32(&format!("{name}_k"), &[k])
+        }
+        None => {
+            let k_in = cx.get_id(kv)?;
+            let k_ty = cx.dtype(kv)?;
+            let k32 = if k_ty == edgeport_ir::DType::I32 {
+                k_in
+            } else {
+                let t = cx.tensor(&format!("{name}_k_i32"), &[1], TensorType::INT32);
+                cx.emit(
+                    B::CAST,
+                    vec![k_in],
+                    vec![t],
+                    Some(
+                        opts(O::CastOptions)
+                            .with(0, Field::I8(tensor_type(k_ty)?.0))
+                            .with(1, Field::I8(TensorType::INT32.0)),
+                    ),
+                );
+                t
+            };
+            let ks = cx.tensor(&format!("{name}_k_scalar"), &[], TensorType::INT32);
+            let shape = cx.const_tensor(&format!("{name}_k_shape"), &[0], TensorType::INT32, BufData::Owned(Vec::new()));
+            cx.emit(
+                B::RESHAPE,
+                vec![k32, shape],
+                vec![ks],
+                Some(opts(O::ReshapeOptions).with(0, Field::VecI32(vec![]))),
+            );
+            ks
+        }
+    };
     let perm: Vec<usize> = (0..rank).filter(|&d| d != a).chain([a]).collect();
     let xt = cx.get(x, &perm)?;
-    let name = cx.g.node(id).name.clone();
     let xdims: Vec<i64> = cx.m.tensors[xt as usize].shape.iter().map(|&d| d as i64).collect();
     let input = if largest {
         xt
     } else {
-        let n = cx.tensor(&format!("{name}_neg_in"), &xdims, TensorType::FLOAT32);
+        let n = cx.tensor(&format!("{name}_neg_in"), &xdims, vty);
         cx.emit(B::NEG, vec![xt], vec![n], None);
         n
     };
-    let kt = cx.const_i32(&format!("{name}_k"), &[k]);
     let (vals, idx) = (ValueId { node: id, port: 0 }, ValueId { node: id, port: 1 });
     let yd = cx.dims(vals)?;
     let tdims: Vec<i64> = perm.iter().map(|&p| yd[p]).collect();
     let vt = if largest {
         cx.out(vals, perm.clone())?
     } else {
-        cx.tensor(&format!("{name}_neg_vals"), &tdims, TensorType::FLOAT32)
+        cx.tensor(&format!("{name}_neg_vals"), &tdims, vty)
     };
     let it32 = cx.tensor(&format!("{name}_indices_i32"), &tdims, TensorType::INT32);
     cx.emit(B::TOPK_V2, vec![input, kt], vec![vt, it32], Some(opts(O::TopKV2Options)));
