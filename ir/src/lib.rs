@@ -35,6 +35,7 @@
 //! back. Pass and converter tests are written as text in, text out.
 
 pub mod attr;
+pub mod builder;
 pub mod bundle;
 pub mod dtype;
 pub mod graph;

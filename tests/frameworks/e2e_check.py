@@ -55,6 +55,8 @@ def cases(big):
     mx = os.path.join(FIX, "mxnet")
     tiny = os.path.join(mx, "tiny.npz")
     c.append(Case("mxnet/tiny", [os.path.join(mx, "tiny-symbol.json")] + shape_args(tiny, ["data", "idx"]), tiny, ["data", "idx"], ["out"]))
+    up = os.path.join(mx, "upsample.npz")
+    c.append(Case("mxnet/upsample", [os.path.join(mx, "upsample-symbol.json")] + shape_args(up, ["data"]), up, ["data"], ["out0", "out1"]))
     m25 = os.path.join(mx, "mobilenet0.25.npz")
     c.append(Case("mxnet/mobilenet0.25", [os.path.join(mx, "mobilenet0.25-symbol.json")] + shape_args(m25, ["data"]), m25, ["data"], ["out"]))
     pd = os.path.join(FIX, "paddle")

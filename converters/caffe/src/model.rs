@@ -41,7 +41,7 @@ pub fn build(
         } else {
             return Err(ferr(format!("input '{name}' has no shape (input_shape/input_dim)")));
         };
-        let v = cx.input(name, &shape);
+        let v = cx.input(name, edgeport_ir::DType::F32, &shape);
         blobs.insert(name.clone(), v);
     }
 
@@ -81,7 +81,7 @@ pub fn build(
                 };
                 match shape {
                     Ok(s) => {
-                        let v = cx.input(top, &s);
+                        let v = cx.input(top, edgeport_ir::DType::F32, &s);
                         blobs.insert(top.clone(), v);
                         order.push(top.clone());
                     }

@@ -21,10 +21,15 @@ fn check(symbol: &Path, npz: &Path, inputs: &[&str]) -> f32 {
     let g = edgeport_mxnet::import_path(symbol, &opts).unwrap_or_else(|e| panic!("{e}"));
     edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("invalid graph: {e}"));
     let xs = inputs.iter().map(|n| ref_[*n].clone()).collect();
-    // The single head is compared with `out`.
-    let head = g.outputs()[0].0.clone();
+    // A single head is compared with `out`, several with `out0`, `out1`, ….
     let mut want = HashMap::new();
-    want.insert(head, ref_["out"].clone());
+    if g.outputs().len() == 1 {
+        want.insert(g.outputs()[0].0.clone(), ref_["out"].clone());
+    } else {
+        for (i, (name, _)) in g.outputs().iter().enumerate() {
+            want.insert(name.clone(), ref_[format!("out{i}").as_str()].clone());
+        }
+    }
     let d = common::run_and_compare(&g, xs, &want);
     eprintln!("{}: max abs diff {d:e}", symbol.display());
     d
@@ -34,6 +39,13 @@ fn check(symbol: &Path, npz: &Path, inputs: &[&str]) -> f32 {
 fn tiny_symbolic_net_matches_mxnet() {
     let d = dir();
     let diff = check(&d.join("tiny-symbol.json"), &d.join("tiny.npz"), &["data", "idx"]);
+    assert!(diff <= 1e-4, "max abs diff {diff}");
+}
+
+#[test]
+fn bilinear_upsampling_matches_mxnet() {
+    let d = dir();
+    let diff = check(&d.join("upsample-symbol.json"), &d.join("upsample.npz"), &["data"]);
     assert!(diff <= 1e-4, "max abs diff {diff}");
 }
 

@@ -3,7 +3,7 @@
 
 use crate::decode::Ctx;
 use crate::error::Error;
-use edgeport_ir::tensor::Bytes;
+use edgeport_ir::MappedFile;
 use edgeport_ir::{DType, Tensor};
 use edgeport_proto::onnx as pb;
 use std::collections::HashMap;
@@ -38,23 +38,19 @@ pub fn confine(base: &Path, location: &str) -> Result<PathBuf, String> {
     Ok(real)
 }
 
-type MapCache = Mutex<HashMap<PathBuf, Arc<memmap2::Mmap>>>;
+type MapCache = Mutex<HashMap<PathBuf, Arc<MappedFile>>>;
 
 fn cache() -> &'static MapCache {
     static C: OnceLock<MapCache> = OnceLock::new();
     C.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn map_file(path: &Path) -> Result<Arc<memmap2::Mmap>, String> {
+fn map_file(path: &Path) -> Result<Arc<MappedFile>, String> {
     let mut c = cache().lock().map_err(|_| "external data cache poisoned".to_string())?;
     if let Some(m) = c.get(path) {
         return Ok(m.clone());
     }
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // SAFETY: the map is read-only; a file truncated under us would fault, which mapping any
-    // model file risks. We only read model files the user names.
-    let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| format!("{}: {e}", path.display()))?;
-    let m = Arc::new(m);
+    let m = MappedFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     c.insert(path.to_path_buf(), m.clone());
     Ok(m)
 }
@@ -63,13 +59,6 @@ fn map_file(path: &Path) -> Result<Arc<memmap2::Mmap>, String> {
 pub fn clear_cache() {
     if let Ok(mut c) = cache().lock() {
         c.clear();
-    }
-}
-
-struct MapOwner(Arc<memmap2::Mmap>);
-impl AsRef<[u8]> for MapOwner {
-    fn as_ref(&self) -> &[u8] {
-        &self.0[..]
     }
 }
 
@@ -115,8 +104,7 @@ pub(crate) fn read_external(t: &pb::TensorProto, dtype: DType, shape: Vec<usize>
         )));
     }
     let map = map_file(&path).map_err(terr)?;
-    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(MapOwner(map));
-    let bytes = Bytes::from_owner(owner, offset, need).ok_or_else(|| {
+    let bytes = map.bytes(offset, need).ok_or_else(|| {
         terr(format!(
             "external data {}[{offset}..+{need}] is past the end of the file",
             path.display()

@@ -5,7 +5,7 @@
 //! bottom).
 
 use super::Layer;
-use crate::build::{Ctx, float};
+use crate::build::{Ctx, Weights, float};
 use edgeport_ir::ValueId;
 
 pub fn identity(_cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {

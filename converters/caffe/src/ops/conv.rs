@@ -3,7 +3,7 @@
 //! convolution and `[C, O/g, kh, kw]` for deconvolution — ONNX's orders already.
 
 use super::{Layer, hw};
-use crate::build::{Ctx, int, ints};
+use crate::build::{Ctx, Weights, int, ints};
 use edgeport_ir::ValueId;
 
 pub fn conv(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {

@@ -3,7 +3,7 @@
 //! dims before `axis`.
 
 use super::Layer;
-use crate::build::{Ctx, axis, int, numel};
+use crate::build::{Ctx, Weights, axis, int, numel};
 use edgeport_ir::ValueId;
 
 pub fn inner_product(cx: &mut Ctx, l: &Layer<'_>) -> Result<Vec<ValueId>, String> {

@@ -4,7 +4,7 @@
 //! SSD's Normalize (L2 over channels or over C·H·W, times a per-channel or shared scale).
 
 use super::Layer;
-use crate::build::{Ctx, axis, float, int, ints};
+use crate::build::{Ctx, Weights, axis, float, int, ints};
 use crate::decode::Blob;
 use edgeport_ir::ValueId;
 use edgeport_proto::caffe::lrn_parameter::NormRegion;

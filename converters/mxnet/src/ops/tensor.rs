@@ -1,6 +1,6 @@
 //! Tensor ops: Concat, Flatten, Reshape (MXNet's codes 0, −1, −2, −3, −4 and `reverse`),
 //! transpose, slice/slice_axis, expand_dims, squeeze, reductions (mean/sum/max/min/prod with
-//! `axis`, `keepdims`, `exclude`), the softmax family, pass-through ops, UpSampling (nearest) and
+//! `axis`, `keepdims`, `exclude`), the softmax family, pass-through ops, UpSampling (nearest, and bilinear as a grouped ConvTranspose) and
 //! Embedding.
 
 use super::N;
@@ -310,8 +310,10 @@ fn flat_softmax(cx: &mut Ctx, x: ValueId, shape: &[usize]) -> Result<Vec<ValueId
 }
 
 pub fn upsampling(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
-    if n.str("sample_type", "nearest") != "nearest" {
-        return Err("only nearest UpSampling is supported".into());
+    match n.str("sample_type", "nearest").as_str() {
+        "nearest" => {}
+        "bilinear" => return upsampling_bilinear(cx, n),
+        t => return Err(format!("UpSampling sample_type '{t}' is not supported")),
     }
     if n.ins.len() != 1 {
         return Err("UpSampling of several inputs is not supported".into());
@@ -333,6 +335,38 @@ pub fn upsampling(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
         string("nearest_mode", "floor"),
     ];
     cx.op_n("", "Resize", attrs, &[Some(x), None, Some(sc)], 1)
+}
+
+/// Bilinear UpSampling is MXNet's grouped Deconvolution with the weight input (one k×k kernel per
+/// channel): kernel 2s − s mod 2, stride s, pad ⌈(s − 1)/2⌉, no bias, so H becomes H·s.
+fn upsampling_bilinear(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
+    if n.ins.len() != 2 {
+        return Err(format!("bilinear UpSampling takes data and weight, not {} inputs", n.ins.len()));
+    }
+    let x = n.input(0)?;
+    let w = n.input(1)?;
+    let shape = cx.shape(x)?;
+    if shape.len() != 4 {
+        return Err(format!("bilinear UpSampling of a {}-D input is not supported", shape.len()));
+    }
+    let s = n.int("scale", 1)?;
+    if !(1..=1024).contains(&s) {
+        return Err(format!("scale {s} is out of range"));
+    }
+    let c = shape[1] as i64;
+    let nf = n.int("num_filter", c)?;
+    if nf != c {
+        return Err(format!("num_filter {nf} differs from the input's {c} channels"));
+    }
+    let k = 2 * s - s % 2;
+    let p = s / 2; // ⌈(s − 1)/2⌉
+    let attrs = vec![
+        ints("kernel_shape", &[k, k]),
+        ints("strides", &[s, s]),
+        ints("pads", &[p, p, p, p]),
+        int("group", c),
+    ];
+    cx.op_n("", "ConvTranspose", attrs, &[Some(x), Some(w)], 1)
 }
 
 pub fn embedding(cx: &mut Ctx, n: &N<'_>) -> Result<Vec<ValueId>, String> {
