@@ -60,7 +60,7 @@ def cases(big):
     m25 = os.path.join(mx, "mobilenet0.25.npz")
     c.append(Case("mxnet/mobilenet0.25", [os.path.join(mx, "mobilenet0.25-symbol.json")] + shape_args(m25, ["data"]), m25, ["data"], ["out"]))
     pd = os.path.join(FIX, "paddle")
-    for m in ["det_head", "mobilenet_v2_small", "zoo"]:
+    for m in ["det_head", "mobilenet_v2_small", "zoo", "rec_head"]:
         for form, ext in [("pir", "json"), ("legacy", "pdmodel")]:
             p = os.path.join(pd, f"{m}.{form}")
             c.append(Case(f"paddle/{m}.{form}", [f"{p}.{ext}"], p + ".npz", ["x"]))
