@@ -40,6 +40,7 @@ pub mod dtype;
 pub mod graph;
 pub mod handles;
 pub mod infer;
+pub mod mapped;
 pub mod ops;
 pub mod quant;
 pub mod shape;

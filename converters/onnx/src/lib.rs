@@ -49,12 +49,13 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
     let buf = if meta.len() == 0 {
         edgeport_proto::bytes::Bytes::new()
     } else {
-        // SAFETY: read-only map of a file the user named; see external.rs.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io {
+        // A registered read-only map (see external.rs for the caveats of mapping): exporters give
+        // its pages back as they write the weights.
+        let map = edgeport_ir::mapped::map_file(&f).map_err(|e| Error::Io {
             path: path.to_path_buf(),
             source: e,
         })?;
-        edgeport_proto::bytes::Bytes::from_owner(MapBytes(Arc::new(map)))
+        edgeport_proto::bytes::Bytes::from_owner(MapBytes(map))
     };
     let base = path.parent().map(|p| {
         if p.as_os_str().is_empty() {
@@ -65,7 +66,9 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
     });
     let ext = decode::ExternalData { base };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
-    import::import_model(&raw, &file).map(with_types)
+    let g = import::import_model(&raw, &file).map(with_types);
+    edgeport_ir::mapped::release_all();
+    g
 }
 
 /// Imports an ONNX model from bytes (external data is refused: it needs a folder).

@@ -22,7 +22,7 @@ pub struct Bundle {
     shards: HashMap<i32, Arc<dyn AsRef<[u8]> + Send + Sync>>,
 }
 
-struct Map(memmap2::Mmap);
+struct Map(Arc<memmap2::Mmap>);
 impl AsRef<[u8]> for Map {
     fn as_ref(&self) -> &[u8] {
         &self.0
@@ -124,8 +124,8 @@ impl Bundle {
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = if len == 0 {
             Arc::new(Vec::<u8>::new())
         } else {
-            // SAFETY: a read-only map of a file of the model the user named.
-            let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io {
+            // A registered read-only map: exporters give its pages back as they write weights.
+            let m = edgeport_ir::mapped::map_file(&f).map_err(|e| Error::Io {
                 path: path.clone(),
                 source: e,
             })?;

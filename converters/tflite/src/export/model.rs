@@ -40,6 +40,87 @@ impl BufData {
             }
         }
     }
+    /// Writes the bytes, returning how many were written. A memory-mapped source gives its
+    /// pages back as it is read (in chunks for shared bytes; once converted for the others).
+    pub(crate) fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<usize> {
+        if let Some(r) = self.write_sliced(out) {
+            return r;
+        }
+        match self {
+            BufData::Shared(b) => {
+                edgeport_ir::mapped::write_all(out, b)?;
+                Ok(b.len())
+            }
+            BufData::Owned(v) => {
+                out.write_all(v)?;
+                Ok(v.len())
+            }
+            BufData::Lazy { src, .. } => match self.bytes() {
+                // Only size-1 dims moved: the source bytes themselves.
+                Cow::Borrowed(b) => {
+                    edgeport_ir::mapped::write_all(out, b)?;
+                    Ok(b.len())
+                }
+                Cow::Owned(v) => {
+                    edgeport_ir::mapped::release(src);
+                    out.write_all(&v)?;
+                    Ok(v.len())
+                }
+            },
+        }
+    }
+
+    /// A large transpose that keeps the leading dim (OIHW → OHWI and the like): made and written
+    /// one leading slice at a time, so neither the whole result nor the whole (memory-mapped)
+    /// source is resident at once. `None` when the data does not have that form.
+    fn write_sliced(&self, out: &mut impl std::io::Write) -> Option<std::io::Result<usize>> {
+        const MIN_SLICED: usize = 1 << 20;
+        let BufData::Lazy {
+            src,
+            elem,
+            shape,
+            perm,
+            to_f16,
+        } = self
+        else {
+            return None;
+        };
+        let (&n, rest) = shape.split_first()?;
+        if perm.first() != Some(&0) || n < 2 || src.len() < MIN_SLICED || src.len() % n != 0 {
+            return None;
+        }
+        let inner_perm: Vec<usize> = perm.iter().skip(1).map(|&p| p.checked_sub(1)).collect::<Option<_>>()?;
+        let step = src.len() / n;
+        let mut written = 0usize;
+        let mut released = 0usize;
+        for i in 0..n {
+            // In range: `step · n == src.len()`.
+            let Some(slice) = src.get(i * step..(i + 1) * step) else {
+                return Some(Err(std::io::Error::other("weight slice out of range")));
+            };
+            let t = super::util::transpose_bytes(slice, *elem, rest, &inner_perm);
+            let r = if *to_f16 && *elem == 4 {
+                let h = super::util::f32_to_f16_bytes(&t);
+                written += h.len();
+                out.write_all(&h)
+            } else {
+                written += t.len();
+                out.write_all(&t)
+            };
+            if let Err(e) = r {
+                return Some(Err(e));
+            }
+            let done = (i + 1) * step;
+            if done - released >= MIN_SLICED || i + 1 == n {
+                if let Some(part) = src.get(released..done) {
+                    edgeport_ir::mapped::release(part);
+                }
+                released = done;
+            }
+        }
+        Some(Ok(written))
+    }
+
     /// The bytes to write.
     pub(crate) fn bytes(&self) -> Cow<'_, [u8]> {
         match self {

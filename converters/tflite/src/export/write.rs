@@ -387,7 +387,7 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
         if let Some(d) = b.as_ref().filter(|d| d.len() > 0) {
             let pad = offs[i] - pos;
             out.write_all(&zeros[..pad as usize])?;
-            out.write_all(&d.bytes())?;
+            d.write_to(out)?;
             pos = offs[i] + d.len() as u64;
         }
     }
@@ -411,12 +411,11 @@ fn write_inline(m: &TModel, built: &Built, out: &mut impl Write) -> Result<(), W
         };
         let head = fb.get(pos..start).ok_or(WriteError::Unstable(pos, start))?;
         out.write_all(head)?;
-        let bytes = d.bytes();
-        if bytes.len() != d.len() {
-            return Err(WriteError::DataLength(i, bytes.len(), d.len()));
+        let n = d.write_to(out)?;
+        if n != d.len() {
+            return Err(WriteError::DataLength(i, n, d.len()));
         }
-        out.write_all(&bytes)?;
-        pos = start + bytes.len();
+        pos = start + n;
     }
     let tail = fb.get(pos..).ok_or(WriteError::Unstable(pos, total))?;
     out.write_all(tail)?;

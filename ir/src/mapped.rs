@@ -1,0 +1,130 @@
+//! Read-only memory maps of model files whose resident pages are given back once their bytes
+//! have been consumed.
+//!
+//! Importers map a model file and borrow weights from it (see [`crate::tensor::Bytes`]); every
+//! page the process reads then stays resident until the map is dropped, so converting a model
+//! would hold the whole input in memory next to everything else. Maps made with [`map_file`]
+//! are registered here: [`release`] drops the resident pages behind a byte range that lies in
+//! one of them (an exporter calls it after writing a tensor), [`release_all`] drops every
+//! registered map's pages (an importer calls it when done). The data stays readable: a read-only
+//! shared file map re-reads dropped pages from the page cache or the file on the next access.
+//! Ranges outside the registered maps (heap memory) are never touched.
+
+use memmap2::{Mmap, UncheckedAdvice};
+use std::fs::File;
+use std::sync::{Arc, Mutex, Weak};
+
+static MAPS: Mutex<Vec<Weak<Mmap>>> = Mutex::new(Vec::new());
+
+/// Ranges below this size are not worth a system call.
+const MIN_RELEASE: usize = 64 << 10;
+
+/// Maps `file` read-only (shared) and registers the map for [`release`].
+pub fn map_file(file: &File) -> std::io::Result<Arc<Mmap>> {
+    // SAFETY: a read-only map of a file the caller opened. Like every mmap-based loader this
+    // assumes the file is not truncated by another process while the map lives.
+    let map = Arc::new(unsafe { Mmap::map(file) }?);
+    register(&map);
+    Ok(map)
+}
+
+/// Registers an existing read-only map (made with `Mmap::map`, which maps shared).
+pub fn register(map: &Arc<Mmap>) {
+    if let Ok(mut maps) = MAPS.lock() {
+        maps.retain(|w| w.strong_count() > 0);
+        maps.push(Arc::downgrade(map));
+    }
+}
+
+fn live_maps() -> Vec<Arc<Mmap>> {
+    match MAPS.lock() {
+        Ok(maps) => maps.iter().filter_map(Weak::upgrade).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn drop_pages(map: &Mmap, offset: usize, len: usize) {
+    let len = len.min(map.len().saturating_sub(offset));
+    if len == 0 {
+        return;
+    }
+    // SAFETY: `Mmap::map` maps the file read-only and shared, so MADV_DONTNEED only unmaps
+    // clean file pages: the next access reads the same bytes again. No page of this map can
+    // have been written. The range is inside the map (memmap2 rounds the start down to a page
+    // boundary, which is still inside it).
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len) };
+}
+
+/// Drops the resident pages behind `bytes` when they lie inside a registered map (whole pages
+/// touching the range, which may include a few neighbouring bytes: harmless, they are re-read on
+/// demand). Does nothing for other memory or small ranges.
+pub fn release(bytes: &[u8]) {
+    if bytes.len() < MIN_RELEASE {
+        return;
+    }
+    let lo = bytes.as_ptr() as usize;
+    let Some(hi) = lo.checked_add(bytes.len()) else {
+        return;
+    };
+    for map in live_maps() {
+        let base = map.as_ptr() as usize;
+        let Some(end) = base.checked_add(map.len()) else {
+            continue;
+        };
+        if lo >= base && hi <= end {
+            drop_pages(&map, lo - base, bytes.len());
+            return;
+        }
+    }
+}
+
+/// Bytes written between two releases by [`write_all`].
+const CHUNK: usize = 1 << 20;
+
+/// Writes `bytes` to `w` in chunks, dropping each chunk's pages once written when `bytes` lie in
+/// a registered map, so a large weight is never resident in full.
+pub fn write_all<W: std::io::Write + ?Sized>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    for chunk in bytes.chunks(CHUNK) {
+        w.write_all(chunk)?;
+        release(chunk);
+    }
+    Ok(())
+}
+
+/// Drops the resident pages of every registered map.
+pub fn release_all() {
+    for map in live_maps() {
+        drop_pages(&map, 0, map.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn released_pages_read_back_the_same() {
+        let dir = std::env::temp_dir().join(format!("edgeport-mapped-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("data.bin");
+        let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        std::fs::File::create(&path).and_then(|mut f| f.write_all(&data)).unwrap();
+        let map = map_file(&std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(&map[..], &data[..]);
+        release(&map[100..900_000]);
+        assert_eq!(&map[..], &data[..]);
+        release_all();
+        assert_eq!(&map[..], &data[..]);
+        let mut out = Vec::new();
+        write_all(&mut out, &map[3..]).unwrap();
+        assert_eq!(&out[..], &data[3..]);
+        assert_eq!(&map[..], &data[..]);
+        // Heap memory is left alone.
+        let heap = data.clone();
+        release(&heap);
+        assert_eq!(heap, data);
+        drop(map);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
