@@ -11,7 +11,8 @@ is TFLite's transpose convolution plus a bias, same padding rule). Models whose 
 builtin equivalent (the Transform*/Landmarks* ops) get no reference: they are imported and
 inspected only, and the custom ops are named in the table.
 
-Also writes <zoo>/ref/<model>.npz (x0.. inputs, y0.. LiteRT outputs) that the Rust zoo tests
+Also writes <zoo>/ref/<model>.npz (x0.. inputs, y0.. LiteRT outputs, f0.. kernel floors: see
+`compare`) that the Rust zoo tests
 (converters/tflite/tests/zoo.rs) read; they skip when the zoo is absent.
 
 Pass (per output): max abs diff <= 1e-4, or <= 1e-5 relative to the output's largest magnitude (outputs such
@@ -271,6 +272,7 @@ def main():
         if ref is not None:
             arrays = {f"x{i}": x for i, x in enumerate(inputs)}
             arrays.update({f"y{i}": y for i, y in enumerate(ref)})
+            arrays.update({f"f{i}": np.array([f], np.float64) for i, f in enumerate(floors)})
             np.savez(os.path.join(args.zoo, "ref", name + ".npz"), **arrays)
         # inspect: the custom ops must be named
         try:

@@ -201,6 +201,16 @@ pub(crate) struct TOp {
     pub inputs: Vec<i32>,
     pub outputs: Vec<i32>,
     pub options: Option<Options>,
+    /// For `BuiltinOperator::CUSTOM`: the custom code, version and options.
+    pub custom: Option<TCustom>,
+}
+
+/// A CUSTOM operator's identity and options (written as they were read).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TCustom {
+    pub name: String,
+    pub version: i32,
+    pub options: Option<Vec<u8>>,
 }
 
 /// The whole model (one subgraph).
