@@ -108,6 +108,8 @@ impl Bundle {
         if check && crc != e.crc32c {
             return Err(self.verr(key, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", e.crc32c)));
         }
+        // Checked: the shard's pages are read again only when the weight is used.
+        edgeport_ir::mapped::release(&b);
         Ok(b)
     }
 
