@@ -313,7 +313,7 @@ def main():
                     _, secs = edgeport(args, "convert", path, "-o", dst)
                     if target == "onnx":
                         got, _ = ort_run(dst, inputs)
-                    else:
+                    elif ref is not None:
                         got = litert(dst, inputs)
                 if ref is None and target == "tflite":
                     # No reference to run: the re-exported file must keep the custom ops.
