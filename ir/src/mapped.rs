@@ -10,7 +10,7 @@
 //! shared file map re-reads dropped pages from the page cache or the file on the next access.
 //! Ranges outside the registered maps (heap memory) are never touched.
 
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::Mmap;
 use std::fs::File;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -43,7 +43,13 @@ fn live_maps() -> Vec<Arc<Mmap>> {
     }
 }
 
+/// Elsewhere than on Unix the pages stay (memmap2 offers no advice there).
+#[cfg(not(unix))]
+fn drop_pages(_map: &Mmap, _offset: usize, _len: usize) {}
+
+#[cfg(unix)]
 fn drop_pages(map: &Mmap, offset: usize, len: usize) {
+    use memmap2::UncheckedAdvice;
     let len = len.min(map.len().saturating_sub(offset));
     if len == 0 {
         return;
