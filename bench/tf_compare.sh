@@ -21,8 +21,10 @@
 #   python3.11 -m venv V && V/bin/pip install onnx2tf==1.29.24 tf2onnx==1.17.0),
 # TF_VENV (tensorflow-cpu 2.21.0 for the TFLiteConverter; default /work/cache/venv-tf),
 # ONLY=substring to run only matching rows.
-# Prints one row per (case, tool): wall seconds, peak RSS MB, input size MB, exit status.
+# Prints one row per (case, tool): wall seconds, peak RSS MB, input size MB, exit status; the
+# first row is edgeport on a 32 KB model (the process's fixed cost).
 set -uo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
 EDGEPORT="$(realpath "${1:?usage: bench/tf_compare.sh EDGEPORT_BIN [BIG_DIR]}")"
 BIG="$(realpath "${2:-${EDGEPORT_FIXTURES:-/work/cache/fixtures}}")"
 PEERS="${PEERS_VENV:-/work/cache/venv-peers}"
@@ -69,6 +71,10 @@ PB_IN="t:0"
 PB_OUT="Identity:0"
 
 printf '%-28s %-22s %8s %9s %8s  %s\n' case tool "wall s" "RSS MB" "in MB" status
+# The fixed cost of a conversion (the binary's resident code and tables, allocator, buffers):
+# a 32 KB model, so RSS above this row's is what a model costs.
+row "floor: 32 KB .tflite->ONNX" edgeport "$REPO/tests/fixtures/tflite/small_float.tflite" \
+  "$EDGEPORT" convert "$REPO/tests/fixtures/tflite/small_float.tflite" -o "$OUT/floor.onnx"
 row "mnv2 SavedModel->ONNX" tf2onnx "${TF}_saved" \
   "$PEERS/bin/python" -m tf2onnx.convert --saved-model "${TF}_saved" --output "$OUT/a.onnx" --opset 17
 row "mnv2 SavedModel->ONNX" edgeport "${TF}_saved" "$EDGEPORT" convert "${TF}_saved" -o "$OUT/b.onnx"

@@ -2,7 +2,10 @@
 # The test command (README and CI run exactly this): set up the pinned Python env and the
 # ONNX test data, check formatting and lints, run every Rust test (unit, integration, the
 # ONNX node-test conformance suite through the evaluator), then the onnxruntime round-trip
-# suite and the TFLite export suite (LiteRT), and print the pass counts of the conformance suites.
+# suite and the TFLite export suite (LiteRT), the frameworks' end-to-end checks (PyTorch,
+# TF/Keras, Caffe/MXNet/Paddle), the MediaPipe zoo check (its pinned wheel is fetched into
+# .cache/zoo; skipped with a notice only when there is no network), and print the pass counts
+# of the conformance suites.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -29,4 +32,17 @@ echo "== PyTorch fixtures (.pt2, TorchScript) → ONNX and TFLite vs torch eager
 echo "== TF/Keras fixtures (.pb, SavedModel, .tflite) → ONNX, TFLite and the evaluator vs TF's outputs"
 "$root/.cache/venv/bin/python" tests/fixtures/tensorflow/check_e2e.py \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tf_e2e"
+echo "== MediaPipe zoo (pinned 0.10.14 wheel from PyPI, cached in .cache/zoo) → evaluator, ONNX, TFLite vs LiteRT"
+zoo_rc=0
+PYTHON="$root/.cache/venv/bin/python" bash tests/zoo/fetch.sh "$root/.cache/zoo" || zoo_rc=$?
+if [ "$zoo_rc" -eq 0 ]; then
+  "$root/.cache/venv/bin/python" tests/zoo/zoo_check.py \
+    --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --zoo "$root/.cache/zoo" --out "$root/.cache/zoo_out"
+  # The Rust zoo tests (evaluator vs the LiteRT outputs zoo_check.py just saved; already built).
+  EDGEPORT_ZOO="$root/.cache/zoo" cargo test -p edgeport-tflite --test zoo --quiet
+elif [ "$zoo_rc" -eq 75 ]; then
+  echo "SKIPPED the MediaPipe zoo check: the pinned wheel could not be downloaded (network unavailable)"
+else
+  exit "$zoo_rc"
+fi
 bash tests/conformance_counts.sh

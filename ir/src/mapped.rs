@@ -1,32 +1,67 @@
-//! Read-only memory maps of model files, shared by every importer.
+//! Read-only memory maps of model files whose resident pages are given back once their bytes
+//! have been consumed.
 //!
-//! Weights stay in the file: tensors borrow ranges of the map through [`Bytes`], so importing
-//! never copies them. Once an exporter has written a tensor it calls [`Bytes::release_pages`],
-//! which tells the kernel this process no longer needs those pages (`MADV_DONTNEED`). The map is
-//! shared and read-only, so the data is unchanged: a later read faults the pages back in from
-//! the page cache. This keeps the resident set of a conversion near the size of the largest
-//! tensor instead of the whole model.
+//! Importers map a model file and borrow weights from it (see [`crate::tensor::Bytes`]); every
+//! page the process reads then stays resident until the map is dropped, so converting a model
+//! would hold the whole input in memory next to everything else. Maps made with [`map_file`]
+//! are registered here: [`release`] drops the resident pages behind a byte range that lies in
+//! one of them (an exporter calls it after writing a tensor), [`release_all`] drops every
+//! registered map's pages (an importer calls it when done). The data stays readable: a read-only
+//! shared file map re-reads dropped pages from the page cache or the file on the next access.
+//! Ranges outside the registered maps (heap memory) are never touched.
+//!
+//! [`MappedFile`] is the map importers open files with (registered, empty files allowed); the
+//! weights they borrow from it are [`Bytes`] views, and [`Bytes::release_pages`] releases one.
 
 use crate::tensor::Bytes;
+use memmap2::Mmap;
+use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
-/// A whole file mapped read-only.
+static MAPS: Mutex<Vec<Weak<Mmap>>> = Mutex::new(Vec::new());
+
+/// Ranges below this size are not worth a system call.
+const MIN_RELEASE: usize = 64 << 10;
+
+/// Maps `file` read-only (shared) and registers the map for [`release`].
+pub fn map_file(file: &File) -> std::io::Result<Arc<Mmap>> {
+    // SAFETY: a read-only map of a file the caller opened. Like every mmap-based loader this
+    // assumes the file is not truncated by another process while the map lives.
+    let map = Arc::new(unsafe { Mmap::map(file) }?);
+    register(&map);
+    Ok(map)
+}
+
+/// Registers an existing read-only map (made with `Mmap::map`, which maps shared).
+pub fn register(map: &Arc<Mmap>) {
+    if let Ok(mut maps) = MAPS.lock() {
+        maps.retain(|w| w.strong_count() > 0);
+        maps.push(Arc::downgrade(map));
+    }
+}
+
+fn live_maps() -> Vec<Arc<Mmap>> {
+    match MAPS.lock() {
+        Ok(maps) => maps.iter().filter_map(Weak::upgrade).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A whole file mapped read-only and registered for [`release`]: the owner of the weights that
+/// importers borrow as [`Bytes`].
 pub struct MappedFile {
-    map: Option<memmap2::Mmap>,
+    map: Option<Arc<Mmap>>,
 }
 
 impl MappedFile {
     /// Maps `path`. An empty file gives an empty map (mmap of length 0 is an error on Linux).
     pub fn open(path: &Path) -> std::io::Result<Arc<MappedFile>> {
-        let f = std::fs::File::open(path)?;
+        let f = File::open(path)?;
         if f.metadata()?.len() == 0 {
             return Ok(Arc::new(MappedFile { map: None }));
         }
-        // SAFETY: a read-only map of a file we only read. Like every memory-mapped reader, this
-        // assumes nobody truncates the file while the graph is alive.
-        let map = unsafe { memmap2::Mmap::map(&f) }?;
-        Ok(Arc::new(MappedFile { map: Some(map) }))
+        Ok(Arc::new(MappedFile { map: Some(map_file(&f)?) }))
     }
 
     pub fn len(&self) -> usize {
@@ -39,81 +74,137 @@ impl MappedFile {
 
     /// A view of `len` bytes at `start`, or `None` when out of bounds.
     pub fn bytes(self: &Arc<Self>, start: usize, len: usize) -> Option<Bytes> {
-        Bytes::from_map(self.clone(), start, len)
+        Bytes::from_owner(self.clone(), start, len)
     }
 
     /// The whole file as one view.
     pub fn all(self: &Arc<Self>) -> Bytes {
-        Bytes::from_map(self.clone(), 0, self.len()).unwrap_or_else(|| Bytes::from_vec(Vec::new()))
+        self.bytes(0, self.len()).unwrap_or_else(|| Bytes::from_vec(Vec::new()))
     }
 
-    /// Drops this process's pages of `start..start + len` (whole pages inside the range only, so
-    /// neighbouring tensors keep theirs). Best effort: failures are ignored.
-    pub(crate) fn release(&self, start: usize, len: usize) {
-        #[cfg(unix)]
-        if let Some(m) = &self.map {
-            const PAGE: usize = 4096;
-            let base = m.as_ptr() as usize;
-            let first = (base + start).div_ceil(PAGE) * PAGE - base;
-            let end = (base + start + len) / PAGE * PAGE - base;
-            if end > first && end <= m.len() {
-                // SAFETY: a shared read-only file map: dropping its pages does not change what
-                // any reader sees; the next access reads the same bytes from the page cache.
-                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first) };
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = (start, len);
+    /// The view of `slice` when it lies inside this map (for decoders that hand out borrowed
+    /// slices of the file, such as protobuf `bytes` fields), or `None`.
+    pub fn view_of(self: &Arc<Self>, slice: &[u8]) -> Option<Bytes> {
+        let data: &[u8] = (**self).as_ref();
+        let start = (slice.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+        self.bytes(start, slice.len())
     }
 }
 
 impl AsRef<[u8]> for MappedFile {
     fn as_ref(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.map.as_deref().map_or(&[], |m| &m[..])
     }
 }
 
-impl MappedFile {
-    /// The view of `slice` when it lies inside this map (for decoders that hand out borrowed
-    /// slices of the file, such as protobuf `bytes` fields), or `None`.
-    pub fn view_of(self: &Arc<Self>, slice: &[u8]) -> Option<Bytes> {
-        let data: &[u8] = (**self).as_ref();
-        let base = data.as_ptr() as usize;
-        let start = (slice.as_ptr() as usize).checked_sub(base)?;
-        self.bytes(start, slice.len())
+/// Elsewhere than on Unix the pages stay (memmap2 offers no advice there).
+#[cfg(not(unix))]
+fn drop_pages(_map: &Mmap, _offset: usize, _len: usize) {}
+
+#[cfg(unix)]
+fn drop_pages(map: &Mmap, offset: usize, len: usize) {
+    use memmap2::UncheckedAdvice;
+    let len = len.min(map.len().saturating_sub(offset));
+    if len == 0 {
+        return;
+    }
+    // SAFETY: `Mmap::map` maps the file read-only and shared, so MADV_DONTNEED only unmaps
+    // clean file pages: the next access reads the same bytes again. No page of this map can
+    // have been written. The range is inside the map (memmap2 rounds the start down to a page
+    // boundary, which is still inside it).
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len) };
+}
+
+/// Drops the resident pages behind `bytes` when they lie inside a registered map (whole pages
+/// touching the range, which may include a few neighbouring bytes: harmless, they are re-read on
+/// demand). Does nothing for other memory or small ranges.
+pub fn release(bytes: &[u8]) {
+    if bytes.len() < MIN_RELEASE {
+        return;
+    }
+    let lo = bytes.as_ptr() as usize;
+    let Some(hi) = lo.checked_add(bytes.len()) else {
+        return;
+    };
+    for map in live_maps() {
+        let base = map.as_ptr() as usize;
+        let Some(end) = base.checked_add(map.len()) else {
+            continue;
+        };
+        if lo >= base && hi <= end {
+            drop_pages(&map, lo - base, bytes.len());
+            return;
+        }
+    }
+}
+
+/// Bytes written between two releases by [`write_all`].
+const CHUNK: usize = 1 << 20;
+
+/// Writes `bytes` to `w` in chunks, dropping each chunk's pages once written when `bytes` lie in
+/// a registered map, so a large weight is never resident in full.
+pub fn write_all<W: std::io::Write + ?Sized>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    for chunk in bytes.chunks(CHUNK) {
+        w.write_all(chunk)?;
+        release(chunk);
+    }
+    Ok(())
+}
+
+/// Drops the resident pages of every registered map.
+pub fn release_all() {
+    for map in live_maps() {
+        drop_pages(&map, 0, map.len());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
-    fn released_pages_read_back_unchanged() {
+    fn released_pages_read_back_the_same() {
         let dir = std::env::temp_dir().join(format!("edgeport-mapped-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("w.bin");
-        let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::write(&path, &data).unwrap();
-        let map = MappedFile::open(&path).unwrap();
-        let b = map.bytes(100, 30_000).unwrap();
-        assert_eq!(&b[..], &data[100..30_100]);
-        b.release_pages();
-        assert_eq!(&b[..], &data[100..30_100]);
-        let inner = map.view_of(&b[10..20]).unwrap();
-        assert_eq!(&inner[..], &data[110..120]);
-        assert!(map.view_of(&data[..4]).is_none());
-        assert!(map.bytes(39_999, 2).is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("data.bin");
+        let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        std::fs::File::create(&path).and_then(|mut f| f.write_all(&data)).unwrap();
+        let map = map_file(&std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(&map[..], &data[..]);
+        release(&map[100..900_000]);
+        assert_eq!(&map[..], &data[..]);
+        release_all();
+        assert_eq!(&map[..], &data[..]);
+        let mut out = Vec::new();
+        write_all(&mut out, &map[3..]).unwrap();
+        assert_eq!(&out[..], &data[3..]);
+        assert_eq!(&map[..], &data[..]);
+        // Heap memory is left alone.
+        let heap = data.clone();
+        release(&heap);
+        assert_eq!(heap, data);
+        drop(map);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn empty_file_maps_to_nothing() {
-        let path = std::env::temp_dir().join(format!("edgeport-mapped-empty-{}", std::process::id()));
-        std::fs::write(&path, b"").unwrap();
+    fn mapped_file_views() {
+        let path = std::env::temp_dir().join(format!("edgeport-mappedfile-{}", std::process::id()));
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
         let map = MappedFile::open(&path).unwrap();
-        assert!(map.is_empty());
-        assert!(map.all().is_empty());
-        std::fs::remove_file(&path).unwrap();
+        let b = map.bytes(100, 150_000).unwrap();
+        assert_eq!(&b[..], &data[100..150_100]);
+        b.release_pages();
+        assert_eq!(&b[..], &data[100..150_100]);
+        let inner = map.view_of(&b[10..20]).unwrap();
+        assert_eq!(&inner[..], &data[110..120]);
+        assert!(map.view_of(&data[..4]).is_none());
+        assert!(map.bytes(199_999, 2).is_none());
+        std::fs::write(&path, b"").unwrap();
+        let empty = MappedFile::open(&path).unwrap();
+        assert!(empty.is_empty() && empty.all().is_empty());
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -3,7 +3,6 @@
 //! copy its weights.
 
 use crate::dtype::DType;
-use crate::mapped::MappedFile;
 use crate::quant::QuantParams;
 use std::fmt;
 use std::sync::Arc;
@@ -15,8 +14,6 @@ pub struct Bytes {
     owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
     start: usize,
     len: usize,
-    /// Set when the owner is a memory-mapped file, whose pages can be released after use.
-    map: Option<Arc<MappedFile>>,
 }
 
 impl Bytes {
@@ -27,37 +24,19 @@ impl Bytes {
             owner: Arc::new(v),
             start: 0,
             len,
-            map: None,
         }
     }
     /// Shares a range of an owner such as a memory map. Returns `None` when out of bounds.
     pub fn from_owner(owner: Arc<dyn AsRef<[u8]> + Send + Sync>, start: usize, len: usize) -> Option<Bytes> {
         let total = (*owner).as_ref().len();
         let end = start.checked_add(len)?;
-        (end <= total).then_some(Bytes {
-            owner,
-            start,
-            len,
-            map: None,
-        })
-    }
-    /// Shares a range of a memory-mapped file. Returns `None` when out of bounds.
-    pub fn from_map(map: Arc<MappedFile>, start: usize, len: usize) -> Option<Bytes> {
-        let end = start.checked_add(len)?;
-        (end <= map.len()).then(|| Bytes {
-            owner: map.clone(),
-            start,
-            len,
-            map: Some(map),
-        })
+        (end <= total).then_some(Bytes { owner, start, len })
     }
     /// After the data has been written out: lets the kernel drop this range's pages from the
     /// process when it lives in a memory-mapped file (see [`crate::mapped`]). The view stays
     /// valid; reading it again faults the pages back in. A no-op for data held in memory.
     pub fn release_pages(&self) {
-        if let Some(m) = &self.map {
-            m.release(self.start, self.len);
-        }
+        crate::mapped::release(self);
     }
     /// A sub-range of this view, or `None` when out of bounds.
     pub fn slice(&self, start: usize, len: usize) -> Option<Bytes> {
@@ -66,7 +45,6 @@ impl Bytes {
             owner: self.owner.clone(),
             start: self.start + start,
             len,
-            map: self.map.clone(),
         })
     }
     pub fn len(&self) -> usize {

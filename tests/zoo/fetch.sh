@@ -8,6 +8,7 @@
 #
 # Usage: tests/zoo/fetch.sh [DEST]   (default: <repo>/.cache/zoo; or $EDGEPORT_ZOO)
 # Needs: a python with pip (uses $PYTHON, else .cache/venv/bin/python, else python3).
+# Exit status 75 when the wheel cannot be downloaded (no network); 1 on a checksum mismatch.
 # The models land in DEST/mediapipe/*.tflite; the wheel is kept in DEST/wheels/.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -22,8 +23,12 @@ SHA256=a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4
 
 mkdir -p "$DEST/wheels" "$DEST/mediapipe"
 if [ ! -f "$DEST/wheels/$WHEEL" ]; then
-  "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
-    --abi cp311 --platform manylinux_2_17_x86_64 -d "$DEST/wheels" "mediapipe==$VERSION" >&2
+  if ! "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.11 --implementation cp \
+    --abi cp311 --platform manylinux_2_17_x86_64 -d "$DEST/wheels" "mediapipe==$VERSION" >&2; then
+    # Exit 75 (EX_TEMPFAIL) lets tests/run.sh tell "no network" from a real failure.
+    echo "fetch.sh: could not download $WHEEL from PyPI (network unavailable?)" >&2
+    exit 75
+  fi
 fi
 echo "$SHA256  $DEST/wheels/$WHEEL" | sha256sum -c --quiet - || {
   echo "fetch.sh: $WHEEL does not have the pinned sha256; removed" >&2

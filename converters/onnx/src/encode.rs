@@ -380,8 +380,8 @@ pub fn write_model(m: &RawModel, w: &mut dyn Write, ext: Option<&mut ExternalSin
             encode_key(9, WireType::LengthDelimited, &mut small);
             encode_varint(b.len() as u64, &mut small);
             w.write_all(&small)?;
-            w.write_all(b)?;
-            b.release_pages();
+            // A memory-mapped source drops each chunk's pages once written.
+            edgeport_ir::mapped::write_all(w, b)?;
         } else {
             w.write_all(&small)?;
         }

@@ -60,7 +60,9 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
     });
     let ext = decode::ExternalData { base, map: Some(map) };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
-    import::import_model(&raw, &file).map(with_types)
+    let g = import::import_model(&raw, &file).map(with_types);
+    edgeport_ir::mapped::release_all();
+    g
 }
 
 /// Imports an ONNX model from bytes (external data is refused: it needs a folder).

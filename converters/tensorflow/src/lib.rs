@@ -50,6 +50,14 @@ pub struct TfImportOptions {
 
 /// Imports a frozen GraphDef file or a SavedModel folder (or its `saved_model.pb`).
 pub fn import_path(path: &Path, opts: &TfImportOptions) -> Result<Graph, Error> {
+    let g = import_path_inner(path, opts);
+    // Import reads some weights (permuted copies, folded constants): drop those mapped pages;
+    // the exporter reads each weight again once, as it writes it.
+    edgeport_ir::mapped::release_all();
+    g
+}
+
+fn import_path_inner(path: &Path, opts: &TfImportOptions) -> Result<Graph, Error> {
     if path.is_dir() {
         return saved_model::import_dir(path, opts).map(with_types);
     }
@@ -212,9 +220,9 @@ pub(crate) fn map_file(path: &Path) -> Result<edgeport_proto::bytes::Bytes, Erro
     if meta.len() == 0 {
         return Ok(edgeport_proto::bytes::Bytes::new());
     }
-    // SAFETY: a read-only map of a file the user named.
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-    Ok(edgeport_proto::bytes::Bytes::from_owner(MapBytes(Arc::new(map))))
+    // A registered read-only map: exporters give its pages back as they write the weights.
+    let map = edgeport_ir::mapped::map_file(&f).map_err(io)?;
+    Ok(edgeport_proto::bytes::Bytes::from_owner(MapBytes(map)))
 }
 
 /// Fills in the types inference can derive (best effort; the validator judges the rest).

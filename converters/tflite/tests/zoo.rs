@@ -39,6 +39,17 @@ fn check(name: &str) {
     let arrays = read_npz(&npz);
     let xs = numbered(&arrays, "x");
     let ys = numbered(&arrays, "y");
+    // Kernel floors (LiteRT optimized vs reference kernels per output), when the npz has them.
+    let floors: Vec<f64> = numbered(&arrays, "f")
+        .iter()
+        .map(|t| {
+            edgeport_eval::Tensor::from_ir(t)
+                .ok()
+                .and_then(|e| e.to_f64_vec().ok())
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0.0)
+        })
+        .collect();
     let got = run(&g, &xs);
     assert_eq!(got.len(), ys.len(), "{name}: output count");
     for (i, (a, want)) in got.iter().zip(&ys).enumerate() {
@@ -46,8 +57,12 @@ fn check(name: &str) {
         let w = edgeport_eval::Tensor::from_ir(want).unwrap().to_f64_vec().unwrap();
         let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let rel = if scale > 0.0 { d / scale } else { d };
-        eprintln!("{name} output {i}: max abs diff {d:.3e}, relative {rel:.3e}");
-        assert!(d <= 1e-4 || rel <= 1e-5, "{name} output {i}: max abs diff {d} (relative {rel})");
+        let floor = floors.get(i).copied().unwrap_or(0.0);
+        eprintln!("{name} output {i}: max abs diff {d:.3e}, relative {rel:.3e}, kernel floor {floor:.3e}");
+        assert!(
+            d <= 1e-4 || rel <= 1e-5 || d <= floor,
+            "{name} output {i}: max abs diff {d} (relative {rel}, kernel floor {floor})"
+        );
     }
 }
 
@@ -103,10 +118,11 @@ fn pose_detection() {
     check("pose_detection");
 }
 
-/// Known gap: the segmentation logits (|y| up to ~1350) differ from LiteRT's reference kernels
-/// by up to 0.63 (4.7e-4 relative) in one steep region; the landmark outputs match.
+/// The segmentation logits (|y| up to ~1350) are ill-conditioned on this input: LiteRT's own
+/// optimized kernels differ from its reference kernels by 6.4 there, and 1e-6 input noise moves
+/// them by 9.9; the evaluator is within 0.63. They pass on the kernel floor saved by
+/// zoo_check.py; the landmark outputs match within 1e-5 relative.
 #[test]
-#[ignore = "segmentation output differs by 4.7e-4 relative from LiteRT's reference kernels"]
 fn pose_landmark_full() {
     check("pose_landmark_full");
 }
@@ -145,4 +161,48 @@ fn face_landmark_with_attention_keeps_custom_ops() {
         ["Landmarks2TransformMatrix", "TransformLandmarks", "TransformTensorBilinear"],
         "custom ops kept by name"
     );
+}
+
+/// TFLite → TFLite keeps the custom ops edgeport cannot lower: same custom codes, versions and
+/// custom_options bytes, wired to the same inputs and outputs.
+#[test]
+fn face_landmark_with_attention_round_trip_keeps_custom_ops() {
+    let Some(path) = model("face_landmark_with_attention") else {
+        return;
+    };
+    let customs = |g: &edgeport_ir::Graph| {
+        let mut v: Vec<(String, Vec<String>)> = g
+            .node_ids()
+            .filter_map(|id| match &g.node(id).op {
+                Op::Custom(c) if c.domain == "tflite" => {
+                    let attrs = c
+                        .attrs
+                        .iter()
+                        .map(|(k, a)| match a {
+                            edgeport_ir::AttrValue::Tensor(t) => format!("{k}={:?}", t.raw().map(|b| b.to_vec())),
+                            _ => format!("{k}={a:?}"),
+                        })
+                        .collect();
+                    Some((c.name.clone(), attrs))
+                }
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut g = edgeport_tflite::import_path(&path).unwrap_or_else(|e| panic!("import failed: {e}"));
+    // The passes `edgeport convert` runs before a TFLite export.
+    edgeport_passes::Manager::from_names("identity,shapes,dce")
+        .unwrap()
+        .run(&mut g, &mut Default::default())
+        .unwrap_or_else(|e| panic!("passes failed: {e}"));
+    let v = edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("does not validate: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("face_landmark_with_attention.tflite");
+    edgeport_tflite::export::export_path(&v, &out, &Default::default()).unwrap_or_else(|e| panic!("export failed: {e}"));
+    let back = edgeport_tflite::import_path(&out).unwrap_or_else(|e| panic!("re-import failed: {e}"));
+    let (a, b) = (customs(&g), customs(&back));
+    assert_eq!(a.len(), 11, "custom op count");
+    assert_eq!(a, b, "custom ops (names, versions, options) after the round trip");
 }

@@ -22,7 +22,7 @@ pub struct Bundle {
     shards: HashMap<i32, Arc<dyn AsRef<[u8]> + Send + Sync>>,
 }
 
-struct Map(memmap2::Mmap);
+struct Map(Arc<memmap2::Mmap>);
 impl AsRef<[u8]> for Map {
     fn as_ref(&self) -> &[u8] {
         &self.0
@@ -108,6 +108,8 @@ impl Bundle {
         if check && crc != e.crc32c {
             return Err(self.verr(key, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", e.crc32c)));
         }
+        // Checked: the shard's pages are read again only when the weight is used.
+        edgeport_ir::mapped::release(&b);
         Ok(b)
     }
 
@@ -124,8 +126,8 @@ impl Bundle {
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = if len == 0 {
             Arc::new(Vec::<u8>::new())
         } else {
-            // SAFETY: a read-only map of a file of the model the user named.
-            let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Io {
+            // A registered read-only map: exporters give its pages back as they write weights.
+            let m = edgeport_ir::mapped::map_file(&f).map_err(|e| Error::Io {
                 path: path.clone(),
                 source: e,
             })?;

@@ -282,6 +282,8 @@ pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
             idx[d] = 0;
         }
     }
+    // The copy is made: a memory-mapped source can drop its pages.
+    edgeport_ir::mapped::release(raw);
     let mut r = Tensor::from_bytes(t.dtype, out_shape, edgeport_ir::Bytes::from_vec(out)).map_err(|e| e.to_string())?;
     r.quant = t.quant.clone();
     Ok(r)

@@ -315,6 +315,7 @@ impl<'g> Lower<'g> {
             inputs,
             outputs,
             options,
+            custom: None,
         });
     }
 

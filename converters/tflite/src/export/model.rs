@@ -40,54 +40,173 @@ impl BufData {
             }
         }
     }
-    /// The bytes to write.
-    /// After the data is written: releases the pages of a memory-mapped source.
-    pub(crate) fn release(&self) {
+    /// Writes the bytes, returning how many were written. A memory-mapped source gives its
+    /// pages back as it is read (in chunks for shared bytes; once converted for the others).
+    pub(crate) fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<usize> {
+        if let Some(r) = self.write_sliced(out) {
+            return r;
+        }
+        if let Some(r) = self.write_scattered(out) {
+            return r;
+        }
         match self {
-            BufData::Shared(b) | BufData::Lazy { src: b, .. } => b.release_pages(),
-            BufData::Owned(_) => {}
+            BufData::Shared(b) => {
+                edgeport_ir::mapped::write_all(out, b)?;
+                Ok(b.len())
+            }
+            BufData::Owned(v) => {
+                out.write_all(v)?;
+                Ok(v.len())
+            }
+            BufData::Lazy { src, .. } => match self.bytes() {
+                // Only size-1 dims moved: the source bytes themselves.
+                Cow::Borrowed(b) => {
+                    edgeport_ir::mapped::write_all(out, b)?;
+                    Ok(b.len())
+                }
+                Cow::Owned(v) => {
+                    edgeport_ir::mapped::release(src);
+                    out.write_all(&v)?;
+                    Ok(v.len())
+                }
+            },
         }
     }
 
-    /// Writes the data to `out` (a transposed or converted buffer in pieces of 256 KiB, never
-    /// whole) and returns the number of bytes written.
-    pub(crate) fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
-        const CHUNK: usize = 256 << 10;
-        let mut n = 0usize;
-        let mut put = |c: &[u8], to_f16: bool| -> std::io::Result<()> {
-            if to_f16 {
-                for part in c.chunks(CHUNK) {
-                    let h = super::util::f32_to_f16_bytes(part);
-                    out.write_all(&h)?;
-                    n += h.len();
-                }
-            } else {
-                out.write_all(c)?;
-                n += c.len();
-            }
-            Ok(())
+    /// A large transpose that moves the leading dim (a [K, N] matrix to [N, K], …): the source
+    /// is read once in its own order and scattered into the result, giving back each 1 MB of
+    /// (memory-mapped) source once read, so the source and the result are not both resident.
+    /// `None` when the data does not have that form.
+    fn write_scattered(&self, out: &mut impl std::io::Write) -> Option<std::io::Result<usize>> {
+        const MIN_SCATTERED: usize = 1 << 20;
+        let BufData::Lazy {
+            src,
+            elem,
+            shape,
+            perm,
+            to_f16,
+        } = self
+        else {
+            return None;
         };
-        match self {
-            BufData::Shared(b) => put(b, false)?,
-            BufData::Owned(v) => put(v, false)?,
-            BufData::Lazy {
-                src,
-                elem,
-                shape,
-                perm,
-                to_f16,
-            } => {
-                let f16 = *to_f16 && *elem == 4;
-                if super::util::moves_bytes(src, *elem, shape, perm) {
-                    super::util::transpose_chunks(src, *elem, shape, perm, CHUNK, &mut |c| put(c, f16))?;
-                } else {
-                    put(src, f16)?;
-                }
+        let elem = *elem;
+        let rank = shape.len();
+        if src.len() < MIN_SCATTERED
+            || elem == 0
+            || perm.len() != rank
+            || shape.iter().product::<usize>().checked_mul(elem) != Some(src.len())
+        {
+            return None;
+        }
+        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        if super::util::perm_is_reshape(&dims, perm) {
+            // No byte moves (an identity order included): `write_to` streams the source.
+            return None;
+        }
+        let mut seen = vec![false; rank];
+        for &p in perm {
+            if p >= rank || std::mem::replace(&mut seen[p], true) {
+                return None;
             }
         }
-        Ok(n)
+        // Output strides (in elements) of each input dim.
+        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+        let mut out_strides = vec![1usize; rank];
+        for i in (0..rank.saturating_sub(1)).rev() {
+            out_strides[i] = out_strides[i + 1] * out_shape[i + 1];
+        }
+        let mut stride_of_in = vec![0usize; rank];
+        for (i, &p) in perm.iter().enumerate() {
+            stride_of_in[p] = out_strides[i];
+        }
+        let mut res = vec![0u8; src.len()];
+        let mut idx = vec![0usize; rank];
+        let mut released = 0usize;
+        for (k, e) in src.chunks_exact(elem).enumerate() {
+            let o: usize = idx.iter().zip(&stride_of_in).map(|(a, b)| a * b).sum::<usize>() * elem;
+            if let Some(d) = res.get_mut(o..o + elem) {
+                d.copy_from_slice(e);
+            }
+            for d in (0..rank).rev() {
+                idx[d] += 1;
+                if idx[d] < shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+            let done = (k + 1) * elem;
+            if done - released >= MIN_SCATTERED {
+                if let Some(part) = src.get(released..done) {
+                    edgeport_ir::mapped::release(part);
+                }
+                released = done;
+            }
+        }
+        if let Some(part) = src.get(released..) {
+            edgeport_ir::mapped::release(part);
+        }
+        let r = if *to_f16 && elem == 4 {
+            let h = super::util::f32_to_f16_bytes(&res);
+            drop(res);
+            out.write_all(&h).map(|_| h.len())
+        } else {
+            out.write_all(&res).map(|_| res.len())
+        };
+        Some(r)
     }
 
+    /// A large transpose that keeps the leading dim (OIHW → OHWI and the like): made and written
+    /// one leading slice at a time, so neither the whole result nor the whole (memory-mapped)
+    /// source is resident at once. `None` when the data does not have that form.
+    fn write_sliced(&self, out: &mut impl std::io::Write) -> Option<std::io::Result<usize>> {
+        const MIN_SLICED: usize = 1 << 20;
+        let BufData::Lazy {
+            src,
+            elem,
+            shape,
+            perm,
+            to_f16,
+        } = self
+        else {
+            return None;
+        };
+        let (&n, rest) = shape.split_first()?;
+        if perm.first() != Some(&0) || n < 2 || src.len() < MIN_SLICED || src.len() % n != 0 {
+            return None;
+        }
+        let inner_perm: Vec<usize> = perm.iter().skip(1).map(|&p| p.checked_sub(1)).collect::<Option<_>>()?;
+        let step = src.len() / n;
+        let mut written = 0usize;
+        let mut released = 0usize;
+        for i in 0..n {
+            // In range: `step · n == src.len()`.
+            let Some(slice) = src.get(i * step..(i + 1) * step) else {
+                return Some(Err(std::io::Error::other("weight slice out of range")));
+            };
+            let t = super::util::transpose_bytes(slice, *elem, rest, &inner_perm);
+            let r = if *to_f16 && *elem == 4 {
+                let h = super::util::f32_to_f16_bytes(&t);
+                written += h.len();
+                out.write_all(&h)
+            } else {
+                written += t.len();
+                out.write_all(&t)
+            };
+            if let Err(e) = r {
+                return Some(Err(e));
+            }
+            let done = (i + 1) * step;
+            if done - released >= MIN_SLICED || i + 1 == n {
+                if let Some(part) = src.get(released..done) {
+                    edgeport_ir::mapped::release(part);
+                }
+                released = done;
+            }
+        }
+        Some(Ok(written))
+    }
+
+    /// The bytes to write.
     pub(crate) fn bytes(&self) -> Cow<'_, [u8]> {
         match self {
             BufData::Shared(b) => Cow::Borrowed(&b[..]),
@@ -167,6 +286,16 @@ pub(crate) struct TOp {
     pub inputs: Vec<i32>,
     pub outputs: Vec<i32>,
     pub options: Option<Options>,
+    /// For `BuiltinOperator::CUSTOM`: the custom code, version and options.
+    pub custom: Option<TCustom>,
+}
+
+/// A CUSTOM operator's identity and options (written as they were read).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TCustom {
+    pub name: String,
+    pub version: i32,
+    pub options: Option<Vec<u8>>,
 }
 
 /// The whole model (one subgraph).
@@ -291,5 +420,43 @@ fn mark(used: &mut [bool], i: i32) {
         && let Some(u) = used.get_mut(i as usize)
     {
         *u = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Large transposes are written in pieces (sliced or scattered); the bytes must equal the
+    /// plain whole-tensor transpose.
+    #[test]
+    fn streamed_transposes_match_the_plain_one() {
+        let cases: [(&[usize], &[usize], bool); 5] = [
+            (&[768, 512], &[1, 0], false),
+            (&[64, 96, 3, 3], &[0, 2, 3, 1], false),
+            (&[32, 48, 200], &[2, 0, 1], false),
+            (&[768, 512], &[1, 0], true),
+            (&[1, 1024, 300], &[0, 2, 1], false),
+        ];
+        for (shape, perm, to_f16) in cases {
+            let n: usize = shape.iter().product();
+            let src: Vec<u8> = (0..n).flat_map(|i| (i as f32 * 0.25 - 7.0).to_le_bytes()).collect();
+            let d = BufData::Lazy {
+                src: Bytes::from_vec(src.clone()),
+                elem: 4,
+                shape: shape.to_vec(),
+                perm: perm.to_vec(),
+                to_f16,
+            };
+            let mut want = super::super::util::transpose_bytes(&src, 4, shape, perm).into_owned();
+            if to_f16 {
+                want = super::super::util::f32_to_f16_bytes(&want);
+            }
+            let mut got = Vec::new();
+            let written = d.write_to(&mut got).unwrap();
+            assert_eq!(written, want.len(), "{shape:?} by {perm:?}");
+            assert_eq!(d.len(), want.len(), "{shape:?} by {perm:?}");
+            assert!(got == want, "{shape:?} by {perm:?} (f16 {to_f16}): bytes differ");
+        }
     }
 }

@@ -52,7 +52,9 @@ mod f {
     pub const OP_OUTPUTS: u16 = 2;
     pub const OP_OPTIONS_TYPE: u16 = 3;
     pub const OP_OPTIONS: u16 = 4;
+    pub const OP_CUSTOM_OPTIONS: u16 = 5;
     pub const OC_DEPRECATED: u16 = 0;
+    pub const OC_CUSTOM: u16 = 1;
     pub const OC_VERSION: u16 = 2;
     pub const OC_BUILTIN: u16 = 3;
     pub const B_DATA: u16 = 0;
@@ -234,25 +236,30 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
     }
     let buffers = fbb.create_vector(&bufs);
 
-    // Operator codes, in first-use order.
-    let mut codes: Vec<i32> = Vec::new();
+    // Operator codes, in first-use order (a custom op's code is its name and version).
+    let mut codes: Vec<(i32, Option<(&str, i32)>)> = Vec::new();
     let mut op_code_idx = Vec::with_capacity(m.ops.len());
     for op in &m.ops {
-        let idx = match codes.iter().position(|&c| c == op.code.0) {
+        let key = (op.code.0, op.custom.as_ref().map(|c| (c.name.as_str(), c.version)));
+        let idx = match codes.iter().position(|c| *c == key) {
             Some(i) => i,
             None => {
-                codes.push(op.code.0);
+                codes.push(key);
                 codes.len() - 1
             }
         };
         op_code_idx.push(idx as u32);
     }
     let mut oc = Vec::with_capacity(codes.len());
-    for &c in &codes {
+    for &(c, custom) in &codes {
+        let name = custom.map(|(n, _)| fbb.create_string(n));
         let t = fbb.start_table();
         fbb.push_slot_always(slot(f::OC_BUILTIN), c);
-        fbb.push_slot_always(slot(f::OC_VERSION), min_version(c));
+        fbb.push_slot_always(slot(f::OC_VERSION), custom.map_or_else(|| min_version(c), |(_, v)| v));
         fbb.push_slot_always(slot(f::OC_DEPRECATED), c.clamp(0, 127) as i8);
+        if let Some(n) = name {
+            fbb.push_slot_always(slot(f::OC_CUSTOM), n);
+        }
         oc.push(fbb.end_table(t));
     }
     let opcodes = fbb.create_vector(&oc);
@@ -265,6 +272,7 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
         let ins = fbb.create_vector(&op.inputs);
         let outs = fbb.create_vector(&op.outputs);
         let opts = op.options.as_ref().map(|o| (o.ty.0, options_table(&mut fbb, o)));
+        let custom_opts = op.custom.as_ref().and_then(|c| c.options.as_ref()).map(|b| fbb.create_vector(b));
         let t = fbb.start_table();
         fbb.push_slot(slot(f::OP_OPCODE), ci, 0);
         fbb.push_slot_always(slot(f::OP_INPUTS), ins);
@@ -272,6 +280,10 @@ fn build(m: &TModel, placement: &DataPlacement, capacity: usize) -> Built {
         if let Some((ty, o)) = opts {
             fbb.push_slot_always(slot(f::OP_OPTIONS_TYPE), ty);
             fbb.push_slot_always(slot(f::OP_OPTIONS), o);
+        }
+        if let Some(b) = custom_opts {
+            // custom_options_format (field 6) stays at its default, FLEXBUFFERS.
+            fbb.push_slot_always(slot(f::OP_CUSTOM_OPTIONS), b);
         }
         ops.push(fbb.end_table(t));
     }
@@ -332,7 +344,13 @@ fn meta_estimate(m: &TModel) -> u64 {
     let o: u64 = m
         .ops
         .iter()
-        .map(|o| 96 + 4 * (o.inputs.len() + o.outputs.len()) as u64 + o.options.as_ref().map_or(0, |x| 64 + 8 * x.fields.len() as u64))
+        .map(|o| {
+            96 + 4 * (o.inputs.len() + o.outputs.len()) as u64
+                + o.options.as_ref().map_or(0, |x| 64 + 8 * x.fields.len() as u64)
+                + o.custom
+                    .as_ref()
+                    .map_or(0, |c| 64 + c.name.len() as u64 + c.options.as_ref().map_or(0, |b| b.len() as u64))
+        })
         .sum();
     t + o + 48 * m.buffers.len() as u64 + 4096
 }
@@ -388,11 +406,7 @@ pub(crate) fn write_model(m: &TModel, out: &mut impl Write, force_external: bool
         if let Some(d) = b.as_ref().filter(|d| d.len() > 0) {
             let pad = offs[i] - pos;
             out.write_all(&zeros[..pad as usize])?;
-            let n = d.write_to(out)?;
-            d.release();
-            if n != d.len() {
-                return Err(WriteError::DataLength(i, n, d.len()));
-            }
+            d.write_to(out)?;
             pos = offs[i] + d.len() as u64;
         }
     }
@@ -417,7 +431,6 @@ fn write_inline(m: &TModel, built: &Built, out: &mut impl Write) -> Result<(), W
         let head = fb.get(pos..start).ok_or(WriteError::Unstable(pos, start))?;
         out.write_all(head)?;
         let n = d.write_to(out)?;
-        d.release();
         if n != d.len() {
             return Err(WriteError::DataLength(i, n, d.len()));
         }

@@ -14,7 +14,6 @@ use crate::error::{OpIssue, TfliteError};
 use crate::model::{self, Model};
 use edgeport_ir::{Bytes, Graph};
 use std::path::Path;
-use std::sync::Arc;
 
 /// Import settings.
 #[derive(Clone, Debug, Default)]
@@ -57,13 +56,15 @@ pub fn import_path_with(path: &Path, opts: &ImportOptions) -> Result<Graph, Tfli
     let data = if meta.len() == 0 {
         Bytes::from_vec(Vec::new())
     } else {
-        // SAFETY: a read-only map of a file the user named. Like every mmap-based loader, this
-        // assumes the file is not truncated by another process while the graph lives.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
+        // A registered read-only map: exporters give its pages back as they write the weights.
+        let map = edgeport_ir::mapped::map_file(&f).map_err(io)?;
         let len = map.len();
-        Bytes::from_owner(Arc::new(map), 0, len).unwrap_or_else(|| Bytes::from_vec(Vec::new()))
+        Bytes::from_owner(map, 0, len).unwrap_or_else(|| Bytes::from_vec(Vec::new()))
     };
-    import_data(&data, &file, opts)
+    let g = import_data(&data, &file, opts);
+    // Import reads some weights (permuted copies, densified sparse tensors): drop those pages.
+    edgeport_ir::mapped::release_all();
+    g
 }
 
 /// Imports a `.tflite` model held in memory; `file` names it in errors.

@@ -144,6 +144,8 @@ pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
             idx[k] = 0;
         }
     }
+    // The copy is made: a memory-mapped source can drop its pages.
+    edgeport_ir::mapped::release(raw);
     let mut r = Tensor::from_bytes(t.dtype, out_shape, Bytes::from_vec(out)).map_err(|e| e.to_string())?;
     if let Some(q) = &t.quant {
         let mut q = q.clone();

@@ -2,6 +2,7 @@
 
 mod binary;
 pub(crate) mod conv;
+mod custom;
 mod detection;
 pub(crate) mod gelu;
 mod gelu_apply;
@@ -82,6 +83,7 @@ pub(crate) fn lower_float(cx: &mut Lower, id: NodeId, node: &Node) -> LResult<()
         Op::Resize(r) => return resize::resize(cx, id, r),
         Op::DepthToSpace(d) => return resize::depth_space(cx, id, true, d.blocksize, &d.mode, d.layout),
         Op::SpaceToDepth(d) => return resize::depth_space(cx, id, false, d.blocksize, "DCR", d.layout),
+        Op::Custom(c) => return custom::custom(cx, id, c, node.n_inputs, node.outputs.len()),
         _ => {}
     }
     if binary::lower(cx, id, op)?
