@@ -57,6 +57,7 @@ fn multi_head_attention_fused() {
 fn scripted_module_with_loop_and_if() {
     let opts = TsOptions {
         input_shapes: vec![("x".into(), vec![3, 8])],
+        ..Default::default()
     };
     check_with("jit_script", &opts);
     // Without a shape, the scripted module (no traced inputs) is refused with a hint.

@@ -38,6 +38,7 @@ impl Interp<'_> {
         let V::Tensor(name) = v else {
             return Err(format!("{what} is a {}, expected a tensor", v.kind()));
         };
+        self.cx.capture(name);
         let id = *self.cx.env.get(&**name).ok_or_else(|| format!("{what} is not defined"))?;
         let konst: Option<Tensor> = match self.cx.g.get(id.node).map(|n| &n.op) {
             Some(Op::Constant(c)) if id.port == 0 => Some(c.value.clone()),

@@ -23,6 +23,7 @@ pub mod archive;
 pub mod ast;
 mod aten;
 mod builtins;
+mod control;
 mod fold;
 mod fused;
 pub mod interp;
@@ -54,6 +55,8 @@ pub struct TsOptions {
     /// Input shapes by `forward` parameter name; they override the traced example inputs
     /// (needed for scripted modules, which record none).
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// Input dtypes by `forward` parameter name (default: the traced input's, else float32).
+    pub input_dtypes: Vec<(String, DType)>,
 }
 
 /// True when `path` is a zip holding TorchScript (`code/` beside `data.pkl`/`constants.pkl`);
@@ -103,7 +106,8 @@ pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
                 "forward input '{p}' has no recorded shape (a scripted module?): give it with --input-shape {p}=D0,D1,…"
             ))
         })?;
-        let dtype = traced.map(|t| t.dtype).unwrap_or(DType::F32);
+        let given_dt = opts.input_dtypes.iter().find(|(n, _)| n == p).map(|(_, d)| *d);
+        let dtype = given_dt.or_else(|| traced.map(|t| t.dtype)).unwrap_or(DType::F32);
         let dims: Vec<Dim> = shape.iter().map(|&d| Dim::Known(d as u64)).collect();
         let v = it
             .cx
