@@ -44,6 +44,20 @@ fn transformer_encoder_layer_fused_fast_path() {
 }
 
 #[test]
+fn transformer_encoder_layer_fused_with_padding_mask() {
+    // eval + no_grad with src_key_padding_mask: the fused op gets an additive [B, S] float mask
+    // (mask_type 1); batch row 1 pads its last two positions.
+    check("jit_tel_mask");
+    let ar = edgeport_pytorch::zip::Archive::parse(
+        "jit_tel_mask.pt",
+        edgeport_ir::Bytes::from_vec(std::fs::read(fixture("jit_tel_mask.pt")).unwrap()),
+    )
+    .unwrap();
+    let code = ar.read_text("jit_tel_mask/code/__torch__/torch/nn/modules/transformer.py").unwrap();
+    assert!(code.contains("torch._transformer_encoder_layer_fwd(") && code.contains("src_key_padding_mask, 1)"));
+}
+
+#[test]
 fn transformer_encoder_layer_not_fused() {
     check("jit_tel_nf");
 }

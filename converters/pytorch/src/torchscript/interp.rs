@@ -322,6 +322,9 @@ impl<'s> Interp<'s> {
             Expr::Bool(b) => V::Bool(*b),
             Expr::Name(n) => match scope.get(n) {
                 Some(v) => v.clone(),
+                // The printer writes non-finite floats as bare names (`-inf`, `nan`).
+                None if n == "inf" => V::Float(f64::INFINITY),
+                None if n == "nan" => V::Float(f64::NAN),
                 None => return Err(format!("name '{n}' is not defined")),
             },
             Expr::Attr(base, attr) => {

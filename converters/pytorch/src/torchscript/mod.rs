@@ -79,7 +79,13 @@ pub fn import_torchscript(path: &Path, opts: &TsOptions) -> Result<Graph> {
 
 /// Imports a parsed TorchScript archive.
 pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
-    let s = Script::load(ar)?;
+    import_archive_with_sources(ar, &[], opts)
+}
+
+/// Imports a parsed TorchScript archive with some `code/` sources replaced (paths under
+/// `code/`, see [`Script::load_with_sources`]).
+pub fn import_archive_with_sources(ar: Archive, sources: &[(String, String)], opts: &TsOptions) -> Result<Graph> {
+    let s = Script::load_with_sources(ar, sources)?;
     let file = s.file().to_string();
     let fmt = |msg: String| Error::Format { file: file.clone(), msg };
     let P::Object { class, state } = &s.module else {
