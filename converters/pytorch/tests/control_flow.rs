@@ -88,6 +88,11 @@ fn unsupported_control_flow_is_listed_with_file_and_line() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("'x'") || e.contains("module"), "{e}");
+    // An in-place op inside a branch on a tensor from outside it.
+    let e = with_source(|s| s.replace("      y = y0\n", "      y = torch.relu_(x)\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in-place aten::relu_ on 'x'"), "{e}");
     // The unedited source still imports.
     assert!(with_source(|s| s.to_string()).is_ok());
 }

@@ -112,7 +112,7 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
         }
     }
     let mut cx = Ctx::new("torch_export", metas);
-    cx.g.metadata.extend(range_constraints(&j));
+    cx.g.metadata.extend(range_constraints(j));
     let nodes: Vec<N> = graph
         .get("nodes")
         .and_then(J::as_array)

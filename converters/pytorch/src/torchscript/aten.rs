@@ -255,6 +255,12 @@ impl Interp<'_> {
             && let Some(&v) = self.cx.env.get(&**first)
             && !self.consts.values().any(|c| **c == **target)
         {
+            if self.cx.captured.iter().any(|c| c == target) {
+                // Rebinding here would change the value only inside the subgraph.
+                return Ok(self.unsupported(format!(
+                    "in-place aten::{op} on '{target}', a value from outside a data-dependent branch or loop"
+                )));
+            }
             self.cx.env.insert(target.clone(), v);
             self.pending.push(Rc::from(target.as_str()));
         }

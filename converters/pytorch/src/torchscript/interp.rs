@@ -3,8 +3,10 @@
 //! input shapes are fixed at import, so traced shape arithmetic folds away). Statements:
 //! assignments (also tuple unpacking), `return`, `if` whose condition is known at import,
 //! `for` over a known range or list (unrolled), `while` with a known condition, `pass`,
-//! `raise`/`assert` (checked when known). Every unsupported construct or op is recorded with
-//! its code file and line, and the run continues with a poisoned value so all are listed at once.
+//! `raise`/`assert` (checked when known). An `if`/`while` on a tensor and a `for` over
+//! `range(<tensor>)` are built as IR `If`/`Loop` subgraphs ([`super::control`]). Every
+//! unsupported construct or op is recorded with its code file and line, and the run continues
+//! with a poisoned value so all are listed at once.
 
 use super::archive::Script;
 use super::ast::{BinOp, Expr, Stmt, StmtKind, Target, UnOp};

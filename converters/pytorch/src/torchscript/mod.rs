@@ -10,7 +10,8 @@
 //!   parameters and buffers become constants named by their attribute path (`layer1.0.conv1.weight`),
 //!   sizes are known numbers (the input shapes are fixed: from the traced inputs or
 //!   [`TsOptions::input_shapes`]), so traced shape arithmetic folds away and `if`/`for` whose
-//!   condition or range is known are resolved at import.
+//!   condition or range is known are resolved at import. [`control`] builds IR `If`/`Loop`
+//!   subgraphs for `if`/`while` on tensor values and `for` over `range(int(tensor))`.
 //! - [`aten`] maps each ATen call onto the op rules shared with the `.pt2` importer, [`meta`]
 //!   supplies the output facts those rules expect, [`fused`] writes out the fused transformer
 //!   fast-path ops, [`builtins`] the Python builtins and `prim::` ops, [`fold`] the arithmetic on
