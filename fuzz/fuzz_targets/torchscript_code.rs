@@ -133,13 +133,28 @@ fn run_text(src: &str) {
     }
 }
 
+/// Runs one text; one that takes longer than a second (a near-hang) is saved under
+/// `fuzz/artifacts/torchscript_code/slow-<hash>.py` and reported.
+fn timed(src: &str) {
+    let t = std::time::Instant::now();
+    run_text(src);
+    let dt = t.elapsed();
+    if dt.as_secs_f64() > 1.0 {
+        let dir = std::path::Path::new("fuzz/artifacts/torchscript_code");
+        let _ = std::fs::create_dir_all(dir);
+        let p = dir.join(format!("slow-{:016x}.py", hash(src.as_bytes())));
+        let _ = std::fs::write(&p, src);
+        eprintln!("SLOW ({:.1} s) saved to {}", dt.as_secs_f64(), p.display());
+    }
+}
+
 fn run_one(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    run_text(&text);
+    timed(&text);
     let mut rng = Rng(hash(data));
     for _ in 0..3 {
         let v = variant(&mut rng, &text);
-        run_text(&v);
+        timed(&v);
     }
 }
 

@@ -51,8 +51,9 @@ impl Interp<'_> {
 
     /// Runs shape/dtype inference over the graph and records the types of new tensors.
     pub fn sync_metas(&mut self) -> R<()> {
-        edgeport_ir::infer::infer_types(&mut self.cx.g).map_err(|e| format!("shape inference: {e}"))?;
         let pending = std::mem::take(&mut self.pending);
+        let seeds: Vec<edgeport_ir::ValueId> = pending.iter().filter_map(|p| self.cx.env.get(&**p).copied()).collect();
+        self.infer_values(&seeds)?;
         for name in pending {
             let Some(&v) = self.cx.env.get(&*name) else { continue };
             let ty = self.cx.g.value(v).and_then(|x| x.ty.clone());
@@ -66,6 +67,15 @@ impl Interp<'_> {
                     self.cx.metas.remove(&*name);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Types the values `seeds` and the untyped nodes behind them (incrementally, else over
+    /// the whole graph).
+    pub fn infer_values(&mut self, seeds: &[edgeport_ir::ValueId]) -> R<()> {
+        if !super::infer::infer_new(&mut self.cx.g, seeds)? {
+            edgeport_ir::infer::infer_types(&mut self.cx.g).map_err(|e| format!("shape inference: {e}"))?;
         }
         Ok(())
     }

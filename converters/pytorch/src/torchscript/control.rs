@@ -394,6 +394,7 @@ impl Interp<'_> {
             inits.push(self.local_tensor(v, &format!("loop variable '{n}'"))?);
         }
         self.sync_metas()?;
+        self.infer_values(&inits)?;
         let mut metas = Vec::with_capacity(inits.len());
         for &id in &inits {
             let ty = self.cx.g.value(id).and_then(|x| x.ty.clone());

@@ -27,6 +27,7 @@ mod builtins;
 mod control;
 mod fold;
 mod fused;
+mod infer;
 pub mod interp;
 pub mod lexer;
 mod meta;
