@@ -262,24 +262,36 @@ pub struct ImportSettings {
     pub signature: Option<String>,
     pub weights: Option<PathBuf>,
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// Input dtypes given as `--input-shape NAME=D0,…:DTYPE` (TorchScript scripted modules).
+    pub input_dtypes: Vec<(String, edgeport_ir::DType)>,
 }
 
 impl ImportSettings {
-    /// From `--weights` and `--input-shape NAME=D0,D1,…` values.
+    /// From `--weights` and `--input-shape NAME=D0,D1,…[:DTYPE]` values (no dims: a scalar).
     pub fn parse(weights: Option<PathBuf>, shapes: &[String]) -> Result<ImportSettings, FormatError> {
         let mut input_shapes = Vec::new();
+        let mut input_dtypes = Vec::new();
         for s in shapes {
-            let bad = || FormatError::Import(format!("--input-shape '{s}': expected NAME=D0,D1,…"));
+            let bad = || FormatError::Import(format!("--input-shape '{s}': expected NAME=D0,D1,…[:DTYPE]"));
             let (name, dims) = s.split_once('=').ok_or_else(bad)?;
+            let (dims, dtype) = match dims.split_once(':') {
+                Some((d, t)) => (d, Some(edgeport_ir::DType::from_name(t.trim()).ok_or_else(bad)?)),
+                None => (dims, None),
+            };
             let dims: Vec<usize> = dims
                 .split(',')
+                .filter(|d| !d.trim().is_empty())
                 .map(|d| d.trim().parse::<usize>().map_err(|_| bad()))
                 .collect::<Result<_, _>>()?;
             input_shapes.push((name.trim().to_string(), dims));
+            if let Some(t) = dtype {
+                input_dtypes.push((name.trim().to_string(), t));
+            }
         }
         Ok(ImportSettings {
             weights,
             input_shapes,
+            input_dtypes,
             signature: None,
         })
     }
@@ -331,6 +343,7 @@ pub fn import_with(path: &Path, fmt: &Format, s: &ImportSettings) -> Result<Grap
         (Provider::Builtin, "torchscript") => {
             let o = edgeport_pytorch::TsOptions {
                 input_shapes: s.input_shapes.clone(),
+                input_dtypes: s.input_dtypes.clone(),
             };
             edgeport_pytorch::import_torchscript(path, &o).map_err(|e| FormatError::Import(e.to_string()))
         }

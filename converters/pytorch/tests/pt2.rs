@@ -56,6 +56,41 @@ fn symbolic_batch() {
     assert_eq!(shape.0[1], edgeport_ir::Dim::Known(3));
 }
 
+/// `dynamic_shapes={"x": {0: Dim("batch", min=1, max=8)}}`: the batch dim stays the symbol torch
+/// gives it, its range is kept as metadata, and the graph runs at batch 5 and batch 1.
+#[test]
+fn symbolic_batch_with_range_constraints() {
+    let model = fixture("dyn_range.pt2");
+    let g = edgeport_pytorch::import_pt2(&model).unwrap();
+    let x = g.node(g.inputs()[0]).outputs[0].ty.clone().unwrap();
+    let shape = x.as_tensor().unwrap().shape.clone().unwrap();
+    assert_eq!(shape.0[0], edgeport_ir::Dim::Sym("s77".into()), "{shape:?}");
+    let range = g.metadata.iter().find(|(k, _)| k == "meta.dim_range.s77").map(|(_, v)| v.as_str());
+    assert_eq!(range, Some("[1, 8]"), "{:?}", g.metadata);
+    // The output keeps the symbolic batch too.
+    let (_, out) = g.outputs()[0].clone();
+    let oshape = g
+        .value(out)
+        .unwrap()
+        .ty
+        .clone()
+        .unwrap()
+        .as_tensor()
+        .unwrap()
+        .shape
+        .clone()
+        .unwrap();
+    assert_eq!(oshape.0[0], edgeport_ir::Dim::Sym("s77".into()), "{oshape:?}");
+    for set in ["dyn_range.npz", "dyn_range.b1.npz"] {
+        let d = graph_max_diff(&g, &model, &fixture(set));
+        eprintln!("{set}: max abs diff {d:.3e}");
+        assert!(d <= 1e-4, "{set}: max abs diff {d}");
+    }
+    // Programs without range constraints get no range metadata.
+    let g = edgeport_pytorch::import_pt2(&fixture("cnn.pt2")).unwrap();
+    assert!(!g.metadata.iter().any(|(k, _)| k.starts_with("meta.dim_range.")));
+}
+
 #[test]
 fn parameters_are_named_by_fqn() {
     let g = edgeport_pytorch::import_pt2(&fixture("cnn.pt2")).unwrap();

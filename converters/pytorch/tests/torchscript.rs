@@ -44,6 +44,20 @@ fn transformer_encoder_layer_fused_fast_path() {
 }
 
 #[test]
+fn transformer_encoder_layer_fused_with_padding_mask() {
+    // eval + no_grad with src_key_padding_mask: the fused op gets an additive [B, S] float mask
+    // (mask_type 1); batch row 1 pads its last two positions.
+    check("jit_tel_mask");
+    let ar = edgeport_pytorch::zip::Archive::parse(
+        "jit_tel_mask.pt",
+        edgeport_ir::Bytes::from_vec(std::fs::read(fixture("jit_tel_mask.pt")).unwrap()),
+    )
+    .unwrap();
+    let code = ar.read_text("jit_tel_mask/code/__torch__/torch/nn/modules/transformer.py").unwrap();
+    assert!(code.contains("torch._transformer_encoder_layer_fwd(") && code.contains("src_key_padding_mask, 1)"));
+}
+
+#[test]
 fn transformer_encoder_layer_not_fused() {
     check("jit_tel_nf");
 }
@@ -57,6 +71,7 @@ fn multi_head_attention_fused() {
 fn scripted_module_with_loop_and_if() {
     let opts = TsOptions {
         input_shapes: vec![("x".into(), vec![3, 8])],
+        ..Default::default()
     };
     check_with("jit_script", &opts);
     // Without a shape, the scripted module (no traced inputs) is refused with a hint.

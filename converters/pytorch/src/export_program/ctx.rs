@@ -114,6 +114,17 @@ pub struct Ctx {
     pub lists: HashMap<String, Vec<ValueId>>,
     pub metas: HashMap<String, Meta>,
     names: HashMap<String, usize>,
+    /// The enclosing graphs while a subgraph (If branch, Loop body) is built, innermost last.
+    pub outer: Vec<Frame>,
+    /// Subgraph only: the outer names captured so far, in capture-slot order.
+    pub captured: Vec<String>,
+}
+
+/// A graph under construction with its name bindings and captures.
+pub struct Frame {
+    pub g: Graph,
+    pub env: HashMap<String, ValueId>,
+    pub captured: Vec<String>,
 }
 
 impl Ctx {
@@ -124,7 +135,46 @@ impl Ctx {
             lists: HashMap::new(),
             metas,
             names: HashMap::new(),
+            outer: Vec::new(),
+            captured: Vec::new(),
         }
+    }
+
+    /// Starts building a subgraph (the current graph becomes an enclosing frame).
+    pub fn enter(&mut self, f: Frame) {
+        let g = std::mem::replace(&mut self.g, f.g);
+        let env = std::mem::replace(&mut self.env, f.env);
+        let captured = std::mem::replace(&mut self.captured, f.captured);
+        self.outer.push(Frame { g, env, captured });
+    }
+
+    /// Ends the innermost subgraph and returns it (`None` when no subgraph is open).
+    pub fn leave(&mut self) -> Option<Frame> {
+        let f = self.outer.pop()?;
+        let g = std::mem::replace(&mut self.g, f.g);
+        let env = std::mem::replace(&mut self.env, f.env);
+        let captured = std::mem::replace(&mut self.captured, f.captured);
+        Some(Frame { g, env, captured })
+    }
+
+    /// Is `name` bound in the current graph or an enclosing one?
+    pub fn defined(&self, name: &str) -> bool {
+        self.env.contains_key(name) || self.outer.iter().any(|f| f.env.contains_key(name))
+    }
+
+    /// Binds `name` in the current subgraph when it is a value of an enclosing graph (a new
+    /// capture input typed from its metadata); no-op when it is local or unknown.
+    pub fn capture(&mut self, name: &str) {
+        if self.env.contains_key(name) || !self.outer.iter().any(|f| f.env.contains_key(name)) {
+            return;
+        }
+        let ty = self
+            .metas
+            .get(name)
+            .map(|m| edgeport_ir::ValueType::tensor(m.dtype, Some(edgeport_ir::Shape(m.shape.clone()))));
+        let v = self.g.add_capture(name, ty);
+        self.env.insert(name.to_string(), v);
+        self.captured.push(name.to_string());
     }
 
     /// A fresh IR name derived from `base`.
@@ -135,6 +185,7 @@ impl Ctx {
     }
 
     pub fn value(&self, name: &str) -> R<ValueId> {
+        // Values of enclosing graphs are captured by the interpreter before a rule runs.
         self.env
             .get(name)
             .copied()
@@ -166,7 +217,7 @@ impl Ctx {
         let op = Op::from_kind(k, attrs.into_iter().map(|(a, v)| (a.to_string(), v)).collect()).map_err(|e| format!("{kind}: {e}"))?;
         let names: Vec<String> = outs
             .iter()
-            .map(|o| if self.env.contains_key(*o) { self.fresh(o) } else { o.to_string() })
+            .map(|o| if self.defined(o) { self.fresh(o) } else { o.to_string() })
             .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let node_name = names.first().cloned().unwrap_or_else(|| self.fresh(kind));

@@ -112,6 +112,7 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
         }
     }
     let mut cx = Ctx::new("torch_export", metas);
+    cx.g.metadata.extend(range_constraints(j));
     let nodes: Vec<N> = graph
         .get("nodes")
         .and_then(J::as_array)
@@ -224,6 +225,34 @@ fn build(file: &str, prog: &archive::Program) -> Result<Graph> {
     let mut g = cx.g;
     let _ = edgeport_ir::infer::infer_types(&mut g);
     Ok(g)
+}
+
+/// Largest bound torch writes for an unbounded symbol (`int_oo`) is about 2^63; anything this
+/// large is printed as unbounded.
+const UNBOUNDED: i64 = 1 << 62;
+
+/// The program's `range_constraints` (`{"s77": {"min_val": 1, "max_val": 8}}`) as graph
+/// metadata `meta.dim_range.<symbol>` = `[min, max]` (`inf` when unbounded), in symbol order.
+/// The `meta.` prefix makes the ONNX exporter keep them as model metadata.
+pub fn range_constraints(j: &J) -> Vec<(String, String)> {
+    let Some(rc) = j.get("range_constraints").and_then(J::as_object) else {
+        return Vec::new();
+    };
+    let bound = |v: Option<&J>, missing: &str| match v.and_then(J::as_i64) {
+        Some(x) if x.unsigned_abs() < UNBOUNDED as u64 => x.to_string(),
+        Some(x) if x < 0 => "-inf".to_string(),
+        Some(_) => "inf".to_string(),
+        None => missing.to_string(),
+    };
+    let mut out: Vec<(String, String)> = rc
+        .iter()
+        .map(|(sym, r)| {
+            let (lo, hi) = (bound(r.get("min_val"), "0"), bound(r.get("max_val"), "inf"));
+            (format!("meta.dim_range.{sym}"), format!("[{lo}, {hi}]"))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 fn bind_outputs(cx: &mut Ctx, n: &N, outs: ops::Out) {

@@ -77,6 +77,13 @@ fn fmt(file: &str, msg: impl Into<String>) -> Error {
 impl Script {
     /// Reads the archive's code, module tree, constants and traced inputs.
     pub fn load(ar: Archive) -> Result<Script> {
+        Script::load_with_sources(ar, &[])
+    }
+
+    /// Like [`Script::load`], with the source of some `code/` files replaced: each pair is a
+    /// path under `code/` (`__torch__.py`) and the text to use instead of the archive's.
+    /// (For fuzzing the parser and interpreter with real module trees.)
+    pub fn load_with_sources(ar: Archive, sources: &[(String, String)]) -> Result<Script> {
         let file = ar.file().to_string();
         let root = pickle_root(&ar, "data.pkl").ok_or_else(|| fmt(&file, "no data.pkl: not a TorchScript archive"))?;
         let opts = pickle::Options {
@@ -106,7 +113,7 @@ impl Script {
             traced_inputs,
             storages: RefCell::new(HashMap::new()),
         };
-        s.parse_code()?;
+        s.parse_code(sources)?;
         Ok(s)
     }
 
@@ -114,7 +121,7 @@ impl Script {
         self.ar.file()
     }
 
-    fn parse_code(&mut self) -> Result<()> {
+    fn parse_code(&mut self, sources: &[(String, String)]) -> Result<()> {
         let code = format!("{}code/", self.root);
         let names: Vec<(String, u64)> = self
             .ar
@@ -127,7 +134,11 @@ impl Script {
             if size > MAX_SOURCE {
                 return Err(fmt(self.file(), format!("{entry}: source of {size} bytes is too large")));
             }
-            let src = self.ar.read_text(&entry)?;
+            let rel = entry.strip_prefix(&code).unwrap_or(&entry);
+            let src = match sources.iter().find(|(p, _)| p == rel) {
+                Some((_, text)) => text.clone(),
+                None => self.ar.read_text(&entry)?,
+            };
             let parsed: File = parser::parse(&src).map_err(|e| Error::Script {
                 file: self.file().to_string(),
                 entry: entry.clone(),

@@ -32,6 +32,7 @@ const SCALAR_PARAMS: [&str; 10] = [
 impl Interp<'_> {
     /// The metadata of a tensor, inferring shapes of recently built ops first when needed.
     pub fn meta_of(&mut self, name: &str) -> R<Meta> {
+        self.cx.capture(name);
         if !self.cx.metas.contains_key(name) || self.pending.iter().any(|p| &**p == name) {
             self.sync_metas()?;
         }
@@ -50,8 +51,9 @@ impl Interp<'_> {
 
     /// Runs shape/dtype inference over the graph and records the types of new tensors.
     pub fn sync_metas(&mut self) -> R<()> {
-        edgeport_ir::infer::infer_types(&mut self.cx.g).map_err(|e| format!("shape inference: {e}"))?;
         let pending = std::mem::take(&mut self.pending);
+        let seeds: Vec<edgeport_ir::ValueId> = pending.iter().filter_map(|p| self.cx.env.get(&**p).copied()).collect();
+        self.infer_values(&seeds)?;
         for name in pending {
             let Some(&v) = self.cx.env.get(&*name) else { continue };
             let ty = self.cx.g.value(v).and_then(|x| x.ty.clone());
@@ -69,8 +71,17 @@ impl Interp<'_> {
         Ok(())
     }
 
+    /// Types the values `seeds` and the untyped nodes behind them (incrementally, else over
+    /// the whole graph).
+    pub fn infer_values(&mut self, seeds: &[edgeport_ir::ValueId]) -> R<()> {
+        if !super::infer::infer_new(&mut self.cx.g, seeds)? {
+            edgeport_ir::infer::infer_types(&mut self.cx.g).map_err(|e| format!("shape inference: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// A known number as a 0-d graph constant.
-    fn materialize(&mut self, n: Num) -> R<Rc<str>> {
+    pub(super) fn materialize(&mut self, n: Num) -> R<Rc<str>> {
         let t = match n {
             Num::Int(i) => Tensor::scalar_i64(i),
             Num::Float(f) => Tensor::from_f32(vec![], &[f as f32]).map_err(|e| e.to_string())?,
@@ -105,18 +116,14 @@ impl Interp<'_> {
             V::Num(n) => Arg::Tensor(self.materialize(*n)?.to_string()),
             V::Device(d) => Arg::Device(d.to_string()),
             V::List(items) | V::Tuple(items) => list_arg(items)?,
-            V::Obj(_) | V::Poison => return Err(format!("argument '{param}' is a {}", v.kind())),
+            V::Obj(_) | V::Poison | V::RunRange(_) => return Err(format!("argument '{param}' is a {}", v.kind())),
         })
     }
 
     /// A fresh tensor name from the current hint.
     fn out_name(&mut self, op: &str) -> String {
         let base = self.hint.clone().unwrap_or_else(|| op.trim_matches('_').to_string());
-        if self.cx.env.contains_key(&base) {
-            self.cx.fresh(&base)
-        } else {
-            base
-        }
+        if self.cx.defined(&base) { self.cx.fresh(&base) } else { base }
     }
 
     /// One ATen op call.
@@ -240,11 +247,11 @@ impl Interp<'_> {
         };
         let mut names = Vec::with_capacity(vals.len());
         for (name, v) in vals {
-            let name = if self.cx.env.get(&name).is_some_and(|&x| x != v) {
-                self.cx.fresh(&name)
-            } else {
-                name
+            let taken = match self.cx.env.get(&name) {
+                Some(&x) => x != v,
+                None => self.cx.defined(&name),
             };
+            let name = if taken { self.cx.fresh(&name) } else { name };
             self.cx.env.insert(name.clone(), v);
             self.cx.metas.remove(&name);
             let rc: Rc<str> = Rc::from(name.as_str());
@@ -258,6 +265,12 @@ impl Interp<'_> {
             && let Some(&v) = self.cx.env.get(&**first)
             && !self.consts.values().any(|c| **c == **target)
         {
+            if self.cx.captured.iter().any(|c| c == target) {
+                // Rebinding here would change the value only inside the subgraph.
+                return Ok(self.unsupported(format!(
+                    "in-place aten::{op} on '{target}', a value from outside a data-dependent branch or loop"
+                )));
+            }
             self.cx.env.insert(target.clone(), v);
             self.pending.push(Rc::from(target.as_str()));
         }

@@ -56,6 +56,26 @@ impl Interp<'_> {
             return Ok(V::Poison);
         }
         let first = args.first().cloned().unwrap_or(V::None);
+        // Python scalars of tensors known only at run time stay 0-d tensors (int64, float32,
+        // bool), so that they can drive an IR `If`/`Loop`.
+        if let V::Tensor(_) = &first {
+            let code = match path {
+                "int" | "ops.aten.Int" | "torch.Int" => Some(4),
+                "float" | "ops.aten.Float" | "torch.Float" => Some(6),
+                "bool" | "ops.aten.Bool" | "torch.Bool" => Some(11),
+                _ => None,
+            };
+            if let Some(code) = code {
+                return self.aten("to", vec![first, V::Int(code)], vec![]);
+            }
+            if path == "range" && args.len() == 1 {
+                let n = self.aten("to", vec![first, V::Int(4)], vec![])?;
+                return Ok(match n {
+                    V::Tensor(t) => V::RunRange(t),
+                    other => other,
+                });
+            }
+        }
         match path {
             "int" | "ops.aten.Int" | "torch.Int" => self.number_of(&first, "int").map(|n| V::Int(n.i64())),
             "float" | "ops.aten.Float" | "torch.Float" => self.number_of(&first, "float").map(|n| V::Float(n.f64())),

@@ -10,7 +10,9 @@
 //! - `aten::_native_multi_head_attention(query, key, value, embed_dim, num_head, qkv_weight,
 //!   qkv_bias, proj_weight, proj_bias, mask, need_weights, average_attn_weights, mask_type)`.
 //!
-//! The packed in-projection is split into its q/k/v rows at import time (constant slices).
+//! The packed in-projection is split into its q/k/v rows at import time (constant slices). The
+//! `mask` argument (with `mask_type`: 0 attention mask, 1 key padding, 2 merged) becomes the
+//! attention mask of the written-out scaled dot-product attention.
 
 use super::interp::{Interp, R};
 use super::value::V;
@@ -38,6 +40,7 @@ impl Interp<'_> {
         let V::Tensor(name) = v else {
             return Err(format!("{what} is a {}, expected a tensor", v.kind()));
         };
+        self.cx.capture(name);
         let id = *self.cx.env.get(&**name).ok_or_else(|| format!("{what} is not defined"))?;
         let konst: Option<Tensor> = match self.cx.g.get(id.node).map(|n| &n.op) {
             Some(Op::Constant(c)) if id.port == 0 => Some(c.value.clone()),
@@ -118,6 +121,40 @@ impl Interp<'_> {
         self.call("linear", vec![a, wo.clone(), bo.clone()])
     }
 
+    /// The fast path's mask as an attention mask for `scaled_dot_product_attention` on
+    /// `[B, H, L, S]` scores. `mask_type` 1 is a key-padding mask `[B, S]` (made `[B, 1, 1, S]`);
+    /// 0 (`[L, S]`) and 2 (already `[B, H, L, S]`-broadcastable) are used as they are. A float
+    /// mask is additive (as torch's canonical masks are); a bool mask marks positions to
+    /// leave out, the opposite of SDPA's, so it is inverted.
+    fn fast_path_mask(&mut self, mask: &V, mask_type: &V) -> R<V> {
+        let V::Tensor(m) = mask else {
+            return match mask {
+                V::None | V::Poison => Ok(mask.clone()),
+                other => Err(format!("the attention mask is a {}, expected a tensor", other.kind())),
+            };
+        };
+        let m = m.clone();
+        let meta = self.meta_of(&m)?;
+        let kind = match mask_type {
+            V::None => None,
+            v => Some(v.as_int().ok_or_else(|| format!("mask_type is a {}, expected an int", v.kind()))?),
+        };
+        let mut out = V::Tensor(m);
+        if meta.dtype == edgeport_ir::DType::Bool {
+            out = self.call("bitwise_not", vec![out])?;
+        }
+        match (kind, meta.rank()) {
+            (Some(1), 2) => {
+                out = self.call("unsqueeze", vec![out, V::Int(1)])?;
+                out = self.call("unsqueeze", vec![out, V::Int(1)])?;
+            }
+            (Some(1), r) => return Err(format!("a key-padding mask (mask_type 1) of rank {r}, expected [batch, length]")),
+            (Some(0 | 2) | None, _) => {}
+            (Some(k), _) => return Err(format!("mask_type {k} is not known (0, 1 or 2)")),
+        }
+        Ok(out)
+    }
+
     pub fn transformer_encoder_layer(&mut self, args: Vec<V>, kwargs: Vec<(String, V)>) -> R<V> {
         let g = |i: usize, n: &str| arg(&args, &kwargs, i, n);
         let src = g(0, "src");
@@ -127,9 +164,7 @@ impl Interp<'_> {
         let norm_first = self.truth(&g(8, "norm_first")).ok_or("norm_first is not known")?;
         let eps = g(9, "eps").as_num().map(|n| n.f64()).ok_or("eps is not a number")?;
         let mask = g(18, "mask");
-        if !matches!(mask, V::None) {
-            return Ok(self.unsupported("aten::_transformer_encoder_layer_fwd with a mask"));
-        }
+        let mask = self.fast_path_mask(&mask, &g(19, "mask_type"))?;
         let ln = |me: &mut Self, x: V, w: V, b: V| -> R<V> {
             me.call("layer_norm", vec![x, V::List(Rc::new(vec![V::Int(e)])), w, b, V::Float(eps)])
         };
@@ -150,7 +185,7 @@ impl Interp<'_> {
                 &g(4, "qkv_bias"),
                 &g(5, "proj_weight"),
                 &g(6, "proj_bias"),
-                &V::None,
+                &mask,
             )
         };
         let ffn = |me: &mut Self, x: V| -> R<V> {
@@ -180,9 +215,7 @@ impl Interp<'_> {
         let e = int(&g(3, "embed_dim"), "embed_dim")?;
         let heads = int(&g(4, "num_head"), "num_head")?;
         let mask = g(9, "mask");
-        if !matches!(mask, V::None) {
-            return Ok(self.unsupported("aten::_native_multi_head_attention with a mask"));
-        }
+        let mask = self.fast_path_mask(&mask, &g(12, "mask_type"))?;
         let out = self.mha(
             &g(0, "query"),
             &g(1, "key"),
@@ -193,7 +226,7 @@ impl Interp<'_> {
             &g(6, "qkv_bias"),
             &g(7, "proj_weight"),
             &g(8, "proj_bias"),
-            &V::None,
+            &mask,
         )?;
         if self.truth(&g(10, "need_weights")).unwrap_or(true) {
             return Ok(self.unsupported("aten::_native_multi_head_attention with need_weights=True"));

@@ -3,8 +3,10 @@
 //! input shapes are fixed at import, so traced shape arithmetic folds away). Statements:
 //! assignments (also tuple unpacking), `return`, `if` whose condition is known at import,
 //! `for` over a known range or list (unrolled), `while` with a known condition, `pass`,
-//! `raise`/`assert` (checked when known). Every unsupported construct or op is recorded with
-//! its code file and line, and the run continues with a poisoned value so all are listed at once.
+//! `raise`/`assert` (checked when known). An `if`/`while` on a tensor and a `for` over
+//! `range(<tensor>)` are built as IR `If`/`Loop` subgraphs ([`super::control`]). Every
+//! unsupported construct or op is recorded with its code file and line, and the run continues
+//! with a poisoned value so all are listed at once.
 
 use super::archive::Script;
 use super::ast::{BinOp, Expr, Stmt, StmtKind, Target, UnOp};
@@ -185,6 +187,7 @@ impl<'s> Interp<'s> {
                 return match self.truth(&c) {
                     Some(true) => self.block(then, scope),
                     Some(false) => self.block(els, scope),
+                    None if matches!(c, V::Tensor(_)) => self.if_tensor(&c, then, els, scope),
                     None => {
                         if !c.is_poison() {
                             self.unsupported(format!("'if' on a {} computed at run time (data-dependent control flow)", c.kind()));
@@ -197,6 +200,10 @@ impl<'s> Interp<'s> {
                 let it = self.eval(iter, scope)?;
                 let items: Vec<V> = match &it {
                     V::List(v) | V::Tuple(v) => v.to_vec(),
+                    V::RunRange(n) => {
+                        let n = V::Tensor(n.clone());
+                        return self.loop_tensor(Some(&n), Some(target), None, body, scope);
+                    }
                     V::Poison => return Err(self.stop()),
                     other => {
                         self.unsupported(format!("'for' over a {}", other.kind()));
@@ -217,6 +224,9 @@ impl<'s> Interp<'s> {
                 match self.truth(&c) {
                     Some(true) => {}
                     Some(false) => break,
+                    None if matches!(c, V::Tensor(_)) => {
+                        return self.loop_tensor(None, None, Some((&c, cond)), body, scope);
+                    }
                     None => {
                         if !c.is_poison() {
                             self.unsupported(format!("'while' on a {} computed at run time", c.kind()));
@@ -252,7 +262,7 @@ impl<'s> Interp<'s> {
     }
 
     /// The error that ends a run after unsupported control flow (the list is reported).
-    fn stop(&self) -> String {
+    pub(super) fn stop(&self) -> String {
         "control flow cannot continue past an unsupported construct".into()
     }
 
@@ -292,7 +302,7 @@ impl<'s> Interp<'s> {
             V::Str(s) => Some(!s.is_empty()),
             V::List(l) | V::Tuple(l) => Some(!l.is_empty()),
             V::Obj(_) | V::Device(_) => Some(true),
-            V::Tensor(_) | V::Poison => None,
+            V::Tensor(_) | V::Poison | V::RunRange(_) => None,
         }
     }
 
@@ -314,6 +324,9 @@ impl<'s> Interp<'s> {
             Expr::Bool(b) => V::Bool(*b),
             Expr::Name(n) => match scope.get(n) {
                 Some(v) => v.clone(),
+                // The printer writes non-finite floats as bare names (`-inf`, `nan`).
+                None if n == "inf" => V::Float(f64::INFINITY),
+                None if n == "nan" => V::Float(f64::NAN),
                 None => return Err(format!("name '{n}' is not defined")),
             },
             Expr::Attr(base, attr) => {
@@ -513,10 +526,16 @@ impl<'s> Interp<'s> {
                     dtype: tensor.dtype,
                     shape: tensor.shape.iter().map(|&d| Dim::Known(d as u64)).collect(),
                 };
-                let id = self.cx.g.add_constant(path.to_string(), tensor);
+                // Weights live in the root graph (a subgraph captures them).
                 let name: Rc<str> = Rc::from(path);
-                self.cx.env.insert(path.to_string(), id);
+                let (g, env) = match self.cx.outer.first_mut() {
+                    Some(f) => (&mut f.g, &mut f.env),
+                    None => (&mut self.cx.g, &mut self.cx.env),
+                };
+                let id = g.add_constant(path.to_string(), tensor);
+                env.insert(path.to_string(), id);
                 self.cx.metas.insert(path.to_string(), meta);
+                self.cx.capture(path);
                 self.consts.insert(path.to_string(), name.clone());
                 V::Tensor(name)
             }

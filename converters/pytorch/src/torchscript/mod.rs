@@ -10,7 +10,8 @@
 //!   parameters and buffers become constants named by their attribute path (`layer1.0.conv1.weight`),
 //!   sizes are known numbers (the input shapes are fixed: from the traced inputs or
 //!   [`TsOptions::input_shapes`]), so traced shape arithmetic folds away and `if`/`for` whose
-//!   condition or range is known are resolved at import.
+//!   condition or range is known are resolved at import. [`control`] builds IR `If`/`Loop`
+//!   subgraphs for `if`/`while` on tensor values and `for` over `range(int(tensor))`.
 //! - [`aten`] maps each ATen call onto the op rules shared with the `.pt2` importer, [`meta`]
 //!   supplies the output facts those rules expect, [`fused`] writes out the fused transformer
 //!   fast-path ops, [`builtins`] the Python builtins and `prim::` ops, [`fold`] the arithmetic on
@@ -23,8 +24,10 @@ pub mod archive;
 pub mod ast;
 mod aten;
 mod builtins;
+mod control;
 mod fold;
 mod fused;
+mod infer;
 pub mod interp;
 pub mod lexer;
 mod meta;
@@ -54,6 +57,8 @@ pub struct TsOptions {
     /// Input shapes by `forward` parameter name; they override the traced example inputs
     /// (needed for scripted modules, which record none).
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// Input dtypes by `forward` parameter name (default: the traced input's, else float32).
+    pub input_dtypes: Vec<(String, DType)>,
 }
 
 /// True when `path` is a zip holding TorchScript (`code/` beside `data.pkl`/`constants.pkl`);
@@ -76,7 +81,13 @@ pub fn import_torchscript(path: &Path, opts: &TsOptions) -> Result<Graph> {
 
 /// Imports a parsed TorchScript archive.
 pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
-    let s = Script::load(ar)?;
+    import_archive_with_sources(ar, &[], opts)
+}
+
+/// Imports a parsed TorchScript archive with some `code/` sources replaced (paths under
+/// `code/`, see [`Script::load_with_sources`]).
+pub fn import_archive_with_sources(ar: Archive, sources: &[(String, String)], opts: &TsOptions) -> Result<Graph> {
+    let s = Script::load_with_sources(ar, sources)?;
     let file = s.file().to_string();
     let fmt = |msg: String| Error::Format { file: file.clone(), msg };
     let P::Object { class, state } = &s.module else {
@@ -103,7 +114,8 @@ pub fn import_archive(ar: Archive, opts: &TsOptions) -> Result<Graph> {
                 "forward input '{p}' has no recorded shape (a scripted module?): give it with --input-shape {p}=D0,D1,…"
             ))
         })?;
-        let dtype = traced.map(|t| t.dtype).unwrap_or(DType::F32);
+        let given_dt = opts.input_dtypes.iter().find(|(n, _)| n == p).map(|(_, d)| *d);
+        let dtype = given_dt.or_else(|| traced.map(|t| t.dtype)).unwrap_or(DType::F32);
         let dims: Vec<Dim> = shape.iter().map(|&d| Dim::Known(d as u64)).collect();
         let v = it
             .cx

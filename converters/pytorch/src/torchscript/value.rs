@@ -65,6 +65,9 @@ pub enum V {
     Tuple(Rc<Vec<V>>),
     Obj(Rc<Obj>),
     Device(Rc<str>),
+    /// `range(n)` with `n` a tensor known only at run time (by name): the trip count of an
+    /// IR `Loop`.
+    RunRange(Rc<str>),
     /// A value produced by something unsupported (already reported); anything computed from
     /// it is poisoned too, so that every unsupported construct is found in one run.
     Poison,
@@ -84,6 +87,7 @@ impl V {
             V::Tuple(_) => "tuple",
             V::Obj(_) => "module",
             V::Device(_) => "device",
+            V::RunRange(_) => "range over a run-time count",
             V::Poison => "unsupported value",
         }
     }
