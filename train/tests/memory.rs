@@ -70,6 +70,15 @@ fn rss_is_flat_over_training_steps_on_a_transformer() {
     // After warm-up (optimizer moments, allocator pools), later steps must not add memory.
     let (a, b) = (obs.0[19], obs.0[79]);
     let growth = b.saturating_sub(a) as f64 / 60.0;
-    eprintln!("RSS step 20 {} KB, step 80 {} KB, {:.1} KB/step", a / 1024, b / 1024, growth / 1024.0);
-    assert!(growth < 64.0 * 1024.0, "RSS grows {:.1} KB per step ({a} -> {b} bytes)", growth / 1024.0);
+    eprintln!(
+        "RSS step 20 {} KB, step 80 {} KB, {:.1} KB/step",
+        a / 1024,
+        b / 1024,
+        growth / 1024.0
+    );
+    assert!(
+        growth < 64.0 * 1024.0,
+        "RSS grows {:.1} KB per step ({a} -> {b} bytes)",
+        growth / 1024.0
+    );
 }
