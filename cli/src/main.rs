@@ -181,6 +181,14 @@ enum Cmd {
         /// runtimes' vectorised kernels.
         #[arg(long = "round", default_value_t = 8)]
         round_to: usize,
+        /// With --structured: fraction of attention heads to remove in each multi-head attention
+        /// block (default: the --structured ratio; 0 keeps every head).
+        #[arg(long)]
+        heads: Option<f64>,
+        /// With --structured: prune only the expansion channels of inverted residuals (those a
+        /// depthwise conv runs over); block outputs and residual streams stay whole.
+        #[arg(long)]
+        expansion_only: bool,
         /// Report what would be pruned; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -434,6 +442,8 @@ fn main() -> ExitCode {
             global,
             keep,
             round_to,
+            heads,
+            expansion_only,
             dry_run,
             from,
             to,
@@ -459,6 +469,8 @@ fn main() -> ExitCode {
                     keep,
                     global,
                     round_to,
+                    heads,
+                    expansion_only,
                 },
                 dry_run,
             })?;

@@ -26,6 +26,8 @@ fn pruned_teacher(dir: &Path) -> PathBuf {
             keep: vec![],
             global: false,
             round_to: 8,
+            heads: None,
+            expansion_only: false,
         },
         dry_run: false,
     })

@@ -139,6 +139,8 @@ fn opts(mode: PruneMode) -> PruneOptions {
         criterion: Criterion::L1,
         keep: vec![],
         global: false,
+        heads: None,
+        expansion_only: false,
     }
 }
 

@@ -69,12 +69,16 @@ impl Optimizer {
         self.t += 1;
         for (i, p) in params.iter().enumerate() {
             let Some(g) = grads.get(i).and_then(|g| g.as_ref()) else { continue };
+            // candle's gradient of a Var is not detached: it references the forward graph of
+            // its step (activations, earlier layers). Kept in the moments, every step's graph
+            // would stay alive (hundreds of MB per step on a transformer).
+            let g = g.detach();
             let w = p.var.as_tensor().detach();
             let g = if self.weight_decay != 0.0 {
                 g.add(&w.affine(self.weight_decay, 0.0).map_err(|e| err(p, e))?)
                     .map_err(|e| err(p, e))?
             } else {
-                g.clone()
+                g
             };
             let upd = match self.kind {
                 OptimizerKind::Sgd { momentum } => {

@@ -391,7 +391,7 @@ pub fn distill(
                 (lv, Vec::new())
             } else {
                 let gs = l.backward().map_err(|e| TrainError::Graph(format!("backward: {}", ce(e))))?;
-                (lv, params.iter().map(|p| gs.get(p.var.as_tensor()).cloned()).collect())
+                (lv, params.iter().map(|p| gs.get(p.var.as_tensor()).map(CTensor::detach)).collect())
             }
         } else {
             let mut acc: Vec<Option<CTensor>> = vec![None; params.len()];
@@ -408,10 +408,10 @@ pub fn distill(
                 }
                 let gs = l.backward().map_err(|e| TrainError::Graph(format!("backward: {}", ce(e))))?;
                 for (a, p) in acc.iter_mut().zip(&params) {
-                    if let Some(g) = gs.get(p.var.as_tensor()) {
+                    if let Some(g) = gs.get(p.var.as_tensor()).map(CTensor::detach) {
                         *a = Some(match a.take() {
-                            None => g.clone(),
-                            Some(x) => x.add(g).map_err(|e| TrainError::Data(ce(e)))?,
+                            None => g,
+                            Some(x) => x.add(&g).map_err(|e| TrainError::Data(ce(e)))?,
                         });
                     }
                 }

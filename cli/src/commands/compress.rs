@@ -120,6 +120,8 @@ fn run_in(a: &CompressArgs, obs: &mut dyn Observer, work: &Path) -> Result<Compr
             keep: vec![],
             global: false,
             round_to: 8,
+            heads: None,
+            expansion_only: false,
         },
         dry_run: false,
     })?;

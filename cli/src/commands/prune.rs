@@ -144,6 +144,17 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
             note: gr.locked.clone().map(|l| format!("kept: {l}")),
         });
     }
+    for h in &r.heads {
+        lines.push(Line {
+            name: format!("heads of {}", h.block),
+            before: h.heads_before,
+            after: h.heads_after,
+            note: match &h.locked {
+                Some(l) => Some(format!("kept: {l}")),
+                None => Some(format!("attention heads of {}", h.head_dim)),
+            },
+        });
+    }
     let (mut zeros, mut total) = (0u64, 0u64);
     for l in &r.layers {
         zeros += l.zeros_after as u64;

@@ -81,10 +81,22 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
     roots.sort_unstable();
     let mut kept: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut reports = Vec::new();
+    // Inverted-residual expansions: the spaces a depthwise convolution runs over.
+    let dw_segs: Vec<usize> = a
+        .actions
+        .iter()
+        .filter_map(|act| match act {
+            Action::Group { info, .. } => Some(info.segs.iter().map(|s| s.space).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let expansion: std::collections::HashSet<usize> = dw_segs.into_iter().map(|s| a.root(s)).collect();
     let free: Vec<usize> = roots
         .iter()
         .copied()
         .filter(|&r| a.spaces[r].locked.is_none() && a.spaces[r].size > 1)
+        .filter(|r| !opts.expansion_only || expansion.contains(r))
         .collect();
     let scores: Vec<(usize, Vec<f64>)> = free.iter().map(|&r| (r, importance(g, &mut a, r, opts.criterion))).collect();
     let drops: HashMap<usize, usize> = if opts.global {
