@@ -32,7 +32,7 @@ pub use error::QuantError;
 pub use metrics::{Metrics, compare};
 pub use qdq::strip_annotations;
 
-use crate::{Context, Dce, Pass};
+use crate::{Context, Dce, Pass, RemoveIdentity};
 use edgeport_eval::Value;
 use edgeport_ir::{DType, Graph};
 use std::collections::{HashMap, HashSet};
@@ -167,6 +167,16 @@ pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Qua
         .collect()
 }
 
+/// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
+/// Identity nodes, which would hide a Conv's bias constant from the quantizer and the backends).
+fn remove_identities(g: &mut Graph) -> Result<(), QuantError> {
+    RemoveIdentity.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
+        node: String::new(),
+        msg: e.to_string(),
+    })?;
+    Ok(())
+}
+
 fn dce(g: &mut Graph) -> Result<(), QuantError> {
     Dce.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
         node: String::new(),
@@ -183,6 +193,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         calibration_samples: calib.len(),
         ..Default::default()
     };
+    remove_identities(g)?;
     let all_layers = layers::find(g);
     let excluded: HashSet<&str> = o.exclude.iter().map(|s| s.as_str()).collect();
     let layers: Vec<layers::Layer> = all_layers.iter().filter(|l| !excluded.contains(l.name.as_str())).cloned().collect();
