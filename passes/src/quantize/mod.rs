@@ -21,6 +21,7 @@ pub mod gptq;
 pub mod int_matmul;
 pub mod layers;
 pub mod metrics;
+pub mod par;
 pub mod params;
 pub mod qdq;
 pub mod sensitivity;
@@ -153,18 +154,16 @@ pub struct Report {
     pub budget_check: Option<Metrics>,
 }
 
-/// Runs `g` on each sample.
+/// Runs `g` on each sample (samples in parallel, results in order).
 pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
-    samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
-                sample: i,
-                msg: e.to_string(),
-            })
+    par::map(samples, |i, s| {
+        edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
+            sample: i,
+            msg: e.to_string(),
         })
-        .collect()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
