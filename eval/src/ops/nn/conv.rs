@@ -1,15 +1,14 @@
-//! Conv, ConvInteger and QLinearConv: im2col + GEMM (ndarray's matrixmultiply, written straight
-//! into the output; a 1×1 stride-1 unpadded conv multiplies the input itself) for dense and
-//! grouped convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank)
+//! Conv, ConvInteger and QLinearConv: im2col + GEMM (candle's gemm; a 1×1 stride-1 unpadded
+//! conv multiplies the input itself, and im2col skips zeroing when nothing is padded) for dense
+//! and grouped convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank)
 //! spatial. f32 inputs are read in place (no copy) when they are contiguous.
 
-use super::common::{Geom, GeomSpec, fdata, fout, prod, round_even, strides_of};
+use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
 use crate::error::OpError;
 use crate::tensor::Tensor;
 use candle_core::WithDType;
 use edgeport_ir::DType;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn, LinalgScalar};
+use ndarray::{ArrayD, IxDyn};
 use std::borrow::Cow;
 
 /// Attributes shared by the conv-like ops.
@@ -149,7 +148,7 @@ fn im2col<T: Copy>(
 }
 
 /// The convolution itself: `x: [N, C, S…]`, `w: [M, C/g, K…]` → `[N, M, O…]`.
-pub fn conv_core<T: WithDType + LinalgScalar>(
+pub fn conv_core<T: WithDType>(
     x: &[T],
     xs: &[usize],
     w: &[T],
@@ -240,11 +239,11 @@ pub fn conv_core<T: WithDType + LinalgScalar>(
                 };
                 let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
                 let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
-                let shape_err = |e: ndarray::ShapeError| OpError::invalid(format!("conv gemm: {e}"));
-                let a = ArrayView2::from_shape((mg, rows), wg).map_err(shape_err)?;
-                let b = ArrayView2::from_shape((rows, op), src).map_err(shape_err)?;
-                let mut cm = ArrayViewMut2::from_shape((mg, op), dst).map_err(shape_err)?;
-                general_mat_mul(T::one(), &a, &b, T::zero(), &mut cm);
+                let yg = gemm(wg, src, mg, rows, op)?;
+                if yg.len() != dst.len() {
+                    return Err(OpError::invalid("conv gemm returned a wrong size"));
+                }
+                dst.copy_from_slice(&yg);
             }
         }
     }
