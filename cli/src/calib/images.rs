@@ -160,7 +160,11 @@ fn target(name: &str, ty: Option<&ValueType>, p: &Preprocess) -> Result<(bool, u
     };
     // Layout: as asked, else channels-first when axis 1 holds 1 or 3 channels.
     let nchw = p.nchw.unwrap_or(matches!(dims[1], Some(1 | 3)) || !matches!(dims[3], Some(1 | 3)));
-    let (c, h, w) = if nchw { (dims[1], dims[2], dims[3]) } else { (dims[3], dims[1], dims[2]) };
+    let (c, h, w) = if nchw {
+        (dims[1], dims[2], dims[3])
+    } else {
+        (dims[3], dims[1], dims[2])
+    };
     let c = match c {
         Some(c @ (1 | 3)) => c as usize,
         None => 3,
@@ -203,13 +207,7 @@ fn per_channel(v: &[f32], c: usize, what: &str) -> Result<Vec<f32>, CalibError> 
 }
 
 /// Decodes and preprocesses one image into the model input's tensor.
-fn one(
-    path: &Path,
-    p: &Preprocess,
-    (nchw, c, h, w): (bool, usize, u32, u32),
-    mean: &[f32],
-    std: &[f32],
-) -> Result<Tensor, CalibError> {
+fn one(path: &Path, p: &Preprocess, (nchw, c, h, w): (bool, usize, u32, u32), mean: &[f32], std: &[f32]) -> Result<Tensor, CalibError> {
     let file = path.display();
     let reader = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())

@@ -213,7 +213,8 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     let float = load(&o.input, o.from.as_deref())?;
     let n_synth = if mode == Mode::Int8 { 16 } else { 8 };
     let cal = if mode.calibrates() || o.calibration.is_some() {
-        let c = calib::load_with(&float, o.calibration.as_deref(), n_synth, o.seed, pre.as_ref()).map_err(|e| CommandError::Input(e.to_string()))?;
+        let c = calib::load_with(&float, o.calibration.as_deref(), n_synth, o.seed, pre.as_ref())
+            .map_err(|e| CommandError::Input(e.to_string()))?;
         if o.calibration.is_none() {
             warnings.push(format!(
                 "no --calibration data: using {} synthetic inputs (uniform in [-1, 1)); ranges may not match real data",
@@ -228,7 +229,8 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
             ..Default::default()
         }
     };
-    let held = calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref()).map_err(|e| CommandError::Input(e.to_string()))?;
+    let held = calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref())
+        .map_err(|e| CommandError::Input(e.to_string()))?;
     let qo = quantize::Options {
         mode,
         method,

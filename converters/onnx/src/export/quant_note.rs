@@ -111,7 +111,11 @@ fn ints(t: &edgeport_ir::Tensor) -> Option<Vec<i64>> {
             .filter_map(|i| {
                 let b = raw.get(i / 2)?;
                 let nib = if i % 2 == 0 { b & 0x0f } else { b >> 4 };
-                Some(if t.dtype == DType::I4 { ((nib << 4) as i8 >> 4) as i64 } else { nib as i64 })
+                Some(if t.dtype == DType::I4 {
+                    ((nib << 4) as i8 >> 4) as i64
+                } else {
+                    nib as i64
+                })
             })
             .collect(),
     )
