@@ -1,7 +1,10 @@
 //! Calibration and held-out samples for `edgeport quantize`: from an `.npz` (arrays named by
 //! model input, either one sample or a stack of samples along a leading axis), a folder of
 //! `.npz`/`.npy` files (`.npy` only for single-input models), or synthetic inputs when no data
-//! is given. Shapes and dtypes must match the model's inputs; NaN/inf are refused.
+//! is given, or a folder of PNG/JPEG images for a single image input (`images`, with a
+//! `--preprocess` spec). Shapes and dtypes must match the model's inputs; NaN/inf are refused.
+
+pub mod images;
 
 use crate::inputs::{generate, graph_inputs};
 use crate::io::{npy, npz};
@@ -170,6 +173,18 @@ fn from_arrays(g: &Graph, file: &str, arrays: Vec<(String, Tensor)>, warnings: &
 
 /// Loads samples from `path`, or makes `synthetic` seeded ones when `path` is `None`.
 pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Result<Samples, CalibError> {
+    load_with(g, path, synthetic, seed, None)
+}
+
+/// [`load`], with image preprocessing for image files (defaults from the model input when
+/// `pre` is `None`).
+pub fn load_with(
+    g: &Graph,
+    path: Option<&Path>,
+    synthetic: usize,
+    seed: u64,
+    pre: Option<&images::Preprocess>,
+) -> Result<Samples, CalibError> {
     let mut out = Samples::default();
     let Some(path) = path else {
         out.source = "synthetic".into();
@@ -189,12 +204,12 @@ pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Resu
         let mut v: Vec<_> = std::fs::read_dir(path)
             .map_err(|e| err(format!("{}: {e}", path.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("npy" | "npz")))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("npy" | "npz")) || images::is_image(p))
             .collect();
         v.sort();
         if v.is_empty() {
             return Err(err(format!(
-                "{}: the calibration folder holds no .npy or .npz file",
+                "{}: the calibration folder holds no .npy or .npz file (nor .png/.jpg images)",
                 path.display()
             )));
         }
@@ -204,6 +219,26 @@ pub fn load(g: &Graph, path: Option<&Path>, synthetic: usize, seed: u64) -> Resu
     } else {
         return Err(err(format!("{}: no such file or folder", path.display())));
     };
+    let (imgs, files): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| images::is_image(f));
+    if !imgs.is_empty() {
+        let decl = graph_inputs(g);
+        let [(name, ty)] = decl.as_slice() else {
+            return Err(err(format!(
+                "{}: images calibrate single-input models (this one has {} inputs); use .npz",
+                path.display(),
+                decl.len()
+            )));
+        };
+        let default = images::Preprocess::default();
+        if pre.is_none() {
+            out.warnings.push(format!(
+                "{}: images without --preprocess: pixels / 255, no mean/std, size and layout from the model input",
+                path.display()
+            ));
+        }
+        let ts = images::load(&imgs, name, ty.as_ref(), pre.unwrap_or(&default))?;
+        out.samples.extend(ts.into_iter().map(|t| vec![Value::Tensor(t)]));
+    }
     for f in files {
         let file = f.display().to_string();
         let arrays = match f.extension().and_then(|e| e.to_str()) {

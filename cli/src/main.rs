@@ -152,6 +152,9 @@ enum Cmd {
         /// TFLite int8: integer graph inputs and outputs (NNAPI, Edge TPU, microcontrollers).
         #[arg(long)]
         int8_io: bool,
+        /// Image calibration folders: size=H[xW],mean=R,G,B,std=R,G,B,scale=255,layout=nchw|nhwc,order=rgb|bgr
+        #[arg(long)]
+        preprocess: Option<String>,
     },
     /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
     Prune {
@@ -665,6 +668,7 @@ fn main() -> ExitCode {
             exclude,
             seed,
             int8_io,
+            preprocess,
         } => {
             let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
                 input,
@@ -685,6 +689,7 @@ fn main() -> ExitCode {
                 exclude,
                 seed,
                 int8_io,
+                preprocess,
             })?;
             emit(json, &r);
             Ok(0)

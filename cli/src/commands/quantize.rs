@@ -37,6 +37,8 @@ pub struct QuantizeOptions {
     pub seed: u64,
     /// TFLite int8: integer graph inputs and outputs.
     pub int8_io: bool,
+    /// Image preprocessing spec for image calibration/held-out folders.
+    pub preprocess: Option<String>,
 }
 
 impl Default for QuantizeOptions {
@@ -60,6 +62,7 @@ impl Default for QuantizeOptions {
             exclude: Vec::new(),
             seed: 0,
             int8_io: false,
+            preprocess: None,
         }
     }
 }
@@ -201,10 +204,17 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         }
         (_, m) => (m, false),
     };
+    let pre = o
+        .preprocess
+        .as_deref()
+        .map(calib::images::Preprocess::parse)
+        .transpose()
+        .map_err(|e| CommandError::Input(e.to_string()))?;
     let float = load(&o.input, o.from.as_deref())?;
     let n_synth = if mode == Mode::Int8 { 16 } else { 8 };
     let cal = if mode.calibrates() || o.calibration.is_some() {
-        let c = calib::load(&float, o.calibration.as_deref(), n_synth, o.seed).map_err(|e| CommandError::Input(e.to_string()))?;
+        let c = calib::load_with(&float, o.calibration.as_deref(), n_synth, o.seed, pre.as_ref())
+            .map_err(|e| CommandError::Input(e.to_string()))?;
         if o.calibration.is_none() {
             warnings.push(format!(
                 "no --calibration data: using {} synthetic inputs (uniform in [-1, 1)); ranges may not match real data",
@@ -219,7 +229,8 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
             ..Default::default()
         }
     };
-    let held = calib::load(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000)).map_err(|e| CommandError::Input(e.to_string()))?;
+    let held = calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref())
+        .map_err(|e| CommandError::Input(e.to_string()))?;
     let qo = quantize::Options {
         mode,
         method,

@@ -21,6 +21,7 @@ pub mod gptq;
 pub mod int_matmul;
 pub mod layers;
 pub mod metrics;
+pub mod par;
 pub mod params;
 pub mod qdq;
 pub mod sensitivity;
@@ -32,7 +33,7 @@ pub use error::QuantError;
 pub use metrics::{Metrics, compare};
 pub use qdq::strip_annotations;
 
-use crate::{Context, Dce, Pass};
+use crate::{Context, Dce, Pass, RemoveIdentity};
 use edgeport_eval::Value;
 use edgeport_ir::{DType, Graph};
 use std::collections::{HashMap, HashSet};
@@ -153,18 +154,26 @@ pub struct Report {
     pub budget_check: Option<Metrics>,
 }
 
-/// Runs `g` on each sample.
+/// Runs `g` on each sample (samples in parallel, results in order).
 pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
-    samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
-                sample: i,
-                msg: e.to_string(),
-            })
+    par::map(samples, |i, s| {
+        edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
+            sample: i,
+            msg: e.to_string(),
         })
-        .collect()
+    })
+    .into_iter()
+    .collect()
+}
+
+/// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
+/// Identity nodes, which would hide a Conv's bias constant from the quantizer and the backends).
+fn remove_identities(g: &mut Graph) -> Result<(), QuantError> {
+    RemoveIdentity.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
+        node: String::new(),
+        msg: e.to_string(),
+    })?;
+    Ok(())
 }
 
 fn dce(g: &mut Graph) -> Result<(), QuantError> {
@@ -183,6 +192,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         calibration_samples: calib.len(),
         ..Default::default()
     };
+    remove_identities(g)?;
     let all_layers = layers::find(g);
     let excluded: HashSet<&str> = o.exclude.iter().map(|s| s.as_str()).collect();
     let layers: Vec<layers::Layer> = all_layers.iter().filter(|l| !excluded.contains(l.name.as_str())).cloned().collect();

@@ -60,7 +60,7 @@ pub(crate) fn carried_by_qdq(g: &Graph, v: ValueId, q: &QuantParams) -> Result<(
         }
         let zp = match ins.get(2).copied().flatten() {
             Some(z) => const_of(g, z)
-                .and_then(|t| t.to_i64_vec())
+                .and_then(ints)
                 .ok_or_else(|| format!("DequantizeLinear '{}' has a non-constant zero point", node.name))?,
             None => vec![0; scale.len()],
         };
@@ -93,4 +93,30 @@ pub(crate) fn carried_by_qdq(g: &Graph, v: ValueId, q: &QuantParams) -> Result<(
         }
     }
     Ok(())
+}
+
+/// A constant's integer values, 4-bit types unpacked (low nibble first, as ONNX packs them).
+fn ints(t: &edgeport_ir::Tensor) -> Option<Vec<i64>> {
+    use edgeport_ir::DType;
+    if !matches!(t.dtype, DType::U4 | DType::I4) {
+        return t.to_i64_vec();
+    }
+    let raw = t.raw()?;
+    let n = t.numel();
+    if raw.len() < n.div_ceil(2) {
+        return None;
+    }
+    Some(
+        (0..n)
+            .filter_map(|i| {
+                let b = raw.get(i / 2)?;
+                let nib = if i % 2 == 0 { b & 0x0f } else { b >> 4 };
+                Some(if t.dtype == DType::I4 {
+                    ((nib << 4) as i8 >> 4) as i64
+                } else {
+                    nib as i64
+                })
+            })
+            .collect(),
+    )
 }

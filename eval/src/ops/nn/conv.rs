@@ -1,5 +1,7 @@
-//! Conv, ConvInteger and QLinearConv: im2col + GEMM (candle's gemm) for dense and grouped
-//! convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank) spatial.
+//! Conv, ConvInteger and QLinearConv: im2col + GEMM (candle's gemm; a 1×1 stride-1 unpadded
+//! conv multiplies the input itself, and im2col skips zeroing when nothing is padded) for dense
+//! and grouped convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank)
+//! spatial. f32 inputs are read in place (no copy) when they are contiguous.
 
 use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
 use crate::error::OpError;
@@ -7,6 +9,7 @@ use crate::tensor::Tensor;
 use candle_core::WithDType;
 use edgeport_ir::DType;
 use ndarray::{ArrayD, IxDyn};
+use std::borrow::Cow;
 
 /// Attributes shared by the conv-like ops.
 pub struct ConvAttrs<'a> {
@@ -90,6 +93,60 @@ fn odometer(dims: &[usize], mut f: impl FnMut(&[usize])) {
     }
 }
 
+/// Fills `cols` (`[cg·K, O]`) with the patches of channels `c0..c0+cg` of `x` (plane size `ip`);
+/// padded positions are left as they are (zero).
+#[allow(clippy::too_many_arguments)]
+fn im2col<T: Copy>(
+    cols: &mut [T],
+    x: &[T],
+    c0: usize,
+    cg: usize,
+    ip: usize,
+    kp: usize,
+    tables: &[Vec<usize>],
+    istr: &[usize],
+    g: &Geom,
+    outer_k: &[usize],
+    outer_o: &[usize],
+) -> Result<(), OpError> {
+    let last = tables.len().saturating_sub(1);
+    let (ol, kl) = (g.out[last], g.kernel[last]);
+    let op = prod(&g.out);
+    for cc in 0..cg {
+        let xb = x
+            .get((c0 + cc) * ip..(c0 + cc + 1) * ip)
+            .ok_or_else(|| OpError::invalid("conv input is shorter than its shape"))?;
+        let mut krow = 0usize;
+        odometer(outer_k, |kidx| {
+            let mut orow = 0usize;
+            odometer(outer_o, |oidx| {
+                let mut base = 0usize;
+                for d in 0..last {
+                    let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
+                    if p == usize::MAX {
+                        orow += 1;
+                        return;
+                    }
+                    base += p * istr[d];
+                }
+                for k in 0..kl {
+                    let r = cc * kp + krow * kl + k;
+                    let dst = &mut cols[r * op + orow * ol..r * op + (orow + 1) * ol];
+                    let t = &tables[last][k * ol..(k + 1) * ol];
+                    for (dv, &p) in dst.iter_mut().zip(t) {
+                        if p != usize::MAX {
+                            *dv = xb[base + p];
+                        }
+                    }
+                }
+                orow += 1;
+            });
+            krow += 1;
+        });
+    }
+    Ok(())
+}
+
 /// The convolution itself: `x: [N, C, S…]`, `w: [M, C/g, K…]` → `[N, M, O…]`.
 pub fn conv_core<T: WithDType>(
     x: &[T],
@@ -165,44 +222,27 @@ pub fn conv_core<T: WithDType>(
         }
     } else {
         let rows = cg * kp;
-        let mut cols = vec![T::zero(); rows * op];
+        // A 1×1 kernel with unit strides and no padding reads the input as it is.
+        let direct = kp == 1 && op == ip && g.strides.iter().all(|&s| s == 1) && g.pb.iter().all(|&p| p == 0);
+        let mut cols = if direct { Vec::new() } else { vec![T::zero(); rows * op] };
+        let padded = tables.iter().any(|t| t.contains(&usize::MAX));
         for ni in 0..n {
             for gi in 0..group {
-                cols.iter_mut().for_each(|v| *v = T::zero());
-                for cc in 0..cg {
-                    let ci = gi * cg + cc;
-                    let xb = &x[(ni * c + ci) * ip..(ni * c + ci + 1) * ip];
-                    let mut krow = 0usize;
-                    odometer(outer_k, |kidx| {
-                        let mut orow = 0usize;
-                        odometer(outer_o, |oidx| {
-                            let mut base = 0usize;
-                            for d in 0..last {
-                                let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
-                                if p == usize::MAX {
-                                    orow += 1;
-                                    return;
-                                }
-                                base += p * istr[d];
-                            }
-                            for k in 0..kl {
-                                let r = cc * kp + krow * kl + k;
-                                let dst = &mut cols[r * op + orow * ol..r * op + (orow + 1) * ol];
-                                let t = &tables[last][k * ol..(k + 1) * ol];
-                                for (dv, &p) in dst.iter_mut().zip(t) {
-                                    if p != usize::MAX {
-                                        *dv = xb[base + p];
-                                    }
-                                }
-                            }
-                            orow += 1;
-                        });
-                        krow += 1;
-                    });
-                }
+                let src: &[T] = if direct {
+                    &x[(ni * c + gi * cg) * ip..(ni * c + (gi + 1) * cg) * ip]
+                } else {
+                    if padded {
+                        cols.iter_mut().for_each(|v| *v = T::zero());
+                    }
+                    im2col(&mut cols, x, ni * c + gi * cg, cg, ip, kp, &tables, &istr, g, outer_k, outer_o)?;
+                    &cols
+                };
                 let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
-                let yg = gemm(wg, &cols, mg, rows, op)?;
                 let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
+                let yg = gemm(wg, src, mg, rows, op)?;
+                if yg.len() != dst.len() {
+                    return Err(OpError::invalid("conv gemm returned a wrong size"));
+                }
                 dst.copy_from_slice(&yg);
             }
         }
@@ -217,10 +257,14 @@ pub fn conv_core<T: WithDType>(
     Ok((y, oshape))
 }
 
-fn f32s(t: &Tensor) -> Result<Vec<f32>, OpError> {
+/// A tensor's values as f32: borrowed when it is a contiguous f32 array.
+fn f32s(t: &Tensor) -> Result<Cow<'_, [f32]>, OpError> {
     Ok(match t {
-        Tensor::F32(a) => a.iter().copied().collect(),
-        t => fdata(t)?.0.into_iter().map(|v| v as f32).collect(),
+        Tensor::F32(a) => match a.as_slice() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(a.iter().copied().collect()),
+        },
+        t => Cow::Owned(fdata(t)?.0.into_iter().map(|v| v as f32).collect()),
     })
 }
 

@@ -59,11 +59,44 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
         keep_all: true,
         ..Default::default()
     };
-    for (si, s) in samples.iter().enumerate() {
-        let (_, mut kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
-            sample: si,
-            msg: e.to_string(),
-        })?;
+    // Forwards run a chunk at a time on every core; the statistics are gathered in sample
+    // order, so they do not depend on the thread count.
+    let nt = crate::quantize::par::threads(samples.len());
+    for (ci, chunk) in samples.chunks(nt).enumerate() {
+        let runs = crate::quantize::par::map(chunk, |j, s| {
+            run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
+                sample: ci * nt + j,
+                msg: e.to_string(),
+            })
+        });
+        for (j, (s, run)) in chunk.iter().zip(runs).enumerate() {
+            let si = ci * nt + j;
+            let mut kept = run?;
+            gather(g, req, &mut cal, &mut sums, si, s, &mut kept)?;
+        }
+    }
+    for (v, (s, n)) in sums {
+        if n > 0 {
+            cal.means.insert(v, s.into_iter().map(|x| x / n as f64).collect());
+        }
+    }
+    Ok(cal)
+}
+
+/// Per-channel sums and element counts of the channel-mean requests.
+type Sums = HashMap<ValueId, (Vec<f64>, u64)>;
+
+/// Adds sample `si`'s kept values (`kept`, graph inputs `s`) to the statistics.
+fn gather(
+    g: &Graph,
+    req: &Request,
+    cal: &mut Calibration,
+    sums: &mut Sums,
+    si: usize,
+    s: &[Value],
+    kept: &mut HashMap<ValueId, Value>,
+) -> Result<(), QuantError> {
+    {
         // Graph inputs are not op results; add them so they can be calibrated too.
         for (&id, v) in g.inputs().iter().zip(s) {
             kept.entry(id.out(0)).or_insert_with(|| v.clone());
@@ -79,7 +112,10 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
                 sample: si,
                 msg: e.to_string(),
             })?;
-            let xs: Vec<f32> = a.iter().copied().collect();
+            let xs: std::borrow::Cow<[f32]> = match a.as_slice() {
+                Some(x) => x.into(),
+                None => a.iter().copied().collect::<Vec<f32>>().into(),
+            };
             if xs.iter().any(|x| !x.is_finite()) {
                 return Err(QuantError::Calibration(format!(
                     "sample {si}: activation '{}' has NaN or infinite values",
@@ -147,10 +183,5 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
         }
         cal.samples += 1;
     }
-    for (v, (s, n)) in sums {
-        if n > 0 {
-            cal.means.insert(v, s.into_iter().map(|x| x / n as f64).collect());
-        }
-    }
-    Ok(cal)
+    Ok(())
 }
