@@ -335,14 +335,15 @@ fn input_spec(a: &InputArgs) -> Result<InputSpec, CommandError> {
 }
 
 fn emit<T: serde::Serialize + std::fmt::Display>(json: bool, r: &T) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-        );
+    use std::io::Write;
+    let text = if json {
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     } else {
-        println!("{r}");
-    }
+        r.to_string()
+    };
+    // Written, not println!: a reader that closes the pipe early (`edgeport inspect m | head`)
+    // must not make the command panic; the work is already done.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// The progress bar of `distill` (hidden with --json or when stderr is not a terminal).
