@@ -55,22 +55,13 @@ pub fn parse_caffemodel(buf: &edgeport_proto::bytes::Bytes, file: &str) -> Resul
 }
 
 /// The weight blobs of every layer of a caffemodel, by layer name.
-/// `map`, when `buf` is a memory map, lets the weights be views of it whose pages exporters can
-/// release after writing them.
-pub fn read_weights(
-    buf: &edgeport_proto::bytes::Bytes,
-    map: Option<&Arc<edgeport_ir::MappedFile>>,
-    file: &str,
-) -> Result<HashMap<String, Vec<Blob>>, Error> {
+pub fn read_weights(buf: &edgeport_proto::bytes::Bytes, file: &str) -> Result<HashMap<String, Vec<Blob>>, Error> {
     let mut out = HashMap::new();
     // Zero-copy view first: packed floats read as bytes.
     if let Ok(raw) = pb::RawNet::decode(buf.clone()) {
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(buf.clone());
         let base = buf.as_ptr() as usize;
         let view = |b: &edgeport_proto::bytes::Bytes| -> Option<Bytes> {
-            if let Some(v) = map.and_then(|m| m.view_of(b)) {
-                return Some(v);
-            }
             // The decoded bytes are slices of `buf`; find their offset to share the owner.
             let start = (b.as_ptr() as usize).checked_sub(base)?;
             Bytes::from_owner(owner.clone(), start, b.len())

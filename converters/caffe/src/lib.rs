@@ -55,11 +55,11 @@ impl AsRef<[u8]> for MapBytes {
     }
 }
 
-/// Memory-maps a file: the map (for zero-copy weight views) and the same bytes for the decoder.
-fn map_file(path: &Path) -> Result<(Arc<edgeport_ir::MappedFile>, edgeport_proto::bytes::Bytes), Error> {
+/// Memory-maps a file (registered, so exporters can release its pages; empty files give empty
+/// bytes).
+fn map_file(path: &Path) -> Result<edgeport_proto::bytes::Bytes, Error> {
     let map = edgeport_ir::MappedFile::open(path).map_err(io(path))?;
-    let bytes = edgeport_proto::bytes::Bytes::from_owner(MapBytes(map.clone()));
-    Ok((map, bytes))
+    Ok(edgeport_proto::bytes::Bytes::from_owner(MapBytes(map)))
 }
 
 /// Finds the prototxt and caffemodel for a path: a folder with one of each, a prototxt (with
@@ -136,7 +136,7 @@ pub fn import_path(path: &Path, opts: &Options) -> Result<Graph, Error> {
 pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) -> Result<Graph, Error> {
     let weights_buf = model.map(map_file).transpose()?;
     let weights = match (&weights_buf, model) {
-        (Some((map, b)), Some(m)) => decode::read_weights(b, Some(map), &display(m))?,
+        (Some(b), Some(m)) => decode::read_weights(b, &display(m))?,
         _ => Default::default(),
     };
     let (net, file) = match (proto, &weights_buf, model) {
@@ -144,7 +144,7 @@ pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) 
             let src = std::fs::read(p).map_err(io(p))?;
             (decode::parse_prototxt(&src, &display(p))?, display(p))
         }
-        (None, Some((_, b)), Some(m)) => (decode::parse_caffemodel(b, &display(m))?, display(m)),
+        (None, Some(b), Some(m)) => (decode::parse_caffemodel(b, &display(m))?, display(m)),
         _ => {
             return Err(Error::Net {
                 file: "caffe".into(),
@@ -159,7 +159,7 @@ pub fn import_files(proto: Option<&Path>, model: Option<&Path>, opts: &Options) 
 /// Imports from in-memory prototxt text and caffemodel bytes (names are used in errors).
 pub fn import_bytes(prototxt: &[u8], caffemodel: Option<Vec<u8>>, name: &str, opts: &Options) -> Result<Graph, Error> {
     let weights = match caffemodel {
-        Some(b) => decode::read_weights(&edgeport_proto::bytes::Bytes::from(b), None, name)?,
+        Some(b) => decode::read_weights(&edgeport_proto::bytes::Bytes::from(b), name)?,
         None => Default::default(),
     };
     let net = decode::parse_prototxt(prototxt, name)?;

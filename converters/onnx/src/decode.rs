@@ -18,14 +18,11 @@ pub const MAX_DEPTH: usize = 64;
 /// The largest dense size (bytes) a sparse initializer may expand to.
 pub const MAX_SPARSE_DENSE_BYTES: usize = 1 << 28;
 
-/// Where external data may be read from, and the model file's map.
-#[derive(Clone, Default)]
+/// Where external data may be read from.
+#[derive(Clone, Debug)]
 pub struct ExternalData {
     /// The model's folder; external paths must stay inside it.
     pub base: Option<PathBuf>,
-    /// The memory map the model was decoded from: raw data found inside it is shared as a view
-    /// of the map, so exporters can release its pages once written.
-    pub map: Option<Arc<edgeport_ir::MappedFile>>,
 }
 
 /// Decoding context: the file name for errors and the external-data base.
@@ -332,14 +329,8 @@ pub fn decode_tensor(t: &pb::TensorProto, cx: &Ctx<'_>) -> Result<Tensor, Error>
                 format!("raw_data has {} bytes, {dtype} dims {:?} need {need}", t.raw_data.len(), shape),
             ));
         }
-        let mapped = cx.ext.map.as_ref().and_then(|m| m.view_of(&t.raw_data));
-        let bytes = match mapped {
-            Some(b) => b,
-            None => {
-                let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.raw_data.clone());
-                Bytes::from_owner(owner, 0, need).ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?
-            }
-        };
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.raw_data.clone());
+        let bytes = Bytes::from_owner(owner, 0, need).ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?;
         return Tensor::from_bytes(dtype, shape, bytes).map_err(|e| cx.terr(&t.name, e.to_string()));
     }
     let bytes = typed_fields_to_bytes(t, dtype, n, cx)?;

@@ -50,7 +50,7 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    let buf = edgeport_proto::bytes::Bytes::from_owner(MapBytes(map.clone()));
+    let buf = edgeport_proto::bytes::Bytes::from_owner(MapBytes(map));
     let base = path.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".").to_path_buf()
@@ -58,7 +58,7 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
             p.to_path_buf()
         }
     });
-    let ext = decode::ExternalData { base, map: Some(map) };
+    let ext = decode::ExternalData { base };
     let raw = decode::decode_model(buf, &decode::Ctx { file: &file, ext: &ext })?;
     let g = import::import_model(&raw, &file).map(with_types);
     edgeport_ir::mapped::release_all();
@@ -67,7 +67,7 @@ pub fn import_path(path: &Path, _opts: &ImportOptions) -> Result<Graph, Error> {
 
 /// Imports an ONNX model from bytes (external data is refused: it needs a folder).
 pub fn import_bytes(bytes: Vec<u8>, name: &str, _opts: &ImportOptions) -> Result<Graph, Error> {
-    let ext = decode::ExternalData::default();
+    let ext = decode::ExternalData { base: None };
     let raw = decode::decode_model(edgeport_proto::bytes::Bytes::from(bytes), &decode::Ctx { file: name, ext: &ext })?;
     import::import_model(&raw, name).map(with_types)
 }

@@ -46,7 +46,7 @@ fn connected(g: &Graph, op: &str) -> Vec<usize> {
 
 fn read_pb(p: &Path) -> edgeport_ir::Tensor {
     let b = std::fs::read(p).unwrap();
-    let ext = edgeport_onnx::decode::ExternalData::default();
+    let ext = edgeport_onnx::decode::ExternalData { base: None };
     let cx = edgeport_onnx::decode::Ctx {
         file: &p.display().to_string(),
         ext: &ext,

@@ -95,7 +95,7 @@ fn data_to_value(d: DataValue, ty: Option<&ValueType>) -> Result<Value, String> 
 fn read_value(path: &Path, ty: Option<&ValueType>) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file = path.display().to_string();
-    let ext = ExternalData::default();
+    let ext = ExternalData { base: None };
     let d = decode_data_file(&bytes, ty, &Ctx { file: &file, ext: &ext }).map_err(|e| e.to_string())?;
     data_to_value(d, ty)
 }

@@ -30,7 +30,7 @@ pub fn sample(n: usize) -> Graph {
 }
 
 pub fn decode(bytes: &[u8]) -> RawModel {
-    let ext = edgeport_onnx::decode::ExternalData::default();
+    let ext = edgeport_onnx::decode::ExternalData { base: None };
     let cx = edgeport_onnx::decode::Ctx { file: "test", ext: &ext };
     edgeport_onnx::decode::decode_model(edgeport_proto_bytes(bytes), &cx).expect("decodes")
 }

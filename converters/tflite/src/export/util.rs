@@ -56,60 +56,30 @@ pub(crate) fn perm_is_reshape(dims: &[i64], perm: &[usize]) -> bool {
 /// Transposes row-major data of `shape` (elements of `elem` bytes) so that output dim `i` is
 /// input dim `perm[i]`. Returns the input (no copy) when the permutation moves no bytes.
 pub(crate) fn transpose_bytes<'a>(src: &'a [u8], elem: usize, shape: &[usize], perm: &[usize]) -> Cow<'a, [u8]> {
-    if !moves_bytes(src, elem, shape, perm) {
-        return Cow::Borrowed(src);
-    }
-    let mut out = Vec::with_capacity(src.len());
-    let _ = transpose_chunks(src, elem, shape, perm, usize::MAX, &mut |c| {
-        out.extend_from_slice(c);
-        Ok(())
-    });
-    Cow::Owned(out)
-}
-
-/// True when transposing `src` by `perm` changes its byte order (a valid permutation of a
-/// matching shape that is not a reshape).
-pub(crate) fn moves_bytes(src: &[u8], elem: usize, shape: &[usize], perm: &[usize]) -> bool {
     let rank = shape.len();
     if perm.len() != rank || is_ident(perm) || !is_perm(perm) {
-        return false;
+        return Cow::Borrowed(src);
     }
     let n: usize = shape.iter().product();
     if n.checked_mul(elem) != Some(src.len()) {
-        return false;
+        return Cow::Borrowed(src);
     }
     // Only size-1 dims move (a 1×1 conv's OIHW → OHWI): the bytes stay where they are.
     let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    !perm_is_reshape(&dims, perm)
-}
-
-/// Streams the transposition of `src` (see [`transpose_bytes`]; callers check [`moves_bytes`])
-/// to `sink` in pieces of about `chunk` bytes, so a large weight is never held twice.
-pub(crate) fn transpose_chunks(
-    src: &[u8],
-    elem: usize,
-    shape: &[usize],
-    perm: &[usize],
-    chunk: usize,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let rank = shape.len();
-    let n: usize = shape.iter().product();
+    if perm_is_reshape(&dims, perm) {
+        return Cow::Borrowed(src);
+    }
     let mut in_strides = vec![1usize; rank];
     for i in (0..rank.saturating_sub(1)).rev() {
         in_strides[i] = in_strides[i + 1] * shape[i + 1];
     }
     let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
     let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
-    let mut out = Vec::with_capacity(src.len().min(chunk));
+    let mut out = Vec::with_capacity(src.len());
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
         let off: usize = idx.iter().zip(&strides).map(|(a, b)| a * b).sum::<usize>() * elem;
         out.extend_from_slice(&src[off..off + elem]);
-        if out.len() >= chunk {
-            sink(&out)?;
-            out.clear();
-        }
         for d in (0..rank).rev() {
             idx[d] += 1;
             if idx[d] < out_shape[d] {
@@ -118,10 +88,7 @@ pub(crate) fn transpose_chunks(
             idx[d] = 0;
         }
     }
-    if !out.is_empty() {
-        sink(&out)?;
-    }
-    Ok(())
+    Cow::Owned(out)
 }
 
 /// Converts little-endian f32 data to f16.
