@@ -10,29 +10,31 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export RUST_BACKTRACE=0
+# Each stage's heading carries the seconds elapsed so far, so CI time can be traced to a stage.
+stage() { echo "== $* [${SECONDS}s]"; }
 bash tests/setup.sh
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace --quiet --no-fail-fast
 if [ -f tests/ort_suite.py ]; then
-  echo "== onnxruntime round-trip suite"
+  stage "onnxruntime round-trip suite"
   bash tests/ort_run.sh
 fi
-echo "== TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
+stage "TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
 "$root/.cache/venv/bin/python" tests/tflite/tflite_suite.py --check \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tflite_suite"
-echo "== Caffe/MXNet/Paddle fixtures → ONNX (onnxruntime) and TFLite (ai-edge-litert) vs the frameworks' outputs"
+stage "Caffe/MXNet/Paddle fixtures → ONNX (onnxruntime) and TFLite (ai-edge-litert) vs the frameworks' outputs"
 "$root/.cache/venv/bin/python" tests/frameworks/e2e_check.py \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/frameworks_e2e"
-echo "== PyTorch fixtures (.pt2, TorchScript) → ONNX and TFLite vs torch eager's outputs"
+stage "PyTorch fixtures (.pt2, TorchScript) → ONNX and TFLite vs torch eager's outputs"
 "$root/.cache/venv/bin/python" tests/fixtures/pytorch/check_e2e.py "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport"
-echo "== TF/Keras fixtures (.pb, SavedModel, .tflite) → ONNX, TFLite and the evaluator vs TF's outputs"
+stage "TF/Keras fixtures (.pb, SavedModel, .tflite) → ONNX, TFLite and the evaluator vs TF's outputs"
 "$root/.cache/venv/bin/python" tests/fixtures/tensorflow/check_e2e.py \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tf_e2e"
-echo "== MediaPipe zoo (pinned 0.10.14 wheel from PyPI, cached in .cache/zoo) → evaluator, ONNX, TFLite vs LiteRT"
+stage "MediaPipe zoo (pinned 0.10.14 wheel from PyPI, cached in .cache/zoo) → evaluator, ONNX, TFLite vs LiteRT"
 zoo_rc=0
 PYTHON="$root/.cache/venv/bin/python" bash tests/zoo/fetch.sh "$root/.cache/zoo" || zoo_rc=$?
 if [ "$zoo_rc" -eq 0 ]; then
@@ -46,3 +48,4 @@ else
   exit "$zoo_rc"
 fi
 bash tests/conformance_counts.sh
+echo "== done [${SECONDS}s]"

@@ -128,6 +128,9 @@ enum Cmd {
         /// Block size of weight-only int4/int8 (16..=256).
         #[arg(long, default_value_t = 32)]
         block_size: usize,
+        /// Block size of embedding tables in weight-only modes (default: --block-size).
+        #[arg(long)]
+        embedding_block_size: Option<usize>,
         /// Keep the most sensitive layers float until the output cosine is at least this.
         #[arg(long)]
         min_cosine: Option<f64>,
@@ -385,6 +388,12 @@ impl edgeport_train::Observer for Bar {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
+    if matches!(
+        cli.cmd,
+        Cmd::Prune { .. } | Cmd::Distill { .. } | Cmd::Compress { .. } | Cmd::Run { .. } | Cmd::Verify { .. } | Cmd::Quantize { .. }
+    ) {
+        edgeport_cli::alloc_tune::for_compute();
+    }
     let result: Result<i32, CommandError> = (|| match cli.cmd {
         Cmd::Convert {
             input,
@@ -661,6 +670,7 @@ fn main() -> ExitCode {
             method,
             per_tensor,
             block_size,
+            embedding_block_size,
             min_cosine,
             max_error,
             opset,
@@ -682,6 +692,7 @@ fn main() -> ExitCode {
                 method,
                 per_tensor,
                 block_size,
+                embedding_block_size,
                 min_cosine,
                 max_error,
                 opset,
@@ -721,6 +732,12 @@ fn main() -> ExitCode {
             Ok(0)
         }
     })();
+    if edgeport_eval::profile::enabled() {
+        eprintln!("evaluator time by op (EDGEPORT_PROFILE_OPS):");
+        for (op, secs, n) in edgeport_eval::profile::report() {
+            eprintln!("  {op:<24} {secs:>9.3} s  {n:>8} runs");
+        }
+    }
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

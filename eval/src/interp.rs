@@ -14,6 +14,10 @@ pub struct EvalOptions {
     pub max_depth: usize,
     /// Keep every intermediate value (for per-node comparison) instead of dropping it.
     pub keep_all: bool,
+    /// The top-level graph's constants, already converted ([`ConstCache::new`]): callers that
+    /// run one graph many times (calibration, training checks) convert the weights once
+    /// instead of on every run. Must have been built from the graph being run.
+    pub consts: Option<std::sync::Arc<ConstCache>>,
 }
 
 impl Default for EvalOptions {
@@ -21,7 +25,74 @@ impl Default for EvalOptions {
         EvalOptions {
             max_depth: 64,
             keep_all: false,
+            consts: None,
         }
+    }
+}
+
+/// A graph's constants as evaluator values, by the constant's output value.
+#[derive(Debug, Default)]
+pub struct ConstCache {
+    values: HashMap<ValueId, Value>,
+}
+
+impl ConstCache {
+    /// Converts every top-level `Constant` of `g`, and runs once every node that reads only
+    /// constants (a DequantizeLinear of an int8 weight, a weight transpose), as a runtime does
+    /// when it loads a model. Random ops and ops with subgraphs are left to each run.
+    pub fn new(g: &Graph) -> Result<ConstCache, EvalError> {
+        let mut values: HashMap<ValueId, Value> = HashMap::new();
+        let order = g.topo_order().map_err(|e| EvalError::Graph(e.to_string()))?;
+        let opts = EvalOptions::default();
+        for id in order {
+            let node = g.node(id);
+            let err = |error| EvalError::Op {
+                node: node.name.clone(),
+                op: node.op.name().to_string(),
+                error,
+            };
+            if let Op::Constant(c) = &node.op {
+                values.insert(id.out(0), Value::Tensor(crate::Tensor::from_ir(&c.value).map_err(err)?));
+                continue;
+            }
+            let ins = g.inputs_of(id);
+            let foldable = !ins.is_empty()
+                && ins.iter().flatten().all(|v| values.contains_key(v))
+                && ins.iter().any(|v| v.is_some())
+                && node.op.subgraphs().is_empty()
+                && !matches!(
+                    node.op.name(),
+                    "RandomNormal" | "RandomUniform" | "RandomNormalLike" | "RandomUniformLike" | "Multinomial" | "Bernoulli" | "Input"
+                );
+            if !foldable {
+                continue;
+            }
+            let results = {
+                let vals: Vec<Option<&Value>> = ins.iter().map(|v| v.and_then(|v| values.get(&v))).collect();
+                let mut cx = NodeCtx {
+                    node,
+                    inputs: vals,
+                    opts: &opts,
+                    depth: 0,
+                };
+                // A node that fails here fails again at run time, with the run's context.
+                ops::run(&node.op, &mut cx)
+            };
+            if let Ok(r) = results
+                && r.len() >= node.outputs.len()
+            {
+                for (p, v) in r.into_iter().enumerate().take(node.outputs.len()) {
+                    values.insert(id.out(p), v);
+                }
+            }
+        }
+        Ok(ConstCache { values })
+    }
+
+    /// Whether every output of `id` is held.
+    fn holds(&self, g: &Graph, id: NodeId) -> bool {
+        let n = g.node(id).outputs.len();
+        n > 0 && (0..n).all(|p| self.values.contains_key(&id.out(p)))
     }
 }
 
@@ -145,8 +216,13 @@ fn run_core(
     for (&id, v) in g.captures().iter().zip(caps) {
         env.insert(id.out(0), v);
     }
+    // Cached constants are read in place (top level only: subgraph ids are another graph's).
+    let consts = opts.consts.as_deref().filter(|_| depth == 0);
     for &id in &order {
         let node = g.node(id);
+        if consts.is_some_and(|c| c.holds(g, id)) {
+            continue;
+        }
         if matches!(node.op, Op::Input(_)) {
             if !env.contains_key(&id.out(0)) {
                 return Err(EvalError::Input {
@@ -158,14 +234,24 @@ fn run_core(
         }
         let ins = &slots[&id];
         let results = {
-            let vals: Vec<Option<&Value>> = ins.iter().map(|v| v.and_then(|v| env.get(&v))).collect();
+            let vals: Vec<Option<&Value>> = ins
+                .iter()
+                .map(|v| v.and_then(|v| env.get(&v).or_else(|| consts.and_then(|c| c.values.get(&v)))))
+                .collect();
             let mut cx = NodeCtx {
                 node,
                 inputs: vals,
                 opts,
                 depth,
             };
-            ops::run(&node.op, &mut cx)
+            if crate::profile::enabled() {
+                let t = std::time::Instant::now();
+                let r = ops::run(&node.op, &mut cx);
+                crate::profile::add(node.op.name(), t.elapsed());
+                r
+            } else {
+                ops::run(&node.op, &mut cx)
+            }
         }
         .map_err(|error| EvalError::Op {
             node: node.name.clone(),
@@ -185,7 +271,9 @@ fn run_core(
             }
         }
         for (p, v) in results.into_iter().enumerate().take(node.outputs.len()) {
-            if let Some(k) = keep.as_deref_mut() {
+            if !opts.keep_all
+                && let Some(k) = keep.as_deref_mut()
+            {
                 k.insert(id.out(p), v.clone());
             }
             env.insert(id.out(p), v);
@@ -201,12 +289,21 @@ fn run_core(
             }
         }
     }
-    g.outputs()
+    let outs = g
+        .outputs()
         .iter()
         .map(|(name, v)| {
             env.get(v)
+                .or_else(|| consts.and_then(|c| c.values.get(v)))
                 .cloned()
                 .ok_or_else(|| EvalError::Graph(format!("output '{name}' was not computed")))
         })
-        .collect()
+        .collect();
+    // With keep_all nothing was dropped: hand every value over instead of having copied each.
+    if opts.keep_all
+        && let Some(k) = keep
+    {
+        k.extend(env);
+    }
+    outs
 }

@@ -14,10 +14,12 @@
 pub mod error;
 pub mod interp;
 pub mod ops;
+pub mod profile;
 pub mod tensor;
 pub mod value;
 
 pub use error::{EvalError, OpError};
-pub use interp::{EvalOptions, NodeCtx, run_graph, run_graph_with};
+pub use interp::{ConstCache, EvalOptions, NodeCtx, run_graph, run_graph_with};
+pub use ops::linalg::sgemm::single_threaded as single_threaded_products;
 pub use tensor::Tensor;
 pub use value::Value;

@@ -118,7 +118,9 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
     let own_weights = matches!(in_fmt.name.as_str(), "caffe" | "mxnet" | "paddle");
     let mut settings = formats::ImportSettings::parse(if own_weights { o.weights.clone() } else { None }, &o.input_shapes)?;
     settings.signature = o.signature.clone();
+    crate::memtrace::mark("start");
     let mut g = load_with(&o.input, Some(&in_fmt.name), &settings)?;
+    crate::memtrace::mark("imported");
     let weights = match &o.weights {
         Some(w) if !own_weights => {
             let tensors = edgeport_pytorch::load_weights(w).map_err(|e| CommandError::Input(e.to_string()))?;
@@ -160,6 +162,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
             ));
         }
     }
+    crate::memtrace::mark("passes");
     let v = edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Input(format!("{}: {e}", o.input.display())))?;
     let settings = ExportSettings {
         opset: o.opset,
@@ -178,6 +181,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         )));
     }
     formats::export(&v, &o.output, &out_fmt, &settings)?;
+    crate::memtrace::mark("written");
     Ok(ConvertReport {
         input: o.input.display().to_string(),
         output: o.output.display().to_string(),

@@ -108,14 +108,84 @@ fn derr(file: &str, what: &'static str, msg: impl Into<String>) -> Error {
 }
 
 /// Decodes a serialized GraphDef.
+///
+/// The top-level fields are read one at a time, so a node's NodeDef is decoded from its own
+/// slice and the pages of the nodes already read are given back as the decoder moves on (a
+/// frozen graph is mostly its Const nodes' `tensor_content`, which the IR keeps as views into
+/// the map, faulted in again when written out).
 pub fn decode_graphdef(buf: edgeport_proto::bytes::Bytes, file: &str) -> Result<RawGraph, Error> {
-    let g = pb::GraphDef::decode(buf).map_err(|e| derr(file, "GraphDef", e.to_string()))?;
-    Ok(graph(g))
+    let bad = |msg: String| derr(file, "GraphDef", msg);
+    let mut g = pb::GraphDefLazy::default();
+    let mut pos = 0usize;
+    let mut released = 0usize;
+    while pos < buf.len() {
+        let key = varint(&buf, &mut pos).ok_or_else(|| bad(format!("bad field key at byte {pos}")))?;
+        let (tag, wire) = (key >> 3, key & 7);
+        if wire == 2 {
+            let len = varint(&buf, &mut pos).ok_or_else(|| bad(format!("bad length at byte {pos}")))?;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|l| pos.checked_add(l))
+                .filter(|&e| e <= buf.len())
+                .ok_or_else(|| bad(format!("field {tag} at byte {pos} runs past the end of the file")))?;
+            let part = buf.slice(pos..end);
+            pos = end;
+            match tag {
+                1 => {
+                    let n = pb::NodeDef::decode(part).map_err(|e| bad(format!("node #{}: {e}", g.node.len())))?;
+                    g.node.push(n);
+                }
+                2 => {
+                    let lib = pb::FunctionDefLibraryLazy::decode(part).map_err(|e| bad(format!("function library: {e}")))?;
+                    g.library.get_or_insert_with(Default::default).function.extend(lib.function);
+                }
+                4 => g.versions = Some(pb::VersionDef::decode(part).map_err(|e| bad(format!("versions: {e}")))?),
+                _ => {}
+            }
+        } else {
+            let v = match wire {
+                0 => varint(&buf, &mut pos),
+                1 => pos.checked_add(8).filter(|&e| e <= buf.len()).map(|e| {
+                    pos = e;
+                    0
+                }),
+                5 => pos.checked_add(4).filter(|&e| e <= buf.len()).map(|e| {
+                    pos = e;
+                    0
+                }),
+                _ => None,
+            }
+            .ok_or_else(|| bad(format!("field {tag} (wire type {wire}) at byte {pos} cannot be read")))?;
+            if tag == 3 && wire == 0 {
+                g.version = v as i32;
+            }
+        }
+        // Give back the pages of what has been read, a megabyte at a time.
+        if pos - released >= 1 << 20 {
+            edgeport_ir::mapped::release(&buf[released..pos]);
+            released = pos;
+        }
+    }
+    graph(g, file)
+}
+
+/// A protobuf varint at `*pos` (at most 10 bytes), advancing `pos`.
+fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// Decodes a serialized SavedModel into its MetaGraphs.
 pub fn decode_saved_model(buf: edgeport_proto::bytes::Bytes, file: &str) -> Result<Vec<RawMetaGraph>, Error> {
-    let sm = pb::SavedModel::decode(buf).map_err(|e| derr(file, "SavedModel", e.to_string()))?;
+    let sm = pb::SavedModelLazy::decode(buf).map_err(|e| derr(file, "SavedModel", e.to_string()))?;
     let mut out = Vec::new();
     for mg in sm.meta_graphs {
         let tags = mg.meta_info_def.map(|m| m.tags).unwrap_or_default();
@@ -149,7 +219,7 @@ pub fn decode_saved_model(buf: edgeport_proto::bytes::Bytes, file: &str) -> Resu
         };
         out.push(RawMetaGraph {
             tags,
-            graph: mg.graph_def.map(graph).unwrap_or_default(),
+            graph: mg.graph_def.map(|g| graph(g, file)).transpose()?.unwrap_or_default(),
             signatures,
             bound_inputs,
             n_objects,
@@ -203,16 +273,50 @@ pub fn decode_bundle_entry(buf: &[u8], file: &str) -> Result<BundleEntry, Error>
     })
 }
 
-fn graph(g: pb::GraphDef) -> RawGraph {
-    let functions = g
-        .library
-        .map(|l| l.function.into_iter().map(function).map(|f| (f.name.clone(), f)).collect())
-        .unwrap_or_default();
-    RawGraph {
-        nodes: g.node.into_iter().map(node).collect(),
+/// Decodes the graph's nodes and, of its function library, only the functions reachable from
+/// those nodes (called by op name or named in a `func` attribute, transitively).
+fn graph(g: pb::GraphDefLazy, file: &str) -> Result<RawGraph, Error> {
+    let nodes: Vec<RawNode> = g.node.into_iter().map(node).collect();
+    let mut raw: HashMap<String, edgeport_proto::bytes::Bytes> = HashMap::new();
+    for (i, b) in g.library.map(|l| l.function).unwrap_or_default().into_iter().enumerate() {
+        let head = pb::FunctionHead::decode(b.clone()).map_err(|e| derr(file, "FunctionDef", format!("library function #{i}: {e}")))?;
+        raw.insert(head.signature.map(|s| s.name).unwrap_or_default(), b);
+    }
+    let mut functions: HashMap<String, RawFunction> = HashMap::new();
+    let mut todo: Vec<String> = Vec::new();
+    nodes.iter().for_each(|n| callees(n, &mut todo));
+    while let Some(name) = todo.pop() {
+        if functions.contains_key(&name) {
+            continue;
+        }
+        let Some(b) = raw.remove(&name) else { continue };
+        let f = pb::FunctionDef::decode(b).map_err(|e| derr(file, "FunctionDef", format!("function '{name}': {e}")))?;
+        let f = function(f);
+        f.nodes.iter().for_each(|n| callees(n, &mut todo));
+        functions.insert(name, f);
+    }
+    Ok(RawGraph {
+        nodes,
         functions,
         producer: g.versions.map(|v| v.producer).unwrap_or(g.version),
+    })
+}
+
+/// The function names a node may call: its op (a library function used as an op) and every
+/// `func` attribute, nested ones included.
+fn callees(n: &RawNode, out: &mut Vec<String>) {
+    fn walk(a: &Attr, out: &mut Vec<String>) {
+        match a {
+            Attr::Func(name, attrs) => {
+                out.push(name.clone());
+                attrs.values().for_each(|a| walk(a, out));
+            }
+            Attr::List(l) => out.extend(l.funcs.iter().cloned()),
+            _ => {}
+        }
     }
+    out.push(n.op.clone());
+    n.attrs.values().for_each(|a| walk(a, out));
 }
 
 fn function(f: pb::FunctionDef) -> RawFunction {

@@ -4,7 +4,7 @@
 //! not yet quantized. Block parameters are chosen when a block's first column is reached, from
 //! the already-updated weights.
 
-use crate::quantize::params::{from_range, quant1};
+use crate::quantize::params::{fit_range, quant1};
 use edgeport_ir::DType;
 
 /// Cholesky factor `L` (lower, row-major) of a symmetric positive definite `n×n` matrix.
@@ -111,10 +111,7 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
             if i % block == 0 {
                 let end = (i + block).min(k);
                 for r in 0..rows {
-                    let seg = &w[r * k + i..r * k + end];
-                    let lo = seg.iter().cloned().fold(f64::INFINITY, f64::min);
-                    let hi = seg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let (s, z) = from_range(lo, hi, d, symmetric);
+                    let (s, z) = fit_range(&w[r * k + i..r * k + end], d, symmetric);
                     scales[r * nb + b] = s;
                     zps[r * nb + b] = z;
                 }

@@ -89,6 +89,8 @@ pub struct Options {
     pub per_tensor: bool,
     /// Block size of weight-only modes (0 = per channel for int8-weights).
     pub block_size: usize,
+    /// Block size of embedding tables in weight-only modes (default: `block_size`).
+    pub emb_block_size: Option<usize>,
     /// Keep the most sensitive layers float until the output cosine is at least this.
     pub min_cosine: Option<f64>,
     /// … or the max abs output error at most this.
@@ -117,6 +119,7 @@ impl Default for Options {
             method: Method::MinMax,
             per_tensor: false,
             block_size: 32,
+            emb_block_size: None,
             min_cosine: None,
             max_error: None,
             gptq: true,
@@ -156,11 +159,22 @@ pub struct Report {
 
 /// Runs `g` on each sample (samples in parallel, results in order).
 pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
+    // The weights are converted once for all samples.
+    let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
+        sample: 0,
+        msg: e.to_string(),
+    })?;
+    let opts = edgeport_eval::EvalOptions {
+        consts: Some(std::sync::Arc::new(consts)),
+        ..Default::default()
+    };
     par::map(samples, |i, s| {
-        edgeport_eval::run_graph(g, s.clone()).map_err(|e| QuantError::Eval {
-            sample: i,
-            msg: e.to_string(),
-        })
+        edgeport_eval::run_graph_with(g, s.clone(), &opts)
+            .map(|(o, _)| o)
+            .map_err(|e| QuantError::Eval {
+                sample: i,
+                msg: e.to_string(),
+            })
     })
     .into_iter()
     .collect()
@@ -309,6 +323,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             let wo = weights::WeightOptions {
                 bits,
                 block,
+                emb_block: o.emb_block_size,
                 gptq: o.gptq,
                 nbits: o.nbits,
                 embeddings: true,

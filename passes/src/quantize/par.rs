@@ -26,7 +26,7 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> 
                         .enumerate()
                         .skip(t)
                         .step_by(nt)
-                        .map(|(i, x)| (i, f(i, x)))
+                        .map(|(i, x)| (i, edgeport_eval::single_threaded_products(|| f(i, x))))
                         .collect::<Vec<_>>()
                 })
             })

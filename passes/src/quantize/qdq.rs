@@ -75,7 +75,9 @@ pub fn dq_weight(g: &mut Graph, w: &QWeight<'_>) -> Result<ValueId, QuantError> 
     let qp = qparams(w.storage, w.granularity.clone(), w.scales.to_vec(), w.zps.to_vec());
     let q = const_codes(g, &format!("{}_quantized", w.name), w.storage, w.shape.clone(), w.codes, Some(qp))?;
     let s = const_f32(g, &format!("{}_scale", w.name), w.param_shape.clone(), w.scales)?;
-    let z = if w.zps.is_empty() {
+    // All-zero zero points are the input's default: left out (per-channel int8 weights carry
+    // one byte per channel of nothing otherwise).
+    let z = if w.zps.iter().all(|&z| z == 0) {
         None
     } else {
         Some(const_codes(

@@ -42,6 +42,32 @@ pub fn gemm(cx: &NodeCtx<'_>, alpha: f32, beta: f32, trans_a: i64, trans_b: i64)
         let cv = ArrayD::from_shape_vec(IxDyn(c.shape()), c.to_f64_vec()?).map_err(|e| OpError::invalid(e.to_string()))?;
         Ok(broadcast_to(&cv, &[m, n])?.iter().copied().collect())
     };
+    // f32 with alpha 1 (a Linear layer): the transposes are read through strides and the
+    // product lands on top of beta·C, with no copy of the weight.
+    if alpha == 1.0
+        && let (Tensor::F32(aa), Tensor::F32(ba)) = (a, b)
+        && let (Some(av), Some(bv)) = (aa.as_slice(), ba.as_slice())
+    {
+        use super::sgemm::{Mat, gemm_into};
+        let am = if trans_a != 0 {
+            Mat::transposed(av, as_[1])
+        } else {
+            Mat::rows(av, as_[1])
+        };
+        let bm = if trans_b != 0 {
+            Mat::transposed(bv, bs[1])
+        } else {
+            Mat::rows(bv, bs[1])
+        };
+        let mut y: Vec<f32> = match c {
+            Some(c) => c_vals(c)?.into_iter().map(|v| (beta as f64 * v) as f32).collect(),
+            None => vec![0.0; m * n],
+        };
+        gemm_into(&mut y, am, bm, (m, k, n), c.is_some())?;
+        return out(Tensor::F32(
+            ArrayD::from_shape_vec(IxDyn(&[m, n]), y).map_err(|e| OpError::invalid(e.to_string()))?,
+        ));
+    }
     match d {
         DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
             let prep = |v: Vec<f64>, t: bool, r: usize, cc: usize| {

@@ -87,7 +87,7 @@ fn cerr(e: candle_core::Error) -> OpError {
 }
 
 /// Float product on candle (`T` = f32 or f64).
-pub fn matmul_float<T: candle_core::WithDType + Default>(a: &[T], b: &[T], p: &Plan) -> Result<Vec<T>, OpError> {
+pub fn matmul_float<T: candle_core::WithDType + Default + num_traits::One>(a: &[T], b: &[T], p: &Plan) -> Result<Vec<T>, OpError> {
     let (m, k, n, nb) = (p.m, p.k, p.n, p.batches());
     if m * n * nb == 0 {
         return Ok(Vec::new());
@@ -95,9 +95,27 @@ pub fn matmul_float<T: candle_core::WithDType + Default>(a: &[T], b: &[T], p: &P
     if k == 0 {
         return Ok(vec![T::default(); m * n * nb]);
     }
-    let dev = candle_core::Device::Cpu;
     let a_plain = p.a_off.iter().enumerate().all(|(i, &o)| i == o);
     let b_const = p.b_off.iter().all(|&o| o == 0);
+    if super::sgemm::supported::<T>() {
+        use super::sgemm::{Mat, gemm, gemm_into};
+        if a_plain && b_const {
+            // One 2-D product: (batch·m, k) @ (k, n).
+            return gemm(Mat::rows(a.get(..nb * m * k).unwrap_or(a), k), Mat::rows(b, n), nb * m, k, n);
+        }
+        let mut out = vec![T::zero(); nb * m * n];
+        for ((&ao, &bo), dst) in p.a_off.iter().zip(&p.b_off).zip(out.chunks_mut(m * n)) {
+            let ab = a
+                .get(ao * m * k..(ao + 1) * m * k)
+                .ok_or_else(|| OpError::invalid("matmul: operand too small"))?;
+            let bb = b
+                .get(bo * k * n..(bo + 1) * k * n)
+                .ok_or_else(|| OpError::invalid("matmul: operand too small"))?;
+            gemm_into(dst, Mat::rows(ab, k), Mat::rows(bb, n), (m, k, n), false)?;
+        }
+        return Ok(out);
+    }
+    let dev = candle_core::Device::Cpu;
     let r = if a_plain && b_const {
         // One 2-D product: (batch·m, k) @ (k, n).
         let at = candle_core::Tensor::from_slice(a.get(..nb * m * k).unwrap_or(a), (nb * m, k), &dev).map_err(cerr)?;

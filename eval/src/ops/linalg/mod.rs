@@ -27,6 +27,7 @@ mod matmul;
 mod num;
 mod quantize;
 mod reduce;
+pub mod sgemm;
 mod signal;
 mod softmax;
 #[cfg(test)]

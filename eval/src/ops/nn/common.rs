@@ -2,6 +2,7 @@
 //! dilations, pads, auto_pad, ceil_mode), GEMM through candle, and the channels-last wrapper.
 
 use crate::error::OpError;
+use crate::ops::linalg::sgemm;
 use crate::tensor::Tensor;
 use crate::value::Value;
 use crate::{map_array, ops::OpResult};
@@ -172,38 +173,45 @@ impl GeomSpec<'_> {
     }
 }
 
-/// `c = a @ b` with `a: [m, k]`, `b: [k, n]`, row-major, through candle's gemm.
+/// `c = a @ b` with `a: [m, k]`, `b: [k, n]` (row-major); f32 and f64 on the direct kernel,
+/// other element types through candle.
 pub fn gemm<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
-    let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
-    if m == 0 || n == 0 {
-        return Ok(Vec::new());
+    if sgemm::supported::<T>() {
+        return sgemm::gemm(sgemm::Mat::rows(a, k), sgemm::Mat::rows(b, n), m, k, n);
     }
-    if k == 0 {
-        return Ok(vec![T::from_f64(0.0); m * n]);
-    }
-    let dev = candle_core::Device::Cpu;
-    let ta = candle_core::Tensor::from_slice(a, (m, k), &dev).map_err(err)?;
-    let tb = candle_core::Tensor::from_slice(b, (k, n), &dev).map_err(err)?;
-    ta.matmul(&tb)
-        .and_then(|c| c.flatten_all())
-        .and_then(|c| c.to_vec1::<T>())
-        .map_err(err)
+    candle_gemm(a, b, (m, k), false, (k, n), m, n)
 }
 
 /// `c = a^T @ b` with `a: [k, m]`, `b: [k, n]`.
 pub fn gemm_tn<T: candle_core::WithDType>(a: &[T], b: &[T], m: usize, k: usize, n: usize) -> Result<Vec<T>, OpError> {
+    if sgemm::supported::<T>() {
+        return sgemm::gemm(sgemm::Mat::transposed(a, m), sgemm::Mat::rows(b, n), m, k, n);
+    }
+    candle_gemm(a, b, (k, m), true, (k, n), m, n)
+}
+
+/// The candle path for element types without a direct kernel.
+fn candle_gemm<T: candle_core::WithDType>(
+    a: &[T],
+    b: &[T],
+    a_shape: (usize, usize),
+    a_t: bool,
+    b_shape: (usize, usize),
+    m: usize,
+    n: usize,
+) -> Result<Vec<T>, OpError> {
     let err = |e: candle_core::Error| OpError::invalid(format!("gemm: {e}"));
     if m == 0 || n == 0 {
         return Ok(Vec::new());
     }
-    if k == 0 {
+    if a_shape.0 * a_shape.1 == 0 {
         return Ok(vec![T::from_f64(0.0); m * n]);
     }
     let dev = candle_core::Device::Cpu;
-    let ta = candle_core::Tensor::from_slice(a, (k, m), &dev).map_err(err)?;
-    let tb = candle_core::Tensor::from_slice(b, (k, n), &dev).map_err(err)?;
-    ta.t()
-        .and_then(|t| t.matmul(&tb))
+    let ta = candle_core::Tensor::from_slice(a, a_shape, &dev).map_err(err)?;
+    let ta = if a_t { ta.t().map_err(err)? } else { ta };
+    let tb = candle_core::Tensor::from_slice(b, b_shape, &dev).map_err(err)?;
+    ta.matmul(&tb)
         .and_then(|c| c.flatten_all())
         .and_then(|c| c.to_vec1::<T>())
         .map_err(err)

@@ -5,6 +5,7 @@
 
 use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
 use crate::error::OpError;
+use crate::ops::linalg::sgemm;
 use crate::tensor::Tensor;
 use candle_core::WithDType;
 use edgeport_ir::DType;
@@ -239,13 +240,35 @@ pub fn conv_core<T: WithDType>(
                 };
                 let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
                 let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
+                if sgemm::supported::<T>() {
+                    // Straight into the output, on top of the bias.
+                    if let Some(b) = b {
+                        for (row, &bv) in dst.chunks_mut(op).zip(&b[gi * mg..(gi + 1) * mg]) {
+                            row.fill(bv);
+                        }
+                    }
+                    sgemm::gemm_into(
+                        dst,
+                        sgemm::Mat::rows(wg, rows),
+                        sgemm::Mat::rows(src, op),
+                        (mg, rows, op),
+                        b.is_some(),
+                    )?;
+                    continue;
+                }
                 let yg = gemm(wg, src, mg, rows, op)?;
                 if yg.len() != dst.len() {
                     return Err(OpError::invalid("conv gemm returned a wrong size"));
                 }
                 dst.copy_from_slice(&yg);
+                if let Some(b) = b {
+                    for (row, &bv) in dst.chunks_mut(op).zip(&b[gi * mg..(gi + 1) * mg]) {
+                        row.iter_mut().for_each(|v| *v += bv);
+                    }
+                }
             }
         }
+        return Ok((y, oshape));
     }
     if let Some(b) = b {
         for ni in 0..n {

@@ -22,6 +22,7 @@ pub mod grid;
 pub mod misc;
 pub mod norm;
 pub mod pool;
+mod pool2d_f32;
 pub mod resize;
 #[cfg(test)]
 mod tests;

@@ -40,10 +40,6 @@ fn odo_next(idx: &mut [usize], dims: &[usize]) -> bool {
 /// Runs a pool; returns Y and (for max) the indices.
 pub fn pool(kind: Kind, a: &PoolAttrs<'_>, x: &Tensor, want_idx: bool) -> Result<Vec<Tensor>, OpError> {
     let xs = x.shape().to_vec();
-    let xv = match x {
-        Tensor::I8(_) | Tensor::U8(_) if kind == Kind::Max => x.to_f64_vec()?,
-        _ => fdata(x)?.0,
-    };
     if xs.len() < 3 {
         return Err(OpError::invalid(format!("pool input must have rank >= 3, got {xs:?}")));
     }
@@ -59,6 +55,13 @@ pub fn pool(kind: Kind, a: &PoolAttrs<'_>, x: &Tensor, want_idx: bool) -> Result
         ceil_mode: a.ceil_mode,
     }
     .resolve()?;
+    if !want_idx && let Some(t) = super::pool2d_f32::try_pool(kind, x, &g) {
+        return Ok(vec![t]);
+    }
+    let xv = match x {
+        Tensor::I8(_) | Tensor::U8(_) if kind == Kind::Max => x.to_f64_vec()?,
+        _ => fdata(x)?.0,
+    };
     let nc = xs[0] * xs[1];
     let ip = prod(sp);
     let op = prod(&g.out);

@@ -55,8 +55,13 @@ fn value_name(g: &Graph, v: ValueId) -> String {
 pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Calibration, QuantError> {
     let mut cal = Calibration::default();
     let mut sums: HashMap<ValueId, (Vec<f64>, u64)> = HashMap::new();
+    let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
+        sample: 0,
+        msg: e.to_string(),
+    })?;
     let opts = EvalOptions {
         keep_all: true,
+        consts: Some(std::sync::Arc::new(consts)),
         ..Default::default()
     };
     // Forwards run a chunk at a time on every core; the statistics are gathered in sample
@@ -81,6 +86,21 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
         }
     }
     Ok(cal)
+}
+
+/// A tensor's values as f32, borrowed when it is a contiguous f32 array (activations are read
+/// in place, not copied).
+fn f32_data(t: &edgeport_eval::Tensor, si: usize) -> Result<std::borrow::Cow<'_, [f32]>, QuantError> {
+    if let edgeport_eval::Tensor::F32(a) = t
+        && let Some(x) = a.as_slice()
+    {
+        return Ok(x.into());
+    }
+    let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+        sample: si,
+        msg: e.to_string(),
+    })?;
+    Ok(a.iter().copied().collect::<Vec<f32>>().into())
 }
 
 /// Per-channel sums and element counts of the channel-mean requests.
@@ -108,14 +128,7 @@ fn gather(
             if !t.dtype().is_float() {
                 continue;
             }
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
-                sample: si,
-                msg: e.to_string(),
-            })?;
-            let xs: std::borrow::Cow<[f32]> = match a.as_slice() {
-                Some(x) => x.into(),
-                None => a.iter().copied().collect::<Vec<f32>>().into(),
-            };
+            let xs = f32_data(t, si)?;
             if xs.iter().any(|x| !x.is_finite()) {
                 return Err(QuantError::Calibration(format!(
                     "sample {si}: activation '{}' has NaN or infinite values",
@@ -128,11 +141,8 @@ fn gather(
             let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
                 continue;
             };
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
-                sample: si,
-                msg: e.to_string(),
-            })?;
-            let shape = a.shape().to_vec();
+            let xs = f32_data(t, si)?;
+            let shape = t.shape().to_vec();
             let axis = if last || shape.len() <= 2 {
                 shape.len().saturating_sub(1)
             } else {
@@ -144,10 +154,9 @@ fn gather(
             if e.0.len() != c || c == 0 {
                 continue;
             }
-            let xs: Vec<f32> = a.iter().copied().collect();
-            for (i, x) in xs.iter().enumerate() {
-                let ch = (i / inner.max(1)) % c;
-                e.0[ch] += *x as f64;
+            // Contiguous runs of `inner` values share a channel.
+            for (i, run) in xs.chunks(inner.max(1)).enumerate() {
+                e.0[i % c] += run.iter().map(|&x| x as f64).sum::<f64>();
             }
             e.1 += (xs.len() / c) as u64;
         }
