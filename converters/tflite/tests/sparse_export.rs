@@ -1,0 +1,210 @@
+//! Sparse weights in TFLite export: torch-made ONNX fixtures (tests/fixtures/tflite_export)
+//! pruned by edgeport's magnitude and 2:4 pruning, exported with sparse weights (the default)
+//! and dense (`dense_weights`), then re-imported (the importer densifies) and run on the
+//! evaluator: the sparse file must be smaller, hold DENSIFY ops, and give the same numbers as
+//! the dense file and as the pruned graph itself. LiteRT runs the same files in the TFLite suite
+//! (`tests/tflite/tflite_suite.py`, mode `sparse`).
+
+use edgeport_eval::{Tensor as ETensor, Value, run_graph};
+use edgeport_ir::{DType, Graph, Op, Tensor};
+use edgeport_passes::prune::{Criterion, PruneMode, PruneOptions, prune};
+use edgeport_tflite::export::{ExportSummary, TfliteExportOptions, export_path};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tflite_export")
+}
+
+fn load(name: &str) -> Graph {
+    let mut g = edgeport_onnx::import_path(&fixtures().join(format!("{name}.onnx")), &Default::default()).expect("onnx import");
+    let m = edgeport_passes::Manager::from_names("identity,shapes,dce").unwrap();
+    m.run(&mut g, &mut Default::default()).expect("passes");
+    g
+}
+
+fn pruned(name: &str, mode: PruneMode) -> Graph {
+    let mut g = load(name);
+    let opts = PruneOptions {
+        mode,
+        criterion: Criterion::L1,
+        keep: Vec::new(),
+        global: false,
+        round_to: 1,
+        heads: None,
+        expansion_only: false,
+    };
+    let r = prune(&mut g, &opts).expect("prune");
+    let zeros: usize = r.layers.iter().map(|l| l.zeros_after).sum();
+    assert!(zeros > 0, "{name}: pruning zeroed nothing");
+    edgeport_ir::infer::infer_types(&mut g).expect("types");
+    g
+}
+
+/// The fixture's inputs (in_<name> arrays of its JSON file), in graph input order.
+fn inputs(name: &str, g: &Graph) -> Vec<Tensor> {
+    let text = std::fs::read_to_string(fixtures().join(format!("{name}.json"))).expect("fixture json");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    g.inputs()
+        .iter()
+        .map(|&i| {
+            let a = &m[format!("in_{}", g.node(i).outputs[0].name)];
+            let shape: Vec<usize> = a["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let data: Vec<f32> = a["data"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap() as f32).collect();
+            Tensor::from_f32(shape, &data).unwrap()
+        })
+        .collect()
+}
+
+fn run(g: &Graph, xs: &[Tensor]) -> Vec<Vec<f32>> {
+    let vals = xs.iter().map(|t| Value::Tensor(ETensor::from_ir(t).unwrap())).collect();
+    run_graph(g, vals)
+        .expect("eval")
+        .iter()
+        .map(|v| v.as_tensor().unwrap().to_f32_array().unwrap().iter().copied().collect())
+        .collect()
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0f32;
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(y) {
+            worst = worst.max((p - q).abs());
+        }
+    }
+    worst
+}
+
+fn write(g: &Graph, path: &Path, opts: &TfliteExportOptions) -> (ExportSummary, u64) {
+    let v = edgeport_ir::validate::validate(g).expect("valid");
+    let s = export_path(&v, path, opts).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (s, std::fs::metadata(path).unwrap().len())
+}
+
+fn count(s: &ExportSummary, op: &str) -> usize {
+    s.op_counts.iter().find(|(n, _)| n == op).map_or(0, |(_, c)| *c)
+}
+
+/// Exports `g` sparse and dense (with `base` options otherwise), checks size and numbers; returns
+/// (sparse bytes, dense bytes, DENSIFY count, max diff sparse vs dense, max diff vs the graph).
+fn compare(tag: &str, g: &Graph, xs: &[Tensor], base: &TfliteExportOptions) -> (u64, u64, usize, f32, f32) {
+    let dir = tempfile::tempdir().unwrap();
+    let sp = dir.path().join(format!("{tag}.sparse.tflite"));
+    let de = dir.path().join(format!("{tag}.dense.tflite"));
+    let (ss, sbytes) = write(g, &sp, base);
+    let dense_opts = TfliteExportOptions {
+        dense_weights: true,
+        ..base.clone()
+    };
+    let (ds, dbytes) = write(g, &de, &dense_opts);
+    assert_eq!(count(&ds, "DENSIFY"), 0, "{tag}: dense export has DENSIFY");
+    let n = count(&ss, "DENSIFY");
+    let s_back = edgeport_tflite::import_path(&sp).unwrap_or_else(|e| panic!("{tag}: sparse re-import: {e}"));
+    let d_back = edgeport_tflite::import_path(&de).unwrap_or_else(|e| panic!("{tag}: dense re-import: {e}"));
+    let ys = run(&s_back, xs);
+    let yd = run(&d_back, xs);
+    let yg = run(g, xs);
+    let d_sd = max_diff(&ys, &yd);
+    let d_sg = max_diff(&ys, &yg);
+    eprintln!("{tag}: sparse {sbytes} B, dense {dbytes} B, {n} DENSIFY; max |sparse - dense| {d_sd:e}, max |sparse - graph| {d_sg:e}");
+    (sbytes, dbytes, n, d_sd, d_sg)
+}
+
+#[test]
+fn small_cnn_pruned_80_percent_is_smaller_and_equal() {
+    let g = pruned("small_cnn", PruneMode::Sparsity(0.8));
+    let xs = inputs("small_cnn", &g);
+    let (s, d, n, d_sd, d_sg) = compare("small_cnn_s80", &g, &xs, &TfliteExportOptions::default());
+    assert!(n >= 2, "{n} sparse weights");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    // The densified weights are the dense bytes: the same kernels give the same numbers.
+    assert_eq!(d_sd, 0.0, "sparse and dense exports differ");
+    assert!(d_sg <= 1e-4, "max abs diff to the pruned graph {d_sg}");
+}
+
+#[test]
+fn small_cnn_pruned_2_of_4_channels_last_io() {
+    let g = pruned("small_cnn", PruneMode::NOfM(2, 4));
+    let xs = inputs("small_cnn", &g);
+    // 2:4 halves the weights: float32 with 8-bit indices saves ~37%, enough for the large ones.
+    let (s, d, n, d_sd, d_sg) = compare("small_cnn_nm", &g, &xs, &TfliteExportOptions::default());
+    assert!(n >= 1, "no sparse weight");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    assert_eq!(d_sd, 0.0);
+    assert!(d_sg <= 1e-4, "{d_sg}");
+}
+
+#[test]
+fn float16_weights_are_densified_then_dequantized() {
+    let g = pruned("small_cnn", PruneMode::Sparsity(0.8));
+    let xs = inputs("small_cnn", &g);
+    let opts = TfliteExportOptions {
+        f16_weights: true,
+        ..Default::default()
+    };
+    let (s, d, n, d_sd, d_sg) = compare("small_cnn_f16", &g, &xs, &opts);
+    assert!(n >= 1, "no sparse weight");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    assert_eq!(d_sd, 0.0);
+    // float16 rounding of the weights.
+    assert!(d_sg <= 5e-3, "{d_sg}");
+}
+
+#[test]
+fn transformer_matmul_weights() {
+    let g = pruned("encoder_layer", PruneMode::Sparsity(0.8));
+    let xs = inputs("encoder_layer", &g);
+    let (s, d, n, d_sd, d_sg) = compare("encoder_s80", &g, &xs, &TfliteExportOptions::default());
+    assert!(n >= 2, "{n} sparse weights");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    assert_eq!(d_sd, 0.0);
+    assert!(d_sg <= 1e-4, "{d_sg}");
+}
+
+/// Dense weights (nothing pruned): the default export writes no sparse tensor.
+#[test]
+fn unpruned_weights_stay_dense() {
+    let g = load("small_cnn");
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = write(&g, &dir.path().join("dense.tflite"), &TfliteExportOptions::default());
+    assert_eq!(count(&s, "DENSIFY"), 0, "{:?}", s.op_counts);
+}
+
+/// Zeroes all but every `keep`-th element of the int8 weights feeding DequantizeLinear.
+fn zero_int8_weights(g: &mut Graph, keep: usize) -> usize {
+    let mut changed = 0;
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        let Op::Constant(c) = &g.node(id).op else { continue };
+        if c.value.dtype != DType::I8 || c.value.shape.len() < 2 {
+            continue;
+        }
+        let mut t = c.value.clone();
+        let mut raw = t.raw().unwrap().to_vec();
+        for (i, b) in raw.iter_mut().enumerate() {
+            if i % keep != 0 {
+                *b = 0;
+            }
+        }
+        t.data = edgeport_ir::tensor::TensorData::Raw(edgeport_ir::Bytes::from_vec(raw));
+        if let Op::Constant(c) = &mut g.node_mut(id).op {
+            c.value = t;
+            changed += 1;
+        }
+    }
+    changed
+}
+
+#[test]
+fn int8_weights_of_integer_kernels() {
+    let mut g = load("small_cnn_qdq");
+    assert!(zero_int8_weights(&mut g, 5) >= 2);
+    let xs = inputs("small_cnn_qdq", &g);
+    let (s, d, n, d_sd, d_sg) = compare("small_cnn_qdq", &g, &xs, &TfliteExportOptions::default());
+    assert!(n >= 1, "no sparse weight");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    assert_eq!(d_sd, 0.0);
+    // Integer kernels against the QDQ graph: within a few output quantization steps.
+    assert!(d_sg <= 0.1, "{d_sg}");
+}
