@@ -59,6 +59,7 @@ fn error_of(b: Vec<u8>) -> String {
 
 fn expect(b: Vec<u8>, needles: &[&str]) {
     let e = error_of(b);
+    eprintln!("refused: {e}");
     for n in needles {
         assert!(e.contains(n), "error does not mention '{n}': {e}");
     }
