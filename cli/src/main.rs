@@ -157,6 +157,9 @@ enum Cmd {
         /// TFLite int8: integer graph inputs and outputs (NNAPI, Edge TPU, microcontrollers).
         #[arg(long)]
         int8_io: bool,
+        /// TFLite output: write every weight dense (mostly-zero weights are stored sparse by default).
+        #[arg(long)]
+        no_sparse_weights: bool,
         /// Image calibration folders: size=H[xW],mean=R,G,B,std=R,G,B,scale=255,layout=nchw|nhwc,order=rgb|bgr
         #[arg(long)]
         preprocess: Option<String>,
@@ -676,6 +679,7 @@ fn main() -> ExitCode {
             exclude,
             seed,
             int8_io,
+            no_sparse_weights,
             preprocess,
         } => {
             let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
@@ -697,6 +701,7 @@ fn main() -> ExitCode {
                 exclude,
                 seed,
                 int8_io,
+                dense_weights: no_sparse_weights,
                 preprocess,
             })?;
             emit(json, &r);

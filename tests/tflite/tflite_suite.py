@@ -17,7 +17,11 @@ Mode `sparse`: `edgeport prune MODEL --sparsity 0.8 -o PRUNED.onnx`, then PRUNED
 with sparse weights (the default: mostly-zero weights stored as TFLite sparse tensors behind
 DENSIFY) and with `--no-sparse-weights`; both run in ai_edge_litert on the same inputs. Pass: the
 sparse file holds DENSIFY ops, is smaller, matches the dense file within 1e-5 and onnxruntime on
-PRUNED within the usual tolerance.
+PRUNED within the usual tolerance. Mode `sparse8`: the same PRUNED quantized to full-integer
+int8 by `edgeport quantize` (synthetic calibration, seed 0) twice, sparse and dense; the files
+must give the same outputs in LiteRT (within 1e-5), and the sparse one must be smaller whenever it
+holds DENSIFY ops (int8 weights of small models do not pay for a DENSIFY op and stay dense);
+CNN cases only (INT8_CASES).
 Prints one line per case and mode. `--check` compares with tests/tflite/manifest.txt (status
 and transpose count; fails on any regression); `--bless` rewrites it.
 
@@ -99,6 +103,9 @@ def run_tflite(path, feeds, nhwc):
 
 
 SPARSE_ATOL = 1e-5
+# Float models whose int8 quantization `edgeport quantize` writes as .tflite (the transformer
+# fixtures stop at constant Slice/Pad parameters and Erf after quantization).
+INT8_CASES = {"tiny_cnn", "small_cnn", "resnet18", "mobilenet_v2"}
 
 
 def max_abs(a, b):
@@ -111,18 +118,20 @@ def max_abs(a, b):
     return worst
 
 
-def one_sparse(name, model, args):
+def one_sparse(name, model, args, int8):
     """Prune to 80% zeros, export sparse and dense, compare in LiteRT (see the module doc)."""
     import onnxruntime as ort
 
+    tag = "sparse8" if int8 else "sparse"
     pruned = os.path.join(args.out, f"{name}.pruned.onnx")
-    sparse = os.path.join(args.out, f"{name}.sparse.tflite")
-    dense = os.path.join(args.out, f"{name}.sparse-dense.tflite")
+    sparse = os.path.join(args.out, f"{name}.{tag}.tflite")
+    dense = os.path.join(args.out, f"{name}.{tag}-dense.tflite")
+    step = "quantize" if int8 else "convert"
     t0 = time.time()
     for cmd in (
         [args.edgeport, "prune", model, "--sparsity", "0.8", "-o", pruned],
-        [args.edgeport, "convert", pruned, "-o", sparse],
-        [args.edgeport, "convert", pruned, "-o", dense, "--no-sparse-weights"],
+        [args.edgeport, step, pruned, "-o", sparse],
+        [args.edgeport, step, pruned, "-o", dense, "--no-sparse-weights"],
     ):
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
@@ -142,7 +151,10 @@ def one_sparse(name, model, args):
     d_ort = max_abs(ref, got)
     s_bytes, d_bytes = os.path.getsize(sparse), os.path.getsize(dense)
     n = counts.get("DENSIFY", 0)
-    ok = n > 0 and s_bytes < d_bytes and d_dense <= SPARSE_ATOL and d_ort <= ATOL
+    if int8:
+        ok = (s_bytes < d_bytes if n > 0 else s_bytes == d_bytes) and d_dense <= SPARSE_ATOL
+    else:
+        ok = n > 0 and s_bytes < d_bytes and d_dense <= SPARSE_ATOL and d_ort <= ATOL
     return {
         "status": "pass" if ok else "fail",
         "transposes": counts.get("TRANSPOSE", 0),
@@ -154,8 +166,8 @@ def one_sparse(name, model, args):
 def one(name, model, mode, args):
     import onnxruntime as ort
 
-    if mode == "sparse":
-        return one_sparse(name, model, args)
+    if mode in ("sparse", "sparse8"):
+        return one_sparse(name, model, args, mode == "sparse8")
     out = os.path.join(args.out, f"{name}.{mode}.tflite")
     cmd = [args.edgeport, "convert", model, "-o", out]
     if mode == "nhwc":
@@ -228,7 +240,7 @@ def main():
     for name, model in cases(args.big):
         if args.filter and args.filter not in name:
             continue
-        for mode in ["src", "nhwc"] + ([] if name.endswith("_qdq") else ["f16", "sparse"]):
+        for mode in ["src", "nhwc"] + ([] if name.endswith("_qdq") else ["f16", "sparse"] + (["sparse8"] if name in INT8_CASES else [])):
             r = one(name, model, mode, args)
             results[(name, mode)] = r
             print(f"{name:16} {mode:5} {r['status']:5} transposes={r['transposes']:<3} {r['note']}", flush=True)

@@ -209,7 +209,9 @@ fn int8_weights_of_integer_kernels() {
     quantize(&mut g, &calib, &[], &opts).expect("quantize");
     edgeport_ir::infer::infer_types(&mut g).expect("types");
     let (s, d, n, d_sd, d_sg) = compare("encoder_int8", &g, &xs, &TfliteExportOptions::default());
-    assert!(n >= 2, "{n} sparse weights");
+    // int8 at 20% density costs ~0.4 byte per weight sparse: only the 64×32 matrices pay for
+    // their DENSIFY op and its copy of the per-channel parameters.
+    assert!(n >= 1, "{n} sparse weights");
     assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
     assert_eq!(d_sd, 0.0);
     // Integer kernels against the QDQ graph on the evaluator: the int8 export's own error
