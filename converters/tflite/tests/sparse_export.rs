@@ -6,7 +6,7 @@
 //! (`tests/tflite/tflite_suite.py`, mode `sparse`).
 
 use edgeport_eval::{Tensor as ETensor, Value, run_graph};
-use edgeport_ir::{DType, Graph, Tensor};
+use edgeport_ir::{DType, Graph, Op, Tensor};
 use edgeport_passes::prune::{Criterion, PruneMode, PruneOptions, prune};
 use edgeport_tflite::export::{ExportSummary, TfliteExportOptions, export_path};
 use std::path::{Path, PathBuf};
@@ -48,7 +48,12 @@ fn inputs(name: &str, g: &Graph) -> Vec<Tensor> {
         .iter()
         .map(|&i| {
             let a = &m[format!("in_{}", g.node(i).outputs[0].name)];
-            let shape: Vec<usize> = a["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let shape: Vec<usize> = a["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
             let data: Vec<f32> = a["data"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap() as f32).collect();
             Tensor::from_f32(shape, &data).unwrap()
         })
@@ -172,49 +177,83 @@ fn unpruned_weights_stay_dense() {
     assert_eq!(count(&s, "DENSIFY"), 0, "{:?}", s.op_counts);
 }
 
+fn lcg(seed: &mut u64) -> f32 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    (*seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+}
+
+/// x[1,16,8,8] → conv 3×3 (64) → relu → conv 3×3 (32): convolutions big enough for int8 sparse
+/// weights to pay for their DENSIFY op.
+fn conv_graph() -> Graph {
+    use edgeport_ir::ops::defs::math::Relu;
+    use edgeport_ir::ops::defs::nn::Conv;
+    use edgeport_ir::{Shape, ValueType};
+    let mut g = Graph::new("convs");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[1, 16, 8, 8])))));
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut konst = |g: &mut Graph, name: &str, shape: Vec<usize>, scale: f32| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| lcg(&mut seed) * scale).collect();
+        g.add_constant(name, Tensor::from_f32(shape, &v).unwrap())
+    };
+    let w1 = konst(&mut g, "w1", vec![64, 16, 3, 3], 0.2);
+    let b1 = konst(&mut g, "b1", vec![64], 0.1);
+    let w2 = konst(&mut g, "w2", vec![32, 64, 3, 3], 0.1);
+    let b2 = konst(&mut g, "b2", vec![32], 0.1);
+    let conv = || {
+        Op::Conv(Conv {
+            pads: vec![1, 1, 1, 1],
+            ..Default::default()
+        })
+    };
+    let c1 = g.add_op("conv1", conv(), &[Some(x), Some(w1), Some(b1)], &["c1"]).unwrap();
+    let r1 = g.add_op("relu1", Op::Relu(Relu {}), &[Some(c1.out(0))], &["r1"]).unwrap();
+    let c2 = g.add_op("conv2", conv(), &[Some(r1.out(0)), Some(w2), Some(b2)], &["y"]).unwrap();
+    g.add_output("y", c2.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    g
+}
+
 /// Pruned to 80% zeros, then statically quantized to int8 by edgeport's quantizer (int8
 /// activations, full-integer): pruned weights quantize to 0, the sparse tensors are int8 with
-/// per-channel parameters, read by integer kernels through DENSIFY.
+/// per-channel parameters, read by the integer CONV_2D kernels through DENSIFY.
 #[test]
-fn int8_weights_of_integer_kernels() {
+fn int8_weights_of_integer_convolutions() {
     use edgeport_passes::quantize::{Mode, Options, quantize};
-    let mut g = pruned("encoder_layer", PruneMode::Sparsity(0.8));
-    let xs = inputs("encoder_layer", &g);
-    let mut calib = vec![xs.iter().map(|t| Value::Tensor(ETensor::from_ir(t).unwrap())).collect::<Vec<_>>()];
-    let mut s = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..7 {
-        let sample = xs
-            .iter()
-            .map(|t| {
-                let v: Vec<f32> = (0..t.numel())
-                    .map(|_| {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
-                        (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-                    })
-                    .collect();
-                Value::Tensor(ETensor::from_ir(&Tensor::from_f32(t.shape.clone(), &v).unwrap()).unwrap())
-            })
-            .collect();
-        calib.push(sample);
-    }
-    let opts = Options {
+    let mut g = conv_graph();
+    let opts = PruneOptions {
+        mode: PruneMode::Sparsity(0.8),
+        criterion: Criterion::L1,
+        keep: Vec::new(),
+        global: false,
+        round_to: 1,
+        heads: None,
+        expansion_only: false,
+    };
+    prune(&mut g, &opts).expect("prune");
+    let mut seed = 7u64;
+    let mut sample = || {
+        let v: Vec<f32> = (0..16 * 64).map(|_| lcg(&mut seed) * 2.0).collect();
+        Tensor::from_f32(vec![1, 16, 8, 8], &v).unwrap()
+    };
+    let xs = vec![sample()];
+    let calib: Vec<Vec<Value>> = (0..8).map(|_| vec![Value::Tensor(ETensor::from_ir(&sample()).unwrap())]).collect();
+    let qopts = Options {
         mode: Mode::Int8,
         gptq: false,
         act_dtype: DType::I8,
         full_integer: true,
         ..Default::default()
     };
-    quantize(&mut g, &calib, &[], &opts).expect("quantize");
+    quantize(&mut g, &calib, &[], &qopts).expect("quantize");
     edgeport_ir::infer::infer_types(&mut g).expect("types");
-    let (s, d, n, d_sd, d_sg) = compare("encoder_int8", &g, &xs, &TfliteExportOptions::default());
-    // int8 at 20% density costs ~0.4 byte per weight sparse: only the 64×32 matrices pay for
-    // their DENSIFY op and its copy of the per-channel parameters.
-    assert!(n >= 1, "{n} sparse weights");
+    let (s, d, n, d_sd, d_sg) = compare("convs_int8", &g, &xs, &TfliteExportOptions::default());
+    assert_eq!(n, 2, "both int8 convolution weights sparse");
     assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
     assert_eq!(d_sd, 0.0);
     // Integer kernels against the QDQ graph on the evaluator: the int8 export's own error
-    // (the dense file's is the same, d_sd = 0), a few output quantization steps.
+    // (the dense file's is the same, d_sd = 0).
     assert!(d_sg <= 0.1, "{d_sg}");
 }

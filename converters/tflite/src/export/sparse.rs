@@ -10,10 +10,12 @@
 //! densified tensor is bit-identical to the dense one (for int8 that is the stored value 0,
 //! whatever the zero point).
 //!
-//! Where: a float32, float16 or int8 constant read only as the weight (input 1) of CONV_2D,
-//! DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV or BATCH_MATMUL (int8 only for integer
-//! kernels: hybrid kernels are left dense) or by DEQUANTIZE (float16 and int8 weights) — inputs
-//! those kernels also accept when they are not constant. Only when the sparse form, with the
+//! Where: a float32 constant read only as the weight (input 1) of CONV_2D, DEPTHWISE_CONV_2D,
+//! FULLY_CONNECTED, TRANSPOSE_CONV or BATCH_MATMUL; an int8 one read only as the weight of the
+//! integer CONV_2D/DEPTHWISE_CONV_2D kernels (hybrid kernels and int8 FULLY_CONNECTED, which
+//! LiteRT's XNNPACK delegate then fails to prepare, stay dense); a float16/int8 one read only by
+//! DEQUANTIZE — inputs those kernels also accept when they are not constant. Never an all-zero
+//! tensor (an empty buffer is not a constant to LiteRT). Only when the sparse form, with the
 //! operator and tensor it adds, saves at least [`MIN_SAVING`] of the tensor's bytes.
 //!
 //! What it buys: a smaller file. DENSIFY runs once, when the interpreter prepares the model (and
@@ -124,12 +126,7 @@ impl TSparsity {
     /// Bytes of the index arrays (they live in the flatbuffer, not in a buffer).
     pub(crate) fn array_bytes(&self) -> usize {
         let idx = |v: &Option<IndexVec>| v.as_ref().map_or(0, IndexVec::byte_len);
-        self.dims
-            .iter()
-            .map(|d| 64 + idx(&d.segments) + idx(&d.indices))
-            .sum::<usize>()
-            + 8 * self.traversal_order.len()
-            + 64
+        self.dims.iter().map(|d| 64 + idx(&d.segments) + idx(&d.indices)).sum::<usize>() + 8 * self.traversal_order.len() + 64
     }
 }
 
@@ -223,7 +220,9 @@ fn count_nonzero(src: &[u8], elem: usize, max_nnz: usize) -> Option<usize> {
     let n = src.len() / elem;
     if n > 4 * SAMPLES {
         let step = n / SAMPLES;
-        let sampled = (0..SAMPLES).filter(|k| src.get(k * step * elem..(k * step + 1) * elem).is_some_and(|e| !is_zero(e))).count();
+        let sampled = (0..SAMPLES)
+            .filter(|k| src.get(k * step * elem..(k * step + 1) * elem).is_some_and(|e| !is_zero(e)))
+            .count();
         // A generous margin: the sample decides only clear cases.
         if sampled as f64 > (max_nnz as f64 / n as f64 + 0.1) * SAMPLES as f64 {
             return None;
@@ -255,10 +254,17 @@ fn use_ok(m: &TModel, op: &TOp, slot: usize, ty: TensorType) -> bool {
     if slot != 1 || !WEIGHT_OPS.contains(&op.code) {
         return false;
     }
-    let input_ty = op.inputs.first().and_then(|&i| usize::try_from(i).ok()).and_then(|i| m.tensors.get(i)).map(|t| t.ty);
+    let input_ty = op
+        .inputs
+        .first()
+        .and_then(|&i| usize::try_from(i).ok())
+        .and_then(|i| m.tensors.get(i))
+        .map(|t| t.ty);
     match ty {
         TensorType::FLOAT32 => input_ty == Some(TensorType::FLOAT32),
-        TensorType::INT8 => input_ty.is_some_and(is_integer),
+        // LiteRT's XNNPACK delegate refuses (fails to prepare the whole model) an int8
+        // FULLY_CONNECTED whose weights come from DENSIFY; convolutions take them.
+        TensorType::INT8 => matches!(op.code, B::CONV_2D | B::DEPTHWISE_CONV_2D) && input_ty.is_some_and(is_integer),
         _ => false,
     }
 }
@@ -293,16 +299,25 @@ pub(crate) fn sparsify(m: &mut TModel) -> usize {
             || buffer_refs.get(b) != Some(&1)
             || t.sparsity.is_some()
             || boundary.contains(&(ti as i32))
-            || !users.iter().all(|&(oi, slot)| m.ops.get(oi).is_some_and(|op| use_ok(m, op, slot, t.ty)))
+            || !users
+                .iter()
+                .all(|&(oi, slot)| m.ops.get(oi).is_some_and(|op| use_ok(m, op, slot, t.ty)))
         {
             continue;
         }
-        let Some(shape) = t.shape.iter().map(|&d| usize::try_from(d).ok().filter(|&d| d > 0)).collect::<Option<Vec<_>>>() else {
+        let Some(shape) = t
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
+            .collect::<Option<Vec<_>>>()
+        else {
             continue;
         };
         let Some(Some(data)) = m.buffers.get(b) else { continue };
         let fixed = overhead(shape.len(), t.name.len(), t.quant.as_ref());
-        let Some(enc) = encode_if_worth(data, elem, &shape, fixed) else { continue };
+        let Some(enc) = encode_if_worth(data, elem, &shape, fixed) else {
+            continue;
+        };
         let dense_name = unique(&mut names, &format!("{}_densified", t.name));
         let dense = super::model::TTensor {
             name: dense_name,
@@ -389,6 +404,11 @@ fn encode_if_worth(data: &BufData, elem: usize, shape: &[usize], fixed: usize) -
         edgeport_ir::mapped::release(b);
     }
     let nnz = counted?;
+    // An all-zero tensor would leave an empty buffer, which LiteRT reads as no data at all (not
+    // a constant: DENSIFY refuses it).
+    if nnz == 0 {
+        return None;
+    }
     if !estimate(nnz, shape, elem, fixed).is_some_and(|s| worth(dense, s)) {
         return None;
     }
