@@ -257,3 +257,43 @@ fn int8_weights_of_integer_convolutions() {
     // (the dense file's is the same, d_sd = 0).
     assert!(d_sg <= 0.1, "{d_sg}");
 }
+
+/// A transposed convolution (TRANSPOSE_CONV: the weight is input 1, the activation input 2).
+#[test]
+fn transposed_convolution_weights() {
+    use edgeport_ir::ops::defs::nn::ConvTranspose;
+    use edgeport_ir::{Shape, ValueType};
+    let mut g = Graph::new("deconv");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[1, 32, 8, 8])))));
+    let mut seed = 11u64;
+    let w: Vec<f32> = (0..32 * 16 * 9).map(|_| lcg(&mut seed) * 0.1).collect();
+    let b: Vec<f32> = (0..16).map(|_| lcg(&mut seed) * 0.1).collect();
+    let w = g.add_constant("w", Tensor::from_f32(vec![32, 16, 3, 3], &w).unwrap());
+    let b = g.add_constant("b", Tensor::from_f32(vec![16], &b).unwrap());
+    let op = Op::ConvTranspose(ConvTranspose {
+        strides: vec![2, 2],
+        pads: vec![1, 1, 1, 1],
+        output_padding: vec![1, 1],
+        ..Default::default()
+    });
+    let t = g.add_op("deconv", op, &[Some(x), Some(w), Some(b)], &["y"]).unwrap();
+    g.add_output("y", t.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    let opts = PruneOptions {
+        mode: PruneMode::Sparsity(0.8),
+        criterion: Criterion::L1,
+        keep: Vec::new(),
+        global: false,
+        round_to: 1,
+        heads: None,
+        expansion_only: false,
+    };
+    prune(&mut g, &opts).expect("prune");
+    let xv: Vec<f32> = (0..32 * 64).map(|_| lcg(&mut seed)).collect();
+    let xs = vec![Tensor::from_f32(vec![1, 32, 8, 8], &xv).unwrap()];
+    let (s, d, n, d_sd, d_sg) = compare("deconv", &g, &xs, &TfliteExportOptions::default());
+    assert_eq!(n, 1, "the TRANSPOSE_CONV weight is sparse");
+    assert!(s < d, "sparse file {s} B is not smaller than dense {d} B");
+    assert_eq!(d_sd, 0.0);
+    assert!(d_sg <= 1e-4, "{d_sg}");
+}

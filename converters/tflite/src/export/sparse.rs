@@ -254,9 +254,11 @@ fn use_ok(m: &TModel, op: &TOp, slot: usize, ty: TensorType) -> bool {
     if slot != 1 || !WEIGHT_OPS.contains(&op.code) {
         return false;
     }
+    // The activation input: TRANSPOSE_CONV's inputs are (output_shape, weights, input, bias).
+    let data = if op.code == B::TRANSPOSE_CONV { 2 } else { 0 };
     let input_ty = op
         .inputs
-        .first()
+        .get(data)
         .and_then(|&i| usize::try_from(i).ok())
         .and_then(|i| m.tensors.get(i))
         .map(|t| t.ty);
@@ -524,6 +526,66 @@ mod tests {
         assert!(encode(&[0u8; 10], 4, &[3, 3]).is_none());
         assert!(encode(&[], 4, &[0, 3]).is_none());
         assert!(encode(&[0u8; 4], 4, &[]).is_none());
+    }
+
+    /// One op `code` reading input (type `in_ty`) and a [64, 64] weight (type `w_ty`, `weight`
+    /// bytes); returns the DENSIFY count after `sparsify`.
+    fn densified(code: B, in_ty: TensorType, w_ty: TensorType, weight: Vec<u8>) -> usize {
+        let mut m = TModel::new("t");
+        let t = |name: &str, shape: Vec<i32>, ty: TensorType| super::super::model::TTensor {
+            name: name.into(),
+            shape,
+            shape_signature: None,
+            ty,
+            buffer: 0,
+            quant: None,
+            sparsity: None,
+        };
+        let x = m.add_tensor(t("x", vec![1, 64], in_ty));
+        let w = m.add_tensor(t("w", vec![64, 64], w_ty));
+        let y = m.add_tensor(t("y", vec![1, 64], in_ty));
+        let b = m.add_buffer(BufData::Owned(weight));
+        m.tensors[w as usize].buffer = b;
+        m.add_op(TOp {
+            code,
+            inputs: vec![x, w],
+            outputs: vec![y],
+            options: None,
+            custom: None,
+        });
+        m.inputs = vec![x];
+        m.outputs = vec![y];
+        let n = sparsify(&mut m);
+        assert_eq!(n, m.ops.iter().filter(|o| o.code == B::DENSIFY).count());
+        if n > 0 {
+            // DENSIFY comes first and feeds the weight slot; the stored tensor is sparse.
+            assert_eq!(m.ops[0].code, B::DENSIFY);
+            assert_eq!(m.ops[1].inputs[1], m.ops[0].outputs[0]);
+            assert!(m.tensors[w as usize].sparsity.is_some());
+        }
+        n
+    }
+
+    #[test]
+    fn which_weights_are_stored_sparse() {
+        let tenth = |elem: usize| -> Vec<u8> { (0..64 * 64).flat_map(|i| vec![u8::from(i % 10 == 0); elem]).collect() };
+        assert_eq!(densified(B::FULLY_CONNECTED, TensorType::FLOAT32, TensorType::FLOAT32, tenth(4)), 1);
+        assert_eq!(densified(B::CONV_2D, TensorType::INT8, TensorType::INT8, tenth(1)), 1);
+        // int8 FULLY_CONNECTED (XNNPACK refuses DENSIFY there) and hybrid kernels stay dense.
+        assert_eq!(densified(B::FULLY_CONNECTED, TensorType::INT8, TensorType::INT8, tenth(1)), 0);
+        assert_eq!(densified(B::CONV_2D, TensorType::FLOAT32, TensorType::INT8, tenth(1)), 0);
+        // Not a weight slot of a kernel that takes a computed weight.
+        assert_eq!(densified(B::ADD, TensorType::FLOAT32, TensorType::FLOAT32, tenth(4)), 0);
+        // All zeros: an empty buffer would not be a constant to LiteRT.
+        assert_eq!(
+            densified(B::FULLY_CONNECTED, TensorType::FLOAT32, TensorType::FLOAT32, vec![0; 64 * 64 * 4]),
+            0
+        );
+        // Dense data.
+        assert_eq!(
+            densified(B::FULLY_CONNECTED, TensorType::FLOAT32, TensorType::FLOAT32, vec![1; 64 * 64 * 4]),
+            0
+        );
     }
 
     #[test]
