@@ -42,8 +42,9 @@ pub struct TfliteExportOptions {
     /// that integer tensor, an output written by a DequantizeLinear its integer input (for
     /// full-integer targets: NNAPI, Edge TPU, microcontrollers).
     pub int8_io: bool,
-    /// Write every constant dense. By default a float32/float16/int8 weight of a convolution,
-    /// fully-connected or matrix product (or of a DEQUANTIZE) that is mostly zeros is stored as
+    /// Write every constant dense. By default a float32 weight of a convolution, fully-connected
+    /// or matrix product, an int8 weight of an integer convolution, or a float16/int8 weight read
+    /// by DEQUANTIZE, that is mostly zeros (the exact rules: `sparse.rs`) is stored as
     /// a TFLite sparse tensor read through a DENSIFY op when that saves at least a fifth of its
     /// bytes: the file shrinks; LiteRT densifies it once when preparing the model, so inference
     /// is not faster.
