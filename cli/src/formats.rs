@@ -48,6 +48,8 @@ pub struct ExportSettings {
     pub nhwc_io: bool,
     /// TFLite: store float32 weights as float16 (each read through a DEQUANTIZE op).
     pub f16_weights: bool,
+    /// TFLite: write every weight dense (no sparse tensors behind DENSIFY for pruned weights).
+    pub dense_weights: bool,
 }
 
 /// Every format: built-ins first, then plugins found on PATH.
@@ -369,6 +371,7 @@ fn tflite_options(s: &ExportSettings) -> edgeport_tflite::export::TfliteExportOp
     edgeport_tflite::export::TfliteExportOptions {
         nhwc_io: s.nhwc_io,
         f16_weights: s.f16_weights,
+        dense_weights: s.dense_weights,
         ..Default::default()
     }
 }

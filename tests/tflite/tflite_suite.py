@@ -4,7 +4,7 @@
 For every case (the repo's examples/models/tiny_cnn.onnx, the torch-made fixtures in
 tests/fixtures/tflite_export/, and resnet18 / mobilenet_v2 when present in the big-model folder)
 and each mode (`src`: the source's layout, `nhwc`: `--nhwc-io`, `f16`: `--f16-weights`, float
-models only):
+models only; `sparse`, float models only: see below):
   1. `edgeport convert MODEL -o OUT.tflite [--nhwc-io]`;
   2. runs onnxruntime on the ONNX model and ai_edge_litert's Interpreter on the .tflite with the
      same random inputs (seed 0; rank-4 inputs/outputs transposed for `nhwc`) and takes the max
@@ -13,6 +13,15 @@ models only):
      the rounding of float16 weights);
   3. counts the TRANSPOSE operators inside the .tflite (read with ai_edge_litert's schema
      bindings), and all operators.
+Mode `sparse`: `edgeport prune MODEL --sparsity 0.8 -o PRUNED.onnx`, then PRUNED converted twice,
+with sparse weights (the default: mostly-zero weights stored as TFLite sparse tensors behind
+DENSIFY) and with `--no-sparse-weights`; both run in ai_edge_litert on the same inputs. Pass: the
+sparse file holds DENSIFY ops, is smaller, matches the dense file within 1e-5 and onnxruntime on
+PRUNED within the usual tolerance. Mode `sparse8`: the same PRUNED quantized to full-integer
+int8 by `edgeport quantize` (synthetic calibration, seed 0) twice, sparse and dense; the files
+must give the same outputs in LiteRT (within 1e-5), and the sparse one must be smaller whenever it
+holds DENSIFY ops (int8 weights of small models do not pay for a DENSIFY op and stay dense);
+CNN cases only (INT8_CASES).
 Prints one line per case and mode. `--check` compares with tests/tflite/manifest.txt (status
 and transpose count; fails on any regression); `--bless` rewrites it.
 
@@ -93,9 +102,72 @@ def run_tflite(path, feeds, nhwc):
     return res
 
 
+SPARSE_ATOL = 1e-5
+# Float models whose int8 quantization `edgeport quantize` writes as .tflite (the transformer
+# fixtures stop at constant Slice/Pad parameters and Erf after quantization).
+INT8_CASES = {"tiny_cnn", "small_cnn", "resnet18", "mobilenet_v2"}
+
+
+def max_abs(a, b):
+    worst = 0.0
+    for k, r in a.items():
+        if k not in b or b[k].shape != r.shape:
+            return float("inf")
+        if r.size:
+            worst = max(worst, float(np.max(np.abs(b[k].astype(np.float64) - r.astype(np.float64)))))
+    return worst
+
+
+def one_sparse(name, model, args, int8):
+    """Prune to 80% zeros, export sparse and dense, compare in LiteRT (see the module doc)."""
+    import onnxruntime as ort
+
+    tag = "sparse8" if int8 else "sparse"
+    pruned = os.path.join(args.out, f"{name}.pruned.onnx")
+    sparse = os.path.join(args.out, f"{name}.{tag}.tflite")
+    dense = os.path.join(args.out, f"{name}.{tag}-dense.tflite")
+    step = "quantize" if int8 else "convert"
+    t0 = time.time()
+    for cmd in (
+        [args.edgeport, "prune", model, "--sparsity", "0.8", "-o", pruned],
+        [args.edgeport, step, pruned, "-o", sparse],
+        [args.edgeport, step, pruned, "-o", dense, "--no-sparse-weights"],
+    ):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            msg = (p.stderr or p.stdout).strip().replace("\n", " | ")[:300]
+            return {"status": "fail", "transposes": -1, "note": f"{cmd[1]} exit {p.returncode}: {msg}"}
+    secs = time.time() - t0
+    counts = count_ops(sparse)
+    sess = ort.InferenceSession(pruned, providers=["CPUExecutionProvider"])
+    feeds = ort_inputs(sess, np.random.default_rng(0))
+    ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+    try:
+        got = run_tflite(sparse, feeds, False)
+        got_dense = run_tflite(dense, feeds, False)
+    except Exception as e:  # noqa: BLE001 - report any runtime failure as the case's result
+        return {"status": "fail", "transposes": counts.get("TRANSPOSE", 0), "note": f"litert: {e}"[:300]}
+    d_dense = max_abs(got_dense, got)
+    d_ort = max_abs(ref, got)
+    s_bytes, d_bytes = os.path.getsize(sparse), os.path.getsize(dense)
+    n = counts.get("DENSIFY", 0)
+    if int8:
+        ok = (s_bytes < d_bytes if n > 0 else s_bytes == d_bytes) and d_dense <= SPARSE_ATOL
+    else:
+        ok = n > 0 and s_bytes < d_bytes and d_dense <= SPARSE_ATOL and d_ort <= ATOL
+    return {
+        "status": "pass" if ok else "fail",
+        "transposes": counts.get("TRANSPOSE", 0),
+        "note": f"densify={n} bytes={s_bytes}/{d_bytes} ({100.0 * s_bytes / d_bytes:.0f}%) "
+        f"vs_dense={d_dense:.1e} vs_ort={d_ort:.2e} convert={secs:.2f}s",
+    }
+
+
 def one(name, model, mode, args):
     import onnxruntime as ort
 
+    if mode in ("sparse", "sparse8"):
+        return one_sparse(name, model, args, mode == "sparse8")
     out = os.path.join(args.out, f"{name}.{mode}.tflite")
     cmd = [args.edgeport, "convert", model, "-o", out]
     if mode == "nhwc":
@@ -168,7 +240,7 @@ def main():
     for name, model in cases(args.big):
         if args.filter and args.filter not in name:
             continue
-        for mode in ["src", "nhwc"] + ([] if name.endswith("_qdq") else ["f16"]):
+        for mode in ["src", "nhwc"] + ([] if name.endswith("_qdq") else ["f16", "sparse"] + (["sparse8"] if name in INT8_CASES else [])):
             r = one(name, model, mode, args)
             results[(name, mode)] = r
             print(f"{name:16} {mode:5} {r['status']:5} transposes={r['transposes']:<3} {r['note']}", flush=True)

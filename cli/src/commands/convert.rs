@@ -21,6 +21,8 @@ pub struct ConvertOptions {
     pub nhwc_io: bool,
     /// TFLite output: float32 weights stored as float16.
     pub f16_weights: bool,
+    /// TFLite output: every weight dense (`--no-sparse-weights`).
+    pub dense_weights: bool,
     /// SavedModel signature to import (default `serving_default`).
     pub signature: Option<String>,
     /// `--weights`: the separate weights file of Caffe/MXNet/Paddle models, or a state dict /
@@ -168,6 +170,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         opset: o.opset,
         nhwc_io: o.nhwc_io,
         f16_weights: o.f16_weights,
+        dense_weights: o.dense_weights,
     };
     let problems = formats::check(&g, &out_fmt, &settings);
     if !problems.is_empty() {

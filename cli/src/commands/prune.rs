@@ -1,5 +1,7 @@
 //! `edgeport prune`: structured channel pruning, magnitude sparsity or N:M sparsity, with a
-//! report of parameters, bytes and MACs before and after, and per group/layer detail.
+//! report of parameters, bytes and MACs before and after, and per group/layer detail. For
+//! sparsity modes it says what the zeros buy where: a `.tflite` output stores mostly-zero
+//! weights sparse (a smaller file), densified once at load — no format here makes them faster.
 
 use super::{CommandError, load};
 use crate::formats::{self, ExportSettings};
@@ -33,6 +35,8 @@ pub struct Line {
 pub struct PruneReport {
     pub input: String,
     pub output: Option<String>,
+    /// Size of the written file.
+    pub output_bytes: Option<u64>,
     pub mode: String,
     pub params_before: u64,
     pub params_after: u64,
@@ -93,14 +97,18 @@ impl fmt::Display for PruneReport {
         if self.prunable_weights > 0 {
             write!(
                 f,
-                "\n  zero weights {} of {} ({:.1}%); dense formats keep their size — only sparse-aware runtimes/formats gain",
+                "\n  zero weights {} of {} ({:.1}%): parameters, bytes and MACs above are dense counts — the kernels still multiply every zero, so inference is not faster\
+                 \n  a .tflite output stores mostly-zero weights as sparse tensors (smaller file, densified once at load; `convert --no-sparse-weights` keeps them dense); other formats keep their dense size",
                 self.zero_weights,
                 self.prunable_weights,
                 100.0 * self.zero_weights as f64 / self.prunable_weights as f64
             )?;
         }
         if let Some(o) = &self.output {
-            write!(f, "\n  wrote {o}")?;
+            match self.output_bytes {
+                Some(n) => write!(f, "\n  wrote {o} ({n} bytes)")?,
+                None => write!(f, "\n  wrote {o}")?,
+            }
         }
         Ok(())
     }
@@ -169,6 +177,7 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
     let v =
         edgeport_ir::validate::validate(&g).map_err(|e| CommandError::Unsupported(format!("{}: after pruning: {e}", a.input.display())))?;
     let mut written = None;
+    let mut output_bytes = None;
     if let (Some(o), Some(fmt), false) = (&a.output, &out_fmt, a.dry_run) {
         let settings = ExportSettings::default();
         let problems = formats::check(&g, fmt, &settings);
@@ -181,6 +190,7 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
         }
         formats::export(&v, o, fmt, &settings)?;
         written = Some(o.display().to_string());
+        output_bytes = std::fs::metadata(o).ok().map(|m| m.len());
     }
     let mode = match a.opts.mode {
         PruneMode::Structured(x) => format!("structured {x}"),
@@ -190,6 +200,7 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
     Ok(PruneReport {
         input: a.input.display().to_string(),
         output: written,
+        output_bytes,
         mode,
         params_before: pb,
         params_after: pa,

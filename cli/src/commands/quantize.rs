@@ -38,6 +38,9 @@ pub struct QuantizeOptions {
     pub seed: u64,
     /// TFLite int8: integer graph inputs and outputs.
     pub int8_io: bool,
+    /// TFLite: every weight dense (`--no-sparse-weights`; by default mostly-zero, e.g. pruned,
+    /// weights are stored sparse behind DENSIFY).
+    pub dense_weights: bool,
     /// Image preprocessing spec for image calibration/held-out folders.
     pub preprocess: Option<String>,
 }
@@ -64,6 +67,7 @@ impl Default for QuantizeOptions {
             exclude: Vec::new(),
             seed: 0,
             int8_io: false,
+            dense_weights: false,
             preprocess: None,
         }
     }
@@ -302,6 +306,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     let topts = edgeport_tflite::export::TfliteExportOptions {
         f16_weights: tflite_f16,
         int8_io: o.int8_io,
+        dense_weights: o.dense_weights,
         ..Default::default()
     };
     let problems = if tflite {

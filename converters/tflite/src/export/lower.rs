@@ -280,6 +280,7 @@ impl<'g> Lower<'g> {
             ty,
             buffer: 0,
             quant: None,
+            sparsity: None,
         })
     }
 

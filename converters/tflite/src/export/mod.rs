@@ -10,11 +10,14 @@
 //! `TFL3`, schema version 3, buffers 16-byte aligned and streamed into the file rather than
 //! copied into the builder, a `serving_default` signature, the buffer offset scheme past 2 GB)
 //! into a temporary file renamed at the end. [`TfliteBackend::check`] runs the same lowering and
-//! lists every problem before anything is written.
+//! lists every problem before anything is written. Before writing, mostly-zero weights (pruned
+//! ones) are stored as TFLite sparse tensors behind DENSIFY ops (`sparse.rs`; a smaller file,
+//! no faster kernels) unless [`TfliteExportOptions::dense_weights`] is set.
 
 mod lower;
 mod model;
 mod ops;
+mod sparse;
 mod util;
 mod view;
 mod write;
@@ -39,7 +42,17 @@ pub struct TfliteExportOptions {
     /// that integer tensor, an output written by a DequantizeLinear its integer input (for
     /// full-integer targets: NNAPI, Edge TPU, microcontrollers).
     pub int8_io: bool,
+    /// Write every constant dense. By default a float32 weight of a convolution, fully-connected
+    /// or matrix product, an int8 weight of an integer convolution, or a float16/int8 weight read
+    /// by DEQUANTIZE, that is mostly zeros (the exact rules: `sparse.rs`) is stored as
+    /// a TFLite sparse tensor read through a DENSIFY op when that saves at least a fifth of its
+    /// bytes: the file shrinks; LiteRT densifies it once when preparing the model, so inference
+    /// is not faster.
+    pub dense_weights: bool,
 }
+
+/// The least share of a weight's bytes its sparse form must save to be used.
+pub const SPARSE_MIN_SAVING: f64 = sparse::MIN_SAVING;
 
 /// What an export wrote.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +74,15 @@ fn lower_graph(g: &Graph, opts: &TfliteExportOptions) -> Result<model::TModel, V
     Ok(m)
 }
 
+/// The model to write: lowered, then mostly-zero weights stored sparse unless asked not to.
+fn lower_for_write(g: &Graph, opts: &TfliteExportOptions) -> Result<model::TModel, Vec<String>> {
+    let mut m = lower_graph(g, opts)?;
+    if !opts.dense_weights {
+        sparse::sparsify(&mut m);
+    }
+    Ok(m)
+}
+
 /// Everything in `g` that the exporter cannot express (empty = exportable).
 pub fn check(g: &Graph, opts: &TfliteExportOptions) -> Vec<String> {
     match lower_graph(g, opts) {
@@ -73,7 +95,7 @@ pub fn check(g: &Graph, opts: &TfliteExportOptions) -> Vec<String> {
 /// graph cannot be expressed).
 pub fn export_path(g: &Validated<'_>, path: &Path, opts: &TfliteExportOptions) -> Result<ExportSummary, TfliteError> {
     let file = path.display().to_string();
-    let m = lower_graph(g.graph(), opts).map_err(|problems| TfliteError::Export {
+    let m = lower_for_write(g.graph(), opts).map_err(|problems| TfliteError::Export {
         file: file.clone(),
         problems,
     })?;
@@ -92,7 +114,7 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &TfliteExportOptions) -
 
 /// Exports to bytes in memory (the offset scheme is not used).
 pub fn export_bytes(g: &Validated<'_>, opts: &TfliteExportOptions) -> Result<Vec<u8>, TfliteError> {
-    let m = lower_graph(g.graph(), opts).map_err(|problems| TfliteError::Export {
+    let m = lower_for_write(g.graph(), opts).map_err(|problems| TfliteError::Export {
         file: "<memory>".into(),
         problems,
     })?;

@@ -248,6 +248,8 @@ pub(crate) struct TTensor {
     /// Index into `TModel::buffers` (0 = no data).
     pub buffer: u32,
     pub quant: Option<TQuant>,
+    /// Set when the data is stored sparse (see `sparse.rs`).
+    pub sparsity: Option<super::sparse::TSparsity>,
 }
 
 /// A builtin options field value.

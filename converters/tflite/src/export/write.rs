@@ -43,6 +43,7 @@ mod f {
     pub const T_BUFFER: u16 = 2;
     pub const T_NAME: u16 = 3;
     pub const T_QUANT: u16 = 4;
+    pub const T_SPARSITY: u16 = 6;
     pub const T_SHAPE_SIG: u16 = 7;
     pub const Q_SCALE: u16 = 2;
     pub const Q_ZERO_POINT: u16 = 3;
@@ -167,6 +168,7 @@ fn tensor_table<'a>(fbb: &mut FlatBufferBuilder<'a>, t: &TTensor) -> WIPOffset<f
     let name = fbb.create_string(&t.name);
     let quant = t.quant.as_ref().map(|q| quant_table(fbb, q));
     let sig = t.shape_signature.as_ref().map(|s| fbb.create_vector(s));
+    let sparsity = t.sparsity.as_ref().map(|s| super::sparse::sparsity_table(fbb, s));
     let tt = fbb.start_table();
     fbb.push_slot_always(slot(f::T_SHAPE), shape);
     fbb.push_slot(slot(f::T_TYPE), t.ty.0, 0);
@@ -174,6 +176,9 @@ fn tensor_table<'a>(fbb: &mut FlatBufferBuilder<'a>, t: &TTensor) -> WIPOffset<f
     fbb.push_slot_always(slot(f::T_NAME), name);
     if let Some(q) = quant {
         fbb.push_slot_always(slot(f::T_QUANT), q);
+    }
+    if let Some(s) = sparsity {
+        fbb.push_slot_always(slot(f::T_SPARSITY), s);
     }
     if let Some(s) = sig {
         fbb.push_slot_always(slot(f::T_SHAPE_SIG), s);
@@ -339,7 +344,12 @@ fn meta_estimate(m: &TModel) -> u64 {
     let t: u64 = m
         .tensors
         .iter()
-        .map(|t| 96 + 8 * t.shape.len() as u64 + t.name.len() as u64 + t.quant.as_ref().map_or(0, |q| 48 + 12 * q.scale.len() as u64))
+        .map(|t| {
+            96 + 8 * t.shape.len() as u64
+                + t.name.len() as u64
+                + t.quant.as_ref().map_or(0, |q| 48 + 12 * q.scale.len() as u64)
+                + t.sparsity.as_ref().map_or(0, |s| s.array_bytes() as u64)
+        })
         .sum();
     let o: u64 = m
         .ops
