@@ -23,10 +23,34 @@ pub enum Attr {
     Type(i32),
     /// `None`: unknown rank; a dim of -1 is unknown.
     Shape(Option<Vec<i64>>),
-    Tensor(Result<Tensor, String>),
-    Func(String, HashMap<String, Attr>),
-    List(ListAttr),
+    Tensor(Box<Result<Tensor, String>>),
+    Func(String, Box<Attrs>),
+    List(Box<ListAttr>),
     Placeholder(String),
+}
+
+/// A node's attributes: a short list (a handful per node), smaller than a map for the many
+/// nodes of a SavedModel's functions.
+#[derive(Clone, Debug, Default)]
+pub struct Attrs(Vec<(String, Attr)>);
+
+impl Attrs {
+    /// The attribute named `k`.
+    pub fn get(&self, k: &str) -> Option<&Attr> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, a)| a)
+    }
+    /// Every attribute value.
+    pub fn values(&self) -> impl Iterator<Item = &Attr> {
+        self.0.iter().map(|(_, a)| a)
+    }
+}
+
+impl FromIterator<(String, Attr)> for Attrs {
+    fn from_iter<I: IntoIterator<Item = (String, Attr)>>(it: I) -> Self {
+        let mut v: Vec<(String, Attr)> = it.into_iter().collect();
+        v.shrink_to_fit();
+        Attrs(v)
+    }
 }
 
 /// A list attribute (only one of the vectors is normally filled).
@@ -47,7 +71,7 @@ pub struct RawNode {
     pub name: String,
     pub op: String,
     pub inputs: Vec<String>,
-    pub attrs: HashMap<String, Attr>,
+    pub attrs: Attrs,
 }
 
 /// One argument of a function signature.
@@ -339,7 +363,15 @@ fn function(f: pb::FunctionDef) -> RawFunction {
 
 fn node(n: pb::NodeDef) -> RawNode {
     RawNode {
-        attrs: n.attr.into_iter().map(|(k, v)| (k, attr(v, 0))).collect(),
+        // Attributes named `_…` are TensorFlow's own bookkeeping (`_output_shapes`, `_class`,
+        // `_user_specified_name`, …); the importer reads none of them, and in a Keras
+        // SavedModel they are most of the decoded attribute memory.
+        attrs: n
+            .attr
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| (k, attr(v, 0)))
+            .collect(),
         name: n.name,
         op: n.op,
         inputs: n.input,
@@ -353,24 +385,24 @@ fn shape(s: &pb::TensorShapeProto) -> Option<Vec<i64>> {
 fn attr(a: pb::AttrValue, depth: usize) -> Attr {
     use pb::attr_value::Value as V;
     match a.value {
-        None => Attr::List(ListAttr::default()),
+        None => Attr::List(Box::default()),
         Some(V::S(s)) => Attr::S(s.to_vec()),
         Some(V::I(i)) => Attr::I(i),
         Some(V::F(f)) => Attr::F(f),
         Some(V::B(b)) => Attr::B(b),
         Some(V::Type(t)) => Attr::Type(t),
         Some(V::Shape(s)) => Attr::Shape(shape(&s)),
-        Some(V::Tensor(t)) => Attr::Tensor(tensor(&t)),
+        Some(V::Tensor(t)) => Attr::Tensor(Box::new(tensor(&t))),
         Some(V::Placeholder(p)) => Attr::Placeholder(p),
         Some(V::Func(f)) => {
             let attrs = if depth < 8 {
                 f.attr.into_iter().map(|(k, v)| (k, attr(v, depth + 1))).collect()
             } else {
-                HashMap::new()
+                Attrs::default()
             };
-            Attr::Func(f.name, attrs)
+            Attr::Func(f.name, Box::new(attrs))
         }
-        Some(V::List(l)) => Attr::List(ListAttr {
+        Some(V::List(l)) => Attr::List(Box::new(ListAttr {
             s: l.s.into_iter().map(|s| s.to_vec()).collect(),
             i: l.i,
             f: l.f,
@@ -378,7 +410,7 @@ fn attr(a: pb::AttrValue, depth: usize) -> Attr {
             types: l.r#type,
             shapes: l.shape.iter().map(shape).collect(),
             funcs: l.func.into_iter().map(|f| f.name).collect(),
-        }),
+        })),
     }
 }
 

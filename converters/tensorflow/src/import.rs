@@ -377,11 +377,13 @@ impl<'a> Importer<'a> {
 
     fn constant(&mut self, node: &RawNode, full: &str) -> Result<ValueId, Fail> {
         match node.attrs.get("value") {
-            Some(Attr::Tensor(Ok(t))) => {
-                let name = self.names.fresh(full);
-                Ok(self.g.add_constant(name, t.clone()))
-            }
-            Some(Attr::Tensor(Err(e))) => Err(Fail::Msg(format!("bad value: {e}"))),
+            Some(Attr::Tensor(r)) => match r.as_ref() {
+                Ok(t) => {
+                    let name = self.names.fresh(full);
+                    Ok(self.g.add_constant(name, t.clone()))
+                }
+                Err(e) => Err(Fail::Msg(format!("bad value: {e}"))),
+            },
             _ => Err(Fail::Msg("Const without a tensor 'value'".into())),
         }
     }
