@@ -517,8 +517,29 @@ impl<'g> Lower<'g> {
             }
             _ => return none,
         };
+        // LiteRT quantizes a fused activation's bounds with the output scale and refuses the
+        // model when a bound then overflows int32 (a vanishing activation gives a scale near
+        // 1e-12). The int8 range of such an output lies far inside (-1, 1), so the upper bound
+        // (and RELU_N1_TO_1's lower one) clamp nothing: keep what still does.
+        let out = ValueId { node: c, port: 0 };
+        let scale = self
+            .qp
+            .get(&out)
+            .or_else(|| {
+                self.g.consumers(out).iter().find_map(|&(n, _)| {
+                    matches!(self.g.node(n).op, Op::QuantizeLinear(_))
+                        .then(|| self.qp.get(&ValueId { node: n, port: 0 }))
+                        .flatten()
+                })
+            })
+            .and_then(|q| q.scale.first().copied());
+        let code = match scale {
+            Some(s) if code == 3 && 6.0 / (s as f64) > i32::MAX as f64 => 1,
+            Some(s) if code == 2 && 1.0 / (s as f64) > i32::MAX as f64 => 0,
+            _ => code,
+        };
         self.skip.insert(c);
-        (code, ValueId { node: c, port: 0 })
+        (code, out)
     }
 
     /// The order to use for an element-wise op over `vs` (all of the output's rank): the order of
