@@ -251,6 +251,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 },
                 grams: Vec::new(),
                 bins: o.bins,
+                extremes_only: o.method == Method::MinMax,
             };
             let cal = calib::calibrate(g, calib, &req)?;
             let so = static_int8::StaticOptions {

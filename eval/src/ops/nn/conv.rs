@@ -95,9 +95,9 @@ fn odometer(dims: &[usize], mut f: impl FnMut(&[usize])) {
 }
 
 /// Fills `cols` (`[cg·K, O]`) with the patches of channels `c0..c0+cg` of `x` (plane size `ip`);
-/// padded positions are left as they are (zero).
+/// padded positions are written as zero, so `cols` needs no clearing between calls.
 #[allow(clippy::too_many_arguments)]
-fn im2col<T: Copy>(
+fn im2col<T: Copy + num_traits::Zero>(
     cols: &mut [T],
     x: &[T],
     c0: usize,
@@ -113,6 +113,7 @@ fn im2col<T: Copy>(
     let last = tables.len().saturating_sub(1);
     let (ol, kl) = (g.out[last], g.kernel[last]);
     let op = prod(&g.out);
+    let zero = T::zero();
     for cc in 0..cg {
         let xb = x
             .get((c0 + cc) * ip..(c0 + cc + 1) * ip)
@@ -125,6 +126,11 @@ fn im2col<T: Copy>(
                 for d in 0..last {
                     let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
                     if p == usize::MAX {
+                        // The whole output row reads padding for these kernel rows.
+                        for k in 0..kl {
+                            let r = cc * kp + krow * kl + k;
+                            cols[r * op + orow * ol..r * op + (orow + 1) * ol].fill(zero);
+                        }
                         orow += 1;
                         return;
                     }
@@ -135,9 +141,7 @@ fn im2col<T: Copy>(
                     let dst = &mut cols[r * op + orow * ol..r * op + (orow + 1) * ol];
                     let t = &tables[last][k * ol..(k + 1) * ol];
                     for (dv, &p) in dst.iter_mut().zip(t) {
-                        if p != usize::MAX {
-                            *dv = xb[base + p];
-                        }
+                        *dv = if p != usize::MAX { xb[base + p] } else { zero };
                     }
                 }
                 orow += 1;
@@ -226,15 +230,11 @@ pub fn conv_core<T: WithDType>(
         // A 1×1 kernel with unit strides and no padding reads the input as it is.
         let direct = kp == 1 && op == ip && g.strides.iter().all(|&s| s == 1) && g.pb.iter().all(|&p| p == 0);
         let mut cols = if direct { Vec::new() } else { vec![T::zero(); rows * op] };
-        let padded = tables.iter().any(|t| t.contains(&usize::MAX));
         for ni in 0..n {
             for gi in 0..group {
                 let src: &[T] = if direct {
                     &x[(ni * c + gi * cg) * ip..(ni * c + (gi + 1) * cg) * ip]
                 } else {
-                    if padded {
-                        cols.iter_mut().for_each(|v| *v = T::zero());
-                    }
                     im2col(&mut cols, x, ni * c + gi * cg, cg, ip, kp, &tables, &istr, g, outer_k, outer_o)?;
                     &cols
                 };

@@ -37,6 +37,30 @@ impl Histogram {
         (self.hi - self.lo) / self.counts.len() as f64
     }
 
+    /// Adds values to the extremes, count and sum only, leaving the bins alone (for the min–max
+    /// estimator, which reads nothing else). Returns false, adding nothing, when a value is
+    /// NaN or infinite.
+    pub fn add_extremes(&mut self, xs: &[f32]) -> bool {
+        let (mut mn, mut mx, mut s) = (f32::INFINITY, f32::NEG_INFINITY, 0f64);
+        let mut finite = true;
+        for &x in xs {
+            finite &= x.is_finite();
+            mn = mn.min(x);
+            mx = mx.max(x);
+            s += x as f64;
+        }
+        if !finite {
+            return false;
+        }
+        if !xs.is_empty() {
+            self.min = self.min.min(mn as f64);
+            self.max = self.max.max(mx as f64);
+            self.n += xs.len() as u64;
+            self.sum += s;
+        }
+        true
+    }
+
     /// Adds finite values (non-finite ones are the caller's to reject).
     pub fn add(&mut self, xs: &[f32]) {
         let (mut bmin, mut bmax) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -24,6 +24,9 @@ pub struct Request {
     pub grams: Vec<ValueId>,
     /// Bins per histogram.
     pub bins: usize,
+    /// Keep only each activation's extremes, count and sum (the min–max estimator's inputs),
+    /// not its histogram.
+    pub extremes_only: bool,
 }
 
 /// A Gram matrix accumulated over samples.
@@ -129,6 +132,15 @@ fn gather(
                 continue;
             }
             let xs = f32_data(t, si)?;
+            if req.extremes_only {
+                if !cal.hists.entry(v).or_insert_with(|| Histogram::new(16)).add_extremes(&xs) {
+                    return Err(QuantError::Calibration(format!(
+                        "sample {si}: activation '{}' has NaN or infinite values",
+                        value_name(g, v)
+                    )));
+                }
+                continue;
+            }
             if xs.iter().any(|x| !x.is_finite()) {
                 return Err(QuantError::Calibration(format!(
                     "sample {si}: activation '{}' has NaN or infinite values",
