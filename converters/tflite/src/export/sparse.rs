@@ -219,10 +219,18 @@ fn is_zero(e: &[u8]) -> bool {
 fn count_nonzero(src: &[u8], elem: usize, max_nnz: usize) -> Option<usize> {
     let n = src.len() / elem;
     if n > 4 * SAMPLES {
-        let step = n / SAMPLES;
-        let sampled = (0..SAMPLES)
-            .filter(|k| src.get(k * step * elem..(k * step + 1) * elem).is_some_and(|e| !is_zero(e)))
-            .count();
+        // RUNS evenly spaced runs of contiguous elements: a dense weight is turned down after
+        // reading a few pages of it, not one element of every page (which would fault the
+        // whole tensor in, as a full scan does).
+        const RUNS: usize = 64;
+        let run = SAMPLES / RUNS;
+        let step = n / RUNS;
+        let sampled = (0..RUNS)
+            .map(|r| {
+                src.get(r * step * elem..(r * step + run) * elem)
+                    .map_or(0, |b| b.chunks_exact(elem).filter(|e| !is_zero(e)).count())
+            })
+            .sum::<usize>();
         // A generous margin: the sample decides only clear cases.
         if sampled as f64 > (max_nnz as f64 / n as f64 + 0.1) * SAMPLES as f64 {
             return None;
@@ -291,6 +299,7 @@ pub(crate) fn sparsify(m: &mut TModel) -> usize {
     }
     let boundary: Vec<i32> = m.inputs.iter().chain(&m.outputs).copied().collect();
     let mut inserts: Vec<(usize, TOp)> = Vec::new();
+    let mut scanned = 0usize;
     let mut names: std::collections::HashSet<String> = m.tensors.iter().map(|t| t.name.clone()).collect();
     for (ti, users) in uses.iter().enumerate() {
         let Some(t) = m.tensors.get(ti) else { continue };
@@ -317,6 +326,13 @@ pub(crate) fn sparsify(m: &mut TModel) -> usize {
         };
         let Some(Some(data)) = m.buffers.get(b) else { continue };
         let fixed = overhead(shape.len(), t.name.len(), t.quant.as_ref());
+        // Weights too small for `release` to give back one by one (many in a mobile net) are
+        // given back together, every megabyte read.
+        scanned += data.len();
+        if scanned >= 1 << 20 {
+            edgeport_ir::mapped::release_all();
+            scanned = 0;
+        }
         let Some(enc) = encode_if_worth(data, elem, &shape, fixed) else {
             continue;
         };
