@@ -7,15 +7,19 @@ use crate::quantize::params::{encode, qparams};
 use edgeport_ir::ops::defs::quantization::{DequantizeLinear, QuantizeLinear};
 use edgeport_ir::{Bytes, DType, Graph, Op, QuantGranularity, Shape, Tensor, ValueId, ValueType};
 
-/// A name not used by any value of `g`, derived from `base`.
+/// A name not used by any value or node of `g`, derived from `base`.
 pub fn unique(g: &Graph, base: &str) -> String {
-    if g.find_value(base).is_none() {
+    // Used for node names as well as value names: a name is taken if either kind has it (a
+    // constant shared by several layers, such as the all-zero bias torch deduplicates, would
+    // otherwise give each layer's DequantizeLinear the same node name, which ONNX refuses).
+    let taken = |n: &str| g.find_value(n).is_some() || g.node_ids().any(|id| g.node(id).name == n);
+    if !taken(base) {
         return base.to_string();
     }
     let mut i = 1;
     loop {
         let n = format!("{base}_{i}");
-        if g.find_value(&n).is_none() {
+        if !taken(&n) {
             return n;
         }
         i += 1;

@@ -18,6 +18,8 @@ pub(crate) struct Lower {
     /// Versions the source model declared, from the graph metadata.
     pub source_opsets: HashMap<String, i64>,
     pub names: Names,
+    /// Node names: ONNX refuses two nodes of one name (an unnamed node stays unnamed).
+    node_names: Names,
     pub problems: Vec<String>,
 }
 
@@ -36,8 +38,17 @@ impl Lower {
             domains: BTreeMap::new(),
             source_opsets,
             names: Names::default(),
+            node_names: Names::default(),
             problems: Vec::new(),
         }
+    }
+
+    /// `name`, or `name_N` when another node already has it.
+    fn node_name(&mut self, name: &str) -> String {
+        if name.is_empty() {
+            return String::new();
+        }
+        self.node_names.claim(name, name)
     }
 
     /// The version used for a non-ai.onnx domain.
@@ -153,7 +164,7 @@ impl Lower {
                     inits.push((name, c.value.clone()));
                 } else {
                     nodes.push(RawNode {
-                        name: node.name.clone(),
+                        name: self.node_name(&node.name),
                         op_type: "Constant".into(),
                         outputs: vec![name],
                         attrs: vec![RawAttr {
@@ -229,7 +240,7 @@ impl Lower {
                 }
             };
             let on = OnnxNode {
-                name: node.name.clone(),
+                name: self.node_name(&node.name),
                 op_type: op_name.clone(),
                 domain,
                 inputs: in_names,
