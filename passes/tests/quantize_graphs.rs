@@ -334,3 +334,42 @@ fn annotation_the_writer_cannot_carry_is_refused() {
     let msg = e.to_string();
     assert!(msg.contains("quantization parameters") && msg.contains("Cast"), "{msg}");
 }
+
+/// Two Gemms reading one bias constant (torch deduplicates equal initializers, such as the
+/// all-zero biases of folded BatchNorms): every node the quantizer adds gets its own name,
+/// which ONNX requires.
+#[test]
+fn shared_bias_gets_distinct_node_names() {
+    let mut s = 5u64;
+    let mut g = Graph::new("shared");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[2, 16])))));
+    let w1: Vec<f32> = (0..16 * 16).map(|_| rng(&mut s) * 0.3).collect();
+    let w2: Vec<f32> = (0..16 * 16).map(|_| rng(&mut s) * 0.3).collect();
+    let w1 = g.add_constant("w1", Tensor::from_f32(vec![16, 16], &w1).unwrap());
+    let w2 = g.add_constant("w2", Tensor::from_f32(vec![16, 16], &w2).unwrap());
+    let b = g.add_constant("b", Tensor::from_f32(vec![16], &[0.0; 16]).unwrap());
+    let gemm = || {
+        Op::Gemm(Gemm {
+            transB: 1,
+            ..Default::default()
+        })
+    };
+    let a = g.add_op("fc1", gemm(), &[Some(x), Some(w1), Some(b)], &["h"]).unwrap();
+    let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(a.out(0))], &["hr"]).unwrap();
+    let c = g.add_op("fc2", gemm(), &[Some(r.out(0)), Some(w2), Some(b)], &["y"]).unwrap();
+    g.add_output("y", c.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    let cal: Vec<Vec<Value>> = (0..8)
+        .map(|_| {
+            let v: Vec<f64> = (0..32).map(|_| rng(&mut s) as f64).collect();
+            vec![Value::Tensor(ETensor::from_f64(DType::F32, &[2, 16], v).unwrap())]
+        })
+        .collect();
+    quantize::quantize(&mut g, &cal, &[], &Options::default()).unwrap();
+    let mut names: Vec<&str> = g.node_ids().map(|id| g.node(id).name.as_str()).collect();
+    let n = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), n, "repeated node names after quantize");
+    assert!(count(&g, OpKind::DequantizeLinear) >= 4);
+}
