@@ -192,6 +192,24 @@ enum Cmd {
         /// depthwise conv runs over); block outputs and residual streams stay whole.
         #[arg(long)]
         expansion_only: bool,
+        /// With --structured: calibration samples (.npz or folder, as for quantize). The input
+        /// channels of linear layers are then ranked by activation (mean |x| × weight-row
+        /// norm) and those layers refitted by least squares to their original outputs.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Use at most N calibration samples (0: all).
+        #[arg(long, default_value_t = 512)]
+        calibration_samples: usize,
+        /// Input whose non-zero entries mark the tokens that count in the calibration
+        /// statistics (default: an input named attention_mask, if any).
+        #[arg(long)]
+        token_mask: Option<String>,
+        /// With --calibration: rank by activation only, keep the remaining weights as they are.
+        #[arg(long)]
+        no_refit: bool,
+        /// Ridge factor of the refit, relative to the mean diagonal of the Gram matrix.
+        #[arg(long, default_value_t = 1e-3)]
+        ridge: f64,
         /// Report what would be pruned; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -250,6 +268,10 @@ enum Cmd {
         matches: Vec<String>,
         #[arg(long, default_value_t = 1.0)]
         match_weight: f64,
+        /// With --loss mse: student input whose non-zero entries mark real tokens; the loss
+        /// skips padding. auto: an input named attention_mask, if any; none: every position.
+        #[arg(long, default_value = "auto")]
+        token_mask: String,
         /// Held-out .npz (model inputs, optional `label`): score teacher and student before/after.
         #[arg(long)]
         eval: Option<PathBuf>,
@@ -448,6 +470,11 @@ fn main() -> ExitCode {
             round_to,
             heads,
             expansion_only,
+            calibration,
+            calibration_samples,
+            token_mask,
+            no_refit,
+            ridge,
             dry_run,
             from,
             to,
@@ -462,7 +489,15 @@ fn main() -> ExitCode {
                 }
                 _ => return Err(CommandError::Input("give one of --structured R, --sparsity R, --nm N:M".into())),
             };
-            let r = commands::prune::run(&commands::prune::PruneArgs {
+            let cal = calibration.map(|path| commands::prune::CalibrationArgs {
+                path,
+                samples: calibration_samples,
+                token_mask,
+                refit: !no_refit,
+                ridge,
+            });
+            let r = commands::prune::run_with(
+                &commands::prune::PruneArgs {
                 input: model,
                 output,
                 from,
@@ -477,7 +512,9 @@ fn main() -> ExitCode {
                     expansion_only,
                 },
                 dry_run,
-            })?;
+            },
+                cal.as_ref(),
+            )?;
             emit(json, &r);
             Ok(0)
         }
@@ -501,6 +538,7 @@ fn main() -> ExitCode {
             checkpoint_every,
             matches,
             match_weight,
+            token_mask,
             eval,
         } => {
             use edgeport_train::{LossKind, OptimizerKind, Schedule, TrainConfig};
@@ -548,6 +586,8 @@ fn main() -> ExitCode {
                 checkpoint_every,
                 matches: pairs,
                 match_weight,
+                // "auto" (the default): the student's attention_mask input, if it has one.
+                token_mask: Some(token_mask),
             };
             let mut bar = Bar::new(json);
             let r = commands::distill::run(

@@ -1,5 +1,6 @@
 //! Distillation losses: KL divergence with temperature on logits, and mean squared error on
-//! embeddings or features. Both return a scalar candle tensor; the teacher side is detached.
+//! embeddings or features (optionally only over the positions a token mask selects). All
+//! return a scalar candle tensor; the teacher side is detached.
 
 use crate::ops::{log_softmax, softmax};
 use candle_core::{Result, Tensor};
@@ -22,4 +23,18 @@ pub fn kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Result<Tensor
 /// Mean of (s − t)².
 pub fn mse(student: &Tensor, teacher: &Tensor) -> Result<Tensor> {
     student.sub(&teacher.detach())?.sqr()?.mean_all()
+}
+
+/// Mean of (s − t)² over the positions where `mask` (shape `[B, T]`, 1 = real token) is set:
+/// `student` and `teacher` are `[B, T, …]`; padding positions carry no loss.
+pub fn mse_masked(student: &Tensor, teacher: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let dims = student.dims();
+    let (b, t) = (dims.first().copied().unwrap_or(1), dims.get(1).copied().unwrap_or(1));
+    let inner: usize = dims.iter().skip(2).product();
+    let mut mshape = vec![b, t];
+    mshape.extend(std::iter::repeat_n(1, dims.len().saturating_sub(2)));
+    let m = mask.reshape(mshape)?.to_dtype(student.dtype())?;
+    let count = m.sum_all()?.to_scalar::<f32>()? as f64 * inner.max(1) as f64;
+    let d = student.sub(&teacher.detach())?.sqr()?.broadcast_mul(&m)?.sum_all()?;
+    d.affine(1.0 / count.max(1.0), 0.0)
 }
