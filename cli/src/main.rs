@@ -498,21 +498,21 @@ fn main() -> ExitCode {
             });
             let r = commands::prune::run_with(
                 &commands::prune::PruneArgs {
-                input: model,
-                output,
-                from,
-                to,
-                opts: PruneOptions {
-                    mode,
-                    criterion: commands::prune::parse_criterion(&criterion)?,
-                    keep,
-                    global,
-                    round_to,
-                    heads,
-                    expansion_only,
+                    input: model,
+                    output,
+                    from,
+                    to,
+                    opts: PruneOptions {
+                        mode,
+                        criterion: commands::prune::parse_criterion(&criterion)?,
+                        keep,
+                        global,
+                        round_to,
+                        heads,
+                        expansion_only,
+                    },
+                    dry_run,
                 },
-                dry_run,
-            },
                 cal.as_ref(),
             )?;
             emit(json, &r);

@@ -123,7 +123,12 @@ fn refit_lowers_the_block_output_error() {
         errs.push(rel_err(&got, &want));
     }
     // Held-out sequences the refit never saw.
-    assert!(errs[1] < 0.7 * errs[0], "relative error without refit {}, with {}", errs[0], errs[1]);
+    assert!(
+        errs[1] < 0.7 * errs[0],
+        "relative error without refit {}, with {}",
+        errs[0],
+        errs[1]
+    );
 }
 
 /// Makes hidden neurons 0..16 of layer 0 dead (GELU input far below zero) with large input
@@ -150,7 +155,9 @@ fn with_dead_neurons() -> Graph {
             }
         }
     });
-    edit(&mut g, "/m/encoder/layer.0/intermediate/dense/Add", &|x, _| x[..16].iter_mut().for_each(|v| *v = -1000.0));
+    edit(&mut g, "/m/encoder/layer.0/intermediate/dense/Add", &|x, _| {
+        x[..16].iter_mut().for_each(|v| *v = -1000.0)
+    });
     g
 }
 

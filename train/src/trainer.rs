@@ -240,9 +240,14 @@ fn token_mask(samples: &[Vec<ETensor>], idx: &[usize], p: usize) -> Result<CTens
             .get(i)
             .and_then(|s| s.get(p))
             .ok_or_else(|| TrainError::Data(format!("sample {i} has no token mask")))?;
-        let x = m.to_f64_vec().map_err(|e| TrainError::Data(format!("token mask of sample {i}: {e}")))?;
+        let x = m
+            .to_f64_vec()
+            .map_err(|e| TrainError::Data(format!("token mask of sample {i}: {e}")))?;
         if t != 0 && x.len() != t {
-            return Err(TrainError::Data(format!("token mask of sample {i} has {} entries, not {t}", x.len())));
+            return Err(TrainError::Data(format!(
+                "token mask of sample {i} has {} entries, not {t}",
+                x.len()
+            )));
         }
         t = x.len();
         v.extend(x.iter().map(|&y| if y != 0.0 { 1.0f32 } else { 0.0 }));

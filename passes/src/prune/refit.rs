@@ -2,10 +2,10 @@
 //!
 //! Calibration forwards of the original graph gather, for every linear layer whose input
 //! channels may be pruned (a *sink*: MatMul/Gemm with a constant 2-D weight reading channel
-//! data on its last axis), the Gram matrix `XᵀX` of its input rows, the rows' sums and their
-//! mean absolute values — optionally only over the rows a token mask selects (real tokens, not
-//! padding). Channels are then ranked by activation importance, mean |x_j| × ‖row j of the
-//! sink's weight‖₂, instead of by weight norm. After pruning, each sink's weight and bias are
+//! data on its last axis), the Gram matrix `XᵀX` of its input rows and the rows' sums —
+//! optionally only over the rows a token mask selects (real tokens, not padding). Channels are
+//! then ranked by the output error their removal costs when the layer is refitted (Optimal
+//! Brain Surgeon saliency ‖w_j‖²/[H⁻¹]_jj), instead of by weight norm. After pruning, each sink's weight and bias are
 //! refitted by ridge least squares so that its output on the calibration rows matches the
 //! original layer's. With `Z = [X, 1]` and `G = ZᵀZ` the original output is `Z Θ`, so the refit
 //! needs only `G`: `(G[S,S] + λI) Θ' = G[S,:] Θ`, solved by Cholesky in f64.
@@ -64,7 +64,6 @@ pub(crate) struct Stats {
     k: usize,
     xtx: Vec<f64>,
     sum: Vec<f64>,
-    abs: Vec<f64>,
     rows: u64,
 }
 
@@ -131,7 +130,11 @@ pub(crate) fn collect(g: &Graph, sinks: &[Sink], data: &PruneData) -> Result<Has
             let kept = run.map_err(|e| PruneError::Data(format!("calibration sample {si}: {e}")))?;
             let mask = data.row_masks.as_ref().and_then(|m| m.get(si));
             for &(node, v) in &watch {
-                let from_input = g.inputs().iter().position(|&i| i.out(0) == v).and_then(|p| data.samples.get(si)?.get(p));
+                let from_input = g
+                    .inputs()
+                    .iter()
+                    .position(|&i| i.out(0) == v)
+                    .and_then(|p| data.samples.get(si)?.get(p));
                 let Some(t) = kept.get(&v).or(from_input).and_then(Value::as_tensor) else {
                     continue;
                 };
@@ -179,7 +182,6 @@ fn add_sample(
         k,
         xtx: vec![0.0; k * k],
         sum: vec![0.0; k],
-        abs: vec![0.0; k],
         rows: 0,
     });
     if st.k != k {
@@ -191,24 +193,54 @@ fn add_sample(
         *d += p as f64;
     }
     for row in xm.rows() {
-        for ((s, a), &v) in st.sum.iter_mut().zip(st.abs.iter_mut()).zip(row) {
+        for (s, &v) in st.sum.iter_mut().zip(row) {
             *s += v as f64;
-            *a += (v as f64).abs();
         }
     }
     st.rows += sel.len() as u64;
     Ok(())
 }
 
-/// Activation importance of a sink's input channels: mean |x_j| × ‖weight row j‖₂.
-pub(crate) fn sink_scores(g: &Graph, s: &Sink, st: &Stats) -> Option<Vec<f64>> {
+/// Importance of a sink's input channels from its calibration statistics: the Optimal Brain
+/// Surgeon saliency of removing channel j and compensating with the others by least squares,
+/// ‖w_j‖² / [H⁻¹]_jj with `H = ZᵀZ + λI` (Z = [X, 1]) — the output error that removal costs
+/// when the layer is refitted. Falls back to RMS(x_j) × ‖w_j‖₂ if `H` cannot be factored.
+pub(crate) fn sink_scores(g: &Graph, s: &Sink, st: &Stats, ridge: f64) -> Option<Vec<f64>> {
     let w = const_input(g, s.node, 1)?;
     let norms = axis_norms(w, usize::from(s.trans), 2)?;
-    if norms.len() != st.k || st.rows == 0 {
+    let k = st.k;
+    if norms.len() != k || st.rows == 0 {
         return None;
     }
     let n = st.rows as f64;
-    Some(st.abs.iter().zip(&norms).map(|(a, w)| a / n * w).collect())
+    let rms = || Some((0..k).map(|j| (st.xtx[j * k + j] / n).max(0.0).sqrt() * norms[j]).collect());
+    let gz = augmented(st);
+    let diag_mean = (0..k).map(|j| gz[(j, j)]).sum::<f64>() / k.max(1) as f64;
+    let lambda = ridge.max(1e-9) * diag_mean.max(f64::MIN_POSITIVE);
+    let mut h = gz;
+    for j in 0..k {
+        h[(j, j)] += lambda;
+    }
+    let flat: Vec<f64> = h.iter().copied().collect();
+    let Some(l) = cholesky(&flat, k + 1) else { return rms() };
+    let inv = cholesky_solve(&l, k + 1, &Array2::eye(k + 1));
+    let sc: Vec<f64> = (0..k).map(|j| norms[j] * norms[j] / inv[(j, j)]).collect();
+    if sc.iter().all(|v| v.is_finite()) { Some(sc) } else { rms() }
+}
+
+/// The Gram matrix of `Z = [X, 1]`.
+fn augmented(st: &Stats) -> Array2<f64> {
+    let k = st.k;
+    let mut gz = Array2::<f64>::zeros((k + 1, k + 1));
+    for i in 0..k {
+        for j in 0..k {
+            gz[(i, j)] = st.xtx[i * k + j];
+        }
+        gz[(i, k)] = st.sum[i];
+        gz[(k, i)] = st.sum[i];
+    }
+    gz[(k, k)] = st.rows as f64;
+    gz
 }
 
 /// Where a sink's bias lives: (node, port) of a constant of the output width — Gemm's C, or
@@ -248,7 +280,11 @@ fn as_kn(w: &Tensor, trans: bool) -> Option<Array2<f64>> {
     let v = w.to_f64_vec()?;
     let (r, c) = (*w.shape.first()?, *w.shape.get(1)?);
     let m = Array2::from_shape_vec((r, c), v).ok()?;
-    Some(if trans { m.reversed_axes().as_standard_layout().into_owned() } else { m })
+    Some(if trans {
+        m.reversed_axes().as_standard_layout().into_owned()
+    } else {
+        m
+    })
 }
 
 /// tr(Δᵀ G Δ).
@@ -287,16 +323,7 @@ pub(crate) fn refit(
         Some((_, _, t)) => t.to_f64_vec().ok_or_else(|| bad("the bias is not float"))?,
         None => Vec::new(),
     };
-    // Augmented Gram of Z = [X, 1].
-    let mut gz = Array2::<f64>::zeros((k + 1, k + 1));
-    for i in 0..k {
-        for j in 0..k {
-            gz[(i, j)] = st.xtx[i * k + j];
-        }
-        gz[(i, k)] = st.sum[i];
-        gz[(k, i)] = st.sum[i];
-    }
-    gz[(k, k)] = st.rows as f64;
+    let gz = augmented(st);
     let full: Vec<usize> = (0..k).chain(has_b.then_some(k)).collect();
     let sel: Vec<usize> = kept.iter().copied().chain(has_b.then_some(k)).collect();
     let mut theta = Array2::<f64>::zeros((full.len(), n));
@@ -362,7 +389,11 @@ pub(crate) fn refit(
     report.error_refit = Some(err);
     // Write the refitted weight (in the stored orientation) and bias.
     let wk = sol.slice(ndarray::s![..kept.len(), ..]).to_owned();
-    let stored = if s.trans { wk.reversed_axes().as_standard_layout().into_owned() } else { wk };
+    let stored = if s.trans {
+        wk.reversed_axes().as_standard_layout().into_owned()
+    } else {
+        wk
+    };
     let shape = stored.shape().to_vec();
     let vals: Vec<f32> = stored.iter().map(|&v| v as f32).collect();
     let wt = Tensor::from_f32(shape, &vals).map_err(|e| bad(&e.to_string()))?;

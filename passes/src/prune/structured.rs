@@ -77,7 +77,13 @@ fn kept_positions(a: &mut Analysis, info: &Info, kept: &HashMap<usize, Vec<usize
 
 /// Activation importance per root space, from the calibration statistics of the linear layers
 /// that read it (each layer's scores normalised by their maximum, then summed).
-fn data_scores(g: &Graph, a: &mut Analysis, sinks: &[refit::Sink], stats: &HashMap<edgeport_ir::NodeId, refit::Stats>) -> HashMap<usize, Vec<f64>> {
+fn data_scores(
+    g: &Graph,
+    a: &mut Analysis,
+    sinks: &[refit::Sink],
+    stats: &HashMap<edgeport_ir::NodeId, refit::Stats>,
+    ridge: f64,
+) -> HashMap<usize, Vec<f64>> {
     let mut out: HashMap<usize, Vec<f64>> = HashMap::new();
     for s in sinks {
         let [seg] = s.info.segs.as_slice() else { continue };
@@ -85,7 +91,7 @@ fn data_scores(g: &Graph, a: &mut Analysis, sinks: &[refit::Sink], stats: &HashM
         if seg.size != a.spaces[r].size {
             continue;
         }
-        let Some(sc) = stats.get(&s.node).and_then(|st| refit::sink_scores(g, s, st)) else {
+        let Some(sc) = stats.get(&s.node).and_then(|st| refit::sink_scores(g, s, st, ridge)) else {
             continue;
         };
         let max = sc.iter().cloned().fold(0f64, f64::max);
@@ -133,7 +139,7 @@ pub(crate) fn prune_structured(
         Some(d) => refit::collect(g, &sinks, d)?,
         None => HashMap::new(),
     };
-    let by_data = data_scores(g, &mut a, &sinks, &stats);
+    let by_data = data_scores(g, &mut a, &sinks, &stats, data.map_or(1e-3, |d| d.ridge));
     let scores: Vec<(usize, Vec<f64>)> = free
         .iter()
         .map(|&r| match by_data.get(&r) {
