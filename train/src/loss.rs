@@ -38,3 +38,23 @@ pub fn mse_masked(student: &Tensor, teacher: &Tensor, mask: &Tensor) -> Result<T
     let d = student.sub(&teacher.detach())?.sqr()?.broadcast_mul(&m)?.sum_all()?;
     d.affine(1.0 / count.max(1.0), 0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn masked_mse_ignores_padding() {
+        let d = Device::Cpu;
+        // [B=2, T=3, H=2]; position (0, 2) and (1, 1..) are padding with wild values.
+        let s = Tensor::new(&[[[1f32, 2.], [3., 4.], [100., -100.]], [[0., 0.], [50., 50.], [9., 9.]]], &d).unwrap();
+        let t = Tensor::new(&[[[1f32, 1.], [3., 6.], [0., 0.]], [[1., 1.], [0., 0.], [0., 0.]]], &d).unwrap();
+        let m = Tensor::new(&[[1f32, 1., 0.], [1., 0., 0.]], &d).unwrap();
+        let l = mse_masked(&s, &t, &m).unwrap().to_scalar::<f32>().unwrap();
+        // Real positions: (0,0): 0+1, (0,1): 0+4, (1,0): 1+1 → 7 over 3 positions × 2.
+        assert!((l - 7.0 / 6.0).abs() < 1e-6, "{l}");
+        let all = mse(&s, &t).unwrap().to_scalar::<f32>().unwrap();
+        assert!(all > 100.0, "{all}");
+    }
+}
