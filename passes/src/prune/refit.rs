@@ -344,7 +344,7 @@ pub(crate) fn refit(
         }
         e - &theta
     };
-    let plain = theta.select(Axis(0), &pos);
+    let plain = theta.select(Axis(0), pos);
     report.error_pruned = quad(gf.view(), embed(&plain).view()) / total;
     if now_n != Some(n) {
         report.skipped = Some("its output channels were pruned too".into());
