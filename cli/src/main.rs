@@ -193,8 +193,9 @@ enum Cmd {
         #[arg(long)]
         expansion_only: bool,
         /// With --structured: calibration samples (.npz or folder, as for quantize). The input
-        /// channels of linear layers are then ranked by activation (mean |x| × weight-row
-        /// norm) and those layers refitted by least squares to their original outputs.
+        /// channels of linear layers (MLP hidden neurons) are then ranked by the output error
+        /// their removal costs on these samples (Optimal Brain Surgeon saliency), and those
+        /// layers are refitted by least squares to their original outputs.
         #[arg(long)]
         calibration: Option<PathBuf>,
         /// Use at most N calibration samples (0: all).
@@ -204,7 +205,7 @@ enum Cmd {
         /// statistics (default: an input named attention_mask, if any).
         #[arg(long)]
         token_mask: Option<String>,
-        /// With --calibration: rank by activation only, keep the remaining weights as they are.
+        /// With --calibration: rank from the data only, keep the remaining weights as they are.
         #[arg(long)]
         no_refit: bool,
         /// Ridge factor of the refit, relative to the mean diagonal of the Gram matrix.

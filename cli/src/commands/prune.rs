@@ -290,7 +290,7 @@ pub fn run_with(a: &PruneArgs, cal: Option<&CalibrationArgs>) -> Result<PruneRep
     }
     let mode = match a.opts.mode {
         PruneMode::Structured(x) if cal.is_some() => format!(
-            "structured {x}, activation-ranked on {} calibration samples{}",
+            "structured {x}, data-ranked on {} calibration samples{}",
             data.as_ref().map_or(0, |d| d.0.samples.len()),
             if cal.is_some_and(|c| c.refit) { ", refitted" } else { "" }
         ),
