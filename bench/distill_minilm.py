@@ -6,6 +6,25 @@ mean of last_hidden_state over the attention mask, L2-normalised. Also reports t
 cosine (per non-padding token) and the max abs diff of last_hidden_state on real tokens.
 
 Run: /work/cache/venv/bin/python bench/distill_minilm.py ORIGINAL.onnx HELDOUT.npz STUDENT.onnx [...]
+
+Reproducing the issue-7 figure (MLP pruned 25%, then distilled; session 6, release binary,
+F=/work/cache/fixtures from tests/fixtures/quant/make_minilm.py and
+tests/fixtures/distill/make_minilm_distill.py; figures in tests/fixtures/distill/RESULTS.md):
+
+  # 1. prune every MLP 1536 -> 1152, ranked on 2048 training sequences (real tokens only, from
+  #    the attention_mask input), output projections refitted by least squares (~14 min at load 6)
+  edgeport prune $F/minilm.onnx -o obs2048.onnx --structured 0.25 --heads 0 \
+      --calibration $F/minilm_distill_train.npz --calibration-samples 2048
+  # 2. distil on the first N training sequences (N = 512 / 1024: python -c "import numpy as np;
+  #    d=np.load('$F/minilm_distill_train.npz'); np.savez('trainN.npz', **{k: v[:N] for k, v in d.items()})"),
+  #    MSE over real tokens (--token-mask auto picks attention_mask)
+  edgeport distill --teacher $F/minilm.onnx --student obs2048.onnx --data train512.npz \
+      -o obs2048_distilled.onnx --loss mse --lr 3e-5 --schedule cosine --batch 4 --steps 240
+  edgeport distill --teacher $F/minilm.onnx --student obs2048.onnx --data train1024.npz \
+      -o obs2048_distilled600.onnx --loss mse --lr 3e-5 --schedule cosine --batch 4 --steps 600
+  # 3. score on the 256 held-out sequences (disjoint modules, never in the training data)
+  python bench/distill_minilm.py $F/minilm.onnx $F/minilm_distill_heldout.npz \
+      obs2048.onnx obs2048_distilled.onnx obs2048_distilled600.onnx
 """
 import sys
 import numpy as np

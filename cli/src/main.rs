@@ -203,6 +203,25 @@ enum Cmd {
         /// depthwise conv runs over); block outputs and residual streams stay whole.
         #[arg(long)]
         expansion_only: bool,
+        /// With --structured: calibration samples (.npz or folder, as for quantize). The input
+        /// channels of linear layers (MLP hidden neurons) are then ranked by the output error
+        /// their removal costs on these samples (Optimal Brain Surgeon saliency), and those
+        /// layers are refitted by least squares to their original outputs.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Use at most N calibration samples (0: all).
+        #[arg(long, default_value_t = 512)]
+        calibration_samples: usize,
+        /// Input whose non-zero entries mark the tokens that count in the calibration
+        /// statistics (default: an input named attention_mask, if any).
+        #[arg(long)]
+        token_mask: Option<String>,
+        /// With --calibration: rank from the data only, keep the remaining weights as they are.
+        #[arg(long)]
+        no_refit: bool,
+        /// Ridge factor of the refit, relative to the mean diagonal of the Gram matrix.
+        #[arg(long, default_value_t = 1e-3)]
+        ridge: f64,
         /// Report what would be pruned; write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -261,6 +280,10 @@ enum Cmd {
         matches: Vec<String>,
         #[arg(long, default_value_t = 1.0)]
         match_weight: f64,
+        /// With --loss mse: student input whose non-zero entries mark real tokens; the loss
+        /// skips padding. auto: an input named attention_mask, if any; none: every position.
+        #[arg(long, default_value = "auto")]
+        token_mask: String,
         /// Held-out .npz (model inputs, optional `label`): score teacher and student before/after.
         #[arg(long)]
         eval: Option<PathBuf>,
@@ -467,6 +490,11 @@ fn main() -> ExitCode {
             round_to,
             heads,
             expansion_only,
+            calibration,
+            calibration_samples,
+            token_mask,
+            no_refit,
+            ridge,
             dry_run,
             from,
             to,
@@ -481,22 +509,32 @@ fn main() -> ExitCode {
                 }
                 _ => return Err(CommandError::Input("give one of --structured R, --sparsity R, --nm N:M".into())),
             };
-            let r = commands::prune::run(&commands::prune::PruneArgs {
-                input: model,
-                output,
-                from,
-                to,
-                opts: PruneOptions {
-                    mode,
-                    criterion: commands::prune::parse_criterion(&criterion)?,
-                    keep,
-                    global,
-                    round_to,
-                    heads,
-                    expansion_only,
+            let cal = calibration.map(|path| commands::prune::CalibrationArgs {
+                path,
+                samples: calibration_samples,
+                token_mask,
+                refit: !no_refit,
+                ridge,
+            });
+            let r = commands::prune::run_with(
+                &commands::prune::PruneArgs {
+                    input: model,
+                    output,
+                    from,
+                    to,
+                    opts: PruneOptions {
+                        mode,
+                        criterion: commands::prune::parse_criterion(&criterion)?,
+                        keep,
+                        global,
+                        round_to,
+                        heads,
+                        expansion_only,
+                    },
+                    dry_run,
                 },
-                dry_run,
-            })?;
+                cal.as_ref(),
+            )?;
             emit(json, &r);
             Ok(0)
         }
@@ -520,6 +558,7 @@ fn main() -> ExitCode {
             checkpoint_every,
             matches,
             match_weight,
+            token_mask,
             eval,
         } => {
             use edgeport_train::{LossKind, OptimizerKind, Schedule, TrainConfig};
@@ -567,6 +606,8 @@ fn main() -> ExitCode {
                 checkpoint_every,
                 matches: pairs,
                 match_weight,
+                // "auto" (the default): the student's attention_mask input, if it has one.
+                token_mask: Some(token_mask),
             };
             let mut bar = Bar::new(json);
             let r = commands::distill::run(

@@ -41,6 +41,9 @@ pub struct TrainConfig {
     /// Intermediate matching: (teacher value or node name, student value or node name), MSE.
     pub matches: Vec<(String, String)>,
     pub match_weight: f64,
+    /// Student input (e.g. `attention_mask`) whose non-zero entries mark the real tokens: MSE
+    /// is then taken over those positions only (outputs shaped `[B, T, …]`), not over padding.
+    pub token_mask: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +66,7 @@ impl Default for TrainConfig {
             checkpoint_every: 100,
             matches: Vec::new(),
             match_weight: 1.0,
+            token_mask: None,
         }
     }
 }
@@ -227,8 +231,40 @@ fn names_of(g: &Graph) -> Vec<String> {
     g.outputs().iter().map(|(n, _)| n.clone()).collect()
 }
 
+/// The token mask of samples `idx` as a `[B, T]` float tensor (`p`: the mask input's index).
+fn token_mask(samples: &[Vec<ETensor>], idx: &[usize], p: usize) -> Result<CTensor> {
+    let mut v: Vec<f32> = Vec::new();
+    let mut t = 0;
+    for &i in idx {
+        let m = samples
+            .get(i)
+            .and_then(|s| s.get(p))
+            .ok_or_else(|| TrainError::Data(format!("sample {i} has no token mask")))?;
+        let x = m
+            .to_f64_vec()
+            .map_err(|e| TrainError::Data(format!("token mask of sample {i}: {e}")))?;
+        if t != 0 && x.len() != t {
+            return Err(TrainError::Data(format!(
+                "token mask of sample {i} has {} entries, not {t}",
+                x.len()
+            )));
+        }
+        t = x.len();
+        v.extend(x.iter().map(|&y| if y != 0.0 { 1.0f32 } else { 0.0 }));
+    }
+    CTensor::from_vec(v, (idx.len(), t), &crate::model::device()).map_err(|e| TrainError::Data(ce(e)))
+}
+
+/// MSE, over the masked positions when a mask fits the value's leading `[B, T]` axes.
+fn mse_maybe_masked(s: &CTensor, t: &CTensor, mask: Option<&CTensor>) -> candle_core::Result<CTensor> {
+    match mask {
+        Some(m) if s.rank() >= 2 && s.dims().get(..2) == Some(m.dims()) => loss::mse_masked(s, t, m),
+        _ => loss::mse(s, t),
+    }
+}
+
 /// The loss of one forward pass against targets.
-fn loss_of(cfg: &TrainConfig, outs: &[RtVal], taps: &[RtVal], targets: &[CTensor]) -> Result<CTensor> {
+fn loss_of(cfg: &TrainConfig, outs: &[RtVal], taps: &[RtVal], targets: &[CTensor], mask: Option<&CTensor>) -> Result<CTensor> {
     let mut total: Option<CTensor> = None;
     let n_out = outs.len();
     for (i, o) in outs.iter().chain(taps.iter()).enumerate() {
@@ -237,10 +273,10 @@ fn loss_of(cfg: &TrainConfig, outs: &[RtVal], taps: &[RtVal], targets: &[CTensor
         let l = if i < n_out {
             match cfg.loss {
                 LossKind::Kl => loss::kl(&s, t, cfg.temperature),
-                LossKind::Mse => loss::mse(&s, t),
+                LossKind::Mse => mse_maybe_masked(&s, t, mask),
             }
         } else {
-            loss::mse(&s, t).and_then(|l| l.affine(cfg.match_weight, 0.0))
+            mse_maybe_masked(&s, t, mask).and_then(|l| l.affine(cfg.match_weight, 0.0))
         }
         .map_err(|e| TrainError::Data(ce(e)))?;
         total = Some(match total {
@@ -314,6 +350,17 @@ pub fn distill(
             s_names.join(", ")
         )));
     }
+    let mask_at = match &cfg.token_mask {
+        Some(m) => Some(
+            student
+                .inputs()
+                .iter()
+                .position(|&n| student.node(n).outputs.first().is_some_and(|o| &o.name == m))
+                .ok_or_else(|| TrainError::Data(format!("--token-mask '{m}': the student has no input of that name")))?,
+        ),
+        None => None,
+    };
+    let mask_of = |idx: &[usize]| -> Result<Option<CTensor>> { mask_at.map(|p| token_mask(samples_s, idx, p)).transpose() };
     let stacked = stackable(teacher, samples_t) && stackable(student, samples_s);
     let targets = teacher_targets(&tm, samples_t, &t_taps, stacked)?;
     // Shape check on the first sample.
@@ -385,7 +432,7 @@ pub fn distill(
                 .map(|j| CTensor::cat(&idx.iter().map(|&i| &targets[i][j]).collect::<Vec<_>>(), 0))
                 .collect::<candle_core::Result<_>>()
                 .map_err(|e| TrainError::Data(ce(e)))?;
-            let l = loss_of(cfg, &outs, &taps, &tg)?;
+            let l = loss_of(cfg, &outs, &taps, &tg, mask_of(&idx)?.as_ref())?;
             let lv = l.to_scalar::<f32>().map_err(|e| TrainError::Data(ce(e)))? as f64;
             if !lv.is_finite() {
                 (lv, Vec::new())
@@ -398,7 +445,7 @@ pub fn distill(
             let mut lsum = 0.0;
             for &i in &idx {
                 let (outs, taps) = sm.forward(stack(samples_s, &[i])?, &s_taps)?;
-                let l = loss_of(cfg, &outs, &taps, &targets[i])?
+                let l = loss_of(cfg, &outs, &taps, &targets[i], mask_of(&[i])?.as_ref())?
                     .affine(1.0 / idx.len() as f64, 0.0)
                     .map_err(|e| TrainError::Data(ce(e)))?;
                 let lv = l.to_scalar::<f32>().map_err(|e| TrainError::Data(ce(e)))? as f64;

@@ -229,7 +229,19 @@ pub fn run(a: &DistillArgs, obs: &mut dyn Observer) -> Result<DistillReport, Com
     let mut warnings = ds.warnings.clone();
     warnings.dedup();
     let (st, tt) = (tensors(ds.samples, "data")?, tensors(dt.samples, "data")?);
-    let (trained, rep) = edgeport_train::distill(&teacher, &student, &tt, &st, &a.cfg, obs).map_err(train_err)?;
+    let mut cfg = a.cfg.clone();
+    cfg.token_mask = match cfg.token_mask.as_deref() {
+        Some("none") => None,
+        Some("auto") => crate::inputs::graph_inputs(&student)
+            .into_iter()
+            .map(|(n, _)| n)
+            .find(|n| n == "attention_mask"),
+        _ => cfg.token_mask,
+    };
+    if let Some(m) = &cfg.token_mask {
+        warnings.push(format!("MSE over the positions where '{m}' is set (padding carries no loss)"));
+    }
+    let (trained, rep) = edgeport_train::distill(&teacher, &student, &tt, &st, &cfg, obs).map_err(train_err)?;
     let v = edgeport_ir::validate::validate(&trained)
         .map_err(|e| CommandError::Unsupported(format!("{}: after training: {e}", a.student.display())))?;
     let settings = ExportSettings::default();

@@ -5,7 +5,8 @@
 
 use super::{CommandError, load};
 use crate::formats::{self, ExportSettings};
-use edgeport_passes::prune::{Criterion, PruneMode, PruneOptions, prune};
+use edgeport_eval::Value;
+use edgeport_passes::prune::{Criterion, PruneData, PruneMode, PruneOptions, prune_with_data};
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -19,6 +20,75 @@ pub struct PruneArgs {
     pub to: Option<String>,
     pub opts: PruneOptions,
     pub dry_run: bool,
+}
+
+/// Calibration data for data-aware structured pruning (`--calibration`).
+#[derive(Debug, Clone)]
+pub struct CalibrationArgs {
+    /// `.npz` or folder of samples, as for `quantize --calibration`.
+    pub path: PathBuf,
+    /// Use at most this many samples (0: all).
+    pub samples: usize,
+    /// Input whose non-zero entries mark the rows (tokens) that count; default: an input named
+    /// `attention_mask` when the model has one.
+    pub token_mask: Option<String>,
+    /// Refit the layers that read pruned channels by least squares.
+    pub refit: bool,
+    /// Ridge factor of the refit.
+    pub ridge: f64,
+}
+
+/// Loads calibration samples and token masks for `g`.
+fn prune_data(g: &edgeport_ir::Graph, c: &CalibrationArgs) -> Result<(PruneData, Option<String>), CommandError> {
+    let file = c.path.display().to_string();
+    let mut s = crate::calib::load(g, Some(&c.path), 0, 0).map_err(|e| CommandError::Input(format!("--calibration: {e}")))?;
+    if c.samples > 0 {
+        s.samples.truncate(c.samples);
+    }
+    let names: Vec<String> = crate::inputs::graph_inputs(g).into_iter().map(|(n, _)| n).collect();
+    let mask_name = match &c.token_mask {
+        Some(m) => {
+            if !names.contains(m) {
+                return Err(CommandError::Input(format!(
+                    "--token-mask '{m}': the model has no such input (inputs: {})",
+                    names.join(", ")
+                )));
+            }
+            Some(m.clone())
+        }
+        None => names.iter().find(|n| n.as_str() == "attention_mask").cloned(),
+    };
+    let row_masks = match &mask_name {
+        Some(m) => {
+            let p = names.iter().position(|n| n == m).unwrap_or(0);
+            let masks = s
+                .samples
+                .iter()
+                .enumerate()
+                .map(|(i, smp)| match smp.get(p) {
+                    Some(Value::Tensor(t)) => t
+                        .to_f64_vec()
+                        .map(|v| v.into_iter().map(|x| x != 0.0).collect::<Vec<bool>>())
+                        .map_err(|e| CommandError::Input(format!("{file}: sample {i}, '{m}': {e}"))),
+                    _ => Err(CommandError::Input(format!("{file}: sample {i} has no tensor '{m}'"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(masks)
+        }
+        None => None,
+    };
+    if !(c.ridge.is_finite() && c.ridge >= 0.0) {
+        return Err(CommandError::Input(format!("--ridge {}: expected a number >= 0", c.ridge)));
+    }
+    Ok((
+        PruneData {
+            samples: s.samples,
+            row_masks,
+            refit: c.refit,
+            ridge: c.ridge,
+        },
+        mask_name,
+    ))
 }
 
 /// One group or layer line of the report.
@@ -133,6 +203,11 @@ pub fn parse_criterion(s: &str) -> Result<Criterion, CommandError> {
 
 /// Runs `prune`.
 pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
+    run_with(a, None)
+}
+
+/// Runs `prune`, with calibration data for data-aware structured pruning.
+pub fn run_with(a: &PruneArgs, cal: Option<&CalibrationArgs>) -> Result<PruneReport, CommandError> {
     let out_fmt = match (&a.output, a.dry_run) {
         (Some(o), _) => Some(formats::for_output(o, a.to.as_deref())?),
         (None, true) => None,
@@ -141,7 +216,15 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
     let mut g = load(&a.input, a.from.as_deref())?;
     let _ = edgeport_ir::infer::infer_types(&mut g);
     let (pb, bb, mb) = super::inspect::graph_stats(&g);
-    let r = prune(&mut g, &a.opts).map_err(|e| CommandError::Unsupported(format!("{}: {e}", a.input.display())))?;
+    let data = match cal {
+        Some(c) if matches!(a.opts.mode, PruneMode::Structured(_)) => Some(prune_data(&g, c)?),
+        Some(_) => return Err(CommandError::Input("--calibration works with --structured only".into())),
+        None => None,
+    };
+    let r = prune_with_data(&mut g, &a.opts, data.as_ref().map(|d| &d.0)).map_err(|e| match e {
+        edgeport_passes::prune::PruneError::Data(_) => CommandError::Input(format!("{}: {e}", a.input.display())),
+        _ => CommandError::Unsupported(format!("{}: {e}", a.input.display())),
+    })?;
     let (pa, ba, ma) = super::inspect::graph_stats(&g);
     let mut lines = Vec::new();
     for gr in &r.groups {
@@ -161,6 +244,29 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
                 Some(l) => Some(format!("kept: {l}")),
                 None => Some(format!("attention heads of {}", h.head_dim)),
             },
+        });
+    }
+    for f in &r.refits {
+        let rows = format!(
+            "{} calibration rows{}",
+            f.rows,
+            data.as_ref()
+                .and_then(|d| d.1.as_ref())
+                .map(|m| format!(" where '{m}' is set"))
+                .unwrap_or_default()
+        );
+        lines.push(Line {
+            name: format!("inputs of {}", f.node),
+            before: f.of,
+            after: f.kept,
+            note: Some(match (f.error_refit, &f.skipped) {
+                (Some(e), _) => format!(
+                    "relative output error {:.4} -> {:.4} after least-squares refit, {rows}",
+                    f.error_pruned, e
+                ),
+                (None, Some(why)) => format!("relative output error {:.4}, not refitted: {why}, {rows}", f.error_pruned),
+                (None, None) => format!("relative output error {:.4}, {rows}", f.error_pruned),
+            }),
         });
     }
     let (mut zeros, mut total) = (0u64, 0u64);
@@ -193,6 +299,11 @@ pub fn run(a: &PruneArgs) -> Result<PruneReport, CommandError> {
         output_bytes = std::fs::metadata(o).ok().map(|m| m.len());
     }
     let mode = match a.opts.mode {
+        PruneMode::Structured(x) if cal.is_some() => format!(
+            "structured {x}, data-ranked on {} calibration samples{}",
+            data.as_ref().map_or(0, |d| d.0.samples.len()),
+            if cal.is_some_and(|c| c.refit) { ", refitted" } else { "" }
+        ),
         PruneMode::Structured(x) => format!("structured {x}"),
         PruneMode::Sparsity(x) => format!("sparsity {x}"),
         PruneMode::NOfM(n, m) => format!("{n}:{m}"),

@@ -8,11 +8,13 @@
 
 mod channels;
 mod heads;
+mod refit;
 mod sparse;
 mod structured;
 mod tensor;
 
 pub use heads::HeadReport;
+pub use refit::{PruneData, RefitReport};
 
 use crate::{Context, Dce, Pass, RemoveIdentity};
 use edgeport_ir::{Graph, Op, ValueType};
@@ -88,6 +90,9 @@ pub struct PruneReport {
     pub layers: Vec<LayerSparsity>,
     /// Attention blocks (structured mode).
     pub heads: Vec<HeadReport>,
+    /// Layers whose inputs were pruned, with calibration data: output error before and after
+    /// the least-squares refit.
+    pub refits: Vec<RefitReport>,
 }
 
 /// A pruning error.
@@ -101,10 +106,19 @@ pub enum PruneError {
     NothingPrunable(String),
     #[error("{0}")]
     Graph(String),
+    #[error("calibration data: {0}")]
+    Data(String),
 }
 
 /// Prunes `g` in place.
 pub fn prune(g: &mut Graph, opts: &PruneOptions) -> Result<PruneReport, PruneError> {
+    prune_with_data(g, opts, None)
+}
+
+/// Prunes `g` in place; in structured mode, `data` (calibration samples) ranks the input
+/// channels of linear layers by activation importance and refits those layers by least
+/// squares so their outputs on the samples stay close to the original's.
+pub fn prune_with_data(g: &mut Graph, opts: &PruneOptions, data: Option<&PruneData>) -> Result<PruneReport, PruneError> {
     let mut report = PruneReport::default();
     // Exporters route shared initializers through Identity nodes; look through them.
     RemoveIdentity
@@ -118,7 +132,7 @@ pub fn prune(g: &mut Graph, opts: &PruneOptions) -> Result<PruneReport, PruneErr
             if !(0.0..1.0).contains(&hr) {
                 return Err(PruneError::BadRatio(hr));
             }
-            report.groups = structured::prune_structured(g, opts, r)?;
+            (report.groups, report.refits) = structured::prune_structured(g, opts, r, data)?;
             if hr > 0.0 {
                 report.heads = heads::prune_heads(g, hr, opts.criterion, &opts.keep)?;
             }

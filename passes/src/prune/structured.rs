@@ -4,6 +4,7 @@
 //! channels.
 
 use super::channels::{Action, Analysis, Info, analyze};
+use super::refit::{self, PruneData, RefitReport};
 use super::tensor::{axis_norms, const_input, take_axis};
 use super::{Criterion, GroupReport, PruneError, PruneOptions};
 use edgeport_ir::{Graph, Op};
@@ -74,8 +75,43 @@ fn kept_positions(a: &mut Analysis, info: &Info, kept: &HashMap<usize, Vec<usize
     out
 }
 
-/// Prunes output channels; returns one report line per pruned or locked group.
-pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -> Result<Vec<GroupReport>, PruneError> {
+/// Activation importance per root space, from the calibration statistics of the linear layers
+/// that read it (each layer's scores normalised by their maximum, then summed).
+fn data_scores(
+    g: &Graph,
+    a: &mut Analysis,
+    sinks: &[refit::Sink],
+    stats: &HashMap<edgeport_ir::NodeId, refit::Stats>,
+    ridge: f64,
+) -> HashMap<usize, Vec<f64>> {
+    let mut out: HashMap<usize, Vec<f64>> = HashMap::new();
+    for s in sinks {
+        let [seg] = s.info.segs.as_slice() else { continue };
+        let r = a.root(seg.space);
+        if seg.size != a.spaces[r].size {
+            continue;
+        }
+        let Some(sc) = stats.get(&s.node).and_then(|st| refit::sink_scores(g, s, st, ridge)) else {
+            continue;
+        };
+        let max = sc.iter().cloned().fold(0f64, f64::max);
+        if sc.len() != seg.size || max <= 0.0 {
+            continue;
+        }
+        let acc = out.entry(r).or_insert_with(|| vec![0.0; seg.size]);
+        acc.iter_mut().zip(&sc).for_each(|(x, v)| *x += v / max);
+    }
+    out
+}
+
+/// Prunes output channels; returns one report line per pruned or locked group, and one per
+/// layer refitted (or scored) from calibration data.
+pub(crate) fn prune_structured(
+    g: &mut Graph,
+    opts: &PruneOptions,
+    ratio: f64,
+    data: Option<&PruneData>,
+) -> Result<(Vec<GroupReport>, Vec<RefitReport>), PruneError> {
     let mut a = analyze(g, &opts.keep).map_err(PruneError::Graph)?;
     let mut roots: Vec<usize> = (0..a.spaces.len()).filter(|&s| a.root(s) == s).collect();
     roots.sort_unstable();
@@ -98,7 +134,25 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
         .filter(|&r| a.spaces[r].locked.is_none() && a.spaces[r].size > 1)
         .filter(|r| !opts.expansion_only || expansion.contains(r))
         .collect();
-    let scores: Vec<(usize, Vec<f64>)> = free.iter().map(|&r| (r, importance(g, &mut a, r, opts.criterion))).collect();
+    let sinks = if data.is_some() { refit::find_sinks(g, &a) } else { Vec::new() };
+    let stats = match data {
+        Some(d) => refit::collect(g, &sinks, d)?,
+        None => HashMap::new(),
+    };
+    let by_data = data_scores(g, &mut a, &sinks, &stats, data.map_or(1e-3, |d| d.ridge));
+    let scores: Vec<(usize, Vec<f64>)> = free
+        .iter()
+        .map(|&r| match by_data.get(&r) {
+            Some(s) => (r, s.clone()),
+            None => (r, importance(g, &mut a, r, opts.criterion)),
+        })
+        .collect();
+    // Original weights and biases of the layers to refit, before any rewrite.
+    let originals: Vec<(refit::Sink, refit::Original)> = sinks
+        .iter()
+        .filter(|s| stats.contains_key(&s.node))
+        .filter_map(|s| Some((s.clone(), refit::original(g, s)?)))
+        .collect();
     let drops: HashMap<usize, usize> = if opts.global {
         global_drops(&scores, ratio)
     } else {
@@ -127,7 +181,7 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
         });
     }
     if kept.is_empty() {
-        return Ok(reports);
+        return Ok((reports, Vec::new()));
     }
     let actions = a.actions.clone();
     for act in actions {
@@ -159,7 +213,18 @@ pub(crate) fn prune_structured(g: &mut Graph, opts: &PruneOptions, ratio: f64) -
             }
         }
     }
-    Ok(reports)
+    let mut refits = Vec::new();
+    if let Some(d) = data {
+        for (s, orig) in &originals {
+            let pos = kept_positions(&mut a, &s.info, &kept);
+            if pos.len() == s.info.width() {
+                continue;
+            }
+            let Some(st) = stats.get(&s.node) else { continue };
+            refits.push(refit::refit(g, s, orig, &pos, st, d)?);
+        }
+    }
+    Ok((reports, refits))
 }
 
 /// Adjusts `drop` so that the kept count `size - drop` is the nearest multiple of `m` (at least

@@ -8,7 +8,7 @@ use crate::quantize::params::{fit_range, quant1};
 use edgeport_ir::DType;
 
 /// Cholesky factor `L` (lower, row-major) of a symmetric positive definite `n×n` matrix.
-fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+pub(crate) fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..=i {
