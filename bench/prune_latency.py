@@ -2,7 +2,8 @@
 with each `--round N`, the parameter and MAC reduction from edgeport's own report, and the
 onnxruntime latency (CPU, 1 thread, median of --runs after 5 warm-ups) of the original and the
 pruned model on the same random input. Issue 7's bar: latency falls at least in proportion to
-MACs (latency ratio <= MAC ratio). With --expansion-only R, rows for `--structured R
+MACs (latency ratio <= MAC ratio). A second ratio sums onnxruntime's own per-node kernel times
+(its profiler), which leaves out the fixed cost of each session.run call. With --expansion-only R, rows for `--structured R
 --expansion-only --round 16` are added (models with depthwise convolutions). The original and
 all its pruned variants are timed interleaved (one run of each in turn), so a load change on the
 shared machine hits them alike.
@@ -46,6 +47,31 @@ def latencies_ms(paths, runs):
     return [float(np.median(t)) * 1e3 for t in ts]
 
 
+def kernel_ms(path, runs):
+    """Mean per-run sum of onnxruntime's own per-node kernel times (its profiler), 1 thread:
+    the model's compute without the fixed per-call cost of session.run, which pruning cannot
+    reduce."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.enable_profiling = True
+    so.profile_file_prefix = os.path.join(tempfile.gettempdir(), "prune_latency_prof")
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    x = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in i.shape], dtype=np.float32)
+    for _ in range(5):
+        s.run(None, {i.name: x})
+    for _ in range(runs):
+        s.run(None, {i.name: x})
+    f = s.end_profiling()
+    with open(f) as fh:
+        ev = json.load(fh)
+    os.remove(f)
+    # The first 5 runs are warm-ups: keep the last `runs` runs' node events.
+    node = [e["dur"] for e in ev if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    per_run = len(node) // (runs + 5) if runs + 5 else 0
+    return sum(node[-per_run * runs:]) / runs / 1000 if per_run else float("nan")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--edgeport", required=True)
@@ -56,8 +82,8 @@ def main():
     ap.add_argument("--expansion-only", type=float, nargs="*", default=[])
     a = ap.parse_args()
     print(f"structured {a.ratio}; onnxruntime {ort.__version__}, 1 thread, median of {a.runs}, interleaved\n")
-    print("| model | variant | params | MACs | latency ms | latency ratio | MAC ratio | in proportion |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | variant | params | MACs | latency ms | latency ratio | kernel ratio | MAC ratio | in proportion (latency / kernels) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
         for m in a.models:
             if not os.path.exists(m):
@@ -77,12 +103,14 @@ def main():
                 made.append((label, out, json.loads(p.stdout)))
             lats = latencies_ms([m] + [o for _, o, _ in made], a.runs)
             base = lats[0]
+            kbase = kernel_ms(m, a.runs)
             for (label, out, rep), lat in zip(made, lats[1:]):
                 pr = rep["params_after"] / rep["params_before"]
                 mr = rep["macs_after"] / rep["macs_before"]
                 lr = lat / base
+                kr = kernel_ms(out, a.runs) / kbase
                 print(f"| {name} | {label} | -{100 * (1 - pr):.1f}% | -{100 * (1 - mr):.1f}% | {base:.2f} → {lat:.2f} | "
-                      f"×{lr:.2f} | ×{mr:.2f} | {'yes' if lr <= mr else 'no'} |")
+                      f"×{lr:.2f} | ×{kr:.3f} | ×{mr:.3f} | {'yes' if lr <= mr else 'no'} / {'yes' if kr <= mr else 'no'} |")
 
 
 if __name__ == "__main__":
