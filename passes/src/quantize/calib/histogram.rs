@@ -175,39 +175,51 @@ mod tests {
     }
 }
 
-/// (min, max, sum) of `xs`, or `None` when a value is NaN or infinite. Eight independent lanes,
-/// summed in f32 over blocks of 4096 and in f64 across blocks, so the loop vectorises instead of
-/// waiting on one f64 addition chain.
+/// (min, max, sum) of `xs`, or `None` when a value is NaN or infinite. The extremes run in
+/// eight independent lanes so the loop vectorises; the sum is [`lane_sum`].
 pub fn extremes(xs: &[f32]) -> Option<(f32, f32, f64)> {
     let (mut mn, mut mx) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
     let mut bad = [false; 8];
-    let mut total = 0f64;
-    for block in xs.chunks(4096) {
-        let mut s = [0f32; 8];
-        let mut it = block.chunks_exact(8);
-        for c in &mut it {
-            for j in 0..8 {
-                let x = c[j];
-                bad[j] |= !x.is_finite();
-                mn[j] = mn[j].min(x);
-                mx[j] = mx[j].max(x);
-                s[j] += x;
-            }
+    let mut it = xs.chunks_exact(8);
+    for c in &mut it {
+        for j in 0..8 {
+            let x = c[j];
+            bad[j] |= !x.is_finite();
+            mn[j] = mn[j].min(x);
+            mx[j] = mx[j].max(x);
         }
-        for &x in it.remainder() {
-            bad[0] |= !x.is_finite();
-            mn[0] = mn[0].min(x);
-            mx[0] = mx[0].max(x);
-            s[0] += x;
-        }
-        total += s.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    for &x in it.remainder() {
+        bad[0] |= !x.is_finite();
+        mn[0] = mn[0].min(x);
+        mx[0] = mx[0].max(x);
     }
     if bad.iter().any(|&b| b) {
         return None;
     }
     let lo = mn.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = mx.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    Some((lo, hi, total))
+    Some((lo, hi, lane_sum(xs)))
+}
+
+/// The sum of `xs`: eight f32 lanes over blocks of 4096, f64 across blocks (vectorises, where
+/// one f64 running sum waits on every addition).
+pub fn lane_sum(xs: &[f32]) -> f64 {
+    let mut total = 0f64;
+    for block in xs.chunks(4096) {
+        let mut s = [0f32; 8];
+        let mut it = block.chunks_exact(8);
+        for c in &mut it {
+            for j in 0..8 {
+                s[j] += c[j];
+            }
+        }
+        for &x in it.remainder() {
+            s[0] += x;
+        }
+        total += s.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    total
 }
 
 #[cfg(test)]

@@ -106,25 +106,6 @@ fn f32_data(t: &edgeport_eval::Tensor, si: usize) -> Result<std::borrow::Cow<'_,
     Ok(a.iter().copied().collect::<Vec<f32>>().into())
 }
 
-/// The sum of `xs`: eight f32 lanes over blocks of 4096, f64 across blocks (vectorises).
-fn lane_sum(xs: &[f32]) -> f64 {
-    let mut total = 0f64;
-    for block in xs.chunks(4096) {
-        let mut s = [0f32; 8];
-        let mut it = block.chunks_exact(8);
-        for c in &mut it {
-            for j in 0..8 {
-                s[j] += c[j];
-            }
-        }
-        for &x in it.remainder() {
-            s[0] += x;
-        }
-        total += s.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    total
-}
-
 /// Per-channel sums and element counts of the channel-mean requests.
 type Sums = HashMap<ValueId, (Vec<f64>, u64)>;
 
@@ -187,7 +168,7 @@ fn gather(
             }
             // Contiguous runs of `inner` values share a channel.
             for (i, run) in xs.chunks(inner.max(1)).enumerate() {
-                e.0[i % c] += lane_sum(run);
+                e.0[i % c] += histogram::lane_sum(run);
             }
             e.1 += (xs.len() / c) as u64;
         }
