@@ -137,15 +137,32 @@ fn macs(g: &Graph, id: edgeport_ir::NodeId) -> u64 {
 
 /// Parameters, parameter bytes and MACs per sample of a graph (shapes inferred beforehand).
 pub(crate) fn graph_stats(g: &Graph) -> (u64, u64, u64) {
-    let (mut params, mut bytes, mut total) = (0u64, 0u64, 0u64);
+    let (mut params, mut bytes) = (0u64, 0u64);
     for id in g.node_ids() {
         if let Op::Constant(c) = &g.node(id).op {
             params += c.value.numel() as u64;
             bytes += c.value.nbytes() as u64;
         }
-        total = total.saturating_add(macs(g, id));
+    }
+    let mut total = graph_macs(g);
+    if total == 0 {
+        // Shapes computed from shapes (Shape → Gather → Concat → Expand, as exported
+        // transformers do) leave the layers' shapes unknown until folded: count on a folded copy
+        // (constants share their bytes, so the copy is cheap).
+        let mut f = g.clone();
+        let folded = edgeport_passes::Manager::from_names("shapes")
+            .ok()
+            .and_then(|m| m.run(&mut f, &mut Default::default()).ok())
+            .is_some();
+        if folded && edgeport_ir::infer::infer_types(&mut f).is_ok() {
+            total = graph_macs(&f);
+        }
     }
     (params, bytes, total)
+}
+
+fn graph_macs(g: &Graph) -> u64 {
+    g.node_ids().fold(0u64, |t, id| t.saturating_add(macs(g, id)))
 }
 
 /// Runs `inspect`.
@@ -178,8 +195,8 @@ pub fn run(path: &Path, from: Option<&str>) -> Result<InspectReport, CommandErro
             _ => {}
         }
         *ops.entry(n.op.name().to_string()).or_insert(0) += 1;
-        total_macs = total_macs.saturating_add(macs(&g, id));
     }
+    total_macs = total_macs.saturating_add(graph_stats(&g).2);
     custom.sort();
     let inputs = g
         .inputs()
