@@ -90,6 +90,27 @@ row "mnv2 SavedModel->TFLite" TFLiteConverter "${TF}_saved" \
 open(sys.argv[2], 'wb').write(tf.lite.TFLiteConverter.from_saved_model(sys.argv[1]).convert())" \
   "${TF}_saved" "$OUT/g.tflite"
 row "mnv2 SavedModel->TFLite" edgeport "${TF}_saved" "$EDGEPORT" convert "${TF}_saved" -o "$OUT/h.tflite"
+# The standard Keras MobileNetV2 (alpha 1.0, 224x224: 14 MB of weights), made by
+# bench/make_mnv2_full.py into $BIG/tf_full: the alpha-0.35 fixture above holds fewer bytes of
+# weights than the converter process's own code pages (the floor row), so its RSS ratio mostly
+# measures the process, not the model.
+FULL="$BIG/tf_full/mobilenet_v2_100_224"
+row "full mnv2 SavedModel->ONNX" tf2onnx "${FULL}_saved" \
+  "$PEERS/bin/python" -m tf2onnx.convert --saved-model "${FULL}_saved" --output "$OUT/fa.onnx" --opset 17
+row "full mnv2 SavedModel->ONNX" edgeport "${FULL}_saved" "$EDGEPORT" convert "${FULL}_saved" -o "$OUT/fb.onnx"
+row "full mnv2 .pb->ONNX" tf2onnx "$FULL.pb" \
+  "$PEERS/bin/python" -m tf2onnx.convert --graphdef "$FULL.pb" --inputs "$PB_IN" --outputs "$PB_OUT" \
+  --output "$OUT/fc.onnx" --opset 17
+row "full mnv2 .pb->ONNX" edgeport "$FULL.pb" "$EDGEPORT" convert "$FULL.pb" -o "$OUT/fd.onnx"
+row "full mnv2 .pb->TFLite" edgeport "$FULL.pb" "$EDGEPORT" convert "$FULL.pb" -o "$OUT/fd.tflite"
+row "full mnv2 .tflite->ONNX" tf2onnx "$FULL.tflite" \
+  "$PEERS/bin/python" -m tf2onnx.convert --tflite "$FULL.tflite" --output "$OUT/fe.onnx" --opset 17
+row "full mnv2 .tflite->ONNX" edgeport "$FULL.tflite" "$EDGEPORT" convert "$FULL.tflite" -o "$OUT/ff.onnx"
+row "full mnv2 SavedModel->TFLite" TFLiteConverter "${FULL}_saved" \
+  "$TFV/bin/python" -c "import sys, tensorflow as tf
+open(sys.argv[2], 'wb').write(tf.lite.TFLiteConverter.from_saved_model(sys.argv[1]).convert())" \
+  "${FULL}_saved" "$OUT/fg.tflite"
+row "full mnv2 SavedModel->TFLite" edgeport "${FULL}_saved" "$EDGEPORT" convert "${FULL}_saved" -o "$OUT/fh.tflite"
 for m in mobilenet_v2 resnet18; do
   src="$BIG/$m.onnx"
   row "$m ONNX->TFLite" onnx2tf "$src" "$PEERS/bin/onnx2tf" -i "$src" -o "$OUT/onnx2tf_$m" -n

@@ -180,6 +180,7 @@ impl Tensor {
                 return ArrayD::from_shape_vec(shape, v).map(Tensor::Str).map_err(bad);
             }
             TensorData::Raw(b) => b,
+            TensorData::Permuted(p) => p.bytes(),
         };
         macro_rules! le {
             ($t:ty, $n:literal, $v:ident) => {

@@ -94,6 +94,7 @@ impl View for TensorView<'_> {
     fn data(&self) -> Cow<'_, [u8]> {
         match &self.0.data {
             TensorData::Raw(b) => Cow::Borrowed(&b[..]),
+            TensorData::Permuted(p) => Cow::Borrowed(&p.bytes()[..]),
             TensorData::Strings(_) => Cow::Borrowed(&[]),
         }
     }

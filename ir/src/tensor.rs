@@ -85,6 +85,9 @@ pub enum TensorData {
     Raw(Bytes),
     /// Strings, one per element.
     Strings(Arc<Vec<Vec<u8>>>),
+    /// Another tensor's bytes with its axes permuted, made when first read (see
+    /// [`crate::lazy`]); [`Tensor::raw`] gives the bytes like `Raw`'s.
+    Permuted(Arc<crate::lazy::Permuted>),
 }
 
 /// A constant tensor: dtype, shape, data and optional quantization parameters.
@@ -204,6 +207,68 @@ impl Tensor {
         match &self.data {
             TensorData::Raw(b) => Some(b),
             TensorData::Strings(_) => None,
+            TensorData::Permuted(p) => Some(p.bytes()),
+        }
+    }
+
+    /// This tensor with its axes permuted (`out.shape[i] = shape[perm[i]]`), without moving any
+    /// byte now: the result reads this tensor's bytes through the permutation when it is
+    /// written or read (see [`crate::lazy`]). Quantization parameters are kept as they are (a
+    /// per-axis axis is the caller's to renumber). String tensors are permuted in memory.
+    pub fn permuted(&self, perm: &[usize]) -> Result<Tensor, crate::permute::PermuteError> {
+        let elem = self.dtype.bits() / 8;
+        let (src, elem, src_shape, perm): (Bytes, usize, Vec<usize>, Vec<usize>) = match &self.data {
+            TensorData::Permuted(p) if p.shape() == self.shape.as_slice() => {
+                // Compose: output axis i is this tensor's axis perm[i], which is source axis
+                // p.perm[perm[i]].
+                let (src, e, sshape, pp) = p.parts();
+                crate::permute::check(p.len(), e, &self.shape, perm)?;
+                (src.clone(), e, sshape.to_vec(), perm.iter().map(|&i| pp[i]).collect())
+            }
+            // Reshaped since it was permuted: permute the made bytes.
+            TensorData::Permuted(p) => (p.bytes().clone(), elem, self.shape.clone(), perm.to_vec()),
+            TensorData::Raw(b) if self.dtype.bits().is_multiple_of(8) => (b.clone(), elem, self.shape.clone(), perm.to_vec()),
+            TensorData::Strings(s) => {
+                // The element order, permuted as 8-byte indices.
+                let idx: Vec<u8> = (0..s.len() as u64).flat_map(u64::to_le_bytes).collect();
+                let shape = crate::permute::check(idx.len(), 8, &self.shape, perm)?;
+                let order = crate::permute::permute_bytes(&idx, 8, &self.shape, perm)?;
+                let strings = order
+                    .chunks_exact(8)
+                    .filter_map(|c| s.get(u64::from_le_bytes(c.try_into().ok()?) as usize).cloned())
+                    .collect();
+                return Ok(Tensor {
+                    dtype: self.dtype,
+                    shape,
+                    data: TensorData::Strings(Arc::new(strings)),
+                    quant: self.quant.clone(),
+                });
+            }
+            // Sub-byte elements cannot be moved as bytes.
+            TensorData::Raw(b) => {
+                return Err(crate::permute::PermuteError::BadLength {
+                    shape: self.shape.clone(),
+                    elem: 0,
+                    len: b.len(),
+                });
+            }
+        };
+        let (p, shape) = crate::lazy::Permuted::new(src, elem, src_shape, perm)?;
+        Ok(Tensor {
+            dtype: self.dtype,
+            shape,
+            data: TensorData::Permuted(Arc::new(p)),
+            quant: self.quant.clone(),
+        })
+    }
+
+    /// Writes the raw bytes (a permuted tensor streams its permutation; mapped sources give
+    /// their pages back as they are written). String tensors write nothing.
+    pub fn write_raw(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.data {
+            TensorData::Raw(b) => crate::mapped::write_all(w, b),
+            TensorData::Permuted(p) => p.write_to(w),
+            TensorData::Strings(_) => Ok(()),
         }
     }
 
@@ -211,6 +276,7 @@ impl Tensor {
     pub fn nbytes(&self) -> usize {
         match &self.data {
             TensorData::Raw(b) => b.len(),
+            TensorData::Permuted(p) => p.len(),
             TensorData::Strings(s) => s.iter().map(Vec::len).sum(),
         }
     }

@@ -35,16 +35,16 @@ impl<'w> ExternalSink<'w> {
             pos: 0,
         }
     }
-    /// Appends `bytes` at the next aligned offset; returns that offset.
-    fn put(&mut self, bytes: &[u8]) -> io::Result<u64> {
+    /// Appends a tensor's raw bytes at the next aligned offset; returns that offset.
+    fn put(&mut self, t: &Tensor) -> io::Result<u64> {
         let pad = (EXTERNAL_ALIGN - self.pos % EXTERNAL_ALIGN) % EXTERNAL_ALIGN;
         if pad > 0 {
             self.w.write_all(&vec![0u8; pad as usize])?;
             self.pos += pad;
         }
         let at = self.pos;
-        self.w.write_all(bytes)?;
-        self.pos += bytes.len() as u64;
+        t.write_raw(self.w)?;
+        self.pos += t.nbytes() as u64;
         Ok(at)
     }
     /// Bytes written so far.
@@ -71,9 +71,9 @@ pub struct Encoder<'s, 'w> {
 }
 
 impl Encoder<'_, '_> {
-    /// A tensor's proto. With `stream`, raw data is left out and returned for the caller to
-    /// write after the header; otherwise it is embedded (zero-copy).
-    fn tensor(&mut self, name: &str, t: &Tensor, stream: bool, may_externalize: bool) -> io::Result<(pb::TensorProto, Option<Bytes>)> {
+    /// A tensor's proto. With `stream`, raw data is left out and the tensor returned for the
+    /// caller to write its bytes after the header; otherwise they are embedded (zero-copy).
+    fn tensor(&mut self, name: &str, t: &Tensor, stream: bool, may_externalize: bool) -> io::Result<(pb::TensorProto, Option<Tensor>)> {
         let mut p = pb::TensorProto {
             dims: t.shape.iter().map(|&d| d as i64).collect(),
             data_type: t.dtype.onnx_code(),
@@ -85,25 +85,27 @@ impl Encoder<'_, '_> {
                 p.string_data = s.iter().map(|x| edgeport_proto::bytes::Bytes::from(x.clone())).collect();
                 Ok((p, None))
             }
-            TensorData::Raw(b) => {
+            TensorData::Raw(_) | TensorData::Permuted(_) => {
+                let len = t.nbytes();
                 if may_externalize
                     && let Some(ext) = self.ext.as_deref_mut()
-                    && b.len() >= ext.threshold
+                    && len >= ext.threshold
                 {
-                    let at = ext.put(b)?;
-                    b.release_pages();
+                    let at = ext.put(t)?;
                     p.data_location = pb::tensor_proto::DataLocation::External as i32;
                     p.external_data = vec![
                         kv("location", &ext.location),
                         kv("offset", &at.to_string()),
-                        kv("length", &b.len().to_string()),
+                        kv("length", &len.to_string()),
                     ];
                     return Ok((p, None));
                 }
                 if stream {
-                    Ok((p, (!b.is_empty()).then(|| b.clone())))
+                    Ok((p, (len > 0).then(|| t.clone())))
                 } else {
-                    p.raw_data = zero_copy(b);
+                    if let Some(b) = t.raw() {
+                        p.raw_data = zero_copy(b);
+                    }
                     Ok((p, None))
                 }
             }
@@ -294,7 +296,7 @@ fn header(m: &RawModel) -> pb::ModelProto {
 /// A main-graph initializer ready to stream: its header and the raw bytes that follow it.
 struct Init {
     header: pb::TensorProto,
-    raw: Option<Bytes>,
+    raw: Option<Tensor>,
 }
 
 impl Init {
@@ -304,7 +306,7 @@ impl Init {
             + self
                 .raw
                 .as_ref()
-                .map(|b| key_len(9) + encoded_len_varint(b.len() as u64) + b.len())
+                .map(|t| key_len(9) + encoded_len_varint(t.nbytes() as u64) + t.nbytes())
                 .unwrap_or(0)
     }
     /// Length as field 5 of `GraphProto`.
@@ -346,11 +348,15 @@ pub fn write_model(m: &RawModel, w: &mut dyn Write, ext: Option<&mut ExternalSin
     let mut enc = Encoder { ext };
     // Nodes (their subgraphs' external tensors go to the sink first), then initializers.
     let g = &m.graph;
-    let head_part = pb::GraphProto {
-        node: g.nodes.iter().map(|n| enc.node(n)).collect::<io::Result<_>>()?,
-        name: g.name.clone(),
-        ..Default::default()
-    };
+    // The graph's fields 1 (node) and 2 (name), encoded node by node so only one node's proto
+    // is alive at a time: the encoded bytes are a fraction of the proto structs' size.
+    let mut head_part = Vec::with_capacity(64 * g.nodes.len());
+    for n in &g.nodes {
+        edgeport_proto::prost::encoding::message::encode(1, &enc.node(n)?, &mut head_part);
+    }
+    if !g.name.is_empty() {
+        edgeport_proto::prost::encoding::string::encode(2, &g.name, &mut head_part);
+    }
     let mut inits = Vec::with_capacity(g.initializers.len());
     for (t, n) in g.initializers.iter().zip(&g.initializer_names) {
         let (header, raw) = enc.tensor(n, t, true, true)?;
@@ -363,25 +369,27 @@ pub fn write_model(m: &RawModel, w: &mut dyn Write, ext: Option<&mut ExternalSin
         value_info: g.value_info.iter().map(value_info).collect(),
         ..Default::default()
     };
-    let graph_len = head_part.encoded_len() + inits.iter().map(Init::field_len).sum::<usize>() + tail_part.encoded_len();
+    let graph_len = head_part.len() + inits.iter().map(Init::field_len).sum::<usize>() + tail_part.encoded_len();
 
     let mut small = Vec::with_capacity(4096);
     header(m).encode(&mut small).map_err(io_err)?;
     encode_key(7, WireType::LengthDelimited, &mut small);
     encode_varint(graph_len as u64, &mut small);
-    head_part.encode(&mut small).map_err(io_err)?;
     w.write_all(&small)?;
+    w.write_all(&head_part)?;
+    drop(head_part);
     for i in &inits {
         small.clear();
         encode_key(5, WireType::LengthDelimited, &mut small);
         encode_varint(i.body_len() as u64, &mut small);
         i.header.encode(&mut small).map_err(io_err)?;
-        if let Some(b) = &i.raw {
+        if let Some(t) = &i.raw {
             encode_key(9, WireType::LengthDelimited, &mut small);
-            encode_varint(b.len() as u64, &mut small);
+            encode_varint(t.nbytes() as u64, &mut small);
             w.write_all(&small)?;
-            // A memory-mapped source drops each chunk's pages once written.
-            edgeport_ir::mapped::write_all(w, b)?;
+            // A memory-mapped source drops each chunk's pages once written; a permuted
+            // constant is streamed through its permutation.
+            t.write_raw(w)?;
         } else {
             w.write_all(&small)?;
         }

@@ -140,15 +140,28 @@ macro_rules! __attr_required {
     };
 }
 
+/// The payload type of an `Op` variant: the attribute struct, boxed when marked `#[boxed]`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __op_payload {
+    ($fam:ident $name:ident) => {
+        $crate::ops::defs::$fam::$name
+    };
+    ($fam:ident $name:ident, boxed) => {
+        Box<$crate::ops::defs::$fam::$name>
+    };
+}
+
 /// Defines `Op`, `OpKind` and the lookups from the single op list.
 #[macro_export]
 macro_rules! define_ops {
-    ($( $fam:ident : [ $($name:ident),* $(,)? ] ),* $(,)?) => {
-        /// An IR op with its typed attributes.
+    ($( $fam:ident : [ $( $(#[$boxed:ident])? $name:ident ),* $(,)? ] ),* $(,)?) => {
+        /// An IR op with its typed attributes. Ops marked `#[boxed]` in the list (those whose
+        /// attributes are hundreds of bytes, such as the tree ensembles) are held in a `Box`, so
+        /// every graph node stays small.
         #[derive(Clone, Debug, PartialEq)]
-        #[allow(clippy::large_enum_variant)]
         pub enum Op {
-            $($( $name($crate::ops::defs::$fam::$name), )*)*
+            $($( $name($crate::__op_payload!($fam $name $(, $boxed)?)), )*)*
             /// A graph input.
             Input($crate::ops::Input),
             /// An op the IR does not model.
@@ -228,7 +241,7 @@ macro_rules! define_ops {
             pub fn from_kind(kind: OpKind, attrs: Vec<(String, $crate::attr::AttrValue)>) -> Result<Op, $crate::attr::AttrError> {
                 use $crate::ops::OpAttrs;
                 Ok(match kind {
-                    $($( OpKind::$name => Op::$name(<$crate::ops::defs::$fam::$name>::from_attrs(attrs)?), )*)*
+                    $($( OpKind::$name => Op::$name(<$crate::ops::defs::$fam::$name>::from_attrs(attrs)?.into()), )*)*
                     OpKind::Input => {
                         if let Some((k, _)) = attrs.into_iter().next() {
                             return Err($crate::attr::AttrError::Unknown { op: "Input", attr: k });

@@ -340,6 +340,7 @@ pub(crate) fn tensor_values(t: &Tensor) -> Vec<String> {
     let b = match &t.data {
         TensorData::Strings(s) => return s.iter().map(|x| quote_bytes(x)).collect(),
         TensorData::Raw(b) => b,
+        TensorData::Permuted(p) => p.bytes(),
     };
     macro_rules! ints {
         ($t:ty, $n:literal) => {

@@ -70,10 +70,10 @@ pub fn export_path(g: &Validated<'_>, path: &Path, opts: &ExportOptions) -> Resu
     let mut guard = Cleanup(vec![tmp.clone(), tmp_data.clone()]);
     {
         let f = File::create(&tmp).map_err(io(&tmp))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut w = BufWriter::with_capacity(128 << 10, f);
         if external {
             let df = File::create(&tmp_data).map_err(io(&tmp_data))?;
-            let mut dw = BufWriter::with_capacity(1 << 20, df);
+            let mut dw = BufWriter::with_capacity(128 << 10, df);
             let location = data_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let mut sink = ExternalSink::new(&mut dw, location, EXTERNAL_THRESHOLD);
             encode::write_model(&model, &mut w, Some(&mut sink)).map_err(io(path))?;

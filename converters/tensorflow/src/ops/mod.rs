@@ -251,40 +251,10 @@ pub fn elem_type(cx: &Cx<'_>) -> DType {
     cx.attr_type("T").unwrap_or(DType::F32)
 }
 
-/// Permutes the axes of a constant tensor (`out.shape[i] = in.shape[perm[i]]`).
+/// Permutes the axes of a constant tensor (`out.shape[i] = in.shape[perm[i]]`). No byte moves
+/// now: the result reads the (memory-mapped) source through the permutation when it is written
+/// (see `edgeport_ir::lazy`).
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
-    let raw = t.raw().ok_or("string tensors cannot be permuted")?;
-    let bits = t.dtype.bits();
-    if !bits.is_multiple_of(8) || perm.len() != t.shape.len() {
-        return Err(format!("cannot permute {} tensor of shape {:?} by {perm:?}", t.dtype, t.shape));
-    }
-    let es = bits / 8;
-    let rank = t.shape.len();
-    let out_shape: Vec<usize> = perm
-        .iter()
-        .map(|&p| t.shape.get(p).copied().ok_or("bad permutation"))
-        .collect::<Result<_, _>>()?;
-    let mut in_strides = vec![1usize; rank];
-    for i in (0..rank.saturating_sub(1)).rev() {
-        in_strides[i] = in_strides[i + 1] * t.shape[i + 1];
-    }
-    let n = t.numel();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut idx = vec![0usize; rank];
-    for _ in 0..n {
-        let off: usize = idx.iter().enumerate().map(|(i, &x)| x * in_strides[perm[i]]).sum();
-        out.extend_from_slice(raw.get(off * es..(off + 1) * es).ok_or("permutation out of range")?);
-        for d in (0..rank).rev() {
-            idx[d] += 1;
-            if idx[d] < out_shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    // The copy is made: a memory-mapped source can drop its pages.
-    edgeport_ir::mapped::release(raw);
-    let mut r = Tensor::from_bytes(t.dtype, out_shape, edgeport_ir::Bytes::from_vec(out)).map_err(|e| e.to_string())?;
-    r.quant = t.quant.clone();
-    Ok(r)
+    t.permuted(perm)
+        .map_err(|e| format!("cannot permute {} tensor of shape {:?} by {perm:?}: {e}", t.dtype, t.shape))
 }

@@ -453,9 +453,17 @@ impl<'g> Lower<'g> {
                 c.shape.len()
             ));
         }
-        let raw = match c.raw() {
-            Some(r) => r.clone(),
-            None => return err(format!("constant {} holds strings", self.vname(v))),
+        // A constant the importer permuted lazily (`edgeport_ir::lazy`): compose both orders
+        // over its source, so the weight is moved once, when written.
+        let (raw, src_shape, src_perm) = match &c.data {
+            edgeport_ir::TensorData::Permuted(p) if p.shape() == c.shape.as_slice() => {
+                let (src, _, sshape, pp) = p.parts();
+                (src.clone(), sshape.to_vec(), perm.iter().map(|&i| pp[i]).collect::<Vec<_>>())
+            }
+            _ => match c.raw() {
+                Some(r) => (r.clone(), c.shape.clone(), perm.to_vec()),
+                None => return err(format!("constant {} holds strings", self.vname(v))),
+            },
         };
         let ty = tensor_type(c.dtype)?;
         let dims: Vec<i64> = perm.iter().map(|&p| c.shape[p] as i64).collect();
@@ -465,14 +473,14 @@ impl<'g> Lower<'g> {
             return err(format!("constant {}: sub-byte dtype {}", name, c.dtype.name()));
         }
         let f16 = self.opts.f16_weights && c.dtype == DType::F32 && c.numel() > 1;
-        let data = if is_ident(perm) && !f16 {
+        let data = if is_ident(&src_perm) && !f16 {
             BufData::Shared(raw)
         } else {
             BufData::Lazy {
                 src: raw,
                 elem,
-                shape: c.shape.clone(),
-                perm: perm.to_vec(),
+                shape: src_shape,
+                perm: src_perm,
                 to_f16: f16,
             }
         };

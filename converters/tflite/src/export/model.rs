@@ -41,14 +41,9 @@ impl BufData {
         }
     }
     /// Writes the bytes, returning how many were written. A memory-mapped source gives its
-    /// pages back as it is read (in chunks for shared bytes; once converted for the others).
+    /// pages back as it is read; a transposed weight is streamed through its permutation in
+    /// bounded chunks (`edgeport_ir::permute`), so neither it nor its source is resident whole.
     pub(crate) fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<usize> {
-        if let Some(r) = self.write_sliced(out) {
-            return r;
-        }
-        if let Some(r) = self.write_scattered(out) {
-            return r;
-        }
         match self {
             BufData::Shared(b) => {
                 edgeport_ir::mapped::write_all(out, b)?;
@@ -58,152 +53,37 @@ impl BufData {
                 out.write_all(v)?;
                 Ok(v.len())
             }
-            BufData::Lazy { src, .. } => match self.bytes() {
-                // Only size-1 dims moved: the source bytes themselves.
-                Cow::Borrowed(b) => {
-                    edgeport_ir::mapped::write_all(out, b)?;
-                    Ok(b.len())
-                }
-                Cow::Owned(v) => {
-                    edgeport_ir::mapped::release(src);
-                    out.write_all(&v)?;
-                    Ok(v.len())
-                }
-            },
-        }
-    }
-
-    /// A large transpose that moves the leading dim (a [K, N] matrix to [N, K], …): the source
-    /// is read once in its own order and scattered into the result, giving back each 1 MB of
-    /// (memory-mapped) source once read, so the source and the result are not both resident.
-    /// `None` when the data does not have that form.
-    fn write_scattered(&self, out: &mut impl std::io::Write) -> Option<std::io::Result<usize>> {
-        const MIN_SCATTERED: usize = 1 << 20;
-        let BufData::Lazy {
-            src,
-            elem,
-            shape,
-            perm,
-            to_f16,
-        } = self
-        else {
-            return None;
-        };
-        let elem = *elem;
-        let rank = shape.len();
-        if src.len() < MIN_SCATTERED
-            || elem == 0
-            || perm.len() != rank
-            || shape.iter().product::<usize>().checked_mul(elem) != Some(src.len())
-        {
-            return None;
-        }
-        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        if super::util::perm_is_reshape(&dims, perm) {
-            // No byte moves (an identity order included): `write_to` streams the source.
-            return None;
-        }
-        let mut seen = vec![false; rank];
-        for &p in perm {
-            if p >= rank || std::mem::replace(&mut seen[p], true) {
-                return None;
+            BufData::Lazy {
+                src,
+                elem,
+                shape,
+                perm,
+                to_f16,
+            } => {
+                let half = *to_f16 && *elem == 4;
+                let mut written = 0usize;
+                let mut sink = |c: &[u8]| -> std::io::Result<()> {
+                    if half {
+                        let h = super::util::f32_to_f16_bytes(c);
+                        written += h.len();
+                        out.write_all(&h)
+                    } else {
+                        written += c.len();
+                        out.write_all(c)
+                    }
+                };
+                match edgeport_ir::permute::permute_chunks(src, *elem, shape, perm, 1 << 20, &mut sink) {
+                    Ok(r) => r?,
+                    // A malformed order (never made by lowering): the bytes as `bytes` gives them.
+                    Err(_) => {
+                        let b = self.bytes();
+                        out.write_all(&b)?;
+                        return Ok(b.len());
+                    }
+                };
+                Ok(written)
             }
         }
-        // Output strides (in elements) of each input dim.
-        let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-        let mut out_strides = vec![1usize; rank];
-        for i in (0..rank.saturating_sub(1)).rev() {
-            out_strides[i] = out_strides[i + 1] * out_shape[i + 1];
-        }
-        let mut stride_of_in = vec![0usize; rank];
-        for (i, &p) in perm.iter().enumerate() {
-            stride_of_in[p] = out_strides[i];
-        }
-        let mut res = vec![0u8; src.len()];
-        let mut idx = vec![0usize; rank];
-        let mut released = 0usize;
-        for (k, e) in src.chunks_exact(elem).enumerate() {
-            let o: usize = idx.iter().zip(&stride_of_in).map(|(a, b)| a * b).sum::<usize>() * elem;
-            if let Some(d) = res.get_mut(o..o + elem) {
-                d.copy_from_slice(e);
-            }
-            for d in (0..rank).rev() {
-                idx[d] += 1;
-                if idx[d] < shape[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-            let done = (k + 1) * elem;
-            if done - released >= MIN_SCATTERED {
-                if let Some(part) = src.get(released..done) {
-                    edgeport_ir::mapped::release(part);
-                }
-                released = done;
-            }
-        }
-        if let Some(part) = src.get(released..) {
-            edgeport_ir::mapped::release(part);
-        }
-        let r = if *to_f16 && elem == 4 {
-            let h = super::util::f32_to_f16_bytes(&res);
-            drop(res);
-            out.write_all(&h).map(|_| h.len())
-        } else {
-            out.write_all(&res).map(|_| res.len())
-        };
-        Some(r)
-    }
-
-    /// A large transpose that keeps the leading dim (OIHW → OHWI and the like): made and written
-    /// one leading slice at a time, so neither the whole result nor the whole (memory-mapped)
-    /// source is resident at once. `None` when the data does not have that form.
-    fn write_sliced(&self, out: &mut impl std::io::Write) -> Option<std::io::Result<usize>> {
-        const MIN_SLICED: usize = 1 << 20;
-        let BufData::Lazy {
-            src,
-            elem,
-            shape,
-            perm,
-            to_f16,
-        } = self
-        else {
-            return None;
-        };
-        let (&n, rest) = shape.split_first()?;
-        if perm.first() != Some(&0) || n < 2 || src.len() < MIN_SLICED || src.len() % n != 0 {
-            return None;
-        }
-        let inner_perm: Vec<usize> = perm.iter().skip(1).map(|&p| p.checked_sub(1)).collect::<Option<_>>()?;
-        let step = src.len() / n;
-        let mut written = 0usize;
-        let mut released = 0usize;
-        for i in 0..n {
-            // In range: `step · n == src.len()`.
-            let Some(slice) = src.get(i * step..(i + 1) * step) else {
-                return Some(Err(std::io::Error::other("weight slice out of range")));
-            };
-            let t = super::util::transpose_bytes(slice, *elem, rest, &inner_perm);
-            let r = if *to_f16 && *elem == 4 {
-                let h = super::util::f32_to_f16_bytes(&t);
-                written += h.len();
-                out.write_all(&h)
-            } else {
-                written += t.len();
-                out.write_all(&t)
-            };
-            if let Err(e) = r {
-                return Some(Err(e));
-            }
-            let done = (i + 1) * step;
-            if done - released >= MIN_SLICED || i + 1 == n {
-                if let Some(part) = src.get(released..done) {
-                    edgeport_ir::mapped::release(part);
-                }
-                released = done;
-            }
-        }
-        Some(Ok(written))
     }
 
     /// The bytes to write.

@@ -113,40 +113,15 @@ fn string_constant(shape: Vec<usize>, b: &[u8]) -> Result<Tensor, String> {
     Tensor::from_strings(shape, out).map_err(|e| e.to_string())
 }
 
-/// Permutes a constant's elements: `out.shape[i] = shape[perm[i]]`. Byte-sized types only.
+/// Permutes a constant's elements: `out.shape[i] = shape[perm[i]]`. Byte-sized types only. No
+/// byte moves now: the result reads the (memory-mapped) source through the permutation when it
+/// is written (see `edgeport_ir::lazy`).
 pub fn permute(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
-    let raw = t.raw().ok_or("cannot permute a string tensor")?;
-    let bits = t.dtype.bits();
-    if !bits.is_multiple_of(8) || perm.len() != t.shape.len() {
+    if matches!(t.data, edgeport_ir::TensorData::Strings(_)) || !t.dtype.bits().is_multiple_of(8) || perm.len() != t.shape.len() {
         return Err(format!("cannot permute a {} tensor of rank {} by {perm:?}", t.dtype, t.shape.len()));
     }
-    let es = bits / 8;
-    let shape = &t.shape;
-    let rank = shape.len();
-    let mut in_strides = vec![1usize; rank];
-    for i in (0..rank.saturating_sub(1)).rev() {
-        in_strides[i] = in_strides[i + 1] * shape[i + 1];
-    }
-    let out_shape: Vec<usize> = perm.iter().map(|&p| shape.get(p).copied().unwrap_or(1)).collect();
-    let n = t.numel();
-    let mut out = vec![0u8; raw.len()];
-    let mut idx = vec![0usize; rank];
-    for o in 0..n {
-        let src: usize = idx.iter().zip(perm).map(|(&i, &p)| i * in_strides[p]).sum();
-        if let (Some(d), Some(s)) = (out.get_mut(o * es..(o + 1) * es), raw.get(src * es..(src + 1) * es)) {
-            d.copy_from_slice(s);
-        }
-        for k in (0..rank).rev() {
-            idx[k] += 1;
-            if idx[k] < out_shape[k] {
-                break;
-            }
-            idx[k] = 0;
-        }
-    }
-    // The copy is made: a memory-mapped source can drop its pages.
-    edgeport_ir::mapped::release(raw);
-    let mut r = Tensor::from_bytes(t.dtype, out_shape, Bytes::from_vec(out)).map_err(|e| e.to_string())?;
+    let mut r = t.permuted(perm).map_err(|e| e.to_string())?;
+    r.quant = None;
     if let Some(q) = &t.quant {
         let mut q = q.clone();
         if let QuantGranularity::PerAxis { axis } = q.granularity {

@@ -246,12 +246,12 @@ fn string_normalizer_case_insensitive_stopwords() {
 
 #[test]
 fn label_encoder_float_keys_match_nan_and_default() {
-    let op = Op::LabelEncoder(LabelEncoder {
+    let op = Op::LabelEncoder(Box::new(LabelEncoder {
         keys_floats: vec![f32::NAN, 1.5, -0.0],
         values_int64s: vec![7, 8, 9],
         default_int64: -5,
         ..Default::default()
-    });
+    }));
     let x = Value::Tensor(Tensor::vec_f32(vec![f32::NAN, 1.5, 0.0, 2.0]));
     let out = run1(op, vec![x], 1).unwrap();
     assert_eq!(out[0].as_tensor().unwrap().to_i64_vec().unwrap(), [7, 8, 9, -5]);
@@ -261,7 +261,7 @@ fn label_encoder_float_keys_match_nan_and_default() {
 fn tree_ensemble_average_with_logistic() {
     use edgeport_ir::Tensor as IrT;
     // Two trees: tree 0 splits feature 0 at 0.5 (LT); tree 1 is a single leaf.
-    let op = Op::TreeEnsemble(TreeEnsemble {
+    let op = Op::TreeEnsemble(Box::new(TreeEnsemble {
         aggregate_function: 0,
         post_transform: 2,
         n_targets: Some(1),
@@ -276,7 +276,7 @@ fn tree_ensemble_average_with_logistic() {
         leaf_targetids: vec![0, 0, 0],
         leaf_weights: IrT::from_f32(vec![3], &[1.0, 3.0, 2.0]).unwrap(),
         ..Default::default()
-    });
+    }));
     let x = Value::Tensor(Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![0.0, 1.0]).unwrap()));
     let out = run1(op, vec![x], 1).unwrap();
     let got = out[0].as_tensor().unwrap().to_f64_vec().unwrap();
