@@ -8,10 +8,12 @@
 //! first half (rounded down) before; the output size is `s·(in − 1) + k − total`. It becomes
 //! `ConvTranspose` (ChannelsLast, weights IOHW, bias) with those pads.
 //!
-//! The other MediaPipe ops are kept as `Op::Custom` by `custom.rs`: `MaxPoolingWithArgmax2D`
-//! (its indices are window-local floats `y·kw + x + 0.1`, which no IR op gives),
-//! `MaxUnpooling2D`, `Landmarks2TransformMatrix`, `TransformTensorBilinear`, `TransformLandmarks`.
+//! The face-attention ops `Landmarks2TransformMatrix`, `TransformTensorBilinear` and
+//! `TransformLandmarks` are lowered by `mediapipe_attention.rs`. The other MediaPipe ops are kept
+//! as `Op::Custom` by `custom.rs`: `MaxPoolingWithArgmax2D` (its indices are window-local floats
+//! `y·kw + x + 0.1`, which no IR op gives) and `MaxUnpooling2D`.
 
+use super::mediapipe_attention as attention;
 use super::{Fail, R};
 use crate::codes::BuiltinOperator as B;
 use crate::import::cx::OpCx;
@@ -24,6 +26,9 @@ pub fn convert(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> Option<R> {
     }
     Some(match cx.code.custom.as_deref() {
         Some("Convolution2DTransposeBias") => transpose_conv_bias(cx, g),
+        Some("Landmarks2TransformMatrix") => attention::landmarks_to_matrix(cx, g),
+        Some("TransformTensorBilinear") => attention::transform_tensor_bilinear(cx, g),
+        Some("TransformLandmarks") => attention::transform_landmarks(cx, g),
         _ => return None,
     })
 }

@@ -11,6 +11,8 @@ pub mod elementwise;
 pub mod gather;
 pub mod matmul;
 pub mod mediapipe;
+pub mod mediapipe_attention;
+pub mod mediapipe_flex;
 pub mod norm;
 pub mod pad;
 pub mod pool;
