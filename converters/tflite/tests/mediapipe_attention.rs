@@ -22,7 +22,7 @@ enum V {
 }
 
 fn align8(b: &mut Vec<u8>) {
-    while b.len() % 8 != 0 {
+    while !b.len().is_multiple_of(8) {
         b.push(0);
     }
 }
@@ -325,9 +325,18 @@ fn landmarks_to_transform_matrix_matches_kernel_arithmetic() {
 fn landmarks_to_transform_matrix_rejects_bad_operators() {
     let sh = || vec![vec![1, 10, 3]];
     let good = || Some(l2m_options(&[1, 2, 3], 0, 1, 0.0, 1.5));
-    err(&l2m(good(), vec![vec![1, 10, 3], vec![1, 10, 3]], 2), &["Landmarks2TransformMatrix", "takes 1 inputs, has 2"]);
-    err(&l2m(good(), vec![vec![1, 10, 2]], 2), &["Landmarks2TransformMatrix", "expected [1, N, 3]"]);
-    err(&l2m(good(), vec![vec![2, 10, 3]], 2), &["Landmarks2TransformMatrix", "expected [1, N, 3]"]);
+    err(
+        &l2m(good(), vec![vec![1, 10, 3], vec![1, 10, 3]], 2),
+        &["Landmarks2TransformMatrix", "takes 1 inputs, has 2"],
+    );
+    err(
+        &l2m(good(), vec![vec![1, 10, 2]], 2),
+        &["Landmarks2TransformMatrix", "expected [1, N, 3]"],
+    );
+    err(
+        &l2m(good(), vec![vec![2, 10, 3]], 2),
+        &["Landmarks2TransformMatrix", "expected [1, N, 3]"],
+    );
     err(&l2m(good(), vec![vec![10, 3]], 2), &["expected rank 3"]);
     err(&l2m(good(), sh(), 1), &["Landmarks2TransformMatrix", "version 1 is not supported"]);
     err(
@@ -338,15 +347,17 @@ fn landmarks_to_transform_matrix_rejects_bad_operators() {
         &l2m(Some(l2m_options(&[1, 2, 3], 0, -1, 0.0, 1.5)), sh(), 2),
         &["right_rotation_idx = -1 is out of range"],
     );
-    err(&l2m(Some(l2m_options(&[1, 12], 0, 1, 0.0, 1.5)), sh(), 2), &["subset_idxs value", "out of range"]);
+    err(
+        &l2m(Some(l2m_options(&[1, 12], 0, 1, 0.0, 1.5)), sh(), 2),
+        &["subset_idxs value", "out of range"],
+    );
     err(&l2m(Some(l2m_options(&[], 0, 1, 0.0, 1.5)), sh(), 2), &["subset_idxs is empty"]);
-    err(&l2m(Some(l2m_options(&[1, 2], 0, 1, 0.0, 0.0)), sh(), 2), &["scale_x = 0 must be positive"]);
+    err(
+        &l2m(Some(l2m_options(&[1, 2], 0, 1, 0.0, 0.0)), sh(), 2),
+        &["scale_x = 0 must be positive"],
+    );
     err(&l2m(None, sh(), 2), &["Landmarks2TransformMatrix", "subset_idxs"]);
-    let no_size = flex_map(&[
-        ("subset_idxs", V::Ints(vec![1, 2])),
-        ("scale_x", V::F(1.0)),
-        ("scale_y", V::F(1.0)),
-    ]);
+    let no_size = flex_map(&[("subset_idxs", V::Ints(vec![1, 2])), ("scale_x", V::F(1.0)), ("scale_y", V::F(1.0))]);
     err(&l2m(Some(no_size), sh(), 2), &["output_width = 0 is out of range"]);
 }
 
@@ -406,7 +417,9 @@ fn transform_tensor_bilinear_matches_kernel_arithmetic() {
     let mats: [[f64; 16]; 3] = [
         [0.75, 0.25, 0.0, -0.5, -0.25, 1.0, 0.0, 0.75, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
         [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-        [-0.5, 0.125, 0.0, 5.25, 0.375, 0.5, 0.0, -0.625, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+        [
+            -0.5, 0.125, 0.0, 5.25, 0.375, 0.5, 0.0, -0.625, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+        ],
     ];
     let spec = ttb(
         oh as i64,
@@ -431,11 +444,20 @@ fn transform_tensor_bilinear_rejects_bad_operators() {
     let x = || vec![1, 4, 4, 2];
     let m = || vec![1, 4, 4];
     let out = || vec![1, 3, 3, 2];
-    err(&ttb(3, 3, x(), vec![1, 3, 4], out()), &["TransformTensorBilinear", "expected [1, 4, 4]"]);
-    err(&ttb(3, 3, vec![4, 4, 2], m(), out()), &["TransformTensorBilinear", "expected rank 4"]);
+    err(
+        &ttb(3, 3, x(), vec![1, 3, 4], out()),
+        &["TransformTensorBilinear", "expected [1, 4, 4]"],
+    );
+    err(
+        &ttb(3, 3, vec![4, 4, 2], m(), out()),
+        &["TransformTensorBilinear", "expected rank 4"],
+    );
     err(&ttb(3, 3, vec![2, 4, 4, 2], m(), out()), &["expected [1, H, W, C]"]);
     err(&ttb(0, 3, x(), m(), out()), &["output_height = 0 is out of range"]);
-    err(&ttb(3, 5, x(), m(), out()), &["output has shape [1, 3, 3, 2], the options give [1, 3, 5, 2]"]);
+    err(
+        &ttb(3, 5, x(), m(), out()),
+        &["output has shape [1, 3, 3, 2], the options give [1, 3, 5, 2]"],
+    );
     let mut one = ttb(3, 3, x(), m(), out());
     one.inputs.pop();
     err(&one, &["TransformTensorBilinear", "takes 2 inputs, has 1"]);
@@ -481,10 +503,16 @@ fn transform_landmarks_matches_kernel_arithmetic() {
 
 #[test]
 fn transform_landmarks_rejects_bad_operators() {
-    err(&tl(vec![1, 5, 4], vec![1, 4, 4], vec![1, 5, 4]), &["TransformLandmarks", "landmark dimension 4 is not 2 or 3"]);
+    err(
+        &tl(vec![1, 5, 4], vec![1, 4, 4], vec![1, 5, 4]),
+        &["TransformLandmarks", "landmark dimension 4 is not 2 or 3"],
+    );
     err(&tl(vec![1, 5, 2], vec![1, 4, 4], vec![1, 5, 3]), &["expected [1, N, 3]"]);
     err(&tl(vec![1, 1, 5, 2], vec![1, 4, 4], vec![1, 1, 5, 2]), &["expected rank 3"]);
-    err(&tl(vec![1, 5, 2], vec![16], vec![1, 5, 2]), &["TransformLandmarks", "expected [1, 4, 4]"]);
+    err(
+        &tl(vec![1, 5, 2], vec![16], vec![1, 5, 2]),
+        &["TransformLandmarks", "expected [1, 4, 4]"],
+    );
     let mut v1 = tl(vec![1, 5, 2], vec![1, 4, 4], vec![1, 5, 2]);
     v1.version = 1;
     err(&v1, &["TransformLandmarks", "version 1 is not supported"]);
@@ -513,6 +541,9 @@ fn hostile_option_bytes_never_panic() {
         let _ = import_bytes(model(&l2m(Some(b), sh(), 2)), FILE);
     }
     // A map whose root is not a map, and garbage, are errors naming the op.
-    err(&l2m(Some(vec![5, 4, 1]), sh(), 2), &["Landmarks2TransformMatrix", "not a FlexBuffers map"]);
+    err(
+        &l2m(Some(vec![5, 4, 1]), sh(), 2),
+        &["Landmarks2TransformMatrix", "not a FlexBuffers map"],
+    );
     err(&l2m(Some(vec![0xff; 3]), sh(), 2), &["Landmarks2TransformMatrix", "custom options"]);
 }

@@ -14,9 +14,9 @@
 //! (w, h) and the centre, rotated back by −r to (cx, cy). The matrix is
 //! `shift(cx, cy) · rot(−r) · scale(sx, sy) · shift(−W/2, −H/2)` with `sx = scale_x·w/W`,
 //! `sy = scale_y·h/H` (W, H the output width/height): rows `[cr·sx, sr·sy, 0, tx]`,
-//! `[−sr·sx, cr·sy, 0, ty]`, `[0, 0, 1, 0]`, `[0, 0, 0, 1]`, where `tx = cr·sx·(−W/2) + sr·sy·(−H/2)
-//! + cx` and `ty = −sr·sx·(−W/2) + cr·sy·(−H/2) + cy`. It maps output pixel coordinates to input
-//! landmark coordinates.
+//! `[−sr·sx, cr·sy, 0, ty]`, `[0, 0, 1, 0]`, `[0, 0, 0, 1]`, where
+//! `tx = cr·sx·(−W/2) + sr·sy·(−H/2) + cx` and `ty = −sr·sx·(−W/2) + cr·sy·(−H/2) + cy`. It maps
+//! output pixel coordinates to input landmark coordinates.
 //!
 //! `TransformTensorBilinear` v2: inputs a feature map `[1, H, W, C]` and the matrix `[1, 4, 4]`;
 //! options `output_height`, `output_width`; output `[1, OH, OW, C]`. Output pixel (ox, oy) samples
@@ -38,8 +38,8 @@ use super::mediapipe_flex::{self, Flex};
 use super::{Fail, R};
 use crate::import::cx::OpCx;
 use crate::import::irops::{
-    Add, And, Cast, Clip, Concat, Div, Equal, Floor, Gather, GreaterOrEqual, LessOrEqual, MatMul, Mul, Neg, ReduceMax,
-    ReduceMin, Reshape, Slice, Sqrt, Sub, Transpose, Where,
+    Add, And, Cast, Clip, Concat, Div, Equal, Floor, Gather, GreaterOrEqual, LessOrEqual, MatMul, Mul, Neg, ReduceMax, ReduceMin, Reshape,
+    Slice, Sqrt, Sub, Transpose, Where,
 };
 use edgeport_ir::{DType, Graph, Op, Tensor, ValueId};
 
@@ -208,9 +208,7 @@ pub fn landmarks_to_matrix(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> R {
     check_io(cx, OP, 1)?;
     let s = shape_of(cx, OP, 0, 3)?;
     if s[0] != 1 || s[2] != 3 {
-        return Err(Fail::Issue(format!(
-            "{OP}: landmarks have shape {s:?}, expected [1, N, 3]"
-        )));
+        return Err(Fail::Issue(format!("{OP}: landmarks have shape {s:?}, expected [1, N, 3]")));
     }
     let n = s[1] as i64;
     let m = options(cx, OP)?;
@@ -338,7 +336,9 @@ pub fn transform_tensor_bilinear(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -
     check_matrix(cx, OP, 1)?;
     let (h, w, c) = (s[1], s[2], s[3]);
     if s[0] != 1 || h == 0 || w == 0 || c == 0 {
-        return Err(Fail::Issue(format!("{OP}: input has shape {s:?}, expected [1, H, W, C] with H, W, C ≥ 1")));
+        return Err(Fail::Issue(format!(
+            "{OP}: input has shape {s:?}, expected [1, H, W, C] with H, W, C ≥ 1"
+        )));
     }
     if h.checked_mul(w).is_none_or(|hw| hw > 1 << 24) {
         return Err(Fail::Issue(format!("{OP}: input of {h}×{w} pixels is too large")));
