@@ -5,205 +5,12 @@
 //! bytes) give import errors naming the op and the cause, never a panic.
 
 mod common;
+mod mediapipe_model;
 
-use edgeport_ir::{Op, Tensor};
+use edgeport_ir::Tensor;
 use edgeport_tflite::import_bytes;
-use flatbuffers::FlatBufferBuilder;
+use mediapipe_model::*;
 
-const FILE: &str = "attention.tflite";
-const CUSTOM: i32 = 32;
-
-// ---- a minimal FlexBuffers map writer (all widths 8 bytes) ------------------------------------
-
-enum V {
-    I(i64),
-    F(f64),
-    Ints(Vec<i64>),
-}
-
-fn align8(b: &mut Vec<u8>) {
-    while !b.len().is_multiple_of(8) {
-        b.push(0);
-    }
-}
-
-fn flex_map(entries: &[(&str, V)]) -> Vec<u8> {
-    let mut e: Vec<&(&str, V)> = entries.iter().collect();
-    e.sort_by_key(|(k, _)| *k);
-    let mut b = Vec::new();
-    let keys: Vec<usize> = e
-        .iter()
-        .map(|(k, _)| {
-            let p = b.len();
-            b.extend_from_slice(k.as_bytes());
-            b.push(0);
-            p
-        })
-        .collect();
-    let mut vecs = Vec::new();
-    for (_, v) in &e {
-        if let V::Ints(xs) = v {
-            align8(&mut b);
-            b.extend_from_slice(&(xs.len() as u64).to_le_bytes());
-            vecs.push(b.len());
-            xs.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
-        } else {
-            vecs.push(0);
-        }
-    }
-    align8(&mut b);
-    b.extend_from_slice(&(e.len() as u64).to_le_bytes());
-    let kv = b.len();
-    for &k in &keys {
-        let p = b.len();
-        b.extend_from_slice(&((p - k) as u64).to_le_bytes());
-    }
-    let p = b.len();
-    b.extend_from_slice(&((p - kv) as u64).to_le_bytes());
-    b.extend_from_slice(&8u64.to_le_bytes());
-    b.extend_from_slice(&(e.len() as u64).to_le_bytes());
-    let map = b.len();
-    let mut types = Vec::new();
-    for (i, (_, v)) in e.iter().enumerate() {
-        match v {
-            V::I(x) => {
-                b.extend_from_slice(&x.to_le_bytes());
-                types.push((1 << 2) | 3);
-            }
-            V::F(x) => {
-                b.extend_from_slice(&x.to_le_bytes());
-                types.push((3 << 2) | 3);
-            }
-            V::Ints(_) => {
-                let p = b.len();
-                b.extend_from_slice(&((p - vecs[i]) as u64).to_le_bytes());
-                types.push((11 << 2) | 3);
-            }
-        }
-    }
-    b.extend_from_slice(&types);
-    align8(&mut b);
-    let p = b.len();
-    b.extend_from_slice(&((p - map) as u64).to_le_bytes());
-    b.push((9 << 2) | 3);
-    b.push(8);
-    b
-}
-
-// ---- a one-op model with a custom operator ---------------------------------------------------
-
-struct Custom<'a> {
-    name: &'a str,
-    version: i32,
-    /// Tensor shapes: inputs first, then the output.
-    inputs: Vec<Vec<i32>>,
-    output: Vec<i32>,
-    options: Option<Vec<u8>>,
-}
-
-fn vt(slot: u16) -> u16 {
-    4 + 2 * slot
-}
-
-fn model(c: &Custom<'_>) -> Vec<u8> {
-    let mut b = FlatBufferBuilder::new();
-    let cname = b.create_string(c.name);
-    let s = b.start_table();
-    b.push_slot_always::<i8>(vt(0), CUSTOM as i8);
-    b.push_slot_always(vt(1), cname);
-    b.push_slot_always::<i32>(vt(2), c.version);
-    b.push_slot_always::<i32>(vt(3), CUSTOM);
-    let code = b.end_table(s);
-    let codes = b.create_vector(&[code]);
-    let s = b.start_table();
-    let empty = b.end_table(s);
-    let bufs = b.create_vector(&[empty]);
-    let shapes: Vec<&Vec<i32>> = c.inputs.iter().chain(std::iter::once(&c.output)).collect();
-    let mut ts = Vec::new();
-    for (i, sh) in shapes.iter().enumerate() {
-        let shape = b.create_vector(sh);
-        let name = b.create_string(&format!("t{i}"));
-        let s = b.start_table();
-        b.push_slot_always(vt(0), shape);
-        b.push_slot_always::<i8>(vt(1), 0);
-        b.push_slot_always::<u32>(vt(2), 0);
-        b.push_slot_always(vt(3), name);
-        ts.push(b.end_table(s));
-    }
-    let ts = b.create_vector(&ts);
-    let n = c.inputs.len() as i32;
-    let ins: Vec<i32> = (0..n).collect();
-    let op_ins = b.create_vector(&ins);
-    let op_outs = b.create_vector(&[n]);
-    let opts = c.options.as_ref().map(|o| b.create_vector(o));
-    let s = b.start_table();
-    b.push_slot_always::<u32>(vt(0), 0);
-    b.push_slot_always(vt(1), op_ins);
-    b.push_slot_always(vt(2), op_outs);
-    if let Some(o) = opts {
-        b.push_slot_always(vt(5), o);
-    }
-    let op = b.end_table(s);
-    let ops = b.create_vector(&[op]);
-    let sg_ins = b.create_vector(&ins);
-    let sg_outs = b.create_vector(&[n]);
-    let s = b.start_table();
-    b.push_slot_always(vt(0), ts);
-    b.push_slot_always(vt(1), sg_ins);
-    b.push_slot_always(vt(2), sg_outs);
-    b.push_slot_always(vt(3), ops);
-    let sg = b.end_table(s);
-    let sgs = b.create_vector(&[sg]);
-    let s = b.start_table();
-    b.push_slot_always::<u32>(vt(0), 3);
-    b.push_slot_always(vt(1), codes);
-    b.push_slot_always(vt(2), sgs);
-    b.push_slot_always(vt(4), bufs);
-    let root = b.end_table(s);
-    b.finish(root, Some("TFL3"));
-    b.finished_data().to_vec()
-}
-
-/// Imports, checks that no custom op is left, runs on the evaluator.
-fn run(c: &Custom<'_>, inputs: &[Tensor]) -> Vec<f64> {
-    let g = import_bytes(model(c), FILE).unwrap_or_else(|e| panic!("{}: import failed: {e}", c.name));
-    edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{}: does not validate: {e}", c.name));
-    assert!(
-        g.node_ids().all(|id| !matches!(g.node(id).op, Op::Custom(_))),
-        "{}: a custom op is left after import",
-        c.name
-    );
-    let y = common::run(&g, inputs);
-    assert_eq!(y[0].shape(), c.output.iter().map(|&d| d as usize).collect::<Vec<_>>().as_slice());
-    y[0].to_f64_vec().unwrap()
-}
-
-fn err(c: &Custom<'_>, needles: &[&str]) {
-    let e = import_bytes(model(c), FILE)
-        .expect_err(&format!("{}: import should fail", c.name))
-        .to_string();
-    assert!(e.contains(FILE), "error does not name the file: {e}");
-    for n in needles {
-        assert!(e.contains(n), "error does not mention '{n}': {e}");
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let d = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    eprintln!("{what}: max abs diff {d:.3e}");
-    assert!(d <= tol, "{what}: max abs diff {d} > {tol}");
-}
 
 // ---- Landmarks2TransformMatrix ---------------------------------------------------------------
 
@@ -225,7 +32,7 @@ fn l2m(options: Option<Vec<u8>>, inputs: Vec<Vec<i32>>, version: i32) -> Custom<
         name: "Landmarks2TransformMatrix",
         version,
         inputs,
-        output: vec![1, 4, 4],
+        outputs: vec![vec![1, 4, 4]],
         options,
     }
 }
@@ -368,7 +175,7 @@ fn ttb(oh: i64, ow: i64, x: Vec<i32>, m: Vec<i32>, out: Vec<i32>) -> Custom<'sta
         name: "TransformTensorBilinear",
         version: 2,
         inputs: vec![x, m],
-        output: out,
+        outputs: vec![out],
         options: Some(flex_map(&[("output_height", V::I(oh)), ("output_width", V::I(ow))])),
     }
 }
@@ -473,7 +280,7 @@ fn tl(x: Vec<i32>, m: Vec<i32>, out: Vec<i32>) -> Custom<'static> {
         name: "TransformLandmarks",
         version: 2,
         inputs: vec![x, m],
-        output: out,
+        outputs: vec![out],
         options: None,
     }
 }

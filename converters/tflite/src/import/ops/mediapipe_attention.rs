@@ -45,58 +45,58 @@ use edgeport_ir::{DType, Graph, Op, Tensor, ValueId};
 
 /// Builds the lowered graph for one custom op: every node and constant is named after the op's
 /// first output.
-struct B<'c, 'e, 'a, 'm, 's> {
-    cx: &'c mut OpCx<'e, 'a, 'm, 's>,
-    g: &'c mut Graph,
+pub(super) struct B<'c, 'e, 'a, 'm, 's> {
+    pub(super) cx: &'c mut OpCx<'e, 'a, 'm, 's>,
+    pub(super) g: &'c mut Graph,
 }
 
 impl B<'_, '_, '_, '_, '_> {
-    fn op(&mut self, name: &str, op: Op, ins: &[ValueId]) -> Result<ValueId, String> {
+    pub(super) fn op(&mut self, name: &str, op: Op, ins: &[ValueId]) -> Result<ValueId, String> {
         let ins: Vec<Option<ValueId>> = ins.iter().copied().map(Some).collect();
         self.cx.node1(self.g, name, op, &ins)
     }
-    fn f32s(&mut self, name: &str, shape: Vec<usize>, v: &[f32]) -> Result<ValueId, String> {
+    pub(super) fn f32s(&mut self, name: &str, shape: Vec<usize>, v: &[f32]) -> Result<ValueId, String> {
         let t = Tensor::from_f32(shape, v).map_err(|e| e.to_string())?;
         Ok(self.cx.constant(self.g, name, t))
     }
-    fn scalar(&mut self, name: &str, v: f32) -> Result<ValueId, String> {
+    pub(super) fn scalar(&mut self, name: &str, v: f32) -> Result<ValueId, String> {
         self.cx.const_f32(self.g, name, v)
     }
-    fn i64s(&mut self, name: &str, v: &[i64]) -> Result<ValueId, String> {
+    pub(super) fn i64s(&mut self, name: &str, v: &[i64]) -> Result<ValueId, String> {
         self.cx.const_i64(self.g, name, v)
     }
-    fn add(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
+    pub(super) fn add(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
         self.op("add", Op::Add(Add {}), &[a, b])
     }
-    fn sub(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
+    pub(super) fn sub(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
         self.op("sub", Op::Sub(Sub {}), &[a, b])
     }
-    fn mul(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
+    pub(super) fn mul(&mut self, a: ValueId, b: ValueId) -> Result<ValueId, String> {
         self.op("mul", Op::Mul(Mul {}), &[a, b])
     }
-    fn mul_c(&mut self, a: ValueId, c: f32) -> Result<ValueId, String> {
+    pub(super) fn mul_c(&mut self, a: ValueId, c: f32) -> Result<ValueId, String> {
         let k = self.scalar("k", c)?;
         self.mul(a, k)
     }
     /// `x[..., start..end]` along `axis`.
-    fn slice(&mut self, x: ValueId, axis: i64, start: i64, end: i64) -> Result<ValueId, String> {
+    pub(super) fn slice(&mut self, x: ValueId, axis: i64, start: i64, end: i64) -> Result<ValueId, String> {
         let s = self.i64s("starts", &[start])?;
         let e = self.i64s("ends", &[end])?;
         let a = self.i64s("axes", &[axis])?;
         self.op("slice", Op::Slice(Slice {}), &[x, s, e, a])
     }
-    fn gather(&mut self, x: ValueId, idx: &[i64], axis: i64) -> Result<ValueId, String> {
+    pub(super) fn gather(&mut self, x: ValueId, idx: &[i64], axis: i64) -> Result<ValueId, String> {
         let i = self.i64s("indices", idx)?;
         self.op("gather", Op::Gather(Gather { axis }), &[x, i])
     }
-    fn reshape(&mut self, x: ValueId, shape: &[i64]) -> Result<ValueId, String> {
+    pub(super) fn reshape(&mut self, x: ValueId, shape: &[i64]) -> Result<ValueId, String> {
         let s = self.i64s("shape", shape)?;
         self.op("reshape", Op::Reshape(Reshape { allowzero: 0 }), &[x, s])
     }
-    fn concat(&mut self, xs: &[ValueId], axis: i64) -> Result<ValueId, String> {
+    pub(super) fn concat(&mut self, xs: &[ValueId], axis: i64) -> Result<ValueId, String> {
         self.op("concat", Op::Concat(Concat { axis }), xs)
     }
-    fn reduce(&mut self, x: ValueId, max: bool) -> Result<ValueId, String> {
+    pub(super) fn reduce(&mut self, x: ValueId, max: bool) -> Result<ValueId, String> {
         let axes = self.i64s("axes", &[1])?;
         let op = if max {
             Op::ReduceMax(ReduceMax {

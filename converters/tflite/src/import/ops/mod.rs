@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod mediapipe;
 pub mod mediapipe_attention;
 pub mod mediapipe_flex;
+pub mod mediapipe_pooling;
 pub mod norm;
 pub mod pad;
 pub mod pool;
