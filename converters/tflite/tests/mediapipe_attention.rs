@@ -11,7 +11,6 @@ use edgeport_ir::Tensor;
 use edgeport_tflite::import_bytes;
 use mediapipe_model::*;
 
-
 // ---- Landmarks2TransformMatrix ---------------------------------------------------------------
 
 fn l2m_options(subset: &[i64], left: i64, right: i64, target: f64, scale: f64) -> Vec<u8> {

@@ -198,14 +198,18 @@ fn round_trip(c: &Custom<'_>, g: &edgeport_ir::Graph, inputs: &[Tensor], want: &
     let v = edgeport_ir::validate::validate(&g).unwrap_or_else(|e| panic!("{}: does not validate: {e}", c.name));
     let dir = tempfile::tempdir().unwrap();
     let tfl = dir.path().join("m.tflite");
-    edgeport_tflite::export::export_path(&v, &tfl, &Default::default())
-        .unwrap_or_else(|e| panic!("{}: TFLite export failed: {e}", c.name));
+    edgeport_tflite::export::export_path(&v, &tfl, &Default::default()).unwrap_or_else(|e| panic!("{}: TFLite export failed: {e}", c.name));
     let onnx = dir.path().join("m.onnx");
-    edgeport_onnx::export_path(&v, &onnx, &Default::default())
-        .unwrap_or_else(|e| panic!("{}: ONNX export failed: {e}", c.name));
+    edgeport_onnx::export_path(&v, &onnx, &Default::default()).unwrap_or_else(|e| panic!("{}: ONNX export failed: {e}", c.name));
     let back = [
-        ("TFLite", edgeport_tflite::import_path(&tfl).unwrap_or_else(|e| panic!("{}: TFLite re-import: {e}", c.name))),
-        ("ONNX", edgeport_onnx::import_path(&onnx, &Default::default()).unwrap_or_else(|e| panic!("{}: ONNX re-import: {e}", c.name))),
+        (
+            "TFLite",
+            edgeport_tflite::import_path(&tfl).unwrap_or_else(|e| panic!("{}: TFLite re-import: {e}", c.name)),
+        ),
+        (
+            "ONNX",
+            edgeport_onnx::import_path(&onnx, &Default::default()).unwrap_or_else(|e| panic!("{}: ONNX re-import: {e}", c.name)),
+        ),
     ];
     for (fmt, b) in &back {
         assert!(
@@ -247,4 +251,3 @@ pub fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     eprintln!("{what}: max abs diff {d:.3e}");
     assert!(d <= tol, "{what}: max abs diff {d} > {tol}");
 }
-

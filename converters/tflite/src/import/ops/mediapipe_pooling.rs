@@ -44,7 +44,12 @@ fn params(cx: &OpCx<'_, '_, '_, '_>, op: &str) -> Result<Pool, String> {
         p => return Err(format!("{op}: padding {p} is neither SAME (1) nor VALID (2)")),
     };
     let (sw, sh, fw, fh) = (w[1], w[2], w[3], w[4]);
-    for (name, v) in [("stride_width", sw), ("stride_height", sh), ("filter_width", fw), ("filter_height", fh)] {
+    for (name, v) in [
+        ("stride_width", sw),
+        ("stride_height", sh),
+        ("filter_width", fw),
+        ("filter_height", fh),
+    ] {
         if !(1..=1 << 12).contains(&v) {
             return Err(format!("{op}: {name} {v} is out of range"));
         }
@@ -73,7 +78,9 @@ fn nhwc(cx: &OpCx<'_, '_, '_, '_>, op: &str, i: usize) -> Result<[usize; 4], Str
     let s = cx.in_shape(i).map_err(|e| format!("{op}: input {i}: {e}"))?;
     match s[..] {
         [n, h, w, c] if n > 0 && h > 0 && w > 0 && c > 0 => Ok([n, h, w, c]),
-        _ => Err(format!("{op}: input {i} has shape {s:?}, expected [N, H, W, C] with every dimension ≥ 1")),
+        _ => Err(format!(
+            "{op}: input {i} has shape {s:?}, expected [N, H, W, C] with every dimension ≥ 1"
+        )),
     }
 }
 
@@ -193,10 +200,7 @@ pub fn max_unpooling(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> R {
     let [n, h, w, c] = nhwc(cx, OP, 0)?;
     let s1 = nhwc(cx, OP, 1)?;
     if s1 != [n, h, w, c] {
-        return Err(Fail::Issue(format!(
-            "{OP}: indices have shape {s1:?}, values {:?}",
-            [n, h, w, c]
-        )));
+        return Err(Fail::Issue(format!("{OP}: indices have shape {s1:?}, values {:?}", [n, h, w, c])));
     }
     let want = [n, h * p.kh, w * p.kw, c];
     if let Ok(os) = cx.out_shape(0)
