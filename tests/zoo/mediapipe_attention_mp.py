@@ -66,34 +66,35 @@ node {{
 """
 
 
-def mediapipe_outputs(model, img):
+def mediapipe_outputs(model, img, n_outputs=OUTPUTS):
+    """The model's raw outputs (flattened float32) in MediaPipe's runtime, on `img` (uint8 HxWx3)."""
     import mediapipe as mp
     from mediapipe.framework import calculator_pb2
     from google.protobuf import text_format
 
     h, w, _ = img.shape
     cfg = GRAPH.format(
-        outs="\n".join(f'output_stream: "f{i}"' for i in range(OUTPUTS)),
+        outs="\n".join(f'output_stream: "f{i}"' for i in range(n_outputs)),
         w=w,
         h=h,
         model=model,
-        split_outs="\n  ".join(f'output_stream: "t{i}"' for i in range(OUTPUTS)),
-        ranges="\n      ".join(f"ranges: {{ begin: {i} end: {i + 1} }}" for i in range(OUTPUTS)),
+        split_outs="\n  ".join(f'output_stream: "t{i}"' for i in range(n_outputs)),
+        ranges="\n      ".join(f"ranges: {{ begin: {i} end: {i + 1} }}" for i in range(n_outputs)),
         floats="\n".join(
             f'node {{ calculator: "TensorsToFloatsCalculator" input_stream: "TENSORS:t{i}" output_stream: "FLOATS:f{i}" }}'
-            for i in range(OUTPUTS)
+            for i in range(n_outputs)
         ),
     )
     config = text_format.Parse(cfg, calculator_pb2.CalculatorGraphConfig())
     graph = mp.CalculatorGraph(graph_config=config)
     got = {}
-    for i in range(OUTPUTS):
+    for i in range(n_outputs):
         graph.observe_output_stream(f"f{i}", lambda name, p: got.__setitem__(name, np.array(mp.packet_getter.get_float_list(p), np.float32)))
     graph.start_run()
     frame = mp.packet_creator.create_image_frame(image_format=mp.ImageFormat.SRGB, data=img)
     graph.add_packet_to_input_stream("image", frame.at(0))
     graph.close()
-    return [got[f"f{i}"] for i in range(OUTPUTS)]
+    return [got[f"f{i}"] for i in range(n_outputs)]
 
 
 def main():
