@@ -4,10 +4,12 @@ runtime (its InferenceCalculator with MediaPipe's custom-op resolver, i.e. the r
 Landmarks2TransformMatrix / TransformTensorBilinear / TransformLandmarks kernels), fed a known
 192x192 RGB image through ImageToTensorCalculator (identity crop, float range [0, 1]), raw output
 tensors read back as float lists. The same image as float32 (pixel / 255) runs through edgeport's
-evaluator (`edgeport run`) and, if given, the LiteRT + numpy pipeline of
-mediapipe_attention_ref.py; max abs diffs per output are printed.
+evaluator (`edgeport run`), edgeport's ONNX export (onnxruntime) and TFLite re-export (LiteRT:
+no custom op is left), and the LiteRT + numpy pipeline of mediapipe_attention_ref.py; max abs
+diffs per output are printed.
 
-Needs its own venv (python 3.11): mediapipe==0.10.14 (pulls numpy, opencv), ai-edge-litert 2.3.0.
+Needs its own venv (python 3.11): mediapipe==0.10.14 (pulls numpy, opencv), ai-edge-litert 2.3.0,
+onnxruntime 1.32.0.
 Usage: python tests/zoo/mediapipe_attention_mp.py --edgeport BIN --model face_landmark_with_attention.tflite [--out DIR]
 """
 import argparse
@@ -117,6 +119,26 @@ def main():
     subprocess.run([args.edgeport, "run", args.model, "--inputs", inp, "-o", res], check=True, capture_output=True)
     ev = np.load(res)
     rows = [("edgeport eval", [ev[k].reshape(-1) for k in ev.files])]
+    for target in ("onnx", "tflite"):
+        dst = os.path.join(args.out, f"{name}.export.{target}")
+        subprocess.run([args.edgeport, "convert", args.model, "-o", dst], check=True, capture_output=True)
+        try:
+            if target == "onnx":
+                import onnxruntime as ort
+
+                sess = ort.InferenceSession(dst, providers=["CPUExecutionProvider"])
+                got = sess.run(None, {sess.get_inputs()[0].name: x})
+            else:
+                from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+                it = Interpreter(model_path=dst, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+                it.allocate_tensors()
+                it.set_tensor(it.get_input_details()[0]["index"], x)
+                it.invoke()
+                got = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+            rows.append((f"edgeport→{target}", [np.asarray(g).reshape(-1) for g in got]))
+        except ImportError as e:
+            print(f"({target} skipped: {e})")
     try:
         import mediapipe_attention_ref as attention
 
@@ -128,7 +150,7 @@ def main():
             if a.shape != b.shape:
                 raise ValueError(f"{label} y{i}: {a.shape} values, MediaPipe gives {b.shape}")
             d = float(np.max(np.abs(a.astype(np.float64) - b)))
-            print(f"{label:14} vs MediaPipe  y{i} ({ev.files[i]:22}) max abs {d:.3e}  max |y| {float(np.max(np.abs(b))):.3g}")
+            print(f"{label:16} vs MediaPipe  y{i} ({ev.files[i]:22}) max abs {d:.3e}  max |y| {float(np.max(np.abs(b))):.3g}")
     return 0
 
 
