@@ -243,6 +243,12 @@ fn transform_tensor_bilinear_matches_kernel_arithmetic() {
         assert!(k == 1 || zeros > 0, "matrix {k} should send some pixels outside");
         assert_close(&got, &want, 1e-5, &format!("TransformTensorBilinear matrix {k}"));
     }
+    // A matrix of NaN / infinities samples nothing: all zeros, no bad gather index.
+    for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30] {
+        let mt = Tensor::from_f32(vec![1, 4, 4], &[v; 16]).unwrap();
+        let got = run(&spec, &[xt.clone(), mt]);
+        assert!(got.iter().all(|&y| y == 0.0), "matrix of {v}: {got:?}");
+    }
 }
 
 #[test]

@@ -24,7 +24,8 @@
 //! sides). When `X < 0`, `X > W − 1`, `Y < 0` or `Y > H − 1` the output is 0; otherwise it is the
 //! bilinear mix of the four neighbours `(⌊X⌋ or ⌊X⌋+1, ⌊Y⌋ or ⌊Y⌋+1)`, a neighbour past the last
 //! row/column reading 0 (it then has weight 0). Lowered as four Gathers on the flattened map
-//! with clamped flat indices, the weights, and Where on the in-range mask.
+//! with clamped flat indices, the weights, and Where on the in-range mask (out-of-range and NaN
+//! coordinates are replaced by 0 before indexing, so the gathers never see a bad index).
 //!
 //! `TransformLandmarks` v2: inputs landmarks `[1, N, D]` (D = 2 or 3, taken from the output's last
 //! dimension) and the matrix `[1, 4, 4]`; no options. x' = m00·x + m01·y + m03 and
@@ -383,6 +384,10 @@ pub fn transform_tensor_bilinear(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -
     let c12 = b.op("in_x", Op::And(And {}), &[c1, c2])?;
     let c34 = b.op("in_y", Op::And(And {}), &[c3, c4])?;
     let inside = b.op("inside", Op::And(And {}), &[c12, c34])?;
+    // Out-of-range (or NaN) coordinates become 0 before indexing, so every gather index is
+    // valid whatever the matrix holds; those pixels are zeroed at the end.
+    let tx = b.op("x_safe", Op::Where(Where {}), &[inside, tx, zero])?;
+    let ty = b.op("y_safe", Op::Where(Where {}), &[inside, ty, zero])?;
     // Neighbours and weights.
     let x0 = b.op("x_floor", Op::Floor(Floor {}), &[tx])?;
     let y0 = b.op("y_floor", Op::Floor(Floor {}), &[ty])?;
