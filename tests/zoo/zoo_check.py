@@ -7,9 +7,13 @@ Reference: LiteRT (ai-edge-litert) on the original file, with its reference kern
 `litert`); the re-exported .tflite runs the same way. LiteRT has no kernels for MediaPipe's
 custom ops, so for a model using `Convolution2DTransposeBias` the reference runs a copy where the
 op is rewritten to the builtin TRANSPOSE_CONV with its bias input (same arithmetic: MediaPipe's op
-is TFLite's transpose convolution plus a bias, same padding rule). Models whose custom ops have no
-builtin equivalent (the Transform*/Landmarks* ops) get no reference: they are imported and
-inspected only, and the custom ops are named in the table.
+is TFLite's transpose convolution plus a bias, same padding rule). For a model using MediaPipe's
+face-attention ops (Landmarks2TransformMatrix, TransformTensorBilinear, TransformLandmarks, which
+edgeport lowers to standard ops at import) the reference is the pipeline of
+tests/zoo/mediapipe_attention_ref.py: LiteRT on the builtin operators, a numpy implementation of
+the three ops (written from MediaPipe's kernels) in between; an extra `ops` row checks edgeport's
+lowered ops against that numpy code on the evaluator's own intermediate tensors. The custom ops
+are named in the table either way.
 
 Also writes <zoo>/ref/<model>.npz (x0.. inputs, y0.. LiteRT outputs, f0.. kernel floors: see
 `compare`) that the Rust zoo tests
@@ -31,15 +35,15 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mediapipe_attention_ref as attention  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ATOL, RTOL = 1e-4, 1e-5
 
 # Known gaps, printed as "gap" (neither passed nor failed): (model, target) → why.
-ATTENTION_OPS = "Landmarks2TransformMatrix, TransformTensorBilinear and TransformLandmarks are not implemented"
-GAPS = {
-    ("face_landmark_with_attention", "onnx"): f"custom ops {ATTENTION_OPS} (no ONNX form)",
-    ("face_landmark_with_attention", "eval"): f"custom ops {ATTENTION_OPS} (no evaluator kernels)",
-}
+GAPS = {}
+ATTENTION_OPS = {"Landmarks2TransformMatrix", "TransformTensorBilinear", "TransformLandmarks"}
 
 TASKS = {
     "face_detection": "face detection",
@@ -266,10 +270,16 @@ def main():
             if customs == ["Convolution2DTransposeBias"] and rewrite_transpose_conv_bias(path, alt):
                 ref, ref_path = litert(alt, inputs), alt
                 ref_note = "LiteRT on the TRANSPOSE_CONV rewrite"
+            elif customs and set(customs) <= ATTENTION_OPS:
+                ref, ref_path = attention.pipeline(path, inputs, args.out), None
+                ref_note = "LiteRT + numpy attention ops"
             else:
                 ref_note = f"no LiteRT reference ({str(e).splitlines()[0][:120]})"
         floors = None
-        if ref is not None:
+        if ref is not None and ref_path is None:
+            opt = attention.pipeline(path, inputs, args.out, reference=False)
+            floors = [float(np.max(np.abs(o.astype(np.float64) - r.astype(np.float64)))) if r.size else 0.0 for o, r in zip(opt, ref)]
+        elif ref is not None:
             # LiteRT's optimized kernels against its reference kernels: the output's noise floor.
             opt = litert(ref_path, inputs, reference=False)
             floors = [float(np.max(np.abs(o.astype(np.float64) - r.astype(np.float64)))) if r.size else 0.0 for o, r in zip(opt, ref)]
@@ -296,6 +306,21 @@ def main():
             print(f"{name:40} {'inspect':7} {st:6} {'':>9} {'':>9} {'':>7}  {e}")
         passed += st == "pass"
         failed += st != "pass"
+        if customs and set(customs) <= ATTENTION_OPS:
+            # edgeport's lowered attention ops vs the numpy ops, on the evaluator's own inputs to them.
+            try:
+                t0 = time.time()
+                rows = attention.check_intermediates(args.edgeport, path, inputs, args.out)
+                d = max(r[2] for r in rows)
+                q = max(r[2] / r[3] if r[3] > 0 else r[2] for r in rows)
+                st = "pass" if d <= ATOL else "FAIL"
+                note = f"{len(rows)} custom-op outputs vs numpy ops on the evaluator's intermediates"
+                print(f"{name:40} {'ops':7} {st:6} {d:9.2e} {q:9.2e} {time.time() - t0:6.2f}s  {note}")
+            except Exception as e:  # noqa: BLE001
+                st = "FAIL"
+                print(f"{name:40} {'ops':7} {st:6} {'':>9} {'':>9} {'':>7}  {str(e)[:300]}")
+            passed += st == "pass"
+            failed += st != "pass"
         for target in ["onnx", "tflite", "eval"]:
             secs, worst, rel = None, float("nan"), float("nan")
             try:

@@ -8,10 +8,13 @@
 //! first half (rounded down) before; the output size is `s·(in − 1) + k − total`. It becomes
 //! `ConvTranspose` (ChannelsLast, weights IOHW, bias) with those pads.
 //!
-//! The other MediaPipe ops are kept as `Op::Custom` by `custom.rs`: `MaxPoolingWithArgmax2D`
-//! (its indices are window-local floats `y·kw + x + 0.1`, which no IR op gives),
-//! `MaxUnpooling2D`, `Landmarks2TransformMatrix`, `TransformTensorBilinear`, `TransformLandmarks`.
+//! The face-attention ops `Landmarks2TransformMatrix`, `TransformTensorBilinear` and
+//! `TransformLandmarks` are lowered by `mediapipe_attention.rs`; `MaxPoolingWithArgmax2D` (indices
+//! as window-local floats `y·kw + x + 0.1`) and `MaxUnpooling2D` by `mediapipe_pooling.rs`, for
+//! non-overlapping windows. Other custom ops are kept as `Op::Custom` by `custom.rs`.
 
+use super::mediapipe_attention as attention;
+use super::mediapipe_pooling as pooling;
 use super::{Fail, R};
 use crate::codes::BuiltinOperator as B;
 use crate::import::cx::OpCx;
@@ -24,12 +27,17 @@ pub fn convert(cx: &mut OpCx<'_, '_, '_, '_>, g: &mut Graph) -> Option<R> {
     }
     Some(match cx.code.custom.as_deref() {
         Some("Convolution2DTransposeBias") => transpose_conv_bias(cx, g),
+        Some("Landmarks2TransformMatrix") => attention::landmarks_to_matrix(cx, g),
+        Some("TransformTensorBilinear") => attention::transform_tensor_bilinear(cx, g),
+        Some("TransformLandmarks") => attention::transform_landmarks(cx, g),
+        Some("MaxPoolingWithArgmax2D") => pooling::max_pool_argmax(cx, g),
+        Some("MaxUnpooling2D") => pooling::max_unpooling(cx, g),
         _ => return None,
     })
 }
 
 /// The custom options as little-endian int32 words (the options are a plain C struct).
-fn words(cx: &OpCx<'_, '_, '_, '_>, n: usize) -> Result<Vec<i32>, String> {
+pub(super) fn words(cx: &OpCx<'_, '_, '_, '_>, n: usize) -> Result<Vec<i32>, String> {
     let r = cx.op.custom_options.ok_or("custom options are missing")?;
     let b = cx
         .env
