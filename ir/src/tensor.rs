@@ -38,6 +38,20 @@ impl Bytes {
     pub fn release_pages(&self) {
         crate::mapped::release(self);
     }
+    /// A view of fewer than [`Bytes::SMALL`] bytes copied into its own memory; a larger one as
+    /// it is. Importers keep small constants (norm scales, biases, shape vectors) off the model
+    /// map: passes read those often, and each read of a mapped file maps a whole block of pages
+    /// around it, so a scan over small constants scattered between the weights would make the
+    /// whole file resident.
+    pub fn own_if_small(self) -> Bytes {
+        if self.len < Self::SMALL {
+            Bytes::from_vec(self.to_vec())
+        } else {
+            self
+        }
+    }
+    /// The size under which [`Bytes::own_if_small`] copies.
+    pub const SMALL: usize = 64 << 10;
     /// A sub-range of this view, or `None` when out of bounds.
     pub fn slice(&self, start: usize, len: usize) -> Option<Bytes> {
         let end = start.checked_add(len)?;

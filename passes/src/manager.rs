@@ -87,6 +87,9 @@ impl Manager {
             let before = g.node_count();
             let t = Instant::now();
             let changed = p.run(g, cx)?;
+            // A pass may have read weights that live in a memory-mapped model file (constant
+            // folding, BatchNorm fusion): give those pages back; later readers fault them in.
+            edgeport_ir::mapped::release_all();
             let time = t.elapsed();
             if self.validate_between
                 && let Err(error) = edgeport_ir::validate::validate(g)

@@ -470,7 +470,9 @@ fn tensor(t: &pb::TensorProto) -> Result<Tensor, String> {
             ));
         }
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.tensor_content.clone());
-        let b = Bytes::from_owner(owner, 0, need).ok_or("tensor_content out of range")?;
+        let b = Bytes::from_owner(owner, 0, need)
+            .ok_or("tensor_content out of range")?
+            .own_if_small();
         return Tensor::from_bytes(dt, shape, b).map_err(|e| e.to_string());
     }
     if need > MAX_FILLED_BYTES {

@@ -110,7 +110,7 @@ impl Bundle {
         }
         // Checked: the shard's pages are read again only when the weight is used.
         edgeport_ir::mapped::release(&b);
-        Ok(b)
+        Ok(b.own_if_small())
     }
 
     fn shard(&mut self, id: i32) -> Result<Arc<dyn AsRef<[u8]> + Send + Sync>, Error> {

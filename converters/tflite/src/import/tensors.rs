@@ -90,7 +90,7 @@ pub fn constant(dtype: DType, shape: Vec<usize>, bytes: Bytes) -> Result<Tensor,
     if dtype == DType::String {
         return string_constant(shape, &bytes);
     }
-    Tensor::from_bytes(dtype, shape, bytes).map_err(|e| e.to_string())
+    Tensor::from_bytes(dtype, shape, bytes.own_if_small()).map_err(|e| e.to_string())
 }
 
 /// TFLite string tensors: i32 count, i32 offsets[count+1], then the bytes.
