@@ -54,10 +54,25 @@ pub struct MappedFile {
     map: Option<Arc<Mmap>>,
 }
 
+/// Canonical paths of the files opened with [`MappedFile::open`] in this process.
+static OPENED: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+
+/// The model files this process has read through [`MappedFile::open`] (canonical paths), even
+/// when no view of them is alive any more (small constants are copied out of the map): writers
+/// refuse to overwrite them.
+pub fn opened_inputs() -> Vec<std::path::PathBuf> {
+    OPENED.lock().map(|v| v.clone()).unwrap_or_default()
+}
+
 impl MappedFile {
     /// Maps `path`. An empty file gives an empty map (mmap of length 0 is an error on Linux).
     pub fn open(path: &Path) -> std::io::Result<Arc<MappedFile>> {
         let f = File::open(path)?;
+        if let (Ok(real), Ok(mut v)) = (path.canonicalize(), OPENED.lock())
+            && !v.contains(&real)
+        {
+            v.push(real);
+        }
         if f.metadata()?.len() == 0 {
             return Ok(Arc::new(MappedFile { map: None }));
         }

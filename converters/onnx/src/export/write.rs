@@ -124,7 +124,7 @@ fn refuse_inputs(target: &Path, file: &str) -> Result<(), Error> {
     let Ok(real) = target.canonicalize() else {
         return Ok(());
     }; // does not exist yet
-    if mapped_files().contains(&real) {
+    if mapped_files().contains(&real) || edgeport_ir::mapped::opened_inputs().contains(&real) {
         return Err(Error::Export {
             file: file.to_string(),
             problems: vec![format!(
