@@ -141,7 +141,15 @@ impl Filter {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Filter transforms made on this thread (tests check the cache through it).
+    pub(crate) static TRANSFORMS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn filter_transform<K: Kind>(tile: Tile, w: &[f32], ws: &[usize]) -> Result<Filter, OpError> {
+    #[cfg(test)]
+    TRANSFORMS.with(|c| c.set(c.get() + 1));
     let &[m, c, 3, 3] = ws else {
         return Err(OpError::invalid(format!("winograd: weight {ws:?} is not [M, C, 3, 3]")));
     };

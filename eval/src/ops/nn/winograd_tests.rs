@@ -159,10 +159,12 @@ fn conv_node_uses_it_in_both_layouts_and_with_cached_weights() {
             consts: Some(std::sync::Arc::new(crate::ConstCache::new(&g).unwrap())),
             ..Default::default()
         };
-        for _ in 0..2 {
+        let made = TRANSFORMS.with(|c| c.get());
+        for _ in 0..3 {
             let (outs, _) = crate::run_graph_with(&g, vec![Value::Tensor(input.clone())], &opts).unwrap();
             check(&back(outs[0].as_tensor().unwrap().clone()));
         }
+        assert_eq!(TRANSFORMS.with(|c| c.get()), made + 1, "one transform for three cached runs");
     }
 }
 
