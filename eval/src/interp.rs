@@ -5,7 +5,9 @@ use crate::error::{EvalError, OpError};
 use crate::ops;
 use crate::value::Value;
 use edgeport_ir::{Graph, Node, NodeId, Op, ValueId};
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Evaluation options.
 #[derive(Clone, Debug)]
@@ -34,7 +36,13 @@ impl Default for EvalOptions {
 #[derive(Debug, Default)]
 pub struct ConstCache {
     values: HashMap<ValueId, Value>,
+    /// Forms of constants that ops prepare once and reuse on every run (a Winograd-transformed
+    /// conv weight), by (constant, what was derived): see [`NodeCtx::derived`].
+    derived: Mutex<HashMap<(ValueId, &'static str), Derived>>,
 }
+
+/// One prepared form of a constant.
+type Derived = Arc<dyn Any + Send + Sync>;
 
 impl ConstCache {
     /// Converts every top-level `Constant` of `g`, and runs once every node that reads only
@@ -72,6 +80,7 @@ impl ConstCache {
                 let mut cx = NodeCtx {
                     node,
                     inputs: vals,
+                    ids: &ins,
                     opts: &opts,
                     depth: 0,
                 };
@@ -86,7 +95,10 @@ impl ConstCache {
                 }
             }
         }
-        Ok(ConstCache { values })
+        Ok(ConstCache {
+            values,
+            derived: Mutex::default(),
+        })
     }
 
     /// Whether every output of `id` is held.
@@ -101,6 +113,8 @@ pub struct NodeCtx<'a> {
     pub node: &'a Node,
     /// One entry per input slot (declared inputs, then captures); `None` = empty slot.
     pub inputs: Vec<Option<&'a Value>>,
+    /// The value each input slot reads.
+    ids: &'a [Option<ValueId>],
     opts: &'a EvalOptions,
     depth: usize,
 }
@@ -141,6 +155,44 @@ impl<'a> NodeCtx<'a> {
             Some(Value::Tensor(t)) => Ok(Some(t)),
             Some(v) => Err(OpError::invalid(format!("input {i} should be a tensor, got {}", v.describe()))),
         }
+    }
+    /// Whether declared input `i` is a constant of the run's [`ConstCache`] (so what
+    /// [`NodeCtx::derived`] makes from it is kept for later runs).
+    pub fn is_cached_const(&self, i: usize) -> bool {
+        self.cached_const(i).is_some()
+    }
+    fn cached_const(&self, i: usize) -> Option<(&'a ConstCache, ValueId)> {
+        self.opts
+            .consts
+            .as_deref()
+            .filter(|_| self.depth == 0 && i < self.n_inputs())
+            .zip(self.ids.get(i).copied().flatten())
+            .filter(|(c, v)| c.values.contains_key(v))
+    }
+    /// Something `make` derives from declared input `i` alone (a transformed weight), named
+    /// `what`: when that input is a constant of the run's [`ConstCache`], made once and shared
+    /// by every later run with the same cache; otherwise made afresh.
+    pub fn derived<P: Any + Send + Sync>(
+        &self,
+        i: usize,
+        what: &'static str,
+        make: impl FnOnce() -> Result<P, OpError>,
+    ) -> Result<Arc<P>, OpError> {
+        let Some((cache, v)) = self.cached_const(i) else {
+            return make().map(Arc::new);
+        };
+        let key = (v, what);
+        if let Some(p) = cache.derived.lock().ok().and_then(|m| m.get(&key).cloned())
+            && let Ok(p) = p.downcast::<P>()
+        {
+            return Ok(p);
+        }
+        // Made outside the lock: two runs racing on the first use both make it, one is kept.
+        let p = Arc::new(make()?);
+        if let Ok(mut m) = cache.derived.lock() {
+            m.insert(key, p.clone());
+        }
+        Ok(p)
     }
     /// Runs a subgraph of this node's op with the given formal inputs; its captures are bound
     /// to this node's capture slots.
@@ -241,6 +293,7 @@ fn run_core(
             let mut cx = NodeCtx {
                 node,
                 inputs: vals,
+                ids: ins,
                 opts,
                 depth,
             };

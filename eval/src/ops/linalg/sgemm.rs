@@ -64,6 +64,12 @@ fn threads(work: usize) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
+/// Threads a product (or another kernel) of `work` multiply-adds may use here: 1 inside
+/// [`single_threaded`] or when the work is too small to split.
+pub fn threads_for(work: usize) -> usize {
+    threads(work)
+}
+
 /// Whether `T` has a direct kernel (f32, f64).
 pub fn supported<T: 'static>() -> bool {
     TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<f64>() == TypeId::of::<T>()

@@ -4,6 +4,7 @@
 //! spatial. f32 inputs are read in place (no copy) when they are contiguous.
 
 use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
+use super::winograd;
 use crate::error::OpError;
 use crate::ops::linalg::sgemm;
 use crate::tensor::Tensor;
@@ -11,6 +12,7 @@ use candle_core::WithDType;
 use edgeport_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Attributes shared by the conv-like ops.
 pub struct ConvAttrs<'a> {
@@ -281,7 +283,7 @@ pub fn conv_core<T: WithDType>(
 }
 
 /// A tensor's values as f32: borrowed when it is a contiguous f32 array.
-fn f32s(t: &Tensor) -> Result<Cow<'_, [f32]>, OpError> {
+pub(crate) fn f32s(t: &Tensor) -> Result<Cow<'_, [f32]>, OpError> {
     Ok(match t {
         Tensor::F32(a) => match a.as_slice() {
             Some(s) => Cow::Borrowed(s),
@@ -291,9 +293,40 @@ fn f32s(t: &Tensor) -> Result<Cow<'_, [f32]>, OpError> {
     })
 }
 
-/// ONNX Conv.
+/// ONNX Conv (a Winograd filter transform, where one is used, is made for this call).
 pub fn conv(a: &ConvAttrs<'_>, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, OpError> {
+    conv_with(a, x, w, b, false, |tile| {
+        winograd::Filter::new(tile, &f32s(w)?, w.shape()).map(Arc::new)
+    })
+}
+
+/// ONNX Conv; f32 3×3 stride-1 convs that Winograd wins on ([`winograd::choose`]) take their
+/// transformed weight from `filter`; `cached` says whether that transform is kept across runs
+/// (fewer convs win when it is not).
+pub fn conv_with(
+    a: &ConvAttrs<'_>,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    cached: bool,
+    filter: impl Fn(winograd::Tile) -> Result<Arc<winograd::Filter>, OpError>,
+) -> Result<Tensor, OpError> {
     let (geom, group) = conv_geom(a, x.shape(), w.shape())?;
+    if x.dtype() == DType::F32
+        && w.dtype() == DType::F32
+        && let Some(tile) = winograd::choose(x.shape(), w.shape(), &geom, group, cached)
+    {
+        let f = filter(tile)?;
+        if f.tile() != tile {
+            return Err(OpError::invalid("winograd: prepared weight is for another tile size"));
+        }
+        let xv = f32s(x)?;
+        let bv = b.map(f32s).transpose()?;
+        let (y, ys) = winograd::conv(&xv, x.shape(), &f, bv.as_deref(), &geom)?;
+        return ArrayD::from_shape_vec(IxDyn(&ys), y)
+            .map(Tensor::F32)
+            .map_err(|e| OpError::invalid(e.to_string()));
+    }
     if x.dtype() == DType::F64 {
         let (xv, xs) = fdata(x)?;
         let (wv, ws) = fdata(w)?;

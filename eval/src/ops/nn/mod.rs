@@ -26,6 +26,7 @@ mod pool2d_f32;
 pub mod resize;
 #[cfg(test)]
 mod tests;
+pub mod winograd;
 
 use super::OpResult;
 use crate::interp::NodeCtx;
@@ -63,7 +64,11 @@ pub fn run(op: &Op, cx: &mut NodeCtx<'_>) -> Option<OpResult> {
                 strides: &a.strides,
             };
             let (w, b) = (cx.tensor(1)?, cx.opt_tensor(2)?);
-            with_layout(a.layout, cx.tensor(0)?, 1, |x| Ok(vec![conv::conv(&ca, x, w, b)?]))
+            // A Winograd weight transform is made once per cached constant weight.
+            let filter = |tile: winograd::Tile| cx.derived(1, tile.key(), || winograd::Filter::new(tile, &conv::f32s(w)?, w.shape()));
+            with_layout(a.layout, cx.tensor(0)?, 1, |x| {
+                Ok(vec![conv::conv_with(&ca, x, w, b, cx.is_cached_const(1), filter)?])
+            })
         })(),
         Op::ConvInteger(a) => (|| {
             let ca = ConvAttrs {

@@ -51,6 +51,17 @@ impl Histogram {
         true
     }
 
+    /// Adds the (min, max, sum, count) of `n` finite values scanned elsewhere ([`extremes`]):
+    /// the same as [`Histogram::add_extremes`] on those values.
+    pub fn merge_extremes(&mut self, mn: f32, mx: f32, sum: f64, n: usize) {
+        if n > 0 {
+            self.min = self.min.min(mn as f64);
+            self.max = self.max.max(mx as f64);
+            self.n += n as u64;
+            self.sum += sum;
+        }
+    }
+
     /// Adds finite values (non-finite ones are the caller's to reject).
     pub fn add(&mut self, xs: &[f32]) {
         let (mut bmin, mut bmax) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -237,5 +248,13 @@ mod extremes_tests {
         assert!(super::extremes(&ys).is_none());
         ys[5003] = f32::INFINITY;
         assert!(super::extremes(&ys).is_none());
+        // Scanned on another thread and merged = added in place, sample by sample.
+        let (mut a, mut b) = (super::Histogram::new(16), super::Histogram::new(16));
+        for part in xs.chunks(3001) {
+            assert!(a.add_extremes(part));
+            let (lo, hi, s) = super::extremes(part).unwrap();
+            b.merge_extremes(lo, hi, s, part.len());
+        }
+        assert_eq!((a.min, a.max, a.sum, a.n), (b.min, b.max, b.sum, b.n));
     }
 }

@@ -72,15 +72,23 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
     let nt = crate::quantize::par::threads(samples.len());
     for (ci, chunk) in samples.chunks(nt).enumerate() {
         let runs = crate::quantize::par::map(chunk, |j, s| {
-            run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
+            let kept = run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
                 sample: ci * nt + j,
                 msg: e.to_string(),
-            })
+            })?;
+            // Each activation's extremes are scanned here, on the forward's own thread, and
+            // merged below in sample order (the same sums in the same order as a serial scan).
+            let ext = if req.extremes_only {
+                sample_extremes(&req.ranges, &kept)
+            } else {
+                HashMap::new()
+            };
+            Ok((kept, ext))
         });
         for (j, (s, run)) in chunk.iter().zip(runs).enumerate() {
             let si = ci * nt + j;
-            let mut kept = run?;
-            gather(g, req, &mut cal, &mut sums, si, s, &mut kept)?;
+            let (mut kept, ext) = run?;
+            gather(g, req, &mut cal, &mut sums, si, s, &mut kept, &ext)?;
         }
     }
     for (v, (s, n)) in sums {
@@ -109,7 +117,25 @@ fn f32_data(t: &edgeport_eval::Tensor, si: usize) -> Result<std::borrow::Cow<'_,
 /// Per-channel sums and element counts of the channel-mean requests.
 type Sums = HashMap<ValueId, (Vec<f64>, u64)>;
 
-/// Adds sample `si`'s kept values (`kept`, graph inputs `s`) to the statistics.
+/// One sample's (min, max, sum, count) of each float activation in `ranges` that the forward
+/// kept, `None` where it has NaN or infinite values.
+type SampleExtremes = HashMap<ValueId, Option<(f32, f32, f64, usize)>>;
+
+fn sample_extremes(ranges: &[ValueId], kept: &HashMap<ValueId, Value>) -> SampleExtremes {
+    let mut out = HashMap::new();
+    for &v in ranges {
+        let Some(edgeport_eval::Tensor::F32(a)) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+            continue;
+        };
+        let Some(xs) = a.as_slice() else { continue };
+        out.insert(v, histogram::extremes(xs).map(|(lo, hi, s)| (lo, hi, s, xs.len())));
+    }
+    out
+}
+
+/// Adds sample `si`'s kept values (`kept`, graph inputs `s`, extremes already scanned `ext`)
+/// to the statistics.
+#[allow(clippy::too_many_arguments)]
 fn gather(
     g: &Graph,
     req: &Request,
@@ -118,6 +144,7 @@ fn gather(
     si: usize,
     s: &[Value],
     kept: &mut HashMap<ValueId, Value>,
+    ext: &SampleExtremes,
 ) -> Result<(), QuantError> {
     {
         // Graph inputs are not op results; add them so they can be calibrated too.
@@ -125,6 +152,19 @@ fn gather(
             kept.entry(id.out(0)).or_insert_with(|| v.clone());
         }
         for &v in &req.ranges {
+            if req.extremes_only
+                && let Some(e) = ext.get(&v)
+            {
+                let h = cal.hists.entry(v).or_insert_with(|| Histogram::new(16));
+                let Some(&(lo, hi, sum, n)) = e.as_ref() else {
+                    return Err(QuantError::Calibration(format!(
+                        "sample {si}: activation '{}' has NaN or infinite values",
+                        value_name(g, v)
+                    )));
+                };
+                h.merge_extremes(lo, hi, sum, n);
+                continue;
+            }
             let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
                 continue;
             };
