@@ -330,9 +330,9 @@ pub fn decode_tensor(t: &pb::TensorProto, cx: &Ctx<'_>) -> Result<Tensor, Error>
             ));
         }
         let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(t.raw_data.clone());
-        let bytes = Bytes::from_owner(owner, 0, need)
-            .ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?
-            .own_if_small();
+        // Kept as a view even when small: decoding reads no weight bytes, and copying the small
+        // ones would fault in the blocks of the file around each of them.
+        let bytes = Bytes::from_owner(owner, 0, need).ok_or_else(|| cx.terr(&t.name, "raw_data length mismatch"))?;
         return Tensor::from_bytes(dtype, shape, bytes).map_err(|e| cx.terr(&t.name, e.to_string()));
     }
     let bytes = typed_fields_to_bytes(t, dtype, n, cx)?;
