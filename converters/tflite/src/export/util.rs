@@ -54,41 +54,16 @@ pub(crate) fn perm_is_reshape(dims: &[i64], perm: &[usize]) -> bool {
 }
 
 /// Transposes row-major data of `shape` (elements of `elem` bytes) so that output dim `i` is
-/// input dim `perm[i]`. Returns the input (no copy) when the permutation moves no bytes.
+/// input dim `perm[i]` (`edgeport_ir::permute`). Returns the input (no copy) when the
+/// permutation moves no bytes, or does not fit the data.
 pub(crate) fn transpose_bytes<'a>(src: &'a [u8], elem: usize, shape: &[usize], perm: &[usize]) -> Cow<'a, [u8]> {
-    let rank = shape.len();
-    if perm.len() != rank || is_ident(perm) || !is_perm(perm) {
+    if edgeport_ir::permute::moves_nothing(shape, perm) {
         return Cow::Borrowed(src);
     }
-    let n: usize = shape.iter().product();
-    if n.checked_mul(elem) != Some(src.len()) {
-        return Cow::Borrowed(src);
+    match edgeport_ir::permute::permute_bytes(src, elem, shape, perm) {
+        Ok(v) => Cow::Owned(v),
+        Err(_) => Cow::Borrowed(src),
     }
-    // Only size-1 dims move (a 1×1 conv's OIHW → OHWI): the bytes stay where they are.
-    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    if perm_is_reshape(&dims, perm) {
-        return Cow::Borrowed(src);
-    }
-    let mut in_strides = vec![1usize; rank];
-    for i in (0..rank.saturating_sub(1)).rev() {
-        in_strides[i] = in_strides[i + 1] * shape[i + 1];
-    }
-    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-    let strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
-    let mut out = Vec::with_capacity(src.len());
-    let mut idx = vec![0usize; rank];
-    for _ in 0..n {
-        let off: usize = idx.iter().zip(&strides).map(|(a, b)| a * b).sum::<usize>() * elem;
-        out.extend_from_slice(&src[off..off + elem]);
-        for d in (0..rank).rev() {
-            idx[d] += 1;
-            if idx[d] < out_shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// Converts little-endian f32 data to f16.
