@@ -1,8 +1,8 @@
-//! `Op::Custom { domain: "tflite" }` (a CUSTOM operator kept by the importer, e.g. MediaPipe's
-//! Landmarks2TransformMatrix) → a CUSTOM operator again: the same custom_code, operator version
-//! and custom_options bytes, inputs and outputs in their stored (identity) order. A TFLite →
-//! TFLite round trip therefore keeps ops that edgeport cannot lower. Other domains have no
-//! TFLite form.
+//! `Op::Custom { domain: "tflite" }` (a CUSTOM operator kept by the importer: one it cannot
+//! lower, such as a vendor kernel or an unknown MediaPipe op) → a CUSTOM operator again: the same
+//! custom_code, operator version and custom_options bytes, inputs and outputs in their stored
+//! (identity) order. A TFLite → TFLite round trip therefore keeps ops that edgeport cannot lower.
+//! Other domains have no TFLite form.
 
 use crate::codes::BuiltinOperator as B;
 use crate::export::lower::{LResult, Lower, err};
