@@ -203,6 +203,12 @@ enum Cmd {
         /// depthwise conv runs over); block outputs and residual streams stay whole.
         #[arg(long)]
         expansion_only: bool,
+        /// With --structured: set each layer's ratio from a latency model of a CPU runtime
+        /// (memory-bound layers — depthwise, high resolution, few positions, the classifier —
+        /// lose more channels, compute-bound ones fewer; the total removed stays the ratio), and
+        /// leave groups no larger than --round whole, so the latency falls with the MACs.
+        #[arg(long)]
+        latency_aware: bool,
         /// With --structured: calibration samples (.npz or folder, as for quantize). The input
         /// channels of linear layers (MLP hidden neurons) are then ranked by the output error
         /// their removal costs on these samples (Optimal Brain Surgeon saliency), and those
@@ -490,6 +496,7 @@ fn main() -> ExitCode {
             round_to,
             heads,
             expansion_only,
+            latency_aware,
             calibration,
             calibration_samples,
             token_mask,
@@ -530,6 +537,7 @@ fn main() -> ExitCode {
                         round_to,
                         heads,
                         expansion_only,
+                        latency: latency_aware.then(edgeport_passes::prune::LatencyModel::default),
                     },
                     dry_run,
                 },

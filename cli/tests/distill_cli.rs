@@ -28,6 +28,7 @@ fn pruned_teacher(dir: &Path) -> PathBuf {
             round_to: 8,
             heads: None,
             expansion_only: false,
+            latency: None,
         },
         dry_run: false,
     })

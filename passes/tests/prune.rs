@@ -141,6 +141,7 @@ fn opts(mode: PruneMode) -> PruneOptions {
         global: false,
         heads: None,
         expansion_only: false,
+        latency: None,
     }
 }
 

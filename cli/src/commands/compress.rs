@@ -122,6 +122,7 @@ fn run_in(a: &CompressArgs, obs: &mut dyn Observer, work: &Path) -> Result<Compr
             round_to: 8,
             heads: None,
             expansion_only: false,
+            latency: None,
         },
         dry_run: false,
     })?;
