@@ -26,8 +26,9 @@ use std::collections::{HashMap, HashSet};
 
 /// A roofline model of one CPU core running a runtime's float kernels. The defaults are fitted
 /// (least squares on log time) to 690 single convolutions and 20 fully connected layers timed in
-/// onnxruntime 1.32's CPU provider, one thread, on an AVX-512 Xeon: `bench/prune_latency.py`
-/// and the grid script beside it remeasure them. A deployment target can bring its own.
+/// onnxruntime 1.32's CPU provider, one thread, on an AVX-512 Xeon (`bench/latency_model_fit.py`
+/// remeasures and refits them; the weight bandwidth is the batch-1 Gemm rate once weights
+/// exceed the cache). A deployment target can bring its own.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LatencyModel {
     /// Dense multiply-accumulates per second at full efficiency.
