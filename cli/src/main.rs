@@ -305,6 +305,9 @@ enum Cmd {
         /// Channel ranking: l1, l2 or bn.
         #[arg(long, default_value = "l1")]
         criterion: String,
+        /// Per-layer pruning ratios from a CPU latency model (as `prune --latency-aware`).
+        #[arg(long)]
+        latency_aware: bool,
         /// Unlabeled data for distillation and calibration (.npz or folder).
         #[arg(long)]
         distill_data: PathBuf,
@@ -638,6 +641,7 @@ fn main() -> ExitCode {
             output,
             prune,
             criterion,
+            latency_aware,
             distill_data,
             quantize,
             eval,
@@ -670,6 +674,7 @@ fn main() -> ExitCode {
                     output,
                     prune,
                     criterion: commands::prune::parse_criterion(&criterion)?,
+                    latency_aware,
                     distill_data,
                     quantize,
                     eval,
