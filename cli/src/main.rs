@@ -136,6 +136,9 @@ enum Cmd {
         /// Block size of embedding tables in weight-only modes (default: --block-size).
         #[arg(long)]
         embedding_block_size: Option<usize>,
+        /// int4: embedding tables with float16 block scales (half the scale bytes).
+        #[arg(long)]
+        embedding_f16_scales: bool,
         /// Keep the most sensitive layers float until the output cosine is at least this.
         #[arg(long)]
         min_cosine: Option<f64>,
@@ -722,6 +725,7 @@ fn main() -> ExitCode {
             per_tensor,
             block_size,
             embedding_block_size,
+            embedding_f16_scales,
             min_cosine,
             max_error,
             opset,
@@ -745,6 +749,7 @@ fn main() -> ExitCode {
                 per_tensor,
                 block_size,
                 embedding_block_size,
+                embedding_f16_scales,
                 min_cosine,
                 max_error,
                 opset,

@@ -9,11 +9,13 @@
 //!
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
-//! `embeddings.rs` (per-row int8 Gather tables), `int_matmul.rs` (MatMulInteger form),
+//! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
+//! `nbits8.rs` (dynamic int8 islands),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
 pub mod dynamic;
+pub mod emb_int4;
 pub mod embeddings;
 pub mod error;
 pub mod float16;
@@ -21,6 +23,7 @@ pub mod gptq;
 pub mod int_matmul;
 pub mod layers;
 pub mod metrics;
+pub mod nbits8;
 pub mod par;
 pub mod params;
 pub mod qdq;
@@ -91,6 +94,8 @@ pub struct Options {
     pub block_size: usize,
     /// Block size of embedding tables in weight-only modes (default: `block_size`).
     pub emb_block_size: Option<usize>,
+    /// 4-bit embedding tables with float16 block scales (DequantizeLinear to float16).
+    pub emb_f16_scales: bool,
     /// Keep the most sensitive layers float until the output cosine is at least this.
     pub min_cosine: Option<f64>,
     /// … or the max abs output error at most this.
@@ -120,6 +125,7 @@ impl Default for Options {
             per_tensor: false,
             block_size: 32,
             emb_block_size: None,
+            emb_f16_scales: false,
             min_cosine: None,
             max_error: None,
             gptq: true,
@@ -274,6 +280,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
             }
+            let mut islands: HashMap<String, usize> = HashMap::new();
             if !o.full_integer {
                 let mms: Vec<_> = compute
                     .iter()
@@ -281,6 +288,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     .map(|l| l.node)
                     .collect();
                 int_matmul::rewrite(g, &mms)?;
+                if o.nbits {
+                    islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
+                }
             }
             let mut tables = HashMap::new();
             for l in layers.iter().filter(|l| l.kind == layers::Kind::Gather) {
@@ -295,13 +305,22 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = t.clone();
                 } else if qa.contains(l.name.as_str()) {
                     r.precision = wname.into();
+                } else if let Some(b) = islands.get(&l.name) {
+                    r.precision = format!("{wname} weights, dynamic int8 activations (MatMulNBits block {b})");
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
                 }
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);
             }
-            let kept = q.len() - qa.len();
+            let kept = q.len().saturating_sub(qa.len()).saturating_sub(islands.len());
+            if !islands.is_empty() {
+                report.warnings.push(format!(
+                    "mixed precision: {} of {} layers quantize their activations at run time (dynamic int8) to meet the error budget",
+                    islands.len(),
+                    q.len()
+                ));
+            }
             if kept > 0 {
                 report.warnings.push(format!(
                     "mixed precision: {kept} of {} layers keep float activations (int8 weights) to meet the error budget",
@@ -325,6 +344,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 bits,
                 block,
                 emb_block: o.emb_block_size,
+                emb_f16: o.emb_f16_scales,
                 gptq: o.gptq,
                 nbits: o.nbits,
                 embeddings: true,

@@ -29,6 +29,8 @@ pub struct WeightOptions {
     pub gptq: bool,
     /// Emit `MatMulNBits` for 4-bit MatMul weights.
     pub nbits: bool,
+    /// 4-bit embedding tables with float16 block scales (see `emb_int4`).
+    pub emb_f16: bool,
     /// Quantize Gather tables (embeddings) too.
     pub embeddings: bool,
     /// Quantize Conv weights (per channel only).
@@ -102,6 +104,11 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
             (Kind::Gather, Some(b)) => b,
             _ => o.block,
         };
+        if l.kind == Kind::Gather && o.bits == 4 && o.emb_f16 {
+            let how = crate::quantize::emb_int4::int4_f16(g, l, block)?;
+            info.layers.push((l.name.clone(), how));
+            continue;
+        }
         let Some(red) = l.red_axis else { continue };
         let Some(w) = float_const(g, l.weight).and_then(|t| t.to_f64_vec()) else {
             continue;
