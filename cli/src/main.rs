@@ -139,6 +139,10 @@ enum Cmd {
         /// int4: embedding tables with float16 block scales (half the scale bytes).
         #[arg(long)]
         embedding_f16_scales: bool,
+        /// Static int8: SmoothQuant strength (0..=1) moving activation outlier ranges into the
+        /// MatMul weights before calibration.
+        #[arg(long)]
+        smooth: Option<f64>,
         /// Keep the most sensitive layers float until the output cosine is at least this.
         #[arg(long)]
         min_cosine: Option<f64>,
@@ -726,6 +730,7 @@ fn main() -> ExitCode {
             block_size,
             embedding_block_size,
             embedding_f16_scales,
+            smooth,
             min_cosine,
             max_error,
             opset,
@@ -750,6 +755,7 @@ fn main() -> ExitCode {
                 block_size,
                 embedding_block_size,
                 embedding_f16_scales,
+                smooth,
                 min_cosine,
                 max_error,
                 opset,

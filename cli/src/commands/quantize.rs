@@ -29,6 +29,8 @@ pub struct QuantizeOptions {
     pub embedding_block_size: Option<usize>,
     /// int4: embedding tables with float16 block scales.
     pub embedding_f16_scales: bool,
+    /// Static int8: SmoothQuant strength.
+    pub smooth: Option<f64>,
     pub min_cosine: Option<f64>,
     pub max_error: Option<f64>,
     pub opset: Option<i64>,
@@ -62,6 +64,7 @@ impl Default for QuantizeOptions {
             block_size: 32,
             embedding_block_size: None,
             embedding_f16_scales: false,
+            smooth: None,
             min_cosine: None,
             max_error: None,
             opset: None,
@@ -254,6 +257,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         block_size: o.block_size,
         emb_block_size: o.embedding_block_size,
         emb_f16_scales: o.embedding_f16_scales,
+        smooth_alpha: o.smooth,
         min_cosine: o.min_cosine,
         max_error: o.max_error,
         gptq: !o.no_gptq,

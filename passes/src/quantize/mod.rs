@@ -10,7 +10,7 @@
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
 //! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
-//! `nbits8.rs` (dynamic int8 islands),
+//! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
@@ -28,6 +28,7 @@ pub mod par;
 pub mod params;
 pub mod qdq;
 pub mod sensitivity;
+pub mod smooth;
 pub mod static_int8;
 pub mod weights;
 
@@ -96,6 +97,9 @@ pub struct Options {
     pub emb_block_size: Option<usize>,
     /// 4-bit embedding tables with float16 block scales (DequantizeLinear to float16).
     pub emb_f16_scales: bool,
+    /// Static int8: SmoothQuant migration strength α (per-channel activation ranges moved into
+    /// the MatMul weights before calibration); `None` = off.
+    pub smooth_alpha: Option<f64>,
     /// Keep the most sensitive layers float until the output cosine is at least this.
     pub min_cosine: Option<f64>,
     /// … or the max abs output error at most this.
@@ -126,6 +130,7 @@ impl Default for Options {
             block_size: 32,
             emb_block_size: None,
             emb_f16_scales: false,
+            smooth_alpha: None,
             min_cosine: None,
             max_error: None,
             gptq: true,
@@ -213,6 +218,10 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         ..Default::default()
     };
     remove_identities(g)?;
+    let smoothed = match o.smooth_alpha {
+        Some(a) if o.mode == Mode::Int8 && !o.full_integer && !calib.is_empty() => smooth::apply(g, calib, a, &o.exclude)?,
+        _ => Vec::new(),
+    };
     let all_layers = layers::find(g);
     let excluded: HashSet<&str> = o.exclude.iter().map(|s| s.as_str()).collect();
     let layers: Vec<layers::Layer> = all_layers.iter().filter(|l| !excluded.contains(l.name.as_str())).cloned().collect();
@@ -291,6 +300,13 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 if o.nbits {
                     islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
                 }
+            }
+            if !smoothed.is_empty() {
+                report.warnings.push(format!(
+                    "smoothing: {} MatMul groups read their activation through a per-channel Mul (alpha {:.2})",
+                    smoothed.len(),
+                    o.smooth_alpha.unwrap_or_default()
+                ));
             }
             let mut tables = HashMap::new();
             for l in layers.iter().filter(|l| l.kind == layers::Kind::Gather) {
