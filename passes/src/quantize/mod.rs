@@ -10,7 +10,7 @@
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
 //! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
-//! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant),
+//! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant), `ln_sum.rs` (residual Add → Sum),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
@@ -22,6 +22,7 @@ pub mod float16;
 pub mod gptq;
 pub mod int_matmul;
 pub mod layers;
+pub mod ln_sum;
 pub mod metrics;
 pub mod nbits8;
 pub mod par;
@@ -300,6 +301,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 if o.nbits {
                     islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
                 }
+                ln_sum::rewrite(g);
             }
             if !smoothed.is_empty() {
                 report.warnings.push(format!(
