@@ -139,6 +139,13 @@ enum Cmd {
         /// int4: embedding tables with float16 block scales (half the scale bytes).
         #[arg(long)]
         embedding_f16_scales: bool,
+        /// int4 GPTQ: act-order (largest-activation columns first, static groups).
+        #[arg(long)]
+        act_order: bool,
+        /// Weight-only: block size of the layers whose name contains SUBSTRING
+        /// (SUBSTRING=N, repeatable, first match wins).
+        #[arg(long)]
+        layer_block: Vec<String>,
         /// Static int8: SmoothQuant strength (0..=1) moving activation outlier ranges into the
         /// MatMul weights before calibration.
         #[arg(long)]
@@ -730,6 +737,8 @@ fn main() -> ExitCode {
             block_size,
             embedding_block_size,
             embedding_f16_scales,
+            act_order,
+            layer_block,
             smooth,
             min_cosine,
             max_error,
@@ -755,6 +764,8 @@ fn main() -> ExitCode {
                 block_size,
                 embedding_block_size,
                 embedding_f16_scales,
+                act_order,
+                layer_block,
                 smooth,
                 min_cosine,
                 max_error,

@@ -11,7 +11,7 @@
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
 //! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
 //! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant), `ln_sum.rs` (residual Add → Sum),
-//! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
+//! `weights.rs`, `gptq.rs`, `gptq_order.rs` (act-order), `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
 pub mod dynamic;
@@ -20,6 +20,7 @@ pub mod embeddings;
 pub mod error;
 pub mod float16;
 pub mod gptq;
+pub mod gptq_order;
 pub mod int_matmul;
 pub mod layers;
 pub mod ln_sum;
@@ -96,6 +97,10 @@ pub struct Options {
     pub block_size: usize,
     /// Block size of embedding tables in weight-only modes (default: `block_size`).
     pub emb_block_size: Option<usize>,
+    /// Weight-only modes: per-layer block sizes, (layer-name substring, block), first match wins.
+    pub layer_blocks: Vec<(String, usize)>,
+    /// Weight-only int4: GPTQ with act-order (static groups).
+    pub act_order: bool,
     /// 4-bit embedding tables with float16 block scales (DequantizeLinear to float16).
     pub emb_f16_scales: bool,
     /// Static int8: SmoothQuant migration strength α (per-channel activation ranges moved into
@@ -131,6 +136,8 @@ impl Default for Options {
             block_size: 32,
             emb_block_size: None,
             emb_f16_scales: false,
+            act_order: false,
+            layer_blocks: Vec::new(),
             smooth_alpha: None,
             min_cosine: None,
             max_error: None,
@@ -363,6 +370,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 block,
                 emb_block: o.emb_block_size,
                 emb_f16: o.emb_f16_scales,
+                act_order: o.act_order,
+                layer_blocks: o.layer_blocks.clone(),
                 gptq: o.gptq,
                 nbits: o.nbits,
                 embeddings: true,
