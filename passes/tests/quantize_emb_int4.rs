@@ -24,7 +24,13 @@ fn table_model() -> (Graph, Vec<f32>) {
     let ids = g.add_input("ids", Some(ValueType::tensor(DType::I64, Some(Shape::known(&[1, 7])))));
     // Rows of very different norms, and one all-zero row (its blocks need a usable scale).
     let table: Vec<f32> = (0..ROWS * DIM)
-        .map(|i| if i / DIM == 3 { 0.0 } else { rng(&mut s) * (0.01 + (i / DIM) as f32 * 0.2) })
+        .map(|i| {
+            if i / DIM == 3 {
+                0.0
+            } else {
+                rng(&mut s) * (0.01 + (i / DIM) as f32 * 0.2)
+            }
+        })
         .collect();
     let t = g.add_constant("table", Tensor::from_f32(vec![ROWS, DIM], &table).unwrap());
     let ga = g
@@ -88,7 +94,13 @@ fn codes_and_float16_scales_round_trip() {
     assert!(q.scale.iter().zip(&s).all(|(&a, &b)| f64::from(a) == b));
     // uint4 is read through the evaluator's tensor (the IR reads whole bytes only).
     let ints = |t: &Tensor| -> Vec<i64> {
-        ETensor::from_ir(t).unwrap().to_f64_vec().unwrap().into_iter().map(|x| x as i64).collect()
+        ETensor::from_ir(t)
+            .unwrap()
+            .to_f64_vec()
+            .unwrap()
+            .into_iter()
+            .map(|x| x as i64)
+            .collect()
     };
     let c: Vec<i64> = ints(codes);
     assert!(c.iter().all(|&x| (0..16).contains(&x)));
@@ -111,7 +123,10 @@ fn codes_and_float16_scales_round_trip() {
             for d in 0..DIM {
                 let b = r * (DIM / 16) + d / 16;
                 let v = ((c[r * DIM + d] - zp[b]) as f32) * (s[b] as f32);
-                let v16 = ETensor::from_f64(DType::F16, &[1], vec![f64::from(v)]).unwrap().to_f64_vec().unwrap()[0];
+                let v16 = ETensor::from_f64(DType::F16, &[1], vec![f64::from(v)])
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap()[0];
                 assert_eq!(y[p * DIM + d], v16, "row {r} col {d}");
             }
         }

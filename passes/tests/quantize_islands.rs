@@ -26,9 +26,7 @@ fn model() -> Graph {
     let b: Vec<f32> = (0..N).map(|_| rng(&mut s) * 0.1).collect();
     let w = g.add_constant("w", Tensor::from_f32(vec![K, N], &w).unwrap());
     let b = g.add_constant("b", Tensor::from_f32(vec![N], &b).unwrap());
-    let mm = g
-        .add_op("proj", Op::MatMul(MatMul {}), &[Some(x), Some(w)], &["h"])
-        .unwrap();
+    let mm = g.add_op("proj", Op::MatMul(MatMul {}), &[Some(x), Some(w)], &["h"]).unwrap();
     let add = g.add_op("bias", Op::Add(Add {}), &[Some(mm.out(0)), Some(b)], &["y"]).unwrap();
     g.add_output("y", add.out(0)).unwrap();
     edgeport_ir::infer::infer_types(&mut g).unwrap();

@@ -28,9 +28,7 @@ fn model() -> Graph {
     let wb = g.add_constant("wb", Tensor::from_f32(vec![K, N], &wb).unwrap());
     let a = g.add_op("a", Op::MatMul(MatMul {}), &[Some(x), Some(wa)], &["ya"]).unwrap();
     let b = g.add_op("b", Op::MatMul(MatMul {}), &[Some(x), Some(wb)], &["yb"]).unwrap();
-    let add = g
-        .add_op("sum", Op::Add(Add {}), &[Some(a.out(0)), Some(b.out(0))], &["y"])
-        .unwrap();
+    let add = g.add_op("sum", Op::Add(Add {}), &[Some(a.out(0)), Some(b.out(0))], &["y"]).unwrap();
     g.add_output("y", add.out(0)).unwrap();
     edgeport_ir::infer::infer_types(&mut g).unwrap();
     g

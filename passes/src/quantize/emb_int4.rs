@@ -98,7 +98,14 @@ pub fn int4_f16(g: &mut Graph, l: &Layer, block: usize) -> Result<String, QuantE
     let z = if p.zps.iter().all(|&z| z == 0) {
         None
     } else {
-        Some(const_codes(g, &format!("{tname}_zero_point"), storage, vec![rows, nb], &p.zps, None)?)
+        Some(const_codes(
+            g,
+            &format!("{tname}_zero_point"),
+            storage,
+            vec![rows, nb],
+            &p.zps,
+            None,
+        )?)
     };
     let f16_ty = |shape: &[usize]| {
         Some(ValueType::tensor(

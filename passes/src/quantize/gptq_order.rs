@@ -24,7 +24,7 @@ pub fn gptq_act_order(
     d: DType,
     damp: f64,
 ) -> Option<(Vec<i32>, Vec<f32>, Vec<i32>)> {
-    if block == 0 || k == 0 || k % block != 0 || h.len() != k.checked_mul(k)? || w.len() != rows.checked_mul(k)? {
+    if block == 0 || k == 0 || !k.is_multiple_of(block) || h.len() != k.checked_mul(k)? || w.len() != rows.checked_mul(k)? {
         return None;
     }
     let nb = k / block;

@@ -50,10 +50,7 @@ fn int8_weight(g: &Graph, dq: ValueId) -> Option<(ValueId, Vec<f32>, usize, usiz
 /// Whether `v` is a float activation that no QuantizeLinear/DequantizeLinear produced.
 fn float_activation(g: &Graph, v: ValueId) -> bool {
     let Some(node) = g.get(v.node) else { return false };
-    if matches!(
-        node.op,
-        Op::DequantizeLinear(_) | Op::QuantizeLinear(_) | Op::Constant(_)
-    ) {
+    if matches!(node.op, Op::DequantizeLinear(_) | Op::QuantizeLinear(_) | Op::Constant(_)) {
         return false;
     }
     g.value(v)
@@ -95,7 +92,9 @@ pub fn rewrite(g: &mut Graph, matmuls: &[NodeId]) -> Result<Vec<(String, usize)>
             continue;
         }
         let Some((wq, scales, k, n)) = int8_weight(g, b) else { continue };
-        let Some(block) = BLOCKS.iter().copied().find(|b| k % b == 0) else { continue };
+        let Some(block) = BLOCKS.iter().copied().find(|b| k % b == 0) else {
+            continue;
+        };
         let Some(codes) = (match &g.node(wq.node).op {
             Op::Constant(c) => c
                 .value
@@ -128,7 +127,12 @@ pub fn rewrite(g: &mut Graph, matmuls: &[NodeId]) -> Result<Vec<(String, usize)>
         let out_val = g.value(old).cloned().unwrap_or_default();
         let tmp = unique(g, &format!("{}_nbits8_out", out_val.name));
         let nid = g
-            .add_op(unique(g, &format!("{name}_MatMulNBits")), op, &[Some(a), Some(bq), Some(s)], &[&tmp])
+            .add_op(
+                unique(g, &format!("{name}_MatMulNBits")),
+                op,
+                &[Some(a), Some(bq), Some(s)],
+                &[&tmp],
+            )
             .map_err(|e| gerr(&name, e))?;
         g.replace_all_uses(old, nid.out(0)).map_err(|e| gerr(&name, e))?;
         g.remove_node(id);

@@ -39,8 +39,11 @@ pub struct Smoothed {
     pub factors: Vec<f64>,
 }
 
-/// Per-channel (last axis) max |x| of `acts` over `samples`.
-pub fn channel_absmax(g: &Graph, samples: &[Vec<Value>], acts: &[(ValueId, usize)]) -> Result<HashMap<ValueId, (Vec<f64>, usize)>, QuantError> {
+/// Per-channel max |x| and the activation's rank.
+type ChannelMax = (Vec<f64>, usize);
+
+/// Per-channel (last axis) max |x| of `acts` over `samples`, with each activation's rank.
+pub fn channel_absmax(g: &Graph, samples: &[Vec<Value>], acts: &[(ValueId, usize)]) -> Result<HashMap<ValueId, ChannelMax>, QuantError> {
     let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
         sample: 0,
         msg: e.to_string(),
@@ -50,7 +53,7 @@ pub fn channel_absmax(g: &Graph, samples: &[Vec<Value>], acts: &[(ValueId, usize
         consts: Some(std::sync::Arc::new(consts)),
         ..Default::default()
     };
-    let per_sample = par::map(samples, |i, s| -> Result<Vec<Option<(Vec<f64>, usize)>>, QuantError> {
+    let per_sample = par::map(samples, |i, s| -> Result<Vec<Option<ChannelMax>>, QuantError> {
         let (_, mut kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
             sample: i,
             msg: e.to_string(),
@@ -85,7 +88,7 @@ pub fn channel_absmax(g: &Graph, samples: &[Vec<Value>], acts: &[(ValueId, usize
         }
         Ok(out)
     });
-    let mut res: HashMap<ValueId, (Vec<f64>, usize)> = HashMap::new();
+    let mut res: HashMap<ValueId, ChannelMax> = HashMap::new();
     for r in per_sample {
         for (&(v, _), m) in acts.iter().zip(r?) {
             let Some((m, rank)) = m else { continue };
@@ -138,10 +141,7 @@ pub fn apply(g: &mut Graph, samples: &[Vec<Value>], alpha: f64, exclude: &[Strin
         }
     }
     groups.retain(|(_, ls)| !ls.iter().any(|l| exclude.contains(&l.name)));
-    let acts: Vec<(ValueId, usize)> = groups
-        .iter()
-        .filter_map(|(a, ls)| ls.first().map(|l| (*a, l.w_shape[0])))
-        .collect();
+    let acts: Vec<(ValueId, usize)> = groups.iter().filter_map(|(a, ls)| ls.first().map(|l| (*a, l.w_shape[0]))).collect();
     if acts.is_empty() || samples.is_empty() {
         return Ok(Vec::new());
     }
@@ -158,7 +158,10 @@ pub fn apply(g: &mut Graph, samples: &[Vec<Value>], alpha: f64, exclude: &[Strin
                 .ok_or_else(|| gerr(&l.name, "weight is not a readable float constant"))?;
             let n = l.w_shape[1];
             if l.w_shape[0] != k || w.len() != k.saturating_mul(n) {
-                return Err(gerr(&l.name, format!("weight {:?} does not match {k} activation channels", l.w_shape)));
+                return Err(gerr(
+                    &l.name,
+                    format!("weight {:?} does not match {k} activation channels", l.w_shape),
+                ));
             }
             for (i, &x) in w.iter().enumerate() {
                 wmax[i / n] = wmax[i / n].max(x.abs());
@@ -185,11 +188,7 @@ pub fn apply(g: &mut Graph, samples: &[Vec<Value>], alpha: f64, exclude: &[Strin
         for (l, w) in ls.iter().zip(ws) {
             let n = l.w_shape[1];
             // Scaled by the f32 factor the Mul divides by, so X' W' matches X W to rounding.
-            let w2: Vec<f32> = w
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| (x / f64::from(inv[i / n])) as f32)
-                .collect();
+            let w2: Vec<f32> = w.iter().enumerate().map(|(i, &x)| (x / f64::from(inv[i / n])) as f32).collect();
             let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
             let wc = const_f32(g, &format!("{wname}_smoothed"), l.w_shape.clone(), &w2)?;
             g.set_input(l.node, 0, Some(mul.out(0))).map_err(|e| gerr(&l.name, e))?;

@@ -84,7 +84,9 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
         return Err(QuantError::Options(format!("embedding block size {b} is outside 16..=256")));
     }
     if let Some((p, b)) = o.layer_blocks.iter().find(|(_, b)| !(16..=256).contains(b)) {
-        return Err(QuantError::Options(format!("block size {b} for layers matching '{p}' is outside 16..=256")));
+        return Err(QuantError::Options(format!(
+            "block size {b} for layers matching '{p}' is outside 16..=256"
+        )));
     }
     if o.block == 0 && o.bits == 4 {
         return Err(QuantError::Options("4-bit weights need a block size (16..=256)".into()));
@@ -151,18 +153,18 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
         let (codes, scales, zps, how) = match ordered {
             Some((c, s, z)) => (c, s, z, "gptq act-order"),
             None => match gram
-            .filter(|_| o.gptq && l.kind != Kind::Gather)
-            .and_then(|gm| inverse_factor(&gm.xtx, k, 0.01))
-        {
-            Some(u) => {
-                let (c, s, z) = gptq(&m, rows, k, &u, block, storage, false);
-                (c, s, z, "gptq")
-            }
-            None => {
-                let b = per_block(&m, &[rows, k], 1, block, storage, false);
-                (b.codes, b.scales, b.zps, "rtn")
-            }
-        },
+                .filter(|_| o.gptq && l.kind != Kind::Gather)
+                .and_then(|gm| inverse_factor(&gm.xtx, k, 0.01))
+            {
+                Some(u) => {
+                    let (c, s, z) = gptq(&m, rows, k, &u, block, storage, false);
+                    (c, s, z, "gptq")
+                }
+                None => {
+                    let b = per_block(&m, &[rows, k], 1, block, storage, false);
+                    (b.codes, b.scales, b.zps, "rtn")
+                }
+            },
         };
         let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
         let is_2d_matmul = l.kind == Kind::MatMul && red == 0;
