@@ -136,6 +136,20 @@ enum Cmd {
         /// Block size of embedding tables in weight-only modes (default: --block-size).
         #[arg(long)]
         embedding_block_size: Option<usize>,
+        /// int4: embedding tables with float16 block scales (half the scale bytes).
+        #[arg(long)]
+        embedding_f16_scales: bool,
+        /// int4 GPTQ: act-order (largest-activation columns first, static groups).
+        #[arg(long)]
+        act_order: bool,
+        /// Weight-only: block size of the layers whose name contains SUBSTRING
+        /// (SUBSTRING=N, repeatable, first match wins).
+        #[arg(long)]
+        layer_block: Vec<String>,
+        /// Static int8: SmoothQuant strength (0..=1) moving activation outlier ranges into the
+        /// MatMul weights before calibration.
+        #[arg(long)]
+        smooth: Option<f64>,
         /// Keep the most sensitive layers float until the output cosine is at least this.
         #[arg(long)]
         min_cosine: Option<f64>,
@@ -735,6 +749,10 @@ fn main() -> ExitCode {
             per_tensor,
             block_size,
             embedding_block_size,
+            embedding_f16_scales,
+            act_order,
+            layer_block,
+            smooth,
             min_cosine,
             max_error,
             opset,
@@ -758,6 +776,10 @@ fn main() -> ExitCode {
                 per_tensor,
                 block_size,
                 embedding_block_size,
+                embedding_f16_scales,
+                act_order,
+                layer_block,
+                smooth,
                 min_cosine,
                 max_error,
                 opset,
