@@ -19,8 +19,7 @@ pub fn qrange(d: DType) -> (i32, i32) {
 
 /// Round half to even.
 pub fn round_even(x: f64) -> f64 {
-    let r = x.round();
-    if (x - x.trunc()).abs() == 0.5 { 2.0 * (x / 2.0).round() } else { r }
+    x.round_ties_even()
 }
 
 /// Asymmetric (u8/u4, i8) or symmetric (`symmetric`) parameters covering `[lo, hi]`.
@@ -88,20 +87,18 @@ pub fn quant1(x: f64, s: f32, zp: i32, d: DType) -> i32 {
 pub fn per_channel_i8(w: &[f64], shape: &[usize], axis: usize) -> (Vec<i8>, Vec<f32>) {
     let c = shape.get(axis).copied().unwrap_or(1).max(1);
     let inner: usize = shape.iter().skip(axis + 1).product::<usize>().max(1);
+    // Runs of `inner` values share a channel: walk them in order instead of dividing per element.
     let mut amax = vec![0f64; c];
-    for (i, &x) in w.iter().enumerate() {
-        let ch = (i / inner) % c;
-        amax[ch] = amax[ch].max(x.abs());
+    for (r, run) in w.chunks(inner).enumerate() {
+        let a = &mut amax[r % c];
+        *a = run.iter().fold(*a, |m, x| m.max(x.abs()));
     }
     let scales: Vec<f32> = amax.iter().map(|&a| if a > 0.0 { (a / 127.0) as f32 } else { 1.0 }).collect();
-    let codes = w
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            let ch = (i / inner) % c;
-            (round_even(x / scales[ch] as f64)).clamp(-127.0, 127.0) as i8
-        })
-        .collect();
+    let mut codes = Vec::with_capacity(w.len());
+    for (r, run) in w.chunks(inner).enumerate() {
+        let s = scales[r % c] as f64;
+        codes.extend(run.iter().map(|&x| (round_even(x / s)).clamp(-127.0, 127.0) as i8));
+    }
     (codes, scales)
 }
 

@@ -177,17 +177,18 @@ pub fn int8_weight(g: &mut Graph, l: &Layer, per_tensor: bool) -> Result<(ValueI
         let n = s.len();
         (c, s, QuantGranularity::PerAxis { axis: l.out_axis }, vec![n])
     };
-    let inner: usize = shape.iter().skip(l.out_axis + 1).product::<usize>().max(1);
+    // Runs of `inner` values share a channel (one run for a per-tensor scale).
+    let inner: usize = if per_tensor {
+        w.len().max(1)
+    } else {
+        shape.iter().skip(l.out_axis + 1).product::<usize>().max(1)
+    };
     let nch = scales.len().max(1);
-    let err: Vec<f64> = codes
-        .iter()
-        .zip(&w)
-        .enumerate()
-        .map(|(i, (&q, &x))| {
-            let ch = if per_tensor { 0 } else { (i / inner) % nch };
-            q as f64 * scales[ch] as f64 - x
-        })
-        .collect();
+    let mut err: Vec<f64> = Vec::with_capacity(w.len());
+    for (r, (qs, xs)) in codes.chunks(inner).zip(w.chunks(inner)).enumerate() {
+        let sc = scales.get(r % nch).copied().unwrap_or(1.0) as f64;
+        err.extend(qs.iter().zip(xs).map(|(&q, &x)| q as f64 * sc - x));
+    }
     let codes32: Vec<i32> = codes.iter().map(|&c| c as i32).collect();
     let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
     let dq = dq_weight(
