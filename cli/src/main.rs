@@ -148,6 +148,10 @@ enum Cmd {
         /// int4: round-to-nearest instead of GPTQ.
         #[arg(long)]
         no_gptq: bool,
+        /// int8: how Conv/Gemm weights are rounded: gptq (sequential, layer by layer on the
+        /// calibration data, with bias correction) or rtn (round to nearest).
+        #[arg(long, default_value = "gptq")]
+        weight_method: String,
         /// int4: blocked DequantizeLinear + MatMul instead of com.microsoft MatMulNBits.
         #[arg(long)]
         no_nbits: bool,
@@ -726,6 +730,7 @@ fn main() -> ExitCode {
             max_error,
             opset,
             no_gptq,
+            weight_method,
             no_nbits,
             exclude,
             seed,
@@ -749,6 +754,7 @@ fn main() -> ExitCode {
                 max_error,
                 opset,
                 no_gptq,
+                weight_method,
                 no_nbits,
                 exclude,
                 seed,

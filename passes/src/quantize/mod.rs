@@ -13,6 +13,7 @@
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
+pub mod conv_gptq;
 pub mod dynamic;
 pub mod embeddings;
 pub mod error;
@@ -23,12 +24,14 @@ pub mod layers;
 pub mod metrics;
 pub mod par;
 pub mod params;
+pub mod patches;
 pub mod qdq;
 pub mod sensitivity;
 pub mod static_int8;
 pub mod weights;
 
 pub use calib::estimators::Method;
+pub use conv_gptq::WeightMethod;
 pub use error::QuantError;
 pub use metrics::{Metrics, compare};
 pub use qdq::strip_annotations;
@@ -110,6 +113,8 @@ pub struct Options {
     /// Static int8: quantize every op with an integer kernel and the graph outputs too
     /// (full-integer targets), not only Conv/Gemm/MatMul inputs and outputs.
     pub full_integer: bool,
+    /// Static int8: how Conv/Gemm weights are rounded (sequential GPTQ or round-to-nearest).
+    pub weight_method: WeightMethod,
 }
 
 impl Default for Options {
@@ -130,6 +135,7 @@ impl Default for Options {
             bins: 2048,
             act_dtype: DType::U8,
             full_integer: false,
+            weight_method: WeightMethod::Gptq,
         }
     }
 }
@@ -261,7 +267,20 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 bias_correction: o.bias_correction,
                 act_dtype: o.act_dtype,
                 full_integer: o.full_integer,
+                precomputed: None,
             };
+            let mut so = so;
+            let mut recon_how: HashMap<edgeport_ir::NodeId, &'static str> = HashMap::new();
+            if o.weight_method == WeightMethod::Gptq {
+                let ro = conv_gptq::ReconOptions {
+                    bias_correction: o.bias_correction,
+                    ..Default::default()
+                };
+                let (pre, rinfo) = conv_gptq::reconstruct(g, &compute, &cal, &so, calib, &ro)?;
+                recon_how = pre.layers.iter().map(|(n, p)| (*n, p.how)).collect();
+                let _ = rinfo;
+                so.precomputed = Some(std::sync::Arc::new(pre));
+            }
             let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {
                 let check = if check.is_empty() { &calib[..calib.len().min(8)] } else { check };
                 let (inc, sens, m) = sensitivity::mixed_precision(g, &compute, &cal, &so, check, o.min_cosine, o.max_error)?;
@@ -297,6 +316,11 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = wname.into();
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
+                }
+                if let Some(how) = recon_how.get(&l.node)
+                    && r.precision.starts_with("int8")
+                {
+                    r.precision = r.precision.replacen("int8", &format!("int8 {how}"), 1);
                 }
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);
