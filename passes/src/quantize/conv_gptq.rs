@@ -61,6 +61,10 @@ pub struct ReconOptions {
     pub max_k: usize,
     /// Correct the bias by the remaining mean output error.
     pub bias_correction: bool,
+    /// Fit the weights to the float model's outputs (`W·f`) rather than to the layer's own
+    /// float weights on the quantized inputs (`W·x`): compensates the input quantization
+    /// error as well.
+    pub float_target: bool,
 }
 
 impl Default for ReconOptions {
@@ -70,6 +74,7 @@ impl Default for ReconOptions {
             act_order: true,
             max_k: 2304,
             bias_correction: true,
+            float_target: true,
         }
     }
 }
@@ -186,19 +191,85 @@ fn run_segment(s: &Graph, feeds: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Quant
     .collect()
 }
 
-/// Patch statistics of each target's input over `xs` (one tensor per sample), merged in
-/// sample order; `None` for a sample whose shape does not fit.
-fn stats_of(t: &Target<'_>, xs: &[&Value], sums_only: bool) -> Result<PatchStats, QuantError> {
-    let mut st = PatchStats::new(&t.geom, !sums_only);
-    let nt = par::threads(xs.len());
-    for chunk in xs.chunks(nt.max(1)) {
-        let parts = par::map(chunk, |_, v| {
-            let mut p = PatchStats::new(&t.geom, !sums_only);
-            let tensor = v.as_tensor()?;
-            let a = tensor.to_f32_array().ok()?;
-            let shape = a.shape().to_vec();
-            let a = a.as_standard_layout();
-            p.add(&t.geom, a.as_slice()?, &shape, sums_only)?;
+/// Runs the calibration samples through `g` one stretch at a time, keeping only the values
+/// later nodes still read (the frontier).
+struct Walker {
+    order: Vec<NodeId>,
+    pos: HashMap<NodeId, usize>,
+    from: Vec<ValueId>,
+    vals: Vec<Vec<Value>>,
+    at: usize,
+    segments: usize,
+    /// Values still to be read by [`Walker::reach`]: kept in the frontier until then (a layer
+    /// may come later in the walk than in this graph's own order).
+    pending: Vec<ValueId>,
+}
+
+impl Walker {
+    /// A walker over `g`; later calls may pass `g` with other constants (the dynamic part,
+    /// from the inputs on, must stay the same).
+    fn new(g: &Graph, samples: &[Vec<Value>], pending: Vec<ValueId>) -> Result<Walker, QuantError> {
+        let (order, pos) = dynamic_order(g)?;
+        Ok(Walker {
+            order,
+            pos,
+            from: g.inputs().iter().map(|n| n.out(0)).collect(),
+            vals: samples.to_vec(),
+            at: 0,
+            segments: 0,
+            pending,
+        })
+    }
+
+    /// Evaluates every node before `node`; returns the values of `v` (one per sample).
+    fn reach(&mut self, g: &Graph, node: NodeId, v: ValueId) -> Result<Vec<&Value>, QuantError> {
+        let name = || g.get(node).map(|n| n.name.clone()).unwrap_or_default();
+        let &p = self.pos.get(&node).ok_or_else(|| gerr(&name(), "layer not reached from the graph inputs"))?;
+        if p > self.at {
+            let mut to = frontier(g, &self.order, &self.pos, p);
+            for &x in &self.pending {
+                if self.pos.get(&x.node).is_some_and(|&q| q < p) && !to.contains(&x) {
+                    to.push(x);
+                }
+            }
+            let s = segment(g, &self.from, &to)?;
+            self.vals = run_segment(&s, &self.vals)?;
+            self.from = to;
+            self.at = p;
+            self.segments += 1;
+        }
+        let idx = self
+            .from
+            .iter()
+            .position(|&x| x == v)
+            .ok_or_else(|| gerr(&name(), "layer input not reached by the segment run"))?;
+        self.pending.retain(|&x| x != v);
+        Ok(self.vals.iter().filter_map(|s| s.get(idx)).collect())
+    }
+}
+
+/// A value as a contiguous f32 array with its shape.
+fn f32_of(v: &Value) -> Option<(Vec<f32>, Vec<usize>)> {
+    let a = v.as_tensor()?.to_f32_array().ok()?;
+    let shape = a.shape().to_vec();
+    Some((a.iter().copied().collect(), shape))
+}
+
+/// Patch statistics of a target's inputs in the quantized model (`xs`) paired with the float
+/// model's (`fs`), merged in sample order.
+fn stats_of(t: &Target<'_>, xs: &[&Value], fs: &[&Value], cross: bool) -> Result<PatchStats, QuantError> {
+    let mut st = PatchStats::new(&t.geom, true, cross);
+    let pairs: Vec<(&Value, &Value)> = xs.iter().copied().zip(fs.iter().copied()).collect();
+    let nt = par::threads(pairs.len());
+    for chunk in pairs.chunks(nt.max(1)) {
+        let parts = par::map(chunk, |_, (x, f)| {
+            let mut p = PatchStats::new(&t.geom, true, cross);
+            let (xv, xs) = f32_of(x)?;
+            let (fv, fsh) = f32_of(f)?;
+            if xs != fsh {
+                return None;
+            }
+            p.add(&t.geom, &xv, Some(&fv), &xs)?;
             Some(p)
         });
         for p in parts {
@@ -207,50 +278,6 @@ fn stats_of(t: &Target<'_>, xs: &[&Value], sums_only: bool) -> Result<PatchStats
         }
     }
     Ok(st)
-}
-
-/// The float model's mean input patches of every target (one keep-all forward per sample).
-fn float_means(g: &Graph, ts: &[Target<'_>], samples: &[Vec<Value>]) -> Result<Vec<PatchStats>, QuantError> {
-    let consts = ConstCache::new(g).map_err(|e| QuantError::Eval { sample: 0, msg: e.to_string() })?;
-    let opts = EvalOptions {
-        keep_all: true,
-        consts: Some(Arc::new(consts)),
-        ..Default::default()
-    };
-    let mut acc: Vec<PatchStats> = ts.iter().map(|t| PatchStats::new(&t.geom, false)).collect();
-    let nt = par::threads(samples.len());
-    for (ci, chunk) in samples.chunks(nt.max(1)).enumerate() {
-        let runs = par::map(chunk, |j, s| -> Result<Vec<Option<PatchStats>>, QuantError> {
-            let (_, kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
-                sample: ci * nt + j,
-                msg: e.to_string(),
-            })?;
-            Ok(ts
-                .iter()
-                .map(|t| {
-                    let act = t.l.act?;
-                    let v = kept.get(&act).or_else(|| {
-                        let i = g.inputs().iter().position(|&n| n.out(0) == act)?;
-                        s.get(i)
-                    })?;
-                    let a = v.as_tensor()?.to_f32_array().ok()?;
-                    let shape = a.shape().to_vec();
-                    let a = a.as_standard_layout();
-                    let mut p = PatchStats::new(&t.geom, false);
-                    p.add(&t.geom, a.as_slice()?, &shape, true)?;
-                    Some(p)
-                })
-                .collect())
-        });
-        for run in runs {
-            for (a, p) in acc.iter_mut().zip(run?) {
-                if let Some(p) = p {
-                    a.merge(&p);
-                }
-            }
-        }
-    }
-    Ok(acc)
 }
 
 /// The weight as rows (output channels) × k, and back.
@@ -327,8 +354,29 @@ fn rtn_rows(w: &[f64], k: usize, scales: &[f32]) -> Vec<i32> {
         .collect()
 }
 
+/// The weight rows that best map the quantized model's inputs to the float model's outputs:
+/// `W + W (Cᵀ − H) (H + λI)⁻¹` (`H = Σ x xᵀ`, `C = Σ x fᵀ`), the least-squares solution of
+/// `W* x ≈ W f` that is exactly `W` when the inputs agree. `None` when `H` is singular.
+fn float_target(w: &[f64], rows: usize, k: usize, h: &[f64], c: &[f64], damp: f64) -> Option<Vec<f64>> {
+    let u = inverse_factor(h, k, damp)?;
+    let u = ndarray::ArrayView2::from_shape((k, k), &u).ok()?;
+    let hinv = u.t().dot(&u);
+    let mut d = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..k {
+            // (Cᵀ − H)[i][j]
+            d[i * k + j] = c[j * k + i] - h[i * k + j];
+        }
+    }
+    let d = ndarray::ArrayView2::from_shape((k, k), &d).ok()?;
+    let wm = ndarray::ArrayView2::from_shape((rows, k), w).ok()?;
+    let delta = wm.dot(&d).dot(&hinv);
+    let out: Vec<f64> = wm.iter().zip(delta.iter()).map(|(a, b)| a + b).collect();
+    out.iter().all(|x| x.is_finite()).then_some(out)
+}
+
 /// Chooses one target's codes, scales and corrected bias from its statistics.
-fn solve(g: &Graph, t: &Target<'_>, q: &PatchStats, f: &PatchStats, per_tensor: bool, o: &ReconOptions) -> Result<PreWeight, QuantError> {
+fn solve(g: &Graph, t: &Target<'_>, st: &PatchStats, per_tensor: bool, o: &ReconOptions) -> Result<PreWeight, QuantError> {
     let w = float_const(g, t.l.weight)
         .and_then(|c| c.to_f64_vec())
         .ok_or_else(|| gerr(&t.l.name, "weight is not a readable float constant"))?;
@@ -337,20 +385,31 @@ fn solve(g: &Graph, t: &Target<'_>, q: &PatchStats, f: &PatchStats, per_tensor: 
         return Err(gerr(&t.l.name, format!("weight has {} values, expected {rows}×{k}", w.len())));
     }
     let wr = to_rows(t, &w);
-    let amax: Vec<f64> = wr.chunks(k).map(|r| r.iter().fold(0.0f64, |m, x| m.max(x.abs()))).collect();
+    let rg = rows / t.geom.groups;
+    // What the rows are fitted to: the float weights, or their float-target version.
+    let mut target = wr.clone();
+    if o.float_target {
+        for gi in 0..t.geom.groups {
+            let (Some(h), Some(c)) = (st.hess.get(gi), st.cross.get(gi)) else { continue };
+            let span = gi * rg * k..(gi + 1) * rg * k;
+            if let Some(wt) = float_target(&wr[span.clone()], rg, k, h, c, o.damp) {
+                target[span].copy_from_slice(&wt);
+            }
+        }
+    }
+    let amax: Vec<f64> = target.chunks(k).map(|r| r.iter().fold(0.0f64, |m, x| m.max(x.abs()))).collect();
     let scale_of = |a: f64| if a > 0.0 { (a / 127.0) as f32 } else { 1.0 };
     let row_scales: Vec<f32> = if per_tensor {
         vec![scale_of(amax.iter().copied().fold(0.0, f64::max)); rows]
     } else {
         amax.iter().map(|&a| scale_of(a)).collect()
     };
-    let rg = rows / t.geom.groups;
     let mut codes = Vec::with_capacity(rows * k);
     let mut how = "gptq";
     for gi in 0..t.geom.groups {
-        let wg = &wr[gi * rg * k..(gi + 1) * rg * k];
+        let wg = &target[gi * rg * k..(gi + 1) * rg * k];
         let sg = &row_scales[gi * rg..(gi + 1) * rg];
-        let h = q.hess.get(gi).ok_or_else(|| gerr(&t.l.name, "missing Hessian"))?;
+        let h = st.hess.get(gi).ok_or_else(|| gerr(&t.l.name, "missing Hessian"))?;
         match gptq_group(wg, rg, k, h, sg, o) {
             Some(c) => codes.extend(c),
             None => {
@@ -360,19 +419,17 @@ fn solve(g: &Graph, t: &Target<'_>, q: &PatchStats, f: &PatchStats, per_tensor: 
         }
     }
     let bias = match (t.l.bias_slot.and_then(|s| g.inputs_of(t.l.node).get(s).copied().flatten()), o.bias_correction) {
-        (Some(bv), true) if q.rows > 0 && f.rows > 0 => {
+        (Some(bv), true) if st.rows > 0 => {
             let b = float_const(g, bv)
                 .and_then(|c| c.to_f64_vec())
                 .ok_or_else(|| gerr(&t.l.name, "bias is not a readable float constant"))?;
             let mut nb = b.clone();
             for (r, nbr) in nb.iter_mut().enumerate().take(rows) {
                 let gi = r / rg.max(1);
-                let (mq, mf) = (q.mean(gi), f.mean(gi));
+                let (mq, mf) = (st.mean(gi, false), st.mean(gi, true));
                 let s = row_scales[r] as f64;
-                let wrow = &wr[r * k..(r + 1) * k];
-                let crow = &codes[r * k..(r + 1) * k];
-                let yf: f64 = wrow.iter().zip(&mf).map(|(a, b)| a * b).sum();
-                let yq: f64 = crow.iter().zip(&mq).map(|(&c, b)| c as f64 * s * b).sum();
+                let yf: f64 = wr[r * k..(r + 1) * k].iter().zip(&mf).map(|(a, b)| a * b).sum();
+                let yq: f64 = codes[r * k..(r + 1) * k].iter().zip(&mq).map(|(&c, b)| c as f64 * s * b).sum();
                 *nbr += yf - yq;
             }
             Some(nb)
@@ -419,7 +476,6 @@ pub fn reconstruct(
     if tl.is_empty() || samples.is_empty() {
         return Ok((pre, info));
     }
-    let fmeans = float_means(g, &tl, samples)?;
     // The static int8 model with rounded weights: the activation QDQs in place.
     let mut gq = g.clone();
     let plain = StaticOptions {
@@ -427,39 +483,33 @@ pub fn reconstruct(
         ..so.clone()
     };
     apply(&mut gq, layers, cal, &plain, None)?;
-    let (order, pos) = dynamic_order(&gq)?;
+    let (_, qpos) = dynamic_order(&gq)?;
     let mut ts: Vec<(usize, usize)> = tl
         .iter()
         .enumerate()
-        .filter_map(|(i, t)| pos.get(&t.l.node).map(|&p| (p, i)))
+        .filter_map(|(i, t)| qpos.get(&t.l.node).map(|&p| (p, i)))
         .collect();
     ts.sort();
-    let mut from: Vec<ValueId> = gq.inputs().iter().map(|n| n.out(0)).collect();
-    let mut vals: Vec<Vec<Value>> = samples.to_vec();
-    let mut at = 0;
-    for (p, ti) in ts {
+    let fpend: Vec<ValueId> = tl.iter().filter_map(|t| t.l.act).collect();
+    let qpend: Vec<ValueId> = tl
+        .iter()
+        .filter_map(|t| gq.inputs_of(t.l.node).first().copied().flatten())
+        .collect();
+    let mut fw = Walker::new(g, samples, fpend)?;
+    let mut qw = Walker::new(&gq, samples, qpend)?;
+    for (_, ti) in ts {
         let t = &tl[ti];
-        if p > at {
-            let to = frontier(&gq, &order, &pos, p);
-            let s = segment(&gq, &from, &to)?;
-            vals = run_segment(&s, &vals)?;
-            from = to;
-            at = p;
-            info.segments += 1;
-        }
+        let fact = t.l.act.ok_or_else(|| gerr(&t.l.name, "layer without an input"))?;
+        let fvals: Vec<&Value> = fw.reach(g, t.l.node, fact)?;
         let act = gq
             .inputs_of(t.l.node)
             .first()
             .copied()
             .flatten()
             .ok_or_else(|| gerr(&t.l.name, "layer without an input"))?;
-        let idx = from
-            .iter()
-            .position(|&v| v == act)
-            .ok_or_else(|| gerr(&t.l.name, "layer input not reached by the segment run"))?;
-        let xs: Vec<&Value> = vals.iter().filter_map(|v| v.get(idx)).collect();
-        let qstats = stats_of(t, &xs, false)?;
-        let pw = solve(g, t, &qstats, &fmeans[ti], so.per_tensor, o)?;
+        let xs: Vec<&Value> = qw.reach(&gq, t.l.node, act)?;
+        let st = stats_of(t, &xs, &fvals, o.float_target)?;
+        let pw = solve(g, t, &st, so.per_tensor, o)?;
         // The layer's final weight (and bias) in the working model, as float constants.
         let row_s = |i: usize| -> f32 {
             if pw.scales.len() == 1 {
@@ -480,5 +530,6 @@ pub fn reconstruct(
         }
         pre.layers.insert(t.l.node, pw);
     }
+    info.segments = fw.segments + qw.segments;
     Ok((pre, info))
 }

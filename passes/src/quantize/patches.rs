@@ -75,71 +75,101 @@ impl PatchGeom {
     }
 }
 
-/// Accumulated patch statistics of one layer.
+/// Accumulated patch statistics of one layer: of the patches `x` the quantized model feeds it
+/// and, paired sample by sample, the patches `f` the float model feeds it.
 #[derive(Clone, Debug)]
 pub struct PatchStats {
     pub k: usize,
-    /// One `k × k` row-major Hessian per group.
+    /// `Σ x xᵀ`, one `k × k` row-major matrix per group (empty when not requested).
     pub hess: Vec<Vec<f64>>,
-    /// One patch-sum vector per group.
+    /// `Σ x fᵀ` per group (empty when not requested).
+    pub cross: Vec<Vec<f64>>,
+    /// `Σ x` and `Σ f` per group.
     pub sums: Vec<Vec<f64>>,
+    pub fsums: Vec<Vec<f64>>,
     /// Patches seen (per group).
     pub rows: u64,
 }
 
+fn add_into(d: &mut [f64], s: &[f64]) {
+    for (x, y) in d.iter_mut().zip(s) {
+        *x += y;
+    }
+}
+
+/// Adds `aᵀ b` (`a`, `b`: `[p, k]` row-major f32) to `d` (`k × k`).
+fn add_product(d: &mut [f64], a: &[f32], b: &[f32], p: usize, k: usize) -> Option<()> {
+    let a = ndarray::ArrayView2::from_shape((p, k), a).ok()?;
+    let b = ndarray::ArrayView2::from_shape((p, k), b).ok()?;
+    let part = a.t().dot(&b);
+    for (x, &v) in d.iter_mut().zip(part.iter()) {
+        *x += v as f64;
+    }
+    Some(())
+}
+
+fn add_sums(d: &mut [f64], m: &[f32], k: usize) {
+    for row in m.chunks(k.max(1)) {
+        for (x, &v) in d.iter_mut().zip(row) {
+            *x += v as f64;
+        }
+    }
+}
+
 impl PatchStats {
-    /// Empty statistics; without `hessian` only the sums are kept.
-    pub fn new(geom: &PatchGeom, hessian: bool) -> PatchStats {
+    /// Empty statistics; the Hessian and the cross term only when asked for.
+    pub fn new(geom: &PatchGeom, hessian: bool, cross: bool) -> PatchStats {
         let k = geom.k();
+        let mats = |on: bool| if on { vec![vec![0.0; k * k]; geom.groups] } else { Vec::new() };
         PatchStats {
             k,
-            hess: if hessian { vec![vec![0.0; k * k]; geom.groups] } else { Vec::new() },
+            hess: mats(hessian),
+            cross: mats(cross),
             sums: vec![vec![0.0; k]; geom.groups],
+            fsums: vec![vec![0.0; k]; geom.groups],
             rows: 0,
         }
     }
 
     /// Adds another sample's statistics.
     pub fn merge(&mut self, o: &PatchStats) {
-        for (a, b) in self.hess.iter_mut().zip(&o.hess) {
+        for (a, b) in [(&mut self.hess, &o.hess), (&mut self.cross, &o.cross), (&mut self.sums, &o.sums), (&mut self.fsums, &o.fsums)] {
             for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-        }
-        for (a, b) in self.sums.iter_mut().zip(&o.sums) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+                add_into(x, y);
             }
         }
         self.rows += o.rows;
     }
 
-    /// Mean patch of group `gi`.
-    pub fn mean(&self, gi: usize) -> Vec<f64> {
+    /// Mean patch of group `gi` (of the quantized model's inputs, or the float model's).
+    pub fn mean(&self, gi: usize, float: bool) -> Vec<f64> {
         let n = self.rows.max(1) as f64;
-        self.sums.get(gi).map(|s| s.iter().map(|x| x / n).collect()).unwrap_or_default()
+        let s = if float { &self.fsums } else { &self.sums };
+        s.get(gi).map(|s| s.iter().map(|x| x / n).collect()).unwrap_or_default()
     }
 
-    /// Adds the patches of one input tensor `x` of `shape` (NCHW, NHWC or `[rows, k]`); only
-    /// the sums when `sums_only`. Returns `None` when the shapes do not fit the geometry.
-    pub fn add(&mut self, geom: &PatchGeom, x: &[f32], shape: &[usize], sums_only: bool) -> Option<()> {
-        let cols = im2col(geom, x, shape)?;
+    /// Adds the patches of one input tensor `x` of `shape` (NCHW, NHWC or `[rows, k]`) and of
+    /// the float model's input `f` of the same shape. Returns `None` when the shapes do not
+    /// fit the geometry.
+    pub fn add(&mut self, geom: &PatchGeom, x: &[f32], f: Option<&[f32]>, shape: &[usize]) -> Option<()> {
         let k = self.k;
+        let xc = im2col(geom, x, shape)?;
+        let fc = match f {
+            Some(f) => Some(im2col(geom, f, shape)?),
+            None => None,
+        };
         let mut p_rows = 0;
-        for (gi, m) in cols.iter().enumerate() {
+        for (gi, m) in xc.iter().enumerate() {
             let p = m.len() / k.max(1);
             p_rows = p;
-            let s = self.sums.get_mut(gi)?;
-            for row in m.chunks(k) {
-                for (d, &v) in s.iter_mut().zip(row) {
-                    *d += v as f64;
-                }
+            add_sums(self.sums.get_mut(gi)?, m, k);
+            if let Some(h) = self.hess.get_mut(gi) {
+                add_product(h, m, m, p, k)?;
             }
-            if !sums_only && !self.hess.is_empty() {
-                let a = ndarray::ArrayView2::from_shape((p, k), m).ok()?;
-                let part = a.t().dot(&a);
-                for (d, &v) in self.hess.get_mut(gi)?.iter_mut().zip(part.iter()) {
-                    *d += v as f64;
+            if let Some(fm) = fc.as_ref().and_then(|c| c.get(gi)) {
+                add_sums(self.fsums.get_mut(gi)?, fm, k);
+                if let Some(c) = self.cross.get_mut(gi) {
+                    add_product(c, m, fm, p, k)?;
                 }
             }
         }
