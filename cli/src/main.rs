@@ -148,9 +148,10 @@ enum Cmd {
         /// int4: round-to-nearest instead of GPTQ.
         #[arg(long)]
         no_gptq: bool,
-        /// int8: how Conv/Gemm weights are rounded: gptq (sequential, layer by layer on the
-        /// calibration data, with bias correction) or rtn (round to nearest).
-        #[arg(long, default_value = "gptq")]
+        /// int8: how Conv/Gemm weights are rounded: rtn (round to nearest, with bias
+        /// correction) or gptq (sequential GPTQ layer by layer on the calibration data, fitted
+        /// to the float model's outputs, with bias correction; slower).
+        #[arg(long, default_value = "rtn")]
         weight_method: String,
         /// int4: blocked DequantizeLinear + MatMul instead of com.microsoft MatMulNBits.
         #[arg(long)]

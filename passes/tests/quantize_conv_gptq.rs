@@ -24,7 +24,14 @@ fn weight(o: usize, i: usize, k: usize, s: &mut u64) -> Vec<f32> {
         .collect()
 }
 
-fn conv(g: &mut Graph, name: &str, x: edgeport_ir::ValueId, o: usize, i: usize, k: usize, group: usize, s: &mut u64) -> edgeport_ir::ValueId {
+fn conv(
+    g: &mut Graph,
+    name: &str,
+    x: edgeport_ir::ValueId,
+    // Output channels, input channels, kernel size, groups.
+    [o, i, k, group]: [usize; 4],
+    s: &mut u64,
+) -> edgeport_ir::ValueId {
     let w = weight(o, i / group, k, s);
     let b: Vec<f32> = (0..o).map(|_| rng(s) * 0.1).collect();
     let w = g.add_constant(format!("{name}_w"), Tensor::from_f32(vec![o, i / group, k, k], &w).unwrap());
@@ -54,13 +61,13 @@ fn net(depthwise_only: bool) -> Graph {
     let c = if depthwise_only { 16 } else { 8 };
     let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[1, c as u64, 10, 10])))));
     let y = if depthwise_only {
-        conv(&mut g, "dw", x, 16, 16, 3, 16, &mut s)
+        conv(&mut g, "dw", x, [16, 16, 3, 16], &mut s)
     } else {
-        let a = conv(&mut g, "c1", x, 16, 8, 3, 1, &mut s);
+        let a = conv(&mut g, "c1", x, [16, 8, 3, 1], &mut s);
         let a = g.add_op("r1", Op::Relu(Relu {}), &[Some(a)], &["r1_out"]).unwrap().out(0);
-        let a = conv(&mut g, "dw", a, 16, 16, 3, 16, &mut s);
+        let a = conv(&mut g, "dw", a, [16, 16, 3, 16], &mut s);
         let a = g.add_op("r2", Op::Relu(Relu {}), &[Some(a)], &["r2_out"]).unwrap().out(0);
-        conv(&mut g, "c3", a, 8, 16, 1, 1, &mut s)
+        conv(&mut g, "c3", a, [8, 16, 1, 1], &mut s)
     };
     g.add_output("y", y).unwrap();
     edgeport_ir::infer::infer_types(&mut g).unwrap();
@@ -126,7 +133,13 @@ fn im2col_rows_times_weight_is_the_conv() {
     let mut s = 3u64;
     let (n, c, h, w, o, k) = (2usize, 4usize, 9usize, 8usize, 6usize, 3usize);
     let mut g = Graph::new("c");
-    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[n as u64, c as u64, h as u64, w as u64])))));
+    let x = g.add_input(
+        "x",
+        Some(ValueType::tensor(
+            DType::F32,
+            Some(Shape::known(&[n as u64, c as u64, h as u64, w as u64])),
+        )),
+    );
     let wv: Vec<f32> = (0..o * (c / 2) * k * k).map(|_| rng(&mut s)).collect();
     let wc = g.add_constant("w", Tensor::from_f32(vec![o, c / 2, k, k], &wv).unwrap());
     let op = Op::Conv(Conv {
@@ -173,7 +186,10 @@ fn im2col_rows_times_weight_is_the_conv() {
 fn gptq_beats_rounding_on_a_conv_net() {
     let (_, e_rtn, m_rtn) = quantized(false, WeightMethod::Rtn);
     let (_, e_gptq, m_gptq) = quantized(false, WeightMethod::Gptq);
-    eprintln!("conv net: rtn mse {e_rtn:.3e} cos {:.6}, gptq mse {e_gptq:.3e} cos {:.6}", m_rtn.cosine, m_gptq.cosine);
+    eprintln!(
+        "conv net: rtn mse {e_rtn:.3e} cos {:.6}, gptq mse {e_gptq:.3e} cos {:.6}",
+        m_rtn.cosine, m_gptq.cosine
+    );
     assert!(e_gptq < 0.7 * e_rtn, "gptq {e_gptq} vs rtn {e_rtn}");
     assert!(m_gptq.cosine > 0.99, "{m_gptq:?}");
 }

@@ -65,7 +65,7 @@ impl Default for QuantizeOptions {
             max_error: None,
             opset: None,
             no_gptq: false,
-            weight_method: "gptq".into(),
+            weight_method: "rtn".into(),
             no_nbits: false,
             exclude: Vec::new(),
             seed: 0,

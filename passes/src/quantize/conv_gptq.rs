@@ -9,6 +9,16 @@
 //! Hessian-diagonal order), and the bias absorbs the remaining mean output error against the
 //! float model (`W·mean(x_float) − Ŵ·mean(x_quant)`). Only the stretch of the graph between
 //! two layers is evaluated per step ([`segment`]), so the cost is about two forwards per sample.
+//!
+//! Layers with few calibration patches per weight column (a classifier Gemm sees one row per
+//! sample) keep round-to-nearest: there GPTQ fits the calibration set, not the data (measured
+//! on mobilenet_v2 with 32 samples: the held-out error grew).
+//!
+//! Measured on mobilenet_v2 (32 random calibration / 16 held-out inputs): the layer-wise
+//! output error falls 10–65% against rounding, but the held-out cosine moves little (int8
+//! weights only 0.9911 vs 0.9910; full int8 0.9790 vs 0.9794): on these inputs the error is
+//! dominated by the 8-bit activations of the first layers, which no weight choice removes.
+//! Round-to-nearest therefore stays the default.
 
 use crate::quantize::calib::Calibration;
 use crate::quantize::error::{QuantError, gerr};
@@ -65,6 +75,11 @@ pub struct ReconOptions {
     /// float weights on the quantized inputs (`W·x`): compensates the input quantization
     /// error as well.
     pub float_target: bool,
+    /// Least number of patches per weight column for GPTQ (fewer: the Hessian is too thin a
+    /// sample and GPTQ fits the calibration set, not the data; the layer keeps rounding).
+    pub min_rows_gptq: f64,
+    /// Least number of patches per weight column for the float-target fit.
+    pub min_rows_target: f64,
 }
 
 impl Default for ReconOptions {
@@ -75,6 +90,8 @@ impl Default for ReconOptions {
             max_k: 2304,
             bias_correction: true,
             float_target: true,
+            min_rows_gptq: 4.0,
+            min_rows_target: 16.0,
         }
     }
 }
@@ -177,15 +194,19 @@ fn frontier(g: &Graph, order: &[NodeId], pos: &HashMap<NodeId, usize>, p: usize)
 
 /// Runs `s` on every sample's inputs (in parallel, results in order).
 fn run_segment(s: &Graph, feeds: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
-    let consts = ConstCache::new(s).map_err(|e| QuantError::Eval { sample: 0, msg: e.to_string() })?;
+    let consts = ConstCache::new(s).map_err(|e| QuantError::Eval {
+        sample: 0,
+        msg: e.to_string(),
+    })?;
     let opts = EvalOptions {
         consts: Some(Arc::new(consts)),
         ..Default::default()
     };
     par::map(feeds, |i, f| {
-        run_graph_with(s, f.clone(), &opts)
-            .map(|(o, _)| o)
-            .map_err(|e| QuantError::Eval { sample: i, msg: e.to_string() })
+        run_graph_with(s, f.clone(), &opts).map(|(o, _)| o).map_err(|e| QuantError::Eval {
+            sample: i,
+            msg: e.to_string(),
+        })
     })
     .into_iter()
     .collect()
@@ -224,7 +245,10 @@ impl Walker {
     /// Evaluates every node before `node`; returns the values of `v` (one per sample).
     fn reach(&mut self, g: &Graph, node: NodeId, v: ValueId) -> Result<Vec<&Value>, QuantError> {
         let name = || g.get(node).map(|n| n.name.clone()).unwrap_or_default();
-        let &p = self.pos.get(&node).ok_or_else(|| gerr(&name(), "layer not reached from the graph inputs"))?;
+        let &p = self
+            .pos
+            .get(&node)
+            .ok_or_else(|| gerr(&name(), "layer not reached from the graph inputs"))?;
         if p > self.at {
             let mut to = frontier(g, &self.order, &self.pos, p);
             for &x in &self.pending {
@@ -333,7 +357,9 @@ fn gptq_group(w: &[f64], rows: usize, k: usize, h: &[f64], scales: &[f32], o: &R
     if u.iter().any(|x| !x.is_finite()) {
         return None;
     }
-    let (cp, _, _) = gptq_with(&wp, rows, k, &u, 128, (-127, 127), &|r, _, _| (scales.get(r).copied().unwrap_or(1.0), 0));
+    let (cp, _, _) = gptq_with(&wp, rows, k, &u, 128, (-127, 127), &|r, _, _| {
+        (scales.get(r).copied().unwrap_or(1.0), 0)
+    });
     let mut codes = vec![0i32; rows * k];
     for r in 0..rows {
         for (i, &pi) in perm.iter().enumerate() {
@@ -388,9 +414,13 @@ fn solve(g: &Graph, t: &Target<'_>, st: &PatchStats, per_tensor: bool, o: &Recon
     let rg = rows / t.geom.groups;
     // What the rows are fitted to: the float weights, or their float-target version.
     let mut target = wr.clone();
-    if o.float_target {
+    let per_col = st.rows as f64 / k.max(1) as f64;
+    let use_gptq = per_col >= o.min_rows_gptq;
+    if o.float_target && per_col >= o.min_rows_target {
         for gi in 0..t.geom.groups {
-            let (Some(h), Some(c)) = (st.hess.get(gi), st.cross.get(gi)) else { continue };
+            let (Some(h), Some(c)) = (st.hess.get(gi), st.cross.get(gi)) else {
+                continue;
+            };
             let span = gi * rg * k..(gi + 1) * rg * k;
             if let Some(wt) = float_target(&wr[span.clone()], rg, k, h, c, o.damp) {
                 target[span].copy_from_slice(&wt);
@@ -405,12 +435,12 @@ fn solve(g: &Graph, t: &Target<'_>, st: &PatchStats, per_tensor: bool, o: &Recon
         amax.iter().map(|&a| scale_of(a)).collect()
     };
     let mut codes = Vec::with_capacity(rows * k);
-    let mut how = "gptq";
+    let mut how = if use_gptq { "gptq" } else { "rtn" };
     for gi in 0..t.geom.groups {
         let wg = &target[gi * rg * k..(gi + 1) * rg * k];
         let sg = &row_scales[gi * rg..(gi + 1) * rg];
         let h = st.hess.get(gi).ok_or_else(|| gerr(&t.l.name, "missing Hessian"))?;
-        match gptq_group(wg, rg, k, h, sg, o) {
+        match gptq_group(wg, rg, k, h, sg, o).filter(|_| use_gptq) {
             Some(c) => codes.extend(c),
             None => {
                 how = "rtn";
@@ -418,7 +448,10 @@ fn solve(g: &Graph, t: &Target<'_>, st: &PatchStats, per_tensor: bool, o: &Recon
             }
         }
     }
-    let bias = match (t.l.bias_slot.and_then(|s| g.inputs_of(t.l.node).get(s).copied().flatten()), o.bias_correction) {
+    let bias = match (
+        t.l.bias_slot.and_then(|s| g.inputs_of(t.l.node).get(s).copied().flatten()),
+        o.bias_correction,
+    ) {
         (Some(bv), true) if st.rows > 0 => {
             let b = float_const(g, bv)
                 .and_then(|c| c.to_f64_vec())
@@ -436,7 +469,11 @@ fn solve(g: &Graph, t: &Target<'_>, st: &PatchStats, per_tensor: bool, o: &Recon
         }
         _ => None,
     };
-    let scales = if per_tensor { vec![row_scales.first().copied().unwrap_or(1.0)] } else { row_scales };
+    let scales = if per_tensor {
+        vec![row_scales.first().copied().unwrap_or(1.0)]
+    } else {
+        row_scales
+    };
     Ok(PreWeight {
         codes: from_rows(t, &codes),
         scales,
@@ -468,8 +505,10 @@ pub fn reconstruct(
     let tl = targets(g, layers, o);
     for l in layers.iter().filter(|l| matches!(l.kind, Kind::Conv | Kind::Gemm)) {
         if !tl.iter().any(|t| t.l.node == l.node) {
-            info.skipped
-                .push((l.name.clone(), format!("not a 2-D Conv/plain Gemm with a weight row of at most {}", o.max_k)));
+            info.skipped.push((
+                l.name.clone(),
+                format!("not a 2-D Conv/plain Gemm with a weight row of at most {}", o.max_k),
+            ));
         }
     }
     let mut pre = Precomputed::default();
@@ -515,7 +554,11 @@ pub fn reconstruct(
             if pw.scales.len() == 1 {
                 pw.scales[0]
             } else {
-                let ch = if t.l.kind == Kind::Gemm && t.l.out_axis == 1 { i % t.rows } else { i / t.k };
+                let ch = if t.l.kind == Kind::Gemm && t.l.out_axis == 1 {
+                    i % t.rows
+                } else {
+                    i / t.k
+                };
                 pw.scales.get(ch).copied().unwrap_or(1.0)
             }
         };

@@ -98,6 +98,9 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
     gptq_with(w, rows, k, u, block, (qmin, qmax), &|_, _, xs| fit_range(xs, d, symmetric))
 }
 
+/// Chooses `(scale, zero point)` for (row, block, the block's current values).
+pub type FitFn<'a> = dyn Fn(usize, usize, &[f64]) -> (f32, i32) + 'a;
+
 /// The GPTQ sweep with the parameters chosen by `fit(row, block, values)` when a block's first
 /// column is reached (`values` = that block's already-updated weights of the row) and codes
 /// clamped to `clamp` (e.g. `(-127, 127)` for symmetric int8 weights). With `block >= k` a
@@ -109,7 +112,7 @@ pub fn gptq_with(
     u: &[f64],
     block: usize,
     clamp: (i32, i32),
-    fit: &dyn Fn(usize, usize, &[f64]) -> (f32, i32),
+    fit: &FitFn<'_>,
 ) -> (Vec<i32>, Vec<f32>, Vec<i32>) {
     let block = block.max(1);
     let nb = k.div_ceil(block);

@@ -10,6 +10,7 @@
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
 //! `embeddings.rs` (per-row int8 Gather tables), `int_matmul.rs` (MatMulInteger form),
+//! `conv_gptq.rs` + `patches.rs` (sequential GPTQ of int8 Conv/Gemm weights),
 //! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
@@ -113,7 +114,8 @@ pub struct Options {
     /// Static int8: quantize every op with an integer kernel and the graph outputs too
     /// (full-integer targets), not only Conv/Gemm/MatMul inputs and outputs.
     pub full_integer: bool,
-    /// Static int8: how Conv/Gemm weights are rounded (sequential GPTQ or round-to-nearest).
+    /// Static int8: how Conv/Gemm weights are rounded (round-to-nearest, the default, or
+    /// sequential GPTQ: see [`conv_gptq`] for the measured effect).
     pub weight_method: WeightMethod,
 }
 
@@ -135,7 +137,7 @@ impl Default for Options {
             bins: 2048,
             act_dtype: DType::U8,
             full_integer: false,
-            weight_method: WeightMethod::Gptq,
+            weight_method: WeightMethod::Rtn,
         }
     }
 }
@@ -278,7 +280,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 };
                 let (pre, rinfo) = conv_gptq::reconstruct(g, &compute, &cal, &so, calib, &ro)?;
                 recon_how = pre.layers.iter().map(|(n, p)| (*n, p.how)).collect();
-                let _ = rinfo;
+                for (n, why) in &rinfo.skipped {
+                    report.warnings.push(format!("layer '{n}': round-to-nearest int8 weights ({why})"));
+                }
                 so.precomputed = Some(std::sync::Arc::new(pre));
             }
             let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {

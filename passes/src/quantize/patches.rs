@@ -133,7 +133,12 @@ impl PatchStats {
 
     /// Adds another sample's statistics.
     pub fn merge(&mut self, o: &PatchStats) {
-        for (a, b) in [(&mut self.hess, &o.hess), (&mut self.cross, &o.cross), (&mut self.sums, &o.sums), (&mut self.fsums, &o.fsums)] {
+        for (a, b) in [
+            (&mut self.hess, &o.hess),
+            (&mut self.cross, &o.cross),
+            (&mut self.sums, &o.sums),
+            (&mut self.fsums, &o.fsums),
+        ] {
             for (x, y) in a.iter_mut().zip(b) {
                 add_into(x, y);
             }
@@ -183,7 +188,7 @@ pub fn im2col(geom: &PatchGeom, x: &[f32], shape: &[usize]) -> Option<Vec<Vec<f3
     let k = geom.k();
     if geom.dense {
         let &kk = shape.last()?;
-        if kk != k || k == 0 || x.len() % k != 0 {
+        if kk != k || k == 0 || !x.len().is_multiple_of(k) {
             return None;
         }
         return Some(vec![x.to_vec()]);

@@ -182,7 +182,11 @@ pub fn int8_weight_with(
         .to_f64_vec()
         .ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
     let shape = l.w_shape.clone();
-    let nch = if per_tensor { 1 } else { shape.get(l.out_axis).copied().unwrap_or(1) };
+    let nch = if per_tensor {
+        1
+    } else {
+        shape.get(l.out_axis).copied().unwrap_or(1)
+    };
     let pre = pre.filter(|p| p.codes.len() == w.len() && p.scales.len() == nch);
     let (codes, scales, gran, pshape) = if let Some(p) = pre {
         let c: Vec<i8> = p.codes.iter().map(|&c| c.clamp(-127, 127) as i8).collect();
