@@ -491,13 +491,14 @@ pub struct ReconInfo {
 }
 
 /// Chooses the int8 weights (and corrected biases) of the Conv/Gemm layers among `layers` by
-/// sequential GPTQ over the calibration `samples`; `cal` and `so` are what the static
-/// quantizer uses (the activation ranges the layers will see).
+/// sequential GPTQ over the calibration `samples`; `cal`, `so` and `include` (the layers
+/// whose activations are quantized, all when `None`) are what the static quantizer uses.
 pub fn reconstruct(
     g: &Graph,
     layers: &[Layer],
     cal: &Calibration,
     so: &StaticOptions,
+    include: Option<&HashSet<NodeId>>,
     samples: &[Vec<Value>],
     o: &ReconOptions,
 ) -> Result<(Precomputed, ReconInfo), QuantError> {
@@ -521,7 +522,7 @@ pub fn reconstruct(
         precomputed: None,
         ..so.clone()
     };
-    apply(&mut gq, layers, cal, &plain, None)?;
+    apply(&mut gq, layers, cal, &plain, include)?;
     let (_, qpos) = dynamic_order(&gq)?;
     let mut ts: Vec<(usize, usize)> = tl
         .iter()

@@ -271,25 +271,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 full_integer: o.full_integer,
                 precomputed: None,
             };
-            let mut so = so;
-            let mut recon_how: HashMap<edgeport_ir::NodeId, &'static str> = HashMap::new();
-            if o.weight_method == WeightMethod::Gptq {
-                let ro = conv_gptq::ReconOptions {
-                    bias_correction: o.bias_correction,
-                    ..Default::default()
-                };
-                let (pre, rinfo) = conv_gptq::reconstruct(g, &compute, &cal, &so, calib, &ro)?;
-                recon_how = pre.layers.iter().map(|(n, p)| (*n, p.how)).collect();
-                if o.min_cosine.is_some() || o.max_error.is_some() {
-                    report.warnings.push(
-                        "--weight-method gptq fits the weights to fully int8 activations; layers that mixed precision keeps float see other inputs (measured on mobilenet_v2: worse than rtn there)".into(),
-                    );
-                }
-                for (n, why) in &rinfo.skipped {
-                    report.warnings.push(format!("layer '{n}': round-to-nearest int8 weights ({why})"));
-                }
-                so.precomputed = Some(std::sync::Arc::new(pre));
-            }
+            // Mixed precision chooses the float-activation layers with rounded weights; GPTQ
+            // then fits the weights to the activations the chosen model really has.
             let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {
                 let check = if check.is_empty() { &calib[..calib.len().min(8)] } else { check };
                 let (inc, sens, m) = sensitivity::mixed_precision(g, &compute, &cal, &so, check, o.min_cosine, o.max_error)?;
@@ -298,6 +281,20 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             } else {
                 (None, Default::default())
             };
+            let mut so = so;
+            let mut recon_how: HashMap<edgeport_ir::NodeId, &'static str> = HashMap::new();
+            if o.weight_method == WeightMethod::Gptq {
+                let ro = conv_gptq::ReconOptions {
+                    bias_correction: o.bias_correction,
+                    ..Default::default()
+                };
+                let (pre, rinfo) = conv_gptq::reconstruct(g, &compute, &cal, &so, include.as_ref(), calib, &ro)?;
+                recon_how = pre.layers.iter().map(|(n, p)| (*n, p.how)).collect();
+                for (n, why) in &rinfo.skipped {
+                    report.warnings.push(format!("layer '{n}': round-to-nearest int8 weights ({why})"));
+                }
+                so.precomputed = Some(std::sync::Arc::new(pre));
+            }
             let info = static_int8::apply(g, &compute, &cal, &so, include.as_ref())?;
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
