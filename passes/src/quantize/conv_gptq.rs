@@ -548,7 +548,14 @@ pub fn reconstruct(
             .flatten()
             .ok_or_else(|| gerr(&t.l.name, "layer without an input"))?;
         let xs: Vec<&Value> = qw.reach(&gq, t.l.node, act)?;
-        let st = stats_of(t, &xs, &fvals, o.float_target)?;
+        let st = match stats_of(t, &xs, &fvals, o.float_target) {
+            Ok(st) => st,
+            Err(e) => {
+                // The static quantizer rounds this layer's weight as usual.
+                info.skipped.push((t.l.name.clone(), e.to_string()));
+                continue;
+            }
+        };
         let pw = solve(g, t, &st, so.per_tensor, o)?;
         // The layer's final weight (and bias) in the working model, as float constants.
         let row_s = |i: usize| -> f32 {
