@@ -1,7 +1,8 @@
 """Side-by-side conversion speed and memory for the Caffe, MXNet and PaddlePaddle frontends:
 edgeport against the peers people use today, on the same files, in one run.
 
-  Caffe  (tests/fixtures/caffe/cnn):        MNNConvert (pip MNN) → .mnn, x2paddle → Paddle,
+  Caffe  (tests/fixtures/caffe/cnn; MobileNet v1 from make_caffe.py big):
+                                            MNNConvert (pip MNN) → .mnn, x2paddle → Paddle,
                                             edgeport → ONNX
   Paddle (mobilenet_v2, resnet18; legacy .pdmodel and PIR .json): paddle2onnx → ONNX,
                                             edgeport → ONNX
@@ -37,13 +38,13 @@ def timed(cmd, env=None):
     return float(wall), int(rss_kb) / 1024.0
 
 
-def measure(cmd, repeat, outdir):
+def measure(cmd, repeat, outdir, env=None):
     runs = []
     for _ in range(repeat):
         if os.path.isdir(outdir):
             shutil.rmtree(outdir)
         os.makedirs(outdir, exist_ok=True)
-        runs.append(timed(cmd))
+        runs.append(timed(cmd, env))
     runs.sort()
     return runs[len(runs) // 2]
 
@@ -64,23 +65,29 @@ def main():
     tmp = tempfile.mkdtemp(prefix="legacy_bench_")
     rows = []
 
-    def run(model, tool, cmd, files):
+    def run(model, tool, cmd, files, env=None):
         out = os.path.join(tmp, "out")
         try:
-            wall, rss = measure(cmd(out), a.repeat, out)
+            wall, rss = measure(cmd(out), a.repeat, out, env)
             mb = size_mb(files)
             rows.append((model, tool, wall, rss, rss / mb, mb))
         except Exception as e:  # a peer that fails is reported, not fatal
             rows.append((model, tool, None, None, None, str(e)[:160]))
 
-    caffe = os.path.join(FIX, "caffe")
-    proto, weights = os.path.join(caffe, "cnn.prototxt"), os.path.join(caffe, "cnn.caffemodel")
-    files = [proto, weights]
-    run("caffe cnn", "edgeport→onnx", lambda o: [ep, "convert", proto, "--weights", weights, "-o", o + "/m.onnx"], files)
-    run("caffe cnn", "MNNConvert→mnn",
-        lambda o: [peer("mnnconvert"), "-f", "CAFFE", "--modelFile", weights, "--prototxt", proto, "--MNNModel", o + "/m.mnn"], files)
-    run("caffe cnn", "x2paddle→paddle",
-        lambda o: [peer("x2paddle"), "--framework=caffe", f"--prototxt={proto}", f"--weight={weights}", f"--save_dir={o}"], files)
+    # x2paddle's bundled generated protobuf code needs the pure-Python protobuf runtime.
+    x2p_env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
+    for net, folder in [("cnn", os.path.join(FIX, "caffe")), ("mobilenet_v1", os.path.join(a.big, "caffe"))]:
+        proto, weights = os.path.join(folder, f"{net}.prototxt"), os.path.join(folder, f"{net}.caffemodel")
+        if not os.path.exists(proto):
+            rows.append((f"caffe {net}", "-", None, None, None, f"missing {proto} (make_caffe.py big DIR/caffe)"))
+            continue
+        files = [proto, weights]
+        run(f"caffe {net}", "edgeport→onnx", lambda o: [ep, "convert", proto, "--weights", weights, "-o", o + "/m.onnx"], files)
+        run(f"caffe {net}", "MNNConvert→mnn",
+            lambda o: [peer("mnnconvert"), "-f", "CAFFE", "--modelFile", weights, "--prototxt", proto, "--MNNModel", o + "/m.mnn"], files)
+        run(f"caffe {net}", "x2paddle→paddle",
+            lambda o: [peer("x2paddle"), "--framework=caffe", f"--prototxt={proto}", f"--weight={weights}", f"--save_dir={o}"],
+            files, x2p_env)
 
     for m in ["mobilenet_v2", "resnet18"]:
         d = os.path.join(a.big, "paddle")

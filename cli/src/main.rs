@@ -136,6 +136,20 @@ enum Cmd {
         /// Block size of embedding tables in weight-only modes (default: --block-size).
         #[arg(long)]
         embedding_block_size: Option<usize>,
+        /// int4: embedding tables with float16 block scales (half the scale bytes).
+        #[arg(long)]
+        embedding_f16_scales: bool,
+        /// int4 GPTQ: act-order (largest-activation columns first, static groups).
+        #[arg(long)]
+        act_order: bool,
+        /// Weight-only: block size of the layers whose name contains SUBSTRING
+        /// (SUBSTRING=N, repeatable, first match wins).
+        #[arg(long)]
+        layer_block: Vec<String>,
+        /// Static int8: SmoothQuant strength (0..=1) moving activation outlier ranges into the
+        /// MatMul weights before calibration.
+        #[arg(long)]
+        smooth: Option<f64>,
         /// Keep the most sensitive layers float until the output cosine is at least this.
         #[arg(long)]
         min_cosine: Option<f64>,
@@ -208,6 +222,12 @@ enum Cmd {
         /// depthwise conv runs over); block outputs and residual streams stay whole.
         #[arg(long)]
         expansion_only: bool,
+        /// With --structured: set each layer's ratio from a latency model of a CPU runtime
+        /// (memory-bound layers — depthwise, high resolution, few positions, the classifier —
+        /// lose more channels, compute-bound ones fewer; the total removed stays the ratio), and
+        /// leave groups no larger than --round whole, so the latency falls with the MACs.
+        #[arg(long)]
+        latency_aware: bool,
         /// With --structured: calibration samples (.npz or folder, as for quantize). The input
         /// channels of linear layers (MLP hidden neurons) are then ranked by the output error
         /// their removal costs on these samples (Optimal Brain Surgeon saliency), and those
@@ -304,6 +324,9 @@ enum Cmd {
         /// Channel ranking: l1, l2 or bn.
         #[arg(long, default_value = "l1")]
         criterion: String,
+        /// Per-layer pruning ratios from a CPU latency model (as `prune --latency-aware`).
+        #[arg(long)]
+        latency_aware: bool,
         /// Unlabeled data for distillation and calibration (.npz or folder).
         #[arg(long)]
         distill_data: PathBuf,
@@ -495,6 +518,7 @@ fn main() -> ExitCode {
             round_to,
             heads,
             expansion_only,
+            latency_aware,
             calibration,
             calibration_samples,
             token_mask,
@@ -535,6 +559,7 @@ fn main() -> ExitCode {
                         round_to,
                         heads,
                         expansion_only,
+                        latency: latency_aware.then(edgeport_passes::prune::LatencyModel::default),
                     },
                     dry_run,
                 },
@@ -635,6 +660,7 @@ fn main() -> ExitCode {
             output,
             prune,
             criterion,
+            latency_aware,
             distill_data,
             quantize,
             eval,
@@ -667,6 +693,7 @@ fn main() -> ExitCode {
                     output,
                     prune,
                     criterion: commands::prune::parse_criterion(&criterion)?,
+                    latency_aware,
                     distill_data,
                     quantize,
                     eval,
@@ -727,6 +754,10 @@ fn main() -> ExitCode {
             per_tensor,
             block_size,
             embedding_block_size,
+            embedding_f16_scales,
+            act_order,
+            layer_block,
+            smooth,
             min_cosine,
             max_error,
             opset,
@@ -751,6 +782,10 @@ fn main() -> ExitCode {
                 per_tensor,
                 block_size,
                 embedding_block_size,
+                embedding_f16_scales,
+                act_order,
+                layer_block,
+                smooth,
                 min_cosine,
                 max_error,
                 opset,

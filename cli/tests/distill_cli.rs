@@ -28,6 +28,7 @@ fn pruned_teacher(dir: &Path) -> PathBuf {
             round_to: 8,
             heads: None,
             expansion_only: false,
+            latency: None,
         },
         dry_run: false,
     })
@@ -112,6 +113,7 @@ fn compress_chains_prune_distill_quantize_with_one_report() {
             output: out.clone(),
             prune: 0.5,
             criterion: Criterion::L1,
+            latency_aware: false,
             distill_data: fixture("distill/digits_unlabeled.npz"),
             quantize: Some("int8".into()),
             eval: Some(fixture("quant/digits_heldout.npz")),

@@ -28,6 +28,7 @@ fn args(mode: PruneMode, out: Option<PathBuf>) -> PruneArgs {
             round_to: 8,
             heads: Some(0.0),
             expansion_only: false,
+            latency: None,
         },
         dry_run,
     }

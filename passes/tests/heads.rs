@@ -87,6 +87,7 @@ fn opts(heads: f64) -> PruneOptions {
         round_to: 1,
         heads: Some(heads),
         expansion_only: false,
+        latency: None,
     }
 }
 

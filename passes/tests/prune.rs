@@ -8,17 +8,8 @@ use edgeport_ir::ops::defs::nn::{BatchNormalization, Conv, Flatten, GlobalAverag
 use edgeport_ir::{DType, Graph, Op, Shape, Tensor, ValueType};
 use edgeport_passes::prune::{Criterion, PruneError, PruneMode, PruneOptions, prune};
 
-fn rand(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect()
-}
+mod common;
+use common::rand;
 
 /// Zeroes `chans` along axis 0 of a [C, rest…] buffer.
 fn zero_rows(v: &mut [f32], c: usize, chans: &[usize]) {
@@ -141,6 +132,7 @@ fn opts(mode: PruneMode) -> PruneOptions {
         global: false,
         heads: None,
         expansion_only: false,
+        latency: None,
     }
 }
 

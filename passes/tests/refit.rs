@@ -49,6 +49,7 @@ fn opts(ratio: f64) -> PruneOptions {
         round_to: 1,
         heads: Some(0.0),
         expansion_only: false,
+        latency: None,
     }
 }
 

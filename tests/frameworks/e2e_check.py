@@ -8,7 +8,8 @@ paddlepaddle 3.3.1. This script needs no framework: only onnxruntime, ai-edge-li
 (the test venv, tests/requirements.txt).
 
 usage: python e2e_check.py --edgeport BIN [--big DIR] [--out DIR] [--only SUBSTR] [--tol 1e-4]
-  --big DIR   also check the full-size models generated into DIR (mxnet/, paddle/ subfolders)
+  --big DIR   also check the full-size models generated into DIR (caffe/, mxnet/, paddle/ subfolders;
+              caffe/ by tests/fixtures/caffe/make_caffe.py big DIR/caffe)
 Exit 1 when a conversion fails or a max abs difference exceeds the tolerance (relative to the
 output's magnitude when it exceeds 1: tol * max(1, max|ref|)).
 """
@@ -65,6 +66,8 @@ def cases(big):
             p = os.path.join(pd, f"{m}.{form}")
             c.append(Case(f"paddle/{m}.{form}", [f"{p}.{ext}"], p + ".npz", ["x"]))
     if big:
+        p = os.path.join(big, "caffe", "mobilenet_v1")
+        c.append(Case("caffe/mobilenet_v1", [p + ".prototxt", "--weights", p + ".caffemodel"], p + ".npz", ["data"]))
         for m in ["mobilenet1.0", "resnet18_v1"]:
             npz = os.path.join(mx, m + ".npz")
             sym = os.path.join(big, "mxnet", m + "-symbol.json")

@@ -19,6 +19,8 @@ pub struct CompressArgs {
     /// Structured pruning ratio.
     pub prune: f64,
     pub criterion: Criterion,
+    /// Per-layer ratios from the latency model (`prune --latency-aware`).
+    pub latency_aware: bool,
     /// Unlabeled data for distillation (and quantization calibration).
     pub distill_data: PathBuf,
     /// Quantization mode (`int8`, …); none: no quantization.
@@ -122,6 +124,7 @@ fn run_in(a: &CompressArgs, obs: &mut dyn Observer, work: &Path) -> Result<Compr
             round_to: 8,
             heads: None,
             expansion_only: false,
+            latency: a.latency_aware.then(edgeport_passes::prune::LatencyModel::default),
         },
         dry_run: false,
     })?;

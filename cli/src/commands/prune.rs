@@ -298,7 +298,7 @@ pub fn run_with(a: &PruneArgs, cal: Option<&CalibrationArgs>) -> Result<PruneRep
         written = Some(o.display().to_string());
         output_bytes = std::fs::metadata(o).ok().map(|m| m.len());
     }
-    let mode = match a.opts.mode {
+    let mut mode = match a.opts.mode {
         PruneMode::Structured(x) if cal.is_some() => format!(
             "structured {x}, data-ranked on {} calibration samples{}",
             data.as_ref().map_or(0, |d| d.0.samples.len()),
@@ -308,6 +308,9 @@ pub fn run_with(a: &PruneArgs, cal: Option<&CalibrationArgs>) -> Result<PruneRep
         PruneMode::Sparsity(x) => format!("sparsity {x}"),
         PruneMode::NOfM(n, m) => format!("{n}:{m}"),
     };
+    if a.opts.latency.is_some() && matches!(a.opts.mode, PruneMode::Structured(_)) {
+        mode.push_str(", latency-aware ratios per layer");
+    }
     Ok(PruneReport {
         input: a.input.display().to_string(),
         output: written,

@@ -27,6 +27,14 @@ pub struct QuantizeOptions {
     pub per_tensor: bool,
     pub block_size: usize,
     pub embedding_block_size: Option<usize>,
+    /// int4: embedding tables with float16 block scales.
+    pub embedding_f16_scales: bool,
+    /// int4 GPTQ act-order.
+    pub act_order: bool,
+    /// Weight-only per-layer block sizes, `SUBSTRING=N`.
+    pub layer_block: Vec<String>,
+    /// Static int8: SmoothQuant strength.
+    pub smooth: Option<f64>,
     pub min_cosine: Option<f64>,
     pub max_error: Option<f64>,
     pub opset: Option<i64>,
@@ -61,6 +69,10 @@ impl Default for QuantizeOptions {
             per_tensor: false,
             block_size: 32,
             embedding_block_size: None,
+            embedding_f16_scales: false,
+            act_order: false,
+            layer_block: Vec::new(),
+            smooth: None,
             min_cosine: None,
             max_error: None,
             opset: None,
@@ -249,12 +261,31 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     };
     let held = calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref())
         .map_err(|e| CommandError::Input(e.to_string()))?;
+    let mut layer_blocks = Vec::with_capacity(o.layer_block.len());
+    for spec in &o.layer_block {
+        let parsed = spec
+            .rsplit_once('=')
+            .and_then(|(p, n)| n.trim().parse::<usize>().ok().map(|n| (p.to_string(), n)))
+            .filter(|(p, _)| !p.is_empty());
+        match parsed {
+            Some(pb) => layer_blocks.push(pb),
+            None => {
+                return Err(CommandError::Input(format!(
+                    "--layer-block '{spec}': expected SUBSTRING=N (for example attention/self/query=128)"
+                )));
+            }
+        }
+    }
     let qo = quantize::Options {
         mode,
         method,
         per_tensor: o.per_tensor,
         block_size: o.block_size,
         emb_block_size: o.embedding_block_size,
+        emb_f16_scales: o.embedding_f16_scales,
+        act_order: o.act_order,
+        layer_blocks,
+        smooth_alpha: o.smooth,
         min_cosine: o.min_cosine,
         max_error: o.max_error,
         gptq: !o.no_gptq,

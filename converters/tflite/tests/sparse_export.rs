@@ -32,6 +32,7 @@ fn pruned(name: &str, mode: PruneMode) -> Graph {
         round_to: 1,
         heads: None,
         expansion_only: false,
+        latency: None,
     };
     let r = prune(&mut g, &opts).expect("prune");
     let zeros: usize = r.layers.iter().map(|l| l.zeros_after).sum();
@@ -231,6 +232,7 @@ fn int8_weights_of_integer_convolutions() {
         round_to: 1,
         heads: None,
         expansion_only: false,
+        latency: None,
     };
     prune(&mut g, &opts).expect("prune");
     let mut seed = 7u64;
@@ -287,6 +289,7 @@ fn transposed_convolution_weights() {
         round_to: 1,
         heads: None,
         expansion_only: false,
+        latency: None,
     };
     prune(&mut g, &opts).expect("prune");
     let xv: Vec<f32> = (0..32 * 64).map(|_| lcg(&mut seed)).collect();

@@ -8,12 +8,14 @@
 
 mod channels;
 mod heads;
+mod latency;
 mod refit;
 mod sparse;
 mod structured;
 mod tensor;
 
 pub use heads::HeadReport;
+pub use latency::LatencyModel;
 pub use refit::{PruneData, RefitReport};
 
 use crate::{Context, Dce, Pass, RemoveIdentity};
@@ -60,6 +62,11 @@ pub struct PruneOptions {
     /// residual streams whole. Runtimes keep their fast kernels there: on mobilenet_v2 the
     /// latency in onnxruntime then falls in proportion to MACs.
     pub expansion_only: bool,
+    /// Structured mode: per-layer ratios from a roofline latency model (`latency.rs`):
+    /// memory-bound layers lose more channels and compute-bound ones fewer, the total removed
+    /// staying the ratio; groups no larger than `round_to` stay whole (a runtime that computes
+    /// channels in blocks of `round_to` gains nothing from a partial block).
+    pub latency: Option<LatencyModel>,
 }
 
 /// One channel group in the report.

@@ -4,6 +4,7 @@
 //! channels.
 
 use super::channels::{Action, Analysis, Info, analyze};
+use super::latency;
 use super::refit::{self, PruneData, RefitReport};
 use super::tensor::{axis_norms, const_input, take_axis};
 use super::{Criterion, GroupReport, PruneError, PruneOptions};
@@ -153,7 +154,17 @@ pub(crate) fn prune_structured(
         .filter(|s| stats.contains_key(&s.node))
         .filter_map(|s| Some((s.clone(), refit::original(g, s)?)))
         .collect();
-    let drops: HashMap<usize, usize> = if opts.global {
+    let drops: HashMap<usize, usize> = if let Some(model) = &opts.latency {
+        let costs = latency::per_channel(g, &mut a, model);
+        let all: usize = scores.iter().map(|(_, s)| s.len()).sum();
+        let narrow = latency::NARROW_BLOCKS * opts.round_to.max(1);
+        let sizes: Vec<(usize, usize)> = scores.iter().map(|(r, s)| (*r, s.len())).filter(|(_, n)| *n > narrow).collect();
+        let ratios = latency::allocate(&sizes, &costs, ratio, all);
+        sizes
+            .iter()
+            .map(|(r, n)| (*r, ((*n as f64) * ratios.get(r).copied().unwrap_or(ratio)).floor() as usize))
+            .collect()
+    } else if opts.global {
         global_drops(&scores, ratio)
     } else {
         scores

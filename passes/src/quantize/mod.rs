@@ -9,25 +9,31 @@
 //!
 //! Files: `calib/` (histograms, estimators, the calibration run), `params.rs` (scales and
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
-//! `embeddings.rs` (per-row int8 Gather tables), `int_matmul.rs` (MatMulInteger form),
+//! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
+//! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant), `ln_sum.rs` (residual Add → Sum),
 //! `conv_gptq.rs` + `patches.rs` (sequential GPTQ of int8 Conv/Gemm weights),
-//! `weights.rs`, `gptq.rs`, `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
+//! `weights.rs`, `gptq.rs`, `gptq_order.rs` (act-order), `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
 pub mod conv_gptq;
 pub mod dynamic;
+pub mod emb_int4;
 pub mod embeddings;
 pub mod error;
 pub mod float16;
 pub mod gptq;
+pub mod gptq_order;
 pub mod int_matmul;
 pub mod layers;
+pub mod ln_sum;
 pub mod metrics;
+pub mod nbits8;
 pub mod par;
 pub mod params;
 pub mod patches;
 pub mod qdq;
 pub mod sensitivity;
+pub mod smooth;
 pub mod static_int8;
 pub mod weights;
 
@@ -95,6 +101,15 @@ pub struct Options {
     pub block_size: usize,
     /// Block size of embedding tables in weight-only modes (default: `block_size`).
     pub emb_block_size: Option<usize>,
+    /// Weight-only modes: per-layer block sizes, (layer-name substring, block), first match wins.
+    pub layer_blocks: Vec<(String, usize)>,
+    /// Weight-only int4: GPTQ with act-order (static groups).
+    pub act_order: bool,
+    /// 4-bit embedding tables with float16 block scales (DequantizeLinear to float16).
+    pub emb_f16_scales: bool,
+    /// Static int8: SmoothQuant migration strength α (per-channel activation ranges moved into
+    /// the MatMul weights before calibration); `None` = off.
+    pub smooth_alpha: Option<f64>,
     /// Keep the most sensitive layers float until the output cosine is at least this.
     pub min_cosine: Option<f64>,
     /// … or the max abs output error at most this.
@@ -127,6 +142,10 @@ impl Default for Options {
             per_tensor: false,
             block_size: 32,
             emb_block_size: None,
+            emb_f16_scales: false,
+            act_order: false,
+            layer_blocks: Vec::new(),
+            smooth_alpha: None,
             min_cosine: None,
             max_error: None,
             gptq: true,
@@ -215,6 +234,10 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         ..Default::default()
     };
     remove_identities(g)?;
+    let smoothed = match o.smooth_alpha {
+        Some(a) if o.mode == Mode::Int8 && !o.full_integer && !calib.is_empty() => smooth::apply(g, calib, a, &o.exclude)?,
+        _ => Vec::new(),
+    };
     let all_layers = layers::find(g);
     let excluded: HashSet<&str> = o.exclude.iter().map(|s| s.as_str()).collect();
     let layers: Vec<layers::Layer> = all_layers.iter().filter(|l| !excluded.contains(l.name.as_str())).cloned().collect();
@@ -299,6 +322,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
             }
+            let mut islands: HashMap<String, usize> = HashMap::new();
             if !o.full_integer {
                 let mms: Vec<_> = compute
                     .iter()
@@ -306,6 +330,17 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     .map(|l| l.node)
                     .collect();
                 int_matmul::rewrite(g, &mms)?;
+                if o.nbits {
+                    islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
+                }
+                ln_sum::rewrite(g);
+            }
+            if !smoothed.is_empty() {
+                report.warnings.push(format!(
+                    "smoothing: {} MatMul groups read their activation through a per-channel Mul (alpha {:.2})",
+                    smoothed.len(),
+                    o.smooth_alpha.unwrap_or_default()
+                ));
             }
             let mut tables = HashMap::new();
             for l in layers.iter().filter(|l| l.kind == layers::Kind::Gather) {
@@ -320,6 +355,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = t.clone();
                 } else if qa.contains(l.name.as_str()) {
                     r.precision = wname.into();
+                } else if let Some(b) = islands.get(&l.name) {
+                    r.precision = format!("{wname} weights, dynamic int8 activations (MatMulNBits block {b})");
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
                 }
@@ -331,7 +368,14 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);
             }
-            let kept = q.len() - qa.len();
+            let kept = q.len().saturating_sub(qa.len()).saturating_sub(islands.len());
+            if !islands.is_empty() {
+                report.warnings.push(format!(
+                    "mixed precision: {} of {} layers quantize their activations at run time (dynamic int8) to meet the error budget",
+                    islands.len(),
+                    q.len()
+                ));
+            }
             if kept > 0 {
                 report.warnings.push(format!(
                     "mixed precision: {kept} of {} layers keep float activations (int8 weights) to meet the error budget",
@@ -355,6 +399,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 bits,
                 block,
                 emb_block: o.emb_block_size,
+                emb_f16: o.emb_f16_scales,
+                act_order: o.act_order,
+                layer_blocks: o.layer_blocks.clone(),
                 gptq: o.gptq,
                 nbits: o.nbits,
                 embeddings: true,

@@ -29,6 +29,13 @@ pub struct WeightOptions {
     pub gptq: bool,
     /// Emit `MatMulNBits` for 4-bit MatMul weights.
     pub nbits: bool,
+    /// Per-layer block sizes: the first (name substring, block) whose substring is in a
+    /// layer's name overrides `block`/`emb_block` for that layer.
+    pub layer_blocks: Vec<(String, usize)>,
+    /// GPTQ with act-order and static groups (see `gptq_order`).
+    pub act_order: bool,
+    /// 4-bit embedding tables with float16 block scales (see `emb_int4`).
+    pub emb_f16: bool,
     /// Quantize Gather tables (embeddings) too.
     pub embeddings: bool,
     /// Quantize Conv weights (per channel only).
@@ -76,6 +83,11 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
     {
         return Err(QuantError::Options(format!("embedding block size {b} is outside 16..=256")));
     }
+    if let Some((p, b)) = o.layer_blocks.iter().find(|(_, b)| !(16..=256).contains(b)) {
+        return Err(QuantError::Options(format!(
+            "block size {b} for layers matching '{p}' is outside 16..=256"
+        )));
+    }
     if o.block == 0 && o.bits == 4 {
         return Err(QuantError::Options("4-bit weights need a block size (16..=256)".into()));
     }
@@ -102,6 +114,16 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
             (Kind::Gather, Some(b)) => b,
             _ => o.block,
         };
+        let block = o
+            .layer_blocks
+            .iter()
+            .find(|(pat, _)| l.name.contains(pat.as_str()))
+            .map_or(block, |&(_, b)| b);
+        if l.kind == Kind::Gather && o.bits == 4 && o.emb_f16 {
+            let how = crate::quantize::emb_int4::int4_f16(g, l, block)?;
+            info.layers.push((l.name.clone(), how));
+            continue;
+        }
         let Some(red) = l.red_axis else { continue };
         let Some(w) = float_const(g, l.weight).and_then(|t| t.to_f64_vec()) else {
             continue;
@@ -125,18 +147,24 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
             .act
             .and_then(|a| cal.and_then(|c| c.grams.get(&a)))
             .filter(|gm| gm.k == k && gm.rows > 0);
-        let (codes, scales, zps, how) = match gram
-            .filter(|_| o.gptq && l.kind != Kind::Gather)
-            .and_then(|gm| inverse_factor(&gm.xtx, k, 0.01))
-        {
-            Some(u) => {
-                let (c, s, z) = gptq(&m, rows, k, &u, block, storage, false);
-                (c, s, z, "gptq")
-            }
-            None => {
-                let b = per_block(&m, &[rows, k], 1, block, storage, false);
-                (b.codes, b.scales, b.zps, "rtn")
-            }
+        let ordered = gram
+            .filter(|_| o.gptq && o.act_order && l.kind != Kind::Gather)
+            .and_then(|gm| crate::quantize::gptq_order::gptq_act_order(&m, rows, k, &gm.xtx, block, storage, 0.01));
+        let (codes, scales, zps, how) = match ordered {
+            Some((c, s, z)) => (c, s, z, "gptq act-order"),
+            None => match gram
+                .filter(|_| o.gptq && l.kind != Kind::Gather)
+                .and_then(|gm| inverse_factor(&gm.xtx, k, 0.01))
+            {
+                Some(u) => {
+                    let (c, s, z) = gptq(&m, rows, k, &u, block, storage, false);
+                    (c, s, z, "gptq")
+                }
+                None => {
+                    let b = per_block(&m, &[rows, k], 1, block, storage, false);
+                    (b.codes, b.scales, b.zps, "rtn")
+                }
+            },
         };
         let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
         let is_2d_matmul = l.kind == Kind::MatMul && red == 0;

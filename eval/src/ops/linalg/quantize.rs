@@ -165,6 +165,9 @@ pub fn dequantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dt
         scale.dtype()
     };
     let shape = x.shape().to_vec();
+    if let Some(y) = dequantize_8bit_f32(x, scale, cx.opt_tensor(2)?, axis, block_size, d)? {
+        return out(y);
+    }
     let s = expand_param(scale, &shape, axis, block_size, "x_scale")?;
     let z = match cx.opt_tensor(2)? {
         Some(z) if !(is_bits(x.dtype()) && x.dtype().is_float()) => expand_param(z, &shape, axis, block_size, "x_zero_point")?,
@@ -178,6 +181,62 @@ pub fn dequantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dt
         .map(|(i, &xi)| (((xi - at(&z, i)) as f32) * (at(&s, i) as f32)) as f64)
         .collect();
     out(Tensor::from_f64(d, &shape, y)?)
+}
+
+/// The common case of `DequantizeLinear` without the general path's full-size f64 buffers:
+/// int8/uint8 codes, float32 scales (and 8-bit zero points), per tensor or per axis, float32
+/// out. The same arithmetic as the general path (`(x - z)` exact, then times the scale in f32),
+/// so the results are identical. `None` when the case is another one.
+pub(super) fn dequantize_8bit_f32(
+    x: &Tensor,
+    scale: &Tensor,
+    zp: Option<&Tensor>,
+    axis: i64,
+    block_size: i64,
+    d: DType,
+) -> Result<Option<Tensor>, OpError> {
+    if d != DType::F32 || block_size > 0 || !matches!(scale, Tensor::F32(_)) || !matches!(x, Tensor::I8(_) | Tensor::U8(_)) {
+        return Ok(None);
+    }
+    let Tensor::F32(sa) = scale else { return Ok(None) };
+    let shape = x.shape().to_vec();
+    let sv: Vec<f32> = sa.iter().copied().collect();
+    let zv: Vec<f32> = match zp {
+        None => vec![0.0],
+        Some(Tensor::I8(z)) => z.iter().map(|&v| v as f32).collect(),
+        Some(Tensor::U8(z)) => z.iter().map(|&v| v as f32).collect(),
+        Some(_) => return Ok(None),
+    };
+    let (inner, n) = if sv.len() == 1 && zv.len() == 1 {
+        (1usize, 1usize)
+    } else {
+        if shape.is_empty() || scale.rank() != 1 {
+            return Ok(None);
+        }
+        let ax = norm_axis(axis, shape.len())?;
+        let (_, n, inner) = lanes(&shape, ax);
+        if sv.len() != n || (zv.len() != 1 && zv.len() != n) {
+            return Ok(None);
+        }
+        (inner, n)
+    };
+    let at = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
+    let chan = |i: usize| if n == 1 { 0 } else { (i / inner) % n };
+    let y: Vec<f32> = match x {
+        Tensor::I8(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| (q as f32 - at(&zv, chan(i))) * at(&sv, chan(i)))
+            .collect(),
+        Tensor::U8(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| (q as f32 - at(&zv, chan(i))) * at(&sv, chan(i)))
+            .collect(),
+        _ => return Ok(None),
+    };
+    let y = ArrayD::from_shape_vec(IxDyn(&shape), y).map_err(|e| OpError::invalid(e.to_string()))?;
+    Ok(Some(Tensor::F32(y)))
 }
 
 /// `DynamicQuantizeLinear` (f32 → u8 with a computed scale and zero point).

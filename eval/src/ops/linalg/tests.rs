@@ -3,7 +3,7 @@
 
 use super::det;
 use super::matmul::{Plan, matmul_float, matmul_int};
-use super::quantize::{expand_param, quantize_values};
+use super::quantize::{dequantize_8bit_f32, expand_param, quantize_values};
 use super::softmax::{Kind, apply};
 use crate::tensor::Tensor;
 use edgeport_ir::DType;
@@ -71,4 +71,41 @@ fn blocked_params_expand_with_a_remainder_block() {
     let per_axis = Tensor::vec_f32(vec![1.0, 2.0]);
     assert_eq!(expand_param(&per_axis, &[2, 2], 0, 0, "scale").unwrap(), vec![1.0, 1.0, 2.0, 2.0]);
     assert!(expand_param(&per_axis, &[3, 2], 0, 0, "scale").is_err());
+}
+
+#[test]
+fn eight_bit_dequantization_fast_path_matches_the_general_formula() {
+    use ndarray::{ArrayD, IxDyn};
+    let shape = [3usize, 4, 2];
+    let codes: Vec<i8> = (0..24).map(|i| (i * 37 % 255 - 127) as i8).collect();
+    let x = Tensor::I8(ArrayD::from_shape_vec(IxDyn(&shape), codes.clone()).unwrap());
+    let scales = [0.5f32, 0.25, 0.125, 2.0];
+    let s = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[4]), scales.to_vec()).unwrap());
+    let zp = Tensor::I8(ArrayD::from_shape_vec(IxDyn(&[4]), vec![0i8, 3, -5, 1]).unwrap());
+    // Per axis 1 (negative axis too), with and without zero points.
+    for axis in [1i64, -2] {
+        for z in [None, Some(&zp)] {
+            let y = dequantize_8bit_f32(&x, &s, z, axis, 0, DType::F32).unwrap().unwrap();
+            let sv = expand_param(&s, &shape, axis, 0, "s").unwrap();
+            let zv = z.map(|z| expand_param(z, &shape, axis, 0, "z").unwrap());
+            let want: Vec<f32> = codes
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| ((q as f64 - zv.as_ref().map_or(0.0, |v| v[i])) as f32) * sv[i] as f32)
+                .collect();
+            assert_eq!(y.to_f64_vec().unwrap(), want.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        }
+    }
+    // Per tensor, uint8 with a zero point.
+    let xu = Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[4]), vec![0u8, 128, 200, 255]).unwrap());
+    let s1 = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[]), vec![0.1f32]).unwrap());
+    let z1 = Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![128u8]).unwrap());
+    let y = dequantize_8bit_f32(&xu, &s1, Some(&z1), 0, 0, DType::F32).unwrap().unwrap();
+    let want: Vec<f64> = [0u8, 128, 200, 255].iter().map(|&q| ((q as f32 - 128.0) * 0.1f32) as f64).collect();
+    assert_eq!(y.to_f64_vec().unwrap(), want);
+    // Other cases go to the general path.
+    assert!(dequantize_8bit_f32(&xu, &s1, None, 0, 2, DType::F32).unwrap().is_none());
+    assert!(dequantize_8bit_f32(&xu, &s1, None, 0, 0, DType::F16).unwrap().is_none());
+    let bad = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1.0f32; 3]).unwrap());
+    assert!(dequantize_8bit_f32(&x, &bad, None, 1, 0, DType::F32).unwrap().is_none());
 }

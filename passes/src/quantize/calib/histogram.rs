@@ -186,31 +186,46 @@ mod tests {
     }
 }
 
-/// (min, max, sum) of `xs`, or `None` when a value is NaN or infinite. The extremes run in
-/// eight independent lanes so the loop vectorises; the sum is [`lane_sum`].
+/// (min, max, sum) of `xs`, or `None` when a value is NaN or infinite. One pass in sixteen
+/// independent lanes with plain comparisons (which vectorise, where `f32::min`'s NaN rules do
+/// not); f32 lane sums are flushed to f64 every 4096 values, as in [`lane_sum`]. A NaN never wins
+/// a comparison but makes the sum NaN, an infinity becomes the min or max: so the result is
+/// finite exactly when every value is, except that a finite sum can overflow to infinity, which
+/// a plain scan then settles.
 pub fn extremes(xs: &[f32]) -> Option<(f32, f32, f64)> {
-    let (mut mn, mut mx) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
-    let mut bad = [false; 8];
-    let mut it = xs.chunks_exact(8);
-    for c in &mut it {
-        for j in 0..8 {
-            let x = c[j];
-            bad[j] |= !x.is_finite();
-            mn[j] = mn[j].min(x);
-            mx[j] = mx[j].max(x);
+    const L: usize = 16;
+    let (mut mn, mut mx) = ([f32::INFINITY; L], [f32::NEG_INFINITY; L]);
+    let mut total = 0f64;
+    for block in xs.chunks(4096) {
+        let mut s = [0f32; L];
+        let mut it = block.chunks_exact(L);
+        for c in &mut it {
+            for j in 0..L {
+                let x = c[j];
+                mn[j] = if x < mn[j] { x } else { mn[j] };
+                mx[j] = if x > mx[j] { x } else { mx[j] };
+                s[j] += x;
+            }
         }
-    }
-    for &x in it.remainder() {
-        bad[0] |= !x.is_finite();
-        mn[0] = mn[0].min(x);
-        mx[0] = mx[0].max(x);
-    }
-    if bad.iter().any(|&b| b) {
-        return None;
+        for &x in it.remainder() {
+            mn[0] = if x < mn[0] { x } else { mn[0] };
+            mx[0] = if x > mx[0] { x } else { mx[0] };
+            s[0] += x;
+        }
+        total += s.iter().map(|&v| v as f64).sum::<f64>();
     }
     let lo = mn.iter().copied().fold(f32::INFINITY, f32::min);
     let hi = mx.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    Some((lo, hi, lane_sum(xs)))
+    if xs.is_empty() {
+        return Some((lo, hi, 0.0));
+    }
+    if lo.is_finite() && hi.is_finite() && total.is_finite() {
+        return Some((lo, hi, total));
+    }
+    if xs.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    Some((lo, hi, xs.iter().map(|&x| x as f64).sum()))
 }
 
 /// The sum of `xs`: eight f32 lanes over blocks of 4096, f64 across blocks (vectorises, where
@@ -248,6 +263,18 @@ mod extremes_tests {
         assert!(super::extremes(&ys).is_none());
         ys[5003] = f32::INFINITY;
         assert!(super::extremes(&ys).is_none());
+        ys[5003] = f32::NEG_INFINITY;
+        assert!(super::extremes(&ys).is_none());
+        // A NaN in the remainder of a block, and a lone NaN.
+        ys[5003] = 1.0;
+        ys[10_006] = f32::NAN;
+        assert!(super::extremes(&ys).is_none());
+        assert!(super::extremes(&[f32::NAN]).is_none());
+        // Finite values whose f32 lane sums overflow are still finite data.
+        let big = vec![3.0e38f32; 64];
+        let (lo, hi, s) = super::extremes(&big).unwrap();
+        assert_eq!((lo, hi), (3.0e38, 3.0e38));
+        assert!((s - 64.0 * 3.0e38).abs() < 1e33, "{s}");
         // Scanned on another thread and merged = added in place, sample by sample.
         let (mut a, mut b) = (super::Histogram::new(16), super::Histogram::new(16));
         for part in xs.chunks(3001) {
