@@ -162,6 +162,11 @@ enum Cmd {
         /// int4: round-to-nearest instead of GPTQ.
         #[arg(long)]
         no_gptq: bool,
+        /// int8: how Conv/Gemm weights are rounded: rtn (round to nearest, with bias
+        /// correction) or gptq (sequential GPTQ layer by layer on the calibration data, fitted
+        /// to the float model's outputs, with bias correction; slower).
+        #[arg(long, default_value = "rtn")]
+        weight_method: String,
         /// int4: blocked DequantizeLinear + MatMul instead of com.microsoft MatMulNBits.
         #[arg(long)]
         no_nbits: bool,
@@ -757,6 +762,7 @@ fn main() -> ExitCode {
             max_error,
             opset,
             no_gptq,
+            weight_method,
             no_nbits,
             exclude,
             seed,
@@ -784,6 +790,7 @@ fn main() -> ExitCode {
                 max_error,
                 opset,
                 no_gptq,
+                weight_method,
                 no_nbits,
                 exclude,
                 seed,

@@ -40,6 +40,8 @@ pub struct QuantizeOptions {
     pub opset: Option<i64>,
     /// Round-to-nearest instead of GPTQ for int4.
     pub no_gptq: bool,
+    /// int8: Conv/Gemm weight rounding, `gptq` or `rtn`.
+    pub weight_method: String,
     /// Blocked DequantizeLinear + MatMul instead of MatMulNBits for int4.
     pub no_nbits: bool,
     pub exclude: Vec<String>,
@@ -75,6 +77,7 @@ impl Default for QuantizeOptions {
             max_error: None,
             opset: None,
             no_gptq: false,
+            weight_method: "rtn".into(),
             no_nbits: false,
             exclude: Vec::new(),
             seed: 0,
@@ -195,6 +198,8 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     })?;
     let method = Method::parse(&o.method)
         .ok_or_else(|| CommandError::Input(format!("unknown --method '{}' (minmax, percentile[:P], entropy, mse)", o.method)))?;
+    let weight_method = quantize::WeightMethod::parse(&o.weight_method)
+        .ok_or_else(|| CommandError::Input(format!("unknown --weight-method '{}' (gptq, rtn)", o.weight_method)))?;
     if let Some(c) = o.min_cosine
         && !(-1.0..=1.0).contains(&c)
     {
@@ -284,6 +289,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         min_cosine: o.min_cosine,
         max_error: o.max_error,
         gptq: !o.no_gptq,
+        weight_method,
         nbits: !o.no_nbits,
         exclude: o.exclude.clone(),
         // TFLite integer kernels take int8 activations with int8 weights, and every op

@@ -4,7 +4,7 @@
 //! not yet quantized. Block parameters are chosen when a block's first column is reached, from
 //! the already-updated weights.
 
-use crate::quantize::params::{fit_range, quant1};
+use crate::quantize::params::{fit_range, qrange, round_even};
 use edgeport_ir::DType;
 
 /// Cholesky factor `L` (lower, row-major) of a symmetric positive definite `n×n` matrix.
@@ -94,6 +94,26 @@ const STEP: usize = 128;
 /// reduction axis) in blocks of `block` columns. Returns (codes, scales, zps) with parameters
 /// laid out `[row][block]`.
 pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType, symmetric: bool) -> (Vec<i32>, Vec<f32>, Vec<i32>) {
+    let (qmin, qmax) = qrange(d);
+    gptq_with(w, rows, k, u, block, (qmin, qmax), &|_, _, xs| fit_range(xs, d, symmetric))
+}
+
+/// Chooses `(scale, zero point)` for (row, block, the block's current values).
+pub type FitFn<'a> = dyn Fn(usize, usize, &[f64]) -> (f32, i32) + 'a;
+
+/// The GPTQ sweep with the parameters chosen by `fit(row, block, values)` when a block's first
+/// column is reached (`values` = that block's already-updated weights of the row) and codes
+/// clamped to `clamp` (e.g. `(-127, 127)` for symmetric int8 weights). With `block >= k` a
+/// row has one parameter pair, fitted on the original row.
+pub fn gptq_with(
+    w: &[f64],
+    rows: usize,
+    k: usize,
+    u: &[f64],
+    block: usize,
+    clamp: (i32, i32),
+    fit: &FitFn<'_>,
+) -> (Vec<i32>, Vec<f32>, Vec<i32>) {
     let block = block.max(1);
     let nb = k.div_ceil(block);
     let mut w = w.to_vec();
@@ -101,6 +121,7 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
     let mut scales = vec![1f32; rows * nb];
     let mut zps = vec![0i32; rows * nb];
     let step = (STEP / block).max(1) * block;
+    let (qmin, qmax) = (clamp.0 as f64, clamp.1 as f64);
     let mut b0 = 0;
     while b0 < k {
         let b1 = (b0 + step).min(k);
@@ -111,7 +132,7 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
             if i % block == 0 {
                 let end = (i + block).min(k);
                 for r in 0..rows {
-                    let (s, z) = fit_range(&w[r * k + i..r * k + end], d, symmetric);
+                    let (s, z) = fit(r, b, &w[r * k + i..r * k + end]);
                     scales[r * nb + b] = s;
                     zps[r * nb + b] = z;
                 }
@@ -121,7 +142,7 @@ pub fn gptq(w: &[f64], rows: usize, k: usize, u: &[f64], block: usize, d: DType,
             for r in 0..rows {
                 let (s, z) = (scales[r * nb + b], zps[r * nb + b]);
                 let x = w[r * k + i];
-                let q = quant1(x, s, z, d);
+                let q = (round_even(x / s as f64) + z as f64).clamp(qmin, qmax) as i32;
                 codes[r * k + i] = q;
                 let err = (x - (q - z) as f64 * s as f64) / uii;
                 errs[r * bw + (i - b0)] = err;

@@ -11,9 +11,11 @@
 //! codes), `qdq.rs` (graph edits), `layers.rs` (what is quantizable), `static_int8.rs`,
 //! `embeddings.rs` (per-row int8 Gather tables), `emb_int4.rs` (int4 tables, float16 scales), `int_matmul.rs` (MatMulInteger form),
 //! `nbits8.rs` (dynamic int8 islands), `smooth.rs` (SmoothQuant), `ln_sum.rs` (residual Add → Sum),
+//! `conv_gptq.rs` + `patches.rs` (sequential GPTQ of int8 Conv/Gemm weights),
 //! `weights.rs`, `gptq.rs`, `gptq_order.rs` (act-order), `dynamic.rs`, `float16.rs`, `sensitivity.rs`, `metrics.rs`.
 
 pub mod calib;
+pub mod conv_gptq;
 pub mod dynamic;
 pub mod emb_int4;
 pub mod embeddings;
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod nbits8;
 pub mod par;
 pub mod params;
+pub mod patches;
 pub mod qdq;
 pub mod sensitivity;
 pub mod smooth;
@@ -35,6 +38,7 @@ pub mod static_int8;
 pub mod weights;
 
 pub use calib::estimators::Method;
+pub use conv_gptq::WeightMethod;
 pub use error::QuantError;
 pub use metrics::{Metrics, compare};
 pub use qdq::strip_annotations;
@@ -125,6 +129,9 @@ pub struct Options {
     /// Static int8: quantize every op with an integer kernel and the graph outputs too
     /// (full-integer targets), not only Conv/Gemm/MatMul inputs and outputs.
     pub full_integer: bool,
+    /// Static int8: how Conv/Gemm weights are rounded (round-to-nearest, the default, or
+    /// sequential GPTQ: see [`conv_gptq`] for the measured effect).
+    pub weight_method: WeightMethod,
 }
 
 impl Default for Options {
@@ -149,6 +156,7 @@ impl Default for Options {
             bins: 2048,
             act_dtype: DType::U8,
             full_integer: false,
+            weight_method: WeightMethod::Rtn,
         }
     }
 }
@@ -284,7 +292,10 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 bias_correction: o.bias_correction,
                 act_dtype: o.act_dtype,
                 full_integer: o.full_integer,
+                precomputed: None,
             };
+            // Mixed precision chooses the float-activation layers with rounded weights; GPTQ
+            // then fits the weights to the activations the chosen model really has.
             let (include, sens) = if o.min_cosine.is_some() || o.max_error.is_some() {
                 let check = if check.is_empty() { &calib[..calib.len().min(8)] } else { check };
                 let (inc, sens, m) = sensitivity::mixed_precision(g, &compute, &cal, &so, check, o.min_cosine, o.max_error)?;
@@ -293,6 +304,20 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             } else {
                 (None, Default::default())
             };
+            let mut so = so;
+            let mut recon_how: HashMap<edgeport_ir::NodeId, &'static str> = HashMap::new();
+            if o.weight_method == WeightMethod::Gptq {
+                let ro = conv_gptq::ReconOptions {
+                    bias_correction: o.bias_correction,
+                    ..Default::default()
+                };
+                let (pre, rinfo) = conv_gptq::reconstruct(g, &compute, &cal, &so, include.as_ref(), calib, &ro)?;
+                recon_how = pre.layers.iter().map(|(n, p)| (*n, p.how)).collect();
+                for (n, why) in &rinfo.skipped {
+                    report.warnings.push(format!("layer '{n}': round-to-nearest int8 weights ({why})"));
+                }
+                so.precomputed = Some(std::sync::Arc::new(pre));
+            }
             let info = static_int8::apply(g, &compute, &cal, &so, include.as_ref())?;
             if info.quantized_layers.is_empty() {
                 return Err(QuantError::NothingToQuantize("every layer was kept float".into()));
@@ -334,6 +359,11 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = format!("{wname} weights, dynamic int8 activations (MatMulNBits block {b})");
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
+                }
+                if let Some(how) = recon_how.get(&l.node)
+                    && r.precision.starts_with("int8")
+                {
+                    r.precision = r.precision.replacen("int8", &format!("int8 {how}"), 1);
                 }
                 r.sensitivity = sens.get(&l.node).copied();
                 report.layers.push(r);

@@ -32,6 +32,8 @@ pub struct StaticOptions {
     /// Also quantize the outputs of every op with an integer kernel and the graph outputs
     /// (full-integer targets such as TFLite).
     pub full_integer: bool,
+    /// Weights (and corrected biases) chosen ahead, e.g. by [`crate::quantize::conv_gptq`].
+    pub precomputed: Option<std::sync::Arc<crate::quantize::conv_gptq::Precomputed>>,
 }
 
 impl Default for StaticOptions {
@@ -43,6 +45,7 @@ impl Default for StaticOptions {
             int32_bias: true,
             bias_correction: true,
             full_integer: false,
+            precomputed: None,
         }
     }
 }
@@ -164,12 +167,35 @@ pub fn activation_points(g: &Graph, layers: &[Layer]) -> Vec<ValueId> {
 /// Per-channel (or per-tensor) symmetric int8 of a layer's weight; returns the dequantized
 /// value, the scales and the rounding error `dequant(q(W)) - W`.
 pub fn int8_weight(g: &mut Graph, l: &Layer, per_tensor: bool) -> Result<(ValueId, Vec<f32>, Vec<f64>), QuantError> {
+    int8_weight_with(g, l, per_tensor, None)
+}
+
+/// [`int8_weight`] with the codes and scales given by `pre` when it fits the weight.
+pub fn int8_weight_with(
+    g: &mut Graph,
+    l: &Layer,
+    per_tensor: bool,
+    pre: Option<&crate::quantize::conv_gptq::PreWeight>,
+) -> Result<(ValueId, Vec<f32>, Vec<f64>), QuantError> {
     let w = float_const(g, l.weight)
         .ok_or_else(|| gerr(&l.name, "weight is not a float constant"))?
         .to_f64_vec()
         .ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
     let shape = l.w_shape.clone();
-    let (codes, scales, gran, pshape) = if per_tensor {
+    let nch = if per_tensor {
+        1
+    } else {
+        shape.get(l.out_axis).copied().unwrap_or(1)
+    };
+    let pre = pre.filter(|p| p.codes.len() == w.len() && p.scales.len() == nch);
+    let (codes, scales, gran, pshape) = if let Some(p) = pre {
+        let c: Vec<i8> = p.codes.iter().map(|&c| c.clamp(-127, 127) as i8).collect();
+        if per_tensor {
+            (c, p.scales.clone(), QuantGranularity::PerTensor, vec![])
+        } else {
+            (c, p.scales.clone(), QuantGranularity::PerAxis { axis: l.out_axis }, vec![nch])
+        }
+    } else if per_tensor {
         let (c, s) = per_channel_i8(&w, &[1, w.len()], 0);
         (c, s, QuantGranularity::PerTensor, vec![])
     } else {
@@ -297,7 +323,8 @@ pub fn apply(
     }
     // Weights and biases first (they read the original activation ids).
     for l in &all {
-        let (_, wscales, err) = int8_weight(g, l, o.per_tensor)?;
+        let pre = o.precomputed.as_ref().and_then(|p| p.layers.get(&l.node));
+        let (_, wscales, err) = int8_weight_with(g, l, o.per_tensor, pre)?;
         info.quantized_layers.push(l.name.clone());
         if act_include.is_none_or(|s| s.contains(&l.node)) {
             info.act_layers.push(l.name.clone());
@@ -310,7 +337,11 @@ pub fn apply(
             continue;
         };
         let mut corrected = false;
-        if o.bias_correction {
+        if let Some(b) = pre.and_then(|p| p.bias.as_ref()).filter(|b| b.len() == bias.len()) {
+            bias.clone_from(b);
+            info.corrected_biases += 1;
+            corrected = true;
+        } else if o.bias_correction {
             let groups = match &g.node(l.node).op {
                 Op::Conv(c) => c.group.max(1) as usize,
                 _ => 1,
