@@ -16,9 +16,9 @@
 use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer, float_const};
 use crate::quantize::params::{per_block, qparams, quant1};
-use crate::quantize::qdq::{const_codes, unique};
+use crate::quantize::qdq::{cast_f32, const_codes, unique};
 use edgeport_ir::ops::defs::quantization::DequantizeLinear;
-use edgeport_ir::ops::defs::tensor::{Cast, Gather};
+use edgeport_ir::ops::defs::tensor::Gather;
 use edgeport_ir::{DType, Graph, Op, QuantGranularity, Shape, ValueType};
 
 /// Scales rounded to float16 (never zero: a block of zeros keeps a positive scale), as the
@@ -139,20 +139,10 @@ pub fn int4_f16(g: &mut Graph, l: &Layer, block: usize) -> Result<String, QuantE
             &[&unique(g, &format!("{base}_f16"))],
         )
         .map_err(|e| gerr(&l.name, e))?;
-    let cast = g
-        .add_op(
-            unique(g, &format!("{}_cast", l.name)),
-            Op::Cast(Cast {
-                to: DType::F32.onnx_code() as i64,
-                ..Default::default()
-            }),
-            &[Some(gq.out(0))],
-            &[&unique(g, &format!("{base}_float"))],
-        )
-        .map_err(|e| gerr(&l.name, e))?;
-    g.replace_all_uses(old, cast.out(0)).map_err(|e| gerr(&l.name, e))?;
+    let cast = cast_f32(g, &l.name, &format!("{}_cast", l.name), &format!("{base}_float"), gq.out(0))?;
+    g.replace_all_uses(old, cast).map_err(|e| gerr(&l.name, e))?;
     g.remove_node(l.node);
-    if let Some(v) = g.value_mut(cast.out(0)) {
+    if let Some(v) = g.value_mut(cast) {
         v.name = base;
         v.ty = ty;
     }

@@ -17,9 +17,9 @@
 use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer, float_const};
 use crate::quantize::params::per_channel_i8;
-use crate::quantize::qdq::{const_codes, const_f32, unique};
+use crate::quantize::qdq::{cast_f32, const_codes, const_f32, unique};
 use edgeport_ir::ops::defs::math::Mul;
-use edgeport_ir::ops::defs::tensor::{Cast, Gather};
+use edgeport_ir::ops::defs::tensor::Gather;
 use edgeport_ir::{DType, Graph, Op};
 
 /// Rewrites one embedding Gather; returns the report string.
@@ -66,22 +66,12 @@ pub fn int8_rows(g: &mut Graph, l: &Layer) -> Result<String, QuantError> {
             &[&unique(g, &format!("{base}_scales"))],
         )
         .map_err(|e| gerr(&l.name, e))?;
-    let cast = g
-        .add_op(
-            unique(g, &format!("{}_cast", l.name)),
-            Op::Cast(Cast {
-                to: DType::F32.onnx_code() as i64,
-                ..Default::default()
-            }),
-            &[Some(gq.out(0))],
-            &[&unique(g, &format!("{base}_float"))],
-        )
-        .map_err(|e| gerr(&l.name, e))?;
+    let cast = cast_f32(g, &l.name, &format!("{}_cast", l.name), &format!("{base}_float"), gq.out(0))?;
     let mul = g
         .add_op(
             unique(g, &format!("{}_scale", l.name)),
             Op::Mul(Mul {}),
-            &[Some(cast.out(0)), Some(gs.out(0))],
+            &[Some(cast), Some(gs.out(0))],
             &[&unique(g, &format!("{base}_dequantized"))],
         )
         .map_err(|e| gerr(&l.name, e))?;

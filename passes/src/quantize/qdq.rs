@@ -26,6 +26,25 @@ pub fn unique(g: &Graph, base: &str) -> String {
     }
 }
 
+/// A `Cast` of `x` to float32: the node is named `{node}` and its output `{out}` (made unique);
+/// errors name `layer`. Returns the output.
+pub fn cast_f32(g: &mut Graph, layer: &str, node: &str, out: &str, x: ValueId) -> Result<ValueId, QuantError> {
+    let name = unique(g, node);
+    let out = unique(g, out);
+    let id = g
+        .add_op(
+            name,
+            Op::Cast(edgeport_ir::ops::defs::tensor::Cast {
+                to: DType::F32.onnx_code() as i64,
+                ..Default::default()
+            }),
+            &[Some(x)],
+            &[&out],
+        )
+        .map_err(|e| gerr(layer, e))?;
+    Ok(id.out(0))
+}
+
 /// Adds an f32 constant.
 pub fn const_f32(g: &mut Graph, name: &str, shape: Vec<usize>, v: &[f32]) -> Result<ValueId, QuantError> {
     let t = Tensor::from_f32(shape, v).map_err(|e| gerr(name, e))?;
