@@ -10,10 +10,8 @@ use edgeport_ir::{DType, Graph, Op, Shape, Tensor, ValueType};
 use edgeport_passes::quantize::patches::{PatchGeom, im2col};
 use edgeport_passes::quantize::{self, Metrics, Mode, Options, WeightMethod};
 
-fn rng(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
+mod common;
+use common::rng;
 
 /// A conv weight `[o, i, k, k]` whose rows each hold one large outlier (a coarse per-channel
 /// int8 step for the other weights, as in real depthwise/pointwise layers).

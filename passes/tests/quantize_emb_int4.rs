@@ -9,10 +9,8 @@ use edgeport_ir::ops::defs::tensor::Gather;
 use edgeport_ir::{DType, Graph, Op, Shape, Tensor, ValueType};
 use edgeport_passes::quantize::{self, Mode, Options, emb_int4, layers};
 
-fn rng(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
+mod common;
+use common::rng;
 
 const ROWS: usize = 40;
 const DIM: usize = 64;

@@ -6,10 +6,8 @@ use edgeport_ir::ops::defs::math::{Gemm, MatMul, Relu};
 use edgeport_ir::{DType, Graph, Op, OpKind, Shape, Tensor, ValueType};
 use edgeport_passes::quantize::{self, Mode, Options, QuantError};
 
-fn rng(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
+mod common;
+use common::rng;
 
 /// x[2,32] → Gemm(W1[16,32]ᵀ, b1) → Relu → MatMul(W2[16,32]) → y[2,32]
 fn mlp() -> Graph {

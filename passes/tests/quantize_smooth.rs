@@ -8,10 +8,8 @@ use edgeport_ir::ops::defs::math::{Add, MatMul};
 use edgeport_ir::{DType, Graph, Op, OpKind, Shape, Tensor, ValueType};
 use edgeport_passes::quantize::{self, Options, QuantError, smooth};
 
-fn rng(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-}
+mod common;
+use common::rng;
 
 const K: usize = 32;
 const N: usize = 24;

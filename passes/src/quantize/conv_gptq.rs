@@ -29,10 +29,9 @@ use crate::quantize::patches::{PatchGeom, PatchStats};
 use crate::quantize::qdq::const_f32;
 use crate::quantize::static_int8::{StaticOptions, apply};
 use crate::{Context, Dce, Pass};
-use edgeport_eval::{ConstCache, EvalOptions, Value, run_graph_with};
+use edgeport_eval::{Value, run_graph_with};
 use edgeport_ir::{Graph, NodeId, ValueId};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// How the int8 weights of Conv/Gemm layers are rounded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,14 +193,7 @@ fn frontier(g: &Graph, order: &[NodeId], pos: &HashMap<NodeId, usize>, p: usize)
 
 /// Runs `s` on every sample's inputs (in parallel, results in order).
 fn run_segment(s: &Graph, feeds: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
-    let consts = ConstCache::new(s).map_err(|e| QuantError::Eval {
-        sample: 0,
-        msg: e.to_string(),
-    })?;
-    let opts = EvalOptions {
-        consts: Some(Arc::new(consts)),
-        ..Default::default()
-    };
+    let opts = crate::quantize::eval_options(s, false)?;
     par::map(feeds, |i, f| {
         run_graph_with(s, f.clone(), &opts).map(|(o, _)| o).map_err(|e| QuantError::Eval {
             sample: i,

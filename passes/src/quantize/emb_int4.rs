@@ -13,8 +13,9 @@
 //! MatMuls. The codes are computed with the float16-rounded scales, so the exported table is
 //! exactly the one measured.
 
+use crate::quantize::embeddings::table_and_ids;
 use crate::quantize::error::{QuantError, gerr};
-use crate::quantize::layers::{Kind, Layer, float_const};
+use crate::quantize::layers::{Kind, Layer};
 use crate::quantize::params::{per_block, qparams, quant1};
 use crate::quantize::qdq::{cast_f32, const_codes, unique};
 use edgeport_ir::ops::defs::quantization::DequantizeLinear;
@@ -60,18 +61,7 @@ pub fn int4_f16(g: &mut Graph, l: &Layer, block: usize) -> Result<String, QuantE
             l.name
         )));
     }
-    let w = float_const(g, l.weight)
-        .and_then(|t| t.to_f64_vec())
-        .ok_or_else(|| gerr(&l.name, "table is not a readable float constant"))?;
-    if w.len() != rows.saturating_mul(dim) {
-        return Err(gerr(&l.name, "table data does not match its shape"));
-    }
-    let ids = g
-        .inputs_of(l.node)
-        .get(1)
-        .copied()
-        .flatten()
-        .ok_or_else(|| gerr(&l.name, "Gather has no indices input"))?;
+    let (w, ids) = table_and_ids(g, l, rows, dim)?;
     let storage = DType::U4;
     let nb = dim / block;
     let p = per_block(&w, &[rows, dim], 1, block, storage, false);

@@ -20,16 +20,10 @@ use crate::quantize::params::per_channel_i8;
 use crate::quantize::qdq::{cast_f32, const_codes, const_f32, unique};
 use edgeport_ir::ops::defs::math::Mul;
 use edgeport_ir::ops::defs::tensor::Gather;
-use edgeport_ir::{DType, Graph, Op};
+use edgeport_ir::{DType, Graph, Op, ValueId};
 
-/// Rewrites one embedding Gather; returns the report string.
-pub fn int8_rows(g: &mut Graph, l: &Layer) -> Result<String, QuantError> {
-    if l.kind != Kind::Gather {
-        return Err(gerr(&l.name, "not an embedding Gather"));
-    }
-    let [rows, dim] = l.w_shape[..] else {
-        return Err(gerr(&l.name, format!("table of shape {:?} is not 2-D", l.w_shape)));
-    };
+/// An embedding Gather's float table (`rows × dim` values, checked) and its indices input.
+pub(crate) fn table_and_ids(g: &Graph, l: &Layer, rows: usize, dim: usize) -> Result<(Vec<f64>, ValueId), QuantError> {
     let w = float_const(g, l.weight)
         .and_then(|t| t.to_f64_vec())
         .ok_or_else(|| gerr(&l.name, "table is not a readable float constant"))?;
@@ -42,6 +36,18 @@ pub fn int8_rows(g: &mut Graph, l: &Layer) -> Result<String, QuantError> {
         .copied()
         .flatten()
         .ok_or_else(|| gerr(&l.name, "Gather has no indices input"))?;
+    Ok((w, ids))
+}
+
+/// Rewrites one embedding Gather; returns the report string.
+pub fn int8_rows(g: &mut Graph, l: &Layer) -> Result<String, QuantError> {
+    if l.kind != Kind::Gather {
+        return Err(gerr(&l.name, "not an embedding Gather"));
+    }
+    let [rows, dim] = l.w_shape[..] else {
+        return Err(gerr(&l.name, format!("table of shape {:?} is not 2-D", l.w_shape)));
+    };
+    let (w, ids) = table_and_ids(g, l, rows, dim)?;
     let (codes, scales) = per_channel_i8(&w, &l.w_shape, 0);
     let codes: Vec<i32> = codes.into_iter().map(i32::from).collect();
     let tname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());

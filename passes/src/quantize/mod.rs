@@ -184,17 +184,23 @@ pub struct Report {
     pub budget_check: Option<Metrics>,
 }
 
-/// Runs `g` on each sample (samples in parallel, results in order).
-pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
-    // The weights are converted once for all samples.
+/// Evaluator options for running `g` on many samples: its weights converted once, up front
+/// (`keep_all`: every intermediate value is returned too).
+pub(crate) fn eval_options(g: &Graph, keep_all: bool) -> Result<edgeport_eval::EvalOptions, QuantError> {
     let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
         sample: 0,
         msg: e.to_string(),
     })?;
-    let opts = edgeport_eval::EvalOptions {
+    Ok(edgeport_eval::EvalOptions {
+        keep_all,
         consts: Some(std::sync::Arc::new(consts)),
         ..Default::default()
-    };
+    })
+}
+
+/// Runs `g` on each sample (samples in parallel, results in order).
+pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, QuantError> {
+    let opts = eval_options(g, false)?;
     par::map(samples, |i, s| {
         edgeport_eval::run_graph_with(g, s.clone(), &opts)
             .map(|(o, _)| o)

@@ -23,9 +23,8 @@
 //! the mixed-precision model the sensitivity search measured.
 
 use crate::quantize::error::{QuantError, gerr};
-use crate::quantize::qdq::{const_codes, const_f32, unique};
-use edgeport_ir::ops::Custom;
-use edgeport_ir::{AttrValue, DType, Graph, NodeId, Op, QuantGranularity, ValueId};
+use crate::quantize::qdq::{const_codes, const_f32, matmul_nbits, unique};
+use edgeport_ir::{DType, Graph, NodeId, Op, QuantGranularity, ValueId};
 
 /// Block sizes tried, largest first (fewer scales; onnxruntime's kernels take 16..=256).
 const BLOCKS: [usize; 4] = [128, 64, 32, 16];
@@ -116,17 +115,7 @@ pub fn rewrite(g: &mut Graph, matmuls: &[NodeId]) -> Result<Vec<(String, usize)>
         let bq = const_codes(g, &format!("{base}_nbits8"), DType::U8, vec![n, nb, block], &bytes, None)?;
         let per_block: Vec<f32> = scales.iter().flat_map(|&s| std::iter::repeat_n(s, nb)).collect();
         let s = const_f32(g, &format!("{base}_nbits8_scales"), vec![n * nb], &per_block)?;
-        let op = Op::Custom(Custom {
-            domain: "com.microsoft".into(),
-            name: "MatMulNBits".into(),
-            attrs: vec![
-                ("K".into(), AttrValue::Int(k as i64)),
-                ("N".into(), AttrValue::Int(n as i64)),
-                ("bits".into(), AttrValue::Int(8)),
-                ("block_size".into(), AttrValue::Int(block as i64)),
-                ("accuracy_level".into(), AttrValue::Int(4)),
-            ],
-        });
+        let op = matmul_nbits(k, n, 8, block, Some(4));
         let old = id.out(0);
         let out_val = g.value(old).cloned().unwrap_or_default();
         let tmp = unique(g, &format!("{}_nbits8_out", out_val.name));

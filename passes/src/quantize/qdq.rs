@@ -26,6 +26,25 @@ pub fn unique(g: &Graph, base: &str) -> String {
     }
 }
 
+/// onnxruntime's `com.microsoft::MatMulNBits` for a `[K] → [N]` weight of `bits`-bit codes in
+/// blocks of `block` along K, with an `accuracy_level` when given.
+pub fn matmul_nbits(k: usize, n: usize, bits: i64, block: usize, accuracy_level: Option<i64>) -> Op {
+    let mut attrs = vec![
+        ("K".into(), edgeport_ir::AttrValue::Int(k as i64)),
+        ("N".into(), edgeport_ir::AttrValue::Int(n as i64)),
+        ("bits".into(), edgeport_ir::AttrValue::Int(bits)),
+        ("block_size".into(), edgeport_ir::AttrValue::Int(block as i64)),
+    ];
+    if let Some(a) = accuracy_level {
+        attrs.push(("accuracy_level".into(), edgeport_ir::AttrValue::Int(a)));
+    }
+    Op::Custom(edgeport_ir::ops::Custom {
+        domain: "com.microsoft".into(),
+        name: "MatMulNBits".into(),
+        attrs,
+    })
+}
+
 /// A `Cast` of `x` to float32: the node is named `{node}` and its output `{out}` (made unique);
 /// errors name `layer`. Returns the output.
 pub fn cast_f32(g: &mut Graph, layer: &str, node: &str, out: &str, x: ValueId) -> Result<ValueId, QuantError> {

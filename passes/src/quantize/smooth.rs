@@ -21,7 +21,7 @@ use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{self, Kind, float_const};
 use crate::quantize::par;
 use crate::quantize::qdq::{const_f32, unique};
-use edgeport_eval::{EvalOptions, Value, run_graph_with};
+use edgeport_eval::{Value, run_graph_with};
 use edgeport_ir::ops::defs::math::Mul;
 use edgeport_ir::{Graph, Op, ValueId};
 use std::collections::HashMap;
@@ -44,15 +44,7 @@ type ChannelMax = (Vec<f64>, usize);
 
 /// Per-channel (last axis) max |x| of `acts` over `samples`, with each activation's rank.
 pub fn channel_absmax(g: &Graph, samples: &[Vec<Value>], acts: &[(ValueId, usize)]) -> Result<HashMap<ValueId, ChannelMax>, QuantError> {
-    let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
-        sample: 0,
-        msg: e.to_string(),
-    })?;
-    let opts = EvalOptions {
-        keep_all: true,
-        consts: Some(std::sync::Arc::new(consts)),
-        ..Default::default()
-    };
+    let opts = crate::quantize::eval_options(g, true)?;
     let per_sample = par::map(samples, |i, s| -> Result<Vec<Option<ChannelMax>>, QuantError> {
         let (_, mut kept) = run_graph_with(g, s.clone(), &opts).map_err(|e| QuantError::Eval {
             sample: i,

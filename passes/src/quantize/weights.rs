@@ -9,10 +9,9 @@ use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::gptq::{gptq, inverse_factor};
 use crate::quantize::layers::{Kind, Layer, float_const};
 use crate::quantize::params::{block_index, per_block};
-use crate::quantize::qdq::{QWeight, const_codes, const_f32, dq_weight, unique};
+use crate::quantize::qdq::{QWeight, const_codes, const_f32, dq_weight, matmul_nbits, unique};
 use crate::quantize::static_int8::int8_weight;
-use edgeport_ir::ops::Custom;
-use edgeport_ir::{AttrValue, DType, Graph, Op, QuantGranularity};
+use edgeport_ir::{DType, Graph, QuantGranularity};
 
 /// Options of weight-only quantization.
 #[derive(Clone, Debug)]
@@ -259,16 +258,7 @@ fn emit_nbits(
     let out_val = g.value(old).cloned().unwrap_or_default();
     let consumers = g.consumers(old);
     let outputs: Vec<(String, edgeport_ir::ValueId)> = g.outputs().to_vec();
-    let op = Op::Custom(Custom {
-        domain: "com.microsoft".into(),
-        name: "MatMulNBits".into(),
-        attrs: vec![
-            ("K".into(), AttrValue::Int(k as i64)),
-            ("N".into(), AttrValue::Int(n as i64)),
-            ("bits".into(), AttrValue::Int(4)),
-            ("block_size".into(), AttrValue::Int(block as i64)),
-        ],
-    });
+    let op = matmul_nbits(k, n, 4, block, None);
     let tmp = unique(g, &format!("{}_nbits_out", out_val.name));
     let id = g
         .add_op(

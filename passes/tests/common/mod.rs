@@ -1,6 +1,7 @@
-//! Helpers shared by the pass tests: a deterministic pseudo-random f32 buffer.
+//! Helpers shared by the pass tests: deterministic pseudo-random f32 values.
 
 /// `n` values in [-1, 1) from a xorshift generator seeded by `seed`.
+#[allow(dead_code)]
 pub fn rand(n: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
     (0..n)
@@ -11,4 +12,11 @@ pub fn rand(n: usize, seed: u32) -> Vec<f32> {
             (s % 2000) as f32 / 1000.0 - 1.0
         })
         .collect()
+}
+
+/// The next value in [-1, 1) of a 64-bit linear congruential generator whose state is `seed`.
+#[allow(dead_code)]
+pub fn rng(seed: &mut u64) -> f32 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }

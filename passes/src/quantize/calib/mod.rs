@@ -7,7 +7,7 @@ pub mod estimators;
 pub mod histogram;
 
 use crate::quantize::error::QuantError;
-use edgeport_eval::{EvalOptions, Value, run_graph_with};
+use edgeport_eval::{Value, run_graph_with};
 use edgeport_ir::{Graph, ValueId};
 use histogram::Histogram;
 use std::collections::HashMap;
@@ -58,15 +58,7 @@ fn value_name(g: &Graph, v: ValueId) -> String {
 pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Calibration, QuantError> {
     let mut cal = Calibration::default();
     let mut sums: HashMap<ValueId, (Vec<f64>, u64)> = HashMap::new();
-    let consts = edgeport_eval::ConstCache::new(g).map_err(|e| QuantError::Eval {
-        sample: 0,
-        msg: e.to_string(),
-    })?;
-    let opts = EvalOptions {
-        keep_all: true,
-        consts: Some(std::sync::Arc::new(consts)),
-        ..Default::default()
-    };
+    let opts = crate::quantize::eval_options(g, true)?;
     // Forwards run a chunk at a time on every core; the statistics are gathered in sample
     // order, so they do not depend on the thread count.
     let nt = crate::quantize::par::threads(samples.len());
