@@ -35,6 +35,17 @@ fn split0(t: &Tensor, n: usize) -> Result<Vec<Tensor>, CalibError> {
     if n == 1 {
         return Ok(vec![t.clone()]);
     }
+    // f32 (the usual input): one copy per part, straight out of the array.
+    if let Tensor::F32(a) = t {
+        let lead = a.shape().first().copied().ok_or_else(|| err("scalar cannot be split"))?;
+        if lead % n != 0 {
+            return Err(err(format!("leading axis {lead} is not a multiple of {n}")));
+        }
+        return Ok(a
+            .axis_chunks_iter(ndarray::Axis(0), lead / n)
+            .map(|c| Tensor::F32(c.to_owned()))
+            .collect());
+    }
     let ir = t.to_ir();
     let raw = ir.raw().ok_or_else(|| err("string arrays are not model inputs"))?;
     let mut shape = ir.shape.clone();

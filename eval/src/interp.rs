@@ -52,15 +52,34 @@ impl ConstCache {
         let mut values: HashMap<ValueId, Value> = HashMap::new();
         let order = g.topo_order().map_err(|e| EvalError::Graph(e.to_string()))?;
         let opts = EvalOptions::default();
+        // Constants are converted first, in parallel (each is a copy out of the model's bytes;
+        // on a large model this is most of the cost of loading it).
+        let consts: Vec<(NodeId, &edgeport_ir::Tensor)> = order
+            .iter()
+            .filter_map(|&id| match &g.node(id).op {
+                Op::Constant(c) => Some((id, &c.value)),
+                _ => None,
+            })
+            .collect();
+        let converted: Vec<Result<crate::Tensor, EvalError>> = {
+            use rayon::prelude::*;
+            consts
+                .par_iter()
+                .map(|&(id, t)| {
+                    crate::Tensor::from_ir(t).map_err(|error| EvalError::Op {
+                        node: g.node(id).name.clone(),
+                        op: "Constant".to_string(),
+                        error,
+                    })
+                })
+                .collect()
+        };
+        for ((id, _), t) in consts.iter().zip(converted) {
+            values.insert(id.out(0), Value::Tensor(t?));
+        }
         for id in order {
             let node = g.node(id);
-            let err = |error| EvalError::Op {
-                node: node.name.clone(),
-                op: node.op.name().to_string(),
-                error,
-            };
-            if let Op::Constant(c) = &node.op {
-                values.insert(id.out(0), Value::Tensor(crate::Tensor::from_ir(&c.value).map_err(err)?));
+            if let Op::Constant(_) = &node.op {
                 continue;
             }
             let ins = g.inputs_of(id);
@@ -300,7 +319,11 @@ fn run_core(
             if crate::profile::enabled() {
                 let t = std::time::Instant::now();
                 let r = ops::run(&node.op, &mut cx);
-                crate::profile::add(node.op.name(), t.elapsed());
+                if crate::profile::per_node() {
+                    crate::profile::add(&format!("{} {}", node.op.name(), node.name), t.elapsed());
+                } else {
+                    crate::profile::add(node.op.name(), t.elapsed());
+                }
                 r
             } else {
                 ops::run(&node.op, &mut cx)

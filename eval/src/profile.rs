@@ -1,5 +1,6 @@
 //! Per-op-type time, for finding where the evaluator spends a run: on when the environment
 //! variable `EDGEPORT_PROFILE_OPS` is set (read once), summed over every thread and run;
+//! `EDGEPORT_PROFILE_OPS=nodes` keys the totals by node (`op name`) instead of op type.
 //! [`report`] returns the totals, largest first. Off, it costs one relaxed load per node.
 
 use std::collections::HashMap;
@@ -7,20 +8,30 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 off, 2 on
+static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 off, 2 per op type, 3 per node
 static TOTALS: Mutex<Option<HashMap<String, (Duration, u64)>>> = Mutex::new(None);
 
 /// Whether op timing is on.
 pub fn enabled() -> bool {
     match STATE.load(Ordering::Relaxed) {
         1 => false,
-        2 => true,
+        2 | 3 => true,
         _ => {
-            let on = std::env::var_os("EDGEPORT_PROFILE_OPS").is_some();
-            STATE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
-            on
+            let v = std::env::var_os("EDGEPORT_PROFILE_OPS");
+            let state = match v.as_deref().and_then(|s| s.to_str()) {
+                None if v.is_none() => 1,
+                Some("nodes") => 3,
+                _ => 2,
+            };
+            STATE.store(state, Ordering::Relaxed);
+            state > 1
         }
     }
+}
+
+/// Whether the totals are kept per node rather than per op type.
+pub fn per_node() -> bool {
+    enabled() && STATE.load(Ordering::Relaxed) == 3
 }
 
 /// Adds one execution of `op`.

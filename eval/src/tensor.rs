@@ -171,31 +171,40 @@ impl Tensor {
 
     /// Reads an IR constant (copies its data into an array).
     pub fn from_ir(t: &IrTensor) -> Result<Tensor, OpError> {
-        let shape = IxDyn(&t.shape);
-        let n: usize = t.shape.iter().product();
-        let bad = |e: ndarray::ShapeError| OpError::invalid(format!("tensor data does not fit shape {:?}: {e}", t.shape));
         let b: &[u8] = match &t.data {
             TensorData::Strings(s) => {
                 let v = s.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect();
-                return ArrayD::from_shape_vec(shape, v).map(Tensor::Str).map_err(bad);
+                return ArrayD::from_shape_vec(IxDyn(&t.shape), v)
+                    .map(Tensor::Str)
+                    .map_err(|e| OpError::invalid(format!("tensor data does not fit shape {:?}: {e}", t.shape)));
             }
             TensorData::Raw(b) => b,
             TensorData::Permuted(p) => p.bytes(),
         };
+        Tensor::from_le_bytes(t.dtype, &t.shape, b)
+    }
+
+    /// A tensor of `dtype` and `shape` from its row-major little-endian bytes (sub-byte types
+    /// packed), copied into an array.
+    pub fn from_le_bytes(dtype: DType, shape_v: &[usize], b: &[u8]) -> Result<Tensor, OpError> {
+        let shape = IxDyn(shape_v);
+        let n: usize = shape_v.iter().product();
+        let bad = |e: ndarray::ShapeError| OpError::invalid(format!("tensor data does not fit shape {shape_v:?}: {e}"));
+        // Little-endian hosts whose bytes are aligned for the element type copy them in one
+        // memcpy; otherwise each element is decoded.
         macro_rules! le {
-            ($t:ty, $n:literal, $v:ident) => {
-                Tensor::$v(
-                    ArrayD::from_shape_vec(
-                        shape,
-                        b.chunks_exact($n)
-                            .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
-                            .collect(),
-                    )
-                    .map_err(bad)?,
-                )
-            };
+            ($t:ty, $n:literal, $v:ident) => {{
+                let v: Vec<$t> = match bytemuck::try_cast_slice::<u8, $t>(b) {
+                    Ok(xs) if cfg!(target_endian = "little") => xs.to_vec(),
+                    _ => b
+                        .chunks_exact($n)
+                        .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                };
+                Tensor::$v(ArrayD::from_shape_vec(shape, v).map_err(bad)?)
+            }};
         }
-        Ok(match t.dtype {
+        Ok(match dtype {
             DType::F32 => le!(f32, 4, F32),
             DType::F64 => le!(f64, 8, F64),
             DType::I16 => le!(i16, 2, I16),

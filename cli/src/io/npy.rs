@@ -124,6 +124,10 @@ pub fn read(buf: &[u8]) -> Result<Tensor, NpyError> {
     if data.len() < need {
         return Err(NpyError::Size { have: data.len(), need });
     }
+    if !big {
+        // Little-endian data is read straight out of the buffer (one copy).
+        return Tensor::from_le_bytes(dtype, &shape, &data[..need]).map_err(|e| NpyError::Header(e.to_string()));
+    }
     let mut bytes = data[..need].to_vec();
     if big {
         let w = dtype.bits() / 8;

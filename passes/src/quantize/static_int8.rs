@@ -164,92 +164,134 @@ pub fn activation_points(g: &Graph, layers: &[Layer]) -> Vec<ValueId> {
     out
 }
 
-/// Per-channel (or per-tensor) symmetric int8 of a layer's weight; returns the dequantized
-/// value, the scales and the rounding error `dequant(q(W)) - W`.
-pub fn int8_weight(g: &mut Graph, l: &Layer, per_tensor: bool) -> Result<(ValueId, Vec<f32>, Vec<f64>), QuantError> {
-    int8_weight_with(g, l, per_tensor, None)
+/// A float constant's values as f32: borrowed when its bytes are aligned f32s.
+pub(crate) fn f32_values(t: &edgeport_ir::Tensor) -> Option<std::borrow::Cow<'_, [f32]>> {
+    if t.dtype != DType::F32 {
+        return None;
+    }
+    let b: &[u8] = t.raw()?;
+    if b.len() != t.numel() * 4 {
+        return None;
+    }
+    Some(match bytemuck::try_cast_slice::<u8, f32>(b) {
+        Ok(xs) if cfg!(target_endian = "little") => xs.into(),
+        _ => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect::<Vec<f32>>()
+            .into(),
+    })
 }
 
-/// [`int8_weight`] with the codes and scales given by `pre` when it fits the weight.
-pub fn int8_weight_with(
-    g: &mut Graph,
+/// A layer's int8 weight, worked out without touching the graph (so layers are prepared in
+/// parallel and attached in order after).
+pub struct PreparedWeight {
+    pub codes: Vec<i8>,
+    pub scales: Vec<f32>,
+    granularity: QuantGranularity,
+    param_shape: Vec<usize>,
+    /// Mean output shift per output channel the rounding causes (bias correction), when the
+    /// input's per-channel means were given.
+    pub shift: Option<Vec<f64>>,
+}
+
+/// Per-channel (or per-tensor) symmetric int8 of `l`'s weight (or the codes of `pre` when
+/// they fit); with `mean` (per-input-channel activation means) also the bias shift.
+pub fn prepare_int8_weight(
+    g: &Graph,
     l: &Layer,
     per_tensor: bool,
     pre: Option<&crate::quantize::conv_gptq::PreWeight>,
-) -> Result<(ValueId, Vec<f32>, Vec<f64>), QuantError> {
-    let w = float_const(g, l.weight)
-        .ok_or_else(|| gerr(&l.name, "weight is not a float constant"))?
-        .to_f64_vec()
-        .ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
-    let shape = l.w_shape.clone();
+    mean: Option<&[f64]>,
+) -> Result<PreparedWeight, QuantError> {
+    let t = float_const(g, l.weight).ok_or_else(|| gerr(&l.name, "weight is not a float constant"))?;
+    let w = f32_values(t).ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
+    let shape = &l.w_shape;
     let nch = if per_tensor {
         1
     } else {
         shape.get(l.out_axis).copied().unwrap_or(1)
     };
     let pre = pre.filter(|p| p.codes.len() == w.len() && p.scales.len() == nch);
-    let (codes, scales, gran, pshape) = if let Some(p) = pre {
-        let c: Vec<i8> = p.codes.iter().map(|&c| c.clamp(-127, 127) as i8).collect();
-        if per_tensor {
-            (c, p.scales.clone(), QuantGranularity::PerTensor, vec![])
-        } else {
-            (c, p.scales.clone(), QuantGranularity::PerAxis { axis: l.out_axis }, vec![nch])
-        }
-    } else if per_tensor {
-        let (c, s) = per_channel_i8(&w, &[1, w.len()], 0);
-        (c, s, QuantGranularity::PerTensor, vec![])
-    } else {
-        let (c, s) = per_channel_i8(&w, &shape, l.out_axis);
-        let n = s.len();
-        (c, s, QuantGranularity::PerAxis { axis: l.out_axis }, vec![n])
+    let (codes, scales) = match pre {
+        Some(p) => (p.codes.iter().map(|&c| c.clamp(-127, 127) as i8).collect(), p.scales.clone()),
+        None if per_tensor => per_channel_i8(&w, &[1, w.len()], 0),
+        None => per_channel_i8(&w, shape, l.out_axis),
     };
-    // Runs of `inner` values share a channel (one run for a per-tensor scale).
-    let inner: usize = if per_tensor {
-        w.len().max(1)
+    let (granularity, param_shape) = if per_tensor {
+        (QuantGranularity::PerTensor, vec![])
     } else {
-        shape.iter().skip(l.out_axis + 1).product::<usize>().max(1)
+        (QuantGranularity::PerAxis { axis: l.out_axis }, vec![scales.len()])
     };
-    let nch = scales.len().max(1);
-    let mut err: Vec<f64> = Vec::with_capacity(w.len());
-    for (r, (qs, xs)) in codes.chunks(inner).zip(w.chunks(inner)).enumerate() {
-        let sc = scales.get(r % nch).copied().unwrap_or(1.0) as f64;
-        err.extend(qs.iter().zip(xs).map(|(&q, &x)| q as f64 * sc - x));
-    }
-    let codes32: Vec<i32> = codes.iter().map(|&c| c as i32).collect();
+    let groups = match &g.node(l.node).op {
+        Op::Conv(c) => c.group.max(1) as usize,
+        _ => 1,
+    };
+    let shift = mean.and_then(|m| bias_shift(l, &w, &codes, &scales, per_tensor, m, groups));
+    Ok(PreparedWeight {
+        codes,
+        scales,
+        granularity,
+        param_shape,
+        shift,
+    })
+}
+
+/// Puts a prepared weight in the graph (int8 constant → DequantizeLinear) as `l`'s weight
+/// input; returns the dequantized value.
+pub fn attach_int8_weight(g: &mut Graph, l: &Layer, p: &PreparedWeight) -> Result<ValueId, QuantError> {
+    let codes32: Vec<i32> = p.codes.iter().map(|&c| c as i32).collect();
     let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
     let dq = dq_weight(
         g,
         &QWeight {
             name: &wname,
             storage: DType::I8,
-            shape,
+            shape: l.w_shape.clone(),
             codes: &codes32,
-            scales: &scales,
+            scales: &p.scales,
             zps: &[],
-            granularity: gran,
-            param_shape: pshape,
+            granularity: p.granularity.clone(),
+            param_shape: p.param_shape.clone(),
         },
     )?;
     g.set_input(l.node, l.w_slot, Some(dq)).map_err(|e| gerr(&l.name, e))?;
-    Ok((dq, scales, err))
+    Ok(dq)
 }
 
-/// Mean output shift per output channel caused by the weight error, given per-input-channel
-/// activation means.
-fn bias_shift(l: &Layer, err: &[f64], mean: &[f64], groups: usize) -> Option<Vec<f64>> {
+/// Per-channel (or per-tensor) symmetric int8 of a layer's weight; returns the dequantized
+/// value and the scales.
+pub fn int8_weight(g: &mut Graph, l: &Layer, per_tensor: bool) -> Result<(ValueId, Vec<f32>), QuantError> {
+    let p = prepare_int8_weight(g, l, per_tensor, None, None)?;
+    let dq = attach_int8_weight(g, l, &p)?;
+    Ok((dq, p.scales))
+}
+
+/// Mean output shift per output channel caused by the weight rounding error
+/// `codes · scale − w`, given per-input-channel activation means.
+fn bias_shift(l: &Layer, w: &[f32], codes: &[i8], scales: &[f32], per_tensor: bool, mean: &[f64], groups: usize) -> Option<Vec<f64>> {
     let s = &l.w_shape;
+    if codes.len() != w.len() {
+        return None;
+    }
+    let sc = |ch: usize| scales.get(if per_tensor { 0 } else { ch }).map(|&v| v as f64);
+    let err = |i: usize, scale: f64| codes[i] as f64 * scale - w[i] as f64;
     match l.kind {
         Kind::Conv => {
             let (o, ci) = (*s.first()?, *s.get(1)?);
             let k: usize = s.iter().skip(2).product();
+            if o * ci * k != w.len() {
+                return None;
+            }
             let per_group_out = o / groups.max(1);
             let mut d = vec![0.0; o];
             for (oc, dv) in d.iter_mut().enumerate() {
+                let scale = sc(oc)?;
                 let grp = oc / per_group_out.max(1);
                 for ic in 0..ci {
                     let m = *mean.get(grp * ci + ic)?;
                     let base = (oc * ci + ic) * k;
-                    let e: f64 = err.get(base..base + k)?.iter().sum();
+                    let e: f64 = (base..base + k).map(|i| err(i, scale)).sum();
                     *dv += e * m;
                 }
             }
@@ -257,12 +299,16 @@ fn bias_shift(l: &Layer, err: &[f64], mean: &[f64], groups: usize) -> Option<Vec
         }
         Kind::Gemm => {
             let (r, c) = (*s.first()?, *s.get(1)?);
+            if r * c != w.len() {
+                return None;
+            }
             let (n, kk) = if l.out_axis == 0 { (r, c) } else { (c, r) };
             let mut d = vec![0.0; n];
             for (j, dv) in d.iter_mut().enumerate() {
+                let scale = sc(j)?;
                 for k in 0..kk {
                     let idx = if l.out_axis == 0 { j * c + k } else { k * c + j };
-                    *dv += err.get(idx)? * mean.get(k)?;
+                    *dv += err(idx, scale) * mean.get(k)?;
                 }
             }
             Some(d)
@@ -321,10 +367,26 @@ pub fn apply(
         }
         params.insert(v, from_range(lo, hi, o.act_dtype, symmetric));
     }
-    // Weights and biases first (they read the original activation ids).
-    for l in &all {
+    // Weights and biases first (they read the original activation ids). The codes, scales and
+    // bias shifts are worked out for every layer in parallel, then attached in layer order.
+    let prepared: Vec<PreparedWeight> = {
+        let gr: &Graph = g;
+        crate::quantize::par::map(&all, |_, l| {
+            let pre = o.precomputed.as_ref().and_then(|p| p.layers.get(&l.node));
+            let mean = if o.bias_correction {
+                l.act.and_then(|a| cal.means.get(&a)).map(|m| m.as_slice())
+            } else {
+                None
+            };
+            prepare_int8_weight(gr, l, o.per_tensor, pre, mean)
+        })
+        .into_iter()
+        .collect::<Result<_, _>>()?
+    };
+    for (l, pw) in all.iter().zip(prepared) {
         let pre = o.precomputed.as_ref().and_then(|p| p.layers.get(&l.node));
-        let (_, wscales, err) = int8_weight_with(g, l, o.per_tensor, pre)?;
+        attach_int8_weight(g, l, &pw)?;
+        let wscales = pw.scales;
         info.quantized_layers.push(l.name.clone());
         if act_include.is_none_or(|s| s.contains(&l.node)) {
             info.act_layers.push(l.name.clone());
@@ -341,21 +403,15 @@ pub fn apply(
             bias.clone_from(b);
             info.corrected_biases += 1;
             corrected = true;
-        } else if o.bias_correction {
-            let groups = match &g.node(l.node).op {
-                Op::Conv(c) => c.group.max(1) as usize,
-                _ => 1,
-            };
-            if let Some(mean) = l.act.and_then(|a| cal.means.get(&a))
-                && let Some(d) = bias_shift(l, &err, mean, groups)
-                && d.len() == bias.len()
-            {
-                for (b, s) in bias.iter_mut().zip(d) {
-                    *b -= s;
-                }
-                info.corrected_biases += 1;
-                corrected = true;
+        } else if o.bias_correction
+            && let Some(d) = pw.shift
+            && d.len() == bias.len()
+        {
+            for (b, s) in bias.iter_mut().zip(d) {
+                *b -= s;
             }
+            info.corrected_biases += 1;
+            corrected = true;
         }
         let sx = l.act.filter(|a| points.contains(a)).and_then(|a| params.get(&a)).map(|p| p.0);
         let bname = g.value(bv).map(|v| v.name.clone()).unwrap_or_else(|| format!("{}_bias", l.name));

@@ -116,6 +116,19 @@ fn im2col<T: Copy + num_traits::Zero>(
     let (ol, kl) = (g.out[last], g.kernel[last]);
     let op = prod(&g.out);
     let zero = T::zero();
+    let step = g.strides[last].max(1);
+    // Along the last dim, kernel position k reads a contiguous run of outputs lo..hi (the
+    // input position grows with the output one), from input position p0 in steps of `step`;
+    // the outputs outside it read padding.
+    let spans: Vec<(usize, usize, usize)> = (0..kl)
+        .map(|k| {
+            let t = &tables[last][k * ol..(k + 1) * ol];
+            match (t.iter().position(|&p| p != usize::MAX), t.iter().rposition(|&p| p != usize::MAX)) {
+                (Some(lo), Some(hi)) => (lo, hi + 1, t[lo]),
+                _ => (0, 0, 0),
+            }
+        })
+        .collect();
     for cc in 0..cg {
         let xb = x
             .get((c0 + cc) * ip..(c0 + cc + 1) * ip)
@@ -138,12 +151,18 @@ fn im2col<T: Copy + num_traits::Zero>(
                     }
                     base += p * istr[d];
                 }
-                for k in 0..kl {
+                for (k, &(lo, hi, p0)) in spans.iter().enumerate() {
                     let r = cc * kp + krow * kl + k;
                     let dst = &mut cols[r * op + orow * ol..r * op + (orow + 1) * ol];
-                    let t = &tables[last][k * ol..(k + 1) * ol];
-                    for (dv, &p) in dst.iter_mut().zip(t) {
-                        *dv = if p != usize::MAX { xb[base + p] } else { zero };
+                    dst[..lo].fill(zero);
+                    dst[hi..].fill(zero);
+                    let src = &xb[base + p0..];
+                    if step == 1 {
+                        dst[lo..hi].copy_from_slice(&src[..hi - lo]);
+                    } else {
+                        for (dv, &x) in dst[lo..hi].iter_mut().zip(src.iter().step_by(step)) {
+                            *dv = x;
+                        }
                     }
                 }
                 orow += 1;
@@ -231,14 +250,93 @@ pub fn conv_core<T: WithDType>(
         let rows = cg * kp;
         // A 1×1 kernel with unit strides and no padding reads the input as it is.
         let direct = kp == 1 && op == ip && g.strides.iter().all(|&s| s == 1) && g.pb.iter().all(|&p| p == 0);
-        let mut cols = if direct { Vec::new() } else { vec![T::zero(); rows * op] };
+        with_scratch::<T, _>(if direct { 0 } else { rows * op }, |cols| {
+            conv_gemm(
+                x,
+                w,
+                b,
+                &mut y,
+                (n, c, m, group, cg, mg, rows, op, ip, kp),
+                direct,
+                cols,
+                &tables,
+                &istr,
+                g,
+                outer_k,
+                outer_o,
+            )
+        })?;
+        return Ok((y, oshape));
+    }
+    if let Some(b) = b {
+        for ni in 0..n {
+            for (mi, &bv) in b.iter().enumerate() {
+                y[(ni * m + mi) * op..(ni * m + mi + 1) * op].iter_mut().for_each(|v| *v += bv);
+            }
+        }
+    }
+    Ok((y, oshape))
+}
+
+thread_local! {
+    /// Each thread's im2col buffer, kept between convolutions: a fresh multi-MB buffer per
+    /// conv costs more in page faults than the copy into it.
+    static SCRATCH: std::cell::RefCell<Option<Box<dyn std::any::Any>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Largest im2col buffer kept between calls.
+const KEEP_SCRATCH: usize = 64 << 20;
+
+/// Runs `f` with a buffer of `n` elements whose contents are unspecified (the caller writes
+/// every element it reads): this thread's kept buffer when it is free, else a new one.
+fn with_scratch<T: Copy + num_traits::Zero + 'static, R>(n: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let taken: Option<Vec<T>> = SCRATCH.with(|s| {
+        s.try_borrow_mut()
+            .ok()
+            .and_then(|mut s| s.take())
+            .and_then(|b| b.downcast::<Vec<T>>().ok())
+            .map(|b| *b)
+    });
+    let mut v = taken.unwrap_or_default();
+    if v.len() < n {
+        v.resize(n, T::zero());
+    }
+    let r = f(&mut v[..n]);
+    if v.len() * std::mem::size_of::<T>() <= KEEP_SCRATCH {
+        SCRATCH.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = Some(Box::new(v));
+            }
+        });
+    }
+    r
+}
+
+/// The im2col + GEMM part of [`conv_core`] (dense and grouped convs), writing `y`.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn conv_gemm<T: WithDType>(
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    y: &mut [T],
+    dims: (usize, usize, usize, usize, usize, usize, usize, usize, usize, usize),
+    direct: bool,
+    cols: &mut [T],
+    tables: &[Vec<usize>],
+    istr: &[usize],
+    g: &Geom,
+    outer_k: &[usize],
+    outer_o: &[usize],
+) -> Result<(), OpError> {
+    let (n, c, m, group, cg, mg, rows, op, ip, kp) = dims;
+    {
         for ni in 0..n {
             for gi in 0..group {
                 let src: &[T] = if direct {
                     &x[(ni * c + gi * cg) * ip..(ni * c + (gi + 1) * cg) * ip]
                 } else {
-                    im2col(&mut cols, x, ni * c + gi * cg, cg, ip, kp, &tables, &istr, g, outer_k, outer_o)?;
-                    &cols
+                    im2col(cols, x, ni * c + gi * cg, cg, ip, kp, tables, istr, g, outer_k, outer_o)?;
+                    cols
                 };
                 let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
                 let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
@@ -270,16 +368,8 @@ pub fn conv_core<T: WithDType>(
                 }
             }
         }
-        return Ok((y, oshape));
     }
-    if let Some(b) = b {
-        for ni in 0..n {
-            for (mi, &bv) in b.iter().enumerate() {
-                y[(ni * m + mi) * op..(ni * m + mi + 1) * op].iter_mut().for_each(|v| *v += bv);
-            }
-        }
-    }
-    Ok((y, oshape))
+    Ok(())
 }
 
 /// A tensor's values as f32: borrowed when it is a contiguous f32 array.

@@ -41,18 +41,19 @@ pub fn try_pool(kind: Kind, x: &Tensor, g: &Geom) -> Option<Tensor> {
             for (ox, &(x0, x1, ex)) in cols.iter().enumerate() {
                 let v = match kind {
                     Kind::Max => {
-                        // The first value read starts the max (a NaN there stays, as in pool.rs).
-                        let mut m = f32::NEG_INFINITY;
-                        let mut first = true;
-                        for r in y0..y1 {
-                            for &v in &plane[r * w + x0..r * w + x1] {
-                                if first || v > m {
-                                    m = v;
-                                    first = false;
+                        // The first value read starts the max (a NaN there stays, as in pool.rs:
+                        // no later `v > NaN` holds).
+                        if y1 == y0 || x1 == x0 {
+                            f32::NEG_INFINITY
+                        } else {
+                            let mut m = plane[y0 * w + x0];
+                            for r in y0..y1 {
+                                for &v in &plane[r * w + x0..r * w + x1] {
+                                    m = if v > m { v } else { m };
                                 }
                             }
+                            m
                         }
-                        m
                     }
                     Kind::Avg { include_pad } => {
                         let mut s = 0f64;
