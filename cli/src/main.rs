@@ -124,6 +124,10 @@ enum Cmd {
         /// Held-out inputs for the error report (.npz or folder; synthetic if absent).
         #[arg(long)]
         heldout: Option<PathBuf>,
+        /// Skip the held-out error check (both models on the evaluator): the report then has no
+        /// output error. Mixed precision (--min-cosine/--max-error) still checks its budget.
+        #[arg(long, conflicts_with = "heldout")]
+        no_check: bool,
         /// Activation range estimator: minmax | percentile[:P] | entropy | mse
         #[arg(long, default_value = "minmax")]
         method: String,
@@ -750,6 +754,7 @@ fn main() -> ExitCode {
             mode,
             calibration,
             heldout,
+            no_check,
             method,
             per_tensor,
             block_size,
@@ -778,6 +783,7 @@ fn main() -> ExitCode {
                 mode,
                 calibration,
                 heldout,
+                no_check,
                 method,
                 per_tensor,
                 block_size,

@@ -56,13 +56,35 @@ fn digits_static_int8_keeps_top1() {
         "evaluator float top-1 {f} vs onnxruntime {float_top1}"
     );
     assert!(q >= f - 0.005, "int8 top-1 {q} vs float {f}");
-    assert!(r.error.cosine > 0.999, "{:?}", r.error);
+    assert!(r.error.as_ref().unwrap().cosine > 0.999, "{:?}", r.error);
     assert!(r.size_ratio < 0.35, "size ratio {}", r.size_ratio);
     assert!(r.layers.iter().all(|l| l.precision.starts_with("int8")), "{:?}", r.layers);
     eprintln!(
         "digits int8: float top-1 {f:.4}, int8 top-1 {q:.4}, cosine {:.6}, size ratio {:.3}",
-        r.error.cosine, r.size_ratio
+        r.error.as_ref().unwrap().cosine,
+        r.size_ratio
     );
+}
+
+#[test]
+fn no_check_writes_the_same_model_without_an_error_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("checked.onnx"), dir.path().join("unchecked.onnx"));
+    let checked = run(&opts(&a)).unwrap();
+    let unchecked = run(&QuantizeOptions {
+        heldout: None,
+        no_check: true,
+        ..opts(&b)
+    })
+    .unwrap();
+    assert!(checked.error.is_some());
+    assert!(unchecked.error.is_none(), "{:?}", unchecked.error);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "the check must not change the model"
+    );
+    assert!(unchecked.to_string().contains("not checked (--no-check)"));
 }
 
 fn write_npz(dir: &Path, name: &str, arrays: &[(String, Tensor)]) -> PathBuf {
@@ -174,7 +196,7 @@ fn digits_tflite_full_integer_keeps_top1() {
     let f = accuracy(&fixture("digits_cnn.onnx"));
     let out = dir.path().join("digits_int8.tflite");
     let r = run(&opts(&out)).unwrap();
-    assert!(r.error.cosine > 0.999, "{:?}", r.error);
+    assert!(r.error.as_ref().unwrap().cosine > 0.999, "{:?}", r.error);
     let q = tflite_accuracy(&out, None);
     assert!(q >= f - 0.005, "tflite int8 top-1 {q} vs float {f}");
     // Full integer: the only float ops are the input QUANTIZE and output DEQUANTIZE.
@@ -208,11 +230,12 @@ fn digits_tflite_dynamic_range_and_fp16() {
         let q = tflite_accuracy(&out, None);
         eprintln!(
             "digits tflite {mode}: top-1 {q:.4}, size ratio {:.3}, cosine {:.6}",
-            r.size_ratio, r.error.cosine
+            r.size_ratio,
+            r.error.as_ref().unwrap().cosine
         );
         assert!(q >= f - 0.005, "{mode}: top-1 {q} vs float {f}");
         assert!(r.size_ratio < max_ratio, "{mode}: size ratio {}", r.size_ratio);
-        assert!(r.error.cosine > 0.999, "{mode}: {:?}", r.error);
+        assert!(r.error.as_ref().unwrap().cosine > 0.999, "{mode}: {:?}", r.error);
     }
 }
 

@@ -54,8 +54,8 @@ fn static_int8_from_images_keeps_top1() {
     })
     .unwrap();
     assert_eq!(r.calibration_samples, 32);
-    assert!(r.error.cosine > 0.999, "{:?}", r.error);
-    let top1 = r.error.top1_agreement.unwrap();
+    assert!(r.error.as_ref().unwrap().cosine > 0.999, "{:?}", r.error);
+    let top1 = r.error.as_ref().unwrap().top1_agreement.unwrap();
     assert!(top1 >= 0.995, "top-1 agreement with float {top1}");
     assert!(out.exists());
 }

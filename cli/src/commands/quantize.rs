@@ -23,6 +23,8 @@ pub struct QuantizeOptions {
     pub calibration: Option<PathBuf>,
     /// Held-out inputs for the report (synthetic when absent).
     pub heldout: Option<PathBuf>,
+    /// Skip the held-out error check (the report's error is then absent).
+    pub no_check: bool,
     pub method: String,
     pub per_tensor: bool,
     pub block_size: usize,
@@ -65,6 +67,7 @@ impl Default for QuantizeOptions {
             mode: "int8".into(),
             calibration: None,
             heldout: None,
+            no_check: false,
             method: "minmax".into(),
             per_tensor: false,
             block_size: 32,
@@ -123,7 +126,8 @@ pub struct QuantizeReport {
     pub size_after: u64,
     pub size_ratio: f64,
     pub opset: Option<i64>,
-    pub error: ErrorFigures,
+    /// `None` with `--no-check`.
+    pub error: Option<ErrorFigures>,
     pub layers: Vec<LayerLine>,
     pub warnings: Vec<String>,
     pub quantize_seconds: f64,
@@ -145,16 +149,20 @@ impl fmt::Display for QuantizeReport {
             "  size: {} -> {} bytes (ratio {:.3})",
             self.size_before, self.size_after, self.size_ratio
         )?;
-        let e = &self.error;
-        write!(
-            f,
-            "  output error on {} held-out samples ({}): max abs {:.4e}, cosine {:.6} (worst {:.6})",
-            e.samples, e.source, e.max_abs, e.cosine, e.min_cosine
-        )?;
-        if let Some(t) = e.top1_agreement {
-            write!(f, ", top-1 agreement {:.2}%", t * 100.0)?;
+        match &self.error {
+            Some(e) => {
+                write!(
+                    f,
+                    "  output error on {} held-out samples ({}): max abs {:.4e}, cosine {:.6} (worst {:.6})",
+                    e.samples, e.source, e.max_abs, e.cosine, e.min_cosine
+                )?;
+                if let Some(t) = e.top1_agreement {
+                    write!(f, ", top-1 agreement {:.2}%", t * 100.0)?;
+                }
+                writeln!(f)?;
+            }
+            None => writeln!(f, "  output error: not checked (--no-check)")?,
         }
-        writeln!(f)?;
         writeln!(f, "  layers:")?;
         for l in &self.layers {
             write!(f, "    {:<40} {:<7} {}", l.name, l.op, l.precision)?;
@@ -259,8 +267,12 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
             ..Default::default()
         }
     };
-    let held = calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref())
-        .map_err(|e| CommandError::Input(e.to_string()))?;
+    let held = if o.no_check {
+        calib::Samples::default()
+    } else {
+        calib::load_with(&float, o.heldout.as_deref(), 4, o.seed.wrapping_add(10_000), pre.as_ref())
+            .map_err(|e| CommandError::Input(e.to_string()))?
+    };
     let mut layer_blocks = Vec::with_capacity(o.layer_block.len());
     for spec in &o.layer_block {
         let parsed = spec
@@ -315,10 +327,14 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
     warnings.extend(rep.warnings.iter().cloned());
     // Output error on held-out inputs, on the quantized graph itself.
     let tc = Instant::now();
-    let reference =
-        quantize::run_all(&float, &held.samples).map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
-    let got = quantize::run_all(&g, &held.samples).map_err(|e| CommandError::Unsupported(format!("quantized model: {e}")))?;
-    let m = quantize::compare(&reference, &got);
+    let m = if o.no_check {
+        None
+    } else {
+        let reference = quantize::run_all(&float, &held.samples)
+            .map_err(|e| CommandError::Input(format!("{}: float model: {e}", o.input.display())))?;
+        let got = quantize::run_all(&g, &held.samples).map_err(|e| CommandError::Unsupported(format!("quantized model: {e}")))?;
+        Some(quantize::compare(&reference, &got))
+    };
     let check_seconds = tc.elapsed().as_secs_f64();
     let opset = if out_fmt.name == "onnx" {
         let want = o.opset.unwrap_or(17).max(rep.min_opset);
@@ -378,14 +394,14 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         size_after: after,
         size_ratio: if before > 0 { after as f64 / before as f64 } else { 0.0 },
         opset,
-        error: ErrorFigures {
+        error: m.map(|m| ErrorFigures {
             samples: m.samples,
             source: held.source,
             max_abs: m.max_abs,
             cosine: m.cosine,
             min_cosine: m.min_cosine,
             top1_agreement: m.top1_agreement,
-        },
+        }),
         layers: rep
             .layers
             .into_iter()

@@ -274,3 +274,37 @@ pub fn round_even(x: f64) -> f64 {
     let r = x.round();
     if (x - x.trunc()).abs() == 0.5 { 2.0 * (x / 2.0).round() } else { r }
 }
+
+thread_local! {
+    /// Each thread's scratch buffer (im2col columns, Winograd tiles), kept between ops: a
+    /// fresh multi-MB buffer per conv costs more in page faults and zeroing than the work in it.
+    static SCRATCH: std::cell::RefCell<Option<Box<dyn std::any::Any>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Largest scratch buffer kept between calls.
+const KEEP_SCRATCH: usize = 64 << 20;
+
+/// Runs `f` with a buffer of `n` elements whose contents are unspecified (the caller writes
+/// every element it reads): this thread's kept buffer when it is free, else a new one.
+pub(crate) fn with_scratch<T: Copy + num_traits::Zero + 'static, R>(n: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let taken: Option<Vec<T>> = SCRATCH.with(|s| {
+        s.try_borrow_mut()
+            .ok()
+            .and_then(|mut s| s.take())
+            .and_then(|b| b.downcast::<Vec<T>>().ok())
+            .map(|b| *b)
+    });
+    let mut v = taken.unwrap_or_default();
+    if v.len() < n {
+        v.resize(n, T::zero());
+    }
+    let r = f(&mut v[..n]);
+    if v.len() * std::mem::size_of::<T>() <= KEEP_SCRATCH {
+        SCRATCH.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = Some(Box::new(v));
+            }
+        });
+    }
+    r
+}

@@ -3,7 +3,7 @@
 //! and grouped convolutions, and a direct kernel for depthwise ones. 1-D, 2-D and 3-D (any rank)
 //! spatial. f32 inputs are read in place (no copy) when they are contiguous.
 
-use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of};
+use super::common::{Geom, GeomSpec, fdata, fout, gemm, prod, round_even, strides_of, with_scratch};
 use super::winograd;
 use crate::error::OpError;
 use crate::ops::linalg::sgemm;
@@ -276,40 +276,6 @@ pub fn conv_core<T: WithDType>(
         }
     }
     Ok((y, oshape))
-}
-
-thread_local! {
-    /// Each thread's im2col buffer, kept between convolutions: a fresh multi-MB buffer per
-    /// conv costs more in page faults than the copy into it.
-    static SCRATCH: std::cell::RefCell<Option<Box<dyn std::any::Any>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Largest im2col buffer kept between calls.
-const KEEP_SCRATCH: usize = 64 << 20;
-
-/// Runs `f` with a buffer of `n` elements whose contents are unspecified (the caller writes
-/// every element it reads): this thread's kept buffer when it is free, else a new one.
-fn with_scratch<T: Copy + num_traits::Zero + 'static, R>(n: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    let taken: Option<Vec<T>> = SCRATCH.with(|s| {
-        s.try_borrow_mut()
-            .ok()
-            .and_then(|mut s| s.take())
-            .and_then(|b| b.downcast::<Vec<T>>().ok())
-            .map(|b| *b)
-    });
-    let mut v = taken.unwrap_or_default();
-    if v.len() < n {
-        v.resize(n, T::zero());
-    }
-    let r = f(&mut v[..n]);
-    if v.len() * std::mem::size_of::<T>() <= KEEP_SCRATCH {
-        SCRATCH.with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                *s = Some(Box::new(v));
-            }
-        });
-    }
-    r
 }
 
 /// The im2col + GEMM part of [`conv_core`] (dense and grouped convs), writing `y`.

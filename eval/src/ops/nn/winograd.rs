@@ -342,13 +342,35 @@ fn run<K: Kind>(gr: &Grid, x: &[f32], f: &Filter, b: Option<&[f32]>, y: &mut [f3
         .and_then(|v| v.checked_mul(c.max(m)))
         .ok_or_else(too_big)?;
     let band = (band_bytes / per_row.max(1)).clamp(1, gr.th.max(1));
-    let ip = gr.h * gr.w;
-    let op = gr.oh * gr.ow;
     let work = y.len().saturating_mul(c).saturating_mul(9);
     let par = sgemm::threads_for(work) > 1;
     let tiles = band.checked_mul(gr.tw).ok_or_else(too_big)?;
-    let mut v = vec![0f32; tiles.checked_mul(a2 * c).ok_or_else(too_big)?];
-    let mut yt = vec![0f32; tiles.checked_mul(a2 * m).ok_or_else(too_big)?];
+    let nv = tiles.checked_mul(a2 * c).ok_or_else(too_big)?;
+    let ny = tiles.checked_mul(a2 * m).ok_or_else(too_big)?;
+    // Both buffers are written before they are read (every tile's points by the input
+    // transform, every product by the GEMM), so they come from the thread's scratch.
+    super::common::with_scratch::<f32, _>(nv.checked_add(ny).ok_or_else(too_big)?, |buf| {
+        let (v, yt) = buf.split_at_mut(nv);
+        bands::<K>(gr, x, f, b, y, (band, par), v, yt)
+    })
+}
+
+/// The band loop of [`run`]: `v` and `yt` hold one band's transformed input and products.
+#[allow(clippy::too_many_arguments)]
+fn bands<K: Kind>(
+    gr: &Grid,
+    x: &[f32],
+    f: &Filter,
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    (band, par): (usize, bool),
+    v: &mut [f32],
+    yt: &mut [f32],
+) -> Result<(), OpError> {
+    let a2 = K::A * K::A;
+    let (c, m) = (gr.c, gr.m);
+    let ip = gr.h * gr.w;
+    let op = gr.oh * gr.ow;
     for ni in 0..gr.n {
         let xi = &x[ni * c * ip..(ni + 1) * c * ip];
         let yi = &mut y[ni * m * op..(ni + 1) * m * op];

@@ -57,30 +57,62 @@ fn value_name(g: &Graph, v: ValueId) -> String {
 /// Runs every sample and gathers what `req` asks for.
 pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Calibration, QuantError> {
     let mut cal = Calibration::default();
-    let mut sums: HashMap<ValueId, (Vec<f64>, u64)> = HashMap::new();
+    let mut sums: Sums = HashMap::new();
     let opts = crate::quantize::eval_options(g, true)?;
     // Forwards run a chunk at a time on every core; the statistics are gathered in sample
     // order, so they do not depend on the thread count.
     let nt = crate::quantize::par::threads(samples.len());
     for (ci, chunk) in samples.chunks(nt).enumerate() {
         let runs = crate::quantize::par::map(chunk, |j, s| {
-            let kept = run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
-                sample: ci * nt + j,
+            let si = ci * nt + j;
+            let mut kept = run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
+                sample: si,
                 msg: e.to_string(),
             })?;
-            // Each activation's extremes are scanned here, on the forward's own thread, and
-            // merged below in sample order (the same sums in the same order as a serial scan).
+            // Graph inputs are not op results; add them so they can be calibrated too.
+            for (&id, v) in g.inputs().iter().zip(s) {
+                kept.entry(id.out(0)).or_insert_with(|| v.clone());
+            }
+            // Each activation's extremes, channel sums and Gram matrix are worked out here, on
+            // the forward's own thread, and merged below in sample order (so the statistics do
+            // not depend on the thread count).
             let ext = if req.extremes_only {
                 sample_extremes(&req.ranges, &kept)
             } else {
                 HashMap::new()
             };
-            Ok((kept, ext))
+            let part = SamplePart {
+                sums: sample_sums(req, &kept, si)?,
+                grams: sample_grams(req, &kept, si)?,
+            };
+            Ok((kept, ext, part))
         });
-        for (j, (s, run)) in chunk.iter().zip(runs).enumerate() {
+        for (j, run) in runs.into_iter().enumerate() {
             let si = ci * nt + j;
-            let (mut kept, ext) = run?;
-            gather(g, req, &mut cal, &mut sums, si, s, &mut kept, &ext)?;
+            let (kept, ext, part) = run?;
+            gather(g, req, &mut cal, si, &kept, &ext)?;
+            for (v, (s, n)) in part.sums {
+                let e = sums.entry(v).or_insert_with(|| (vec![0.0; s.len()], 0));
+                if e.0.len() == s.len() {
+                    e.0.iter_mut().zip(&s).for_each(|(a, b)| *a += b);
+                    e.1 += n;
+                }
+            }
+            for (v, (k, part, rows)) in part.grams {
+                let gm = cal.grams.entry(v).or_insert_with(|| Gram {
+                    k,
+                    xtx: vec![0.0; k * k],
+                    rows: 0,
+                });
+                if gm.k == k {
+                    // Each sample's X^T X in f32 (a blocked sgemm), summed over samples in f64.
+                    for (d, &p) in gm.xtx.iter_mut().zip(part.iter()) {
+                        *d += p as f64;
+                    }
+                    gm.rows += rows;
+                }
+            }
+            cal.samples += 1;
         }
     }
     for (v, (s, n)) in sums {
@@ -125,116 +157,116 @@ fn sample_extremes(ranges: &[ValueId], kept: &HashMap<ValueId, Value>) -> Sample
     out
 }
 
-/// Adds sample `si`'s kept values (`kept`, graph inputs `s`, extremes already scanned `ext`)
-/// to the statistics.
-#[allow(clippy::too_many_arguments)]
+/// One sample's channel sums (value → (per-channel sums, elements per channel)) and Gram
+/// matrices (value → (k, `X^T X` row-major in f32, rows)).
+struct SamplePart {
+    sums: Sums,
+    grams: SampleGrams,
+}
+
+/// One sample's Gram matrices: value → (k, `X^T X` row-major in f32, rows).
+type SampleGrams = HashMap<ValueId, (usize, Vec<f32>, u64)>;
+
+/// The per-channel sums of the channel-mean requests over one sample's kept values.
+fn sample_sums(req: &Request, kept: &HashMap<ValueId, Value>, si: usize) -> Result<Sums, QuantError> {
+    let mut out = HashMap::new();
+    for &(v, last) in &req.channel_means {
+        let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+            continue;
+        };
+        let xs = f32_data(t, si)?;
+        let shape = t.shape();
+        let axis = if last || shape.len() <= 2 {
+            shape.len().saturating_sub(1)
+        } else {
+            1
+        };
+        let Some(&c) = shape.get(axis) else { continue };
+        if c == 0 {
+            continue;
+        }
+        let inner: usize = shape.iter().skip(axis + 1).product();
+        let mut sums = vec![0.0; c];
+        // Contiguous runs of `inner` values share a channel.
+        for (i, run) in xs.chunks(inner.max(1)).enumerate() {
+            sums[i % c] += histogram::lane_sum(run);
+        }
+        out.insert(v, (sums, (xs.len() / c) as u64));
+    }
+    Ok(out)
+}
+
+/// `X^T X` over the last axis of each Gram request in one sample's kept values.
+fn sample_grams(req: &Request, kept: &HashMap<ValueId, Value>, si: usize) -> Result<SampleGrams, QuantError> {
+    let mut out = HashMap::new();
+    for &v in &req.grams {
+        let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+            continue;
+        };
+        let a = t.to_f32_array().map_err(|e| QuantError::Eval {
+            sample: si,
+            msg: e.to_string(),
+        })?;
+        let Some(&k) = a.shape().last() else { continue };
+        if k == 0 || k > MAX_GRAM {
+            continue;
+        }
+        let rows = a.len() / k;
+        let Ok(x) = a.into_shape_with_order((rows, k)) else { continue };
+        let x = x.as_standard_layout();
+        let part = x.t().dot(&x);
+        out.insert(v, (k, part.iter().copied().collect(), rows as u64));
+    }
+    Ok(out)
+}
+
+/// Adds sample `si`'s kept values (graph inputs included; extremes already scanned `ext`) to
+/// the range statistics.
 fn gather(
     g: &Graph,
     req: &Request,
     cal: &mut Calibration,
-    sums: &mut Sums,
     si: usize,
-    s: &[Value],
-    kept: &mut HashMap<ValueId, Value>,
+    kept: &HashMap<ValueId, Value>,
     ext: &SampleExtremes,
 ) -> Result<(), QuantError> {
-    {
-        // Graph inputs are not op results; add them so they can be calibrated too.
-        for (&id, v) in g.inputs().iter().zip(s) {
-            kept.entry(id.out(0)).or_insert_with(|| v.clone());
-        }
-        for &v in &req.ranges {
-            if req.extremes_only
-                && let Some(e) = ext.get(&v)
-            {
-                let h = cal.hists.entry(v).or_insert_with(|| Histogram::new(16));
-                let Some(&(lo, hi, sum, n)) = e.as_ref() else {
-                    return Err(QuantError::Calibration(format!(
-                        "sample {si}: activation '{}' has NaN or infinite values",
-                        value_name(g, v)
-                    )));
-                };
-                h.merge_extremes(lo, hi, sum, n);
-                continue;
-            }
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
-                continue;
+    for &v in &req.ranges {
+        if req.extremes_only
+            && let Some(e) = ext.get(&v)
+        {
+            let h = cal.hists.entry(v).or_insert_with(|| Histogram::new(16));
+            let Some(&(lo, hi, sum, n)) = e.as_ref() else {
+                return Err(QuantError::Calibration(format!(
+                    "sample {si}: activation '{}' has NaN or infinite values",
+                    value_name(g, v)
+                )));
             };
-            if !t.dtype().is_float() {
-                continue;
-            }
-            let xs = f32_data(t, si)?;
-            if req.extremes_only {
-                if !cal.hists.entry(v).or_insert_with(|| Histogram::new(16)).add_extremes(&xs) {
-                    return Err(QuantError::Calibration(format!(
-                        "sample {si}: activation '{}' has NaN or infinite values",
-                        value_name(g, v)
-                    )));
-                }
-                continue;
-            }
-            if xs.iter().any(|x| !x.is_finite()) {
+            h.merge_extremes(lo, hi, sum, n);
+            continue;
+        }
+        let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+            continue;
+        };
+        if !t.dtype().is_float() {
+            continue;
+        }
+        let xs = f32_data(t, si)?;
+        if req.extremes_only {
+            if !cal.hists.entry(v).or_insert_with(|| Histogram::new(16)).add_extremes(&xs) {
                 return Err(QuantError::Calibration(format!(
                     "sample {si}: activation '{}' has NaN or infinite values",
                     value_name(g, v)
                 )));
             }
-            cal.hists.entry(v).or_insert_with(|| Histogram::new(req.bins)).add(&xs);
+            continue;
         }
-        for &(v, last) in &req.channel_means {
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
-                continue;
-            };
-            let xs = f32_data(t, si)?;
-            let shape = t.shape().to_vec();
-            let axis = if last || shape.len() <= 2 {
-                shape.len().saturating_sub(1)
-            } else {
-                1
-            };
-            let Some(&c) = shape.get(axis) else { continue };
-            let inner: usize = shape.iter().skip(axis + 1).product();
-            let e = sums.entry(v).or_insert_with(|| (vec![0.0; c], 0));
-            if e.0.len() != c || c == 0 {
-                continue;
-            }
-            // Contiguous runs of `inner` values share a channel.
-            for (i, run) in xs.chunks(inner.max(1)).enumerate() {
-                e.0[i % c] += histogram::lane_sum(run);
-            }
-            e.1 += (xs.len() / c) as u64;
+        if xs.iter().any(|x| !x.is_finite()) {
+            return Err(QuantError::Calibration(format!(
+                "sample {si}: activation '{}' has NaN or infinite values",
+                value_name(g, v)
+            )));
         }
-        for &v in &req.grams {
-            let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
-                continue;
-            };
-            let a = t.to_f32_array().map_err(|e| QuantError::Eval {
-                sample: si,
-                msg: e.to_string(),
-            })?;
-            let Some(&k) = a.shape().last() else { continue };
-            if k == 0 || k > MAX_GRAM {
-                continue;
-            }
-            let rows = a.len() / k;
-            let Ok(x) = a.into_shape_with_order((rows, k)) else { continue };
-            let gm = cal.grams.entry(v).or_insert_with(|| Gram {
-                k,
-                xtx: vec![0.0; k * k],
-                rows: 0,
-            });
-            if gm.k != k {
-                continue;
-            }
-            // X^T X of this sample in f32 (a blocked sgemm), summed over samples in f64.
-            let x = x.as_standard_layout();
-            let part = x.t().dot(&x);
-            for (d, &p) in gm.xtx.iter_mut().zip(part.iter()) {
-                *d += p as f64;
-            }
-            gm.rows += rows as u64;
-        }
-        cal.samples += 1;
+        cal.hists.entry(v).or_insert_with(|| Histogram::new(req.bins)).add(&xs);
     }
     Ok(())
 }
