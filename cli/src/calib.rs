@@ -64,6 +64,25 @@ fn split0(t: &Tensor, n: usize) -> Result<Vec<Tensor>, CalibError> {
         .collect()
 }
 
+/// The first NaN or infinity of a float array (flat index, value), read in place.
+fn first_non_finite(t: &Tensor) -> Result<Option<(usize, f64)>, edgeport_eval::OpError> {
+    Ok(match t {
+        Tensor::F32(a) => a
+            .iter()
+            .position(|x| !x.is_finite())
+            .map(|i| (i, a.iter().nth(i).map_or(0.0, |&x| x as f64))),
+        Tensor::F64(a) => a
+            .iter()
+            .position(|x| !x.is_finite())
+            .map(|i| (i, a.iter().nth(i).copied().unwrap_or(0.0))),
+        t if t.dtype().is_float() => {
+            let v = t.to_f64_vec()?;
+            v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
+        }
+        _ => None,
+    })
+}
+
 /// Splits one array into samples fitting the declared input type.
 fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec<Tensor>, CalibError> {
     let tt = ty
@@ -76,14 +95,10 @@ fn fit(file: &str, name: &str, t: &Tensor, ty: Option<&ValueType>) -> Result<Vec
             tt.dtype
         )));
     }
-    if t.dtype().is_float() {
-        let v = t.to_f64_vec().map_err(|e| err(e.to_string()))?;
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(err(format!(
-                "{file}: array '{name}' has a non-finite value ({}) at flat index {i}",
-                v[i]
-            )));
-        }
+    if let Some((i, v)) = first_non_finite(t).map_err(|e| err(e.to_string()))? {
+        return Err(err(format!(
+            "{file}: array '{name}' has a non-finite value ({v}) at flat index {i}"
+        )));
     }
     let Some(shape) = &tt.shape else {
         return Ok(vec![t.clone()]);

@@ -24,7 +24,7 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>, NpzError> {
     let f = std::fs::File::open(path).map_err(|e| arch(e.to_string()))?;
     // The archive is mapped: stored (uncompressed, numpy's default) members are parsed where
     // they lie, without reading them into a buffer first.
-    let map = edgeport_ir::mapped::map_file(&f).map_err(|e| arch(e.to_string()))?;
+    let map = edgeport_ir::mapped::map_file_populated(&f).map_err(|e| arch(e.to_string()))?;
     let bytes: &[u8] = &map;
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| arch(format!("not a zip archive: {e}")))?;
     let mut out = Vec::new();

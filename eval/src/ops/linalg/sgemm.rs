@@ -84,19 +84,45 @@ pub fn gemm_into<T: Copy + num_traits::Zero + num_traits::One + 'static>(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) -> Result<(), OpError> {
-    if !supported::<T>() {
-        return Err(OpError::invalid("gemm: only f32 and f64 have a direct kernel"));
-    }
     let size = m.checked_mul(n).ok_or_else(|| OpError::invalid("gemm: output size overflows"))?;
     if dst.len() != size {
         return Err(OpError::invalid(format!("gemm: output buffer {} for {m}×{n}", dst.len())));
     }
-    if size == 0 {
+    gemm_into_strided(dst, n, a, b, (m, k, n), accumulate)
+}
+
+/// [`gemm_into`] with the destination's rows `dst_rs` elements apart (`dst_rs ≥ n`): element
+/// (i, j) is `dst[i * dst_rs + j]`, and the elements between rows are left as they are.
+pub fn gemm_into_strided<T: Copy + num_traits::Zero + num_traits::One + 'static>(
+    dst: &mut [T],
+    dst_rs: usize,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) -> Result<(), OpError> {
+    if !supported::<T>() {
+        return Err(OpError::invalid("gemm: only f32 and f64 have a direct kernel"));
+    }
+    if m == 0 || n == 0 {
         return Ok(());
     }
+    let need = (m - 1)
+        .checked_mul(dst_rs)
+        .and_then(|v| v.checked_add(n))
+        .ok_or_else(|| OpError::invalid("gemm: output size overflows"))?;
+    if dst_rs < n || dst.len() < need {
+        return Err(OpError::invalid(format!(
+            "gemm: output buffer {} (row stride {dst_rs}) for {m}×{n}",
+            dst.len()
+        )));
+    }
+    let size = m * n;
     if k == 0 {
         if !accumulate {
-            dst.fill(T::zero());
+            for row in dst.chunks_mut(dst_rs).take(m) {
+                row[..n].fill(T::zero());
+            }
         }
         return Ok(());
     }
@@ -104,15 +130,22 @@ pub fn gemm_into<T: Copy + num_traits::Zero + num_traits::One + 'static>(
         return Err(OpError::invalid(format!("gemm: operands too small for {m}×{k} · {k}×{n}")));
     }
     let as_isize = |v: usize| isize::try_from(v).map_err(|_| OpError::invalid("gemm: stride overflows"));
-    let (ars, acs, brs, bcs, nn) = (as_isize(a.rs)?, as_isize(a.cs)?, as_isize(b.rs)?, as_isize(b.cs)?, as_isize(n)?);
-    let nt = threads(m.saturating_mul(n).saturating_mul(k));
+    let (ars, acs, brs, bcs, nn) = (
+        as_isize(a.rs)?,
+        as_isize(a.cs)?,
+        as_isize(b.rs)?,
+        as_isize(b.cs)?,
+        as_isize(dst_rs)?,
+    );
+    let nt = threads(size.saturating_mul(k));
     let par = if nt > 1 {
         ::gemm::Parallelism::Rayon(nt)
     } else {
         ::gemm::Parallelism::None
     };
-    // SAFETY: `T` is f32 or f64 (checked above), which `gemm` implements. `dst` holds exactly
-    // m·n elements laid out with row stride n and column stride 1; `fits` checked that the
+    // SAFETY: `T` is f32 or f64 (checked above), which `gemm` implements. `dst` holds at least
+    // (m−1)·dst_rs + n elements, read with row stride dst_rs ≥ n and column stride 1 (checked
+    // above), so every element written is inside it; `fits` checked that the
     // largest offset either operand's strides reach over m×k and k×n is inside its slice. The
     // destination is read only with `accumulate` (it is fully initialised either way), and the
     // buffers do not overlap (`dst` is a unique borrow).

@@ -111,10 +111,13 @@ fn im2col<T: Copy + num_traits::Zero>(
     g: &Geom,
     outer_k: &[usize],
     outer_o: &[usize],
+    (or0, or1): (usize, usize),
 ) -> Result<(), OpError> {
     let last = tables.len().saturating_sub(1);
     let (ol, kl) = (g.out[last], g.kernel[last]);
-    let op = prod(&g.out);
+    // Only output rows or0..or1 (rows of the last dim, counted over the outer output dims) are
+    // written, as the columns of a `cg·K × (or1−or0)·ol` matrix.
+    let op = (or1 - or0) * ol;
     let zero = T::zero();
     let step = g.strides[last].max(1);
     // Along the last dim, kernel position k reads a contiguous run of outputs lo..hi (the
@@ -135,8 +138,14 @@ fn im2col<T: Copy + num_traits::Zero>(
             .ok_or_else(|| OpError::invalid("conv input is shorter than its shape"))?;
         let mut krow = 0usize;
         odometer(outer_k, |kidx| {
-            let mut orow = 0usize;
+            let mut row = 0usize;
             odometer(outer_o, |oidx| {
+                if row < or0 || row >= or1 {
+                    row += 1;
+                    return;
+                }
+                let orow = row - or0;
+                row += 1;
                 let mut base = 0usize;
                 for d in 0..last {
                     let p = tables[d][kidx[d] * g.out[d] + oidx[d]];
@@ -146,7 +155,6 @@ fn im2col<T: Copy + num_traits::Zero>(
                             let r = cc * kp + krow * kl + k;
                             cols[r * op + orow * ol..r * op + (orow + 1) * ol].fill(zero);
                         }
-                        orow += 1;
                         return;
                     }
                     base += p * istr[d];
@@ -165,7 +173,6 @@ fn im2col<T: Copy + num_traits::Zero>(
                         }
                     }
                 }
-                orow += 1;
             });
             krow += 1;
         });
@@ -192,15 +199,31 @@ pub fn conv_core<T: WithDType>(
     let ip = prod(sp);
     let mut oshape = vec![n, m];
     oshape.extend(&g.out);
-    let mut y = vec![T::zero(); n * m * op];
     if let Some(b) = b
         && b.len() != m
     {
         return Err(OpError::invalid(format!("bias has {} values, expected {m}", b.len())));
     }
-    if y.is_empty() {
-        return Ok((y, oshape));
+    let len = n * m * op;
+    if len == 0 {
+        return Ok((Vec::new(), oshape));
     }
+    // The GEMM paths add their products to the bias: the output starts as the bias itself
+    // (one pass, instead of zeroing it and writing the bias over it).
+    let depthwise = cg == 1 && mg >= 1 && group > 1;
+    let prefilled = !depthwise && b.is_some() && sgemm::supported::<T>();
+    let mut y: Vec<T> = match b {
+        Some(b) if prefilled => {
+            let mut y = Vec::with_capacity(len);
+            for _ in 0..n {
+                for &bv in b {
+                    y.extend(std::iter::repeat_n(bv, op));
+                }
+            }
+            y
+        }
+        _ => vec![T::zero(); len],
+    };
     let tables: Vec<Vec<usize>> = (0..nd)
         .map(|d| coord_table(sp[d], g.kernel[d], g.out[d], g.strides[d], g.dils[d], g.pb[d]))
         .collect();
@@ -209,7 +232,7 @@ pub fn conv_core<T: WithDType>(
     let (ol, kl) = (g.out[last], g.kernel[last]);
     let outer_o = &g.out[..last];
     let outer_k = &g.kernel[..last];
-    if cg == 1 && mg >= 1 && group > 1 {
+    if depthwise {
         // Depthwise: direct kernel.
         for ni in 0..n {
             for mi in 0..m {
@@ -250,14 +273,16 @@ pub fn conv_core<T: WithDType>(
         let rows = cg * kp;
         // A 1×1 kernel with unit strides and no padding reads the input as it is.
         let direct = kp == 1 && op == ip && g.strides.iter().all(|&s| s == 1) && g.pb.iter().all(|&p| p == 0);
-        with_scratch::<T, _>(if direct { 0 } else { rows * op }, |cols| {
+        let orows = op / g.out[last].max(1);
+        let band = if direct { orows } else { band_rows(rows, g.out[last], orows) };
+        with_scratch::<T, _>(if direct { 0 } else { rows * band * g.out[last] }, |cols| {
             conv_gemm(
                 x,
                 w,
                 b,
                 &mut y,
                 (n, c, m, group, cg, mg, rows, op, ip, kp),
-                direct,
+                (direct, band, prefilled),
                 cols,
                 &tables,
                 &istr,
@@ -278,6 +303,16 @@ pub fn conv_core<T: WithDType>(
     Ok((y, oshape))
 }
 
+/// im2col columns aimed at per band (f32: 1 MB, within a core's L2 cache).
+const BAND_ELEMS: usize = 256 << 10;
+
+/// Output rows (of `ol` positions) per im2col band for `rows` column rows: all `orows` when
+/// they fit, else enough rows for about [`BAND_ELEMS`] (at least one).
+fn band_rows(rows: usize, ol: usize, orows: usize) -> usize {
+    let per_row = rows.saturating_mul(ol).max(1);
+    (BAND_ELEMS / per_row).clamp(1, orows.max(1))
+}
+
 /// The im2col + GEMM part of [`conv_core`] (dense and grouped convs), writing `y`.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn conv_gemm<T: WithDType>(
@@ -286,7 +321,7 @@ fn conv_gemm<T: WithDType>(
     b: Option<&[T]>,
     y: &mut [T],
     dims: (usize, usize, usize, usize, usize, usize, usize, usize, usize, usize),
-    direct: bool,
+    (direct, band, prefilled): (bool, usize, bool),
     cols: &mut [T],
     tables: &[Vec<usize>],
     istr: &[usize],
@@ -295,20 +330,23 @@ fn conv_gemm<T: WithDType>(
     outer_o: &[usize],
 ) -> Result<(), OpError> {
     let (n, c, m, group, cg, mg, rows, op, ip, kp) = dims;
-    {
-        for ni in 0..n {
-            for gi in 0..group {
+    let ol = g.out.last().copied().unwrap_or(1).max(1);
+    let orows = op / ol;
+    for ni in 0..n {
+        for gi in 0..group {
+            let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
+            let y0 = (ni * m + gi * mg) * op;
+            if direct || !sgemm::supported::<T>() {
                 let src: &[T] = if direct {
                     &x[(ni * c + gi * cg) * ip..(ni * c + (gi + 1) * cg) * ip]
                 } else {
-                    im2col(cols, x, ni * c + gi * cg, cg, ip, kp, tables, istr, g, outer_k, outer_o)?;
+                    im2col(cols, x, ni * c + gi * cg, cg, ip, kp, tables, istr, g, outer_k, outer_o, (0, orows))?;
                     cols
                 };
-                let wg = &w[gi * mg * rows..(gi + 1) * mg * rows];
-                let dst = &mut y[(ni * m + gi * mg) * op..(ni * m + (gi + 1) * mg) * op];
+                let dst = &mut y[y0..y0 + mg * op];
                 if sgemm::supported::<T>() {
                     // Straight into the output, on top of the bias.
-                    if let Some(b) = b {
+                    if let Some(b) = b.filter(|_| !prefilled) {
                         for (row, &bv) in dst.chunks_mut(op).zip(&b[gi * mg..(gi + 1) * mg]) {
                             row.fill(bv);
                         }
@@ -332,6 +370,32 @@ fn conv_gemm<T: WithDType>(
                         row.iter_mut().for_each(|v| *v += bv);
                     }
                 }
+                continue;
+            }
+            // Bands of output rows: each band's columns stay in cache between im2col and the
+            // product, which writes its part of every output channel's plane (row stride op).
+            let mut r0 = 0;
+            while r0 < orows {
+                let r1 = (r0 + band).min(orows);
+                let bw = (r1 - r0) * ol;
+                let cb = &mut cols[..rows * bw];
+                im2col(cb, x, ni * c + gi * cg, cg, ip, kp, tables, istr, g, outer_k, outer_o, (r0, r1))?;
+                let start = y0 + r0 * ol;
+                let dst = &mut y[start..start + (mg - 1) * op + bw];
+                if let Some(b) = b.filter(|_| !prefilled) {
+                    for (row, &bv) in dst.chunks_mut(op).zip(&b[gi * mg..(gi + 1) * mg]) {
+                        row[..bw].fill(bv);
+                    }
+                }
+                sgemm::gemm_into_strided(
+                    dst,
+                    op,
+                    sgemm::Mat::rows(wg, rows),
+                    sgemm::Mat::rows(cb, bw),
+                    (mg, rows, bw),
+                    b.is_some(),
+                )?;
+                r0 = r1;
             }
         }
     }

@@ -36,25 +36,41 @@ pub fn try_pool(kind: Kind, x: &Tensor, g: &Geom) -> Option<Tensor> {
     };
     let rows: Vec<_> = (0..oh).map(|o| span(o, sh, kh, ph, h, g.pe[0])).collect();
     let cols: Vec<_> = (0..ow).map(|o| span(o, sw, kw, pw, w, g.pe[1])).collect();
+    if matches!(kind, Kind::Max) {
+        // Separable: the max over the window's rows for every column, then over its columns.
+        // Each output still starts from the window's first value, so a NaN there stays and a
+        // NaN elsewhere is passed over (no `v > m` holds for it), as in pool.rs.
+        let mut colmax = vec![0f32; w];
+        for (plane, out) in xv.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)) {
+            for (oy, &(y0, y1, _)) in rows.iter().enumerate() {
+                let orow = &mut out[oy * ow..(oy + 1) * ow];
+                if y1 == y0 {
+                    orow.fill(f32::NEG_INFINITY);
+                    continue;
+                }
+                colmax.copy_from_slice(&plane[y0 * w..(y0 + 1) * w]);
+                for r in y0 + 1..y1 {
+                    for (m, &v) in colmax.iter_mut().zip(&plane[r * w..(r + 1) * w]) {
+                        *m = if v > *m { v } else { *m };
+                    }
+                }
+                for (o, &(x0, x1, _)) in orow.iter_mut().zip(&cols) {
+                    *o = if x1 == x0 {
+                        f32::NEG_INFINITY
+                    } else {
+                        colmax[x0 + 1..x1].iter().fold(colmax[x0], |m, &v| if v > m { v } else { m })
+                    };
+                }
+            }
+        }
+        let mut ys = vec![xs[0], xs[1]];
+        ys.extend(&g.out);
+        return ArrayD::from_shape_vec(IxDyn(&ys), y).ok().map(Tensor::F32);
+    }
     for (plane, out) in xv.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)) {
         for (oy, &(y0, y1, ey)) in rows.iter().enumerate() {
             for (ox, &(x0, x1, ex)) in cols.iter().enumerate() {
                 let v = match kind {
-                    Kind::Max => {
-                        // The first value read starts the max (a NaN there stays, as in pool.rs:
-                        // no later `v > NaN` holds).
-                        if y1 == y0 || x1 == x0 {
-                            f32::NEG_INFINITY
-                        } else {
-                            let mut m = plane[y0 * w + x0];
-                            for r in y0..y1 {
-                                for &v in &plane[r * w + x0..r * w + x1] {
-                                    m = if v > m { v } else { m };
-                                }
-                            }
-                            m
-                        }
-                    }
                     Kind::Avg { include_pad } => {
                         let mut s = 0f64;
                         for r in y0..y1 {
@@ -65,7 +81,8 @@ pub fn try_pool(kind: Kind, x: &Tensor, g: &Geom) -> Option<Tensor> {
                         let n = if include_pad { ey * ex } else { (y1 - y0) * (x1 - x0) };
                         if n == 0 { f32::NAN } else { (s / n as f64) as f32 }
                     }
-                    Kind::Lp(_) => return None,
+                    // Max took the separable path above.
+                    Kind::Max | Kind::Lp(_) => return None,
                 };
                 out[oy * ow + ox] = v;
             }

@@ -59,60 +59,74 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
     let mut cal = Calibration::default();
     let mut sums: Sums = HashMap::new();
     let opts = crate::quantize::eval_options(g, true)?;
-    // Forwards run a chunk at a time on every core; the statistics are gathered in sample
-    // order, so they do not depend on the thread count.
-    let nt = crate::quantize::par::threads(samples.len());
-    for (ci, chunk) in samples.chunks(nt).enumerate() {
-        let runs = crate::quantize::par::map(chunk, |j, s| {
-            let si = ci * nt + j;
-            let mut kept = run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
-                sample: si,
-                msg: e.to_string(),
-            })?;
-            // Graph inputs are not op results; add them so they can be calibrated too.
-            for (&id, v) in g.inputs().iter().zip(s) {
-                kept.entry(id.out(0)).or_insert_with(|| v.clone());
+    let forward = |si: usize, s: &Vec<Value>| -> Result<(HashMap<ValueId, Value>, SampleExtremes, SamplePart), QuantError> {
+        let mut kept = run_graph_with(g, s.clone(), &opts).map(|(_, k)| k).map_err(|e| QuantError::Eval {
+            sample: si,
+            msg: e.to_string(),
+        })?;
+        // Graph inputs are not op results; add them so they can be calibrated too.
+        for (&id, v) in g.inputs().iter().zip(s) {
+            kept.entry(id.out(0)).or_insert_with(|| v.clone());
+        }
+        // Each activation's extremes, channel sums and Gram matrix are worked out here, on the
+        // forward's own thread, and merged in sample order (so the statistics do not depend
+        // on the thread count).
+        let ext = if req.extremes_only {
+            sample_extremes(&req.ranges, &kept)
+        } else {
+            HashMap::new()
+        };
+        let part = SamplePart {
+            sums: sample_sums(req, &kept, si)?,
+            grams: sample_grams(req, &kept, si)?,
+        };
+        Ok((kept, ext, part))
+    };
+    let mut merge = |cal: &mut Calibration, part: SamplePart| {
+        for (v, (s, n)) in part.sums {
+            let e = sums.entry(v).or_insert_with(|| (vec![0.0; s.len()], 0));
+            if e.0.len() == s.len() {
+                e.0.iter_mut().zip(&s).for_each(|(a, b)| *a += b);
+                e.1 += n;
             }
-            // Each activation's extremes, channel sums and Gram matrix are worked out here, on
-            // the forward's own thread, and merged below in sample order (so the statistics do
-            // not depend on the thread count).
-            let ext = if req.extremes_only {
-                sample_extremes(&req.ranges, &kept)
-            } else {
-                HashMap::new()
-            };
-            let part = SamplePart {
-                sums: sample_sums(req, &kept, si)?,
-                grams: sample_grams(req, &kept, si)?,
-            };
-            Ok((kept, ext, part))
-        });
-        for (j, run) in runs.into_iter().enumerate() {
-            let si = ci * nt + j;
-            let (kept, ext, part) = run?;
-            gather(g, req, &mut cal, si, &kept, &ext)?;
-            for (v, (s, n)) in part.sums {
-                let e = sums.entry(v).or_insert_with(|| (vec![0.0; s.len()], 0));
-                if e.0.len() == s.len() {
-                    e.0.iter_mut().zip(&s).for_each(|(a, b)| *a += b);
-                    e.1 += n;
+        }
+        for (v, (k, part, rows)) in part.grams {
+            let gm = cal.grams.entry(v).or_insert_with(|| Gram {
+                k,
+                xtx: vec![0.0; k * k],
+                rows: 0,
+            });
+            if gm.k == k {
+                // Each sample's X^T X in f32 (a blocked sgemm), summed over samples in f64.
+                for (d, &p) in gm.xtx.iter_mut().zip(part.iter()) {
+                    *d += p as f64;
                 }
+                gm.rows += rows;
             }
-            for (v, (k, part, rows)) in part.grams {
-                let gm = cal.grams.entry(v).or_insert_with(|| Gram {
-                    k,
-                    xtx: vec![0.0; k * k],
-                    rows: 0,
-                });
-                if gm.k == k {
-                    // Each sample's X^T X in f32 (a blocked sgemm), summed over samples in f64.
-                    for (d, &p) in gm.xtx.iter_mut().zip(part.iter()) {
-                        *d += p as f64;
-                    }
-                    gm.rows += rows;
-                }
+        }
+        cal.samples += 1;
+    };
+    if req.extremes_only && req.grams.is_empty() {
+        // Min–max needs only small per-sample results: every core works through its share of
+        // the samples without waiting for the others, dropping each forward's values at once.
+        let runs = crate::quantize::par::map(samples, |si, s| forward(si, s).map(|(_, ext, part)| (ext, part)));
+        let none = HashMap::new();
+        for (si, run) in runs.into_iter().enumerate() {
+            let (ext, part) = run?;
+            gather(g, req, &mut cal, si, &none, &ext)?;
+            merge(&mut cal, part);
+        }
+    } else {
+        // Histograms take every value in sample order: forwards run a chunk (one sample per
+        // core) at a time.
+        let nt = crate::quantize::par::threads(samples.len());
+        for (ci, chunk) in samples.chunks(nt).enumerate() {
+            let runs = crate::quantize::par::map(chunk, |j, s| forward(ci * nt + j, s));
+            for (j, run) in runs.into_iter().enumerate() {
+                let (kept, ext, part) = run?;
+                gather(g, req, &mut cal, ci * nt + j, &kept, &ext)?;
+                merge(&mut cal, part);
             }
-            cal.samples += 1;
         }
     }
     for (v, (s, n)) in sums {
@@ -148,11 +162,15 @@ type SampleExtremes = HashMap<ValueId, Option<(f32, f32, f64, usize)>>;
 fn sample_extremes(ranges: &[ValueId], kept: &HashMap<ValueId, Value>) -> SampleExtremes {
     let mut out = HashMap::new();
     for &v in ranges {
-        let Some(edgeport_eval::Tensor::F32(a)) = kept.get(&v).and_then(|x| x.as_tensor()) else {
+        let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
             continue;
         };
-        let Some(xs) = a.as_slice() else { continue };
-        out.insert(v, histogram::extremes(xs).map(|(lo, hi, s)| (lo, hi, s, xs.len())));
+        if !t.dtype().is_float() {
+            continue;
+        }
+        // Other float types and strided arrays are converted (f32_data fails only for them).
+        let Ok(xs) = f32_data(t, 0) else { continue };
+        out.insert(v, histogram::extremes(&xs).map(|(lo, hi, s)| (lo, hi, s, xs.len())));
     }
     out
 }
