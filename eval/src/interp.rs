@@ -20,6 +20,23 @@ pub struct EvalOptions {
     /// run one graph many times (calibration, training checks) convert the weights once
     /// instead of on every run. Must have been built from the graph being run.
     pub consts: Option<std::sync::Arc<ConstCache>>,
+    /// Called with every value the top-level graph produces (graph inputs first, then each
+    /// op's outputs as they are made), before it is released: callers that only need
+    /// statistics of the values (calibration) read them here instead of keeping them all.
+    pub observe: Option<Observer>,
+}
+
+/// A value observer for [`EvalOptions::observe`].
+#[derive(Clone)]
+pub struct Observer(pub Arc<ObserveFn>);
+
+/// What an [`Observer`] calls: the value's id and the value.
+pub type ObserveFn = dyn Fn(ValueId, &Value) + Send + Sync;
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Default for EvalOptions {
@@ -28,6 +45,7 @@ impl Default for EvalOptions {
             max_depth: 64,
             keep_all: false,
             consts: None,
+            observe: None,
         }
     }
 }
@@ -281,7 +299,11 @@ fn run_core(
         *uses.entry(*v).or_default() += 1;
     }
     let mut env: HashMap<ValueId, Value> = HashMap::new();
+    let observe = opts.observe.as_ref().filter(|_| depth == 0);
     for (&id, v) in g.inputs().iter().zip(inputs) {
+        if let Some(o) = observe {
+            (o.0)(id.out(0), &v);
+        }
         env.insert(id.out(0), v);
     }
     for (&id, v) in g.captures().iter().zip(caps) {
@@ -347,6 +369,9 @@ fn run_core(
             }
         }
         for (p, v) in results.into_iter().enumerate().take(node.outputs.len()) {
+            if let Some(o) = observe {
+                (o.0)(id.out(p), &v);
+            }
             if !opts.keep_all
                 && let Some(k) = keep.as_deref_mut()
             {
@@ -382,4 +407,36 @@ fn run_core(
         k.extend(env);
     }
     outs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tensor;
+
+    #[test]
+    fn observer_sees_inputs_and_every_op_output_once() {
+        let mut g = Graph::new("t");
+        let x = g.add_input("x", None);
+        let r = g.add_op("r", Op::Relu(Default::default()), &[Some(x)], &["r"]).unwrap();
+        let n = g.add_op("n", Op::Neg(Default::default()), &[Some(r.out(0))], &["n"]).unwrap();
+        g.add_output("n", n.out(0)).unwrap();
+        let seen: Arc<Mutex<Vec<(ValueId, Vec<f64>)>>> = Arc::default();
+        let s = seen.clone();
+        let opts = EvalOptions {
+            observe: Some(Observer(Arc::new(move |v, val| {
+                let t = val.as_tensor().unwrap().to_f64_vec().unwrap();
+                s.lock().unwrap().push((v, t));
+            }))),
+            ..Default::default()
+        };
+        let input = Tensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[3]), vec![-1.0, 0.5, 2.0]).unwrap());
+        let (outs, kept) = run_graph_with(&g, vec![Value::Tensor(input)], &opts).unwrap();
+        assert!(kept.is_empty(), "observing keeps nothing");
+        assert_eq!(outs[0].as_tensor().unwrap().to_f64_vec().unwrap(), vec![-0.0, -0.5, -2.0]);
+        let seen = seen.lock().unwrap();
+        let ids: Vec<ValueId> = seen.iter().map(|(v, _)| *v).collect();
+        assert_eq!(ids, vec![x, r.out(0), n.out(0)]);
+        assert_eq!(seen[1].1, vec![0.0, 0.5, 2.0]);
+    }
 }

@@ -19,7 +19,7 @@ pub mod tensor;
 pub mod value;
 
 pub use error::{EvalError, OpError};
-pub use interp::{ConstCache, EvalOptions, NodeCtx, run_graph, run_graph_with};
+pub use interp::{ConstCache, EvalOptions, NodeCtx, Observer, run_graph, run_graph_with};
 pub use ops::linalg::sgemm::single_threaded as single_threaded_products;
 pub use tensor::Tensor;
 pub use value::Value;

@@ -101,27 +101,49 @@ pub fn gemm_into_strided<T: Copy + num_traits::Zero + num_traits::One + 'static>
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) -> Result<(), OpError> {
+    if dst_rs < n {
+        return Err(OpError::invalid(format!("gemm: row stride {dst_rs} for {n} columns")));
+    }
+    gemm_into_general(dst, (dst_rs, 1), a, b, (m, k, n), accumulate)
+}
+
+/// [`gemm_into`] with any destination layout: element (i, j) is `dst[i * rs + j * cs]`. The
+/// `gemm` crate's widest kernel runs along the destination's contiguous dimension, so a product
+/// with few columns and many rows goes faster written column by column (`(1, m)`).
+pub fn gemm_into_general<T: Copy + num_traits::Zero + num_traits::One + 'static>(
+    dst: &mut [T],
+    (dst_rs, dst_cs): (usize, usize),
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) -> Result<(), OpError> {
     if !supported::<T>() {
         return Err(OpError::invalid("gemm: only f32 and f64 have a direct kernel"));
     }
     if m == 0 || n == 0 {
         return Ok(());
     }
-    let need = (m - 1)
-        .checked_mul(dst_rs)
-        .and_then(|v| v.checked_add(n))
-        .ok_or_else(|| OpError::invalid("gemm: output size overflows"))?;
-    if dst_rs < n || dst.len() < need {
+    let out = Mat {
+        data: &dst[..],
+        rs: dst_rs,
+        cs: dst_cs,
+    };
+    // Distinct (i, j) must not share an element: one stride must step over the other's reach.
+    let disjoint = (dst_cs >= 1 && dst_rs > (n - 1) * dst_cs) || (dst_rs >= 1 && dst_cs > (m - 1) * dst_rs);
+    if !out.fits(m, n) || !disjoint {
         return Err(OpError::invalid(format!(
-            "gemm: output buffer {} (row stride {dst_rs}) for {m}×{n}",
+            "gemm: output buffer {} (strides {dst_rs}, {dst_cs}) for {m}×{n}",
             dst.len()
         )));
     }
     let size = m * n;
     if k == 0 {
         if !accumulate {
-            for row in dst.chunks_mut(dst_rs).take(m) {
-                row[..n].fill(T::zero());
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * dst_rs + j * dst_cs] = T::zero();
+                }
             }
         }
         return Ok(());
@@ -130,12 +152,13 @@ pub fn gemm_into_strided<T: Copy + num_traits::Zero + num_traits::One + 'static>
         return Err(OpError::invalid(format!("gemm: operands too small for {m}×{k} · {k}×{n}")));
     }
     let as_isize = |v: usize| isize::try_from(v).map_err(|_| OpError::invalid("gemm: stride overflows"));
-    let (ars, acs, brs, bcs, nn) = (
+    let (ars, acs, brs, bcs, drs, dcs) = (
         as_isize(a.rs)?,
         as_isize(a.cs)?,
         as_isize(b.rs)?,
         as_isize(b.cs)?,
         as_isize(dst_rs)?,
+        as_isize(dst_cs)?,
     );
     let nt = threads(size.saturating_mul(k));
     let par = if nt > 1 {
@@ -143,9 +166,9 @@ pub fn gemm_into_strided<T: Copy + num_traits::Zero + num_traits::One + 'static>
     } else {
         ::gemm::Parallelism::None
     };
-    // SAFETY: `T` is f32 or f64 (checked above), which `gemm` implements. `dst` holds at least
-    // (m−1)·dst_rs + n elements, read with row stride dst_rs ≥ n and column stride 1 (checked
-    // above), so every element written is inside it; `fits` checked that the
+    // SAFETY: `T` is f32 or f64 (checked above), which `gemm` implements. `fits` checked that
+    // the largest destination offset the strides reach over m×n is inside `dst`, and that no two
+    // elements share an offset (one stride steps over the other's whole reach); likewise the
     // largest offset either operand's strides reach over m×k and k×n is inside its slice. The
     // destination is read only with `accumulate` (it is fully initialised either way), and the
     // buffers do not overlap (`dst` is a unique borrow).
@@ -155,8 +178,8 @@ pub fn gemm_into_strided<T: Copy + num_traits::Zero + num_traits::One + 'static>
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            nn,
+            dcs,
+            drs,
             accumulate,
             a.data.as_ptr(),
             acs,

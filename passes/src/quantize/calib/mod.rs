@@ -10,7 +10,8 @@ use crate::quantize::error::QuantError;
 use edgeport_eval::{Value, run_graph_with};
 use edgeport_ir::{Graph, ValueId};
 use histogram::Histogram;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// What to collect.
 #[derive(Clone, Debug, Default)]
@@ -108,8 +109,54 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Value>], req: &Request) -> Result<Cal
     };
     if req.extremes_only && req.grams.is_empty() {
         // Min–max needs only small per-sample results: every core works through its share of
-        // the samples without waiting for the others, dropping each forward's values at once.
-        let runs = crate::quantize::par::map(samples, |si, s| forward(si, s).map(|(_, ext, part)| (ext, part)));
+        // the samples without waiting for the others, and reads each value as the forward
+        // makes it (an observer), so values are released after their last use as in a plain
+        // run instead of all being kept to the end.
+        let ranges: Arc<HashSet<ValueId>> = Arc::new(req.ranges.iter().copied().collect());
+        let means: Arc<HashMap<ValueId, bool>> = Arc::new(req.channel_means.iter().copied().collect());
+        let runs = crate::quantize::par::map(samples, |si, s| -> Result<(SampleExtremes, SamplePart), QuantError> {
+            type Seen = (SampleExtremes, Sums);
+            let seen: Arc<Mutex<Seen>> = Arc::default();
+            let (st, r, m) = (seen.clone(), ranges.clone(), means.clone());
+            let observe = edgeport_eval::Observer(Arc::new(move |v: ValueId, val: &Value| {
+                let (want_range, want_mean) = (r.contains(&v), m.get(&v).copied());
+                if !want_range && want_mean.is_none() {
+                    return;
+                }
+                let Some(t) = val.as_tensor() else { return };
+                let ext = if want_range { tensor_extremes(t) } else { None };
+                let sums = want_mean.and_then(|last| channel_sums(t, last, si).ok().flatten());
+                if let Ok(mut st) = st.lock() {
+                    if let Some(e) = ext {
+                        st.0.insert(v, e);
+                    }
+                    if let Some(s) = sums {
+                        st.1.insert(v, s);
+                    }
+                }
+            }));
+            let o = edgeport_eval::EvalOptions {
+                keep_all: false,
+                observe: Some(observe),
+                ..opts.clone()
+            };
+            run_graph_with(g, s.clone(), &o).map_err(|e| QuantError::Eval {
+                sample: si,
+                msg: e.to_string(),
+            })?;
+            drop(o);
+            let (ext, sums) = Arc::try_unwrap(seen)
+                .ok()
+                .and_then(|m| m.into_inner().ok())
+                .ok_or_else(|| QuantError::Calibration(format!("sample {si}: statistics still shared after the run")))?;
+            Ok((
+                ext,
+                SamplePart {
+                    sums,
+                    grams: HashMap::new(),
+                },
+            ))
+        });
         let none = HashMap::new();
         for (si, run) in runs.into_iter().enumerate() {
             let (ext, part) = run?;
@@ -162,15 +209,9 @@ type SampleExtremes = HashMap<ValueId, Option<(f32, f32, f64, usize)>>;
 fn sample_extremes(ranges: &[ValueId], kept: &HashMap<ValueId, Value>) -> SampleExtremes {
     let mut out = HashMap::new();
     for &v in ranges {
-        let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
-            continue;
-        };
-        if !t.dtype().is_float() {
-            continue;
+        if let Some(e) = kept.get(&v).and_then(|x| x.as_tensor()).and_then(tensor_extremes) {
+            out.insert(v, e);
         }
-        // Other float types and strided arrays are converted (f32_data fails only for them).
-        let Ok(xs) = f32_data(t, 0) else { continue };
-        out.insert(v, histogram::extremes(&xs).map(|(lo, hi, s)| (lo, hi, s, xs.len())));
     }
     out
 }
@@ -192,26 +233,44 @@ fn sample_sums(req: &Request, kept: &HashMap<ValueId, Value>, si: usize) -> Resu
         let Some(t) = kept.get(&v).and_then(|x| x.as_tensor()) else {
             continue;
         };
-        let xs = f32_data(t, si)?;
-        let shape = t.shape();
-        let axis = if last || shape.len() <= 2 {
-            shape.len().saturating_sub(1)
-        } else {
-            1
-        };
-        let Some(&c) = shape.get(axis) else { continue };
-        if c == 0 {
-            continue;
+        if let Some(r) = channel_sums(t, last, si)? {
+            out.insert(v, r);
         }
-        let inner: usize = shape.iter().skip(axis + 1).product();
-        let mut sums = vec![0.0; c];
-        // Contiguous runs of `inner` values share a channel.
-        for (i, run) in xs.chunks(inner.max(1)).enumerate() {
-            sums[i % c] += histogram::lane_sum(run);
-        }
-        out.insert(v, (sums, (xs.len() / c) as u64));
     }
     Ok(out)
+}
+
+/// Per-channel sums of `t` (channels on axis 1, or the last axis for rank ≤ 2 or `last`) and
+/// the elements per channel.
+fn channel_sums(t: &edgeport_eval::Tensor, last: bool, si: usize) -> Result<Option<(Vec<f64>, u64)>, QuantError> {
+    let xs = f32_data(t, si)?;
+    let shape = t.shape();
+    let axis = if last || shape.len() <= 2 {
+        shape.len().saturating_sub(1)
+    } else {
+        1
+    };
+    let Some(&c) = shape.get(axis) else { return Ok(None) };
+    if c == 0 {
+        return Ok(None);
+    }
+    let inner: usize = shape.iter().skip(axis + 1).product();
+    let mut sums = vec![0.0; c];
+    // Contiguous runs of `inner` values share a channel.
+    for (i, run) in xs.chunks(inner.max(1)).enumerate() {
+        sums[i % c] += histogram::lane_sum(run);
+    }
+    Ok(Some((sums, (xs.len() / c) as u64)))
+}
+
+/// One float activation's (min, max, sum, count), `None` where it has NaN or infinite values.
+fn tensor_extremes(t: &edgeport_eval::Tensor) -> Option<Option<(f32, f32, f64, usize)>> {
+    if !t.dtype().is_float() {
+        return None;
+    }
+    // Other float types and strided arrays are converted (f32_data fails only for them).
+    let xs = f32_data(t, 0).ok()?;
+    Some(histogram::extremes(&xs).map(|(lo, hi, s)| (lo, hi, s, xs.len())))
 }
 
 /// `X^T X` over the last axis of each Gram request in one sample's kept values.
