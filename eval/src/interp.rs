@@ -421,7 +421,8 @@ mod tests {
         let r = g.add_op("r", Op::Relu(Default::default()), &[Some(x)], &["r"]).unwrap();
         let n = g.add_op("n", Op::Neg(Default::default()), &[Some(r.out(0))], &["n"]).unwrap();
         g.add_output("n", n.out(0)).unwrap();
-        let seen: Arc<Mutex<Vec<(ValueId, Vec<f64>)>>> = Arc::default();
+        type Seen = Vec<(ValueId, Vec<f64>)>;
+        let seen: Arc<Mutex<Seen>> = Arc::default();
         let s = seen.clone();
         let opts = EvalOptions {
             observe: Some(Observer(Arc::new(move |v, val| {
