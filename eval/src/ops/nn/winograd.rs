@@ -424,6 +424,11 @@ fn bands<K: Kind>(
     Ok(())
 }
 
+/// Tiles transformed together (one per lane): the transforms are the same adds across lanes,
+/// which the compiler turns into vector arithmetic, and each transform point's results are
+/// stored as one contiguous run.
+const LANES: usize = 8;
+
 /// Transforms the tiles of tile rows `ty0..ty0+rows` of one input plane `xp` (`h×w`) into
 /// `vc` (`[ξ][t]` for this channel).
 fn input_tiles<K: Kind>(gr: &Grid, xp: &[f32], ty0: usize, rows: usize, vc: &mut [f32]) {
@@ -431,44 +436,68 @@ fn input_tiles<K: Kind>(gr: &Grid, xp: &[f32], ty0: usize, rows: usize, vc: &mut
     let (h, w) = (gr.h as isize, gr.w as isize);
     for r in 0..rows {
         let y0 = ((ty0 + r) * K::M) as isize - gr.pt;
-        for tx in 0..gr.tw {
-            let x0 = (tx * K::M) as isize - gr.pl;
-            let mut d = [[0f32; 6]; 6];
-            if y0 >= 0 && x0 >= 0 && y0 + K::A as isize <= h && x0 + K::A as isize <= w {
-                let base = (y0 * w + x0) as usize;
-                for (i, di) in d.iter_mut().enumerate().take(K::A) {
-                    let row = &xp[base + i * gr.w..base + i * gr.w + K::A];
-                    di[..K::A].copy_from_slice(row);
-                }
-            } else {
-                for (i, di) in d.iter_mut().enumerate().take(K::A) {
-                    let yy = y0 + i as isize;
-                    if yy < 0 || yy >= h {
-                        continue;
+        let mut tx0 = 0;
+        while tx0 < gr.tw {
+            let nl = LANES.min(gr.tw - tx0);
+            // d[i][j][lane]: the input tile of lane `lane`.
+            let mut d = [[[0f32; LANES]; 6]; 6];
+            for lane in 0..nl {
+                let x0 = ((tx0 + lane) * K::M) as isize - gr.pl;
+                if y0 >= 0 && x0 >= 0 && y0 + K::A as isize <= h && x0 + K::A as isize <= w {
+                    let base = (y0 * w + x0) as usize;
+                    for (i, di) in d.iter_mut().enumerate().take(K::A) {
+                        let row = &xp[base + i * gr.w..base + i * gr.w + K::A];
+                        for (dv, &x) in di.iter_mut().zip(row) {
+                            dv[lane] = x;
+                        }
                     }
-                    for (j, dv) in di.iter_mut().enumerate().take(K::A) {
-                        let xx = x0 + j as isize;
-                        if xx >= 0 && xx < w {
-                            *dv = xp[(yy * w + xx) as usize];
+                } else {
+                    for (i, di) in d.iter_mut().enumerate().take(K::A) {
+                        let yy = y0 + i as isize;
+                        if yy < 0 || yy >= h {
+                            continue;
+                        }
+                        for (j, dv) in di.iter_mut().enumerate().take(K::A) {
+                            let xx = x0 + j as isize;
+                            if xx >= 0 && xx < w {
+                                dv[lane] = xp[(yy * w + xx) as usize];
+                            }
                         }
                     }
                 }
             }
-            // Bᵀ·d column by column, then ·B row by row.
-            let mut s = [[0f32; 6]; 6];
+            // Bᵀ·d column by column, then ·B row by row, every lane at once.
+            let mut s = [[[0f32; LANES]; 6]; 6];
             for j in 0..K::A {
-                let col = K::input([d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]]);
-                for i in 0..K::A {
-                    s[i][j] = col[i];
+                for lane in 0..LANES {
+                    let col = K::input([
+                        d[0][j][lane],
+                        d[1][j][lane],
+                        d[2][j][lane],
+                        d[3][j][lane],
+                        d[4][j][lane],
+                        d[5][j][lane],
+                    ]);
+                    for i in 0..K::A {
+                        s[i][j][lane] = col[i];
+                    }
                 }
             }
-            let ti = r * gr.tw + tx;
+            let ti = r * gr.tw + tx0;
             for (i, si) in s.iter().enumerate().take(K::A) {
-                let row = K::input(*si);
-                for (j, &val) in row.iter().enumerate().take(K::A) {
-                    vc[(i * K::A + j) * t + ti] = val;
+                let mut v = [[0f32; LANES]; 6];
+                for lane in 0..LANES {
+                    let row = K::input([si[0][lane], si[1][lane], si[2][lane], si[3][lane], si[4][lane], si[5][lane]]);
+                    for j in 0..K::A {
+                        v[j][lane] = row[j];
+                    }
+                }
+                for (j, vj) in v.iter().enumerate().take(K::A) {
+                    let at = (i * K::A + j) * t + ti;
+                    vc[at..at + nl].copy_from_slice(&vj[..nl]);
                 }
             }
+            tx0 += nl;
         }
     }
 }
@@ -481,30 +510,51 @@ fn output_tiles<K: Kind>(gr: &Grid, yb: &[f32], mo: usize, t: usize, bias: f32, 
     let base = mo * t;
     for r in 0..rows {
         let oy0 = (ty0 + r) * K::M;
-        for tx in 0..gr.tw {
-            let ox0 = tx * K::M;
-            let ti = base + r * gr.tw + tx;
-            // Aᵀ·Y column by column, then ·A row by row.
-            let mut s = [[0f32; 6]; 4];
-            for j in 0..K::A {
-                let mut col = [0f32; 6];
-                for (i, cv) in col.iter_mut().enumerate().take(K::A) {
-                    *cv = yb[(i * K::A + j) * stride + ti];
+        let mut tx0 = 0;
+        while tx0 < gr.tw {
+            let nl = LANES.min(gr.tw - tx0);
+            let ti = base + r * gr.tw + tx0;
+            // y[i][j][lane]: transform point (i, j) of lane `lane`'s tile, read as one run.
+            let mut y = [[[0f32; LANES]; 6]; 6];
+            for (i, yi) in y.iter_mut().enumerate().take(K::A) {
+                for (j, yij) in yi.iter_mut().enumerate().take(K::A) {
+                    let at = (i * K::A + j) * stride + ti;
+                    yij[..nl].copy_from_slice(&yb[at..at + nl]);
                 }
-                let o = K::output(col);
-                for i in 0..K::M {
-                    s[i][j] = o[i];
+            }
+            // Aᵀ·Y column by column, then ·A row by row, every lane at once.
+            let mut s = [[[0f32; LANES]; 6]; 4];
+            for j in 0..K::A {
+                for lane in 0..LANES {
+                    let o = K::output([
+                        y[0][j][lane],
+                        y[1][j][lane],
+                        y[2][j][lane],
+                        y[3][j][lane],
+                        y[4][j][lane],
+                        y[5][j][lane],
+                    ]);
+                    for i in 0..K::M {
+                        s[i][j][lane] = o[i];
+                    }
                 }
             }
             let hh = K::M.min(gr.oh - oy0);
-            let ww = K::M.min(gr.ow - ox0);
             for (i, si) in s.iter().enumerate().take(hh) {
-                let o = K::output(*si);
-                let row = &mut plane[(oy0 + i) * gr.ow + ox0..(oy0 + i) * gr.ow + ox0 + ww];
-                for (dst, &val) in row.iter_mut().zip(&o) {
-                    *dst = val + bias;
+                let mut o = [[0f32; 4]; LANES];
+                for (lane, ol) in o.iter_mut().enumerate() {
+                    *ol = K::output([si[0][lane], si[1][lane], si[2][lane], si[3][lane], si[4][lane], si[5][lane]]);
+                }
+                let row = &mut plane[(oy0 + i) * gr.ow..(oy0 + i + 1) * gr.ow];
+                for (lane, ol) in o.iter().enumerate().take(nl) {
+                    let ox0 = (tx0 + lane) * K::M;
+                    let ww = K::M.min(gr.ow - ox0);
+                    for (dst, &val) in row[ox0..ox0 + ww].iter_mut().zip(ol) {
+                        *dst = val + bias;
+                    }
                 }
             }
+            tx0 += nl;
         }
     }
 }
