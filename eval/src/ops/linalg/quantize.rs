@@ -126,6 +126,11 @@ pub fn quantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dtyp
         None if output_dtype != 0 => dtype_code(output_dtype, "output_dtype")?,
         None => DType::U8,
     };
+    if (precision == 0 || dtype_code(precision, "precision")? == DType::F32)
+        && let Some(y) = quantize_f32_8bit(x, scale, zp, block_size, d)
+    {
+        return out(y);
+    }
     let shape = x.shape().to_vec();
     let s = expand_param(scale, &shape, axis, block_size, "y_scale")?;
     let z = match zp {
@@ -151,6 +156,46 @@ pub fn quantize_linear(cx: &NodeCtx<'_>, axis: i64, block_size: i64, output_dtyp
         })
         .collect();
     out(quantize_values(d, &shape, &v, &z, saturate != 0)?)
+}
+
+/// The common case of `QuantizeLinear` (activations in calibrated and checked models): float32
+/// in, one float32 scale, an 8-bit zero point (or none: uint8), int8/uint8 out, without the
+/// general path's f64 buffers. The same arithmetic: `x / s` in f32, round half to even (adding
+/// and subtracting 2^23 does that in f32 below 2^23; larger magnitudes saturate either way),
+/// NaN to zero, plus the zero point, saturated. `None` when the case is another one.
+pub(super) fn quantize_f32_8bit(x: &Tensor, scale: &Tensor, zp: Option<&Tensor>, block_size: i64, d: DType) -> Option<Tensor> {
+    let (Tensor::F32(xa), Tensor::F32(sa)) = (x, scale) else {
+        return None;
+    };
+    if block_size > 0 || sa.len() != 1 || !matches!(d, DType::U8 | DType::I8) {
+        return None;
+    }
+    let s = *sa.iter().next()?;
+    let z: f32 = match zp {
+        None => 0.0,
+        Some(Tensor::U8(a)) if a.len() == 1 => *a.iter().next()? as f32,
+        Some(Tensor::I8(a)) if a.len() == 1 => *a.iter().next()? as f32,
+        Some(_) => return None,
+    };
+    let (lo, hi) = if d == DType::U8 { (0.0f32, 255.0f32) } else { (-128.0, 127.0) };
+    const TWO23: f32 = 8_388_608.0;
+    let q = |v: f32| {
+        let t = v / s;
+        let r = if t.is_nan() {
+            0.0
+        } else if t.abs() < TWO23 {
+            ((t.abs() + TWO23) - TWO23).copysign(t)
+        } else {
+            t
+        };
+        (r + z).clamp(lo, hi)
+    };
+    let shape = IxDyn(xa.shape());
+    Some(if d == DType::U8 {
+        Tensor::U8(ArrayD::from_shape_vec(shape, xa.iter().map(|&v| q(v) as u8).collect()).ok()?)
+    } else {
+        Tensor::I8(ArrayD::from_shape_vec(shape, xa.iter().map(|&v| q(v) as i8).collect()).ok()?)
+    })
 }
 
 /// `DequantizeLinear`.

@@ -3,7 +3,7 @@
 
 use super::det;
 use super::matmul::{Plan, matmul_float, matmul_int};
-use super::quantize::{dequantize_8bit_f32, expand_param, quantize_values};
+use super::quantize::{dequantize_8bit_f32, expand_param, quantize_f32_8bit, quantize_values};
 use super::softmax::{Kind, apply};
 use crate::tensor::Tensor;
 use edgeport_ir::DType;
@@ -108,4 +108,51 @@ fn eight_bit_dequantization_fast_path_matches_the_general_formula() {
     assert!(dequantize_8bit_f32(&xu, &s1, None, 0, 0, DType::F16).unwrap().is_none());
     let bad = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1.0f32; 3]).unwrap());
     assert!(dequantize_8bit_f32(&x, &bad, None, 1, 0, DType::F32).unwrap().is_none());
+}
+
+#[test]
+fn eight_bit_quantization_fast_path_matches_the_general_formula() {
+    use ndarray::{ArrayD, IxDyn};
+    let xs: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        0.05,
+        0.15,
+        0.25,
+        -0.25,
+        0.35,
+        12.7,
+        12.75,
+        -12.85,
+        1e9,
+        -1e9,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        3.3333,
+        -7.77,
+    ];
+    let x = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs.clone()).unwrap());
+    let s = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[]), vec![0.1f32]).unwrap());
+    for (d, z) in [
+        (
+            DType::U8,
+            Some(Tensor::U8(ArrayD::from_shape_vec(IxDyn(&[]), vec![128u8]).unwrap())),
+        ),
+        (DType::U8, None),
+        (DType::I8, Some(Tensor::I8(ArrayD::from_shape_vec(IxDyn(&[]), vec![-3i8]).unwrap()))),
+    ] {
+        let y = quantize_f32_8bit(&x, &s, z.as_ref(), 0, d).unwrap();
+        // The general path: x / s in f32, then quantize_values (round half to even in f64).
+        let v: Vec<f64> = xs.iter().map(|&v| (v / 0.1f32) as f64).collect();
+        let zv = z.as_ref().map_or(0.0, |z| z.to_f64_vec().unwrap()[0]);
+        let want = quantize_values(d, &[xs.len()], &v, &[zv], true).unwrap();
+        assert_eq!(y.dtype(), d);
+        assert_eq!(y.to_i64_vec().unwrap(), want.to_i64_vec().unwrap(), "{d}");
+    }
+    // Other cases go to the general path.
+    let per_axis = Tensor::F32(ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.1f32, 0.2]).unwrap());
+    assert!(quantize_f32_8bit(&x, &per_axis, None, 0, DType::U8).is_none());
+    assert!(quantize_f32_8bit(&x, &s, None, 2, DType::U8).is_none());
+    assert!(quantize_f32_8bit(&x, &s, None, 0, DType::U16).is_none());
 }
