@@ -274,7 +274,12 @@ pub fn conv_core<T: WithDType>(
         // A 1×1 kernel with unit strides and no padding reads the input as it is.
         let direct = kp == 1 && op == ip && g.strides.iter().all(|&s| s == 1) && g.pb.iter().all(|&p| p == 0);
         let orows = op / g.out[last].max(1);
-        let band = if direct { orows } else { band_rows(rows, g.out[last], orows) };
+        // Banding needs the direct GEMM (f32, f64); other types take all rows at once.
+        let band = if direct || !sgemm::supported::<T>() {
+            orows
+        } else {
+            band_rows(rows, g.out[last], orows)
+        };
         with_scratch::<T, _>(if direct { 0 } else { rows * band * g.out[last] }, |cols| {
             conv_gemm(
                 x,
