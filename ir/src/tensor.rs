@@ -327,6 +327,26 @@ impl Tensor {
         Some(v)
     }
 
+    /// The values of an f32 tensor, borrowed when its bytes are aligned f32s (a weight read in
+    /// place), decoded otherwise; `None` for other types.
+    pub fn f32_values(&self) -> Option<std::borrow::Cow<'_, [f32]>> {
+        if self.dtype != DType::F32 {
+            return None;
+        }
+        let b: &[u8] = self.raw()?;
+        if b.len() != self.numel().checked_mul(4)? {
+            return None;
+        }
+        Some(match bytemuck::try_cast_slice::<u8, f32>(b) {
+            Ok(xs) if cfg!(target_endian = "little") => xs.into(),
+            _ => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<f32>>()
+                .into(),
+        })
+    }
+
     /// The values as f64, for float and integer tensors of standard widths.
     pub fn to_f64_vec(&self) -> Option<Vec<f64>> {
         let b = self.raw()?;

@@ -7,7 +7,7 @@
 use crate::manager::{Changed, Context, Pass, PassError};
 use edgeport_ir::ops::Layout;
 use edgeport_ir::ops::defs::math::{Add, Mul};
-use edgeport_ir::{DType, Graph, NodeId, Op, Tensor, ValueId};
+use edgeport_ir::{Graph, NodeId, Op, Tensor, ValueId};
 use std::collections::HashSet;
 
 /// The BatchNormalization-folding pass.
@@ -28,7 +28,7 @@ fn konst(g: &Graph, v: Option<ValueId>) -> Option<&Tensor> {
 }
 
 fn f32s(t: &Tensor) -> Option<Vec<f32>> {
-    (t.dtype == DType::F32 && t.quant.is_none()).then(|| t.to_f64_vec().map(|v| v.into_iter().map(|x| x as f32).collect()))?
+    t.quant.is_none().then(|| t.f32_values().map(|v| v.into_owned()))?
 }
 
 /// Per-channel `(a, b)` of a BatchNormalization, if its parameters are constant f32 vectors.

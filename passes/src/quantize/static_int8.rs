@@ -164,25 +164,6 @@ pub fn activation_points(g: &Graph, layers: &[Layer]) -> Vec<ValueId> {
     out
 }
 
-/// A float constant's values as f32: borrowed when its bytes are aligned f32s.
-pub(crate) fn f32_values(t: &edgeport_ir::Tensor) -> Option<std::borrow::Cow<'_, [f32]>> {
-    if t.dtype != DType::F32 {
-        return None;
-    }
-    let b: &[u8] = t.raw()?;
-    if b.len() != t.numel() * 4 {
-        return None;
-    }
-    Some(match bytemuck::try_cast_slice::<u8, f32>(b) {
-        Ok(xs) if cfg!(target_endian = "little") => xs.into(),
-        _ => b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect::<Vec<f32>>()
-            .into(),
-    })
-}
-
 /// A layer's int8 weight, worked out without touching the graph (so layers are prepared in
 /// parallel and attached in order after).
 pub struct PreparedWeight {
@@ -205,7 +186,7 @@ pub fn prepare_int8_weight(
     mean: Option<&[f64]>,
 ) -> Result<PreparedWeight, QuantError> {
     let t = float_const(g, l.weight).ok_or_else(|| gerr(&l.name, "weight is not a float constant"))?;
-    let w = f32_values(t).ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
+    let w = t.f32_values().ok_or_else(|| gerr(&l.name, "weight data unreadable"))?;
     let shape = &l.w_shape;
     let nch = if per_tensor {
         1
