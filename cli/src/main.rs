@@ -160,6 +160,11 @@ enum Cmd {
         /// Keep the most sensitive layers float until the max abs output error is at most this.
         #[arg(long)]
         max_error: Option<f64>,
+        /// Mixed precision, ONNX: what a layer kept float stores as its weights: f16 (float16
+        /// behind a Cast, folded at load: the layer is float through and through) or int8 (int8
+        /// weights, float activations: the size of full int8). TFLite always keeps int8 weights.
+        #[arg(long, default_value = "f16", value_parser = ["f16", "int8"])]
+        float_layers: String,
         /// ONNX opset to write (raised to what the result needs when not given).
         #[arg(long)]
         opset: Option<i64>,
@@ -765,6 +770,7 @@ fn main() -> ExitCode {
             smooth,
             min_cosine,
             max_error,
+            float_layers,
             opset,
             no_gptq,
             weight_method,
@@ -794,6 +800,7 @@ fn main() -> ExitCode {
                 smooth,
                 min_cosine,
                 max_error,
+                float_layer_weights_int8: float_layers == "int8",
                 opset,
                 no_gptq,
                 weight_method,

@@ -77,11 +77,27 @@ fn static_int8_inserts_qdq_and_stays_close() {
     let int8: Vec<_> = g
         .node_ids()
         .filter_map(|id| match &g.node(id).op {
-            Op::Constant(c) if c.value.dtype == DType::I8 => Some(c.value.quant.clone()),
+            Op::Constant(c) if c.value.dtype == DType::I8 && !g.node(id).outputs[0].name.ends_with("_zero_point") => {
+                Some(c.value.quant.clone())
+            }
             _ => None,
         })
         .collect();
     assert_eq!(int8.len(), 2);
+    // The Gemm's weight DequantizeLinear carries its (all-zero) zero points: onnxruntime fuses
+    // DequantizeLinear → Gemm into QGemm only then.
+    let gemm = g.node_ids().find(|&id| g.node(id).op.kind() == OpKind::Gemm).unwrap();
+    let wdq = g.inputs_of(gemm)[1].unwrap().node;
+    assert_eq!(g.node(wdq).op.kind(), OpKind::DequantizeLinear);
+    let zp = g.inputs_of(wdq).get(2).copied().flatten().expect("Gemm weight zero point");
+    match &g.node(zp.node).op {
+        Op::Constant(c) => {
+            assert_eq!(c.value.dtype, DType::I8);
+            assert_eq!(c.value.numel(), 16);
+            assert!(c.value.to_i64_vec().unwrap().iter().all(|&z| z == 0));
+        }
+        other => panic!("zero point is {}", other.name()),
+    }
     let qw: Vec<_> = int8.into_iter().flatten().collect();
     assert_eq!(qw.len(), 1);
     assert_eq!(qw[0].scale.len(), 16);

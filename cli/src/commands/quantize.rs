@@ -39,6 +39,9 @@ pub struct QuantizeOptions {
     pub smooth: Option<f64>,
     pub min_cosine: Option<f64>,
     pub max_error: Option<f64>,
+    /// Mixed precision: layers kept float keep int8 weights (float activations) instead of
+    /// float16 weights.
+    pub float_layer_weights_int8: bool,
     pub opset: Option<i64>,
     /// Round-to-nearest instead of GPTQ for int4.
     pub no_gptq: bool,
@@ -78,6 +81,7 @@ impl Default for QuantizeOptions {
             smooth: None,
             min_cosine: None,
             max_error: None,
+            float_layer_weights_int8: false,
             opset: None,
             no_gptq: false,
             weight_method: "rtn".into(),
@@ -300,6 +304,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         smooth_alpha: o.smooth,
         min_cosine: o.min_cosine,
         max_error: o.max_error,
+        float_layer_weights: !o.float_layer_weights_int8,
         gptq: !o.no_gptq,
         weight_method,
         nbits: !o.no_nbits,

@@ -16,11 +16,13 @@
 
 pub mod calib;
 pub mod conv_gptq;
+pub mod cost;
 pub mod dynamic;
 pub mod emb_int4;
 pub mod embeddings;
 pub mod error;
 pub mod float16;
+pub mod float_layers;
 pub mod gptq;
 pub mod gptq_order;
 pub mod int_matmul;
@@ -114,6 +116,9 @@ pub struct Options {
     pub min_cosine: Option<f64>,
     /// … or the max abs output error at most this.
     pub max_error: Option<f64>,
+    /// Mixed precision: a layer kept float gets float weights (stored as float16) rather than
+    /// int8 weights with float activations. Full-integer targets always keep int8 weights.
+    pub float_layer_weights: bool,
     pub gptq: bool,
     /// Emit MatMulNBits for int4 MatMul weights (else blocked DequantizeLinear).
     pub nbits: bool,
@@ -148,6 +153,7 @@ impl Default for Options {
             smooth_alpha: None,
             min_cosine: None,
             max_error: None,
+            float_layer_weights: true,
             gptq: true,
             nbits: true,
             bias_correction: true,
@@ -299,6 +305,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 act_dtype: o.act_dtype,
                 full_integer: o.full_integer,
                 precomputed: None,
+                // onnxruntime and other ONNX runtimes run a float layer fastest with constant
+                // float weights; full-integer targets need integer weights everywhere.
+                float_weights: o.float_layer_weights && !o.full_integer,
             };
             // Mixed precision chooses the float-activation layers with rounded weights; GPTQ
             // then fits the weights to the activations the chosen model really has.
@@ -335,6 +344,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     .filter(|l| l.kind == layers::Kind::MatMul && l.w_shape.len() == 2)
                     .map(|l| l.node)
                     .collect();
+                float_layers::rewrite(g, &compute)?;
                 int_matmul::rewrite(g, &mms)?;
                 if o.nbits {
                     islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
@@ -355,6 +365,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             let q: HashSet<&str> = info.quantized_layers.iter().map(|s| s.as_str()).collect();
             let qa: HashSet<&str> = info.act_layers.iter().map(|s| s.as_str()).collect();
             let wname = if o.per_tensor { "int8 (per-tensor weights)" } else { "int8" };
+            let mut float_kept = 0;
             for l in &all_layers {
                 let mut r = float_row(l);
                 if let Some(t) = tables.get(&l.name) {
@@ -365,6 +376,12 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = format!("{wname} weights, dynamic int8 activations (MatMulNBits block {b})");
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
+                } else if so.float_weights
+                    && include.as_ref().is_some_and(|i| !i.contains(&l.node))
+                    && compute.iter().any(|c| c.node == l.node)
+                {
+                    r.precision = "float (float16 weights)".into();
+                    float_kept += 1;
                 }
                 if let Some(how) = recon_how.get(&l.node)
                     && r.precision.starts_with("int8")
@@ -386,6 +403,12 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 report.warnings.push(format!(
                     "mixed precision: {kept} of {} layers keep float activations (int8 weights) to meet the error budget",
                     q.len()
+                ));
+            }
+            if float_kept > 0 {
+                report.warnings.push(format!(
+                    "mixed precision: {float_kept} of {} layers stay float (float16 weights) to meet the error budget",
+                    compute.len()
                 ));
             }
             if info.activations == 0 {

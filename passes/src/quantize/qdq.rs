@@ -98,6 +98,10 @@ pub struct QWeight<'a> {
     pub granularity: QuantGranularity,
     /// Shape of the scale tensor (`[]` per tensor, `[C]` per axis, blocked shape per block).
     pub param_shape: Vec<usize>,
+    /// Writes the zero-point input even when every zero point is 0 (onnxruntime fuses
+    /// `DequantizeLinear → Gemm` into its integer QGemm only when the input is present, and
+    /// otherwise dequantizes the weight on every run).
+    pub explicit_zero_point: bool,
 }
 
 fn f32_type(shape: &[usize]) -> Option<ValueType> {
@@ -117,17 +121,24 @@ pub fn dq_weight(g: &mut Graph, w: &QWeight<'_>) -> Result<ValueId, QuantError> 
     let qp = qparams(w.storage, w.granularity.clone(), w.scales.to_vec(), w.zps.to_vec());
     let q = const_codes(g, &format!("{}_quantized", w.name), w.storage, w.shape.clone(), w.codes, Some(qp))?;
     let s = const_f32(g, &format!("{}_scale", w.name), w.param_shape.clone(), w.scales)?;
-    // All-zero zero points are the input's default: left out (per-channel int8 weights carry
-    // one byte per channel of nothing otherwise).
-    let z = if w.zps.iter().all(|&z| z == 0) {
+    // All-zero zero points are the input's default: left out unless asked for (per-channel int8
+    // weights carry one byte per channel of nothing otherwise).
+    let z = if !w.explicit_zero_point && w.zps.iter().all(|&z| z == 0) {
         None
     } else {
+        let zeros;
+        let zps = if w.zps.is_empty() {
+            zeros = vec![0; w.scales.len()];
+            &zeros[..]
+        } else {
+            w.zps
+        };
         Some(const_codes(
             g,
             &format!("{}_zero_point", w.name),
             w.storage,
             w.param_shape.clone(),
-            w.zps,
+            zps,
             None,
         )?)
     };

@@ -1,20 +1,26 @@
-//! Mixed precision: every weight stays int8; activations are chosen per group of layers that
-//! read the same activation (Q/K/V projections share theirs). The sensitivity of a group is the
-//! output cosine to the float model with all weights int8 and only that group's activations
-//! quantized; the most sensitive groups keep float activations until the whole model meets the
-//! budget (`min_cosine` and/or `max_error`). Keeping an activation float keeps the int8 weight
-//! (DequantizeLinear → float op), so the size does not change.
+//! Mixed precision: the search chooses which layers stay float so that the whole model meets
+//! the budget (`min_cosine` and/or `max_error`).
 //!
-//! To save evaluator runs, groups are dropped in sensitivity order in steps sized by their
-//! predicted gain (the cosine each costs over the weights-only model), and each step is
-//! measured.
+//! Layers are chosen in groups of layers that read the same activation (Q/K/V projections share
+//! theirs). A group's *sensitivity* is the output cosine to the float model when only that group
+//! is quantized; its *gain* is what that costs over the model with nothing quantized. What
+//! staying float means depends on the target: for ONNX a float layer is float through and
+//! through (float16-stored weights, float activations), so keeping it float removes its weight
+//! error too; for full-integer targets every weight stays int8 and only the activations stay
+//! float (the size does not change).
+//!
+//! Groups are kept float best gain per latency cost first ([`crate::quantize::cost`]: a depthwise
+//! conv or an RGB stem is about as fast in float, a pointwise conv about 2.7× slower, and every
+//! activation between a float and an int8 layer costs a conversion), in steps whose predicted
+//! gains cover the remaining cosine deficit; each step is measured.
 
 use crate::quantize::calib::Calibration;
+use crate::quantize::cost::Model;
 use crate::quantize::error::QuantError;
 use crate::quantize::layers::Layer;
 use crate::quantize::metrics::{Metrics, compare};
 use crate::quantize::run_all;
-use crate::quantize::static_int8::{StaticOptions, apply};
+use crate::quantize::static_int8::{StaticOptions, activation_points, apply, output_point};
 use edgeport_eval::Value;
 use edgeport_ir::{Graph, NodeId, ValueId};
 use std::collections::{HashMap, HashSet};
@@ -53,7 +59,7 @@ fn groups(layers: &[Layer]) -> Vec<Vec<NodeId>> {
     by_act.into_iter().map(|(_, v)| v).collect()
 }
 
-/// Chooses which layers keep float activations so that the budget holds.
+/// Chooses which layers stay float so that the budget holds.
 pub fn mixed_precision(
     g: &Graph,
     layers: &[Layer],
@@ -85,31 +91,137 @@ pub fn mixed_precision(
     if meets(&m, min_cos, max_err) {
         return Ok((include, sens, m));
     }
-    // With no activation quantized at all (weights only): the floor of what mixed precision reaches.
+    // With no layer quantized (with int8 weights everywhere on full-integer targets): the floor
+    // of what mixed precision reaches.
     let floor = quantized_metrics(g, layers, cal, so, &HashSet::new(), check, &reference)?;
     if !meets(&floor, min_cos, max_err) {
         return Err(QuantError::NothingToQuantize(format!(
-            "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with every activation float and int8 weights (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
+            "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with every layer float (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
             floor.cosine, floor.max_abs
         )));
     }
-    gsens.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let mut next = 0;
-    while !meets(&m, min_cos, max_err) && next < gsens.len() {
-        // Drop groups until their predicted gain covers the cosine deficit (at least one).
+    // Groups are kept float best gain per unit of latency cost first; the cost of a group is
+    // what it adds to the float set chosen so far (a layer next to a float region costs less
+    // than an isolated one), so the order is worked out as the set grows.
+    let index: HashMap<NodeId, usize> = layers.iter().enumerate().map(|(i, l)| (l.node, i)).collect();
+    let mut adjacent: HashMap<ValueId, Vec<usize>> = HashMap::new();
+    for (i, l) in layers.iter().enumerate() {
+        for v in [l.act, output_point(g, l)].into_iter().flatten() {
+            adjacent.entry(v).or_default().push(i);
+        }
+    }
+    let points: Vec<(ValueId, Vec<usize>)> = activation_points(g, layers)
+        .into_iter()
+        .filter_map(|v| adjacent.remove(&v).map(|a| (v, a)))
+        .collect();
+    let model = Model::new(g, layers, &points);
+    let mut float = vec![false; layers.len()];
+    let eps = model.cost(&vec![true; layers.len()]).max(1.0) * 1e-6;
+    let mut pending: Vec<(f64, usize)> = gsens.iter().map(|&(c, gi)| ((floor.cosine - c).max(0.0), gi)).collect();
+    while !meets(&m, min_cos, max_err) && !pending.is_empty() {
+        // Keep groups float until their predicted gain covers the cosine deficit (at least one).
         let deficit = min_cos.map_or(0.0, |c| (c - m.cosine).max(0.0));
         let mut gain = 0.0;
-        while let Some(&(c, gi)) = gsens.get(next) {
+        while !pending.is_empty() {
+            let now = model.cost(&float);
+            let mut best: Option<(f64, usize)> = None;
+            for (k, &(gn, gi)) in pending.iter().enumerate() {
+                let mut with = float.clone();
+                for n in gs.get(gi).into_iter().flatten() {
+                    if let Some(&i) = index.get(n) {
+                        with[i] = true;
+                    }
+                }
+                let r = gn / (model.cost(&with) - now).max(eps);
+                if best.is_none_or(|(b, _)| r > b) {
+                    best = Some((r, k));
+                }
+            }
+            let Some((_, k)) = best else { break };
+            let (gn, gi) = pending.swap_remove(k);
             for n in gs.get(gi).into_iter().flatten() {
                 include.remove(n);
+                if let Some(&i) = index.get(n) {
+                    float[i] = true;
+                }
             }
-            gain += (floor.cosine - c).max(0.0);
-            next += 1;
+            gain += gn;
             if gain >= deficit {
                 break;
             }
         }
         m = quantized_metrics(g, layers, cal, so, &include, check, &reference)?;
+    }
+    // Groups whose float kernels cost nothing more once their neighbours are float (an int8
+    // layer left between two float ones pays two conversions) go float too: faster and closer.
+    let mut freed = false;
+    loop {
+        let now = model.cost(&float);
+        // Never the last quantized group: an all-float model is not what was asked for.
+        let free = pending.iter().position(|&(_, gi)| {
+            if gs.get(gi).into_iter().flatten().filter(|n| include.contains(n)).count() >= include.len() {
+                return false;
+            }
+            let mut with = float.clone();
+            for n in gs.get(gi).into_iter().flatten() {
+                if let Some(&i) = index.get(n) {
+                    with[i] = true;
+                }
+            }
+            model.cost(&with) <= now
+        });
+        let Some(k) = free else { break };
+        let (_, gi) = pending.swap_remove(k);
+        for n in gs.get(gi).into_iter().flatten() {
+            include.remove(n);
+            if let Some(&i) = index.get(n) {
+                float[i] = true;
+            }
+        }
+        freed = true;
+    }
+    if freed {
+        m = quantized_metrics(g, layers, cal, so, &include, check, &reference)?;
+    }
+    // The steps overshoot: quantize float groups again, most latency saved per gain first,
+    // while the budget still holds (one measurement each).
+    if meets(&m, min_cos, max_err) {
+        let mut back: Vec<(f64, usize)> = gsens
+            .iter()
+            .filter(|&&(_, gi)| gs.get(gi).into_iter().flatten().all(|n| !include.contains(n)))
+            .filter_map(|&(c, gi)| {
+                let mut without = float.clone();
+                for n in gs.get(gi).into_iter().flatten() {
+                    if let Some(&i) = index.get(n) {
+                        without[i] = false;
+                    }
+                }
+                let saved = model.cost(&float) - model.cost(&without);
+                (saved > 0.0).then(|| (saved / ((floor.cosine - c).max(0.0) + 1e-9), gi))
+            })
+            .collect();
+        back.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+        for (_, gi) in back {
+            let grp = gs.get(gi).map(|v| v.as_slice()).unwrap_or(&[]);
+            let mut without = float.clone();
+            for n in grp {
+                if let Some(&i) = index.get(n) {
+                    without[i] = false;
+                }
+            }
+            // Only while it still saves time (the set changed since the list was made).
+            if model.cost(&without) >= model.cost(&float) {
+                continue;
+            }
+            let mut inc = include.clone();
+            inc.extend(grp.iter().copied());
+            let mt = quantized_metrics(g, layers, cal, so, &inc, check, &reference)?;
+            if meets(&mt, min_cos, max_err) {
+                include = inc;
+                float = without;
+                m = mt;
+            }
+        }
     }
     if !meets(&m, min_cos, max_err) {
         m = floor;

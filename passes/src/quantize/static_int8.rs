@@ -34,6 +34,11 @@ pub struct StaticOptions {
     pub full_integer: bool,
     /// Weights (and corrected biases) chosen ahead, e.g. by [`crate::quantize::conv_gptq`].
     pub precomputed: Option<std::sync::Arc<crate::quantize::conv_gptq::Precomputed>>,
+    /// Conv/Gemm layers left out of the quantized set stay float through and through: float
+    /// weights (stored as float16 behind a Cast, which runtimes fold at load) and float bias.
+    /// Otherwise (and always for MatMul) they keep int8 weights with float activations
+    /// (full-integer targets, where every layer needs integer weights).
+    pub float_weights: bool,
 }
 
 impl Default for StaticOptions {
@@ -46,6 +51,7 @@ impl Default for StaticOptions {
             bias_correction: true,
             full_integer: false,
             precomputed: None,
+            float_weights: false,
         }
     }
 }
@@ -234,6 +240,7 @@ pub fn attach_int8_weight(g: &mut Graph, l: &Layer, p: &PreparedWeight) -> Resul
             zps: &[],
             granularity: p.granularity.clone(),
             param_shape: p.param_shape.clone(),
+            explicit_zero_point: l.kind == Kind::Gemm,
         },
     )?;
     g.set_input(l.node, l.w_slot, Some(dq)).map_err(|e| gerr(&l.name, e))?;
@@ -310,9 +317,10 @@ pub struct StaticInfo {
     pub corrected_biases: usize,
 }
 
-/// Quantizes the weights of every layer in `layers`, and the activations of the layers in
-/// `act_include` (all when `None`) with calibrated ranges; the others keep float activations
-/// (int8 weights behind a DequantizeLinear: mixed precision that keeps the size).
+/// Quantizes the weights and activations of the layers of `layers` in `act_include` (all when
+/// `None`) with calibrated ranges. The other Conv/Gemm layers stay float with float16-stored
+/// weights when `o.float_weights`; the rest keep int8 weights behind a DequantizeLinear and
+/// float activations.
 pub fn apply(
     g: &mut Graph,
     layers: &[Layer],
@@ -326,6 +334,18 @@ pub fn apply(
         .copied()
         .filter(|l| act_include.is_none_or(|s| s.contains(&l.node)))
         .collect();
+    // Conv/Gemm layers left out go float with float16-stored weights; MatMuls left out keep
+    // int8 weights (they become dynamic int8 islands, see `nbits8`).
+    let float_w: HashSet<NodeId> = all
+        .iter()
+        .filter(|l| o.float_weights && matches!(l.kind, Kind::Conv | Kind::Gemm))
+        .filter(|l| act_include.is_some_and(|s| !s.contains(&l.node)))
+        .map(|l| l.node)
+        .collect();
+    for l in all.iter().filter(|l| float_w.contains(&l.node)) {
+        crate::quantize::float_layers::f16_weight(g, l)?;
+    }
+    let all: Vec<&Layer> = all.into_iter().filter(|l| !float_w.contains(&l.node)).collect();
     let mut info = StaticInfo::default();
     // Activation parameters.
     let levels = (qrange(o.act_dtype).1 - qrange(o.act_dtype).0) as f64;

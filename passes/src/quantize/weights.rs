@@ -208,6 +208,7 @@ pub fn apply(g: &mut Graph, layers: &[Layer], cal: Option<&Calibration>, o: &Wei
                     block_size: block,
                 },
                 param_shape: pshape,
+                explicit_zero_point: false,
             },
         )?;
         g.set_input(l.node, l.w_slot, Some(dq)).map_err(|e| gerr(&l.name, e))?;
