@@ -23,6 +23,9 @@ if [ -f tests/ort_suite.py ]; then
   stage "onnxruntime round-trip suite"
   bash tests/ort_run.sh
 fi
+stage "Quantized ONNX (digits CNN: static int8, mixed precision) in onnxruntime: integer kernels, folded float layers"
+"$root/.cache/venv/bin/python" tests/fixtures/quant/check_ort.py \
+  "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" "$root/.cache/quant_ort"
 stage "TFLite export suite (ai-edge-litert vs onnxruntime, TRANSPOSE counts)"
 "$root/.cache/venv/bin/python" tests/tflite/tflite_suite.py --check \
   --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --out "$root/.cache/tflite_suite"
