@@ -57,15 +57,17 @@ INT4_EXTRA = ["--embedding-f16-scales", "--act-order", "--layer-block", "self/qu
 # gives cosine 0.9899, so no full-int8 model reaches 0.99 here.
 INT8_EXTRA = {
     "minilm": ["--min-cosine", "0.99", "--smooth", "0.65"],
-    "mobilenet_v2": ["--method", "mse", "--min-cosine", "0.99"],
+    "mobilenet_v2": ["--method", "mse", "--min-cosine", "0.99", "--float-layers", "int8"],
 }
 # More static int8 variants per model, each timed in onnxruntime in turns with onnxruntime's own
-# int8 model: mobilenet_v2's full int8 (no layer float), and mixed precision whose float layers
-# keep int8 weights (float activations: the size of full int8) instead of float16 ones.
+# int8 model. mobilenet_v2's main row keeps int8 weights in its float layers (float activations:
+# the size of full int8, inside the issue's 0.27); the variants are its full int8 (no layer float)
+# and the default mixed precision, whose float layers are float through and through (float16
+# weights: closer and faster, a little larger).
 INT8_VARIANTS = {
     "mobilenet_v2": [
         ("edgeport int8 full", ["--method", "mse"]),
-        ("edgeport mixed int8w", ["--method", "mse", "--min-cosine", "0.99", "--float-layers", "int8"]),
+        ("edgeport mixed f16w", ["--method", "mse", "--min-cosine", "0.99"]),
     ],
 }
 os.makedirs(outdir, exist_ok=True)
@@ -102,6 +104,7 @@ class Reader(CalibrationDataReader):
 def run_ort(path, feeds, reps=3):
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
+    so.log_severity_level = 3
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     outs = [s.run(None, f) for f in feeds]
     best = float("inf")
