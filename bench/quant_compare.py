@@ -122,6 +122,7 @@ def interleaved(paths, feeds, reps=5):
     for p in paths:
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
+        so.log_severity_level = 3
         ss.append(ort.InferenceSession(p, so, providers=["CPUExecutionProvider"]))
     best = [float("inf")] * len(ss)
     for _ in range(reps):
