@@ -59,6 +59,68 @@ fn groups(layers: &[Layer]) -> Vec<Vec<NodeId>> {
     by_act.into_iter().map(|(_, v)| v).collect()
 }
 
+/// The float set being built: which layers are float and the latency model that prices it.
+struct Search<'a> {
+    model: Model,
+    index: HashMap<NodeId, usize>,
+    groups: &'a [Vec<NodeId>],
+    float: Vec<bool>,
+}
+
+impl<'a> Search<'a> {
+    fn new(g: &Graph, layers: &[Layer], groups: &'a [Vec<NodeId>]) -> Search<'a> {
+        let mut adjacent: HashMap<ValueId, Vec<usize>> = HashMap::new();
+        for (i, l) in layers.iter().enumerate() {
+            for v in [l.act, output_point(g, l)].into_iter().flatten() {
+                adjacent.entry(v).or_default().push(i);
+            }
+        }
+        let points: Vec<(ValueId, Vec<usize>)> = activation_points(g, layers)
+            .into_iter()
+            .filter_map(|v| adjacent.remove(&v).map(|a| (v, a)))
+            .collect();
+        Search {
+            model: Model::new(g, layers, &points),
+            index: layers.iter().enumerate().map(|(i, l)| (l.node, i)).collect(),
+            groups,
+            float: vec![false; layers.len()],
+        }
+    }
+
+    fn mark(&self, float: &mut [bool], gi: usize, v: bool) {
+        for n in self.groups.get(gi).into_iter().flatten() {
+            if let Some(&i) = self.index.get(n) {
+                float[i] = v;
+            }
+        }
+    }
+
+    fn cost(&self) -> f64 {
+        self.model.cost(&self.float)
+    }
+
+    /// The cost with group `gi` float (`v`) or int8.
+    fn cost_with(&self, gi: usize, v: bool) -> f64 {
+        let mut f = self.float.clone();
+        self.mark(&mut f, gi, v);
+        self.model.cost(&f)
+    }
+
+    /// Makes group `gi` float (`v`) or int8, in the float set and in `include`.
+    fn set(&mut self, gi: usize, v: bool, include: &mut HashSet<NodeId>) {
+        let mut f = std::mem::take(&mut self.float);
+        self.mark(&mut f, gi, v);
+        self.float = f;
+        for n in self.groups.get(gi).into_iter().flatten() {
+            if v {
+                include.remove(n);
+            } else {
+                include.insert(*n);
+            }
+        }
+    }
+}
+
 /// Chooses which layers stay float so that the budget holds.
 pub fn mixed_precision(
     g: &Graph,
@@ -103,48 +165,23 @@ pub fn mixed_precision(
     // Groups are kept float best gain per unit of latency cost first; the cost of a group is
     // what it adds to the float set chosen so far (a layer next to a float region costs less
     // than an isolated one), so the order is worked out as the set grows.
-    let index: HashMap<NodeId, usize> = layers.iter().enumerate().map(|(i, l)| (l.node, i)).collect();
-    let mut adjacent: HashMap<ValueId, Vec<usize>> = HashMap::new();
-    for (i, l) in layers.iter().enumerate() {
-        for v in [l.act, output_point(g, l)].into_iter().flatten() {
-            adjacent.entry(v).or_default().push(i);
-        }
-    }
-    let points: Vec<(ValueId, Vec<usize>)> = activation_points(g, layers)
-        .into_iter()
-        .filter_map(|v| adjacent.remove(&v).map(|a| (v, a)))
-        .collect();
-    let model = Model::new(g, layers, &points);
-    let mut float = vec![false; layers.len()];
-    let eps = model.cost(&vec![true; layers.len()]).max(1.0) * 1e-6;
+    let mut s = Search::new(g, layers, &gs);
+    let eps = s.model.cost(&vec![true; layers.len()]).max(1.0) * 1e-6;
     let mut pending: Vec<(f64, usize)> = gsens.iter().map(|&(c, gi)| ((floor.cosine - c).max(0.0), gi)).collect();
     while !meets(&m, min_cos, max_err) && !pending.is_empty() {
         // Keep groups float until their predicted gain covers the cosine deficit (at least one).
         let deficit = min_cos.map_or(0.0, |c| (c - m.cosine).max(0.0));
         let mut gain = 0.0;
         while !pending.is_empty() {
-            let now = model.cost(&float);
-            let mut best: Option<(f64, usize)> = None;
-            for (k, &(gn, gi)) in pending.iter().enumerate() {
-                let mut with = float.clone();
-                for n in gs.get(gi).into_iter().flatten() {
-                    if let Some(&i) = index.get(n) {
-                        with[i] = true;
-                    }
-                }
-                let r = gn / (model.cost(&with) - now).max(eps);
-                if best.is_none_or(|(b, _)| r > b) {
-                    best = Some((r, k));
-                }
-            }
-            let Some((_, k)) = best else { break };
+            let now = s.cost();
+            let best = pending
+                .iter()
+                .enumerate()
+                .map(|(k, &(gn, gi))| (k, gn / (s.cost_with(gi, true) - now).max(eps)))
+                .max_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+            let Some((k, _)) = best else { break };
             let (gn, gi) = pending.swap_remove(k);
-            for n in gs.get(gi).into_iter().flatten() {
-                include.remove(n);
-                if let Some(&i) = index.get(n) {
-                    float[i] = true;
-                }
-            }
+            s.set(gi, true, &mut include);
             gain += gn;
             if gain >= deficit {
                 break;
@@ -154,30 +191,14 @@ pub fn mixed_precision(
     }
     // Groups whose float kernels cost nothing more once their neighbours are float (an int8
     // layer left between two float ones pays two conversions) go float too: faster and closer.
+    // Never the last quantized group: an all-float model is not what was asked for.
     let mut freed = false;
-    loop {
-        let now = model.cost(&float);
-        // Never the last quantized group: an all-float model is not what was asked for.
-        let free = pending.iter().position(|&(_, gi)| {
-            if gs.get(gi).into_iter().flatten().filter(|n| include.contains(n)).count() >= include.len() {
-                return false;
-            }
-            let mut with = float.clone();
-            for n in gs.get(gi).into_iter().flatten() {
-                if let Some(&i) = index.get(n) {
-                    with[i] = true;
-                }
-            }
-            model.cost(&with) <= now
-        });
-        let Some(k) = free else { break };
+    while let Some(k) = pending.iter().position(|&(_, gi)| {
+        let left = gs[gi].iter().filter(|n| include.contains(n)).count();
+        left < include.len() && s.cost_with(gi, true) <= s.cost()
+    }) {
         let (_, gi) = pending.swap_remove(k);
-        for n in gs.get(gi).into_iter().flatten() {
-            include.remove(n);
-            if let Some(&i) = index.get(n) {
-                float[i] = true;
-            }
-        }
+        s.set(gi, true, &mut include);
         freed = true;
     }
     if freed {
@@ -188,37 +209,23 @@ pub fn mixed_precision(
     if meets(&m, min_cos, max_err) {
         let mut back: Vec<(f64, usize)> = gsens
             .iter()
-            .filter(|&&(_, gi)| gs.get(gi).into_iter().flatten().all(|n| !include.contains(n)))
+            .filter(|&&(_, gi)| gs[gi].iter().all(|n| !include.contains(n)))
             .filter_map(|&(c, gi)| {
-                let mut without = float.clone();
-                for n in gs.get(gi).into_iter().flatten() {
-                    if let Some(&i) = index.get(n) {
-                        without[i] = false;
-                    }
-                }
-                let saved = model.cost(&float) - model.cost(&without);
+                let saved = s.cost() - s.cost_with(gi, false);
                 (saved > 0.0).then(|| (saved / ((floor.cosine - c).max(0.0) + 1e-9), gi))
             })
             .collect();
         back.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
         for (_, gi) in back {
-            let grp = gs.get(gi).map(|v| v.as_slice()).unwrap_or(&[]);
-            let mut without = float.clone();
-            for n in grp {
-                if let Some(&i) = index.get(n) {
-                    without[i] = false;
-                }
-            }
             // Only while it still saves time (the set changed since the list was made).
-            if model.cost(&without) >= model.cost(&float) {
+            if s.cost_with(gi, false) >= s.cost() {
                 continue;
             }
             let mut inc = include.clone();
-            inc.extend(grp.iter().copied());
+            inc.extend(gs[gi].iter().copied());
             let mt = quantized_metrics(g, layers, cal, so, &inc, check, &reference)?;
             if meets(&mt, min_cos, max_err) {
-                include = inc;
-                float = without;
+                s.set(gi, false, &mut include);
                 m = mt;
             }
         }
