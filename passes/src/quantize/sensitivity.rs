@@ -158,8 +158,14 @@ pub fn mixed_precision(
     let floor = quantized_metrics(g, layers, cal, so, &HashSet::new(), check, &reference)?;
     if !meets(&floor, min_cos, max_err) {
         return Err(QuantError::NothingToQuantize(format!(
-            "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with every layer float (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
-            floor.cosine, floor.max_abs
+            "the budget (min cosine {min_cos:?}, max error {max_err:?}) is not met even with {} (cosine {:.6}, max abs {:.4e}); exclude layers with --exclude or use a weight-only mode",
+            if so.float_weights {
+                "every layer float"
+            } else {
+                "every activation float (full-integer targets keep int8 weights)"
+            },
+            floor.cosine,
+            floor.max_abs
         )));
     }
     // Groups are kept float best gain per unit of latency cost first; the cost of a group is
