@@ -16,6 +16,10 @@
 //! Only per-tensor and per-channel weights of Conv and Gemm layers whose activation input does
 //! not come from a DequantizeLinear (a layer left out of the quantized set) are rewritten;
 //! quantized layers keep their QDQ form, which the runtime fuses into integer kernels.
+//!
+//! [`f16_weight`] is the other form of a float layer: its original weight stored as float16
+//! behind a Cast (mixed precision's default for ONNX), so the layer loses no accuracy to its
+//! weights either.
 
 use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer};
@@ -111,11 +115,15 @@ pub fn rewrite(g: &mut Graph, layers: &[Layer]) -> Result<usize, QuantError> {
 /// Gives a layer kept float by mixed precision its float weight, stored as float16 behind a
 /// Cast to float32 (runtimes fold the Cast at load; the weight error is about 2⁻¹¹ relative,
 /// against 2⁻⁸ for int8, at one byte per weight more than int8). Returns false when the
-/// weight is not a float32 constant (it is left as it is).
+/// weight is not a float32 constant or has values beyond the float16 range (it is left as it
+/// is: float32).
 pub fn f16_weight(g: &mut Graph, l: &Layer) -> Result<bool, QuantError> {
     let Some(t) = crate::quantize::layers::float_const(g, l.weight) else {
         return Ok(false);
     };
+    if t.f32_values().is_none_or(|v| v.iter().any(|x| x.is_nan() || x.abs() > 65504.0)) {
+        return Ok(false);
+    }
     let wname = g.value(l.weight).map(|v| v.name.clone()).unwrap_or_else(|| l.name.clone());
     let half = edgeport_eval::Tensor::from_ir(t)
         .and_then(|t| t.cast(edgeport_ir::DType::F16))
