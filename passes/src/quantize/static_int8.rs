@@ -78,6 +78,47 @@ pub fn output_point(g: &Graph, l: &Layer) -> Option<ValueId> {
     (!g.is_output(v)).then_some(v)
 }
 
+/// The interval a value is clamped to further on, when its only path goes through layout-only
+/// ops (Transpose, Reshape, Identity, Squeeze, Unsqueeze, Flatten; one consumer each) into a
+/// Relu (`[0, ∞)`) or a Clip with constant scalar bounds. Models converted from channels-last
+/// formats put a Transpose between a Conv and its Relu6; quantizing the Conv output over the
+/// Relu6's range instead of its raw range (−8.5…14.8 on a MediaPipe hand-landmark layer) is
+/// exact (what the Clip removes, the QuantizeLinear saturates) and 4× finer.
+pub fn downstream_clip(g: &Graph, v: ValueId) -> Option<(f64, f64)> {
+    let mut v = v;
+    for _ in 0..8 {
+        if g.is_output(v) {
+            return None;
+        }
+        let cons = g.consumers(v);
+        let [(c, slot)] = cons[..] else { return None };
+        if slot != 0 {
+            return None;
+        }
+        match &g.node(c).op {
+            Op::Relu(_) => return Some((0.0, f64::INFINITY)),
+            Op::Clip(_) => {
+                let ins = g.inputs_of(c);
+                let bound = |i: usize, default: f64| -> Option<f64> {
+                    match ins.get(i).copied().flatten() {
+                        None => Some(default),
+                        Some(b) => match &g.node(b.node).op {
+                            Op::Constant(k) if k.value.numel() == 1 => k.value.to_f64_vec()?.first().copied(),
+                            _ => None,
+                        },
+                    }
+                };
+                return Some((bound(1, f64::NEG_INFINITY)?, bound(2, f64::INFINITY)?));
+            }
+            Op::Transpose(_) | Op::Reshape(_) | Op::Identity(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Flatten(_) => {
+                v = c.out(0);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Ops with integer kernels in full-integer targets (TFLite): their outputs get a QDQ too.
 fn integer_capable(op: &Op) -> bool {
     matches!(
@@ -362,7 +403,11 @@ pub fn apply(
     }
     for &v in &points {
         let Some(h) = cal.hists.get(&v) else { continue };
-        let (lo, hi) = estimate(h, o.method, levels);
+        let (mut lo, mut hi) = estimate(h, o.method, levels);
+        if let Some((a, b)) = downstream_clip(g, v) {
+            lo = lo.max(a);
+            hi = hi.min(b);
+        }
         if hi - lo <= 0.0 {
             continue;
         }

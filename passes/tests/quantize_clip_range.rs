@@ -1,0 +1,84 @@
+//! A Conv whose Relu6 comes after a layout-only op (Conv → Transpose → Clip(0, 6), the shape
+//! of models converted from channels-last formats): the Conv output is quantized over the
+//! Clip's range, not its raw one, which is exact and finer.
+
+use edgeport_eval::{Tensor as ETensor, Value};
+use edgeport_ir::ops::defs::math::Clip;
+use edgeport_ir::ops::defs::nn::Conv;
+use edgeport_ir::ops::defs::tensor::Transpose;
+use edgeport_ir::{DType, Graph, Op, OpKind, Shape, Tensor, ValueType};
+use edgeport_passes::quantize::{self, Options};
+
+mod common;
+use common::rng;
+
+/// x[1,4,6,6] → 1×1 conv 4→8 (outputs well beyond [0, 6]) → Transpose to NHWC → Clip(0, 6).
+fn model() -> Graph {
+    let mut s = 3u64;
+    let mut g = Graph::new("clip");
+    let x = g.add_input("x", Some(ValueType::tensor(DType::F32, Some(Shape::known(&[1, 4, 6, 6])))));
+    let w: Vec<f32> = (0..8 * 4).map(|_| rng(&mut s) * 4.0).collect();
+    let w = g.add_constant("w", Tensor::from_f32(vec![8, 4, 1, 1], &w).unwrap());
+    let conv = g.add_op("conv", Op::Conv(Conv::default()), &[Some(x), Some(w)], &["y"]).unwrap();
+    let t = g
+        .add_op(
+            "to_nhwc",
+            Op::Transpose(Transpose { perm: vec![0, 2, 3, 1] }),
+            &[Some(conv.out(0))],
+            &["y_nhwc"],
+        )
+        .unwrap();
+    let lo = g.add_constant("lo", Tensor::from_f32(vec![], &[0.0]).unwrap());
+    let hi = g.add_constant("hi", Tensor::from_f32(vec![], &[6.0]).unwrap());
+    let c = g
+        .add_op("relu6", Op::Clip(Clip {}), &[Some(t.out(0)), Some(lo), Some(hi)], &["z"])
+        .unwrap();
+    g.add_output("z", c.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    g
+}
+
+fn samples(n: usize, seed: u64) -> Vec<Vec<Value>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let v: Vec<f64> = (0..4 * 36).map(|_| rng(&mut s) as f64 * 2.0).collect();
+            vec![Value::Tensor(ETensor::from_f64(DType::F32, &[1, 4, 6, 6], v).unwrap())]
+        })
+        .collect()
+}
+
+#[test]
+fn conv_output_is_quantized_over_the_downstream_clip_range() {
+    let float = model();
+    // The raw Conv output reaches well past the Clip's bounds on both sides.
+    let raw = {
+        let mut g = model();
+        g.set_outputs(vec![("y".into(), g.find_value("y").unwrap())]).unwrap();
+        quantize::run_all(&g, &samples(8, 7)).unwrap()
+    };
+    let vals: Vec<f64> = raw.iter().flat_map(|o| o[0].as_tensor().unwrap().to_f64_vec().unwrap()).collect();
+    let (mn, mx) = vals.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(mn < -2.0 && mx > 8.0, "the test needs a wide raw range: {mn}..{mx}");
+
+    let mut g = model();
+    quantize::quantize(&mut g, &samples(16, 7), &[], &Options::default()).unwrap();
+    // The QuantizeLinear on the Conv output has the Clip's step: 6/255, zero point 0.
+    let conv = g.node_ids().find(|&id| g.node(id).op.kind() == OpKind::Conv).unwrap();
+    let q = g
+        .consumers(conv.out(0))
+        .into_iter()
+        .find(|&(c, _)| g.node(c).op.kind() == OpKind::QuantizeLinear)
+        .expect("the Conv output is quantized")
+        .0;
+    let scale = g.inputs_of(q)[1].unwrap();
+    let scale = match &g.node(scale.node).op {
+        Op::Constant(c) => c.value.to_f64_vec().unwrap()[0],
+        other => panic!("scale made by {}", other.name()),
+    };
+    assert!(scale <= 6.0 / 255.0 * 1.0001, "scale {scale} (raw range {mn}..{mx})");
+    // And the model stays close to the float one.
+    let held = samples(4, 99);
+    let m = quantize::compare(&quantize::run_all(&float, &held).unwrap(), &quantize::run_all(&g, &held).unwrap());
+    assert!(m.cosine > 0.9999, "{m:?}");
+}
