@@ -5,7 +5,8 @@
 //!
 //! An activation is quantized once and every consumer reads the same QDQ value, so the inputs
 //! of a residual Add share the ranges of the layers that produce them. A layer output that is
-//! followed only by a Relu/Clip is quantized after the activation (the form runtimes fuse).
+//! followed only by a Relu/Clip is quantized after the activation (the form runtimes fuse); one
+//! that reaches its Relu/Clip through layout-only ops is quantized over the Clip's range.
 //! Graph outputs stay float.
 
 use crate::quantize::calib::Calibration;
