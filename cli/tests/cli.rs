@@ -48,6 +48,29 @@ fn convert_then_verify_the_example() {
 }
 
 #[test]
+fn user_passes_keep_the_formats_own() {
+    // A channels-last TFLite model to ONNX with `--passes fold,dce`: the NCHW rewrite ONNX needs
+    // still runs after the user's passes, and the result matches the plain conversion.
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("tests/fixtures/tflite/small_float.tflite");
+    let (plain, folded) = (dir.path().join("plain.onnx"), dir.path().join("folded.onnx"));
+    let o = run(&["convert", src.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[
+        "convert",
+        src.to_str().unwrap(),
+        "-o",
+        folded.to_str().unwrap(),
+        "--passes",
+        "fold,dce",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("nchw"), "{}", text(&o));
+    let o = run(&["verify", plain.to_str().unwrap(), folded.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
 fn run_matches_onnxruntime_outputs() {
     // tiny_cnn.outputs.npz holds onnxruntime's outputs for tiny_cnn.inputs.npz.
     let dir = tempfile::tempdir().unwrap();

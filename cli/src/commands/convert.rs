@@ -138,17 +138,9 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         _ => None,
     };
     let mut pass_lines = Vec::new();
-    // TFLite needs static shape computations folded into constants.
-    // ONNX ops are channels-first: channels-last graphs (TF, TFLite) are rewritten to NCHW.
-    let passes = if o.passes.trim().is_empty() && out_fmt.name == "tflite" {
-        "identity,shapes,dce"
-    } else if o.passes.trim().is_empty() && out_fmt.name == "onnx" {
-        "nchw"
-    } else {
-        o.passes.as_str()
-    };
+    let passes = with_required_passes(&o.passes, &out_fmt.name);
     if !passes.trim().is_empty() {
-        let m = edgeport_passes::Manager::from_names(passes)
+        let m = edgeport_passes::Manager::from_names(&passes)
             .map_err(|e| CommandError::Input(e.to_string()))?
             .validate_between(true);
         let reports = m
@@ -197,4 +189,38 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
         weights,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// The user's passes, then those the output format needs that the user did not list: TFLite
+/// needs static shape computations folded into constants; ONNX ops are channels-first, so
+/// channels-last graphs (TF, TFLite) are rewritten to NCHW. (`--passes fold` on a TFLite input
+/// used to replace the NCHW rewrite, and the ONNX export then refused every channels-last op.)
+fn with_required_passes(user: &str, format: &str) -> String {
+    let required: &[&str] = match format {
+        "tflite" => &["identity", "shapes", "dce"],
+        "onnx" => &["nchw"],
+        _ => &[],
+    };
+    let mut names: Vec<&str> = user.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    for r in required {
+        if !names.contains(r) {
+            names.push(r);
+        }
+    }
+    names.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_required_passes;
+
+    #[test]
+    fn the_format_passes_follow_the_users() {
+        assert_eq!(with_required_passes("", "onnx"), "nchw");
+        assert_eq!(with_required_passes("fold, dce", "onnx"), "fold,dce,nchw");
+        assert_eq!(with_required_passes("nchw,fold", "onnx"), "nchw,fold");
+        assert_eq!(with_required_passes("", "tflite"), "identity,shapes,dce");
+        assert_eq!(with_required_passes("fold,dce", "tflite"), "fold,dce,identity,shapes");
+        assert_eq!(with_required_passes("cse", "text"), "cse");
+    }
 }
