@@ -365,6 +365,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             let q: HashSet<&str> = info.quantized_layers.iter().map(|s| s.as_str()).collect();
             let qa: HashSet<&str> = info.act_layers.iter().map(|s| s.as_str()).collect();
             let wname = if o.per_tensor { "int8 (per-tensor weights)" } else { "int8" };
+            let f16: HashSet<&str> = info.f16_layers.iter().map(|s| s.as_str()).collect();
+            let in_compute: HashSet<edgeport_ir::NodeId> = compute.iter().map(|c| c.node).collect();
             let mut float_kept = 0;
             for l in &all_layers {
                 let mut r = float_row(l);
@@ -376,11 +378,13 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     r.precision = format!("{wname} weights, dynamic int8 activations (MatMulNBits block {b})");
                 } else if q.contains(l.name.as_str()) {
                     r.precision = format!("{wname} weights, float activations");
-                } else if so.float_weights
-                    && include.as_ref().is_some_and(|i| !i.contains(&l.node))
-                    && compute.iter().any(|c| c.node == l.node)
-                {
-                    r.precision = "float (float16 weights)".into();
+                } else if in_compute.contains(&l.node) && include.as_ref().is_some_and(|i| !i.contains(&l.node)) {
+                    // Kept float by mixed precision.
+                    r.precision = if f16.contains(l.name.as_str()) {
+                        "float (float16 weights)".into()
+                    } else {
+                        "float".into()
+                    };
                     float_kept += 1;
                 }
                 if let Some(how) = recon_how.get(&l.node)
@@ -407,8 +411,9 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             }
             if float_kept > 0 {
                 report.warnings.push(format!(
-                    "mixed precision: {float_kept} of {} layers stay float (float16 weights) to meet the error budget",
-                    compute.len()
+                    "mixed precision: {float_kept} of {} layers stay float ({} with float16 weights) to meet the error budget",
+                    compute.len(),
+                    f16.len()
                 ));
             }
             if info.activations == 0 {

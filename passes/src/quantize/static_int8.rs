@@ -357,6 +357,8 @@ pub struct StaticInfo {
     pub activations: usize,
     pub int32_biases: usize,
     pub corrected_biases: usize,
+    /// Layers left float whose weights are stored as float16.
+    pub f16_layers: Vec<String>,
 }
 
 /// Quantizes the weights and activations of the layers of `layers` in `act_include` (all when
@@ -384,11 +386,13 @@ pub fn apply(
         .filter(|l| act_include.is_some_and(|s| !s.contains(&l.node)))
         .map(|l| l.node)
         .collect();
+    let mut info = StaticInfo::default();
     for l in all.iter().filter(|l| float_w.contains(&l.node)) {
-        crate::quantize::float_layers::f16_weight(g, l)?;
+        if crate::quantize::float_layers::f16_weight(g, l)? {
+            info.f16_layers.push(l.name.clone());
+        }
     }
     let all: Vec<&Layer> = all.into_iter().filter(|l| !float_w.contains(&l.node)).collect();
-    let mut info = StaticInfo::default();
     // Activation parameters.
     let levels = (qrange(o.act_dtype).1 - qrange(o.act_dtype).0) as f64;
     // Activations are asymmetric in both storage types (TFLite int8 kernels take any zero point).
