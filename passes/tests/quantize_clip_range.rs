@@ -12,7 +12,8 @@ use edgeport_passes::quantize::{self, Options};
 mod common;
 use common::rng;
 
-/// x[1,4,6,6] → 1×1 conv 4→8 (outputs well beyond [0, 6]) → Transpose to NHWC → Clip(0, 6).
+/// x[1,4,6,6] → 1×1 conv 4→8 (outputs well beyond [0, 6]) → Transpose to NHWC → Clip(0, 6)
+/// → Transpose back → 1×1 conv 8→4 → y (the pattern of models converted from TFLite).
 fn model() -> Graph {
     let mut s = 3u64;
     let mut g = Graph::new("clip");
@@ -33,7 +34,20 @@ fn model() -> Graph {
     let c = g
         .add_op("relu6", Op::Clip(Clip {}), &[Some(t.out(0)), Some(lo), Some(hi)], &["z"])
         .unwrap();
-    g.add_output("z", c.out(0)).unwrap();
+    let back = g
+        .add_op(
+            "to_nchw",
+            Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }),
+            &[Some(c.out(0))],
+            &["z_nchw"],
+        )
+        .unwrap();
+    let w2: Vec<f32> = (0..4 * 8).map(|_| rng(&mut s) * 0.5).collect();
+    let w2 = g.add_constant("w2", Tensor::from_f32(vec![4, 8, 1, 1], &w2).unwrap());
+    let conv2 = g
+        .add_op("conv2", Op::Conv(Conv::default()), &[Some(back.out(0)), Some(w2)], &["out"])
+        .unwrap();
+    g.add_output("out", conv2.out(0)).unwrap();
     edgeport_ir::infer::infer_types(&mut g).unwrap();
     g
 }
@@ -64,7 +78,7 @@ fn conv_output_is_quantized_over_the_downstream_clip_range() {
     let mut g = model();
     quantize::quantize(&mut g, &samples(16, 7), &[], &Options::default()).unwrap();
     // The QuantizeLinear on the Conv output has the Clip's step: 6/255, zero point 0.
-    let conv = g.node_ids().find(|&id| g.node(id).op.kind() == OpKind::Conv).unwrap();
+    let conv = g.node_ids().find(|&id| g.node(id).name == "conv").unwrap();
     let q = g
         .consumers(conv.out(0))
         .into_iter()
@@ -77,8 +91,20 @@ fn conv_output_is_quantized_over_the_downstream_clip_range() {
         other => panic!("scale made by {}", other.name()),
     };
     assert!(scale <= 6.0 / 255.0 * 1.0001, "scale {scale} (raw range {mn}..{mx})");
+    // The QuantizeLinear saturates to [0, 6] already, so the Clip is gone (exact).
+    assert_eq!(g.node_ids().filter(|&id| g.node(id).op.kind() == OpKind::Clip).count(), 0);
     // And the model stays close to the float one.
     let held = samples(4, 99);
     let m = quantize::compare(&quantize::run_all(&float, &held).unwrap(), &quantize::run_all(&g, &held).unwrap());
     assert!(m.cosine > 0.9999, "{m:?}");
+}
+
+#[test]
+fn a_clip_that_is_a_graph_output_stays() {
+    let mut g = model();
+    let z = g.find_value("z").unwrap();
+    g.set_outputs(vec![("z".into(), z)]).unwrap();
+    quantize::quantize(&mut g, &samples(16, 7), &[], &Options::default()).unwrap();
+    edgeport_ir::validate::validate(&g).unwrap();
+    assert_eq!(g.node_ids().filter(|&id| g.node(id).op.kind() == OpKind::Clip).count(), 1);
 }

@@ -86,6 +86,11 @@ pub fn output_point(g: &Graph, l: &Layer) -> Option<ValueId> {
 /// Relu6's range instead of its raw range (−8.5…14.8 on a MediaPipe hand-landmark layer) is
 /// exact (what the Clip removes, the QuantizeLinear saturates) and 4× finer.
 pub fn downstream_clip(g: &Graph, v: ValueId) -> Option<(f64, f64)> {
+    downstream_clip_node(g, v).map(|(_, lo, hi)| (lo, hi))
+}
+
+/// [`downstream_clip`] with the Relu/Clip node itself.
+fn downstream_clip_node(g: &Graph, v: ValueId) -> Option<(NodeId, f64, f64)> {
     let mut v = v;
     for _ in 0..8 {
         if g.is_output(v) {
@@ -97,7 +102,7 @@ pub fn downstream_clip(g: &Graph, v: ValueId) -> Option<(f64, f64)> {
             return None;
         }
         match &g.node(c).op {
-            Op::Relu(_) => return Some((0.0, f64::INFINITY)),
+            Op::Relu(_) => return Some((c, 0.0, f64::INFINITY)),
             Op::Clip(_) => {
                 let ins = g.inputs_of(c);
                 let bound = |i: usize, default: f64| -> Option<f64> {
@@ -109,7 +114,7 @@ pub fn downstream_clip(g: &Graph, v: ValueId) -> Option<(f64, f64)> {
                         },
                     }
                 };
-                return Some((bound(1, f64::NEG_INFINITY)?, bound(2, f64::INFINITY)?));
+                return Some((c, bound(1, f64::NEG_INFINITY)?, bound(2, f64::INFINITY)?));
             }
             Op::Transpose(_) | Op::Reshape(_) | Op::Identity(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Flatten(_) => {
                 v = c.out(0);
@@ -359,6 +364,9 @@ pub struct StaticInfo {
     pub corrected_biases: usize,
     /// Layers left float whose weights are stored as float16.
     pub f16_layers: Vec<String>,
+    /// Relu/Clip nodes dropped because a QuantizeLinear before them already saturates to their
+    /// bounds.
+    pub dropped_clips: usize,
 }
 
 /// Quantizes the weights and activations of the layers of `layers` in `act_include` (all when
@@ -505,6 +513,16 @@ pub fn apply(
     // DequantizeLinear output, which takes over its name.
     for v in points {
         let Some(&(s, z)) = params.get(&v) else { continue };
+        // A Relu/Clip further on that the QuantizeLinear's saturation already applies (every
+        // value it can see lies within its bounds) is dropped: exact, and it lets runtimes move
+        // the layout ops in between onto the integer data (MediaPipe's pose landmark model:
+        // 61 Clips, 0.55 ms of float work per run in onnxruntime).
+        let redundant = downstream_clip_node(g, v).filter(|&(c, lo, hi)| {
+            let (qmin, qmax) = qrange(o.act_dtype);
+            let (rep_lo, rep_hi) = ((qmin - z) as f64 * s as f64, (qmax - z) as f64 * s as f64);
+            let slack = 1e-6 * rep_lo.abs().max(rep_hi.abs());
+            lo <= rep_lo + slack && rep_hi <= hi + slack && !g.is_output(c.out(0)) && !params.contains_key(&c.out(0))
+        });
         let consumers = g.consumers(v);
         let dq = qdq(g, v, s, z, o.act_dtype)?;
         for (c, slot) in consumers {
@@ -525,6 +543,13 @@ pub fn apply(
             if let Some(x) = g.value_mut(dq) {
                 x.name = name;
             }
+        }
+        if let Some((c, _, _)) = redundant
+            && let Some(x) = g.inputs_of(c).first().copied().flatten()
+        {
+            g.replace_all_uses(c.out(0), x).map_err(|e| gerr(&g.node(c).name.clone(), e))?;
+            g.remove_node(c);
+            info.dropped_clips += 1;
         }
         info.activations += 1;
     }
