@@ -164,6 +164,14 @@ impl Graph {
         id.out(0)
     }
 
+    /// The tensor of the constant node that makes `v`, if `v` is a constant.
+    pub fn constant_of(&self, v: ValueId) -> Option<&Tensor> {
+        match &self.get(v.node)?.op {
+            Op::Constant(c) => Some(&c.value),
+            _ => None,
+        }
+    }
+
     /// Adds a constant node holding `tensor`.
     pub fn add_constant(&mut self, name: impl Into<String>, tensor: Tensor) -> ValueId {
         let name = name.into();

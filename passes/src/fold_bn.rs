@@ -21,10 +21,7 @@ fn fail(node: &str, msg: impl std::fmt::Display) -> PassError {
 }
 
 fn konst(g: &Graph, v: Option<ValueId>) -> Option<&Tensor> {
-    match &g.get(v?.node)?.op {
-        Op::Constant(c) => Some(&c.value),
-        _ => None,
-    }
+    g.constant_of(v?)
 }
 
 fn f32s(t: &Tensor) -> Option<Vec<f32>> {

@@ -111,10 +111,7 @@ impl Cx {
 
     /// The constant behind `v`, if it is one.
     pub fn konst(g: &Graph, v: ValueId) -> Option<&Tensor> {
-        match &g.get(v.node)?.op {
-            Op::Constant(c) => Some(&c.value),
-            _ => None,
-        }
+        g.constant_of(v)
     }
 
     /// `v` in state `want` (same rank): `v` itself, a permuted constant, or a Transpose.

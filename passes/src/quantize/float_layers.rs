@@ -25,15 +25,7 @@ use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer};
 use crate::quantize::qdq::{cast_f32, const_f32, unique};
 use edgeport_ir::ops::defs::math::Mul;
-use edgeport_ir::{Graph, Op, Tensor, ValueId};
-
-/// A constant's tensor, if `v` is one.
-fn constant(g: &Graph, v: ValueId) -> Option<&Tensor> {
-    match &g.get(v.node)?.op {
-        Op::Constant(c) => Some(&c.value),
-        _ => None,
-    }
-}
+use edgeport_ir::{Graph, Op, ValueId};
 
 /// Whether `v` is made by a DequantizeLinear.
 fn from_dq(g: &Graph, v: Option<ValueId>) -> bool {
@@ -62,11 +54,12 @@ pub fn rewrite(g: &mut Graph, layers: &[Layer]) -> Result<usize, QuantError> {
         };
         let zero_zp = match dq_ins.get(2).copied().flatten() {
             None => true,
-            Some(z) => constant(g, z)
+            Some(z) => g
+                .constant_of(z)
                 .and_then(|t| t.to_f64_vec())
                 .is_some_and(|v| v.iter().all(|&x| x == 0.0)),
         };
-        let (Some(codes), Some(scales)) = (constant(g, q), constant(g, s)) else {
+        let (Some(codes), Some(scales)) = (g.constant_of(q), g.constant_of(s)) else {
             continue;
         };
         let Some(scales) = scales.f32_values() else { continue };
