@@ -3,9 +3,9 @@
 # ONNX test data, check formatting and lints, run every Rust test (unit, integration, the
 # ONNX node-test conformance suite through the evaluator), then the onnxruntime round-trip
 # suite and the TFLite export suite (LiteRT), the frameworks' end-to-end checks (PyTorch,
-# TF/Keras, Caffe/MXNet/Paddle), the MediaPipe zoo check (its pinned wheel is fetched into
-# .cache/zoo; skipped with a notice only when there is no network), and print the pass counts
-# of the conformance suites.
+# TF/Keras, Caffe/MXNet/Paddle), the MediaPipe zoo checks (conversions vs LiteRT, then the
+# ONNX layout and int8 in onnxruntime; the pinned wheel is fetched into .cache/zoo; skipped with
+# a notice only when there is no network), and print the pass counts of the conformance suites.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -45,6 +45,9 @@ if [ "$zoo_rc" -eq 0 ]; then
     --edgeport "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" --zoo "$root/.cache/zoo" --out "$root/.cache/zoo_out"
   # The Rust zoo tests (evaluator vs the LiteRT outputs zoo_check.py just saved; already built).
   EDGEPORT_ZOO="$root/.cache/zoo" cargo test -p edgeport-tflite --test zoo --quiet
+  stage "MediaPipe zoo → ONNX layout (no weight or cancelling Transposes) and int8 in onnxruntime (QLinearAdd, no Clip)"
+  "$root/.cache/venv/bin/python" tests/zoo/layout_quant_check.py \
+    "${CARGO_TARGET_DIR:-$root/target}/debug/edgeport" "$root/.cache/zoo" "$root/.cache/zoo_layout"
 elif [ "$zoo_rc" -eq 75 ]; then
   echo "SKIPPED the MediaPipe zoo check: the pinned wheel could not be downloaded (network unavailable)"
 else

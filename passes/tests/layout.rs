@@ -1,4 +1,4 @@
-//! Layout pass (`nhwc`) and BatchNormalization folding (`fold_bn`): text-IR snapshots on small
+//! Layout passes (`nhwc`, `nchw`) and BatchNormalization folding (`fold_bn`): text-IR snapshots on small
 //! graphs, and numeric checks on torch-exported ONNX models (evaluator before vs after the pass,
 //! and against torch's own outputs saved beside each fixture), with Transpose counts.
 
@@ -7,7 +7,7 @@ use edgeport_ir::ops::defs::math::{Add, MatMul, Relu, Softmax};
 use edgeport_ir::ops::defs::nn::{BatchNormalization, Conv, MaxPool};
 use edgeport_ir::ops::defs::tensor::Transpose;
 use edgeport_ir::{DType, Graph, Op, OpKind, Shape, Tensor, ValueType};
-use edgeport_passes::{Context, LayoutOptions, Manager, to_channels_last};
+use edgeport_passes::{Context, LayoutOptions, Manager, to_channels_first, to_channels_last};
 use std::path::{Path, PathBuf};
 
 fn f32_ty(dims: &[u64]) -> Option<ValueType> {
@@ -173,6 +173,98 @@ fn nhwc_small_cnn_nhwc_io() {
     assert_eq!((rep.transposes_inside, rep.boundary_transposes), (0, 0));
     assert_eq!(transposes(&h), 0);
     insta::assert_snapshot!(edgeport_ir::text::print_graph(&h));
+}
+
+/// The `nchw` pass on a channels-last graph (what a TFLite import looks like: here the small CNN
+/// after `nhwc` with NHWC I/O): only the two boundary Transposes come back, none around the
+/// Relu/Add between the convs, and the numbers are unchanged.
+#[test]
+fn nchw_keeps_elementwise_ops_between_convs_channels_first() {
+    let g = small_cnn();
+    let mut last = g.clone();
+    to_channels_last(&mut last, &LayoutOptions { nhwc_io: true }).unwrap();
+    assert_eq!(transposes(&last), 0);
+    let x = ramp(vec![1, 2, 4, 4], 0.1);
+    let (xs, xv) = transpose(&x.shape, &x.to_f64_vec().unwrap(), &nhwc(4));
+    let x_nhwc = Tensor::from_f32(xs, &xv.iter().map(|&v| v as f32).collect::<Vec<_>>()).unwrap();
+    let want = run(&last, std::slice::from_ref(&x_nhwc));
+    let mut first = last.clone();
+    assert_eq!(to_channels_first(&mut first).unwrap(), 3);
+    edgeport_ir::validate::validate(&first).unwrap();
+    assert_eq!(transposes(&first), 2, "{}", edgeport_ir::text::print_graph(&first));
+    let got = run(&first, &[x_nhwc]);
+    assert_eq!(got[0].0, want[0].0);
+    assert!(max_abs(&got[0].1, &want[0].1) <= 1e-5);
+    // The Add's constant operand was permuted once, not read through a Transpose.
+    let add = first.node_ids().find(|&n| first.node(n).op.kind() == OpKind::Add).unwrap();
+    for v in first.inputs_of(add).into_iter().flatten() {
+        assert_ne!(first.node(v.node).op.kind(), OpKind::Transpose);
+    }
+}
+
+/// A TFLite-style channels-last Conv whose weight is `Transpose(Cast(f16 constant in OHWI))`:
+/// the `nchw` pass permutes the float16 constant once (it stays float16 behind its Cast), so no
+/// Transpose runs on a weight, and the numbers are unchanged.
+#[test]
+fn nchw_permutes_float16_weights_behind_their_cast() {
+    use edgeport_ir::ops::defs::tensor::Cast;
+    let mut g = Graph::new("tflite_like");
+    let x = g.add_input("x", f32_ty(&[1, 4, 4, 2]));
+    let w: Vec<half::f16> = (0..3 * 3 * 3 * 2)
+        .map(|i| half::f16::from_f32(((i % 7) as f32 - 3.0) * 0.125))
+        .collect();
+    let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let w16 = Tensor::from_bytes(DType::F16, vec![3, 3, 3, 2], edgeport_ir::Bytes::from_vec(bytes)).unwrap();
+    let w16 = g.add_constant("w_f16", w16);
+    let cast = g
+        .add_op(
+            "dequantize",
+            Op::Cast(Cast {
+                to: DType::F32.onnx_code() as i64,
+                ..Default::default()
+            }),
+            &[Some(w16)],
+            &["w_f32"],
+        )
+        .unwrap();
+    let t = g
+        .add_op(
+            "w_oihw",
+            Op::Transpose(Transpose { perm: vec![0, 3, 1, 2] }),
+            &[Some(cast.out(0))],
+            &["w"],
+        )
+        .unwrap();
+    let c = g
+        .add_op(
+            "conv",
+            Op::Conv(Conv {
+                pads: vec![1, 1, 1, 1],
+                layout: Layout::ChannelsLast,
+                ..Default::default()
+            }),
+            &[Some(x), Some(t.out(0))],
+            &["c"],
+        )
+        .unwrap();
+    let r = g.add_op("relu", Op::Relu(Relu {}), &[Some(c.out(0))], &["y"]).unwrap();
+    g.add_output("y", r.out(0)).unwrap();
+    edgeport_ir::infer::infer_types(&mut g).unwrap();
+    let input = ramp(vec![1, 4, 4, 2], 0.1);
+    let want = run(&g, std::slice::from_ref(&input));
+    let mut h = g.clone();
+    to_channels_first(&mut h).unwrap();
+    edgeport_ir::validate::validate(&h).unwrap();
+    let got = run(&h, &[input]);
+    assert!(max_abs(&got[0].1, &want[0].1) <= 1e-6);
+    // Only the data's two boundary Transposes; the Conv's weight is a Cast of an f16 constant.
+    assert_eq!(transposes(&h), 2, "{}", edgeport_ir::text::print_graph(&h));
+    let conv = h.node_ids().find(|&n| h.node(n).op.kind() == OpKind::Conv).unwrap();
+    let wv = h.inputs_of(conv)[1].unwrap();
+    assert_eq!(h.node(wv.node).op.kind(), OpKind::Cast);
+    let k = h.inputs_of(wv.node)[0].unwrap();
+    let kt = h.constant_of(k).expect("the Cast reads a constant");
+    assert_eq!((kt.dtype, kt.shape.clone()), (DType::F16, vec![3, 2, 3, 3]));
 }
 
 #[test]

@@ -74,7 +74,8 @@ fn perm_of(g: &Graph, id: NodeId) -> Option<Perm> {
     perm::is_perm(&p).then_some(p)
 }
 
-/// Composes Transpose chains, drops identity Transposes and folds Transposes of constants.
+/// Composes Transpose chains, drops identity Transposes and folds Transposes of constants (also
+/// through the Cast of a float16 constant, which stays float16).
 pub fn transposes(g: &mut Graph) -> Result<(), PassError> {
     let order = g.topo_order().map_err(|e| err(&g.name, e))?;
     for id in order {
@@ -107,9 +108,13 @@ pub fn transposes(g: &mut Graph) -> Result<(), PassError> {
             g.remove_node(id);
             continue;
         }
-        if let Some(ct) = Cx::konst(g, x).and_then(|c| consts::transpose(c, &p)) {
+        if let Some((ct, cast)) = consts::behind_cast(g, x).and_then(|(c, cast)| Some((consts::transpose(c, &p)?, cast))) {
             let name = g.node(id).outputs[0].name.clone();
-            let c = g.add_constant(name, ct);
+            let mut const_name = format!("{name}__c");
+            while g.find_value(&const_name).is_some() {
+                const_name.push('_');
+            }
+            let c = consts::add_behind_cast(g, &name, &const_name, ct, cast).map_err(|e| err(&name, e))?;
             g.replace_all_uses(out, c).map_err(|e| err(&g.node(id).name, e))?;
             g.remove_node(id);
         }
@@ -152,14 +157,14 @@ pub fn nhwc_inputs(g: &mut Graph) -> Result<(), PassError> {
     Ok(())
 }
 
-/// Removes constants and Transposes that nothing reads and that are not graph outputs.
+/// Removes constants, Transposes and Casts that nothing reads and that are not graph outputs.
 pub fn sweep(g: &mut Graph) {
     let mut stack: Vec<NodeId> = g
         .node_ids()
-        .filter(|&id| matches!(g.node(id).op.kind(), OpKind::Constant | OpKind::Transpose))
+        .filter(|&id| matches!(g.node(id).op.kind(), OpKind::Constant | OpKind::Transpose | OpKind::Cast))
         .collect();
     while let Some(id) = stack.pop() {
-        if !g.contains(id) || !matches!(g.node(id).op.kind(), OpKind::Constant | OpKind::Transpose) {
+        if !g.contains(id) || !matches!(g.node(id).op.kind(), OpKind::Constant | OpKind::Transpose | OpKind::Cast) {
             continue;
         }
         let n_out = g.node(id).outputs.len();

@@ -2,7 +2,53 @@
 //! costs nothing at run time) and padding its rank for broadcasting.
 
 use super::perm::{apply, inverse, is_perm};
-use edgeport_ir::{QuantGranularity, QuantParams, Tensor, TensorData};
+use edgeport_ir::{Graph, NodeId, Op, QuantGranularity, QuantParams, Shape, Tensor, TensorData, ValueId, ValueType};
+
+/// The constant behind `v`: `v`'s own, or the one read through Identity nodes and at most one
+/// Cast (TFLite float16 weights arrive as `Cast(f16 constant)`, sometimes behind an Identity),
+/// with that Cast node.
+pub fn behind_cast(g: &Graph, v: ValueId) -> Option<(&Tensor, Option<NodeId>)> {
+    let mut v = v;
+    let mut cast = None;
+    for _ in 0..8 {
+        if let Some(t) = g.constant_of(v) {
+            return Some((t, cast));
+        }
+        match g.get(v.node)?.op {
+            Op::Identity(_) => {}
+            Op::Cast(_) if cast.is_none() => cast = Some(v.node),
+            _ => return None,
+        }
+        v = g.inputs_of(v.node).first().copied().flatten()?;
+    }
+    None
+}
+
+/// Adds `t` as a constant; with `cast` (a Cast node found by [`behind_cast`]) the constant is
+/// named `const_name` and read through a copy of that Cast whose output is named `name`, so a
+/// permuted float16 weight stays float16 in the file. Returns the value to read.
+pub fn add_behind_cast(
+    g: &mut Graph,
+    name: &str,
+    const_name: &str,
+    t: Tensor,
+    cast: Option<NodeId>,
+) -> Result<ValueId, edgeport_ir::GraphError> {
+    let Some(c) = cast else { return Ok(g.add_constant(name, t)) };
+    let dims: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
+    let k = g.add_constant(const_name, t);
+    let op = g.node(c).op.clone();
+    let dtype = g
+        .value(c.out(0))
+        .and_then(|v| v.ty.as_ref())
+        .and_then(|t| t.as_tensor())
+        .map(|t| t.dtype);
+    let n = g.add_op(name, op, &[Some(k)], &[name])?;
+    if let (Some(val), Some(dt)) = (g.value_mut(n.out(0)), dtype) {
+        val.ty = Some(ValueType::tensor(dt, Some(Shape::known(&dims))));
+    }
+    Ok(n.out(0))
+}
 
 /// The constant's tensor with leading size-1 axes added up to rank `r` (numpy broadcasting).
 pub fn pad_rank(t: &Tensor, r: usize) -> Option<Tensor> {

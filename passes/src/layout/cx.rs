@@ -22,10 +22,10 @@ pub struct Cx {
     pub aliases: Vec<NodeId>,
 }
 
-/// A pass error of the layout pass.
+/// A pass error of the layout passes (`nhwc` and `nchw` share this code).
 pub fn err(node: &str, msg: impl std::fmt::Display) -> PassError {
     PassError::Failed {
-        pass: "nhwc".into(),
+        pass: "layout".into(),
         msg: format!("node '{node}': {msg}"),
     }
 }
@@ -116,8 +116,15 @@ impl Cx {
 
     /// `v` in state `want` (same rank): `v` itself, a permuted constant, or a Transpose.
     pub fn in_state(&mut self, g: &mut Graph, v: ValueId, want: &[usize]) -> Result<ValueId, PassError> {
+        self.in_state_of_rank(g, v, want, false)
+    }
+
+    /// [`Cx::in_state`]; with `rank_known` the caller vouches that `v` has rank `want.len()`
+    /// when its type does not say (the data input of a channels-last op, checked by the op).
+    pub fn in_state_of_rank(&mut self, g: &mut Graph, v: ValueId, want: &[usize], rank_known: bool) -> Result<ValueId, PassError> {
         let cur = self
             .perm_of(g, v)
+            .or_else(|| rank_known.then(|| perm::identity(want.len())))
             .ok_or_else(|| err(&value_name(g, v), "rank unknown, cannot change its layout"))?;
         if cur.len() != want.len() {
             return Err(err(&value_name(g, v), format!("rank {} does not match layout {want:?}", cur.len())));
@@ -131,11 +138,9 @@ impl Cx {
         }
         let t = perm::between(&cur, want);
         let base = value_name(g, v);
-        let out = match Self::konst(g, v).and_then(|c| consts::transpose(c, &t)) {
-            Some(ct) => {
-                let name = self.fresh(&format!("{base}__perm"));
-                g.add_constant(name, ct)
-            }
+        let permuted = consts::behind_cast(g, v).and_then(|(c, cast)| Some((consts::transpose(c, &t)?, cast)));
+        let out = match permuted {
+            Some((ct, cast)) => self.add_const(g, &base, ct, cast)?,
             None => {
                 let name = self.fresh(&format!("{base}__t"));
                 let ty = g.value(v).and_then(|x| x.ty.clone());
@@ -197,12 +202,11 @@ impl Cx {
             return Ok(c);
         }
         let base = value_name(g, v);
-        if let Some(ct) = Self::konst(g, v)
-            .and_then(|c| consts::pad_rank(c, r))
-            .and_then(|c| consts::transpose(&c, want))
-        {
-            let name = self.fresh(&format!("{base}__perm"));
-            let out = g.add_constant(name, ct);
+        if let Some((ct, cast)) = consts::behind_cast(g, v).and_then(|(c, cast)| {
+            let c = consts::pad_rank(c, r)?;
+            Some((consts::transpose(&c, want)?, cast))
+        }) {
+            let out = self.add_const(g, &base, ct, cast)?;
             self.cache.insert(key, out);
             return Ok(out);
         }
@@ -233,6 +237,18 @@ impl Cx {
         let out = self.in_state(g, n.out(0), want)?;
         self.cache.insert(key, out);
         Ok(out)
+    }
+
+    /// Adds the rewritten constant `t` of value `base` (read through a copy of `cast` when the
+    /// original was a Cast of a constant).
+    fn add_const(&mut self, g: &mut Graph, base: &str, t: Tensor, cast: Option<NodeId>) -> Result<ValueId, PassError> {
+        let name = self.fresh(&format!("{base}__perm"));
+        let const_name = if cast.is_some() {
+            self.fresh(&format!("{base}__perm_c"))
+        } else {
+            name.clone()
+        };
+        consts::add_behind_cast(g, &name, &const_name, t, cast).map_err(|e| err(&name, e))
     }
 
     /// Adds an int64 constant with a fresh name.

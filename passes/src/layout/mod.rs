@@ -90,11 +90,18 @@ fn visit(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassError> {
         }
         return Ok(());
     }
+    see_through(cx, g, id)
+}
+
+/// Rewrites a node that is not converted itself: ops that do not care about layout keep their
+/// inputs' state (axes renamed, constants permuted); any other op reads its inputs back in their
+/// logical layout. Shared by both directions (`nhwc` and `nchw`).
+fn see_through(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassError> {
     if !g.inputs_of(id).iter().flatten().any(|v| cx.state(*v).is_some()) {
         return Ok(());
     }
     use OpKind as K;
-    match kind {
+    match g.node(id).op.kind() {
         k if elementwise::is_unary(k) => elementwise::unary(cx, g, id),
         k if elementwise::is_broadcast(k) => elementwise::broadcast(cx, g, id),
         k if axes::is_reduce(k) => axes::reduce(cx, g, id),

@@ -4,22 +4,25 @@
 //!
 //! Every channels-last layout-sensitive op (Conv, ConvTranspose, pools, BatchNormalization,
 //! InstanceNormalization, LRN, DepthToSpace/SpaceToDepth, Resize) becomes channels-first: its data
-//! input is read through a Transpose NHWC→NCHW and its output goes back through a Transpose
-//! NCHW→NHWC, which keeps the output's name, so the rest of the graph is unchanged. Weights and
-//! per-channel parameters are already in ONNX order. A Resize's `axes` are renamed to the NCHW
-//! axes and expanded to full-rank `sizes`/`scales` (ScatterElements into `Shape(x)` or ones), so
-//! no opset-18 `axes` attribute is needed. Then back-to-back Transposes are composed and the
-//! identities dropped (`cleanup`), so chains of layout-sensitive ops keep NCHW between them.
+//! input is taken in NCHW (one Transpose per value, unless it already is) and its output is left
+//! NCHW. The layout then flows through the rest of the graph exactly as in the `nhwc` pass (see
+//! the module docs of [`super`]): elementwise ops, axis ops and data movement keep their inputs'
+//! state, so `Conv → Relu6 → Add → Conv` runs NCHW throughout and only ops that need the logical
+//! layout (and graph outputs) get a Transpose back. Weights and per-channel parameters are
+//! already in ONNX order. A Resize's `axes` are renamed to the NCHW axes and expanded to
+//! full-rank `sizes`/`scales` (ScatterElements into `Shape(x)` or ones), so no opset-18 `axes`
+//! attribute is needed. Wrapping each op in its own pair of Transposes instead left 293 of them in
+//! MediaPipe's pose landmark model (Conv → Transpose → Clip → Transpose → Conv).
 //!
 //! Refused (the pass fails naming the node): unknown rank, rank outside 3..=5, a MaxPool whose
 //! Indices output is read, GridSample (its grid input has its own layout).
 
-use super::cleanup;
-use super::cx::err;
+use super::cx::{Cx, err};
 use super::perm::{self, Perm};
+use super::{LayoutOptions, cleanup};
 use crate::manager::{Changed, Context, Pass, PassError};
 use edgeport_ir::ops::Layout;
-use edgeport_ir::ops::defs::tensor::{ScatterElements, Shape as ShapeOp, Transpose};
+use edgeport_ir::ops::defs::tensor::{ScatterElements, Shape as ShapeOp};
 use edgeport_ir::{DType, Graph, NodeId, Op, Tensor, ValueId, ValueType};
 
 /// The op's layout field when it is channels-last.
@@ -56,50 +59,33 @@ fn rank(g: &Graph, v: ValueId) -> Option<usize> {
     Some(g.value(v)?.ty.as_ref()?.as_tensor()?.shape.as_ref()?.rank())
 }
 
-/// A name not used by any value of `g` yet.
-fn fresh(g: &Graph, base: &str) -> String {
-    let mut name = base.to_string();
-    let mut i = 1;
-    while g.find_value(&name).is_some() {
-        name = format!("{base}_{i}");
-        i += 1;
-    }
-    name
-}
-
-/// Adds `Transpose(v, p)` with its type permuted.
-fn transpose(g: &mut Graph, v: ValueId, p: &[usize], name: &str, node: &str) -> Result<ValueId, PassError> {
-    let ty = g.value(v).and_then(|x| x.ty.clone());
-    let quant = g.value(v).and_then(|x| x.quant.clone());
-    let op = Op::Transpose(Transpose {
-        perm: p.iter().map(|&a| a as i64).collect(),
-    });
-    let n = g.add_op(node, op, &[Some(v)], &[name]).map_err(|e| err(name, e))?;
-    if let Some(val) = g.value_mut(n.out(0)) {
-        val.ty = ty.as_ref().and_then(|ty| perm::permute_type(ty, p));
-        val.quant = quant.filter(|q| matches!(q.granularity, edgeport_ir::quant::QuantGranularity::PerTensor));
-    }
-    Ok(n.out(0))
-}
-
 /// Converts `g` to channels-first in place; returns the number of ops converted.
 pub fn to_channels_first(g: &mut Graph) -> Result<usize, PassError> {
     let order = g.topo_order().map_err(|e| err(&g.name, e))?;
+    if !order.iter().any(|&id| is_channels_last(&g.node(id).op)) {
+        return Ok(0);
+    }
+    let mut cx = Cx::new(g);
     let mut converted = 0;
     for id in order {
-        if g.contains(id) && is_channels_last(&g.node(id).op) {
-            convert(g, id)?;
+        if !g.contains(id) {
+            continue;
+        }
+        if is_channels_last(&g.node(id).op) {
+            convert(&mut cx, g, id)?;
             converted += 1;
+        } else {
+            super::see_through(&mut cx, g, id)?;
         }
     }
-    if converted > 0 {
-        cleanup::transposes(g)?;
-        cleanup::sweep(g);
-    }
+    cleanup::outputs(&mut cx, g, &LayoutOptions::default())?;
+    cleanup::aliases(&mut cx, g)?;
+    cleanup::transposes(g)?;
+    cleanup::sweep(g);
     Ok(converted)
 }
 
-fn convert(g: &mut Graph, id: NodeId) -> Result<(), PassError> {
+fn convert(cx: &mut Cx, g: &mut Graph, id: NodeId) -> Result<(), PassError> {
     let name = g.node(id).name.clone();
     if matches!(g.node(id).op, Op::GridSample(_)) {
         return Err(err(&name, "a channels-last GridSample has no channels-first rewrite here"));
@@ -118,7 +104,8 @@ fn convert(g: &mut Graph, id: NodeId) -> Result<(), PassError> {
         Op::Resize(c) if c.axes.len() == 2 => 2,
         _ => 0,
     };
-    let r = rank(g, x)
+    let r = cx
+        .rank(g, x)
         .or_else(|| rank(g, id.out(0)))
         .or_else(|| (spatial > 0).then_some(spatial + 2))
         .ok_or_else(|| err(&name, "the data input's rank is unknown"))?;
@@ -127,47 +114,23 @@ fn convert(g: &mut Graph, id: NodeId) -> Result<(), PassError> {
     }
     let to_last: Perm = perm::channels_last(r);
     let to_first: Perm = perm::inverse(&to_last);
-    // Input: NHWC → NCHW.
-    let tname = fresh(g, &format!("{}__nchw", g.value(x).map(|v| v.name.clone()).unwrap_or_default()));
-    let xt = transpose(g, x, &to_first, &tname, &tname)?;
+    // Input: NHWC → NCHW (nothing to do when the producer already left it NCHW).
+    let xt = cx.in_state_of_rank(g, x, &to_first, true)?;
     g.set_input(id, 0, Some(xt)).map_err(|e| err(&name, e))?;
     if let Some(l) = channels_last_layout(&mut g.node_mut(id).op) {
         *l = Layout::ChannelsFirst;
     }
     if matches!(g.node(id).op, Op::Resize(_)) {
-        resize_axes(g, id, xt, r, &to_last)?;
+        resize_axes(cx, g, id, xt, r, &to_last)?;
     }
-    // Output 0: computed NCHW under a fresh name, then NCHW → NHWC under the old name.
-    let y = id.out(0);
-    let users = g.consumers(y);
-    let old = g.value(y).map(|v| v.name.clone()).unwrap_or_default();
-    let inner = fresh(g, &format!("{old}__nchw"));
-    let ty = g.value(y).and_then(|v| v.ty.clone());
-    if let Some(val) = g.value_mut(y) {
-        val.name = inner;
-        val.ty = ty.as_ref().and_then(|t| perm::permute_type(t, &to_first));
-    }
-    let back = transpose(g, y, &to_last, &old, &format!("{old}__to_nhwc"))?;
-    if let Some(val) = g.value_mut(back) {
-        val.ty = ty;
-    }
-    for (u, slot) in users {
-        g.set_input(u, slot, Some(back)).map_err(|e| err(&name, e))?;
-    }
-    if g.is_output(y) {
-        let outs: Vec<(String, ValueId)> = g
-            .outputs()
-            .iter()
-            .map(|(n, v)| (n.clone(), if *v == y { back } else { *v }))
-            .collect();
-        g.set_outputs(outs).map_err(|e| err(&name, e))?;
-    }
+    // Output 0 stays NCHW: its logical layout is still NHWC, stored channels-first.
+    cx.set_state(g, id.out(0), to_first);
     Ok(())
 }
 
 /// A Resize with `axes` (named on the NHWC tensor): renames them to NCHW and expands
 /// `sizes`/`scales` to full rank so the op needs no `axes` attribute.
-fn resize_axes(g: &mut Graph, id: NodeId, xt: ValueId, r: usize, to_last: &[usize]) -> Result<(), PassError> {
+fn resize_axes(cx: &mut Cx, g: &mut Graph, id: NodeId, xt: ValueId, r: usize, to_last: &[usize]) -> Result<(), PassError> {
     let name = g.node(id).name.clone();
     let Op::Resize(rs) = &g.node(id).op else { return Ok(()) };
     if rs.axes.is_empty() {
@@ -187,10 +150,10 @@ fn resize_axes(g: &mut Graph, id: NodeId, xt: ValueId, r: usize, to_last: &[usiz
     let (scales, sizes) = (ins.get(2).copied().flatten(), ins.get(3).copied().flatten());
     let k = axes.len();
     let idx = Tensor::from_i64(vec![k], &axes).map_err(|e| err(&name, e))?;
-    let idx = g.add_constant(fresh(g, &format!("{name}__axes")), idx);
+    let idx = g.add_constant(cx.fresh(&format!("{name}__axes")), idx);
     let (slot, data, updates) = match (sizes, scales) {
         (Some(s), _) => {
-            let sn = fresh(g, &format!("{name}__shape"));
+            let sn = cx.fresh(&format!("{name}__shape"));
             let sh = g
                 .add_op(&sn, Op::Shape(ShapeOp::default()), &[Some(xt)], &[&sn])
                 .map_err(|e| err(&name, e))?
@@ -202,11 +165,11 @@ fn resize_axes(g: &mut Graph, id: NodeId, xt: ValueId, r: usize, to_last: &[usiz
         }
         (None, Some(s)) => {
             let ones = Tensor::from_f32(vec![r], &vec![1.0; r]).map_err(|e| err(&name, e))?;
-            (2, g.add_constant(fresh(g, &format!("{name}__ones")), ones), s)
+            (2, g.add_constant(cx.fresh(&format!("{name}__ones")), ones), s)
         }
         (None, None) => return Err(err(&name, "Resize has neither scales nor sizes")),
     };
-    let fname = fresh(g, &format!("{name}__full"));
+    let fname = cx.fresh(&format!("{name}__full"));
     let full = g
         .add_op(
             &fname,

@@ -221,11 +221,18 @@ pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Qua
 
 /// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
 /// Identity nodes, which would hide a Conv's bias constant from the quantizer and the backends).
-fn remove_identities(g: &mut Graph) -> Result<(), QuantError> {
-    RemoveIdentity.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
+/// Identities removed and constant subgraphs folded, so a weight behind a Cast (TFLite float16
+/// weights, `Cast(f16 constant)` in the converted ONNX) is a constant float weight the layer
+/// finder sees: without it a TFLite → ONNX conversion had "no quantizable op".
+fn simplify(g: &mut Graph) -> Result<(), QuantError> {
+    let graph_err = |e: crate::manager::PassError| QuantError::Graph {
         node: String::new(),
         msg: e.to_string(),
-    })?;
+    };
+    RemoveIdentity.run(g, &mut Context::default()).map_err(graph_err)?;
+    crate::fold::FoldConstants::default()
+        .run(g, &mut Context::default())
+        .map_err(graph_err)?;
     Ok(())
 }
 
@@ -245,7 +252,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         calibration_samples: calib.len(),
         ..Default::default()
     };
-    remove_identities(g)?;
+    simplify(g)?;
     let smoothed = match o.smooth_alpha {
         Some(a) if o.mode == Mode::Int8 && !o.full_integer && !calib.is_empty() => smooth::apply(g, calib, a, &o.exclude)?,
         _ => Vec::new(),
@@ -282,6 +289,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     }
                 }
             }
+            static_int8::add_pool_points(g, &mut ranges);
             let req = calib::Request {
                 ranges,
                 channel_means: if o.bias_correction {

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Trained MediaPipe models (tests/zoo/fetch.sh) converted TFLite → ONNX and quantized by edgeport,
+read back the way onnxruntime runs them.
+
+Layout (every model of the zoo, `edgeport convert m.tflite -o m.onnx`, default passes):
+  * no Transpose reads a constant: weights are permuted when converting (also float16 weights
+    behind their Cast, which stay float16);
+  * no Transpose pair that cancels is left: Transpose → (unary elementwise ops) → Transpose with
+    inverse perms (the `nchw` pass keeps Conv → Relu6 → Add → Conv channels-first throughout).
+Quantization (hand_landmark_full, `edgeport quantize` static int8 on 8 random images):
+  * in onnxruntime's optimized graph every Conv is a QLinearConv, every Add a QLinearAdd, and no
+    Clip is left (the residual Relu6s the QuantizeLinear saturates to are dropped);
+  * output cosine to the float model ≥ 0.99 on 4 more random images.
+Usage: python layout_quant_check.py EDGEPORT_BIN ZOO_DIR OUT_DIR
+"""
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+exe, zoo, out = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+failures = []
+UNARY = {"Clip", "Relu", "Sigmoid", "Tanh", "Cast", "Identity", "LeakyRelu", "HardSwish", "HardSigmoid", "Elu"}
+
+
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg, flush=True)
+    if not cond:
+        failures.append(msg)
+
+
+def edgeport(*args):
+    r = subprocess.run([exe, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"edgeport {' '.join(args)}: exit {r.returncode}: {r.stderr[-400:]}")
+
+
+def layout_problems(path):
+    g = onnx.load(path).graph
+    prod = {o: n for n in g.node for o in n.output}
+    cons = {}
+    for n in g.node:
+        for i in n.input:
+            cons.setdefault(i, []).append(n)
+    inits = {i.name for i in g.initializer}
+
+    def constant(v, depth=0):
+        if v in inits:
+            return True
+        p = prod.get(v)
+        if p is None or depth > 8:
+            return False
+        return p.op_type == "Constant" or (p.op_type in ("Cast", "Identity") and constant(p.input[0], depth + 1))
+
+    def perm(n):
+        return [list(a.ints) for a in n.attribute if a.name == "perm"][0]
+
+    weights, pairs = 0, 0
+    for n in g.node:
+        if n.op_type != "Transpose":
+            continue
+        if constant(n.input[0]):
+            weights += 1
+            continue
+        p, v = perm(n), n.output[0]
+        while len(cons.get(v, [])) == 1:
+            m = cons[v][0]
+            if m.op_type == "Transpose":
+                q = perm(m)
+                pairs += [p[i] for i in q] == list(range(len(p)))
+                break
+            if m.op_type not in UNARY:
+                break
+            v = m.output[0]
+    return weights, pairs, sum(n.op_type == "Transpose" for n in g.node)
+
+
+models = sorted(glob.glob(os.path.join(zoo, "mediapipe", "*.tflite")))
+check(len(models) > 0, f"{len(models)} zoo models found in {zoo}")
+for src in models:
+    name = os.path.basename(src)[:-len(".tflite")]
+    dst = os.path.join(out, name + ".onnx")
+    try:
+        edgeport("convert", src, "-o", dst)
+        w, pairs, total = layout_problems(dst)
+        check(w == 0 and pairs == 0,
+              f"layout {name}: {total} Transposes, {w} on constants, {pairs} cancelling pairs left")
+    except Exception as e:  # noqa: BLE001 - any failure is this model's result
+        check(False, f"layout {name}: {str(e)[:300]}")
+
+
+def session(path, optimized=None):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    if optimized:
+        so.optimized_model_filepath = optimized
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+m = "hand_landmark_full"
+f = os.path.join(out, m + ".onnx")
+if os.path.exists(f):
+    try:
+        inp = onnx.load(f).graph.input[0]
+        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        rng = np.random.default_rng(0)
+        calp = os.path.join(out, m + "_calib.npz")
+        np.savez(calp, **{inp.name: rng.random([8] + shape[1:], dtype=np.float32)})
+        held = rng.random([4] + shape[1:], dtype=np.float32)
+        q = os.path.join(out, m + "_int8.onnx")
+        edgeport("quantize", f, "-o", q, "--calibration", calp, "--no-check")
+        float_adds = sum(n.op_type == "Add" for n in onnx.load(f).graph.node)
+        opt = q + ".ort_optimized.onnx"
+        s_q, s_f = session(q, opt), session(f)
+        ops = [n.op_type for n in onnx.load(opt).graph.node]
+        check(ops.count("QLinearAdd") == float_adds and "Add" not in ops,
+              f"int8 {m}: {ops.count('QLinearAdd')} QLinearAdd for {float_adds} Adds, {ops.count('Add')} float Adds")
+        check("Conv" not in ops and "Clip" not in ops,
+              f"int8 {m}: {ops.count('QLinearConv')} QLinearConv, {ops.count('Conv')} float Conv, {ops.count('Clip')} Clip")
+        cos = []
+        for i in range(len(held)):
+            a = np.concatenate([o.ravel() for o in s_f.run(None, {inp.name: held[i:i + 1]})])
+            b = np.concatenate([o.ravel() for o in s_q.run(None, {inp.name: held[i:i + 1]})])
+            cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+        check(np.mean(cos) >= 0.99, f"int8 {m}: onnxruntime output cosine to float {np.mean(cos):.6f} >= 0.99")
+    except Exception as e:  # noqa: BLE001
+        check(False, f"int8 {m}: {str(e)[:300]}")
+
+print(f"zoo layout and int8 in onnxruntime {ort.__version__}: {'FAILED ' + str(len(failures)) if failures else 'all passed'}")
+sys.exit(1 if failures else 0)
