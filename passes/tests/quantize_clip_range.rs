@@ -2,7 +2,7 @@
 //! of models converted from channels-last formats): the Conv output is quantized over the
 //! Clip's range, not its raw one, which is exact and finer.
 
-use edgeport_eval::{Tensor as ETensor, Value};
+use edgeport_eval::Value;
 use edgeport_ir::ops::defs::math::Clip;
 use edgeport_ir::ops::defs::nn::Conv;
 use edgeport_ir::ops::defs::tensor::Transpose;
@@ -53,13 +53,7 @@ fn model() -> Graph {
 }
 
 fn samples(n: usize, seed: u64) -> Vec<Vec<Value>> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            let v: Vec<f64> = (0..4 * 36).map(|_| rng(&mut s) as f64 * 2.0).collect();
-            vec![Value::Tensor(ETensor::from_f64(DType::F32, &[1, 4, 6, 6], v).unwrap())]
-        })
-        .collect()
+    common::samples(n, seed, &[1, 4, 6, 6], 2.0)
 }
 
 #[test]

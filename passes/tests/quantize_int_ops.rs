@@ -2,7 +2,7 @@
 //! the following QuantizeLinear already saturates to is dropped (so `Add → QuantizeLinear` runs as
 //! one QLinearAdd), and a pool reading a quantized value gets its own point (QLinearGlobalAveragePool).
 
-use edgeport_eval::{Tensor as ETensor, Value};
+use edgeport_eval::Value;
 use edgeport_ir::ops::defs::math::{Add, Clip, Gemm};
 use edgeport_ir::ops::defs::nn::{Conv, Flatten, GlobalAveragePool};
 use edgeport_ir::{DType, Graph, NodeId, Op, OpKind, Shape, Tensor, ValueType};
@@ -64,13 +64,7 @@ fn model() -> Graph {
 }
 
 fn samples(n: usize, seed: u64) -> Vec<Vec<Value>> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            let v: Vec<f64> = (0..4 * 36).map(|_| rng(&mut s) as f64 * 2.0).collect();
-            vec![Value::Tensor(ETensor::from_f64(DType::F32, &[1, 4, 6, 6], v).unwrap())]
-        })
-        .collect()
+    common::samples(n, seed, &[1, 4, 6, 6], 2.0)
 }
 
 fn only_consumer(g: &Graph, name: &str) -> OpKind {
