@@ -221,18 +221,40 @@ pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Qua
 
 /// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
 /// Identity nodes, which would hide a Conv's bias constant from the quantizer and the backends).
-/// Identities removed and constant subgraphs folded, so a weight behind a Cast (TFLite float16
-/// weights, `Cast(f16 constant)` in the converted ONNX) is a constant float weight the layer
-/// finder sees: without it a TFLite → ONNX conversion had "no quantizable op".
+/// Identities removed, and float constants read through a Cast to float32 folded (TFLite float16
+/// weights arrive as `Cast(f16 constant)` in a converted ONNX: without this the layer finder saw
+/// no constant weight, and a TFLite → ONNX conversion had "no quantizable op").
 fn simplify(g: &mut Graph) -> Result<(), QuantError> {
-    let graph_err = |e: crate::manager::PassError| QuantError::Graph {
+    RemoveIdentity.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
         node: String::new(),
         msg: e.to_string(),
-    };
-    RemoveIdentity.run(g, &mut Context::default()).map_err(graph_err)?;
-    crate::fold::FoldConstants::default()
-        .run(g, &mut Context::default())
-        .map_err(graph_err)?;
+    })?;
+    let casts: Vec<_> = g
+        .node_ids()
+        .filter(|&id| matches!(&g.node(id).op, edgeport_ir::Op::Cast(c) if c.to == DType::F32.onnx_code() as i64))
+        .collect();
+    for id in casts {
+        let Some(Some(x)) = g.inputs_of(id).first().copied() else {
+            continue;
+        };
+        let Some(t) = g.constant_of(x).filter(|t| t.dtype.is_float()) else {
+            continue;
+        };
+        let Some(v) = t.to_f64_vec() else { continue };
+        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+        let name = g.node(id).outputs[0].name.clone();
+        let shape = t.shape.clone();
+        let t = edgeport_ir::Tensor::from_f32(shape, &v).map_err(|e| QuantError::Graph {
+            node: name.clone(),
+            msg: e.to_string(),
+        })?;
+        let c = g.add_constant(name.clone(), t);
+        g.replace_all_uses(id.out(0), c).map_err(|e| QuantError::Graph {
+            node: name,
+            msg: e.to_string(),
+        })?;
+        g.remove_node(id);
+    }
     Ok(())
 }
 
