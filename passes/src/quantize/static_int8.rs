@@ -596,9 +596,7 @@ pub fn apply(
             g.remove_node(c);
             info.dropped_clips += 1;
         }
-        if let Some((c, x)) = producer
-            && !g.is_output(v)
-        {
+        if let Some((c, x)) = producer {
             // Only the QuantizeLinear reads `v` now.
             g.replace_all_uses(v, x).map_err(|e| gerr(&g.node(c).name.clone(), e))?;
             g.remove_node(c);
