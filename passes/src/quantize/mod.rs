@@ -37,6 +37,7 @@ pub mod qdq;
 pub mod sensitivity;
 pub mod smooth;
 pub mod static_int8;
+pub mod tied;
 pub mod weights;
 
 pub use calib::estimators::Method;
@@ -311,7 +312,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     }
                 }
             }
-            static_int8::add_pool_points(g, &mut ranges);
+            tied::add_points(g, &mut ranges);
             let req = calib::Request {
                 ranges,
                 channel_means: if o.bias_correction {
@@ -376,6 +377,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     .collect();
                 float_layers::rewrite(g, &compute)?;
                 int_matmul::rewrite(g, &mms)?;
+                tied::integer_moves(g)?;
                 if o.nbits {
                     islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
                 }

@@ -7,6 +7,7 @@
 //! of a residual Add share the ranges of the layers that produce them. A layer output that is
 //! followed only by a Relu/Clip is quantized after the activation (the form runtimes fuse); one
 //! that reaches its Relu/Clip through layout-only ops is quantized over the Clip's range.
+//! Pools, MaxPool/Resize/Pad and the Adds before them get points too (see [`super::tied`]).
 //! Graph outputs stay float.
 
 use crate::quantize::calib::Calibration;
@@ -110,34 +111,6 @@ fn downstream_clip_node(g: &Graph, v: ValueId) -> Option<(NodeId, f64, f64)> {
         }
     }
     None
-}
-
-/// Outputs of pooling ops that read a quantized value (`points`): they get a point too, so
-/// runtimes pool on the integers (onnxruntime's QLinearGlobalAveragePool; a float
-/// GlobalAveragePool between a DequantizeLinear and the classifier's QuantizeLinear cost
-/// mobilenet_v2 40 µs per run). Appended to `points` in graph order.
-pub fn add_pool_points(g: &Graph, points: &mut Vec<ValueId>) {
-    let Ok(order) = g.topo_order() else { return };
-    for id in order {
-        if !matches!(
-            g.node(id).op,
-            Op::GlobalAveragePool(_) | Op::AveragePool(_) | Op::MaxPool(_) | Op::GlobalMaxPool(_)
-        ) {
-            continue;
-        }
-        let Some(Some(x)) = g.inputs_of(id).first().copied() else {
-            continue;
-        };
-        let y = id.out(0);
-        let is_f32 = g
-            .value(y)
-            .and_then(|v| v.ty.as_ref())
-            .and_then(|t| t.as_tensor())
-            .is_some_and(|t| t.dtype == DType::F32);
-        if points.contains(&x) && is_f32 && !g.is_output(y) && !points.contains(&y) {
-            points.push(y);
-        }
-    }
 }
 
 /// The interval a Relu (`[0, ∞)`) or a Clip with constant scalar bounds clamps to.
@@ -450,8 +423,15 @@ pub fn apply(
             }
         }
     }
-    add_pool_points(g, &mut points);
+    crate::quantize::tied::add_points(g, &mut points);
+    let tied: Vec<(ValueId, ValueId)> = points
+        .iter()
+        .filter_map(|&v| Some((v, crate::quantize::tied::tie_source(g, v).filter(|x| points.contains(x))?)))
+        .collect();
     for &v in &points {
+        if tied.iter().any(|&(t, _)| t == v) {
+            continue;
+        }
         let Some(h) = cal.hists.get(&v) else { continue };
         let (mut lo, mut hi) = estimate(h, o.method, levels);
         if let Some((a, b)) = downstream_clip(g, v) {
@@ -462,6 +442,21 @@ pub fn apply(
             continue;
         }
         params.insert(v, from_range(lo, hi, o.act_dtype, symmetric));
+    }
+    // Tied points take their source's parameters, in graph order (a tie can read a tie).
+    let rank: HashMap<NodeId, usize> = g
+        .topo_order()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (n, i))
+        .collect();
+    let mut tied = tied;
+    tied.sort_by_key(|(v, _)| rank.get(&v.node).copied().unwrap_or(usize::MAX));
+    for (v, x) in tied {
+        if let Some(&p) = params.get(&x) {
+            params.insert(v, p);
+        }
     }
     // Weights and biases first (they read the original activation ids). The codes, scales and
     // bias shifts are worked out for every layer in parallel, then attached in layer order.
