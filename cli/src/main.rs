@@ -185,7 +185,9 @@ enum Cmd {
         /// Seed of synthetic inputs.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// TFLite int8: integer graph inputs and outputs (NNAPI, Edge TPU, microcontrollers).
+        /// TFLite int8: an integer-only model for NNAPI, Edge TPU and microcontrollers: integer
+        /// graph inputs and outputs, and int8 PRelu too (LiteRT's CPU runs its int8 PRELU slowly,
+        /// so without this flag PRelu stays float between int8 ops, with a warning).
         #[arg(long)]
         int8_io: bool,
         /// TFLite output: write every weight dense (mostly-zero weights are stored sparse by default).

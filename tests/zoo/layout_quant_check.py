@@ -15,6 +15,9 @@ random images):
     its 5 Resizes tied to their inputs' parameters);
   * output cosine to the float model on 4 more random images: hand ≥ 0.99 over all outputs, pose
     ≥ 0.98 on its heatmap.
+Quantization straight from .tflite (hand_landmark_full, face_landmark, palm_detection_lite):
+  * `edgeport quantize m.tflite -o m.tflite` (full integer) runs in LiteRT and `-o m.onnx` in
+    onnxruntime, both close to the float .tflite in LiteRT (cosine ≥ 0.99, palm ≥ 0.98).
 Usage: python layout_quant_check.py EDGEPORT_BIN ZOO_DIR OUT_DIR
 """
 import glob
@@ -158,6 +161,58 @@ int8_check("hand_landmark_full", {None: 0.99})
 # on them (a uint8 QDQ on the input alone moves the landmarks by up to 108 pixels); its heatmap
 # output (index 3) is the stable one.
 int8_check("pose_landmark_full", {3: 0.98})
+
+
+
+def tflite_direct(m, floor):
+    """`edgeport quantize m.tflite` straight from the zoo's float .tflite (float16 weights behind
+    DEQUANTIZE, channels-last) to full-integer .tflite (run in LiteRT) and to QDQ .onnx (run in
+    onnxruntime): both close to the float .tflite in LiteRT on 4 random images."""
+    from ai_edge_litert.interpreter import Interpreter
+    src = os.path.join(zoo, "mediapipe", m + ".tflite")
+    if not os.path.exists(src):
+        return
+    try:
+        f = Interpreter(model_path=src)
+        f.allocate_tensors()
+        d = f.get_input_details()[0]
+        rng = np.random.default_rng(1)
+        calp = os.path.join(out, m + "_direct_calib.npz")
+        np.savez(calp, **{d["name"]: rng.random([8] + list(d["shape"][1:]), dtype=np.float32)})
+        held = rng.random([4] + list(d["shape"][1:]), dtype=np.float32)
+        qt, qo = os.path.join(out, m + "_direct_int8.tflite"), os.path.join(out, m + "_direct_int8.onnx")
+        edgeport("quantize", src, "-o", qt, "--calibration", calp, "--no-check")
+        edgeport("quantize", src, "-o", qo, "--calibration", calp, "--no-check")
+        q = Interpreter(model_path=qt)
+        q.allocate_tensors()
+        s = session(qo)
+        names = sorted(o.name for o in s.get_outputs())
+
+        def lite(it, x):
+            i = it.get_input_details()[0]
+            it.set_tensor(i["index"], x)
+            it.invoke()
+            outs = sorted(it.get_output_details(), key=lambda o: o["name"])
+            return np.concatenate([it.get_tensor(o["index"]).astype(np.float32).ravel() for o in outs])
+
+        ints = [t["dtype"] for t in q.get_tensor_details() if t["dtype"] in (np.int8, np.float32)]
+        cos_t, cos_o = [], []
+        for i in range(len(held)):
+            x = held[i:i + 1]
+            a, b = lite(f, x), lite(q, x)
+            c = np.concatenate([v.ravel() for v in s.run(names, {s.get_inputs()[0].name: x})])
+            cos_t.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+            cos_o.append(float(a @ c / (np.linalg.norm(a) * np.linalg.norm(c))))
+        check(np.mean(cos_t) >= floor and np.mean(cos_o) >= floor,
+              f"int8 {m} from .tflite: LiteRT cosine {np.mean(cos_t):.6f}, onnxruntime {np.mean(cos_o):.6f} "
+              f"(>= {floor}; {sum(t == np.int8 for t in ints)} int8 tensors)")
+    except Exception as e:  # noqa: BLE001
+        check(False, f"int8 {m} from .tflite: {str(e)[:300]}")
+
+
+tflite_direct("hand_landmark_full", 0.99)
+tflite_direct("face_landmark", 0.99)
+tflite_direct("palm_detection_lite", 0.98)
 
 print(f"zoo layout and int8 in onnxruntime {ort.__version__}: {'FAILED ' + str(len(failures)) if failures else 'all passed'}")
 sys.exit(1 if failures else 0)

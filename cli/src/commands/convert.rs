@@ -195,7 +195,7 @@ pub fn run(o: &ConvertOptions) -> Result<ConvertReport, CommandError> {
 /// needs static shape computations folded into constants; ONNX ops are channels-first, so
 /// channels-last graphs (TF, TFLite) are rewritten to NCHW. (`--passes fold` on a TFLite input
 /// used to replace the NCHW rewrite, and the ONNX export then refused every channels-last op.)
-fn with_required_passes(user: &str, format: &str) -> String {
+pub(crate) fn with_required_passes(user: &str, format: &str) -> String {
     let required: &[&str] = match format {
         "tflite" => &["identity", "shapes", "dce"],
         "onnx" => &["nchw"],

@@ -252,7 +252,16 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         .map(calib::images::Preprocess::parse)
         .transpose()
         .map_err(|e| CommandError::Input(e.to_string()))?;
-    let float = load(&o.input, o.from.as_deref())?;
+    let mut float = load(&o.input, o.from.as_deref())?;
+    // The passes `convert` runs for this output format (channels-last TF/TFLite graphs to NCHW
+    // for ONNX; static shapes folded for TFLite), so the writer takes the quantized graph.
+    let passes = super::convert::with_required_passes("", &out_fmt.name);
+    if !passes.is_empty() {
+        edgeport_passes::Manager::from_names(&passes)
+            .map_err(|e| CommandError::Input(e.to_string()))?
+            .run(&mut float, &mut Default::default())
+            .map_err(|e| CommandError::Unsupported(format!("{}: {e}", o.input.display())))?;
+    }
     let n_synth = if mode == Mode::Int8 { 16 } else { 8 };
     let cal = if mode.calibrates() || o.calibration.is_some() {
         let c = calib::load_with(&float, o.calibration.as_deref(), n_synth, o.seed, pre.as_ref())
@@ -313,6 +322,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         // between them quantized.
         act_dtype: if tflite { edgeport_ir::DType::I8 } else { edgeport_ir::DType::U8 },
         full_integer: tflite,
+        integer_only: tflite && o.int8_io,
         ..Default::default()
     };
     let mut g = float.clone();

@@ -35,6 +35,7 @@ pub mod params;
 pub mod patches;
 pub mod qdq;
 pub mod sensitivity;
+pub mod slopes;
 pub mod smooth;
 pub mod static_int8;
 pub mod tied;
@@ -135,6 +136,10 @@ pub struct Options {
     /// Static int8: quantize every op with an integer kernel and the graph outputs too
     /// (full-integer targets), not only Conv/Gemm/MatMul inputs and outputs.
     pub full_integer: bool,
+    /// Full integer: also the ops whose integer kernels are slow on CPU runtimes (PRelu: LiteRT's
+    /// int8 PRELU ran face_landmark 3.6× slower than its float island), for integer-only
+    /// targets (NPUs, Edge TPU, microcontrollers; `--int8-io`).
+    pub integer_only: bool,
     /// Static int8: how Conv/Gemm weights are rounded (round-to-nearest, the default, or
     /// sequential GPTQ: see [`conv_gptq`] for the measured effect).
     pub weight_method: WeightMethod,
@@ -163,6 +168,7 @@ impl Default for Options {
             bins: 2048,
             act_dtype: DType::U8,
             full_integer: false,
+            integer_only: false,
             weight_method: WeightMethod::Rtn,
         }
     }
@@ -222,38 +228,47 @@ pub fn run_all(g: &Graph, samples: &[Vec<Value>]) -> Result<Vec<Vec<Value>>, Qua
 
 /// Points uses of Identity outputs at their inputs (exporters dedupe equal initializers through
 /// Identity nodes, which would hide a Conv's bias constant from the quantizer and the backends).
-/// Identities removed, and float constants read through a Cast to float32 folded (TFLite float16
-/// weights arrive as `Cast(f16 constant)` in a converted ONNX: without this the layer finder saw
-/// no constant weight, and a TFLite → ONNX conversion had "no quantizable op").
+/// Identities removed, and float constants read through a Cast to float32 or a Transpose folded:
+/// TFLite float16 weights arrive as `Cast(f16 constant)` in a converted ONNX, and as
+/// `Transpose(Cast(f16 constant))` (OHWI → OIHW) straight from a .tflite; without this the layer
+/// finder saw no constant weight ("no quantizable op"). Nothing else is folded: a general
+/// constant fold grew MiniLM's int4 file by 85 KB.
 fn simplify(g: &mut Graph) -> Result<(), QuantError> {
     RemoveIdentity.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
         node: String::new(),
         msg: e.to_string(),
     })?;
-    let casts: Vec<_> = g
-        .node_ids()
-        .filter(|&id| matches!(&g.node(id).op, edgeport_ir::Op::Cast(c) if c.to == DType::F32.onnx_code() as i64))
-        .collect();
-    for id in casts {
+    let gerr = |node: &str, e: &dyn std::fmt::Display| QuantError::Graph {
+        node: node.to_string(),
+        msg: e.to_string(),
+    };
+    let order = g.topo_order().map_err(|e| gerr("", &e))?;
+    for id in order {
         let Some(Some(x)) = g.inputs_of(id).first().copied() else {
             continue;
         };
         let Some(t) = g.constant_of(x).filter(|t| t.dtype.is_float()) else {
             continue;
         };
-        let Some(v) = t.to_f64_vec() else { continue };
-        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
         let name = g.node(id).outputs[0].name.clone();
-        let shape = t.shape.clone();
-        let t = edgeport_ir::Tensor::from_f32(shape, &v).map_err(|e| QuantError::Graph {
-            node: name.clone(),
-            msg: e.to_string(),
-        })?;
-        let c = g.add_constant(name.clone(), t);
-        g.replace_all_uses(id.out(0), c).map_err(|e| QuantError::Graph {
-            node: name,
-            msg: e.to_string(),
-        })?;
+        let folded = match &g.node(id).op {
+            edgeport_ir::Op::Cast(c) if c.to == DType::F32.onnx_code() as i64 => {
+                let Some(v) = t.to_f64_vec() else { continue };
+                let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+                edgeport_ir::Tensor::from_f32(t.shape.clone(), &v).map_err(|e| gerr(&name, &e))?
+            }
+            edgeport_ir::Op::Transpose(tr) if t.dtype == DType::F32 => {
+                let perm: Vec<usize> = if tr.perm.is_empty() {
+                    (0..t.shape.len()).rev().collect()
+                } else {
+                    tr.perm.iter().map(|&p| p as usize).collect()
+                };
+                t.permuted(&perm).map_err(|e| gerr(&name, &e))?
+            }
+            _ => continue,
+        };
+        let c = g.add_constant(name.clone(), folded);
+        g.replace_all_uses(id.out(0), c).map_err(|e| gerr(&name, &e))?;
         g.remove_node(id);
     }
     Ok(())
@@ -306,7 +321,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
             }
             let mut ranges = static_int8::activation_points(g, &compute);
             if o.full_integer {
-                for v in static_int8::full_integer_points(g) {
+                for v in static_int8::full_integer_points(g, o.integer_only) {
                     if !ranges.contains(&v) {
                         ranges.push(v);
                     }
@@ -335,6 +350,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 bias_correction: o.bias_correction,
                 act_dtype: o.act_dtype,
                 full_integer: o.full_integer,
+                integer_only: o.integer_only,
                 precomputed: None,
                 // onnxruntime and other ONNX runtimes run a float layer fastest with constant
                 // float weights; full-integer targets need integer weights everywhere.
@@ -382,6 +398,16 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     islands = nbits8::rewrite(g, &mms)?.into_iter().collect();
                 }
                 ln_sum::rewrite(g);
+            }
+            let prelus = g
+                .node_ids()
+                .filter(|&id| matches!(g.node(id).op, edgeport_ir::Op::PRelu(_)))
+                .count();
+            if o.full_integer && !o.integer_only && prelus > 0 {
+                report.warnings.push(format!(
+                    "{prelus} PRelu op(s) stay float between int8 ops (LiteRT's int8 PRELU runs several times slower on CPU); \
+                     ask for an integer-only model (--int8-io) for NPU, Edge TPU or microcontroller targets"
+                ));
             }
             if !smoothed.is_empty() {
                 report.warnings.push(format!(

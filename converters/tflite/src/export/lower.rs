@@ -132,11 +132,12 @@ impl<'g> Lower<'g> {
         self.alias.get(&v).copied().unwrap_or(v)
     }
 
-    /// The TFLite quantization of `v` held in order `perm`.
-    fn tquant(&self, v: ValueId, perm: &[usize]) -> Option<super::model::TQuant> {
+    /// The TFLite quantization of `v` held in order `perm`, given `lead` leading 1-dims (a
+    /// broadcast constant's expansion).
+    fn tquant_lead(&self, v: ValueId, perm: &[usize], lead: usize) -> Option<super::model::TQuant> {
         let q = self.qp.get(&v)?;
         let dim = if q.scale.len() > 1 {
-            perm.iter().position(|&p| p == q.axis).unwrap_or(0)
+            perm.iter().position(|&p| p == q.axis + lead).unwrap_or(0)
         } else {
             0
         };
@@ -152,7 +153,13 @@ impl<'g> Lower<'g> {
     }
 
     fn set_quant(&mut self, t: i32, v: ValueId, perm: &[usize]) {
-        let q = self.tquant(v, perm);
+        self.set_quant_lead(t, v, perm, 0);
+    }
+
+    /// Gives tensor `t` the quantization of `v` (held in order `perm`, with `lead` leading
+    /// 1-dims added), when `v` has one.
+    pub(crate) fn set_quant_lead(&mut self, t: i32, v: ValueId, perm: &[usize], lead: usize) {
+        let q = self.tquant_lead(v, perm, lead);
         if let Some(x) = self.m.tensors.get_mut(t as usize)
             && q.is_some()
         {

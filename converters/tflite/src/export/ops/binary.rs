@@ -37,7 +37,8 @@ pub(crate) fn aligned(cx: &mut Lower, vs: &[ValueId], rank: usize) -> LResult<(V
     Ok((ts, perm))
 }
 
-/// A constant of lower rank, given leading 1-dims up to `rank` and stored in order `perm`.
+/// A constant of lower rank, given leading 1-dims up to `rank` and stored in order `perm`, with
+/// its quantization when it has one.
 fn expanded_const(cx: &mut Lower, v: ValueId, rank: usize, perm: &[usize]) -> LResult<i32> {
     let c = cx.const_of(v).ok_or(LErr::Upstream)?;
     let raw = match c.raw() {
@@ -53,7 +54,8 @@ fn expanded_const(cx: &mut Lower, v: ValueId, rank: usize, perm: &[usize]) -> LR
         return err("sub-byte constants cannot be broadcast");
     }
     let name = format!("{}_expanded", cx.vname(v));
-    Ok(cx.const_tensor(
+    let lead = rank - c.shape.len();
+    let t = cx.const_tensor(
         &name,
         &dims,
         ty,
@@ -64,7 +66,10 @@ fn expanded_const(cx: &mut Lower, v: ValueId, rank: usize, perm: &[usize]) -> LR
             perm: perm.to_vec(),
             to_f16: false,
         },
-    ))
+    );
+    // An integer constant (an int8 PRELU slope) keeps its scale and zero point.
+    cx.set_quant_lead(t, cx.res(v), perm, lead);
+    Ok(t)
 }
 
 /// Lowers a broadcasting element-wise op of `inputs` to `code` (with `options`), fusing a

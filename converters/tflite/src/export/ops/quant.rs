@@ -107,6 +107,8 @@ fn integer_kind(op: &Op) -> Option<IntKind> {
     Some(match op {
         Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_) | Op::Add(_) | Op::Sub(_) | Op::Mul(_) => IntKind::Free,
         Op::GlobalAveragePool(_) | Op::ReduceMean(_) | Op::Relu(_) | Op::Clip(_) | Op::HardSwish(_) => IntKind::Free,
+        Op::PRelu(_) => IntKind::Free,
+        Op::Pad(_) => IntKind::Same,
         Op::MaxPool(_) | Op::AveragePool(_) | Op::Concat(_) | Op::Resize(_) | Op::GlobalMaxPool(_) => IntKind::Same,
         Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_) => IntKind::Same,
         Op::Sigmoid(_) | Op::Softmax(_) => IntKind::Fixed,
