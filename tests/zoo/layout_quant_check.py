@@ -17,7 +17,9 @@ random images):
     ≥ 0.98 on its heatmap.
 Quantization straight from .tflite (hand_landmark_full, face_landmark, palm_detection_lite):
   * `edgeport quantize m.tflite -o m.tflite` (full integer) runs in LiteRT and `-o m.onnx` in
-    onnxruntime, both close to the float .tflite in LiteRT (cosine ≥ 0.99, palm ≥ 0.98).
+    onnxruntime, both close to the float .tflite in LiteRT (cosine ≥ 0.99, palm ≥ 0.98);
+  * with --int8-io (face_landmark, palm_detection_lite) every operator reads int8 (PRelu, Pad,
+    Reshape and Concat included) and the outputs stay as close.
 Usage: python layout_quant_check.py EDGEPORT_BIN ZOO_DIR OUT_DIR
 """
 import glob
@@ -210,9 +212,52 @@ def tflite_direct(m, floor):
         check(False, f"int8 {m} from .tflite: {str(e)[:300]}")
 
 
+def integer_only(m, floor):
+    """`edgeport quantize m.tflite -o m.tflite --int8-io`: every operator of the written model
+    reads an int8 tensor (PRelu, Pad, Reshape, Concat too), and its dequantized outputs are close
+    to the float .tflite's in LiteRT on 4 random images."""
+    from ai_edge_litert.interpreter import Interpreter
+    src = os.path.join(zoo, "mediapipe", m + ".tflite")
+    if not os.path.exists(src):
+        return
+    try:
+        calp = os.path.join(out, m + "_direct_calib.npz")
+        q = os.path.join(out, m + "_int8_io.tflite")
+        edgeport("quantize", src, "-o", q, "--int8-io", "--calibration", calp, "--no-check")
+        f, it = Interpreter(model_path=src), Interpreter(model_path=q)
+        f.allocate_tensors()
+        it.allocate_tensors()
+        td = {t["index"]: t for t in it.get_tensor_details()}
+        floats = sorted({o["op_name"] for o in it._get_ops_details()
+                         if any(td[i]["dtype"] == np.float32 for i in o["inputs"] if i >= 0)})
+        d, e = f.get_input_details()[0], it.get_input_details()[0]
+        rng = np.random.default_rng(2)
+        cos = []
+        for _ in range(4):
+            x = rng.random(d["shape"], dtype=np.float32)
+            f.set_tensor(d["index"], x)
+            f.invoke()
+            s_, z_ = e["quantization"]
+            it.set_tensor(e["index"], np.clip(np.round(x / s_ + z_), -128, 127).astype(np.int8))
+            it.invoke()
+            outs = sorted(f.get_output_details(), key=lambda o: o["name"])
+            a = np.concatenate([f.get_tensor(o["index"]).ravel() for o in outs])
+            qs = sorted(it.get_output_details(), key=lambda o: o["name"])
+            b = np.concatenate([((it.get_tensor(o["index"]).astype(np.float32) - o["quantization"][1])
+                                 * o["quantization"][0]).ravel() for o in qs])
+            cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+        check(not floats and e["dtype"] == np.int8 and np.mean(cos) >= floor,
+              f"integer-only {m}: ops reading float32: {floats or 'none'}; input {np.dtype(e['dtype']).name}; "
+              f"LiteRT cosine {np.mean(cos):.6f} >= {floor}")
+    except Exception as e:  # noqa: BLE001
+        check(False, f"integer-only {m}: {str(e)[:300]}")
+
+
 tflite_direct("hand_landmark_full", 0.99)
 tflite_direct("face_landmark", 0.99)
 tflite_direct("palm_detection_lite", 0.98)
+integer_only("face_landmark", 0.99)
+integer_only("palm_detection_lite", 0.98)
 
 print(f"zoo layout and int8 in onnxruntime {ort.__version__}: {'FAILED ' + str(len(failures)) if failures else 'all passed'}")
 sys.exit(1 if failures else 0)

@@ -1,12 +1,13 @@
 //! Activation points around pooling and data-movement ops, so runtimes keep the data in
 //! integers through them instead of dequantizing into a float island:
 //!
-//! - a **tied** point: the output of a MaxPool, a nearest/linear Resize or a zero constant Pad
-//!   that reads a quantized value shares that value's scale and zero point. onnxruntime then
-//!   drops the `DequantizeLinear → op → QuantizeLinear` around MaxPool and Resize and runs them
-//!   on uint8 (it only does so when both sides carry the same parameters); a Pad is moved onto
-//!   the integers here ([`integer_pads`]). Max-pooling and padding with the zero point are exact
-//!   on the integers; a linear Resize rounds its interpolated values once more.
+//! - a **tied** point: the output of a MaxPool, a nearest/linear Resize, a zero constant Pad or a
+//!   layout op (Reshape, Flatten, Squeeze, Unsqueeze, Transpose) that reads a quantized value
+//!   shares that value's scale and zero point. onnxruntime then drops the
+//!   `DequantizeLinear → op → QuantizeLinear` around MaxPool (it only does so when both sides
+//!   carry the same parameters); the others are moved onto the integers here
+//!   ([`integer_moves`]), where they are exact, except a linear Resize (see there). TFLite's
+//!   integer MAX_POOL_2D, PAD, RESHAPE and RESIZE kernels want equal parameters too.
 //! - a **pool** point: the output of an average pool that reads a quantized value
 //!   (onnxruntime's QLinearGlobalAveragePool / QLinearAveragePool).
 //! - an **Add** point: an Add whose inputs are all quantized and whose output (after a Relu/Clip
@@ -54,6 +55,7 @@ fn ties(g: &Graph, id: NodeId) -> bool {
         Op::MaxPool(_) => true,
         Op::Resize(r) => (r.mode == "nearest" || r.mode == "linear") && r.antialias == 0,
         Op::Pad(_) => zero_pad(g, id),
+        Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_) => true,
         _ => false,
     }
 }
@@ -114,10 +116,11 @@ pub fn add_points(g: &Graph, points: &mut Vec<ValueId>) {
     }
 }
 
-/// Runs each `DequantizeLinear → op → QuantizeLinear` with equal parameters, for a zero Pad or
-/// a nearest Resize, on the integers: the op reads the quantized tensor (a Pad pads with its
-/// zero point) and the QuantizeLinear goes; both are exact there. onnxruntime fuses neither
-/// (MediaPipe's pose landmark model: 4 float Pads between int8 convs). A linear Resize stays
+/// Runs each `DequantizeLinear → op → QuantizeLinear` with equal parameters, for a zero Pad, a
+/// nearest Resize or a layout op, on the integers: the op reads the quantized tensor (a Pad pads
+/// with its zero point) and the QuantizeLinear goes; all are exact there. onnxruntime fuses
+/// none of Pad, Resize and Flatten (MediaPipe's pose landmark model: 4 float Pads between int8
+/// convs; the Flatten before a classifier). A linear Resize stays
 /// float between its (tied) QDQ pairs: onnxruntime's uint8 kernel truncates the interpolated
 /// values (a mean shift of half a step; pose landmark's segmentation output went from 0.730 to
 /// 0.703 cosine), at no measured gain in speed. For ONNX outputs (the QDQ form); returns how
@@ -128,6 +131,7 @@ pub fn integer_moves(g: &mut Graph) -> Result<usize, QuantError> {
         .filter(|&id| match &g.node(id).op {
             Op::Pad(_) => zero_pad(g, id),
             Op::Resize(r) => r.mode == "nearest" && r.antialias == 0,
+            Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_) => true,
             _ => false,
         })
         .collect();
@@ -177,15 +181,15 @@ pub fn integer_moves(g: &mut Graph) -> Result<usize, QuantError> {
         } else {
             g.push_input(p, Some(zp), false).map_err(|e| gerr(&name, e))?;
         }
-        let quant = g.value(q.out(0)).and_then(|v| v.quant.clone());
         let shape = g
             .value(y)
             .and_then(|v| v.ty.as_ref())
             .and_then(|t| t.as_tensor())
             .and_then(|t| t.shape.clone());
         if let Some(v) = g.value_mut(y) {
+            // No annotation: in the QDQ form the DequantizeLinear after the op (or after the next
+            // moved op) carries the parameters.
             v.ty = dtype.map(|d| ValueType::tensor(d, shape));
-            v.quant = quant;
         }
         g.replace_all_uses(q.out(0), y).map_err(|e| gerr(&name, e))?;
         g.remove_node(q);
