@@ -196,6 +196,16 @@ enum Cmd {
         /// Image calibration folders: size=H[xW],mean=R,G,B,std=R,G,B,scale=255,layout=nchw|nhwc,order=rgb|bgr
         #[arg(long)]
         preprocess: Option<String>,
+        /// SavedModel signature to quantize (default serving_default).
+        #[arg(long)]
+        signature: Option<String>,
+        /// The weights file of formats that keep them apart (Caffe .caffemodel, MXNet .params,
+        /// Paddle .pdiparams).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
+        #[arg(long = "input-shape")]
+        input_shape: Vec<String>,
     },
     /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
     Prune {
@@ -495,6 +505,9 @@ fn main() -> ExitCode {
                     mode,
                     calibration,
                     opset,
+                    signature,
+                    weights,
+                    input_shapes: input_shape,
                     ..Default::default()
                 })?;
                 emit(json, &r);
@@ -782,6 +795,9 @@ fn main() -> ExitCode {
             int8_io,
             no_sparse_weights,
             preprocess,
+            signature,
+            weights,
+            input_shape,
         } => {
             let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
                 input,
@@ -812,6 +828,9 @@ fn main() -> ExitCode {
                 int8_io,
                 dense_weights: no_sparse_weights,
                 preprocess,
+                signature,
+                weights,
+                input_shapes: input_shape,
             })?;
             emit(json, &r);
             Ok(0)

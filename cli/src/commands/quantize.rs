@@ -3,7 +3,7 @@
 //! before/after, every layer's precision (and sensitivity), and the output error on held-out
 //! inputs (max abs, cosine, top-1 agreement).
 
-use super::{CommandError, load};
+use super::CommandError;
 use crate::calib;
 use crate::formats::{self, ExportSettings};
 use edgeport_passes::quantize::{self, Method, Mode};
@@ -58,6 +58,12 @@ pub struct QuantizeOptions {
     pub dense_weights: bool,
     /// Image preprocessing spec for image calibration/held-out folders.
     pub preprocess: Option<String>,
+    /// SavedModel signature (as in `convert`).
+    pub signature: Option<String>,
+    /// The weights file of formats that keep them apart (Caffe, MXNet, Paddle).
+    pub weights: Option<PathBuf>,
+    /// `--input-shape NAME=D0,D1,…` values (MXNet symbols, Caffe Data layers).
+    pub input_shapes: Vec<String>,
 }
 
 impl Default for QuantizeOptions {
@@ -91,6 +97,9 @@ impl Default for QuantizeOptions {
             int8_io: false,
             dense_weights: false,
             preprocess: None,
+            signature: None,
+            weights: None,
+            input_shapes: Vec::new(),
         }
     }
 }
@@ -252,7 +261,14 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         .map(calib::images::Preprocess::parse)
         .transpose()
         .map_err(|e| CommandError::Input(e.to_string()))?;
-    let mut float = load(&o.input, o.from.as_deref())?;
+    let in_fmt = match &o.from {
+        Some(f) => formats::by_name(f)?,
+        None => formats::sniff(&o.input)?,
+    };
+    let own_weights = matches!(in_fmt.name.as_str(), "caffe" | "mxnet" | "paddle");
+    let mut settings = formats::ImportSettings::parse(if own_weights { o.weights.clone() } else { None }, &o.input_shapes)?;
+    settings.signature = o.signature.clone();
+    let mut float = super::load_with(&o.input, Some(&in_fmt.name), &settings)?;
     // The passes `convert` runs for this output format (channels-last TF/TFLite graphs to NCHW
     // for ONNX; static shapes folded for TFLite), so the writer takes the quantized graph.
     let passes = super::convert::with_required_passes("", &out_fmt.name);

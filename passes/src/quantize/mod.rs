@@ -274,6 +274,34 @@ fn simplify(g: &mut Graph) -> Result<(), QuantError> {
     Ok(())
 }
 
+/// Why no layer was found: an already-quantized model (its weights integer behind
+/// DequantizeLinear, as an imported int8 .tflite or QDQ .onnx has them) says so.
+fn no_float_weight(g: &Graph) -> String {
+    use edgeport_ir::Op;
+    let quantized = g
+        .node_ids()
+        .filter(|&id| matches!(g.node(id).op, Op::Conv(_) | Op::Gemm(_) | Op::MatMul(_) | Op::ConvTranspose(_)))
+        .filter(|&id| {
+            g.inputs_of(id).get(1).copied().flatten().is_some_and(|w| {
+                matches!(g.node(w.node).op, Op::DequantizeLinear(_))
+                    && g.inputs_of(w.node)
+                        .first()
+                        .copied()
+                        .flatten()
+                        .is_some_and(|c| g.constant_of(c).is_some())
+            })
+        })
+        .count();
+    if quantized > 0 {
+        format!(
+            "the model is already quantized: {quantized} Conv/Gemm/MatMul weight(s) are integers behind DequantizeLinear \
+             (`edgeport convert` re-emits it in another format with its quantization)"
+        )
+    } else {
+        "the model has no Conv/Gemm/MatMul with a constant float weight".into()
+    }
+}
+
 fn dce(g: &mut Graph) -> Result<(), QuantError> {
     Dce.run(g, &mut Context::default()).map_err(|e| QuantError::Graph {
         node: String::new(),
@@ -312,9 +340,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 .cloned()
                 .collect::<Vec<_>>();
             if compute.is_empty() {
-                return Err(QuantError::NothingToQuantize(
-                    "the model has no Conv/Gemm/MatMul with a constant float weight".into(),
-                ));
+                return Err(QuantError::NothingToQuantize(no_float_weight(g)));
             }
             if calib.is_empty() {
                 return Err(QuantError::Calibration("static int8 needs at least one calibration sample".into()));
@@ -541,9 +567,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
         Mode::Int8Dynamic => {
             let info = dynamic::apply(g, &layers)?;
             if info.is_empty() {
-                return Err(QuantError::NothingToQuantize(
-                    "the model has no Conv/Gemm/MatMul with a constant float weight".into(),
-                ));
+                return Err(QuantError::NothingToQuantize(no_float_weight(g)));
             }
             for l in &all_layers {
                 let mut r = float_row(l);
