@@ -196,6 +196,11 @@ enum Cmd {
         /// Image calibration folders: size=H[xW],mean=R,G,B,std=R,G,B,scale=255,layout=nchw|nhwc,order=rgb|bgr
         #[arg(long)]
         preprocess: Option<String>,
+        /// Static int8: quantize every layer. By default a layer whose float kernel is estimated
+        /// faster than its int8 one (an RGB 3×3 stem, with its neighbours up to a smaller
+        /// activation) stays float, reported.
+        #[arg(long)]
+        all_int8: bool,
         /// SavedModel signature to quantize (default serving_default).
         #[arg(long)]
         signature: Option<String>,
@@ -795,6 +800,7 @@ fn main() -> ExitCode {
             int8_io,
             no_sparse_weights,
             preprocess,
+            all_int8,
             signature,
             weights,
             input_shape,
@@ -828,6 +834,7 @@ fn main() -> ExitCode {
                 int8_io,
                 dense_weights: no_sparse_weights,
                 preprocess,
+                all_int8,
                 signature,
                 weights,
                 input_shapes: input_shape,

@@ -13,9 +13,9 @@
 //! layers: 8.88 ms per sample with DequantizeLinear weights, 5.01 ms with this form (float
 //! model: 5.94 ms).
 //!
-//! Only per-tensor and per-channel weights of Conv and Gemm layers whose activation input does
-//! not come from a DequantizeLinear (a layer left out of the quantized set) are rewritten;
-//! quantized layers keep their QDQ form, which the runtime fuses into integer kernels.
+//! Only per-tensor and per-channel weights of Conv and Gemm layers left out of the quantized set
+//! are rewritten; quantized layers keep their QDQ form, which the runtime fuses into integer
+//! kernels.
 //!
 //! [`f16_weight`] is the other form of a float layer: its original weight stored as float16
 //! behind a Cast (mixed precision's default for ONNX), so the layer loses no accuracy to its
@@ -25,23 +25,19 @@ use crate::quantize::error::{QuantError, gerr};
 use crate::quantize::layers::{Kind, Layer};
 use crate::quantize::qdq::{cast_f32, const_f32, unique};
 use edgeport_ir::ops::defs::math::Mul;
-use edgeport_ir::{Graph, Op, ValueId};
+use edgeport_ir::{Graph, Op};
+use std::collections::HashSet;
 
-/// Whether `v` is made by a DequantizeLinear.
-fn from_dq(g: &Graph, v: Option<ValueId>) -> bool {
-    v.and_then(|v| g.get(v.node))
-        .is_some_and(|n| matches!(n.op, Op::DequantizeLinear(_)))
-}
-
-/// Rewrites the weights of `layers` whose activation input is float; returns how many.
-pub fn rewrite(g: &mut Graph, layers: &[Layer]) -> Result<usize, QuantError> {
+/// Rewrites the weights of `layers` that are not in `quantized` (the layers with int8
+/// activations); returns how many. (A float layer may read a DequantizeLinear too: the output
+/// of a MaxPool or Flatten tied to a quantized value before it.)
+pub fn rewrite(g: &mut Graph, layers: &[Layer], quantized: &HashSet<&str>) -> Result<usize, QuantError> {
     let mut n = 0;
     for l in layers.iter().filter(|l| matches!(l.kind, Kind::Conv | Kind::Gemm)) {
-        let ins = g.inputs_of(l.node);
-        let act_slot = if l.w_slot == 0 { 1 } else { 0 };
-        if from_dq(g, ins.get(act_slot).copied().flatten()) {
+        if quantized.contains(l.name.as_str()) {
             continue;
         }
+        let ins = g.inputs_of(l.node);
         let Some(w) = ins.get(l.w_slot).copied().flatten() else { continue };
         let Some(dq) = g.get(w.node) else { continue };
         let Op::DequantizeLinear(d) = &dq.op else { continue };

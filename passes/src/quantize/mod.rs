@@ -140,6 +140,9 @@ pub struct Options {
     /// int8 PRELU ran face_landmark 3.6× slower than its float island), for integer-only
     /// targets (NPUs, Edge TPU, microcontrollers; `--int8-io`).
     pub integer_only: bool,
+    /// Static int8 without an error budget: quantize every layer, even those the latency model
+    /// prices faster in float (an RGB stem; see [`sensitivity::fastest`]).
+    pub all_int8: bool,
     /// Static int8: how Conv/Gemm weights are rounded (round-to-nearest, the default, or
     /// sequential GPTQ: see [`conv_gptq`] for the measured effect).
     pub weight_method: WeightMethod,
@@ -169,6 +172,7 @@ impl Default for Options {
             act_dtype: DType::U8,
             full_integer: false,
             integer_only: false,
+            all_int8: false,
             weight_method: WeightMethod::Rtn,
         }
     }
@@ -389,6 +393,18 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                 let (inc, sens, m) = sensitivity::mixed_precision(g, &compute, &cal, &so, check, o.min_cosine, o.max_error)?;
                 report.budget_check = Some(m);
                 (Some(inc), sens)
+            } else if !o.full_integer && !o.all_int8 && o.float_layer_weights {
+                let inc = sensitivity::fastest(g, &compute);
+                let kept = compute.len() - inc.len();
+                if kept > 0 {
+                    report.warnings.push(format!(
+                        "{kept} layer(s) stay float where float kernels are estimated faster than int8 ones \
+                         (a stem over few input values, and its neighbours up to a smaller activation); --all-int8 quantizes every layer"
+                    ));
+                    (Some(inc), Default::default())
+                } else {
+                    (None, Default::default())
+                }
             } else {
                 (None, Default::default())
             };
@@ -417,7 +433,8 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     .filter(|l| l.kind == layers::Kind::MatMul && l.w_shape.len() == 2)
                     .map(|l| l.node)
                     .collect();
-                float_layers::rewrite(g, &compute)?;
+                let quantized: HashSet<&str> = info.act_layers.iter().map(|s| s.as_str()).collect();
+                float_layers::rewrite(g, &compute, &quantized)?;
                 int_matmul::rewrite(g, &mms)?;
                 tied::integer_moves(g)?;
                 if o.nbits {
@@ -493,7 +510,7 @@ pub fn quantize(g: &mut Graph, calib: &[Vec<Value>], check: &[Vec<Value>], o: &O
                     q.len()
                 ));
             }
-            if float_kept > 0 {
+            if float_kept > 0 && (o.min_cosine.is_some() || o.max_error.is_some()) {
                 report.warnings.push(format!(
                     "mixed precision: {float_kept} of {} layers stay float ({} with float16 weights) to meet the error budget",
                     compute.len(),

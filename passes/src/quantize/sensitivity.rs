@@ -22,7 +22,7 @@ use crate::quantize::metrics::{Metrics, compare};
 use crate::quantize::run_all;
 use crate::quantize::static_int8::{StaticOptions, activation_points, apply, output_point};
 use edgeport_eval::Value;
-use edgeport_ir::{Graph, NodeId, ValueId};
+use edgeport_ir::{Graph, NodeId, Op, ValueId};
 use std::collections::{HashMap, HashSet};
 
 fn quantized_metrics(
@@ -64,25 +64,109 @@ struct Search<'a> {
     model: Model,
     index: HashMap<NodeId, usize>,
     groups: &'a [Vec<NodeId>],
+    /// Groups that share an activation with each group.
+    neighbors: Vec<HashSet<usize>>,
     float: Vec<bool>,
+}
+
+/// Whether an op passes one activation on unchanged in kind: pooling, activation and layout
+/// ops (not the Adds and Concats that merge several).
+fn moves_data(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::MaxPool(_)
+            | Op::AveragePool(_)
+            | Op::GlobalAveragePool(_)
+            | Op::Flatten(_)
+            | Op::Reshape(_)
+            | Op::Transpose(_)
+            | Op::Squeeze(_)
+            | Op::Unsqueeze(_)
+            | Op::Relu(_)
+            | Op::Clip(_)
+            | Op::Pad(_)
+            | Op::Resize(_)
+            | Op::Identity(_)
+    )
+}
+
+/// The layers (indices by node) that make `v` or read it through chains of [`moves_data`] ops,
+/// up to a few ops away each way.
+fn through_moves(g: &Graph, v: ValueId, index: &HashMap<NodeId, usize>) -> Vec<usize> {
+    const HOPS: usize = 4;
+    let mut out = Vec::new();
+    let mut frontier = vec![v];
+    for _ in 0..HOPS {
+        let mut next = Vec::new();
+        for x in frontier {
+            for (c, _) in g.consumers(x) {
+                if let Some(&i) = index.get(&c) {
+                    out.push(i);
+                } else if moves_data(&g.node(c).op) {
+                    next.push(c.out(0));
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut n = v.node;
+    for _ in 0..HOPS {
+        if let Some(&i) = index.get(&n) {
+            out.push(i);
+            break;
+        }
+        if !moves_data(&g.node(n).op) {
+            break;
+        }
+        let Some(Some(x)) = g.inputs_of(n).first().copied() else { break };
+        n = x.node;
+    }
+    out
 }
 
 impl<'a> Search<'a> {
     fn new(g: &Graph, layers: &[Layer], groups: &'a [Vec<NodeId>]) -> Search<'a> {
+        let index: HashMap<NodeId, usize> = layers.iter().enumerate().map(|(i, l)| (l.node, i)).collect();
         let mut adjacent: HashMap<ValueId, Vec<usize>> = HashMap::new();
         for (i, l) in layers.iter().enumerate() {
             for v in [l.act, output_point(g, l)].into_iter().flatten() {
                 adjacent.entry(v).or_default().push(i);
             }
         }
+        // Layers that reach an activation through data-movement ops (a MaxPool, a Flatten) meet
+        // it too: a float conv before `MaxPool → Flatten → int8 Gemm` still pays a conversion.
+        for (v, adj) in adjacent.iter_mut() {
+            for i in through_moves(g, *v, &index) {
+                if !adj.contains(&i) {
+                    adj.push(i);
+                }
+            }
+        }
         let points: Vec<(ValueId, Vec<usize>)> = activation_points(g, layers)
             .into_iter()
             .filter_map(|v| adjacent.remove(&v).map(|a| (v, a)))
             .collect();
+        let group_of: HashMap<usize, usize> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, grp)| grp.iter().filter_map(|n| index.get(n)).map(move |&i| (i, gi)).collect::<Vec<_>>())
+            .collect();
+        let mut neighbors = vec![HashSet::new(); groups.len()];
+        for (_, adj) in &points {
+            let gs: Vec<usize> = adj.iter().filter_map(|i| group_of.get(i).copied()).collect();
+            for &a in &gs {
+                for &b in &gs {
+                    if a != b {
+                        neighbors[a].insert(b);
+                    }
+                }
+            }
+        }
         Search {
             model: Model::new(g, layers, &points),
-            index: layers.iter().enumerate().map(|(i, l)| (l.node, i)).collect(),
+            index,
             groups,
+            neighbors,
             float: vec![false; layers.len()],
         }
     }
@@ -97,6 +181,11 @@ impl<'a> Search<'a> {
 
     fn cost(&self) -> f64 {
         self.model.cost(&self.float)
+    }
+
+    /// Whether every layer of group `gi` is float.
+    fn is_float(&self, gi: usize) -> bool {
+        self.groups[gi].iter().all(|n| self.index.get(n).is_some_and(|&i| self.float[i]))
     }
 
     /// The cost with group `gi` float (`v`) or int8.
@@ -119,6 +208,70 @@ impl<'a> Search<'a> {
             }
         }
     }
+}
+
+/// The layers to quantize when no error budget is given: every layer but those whose float
+/// kernels the latency model ([`crate::quantize::cost`]) prices below their int8 ones, with the
+/// conversions they save or add (mobilenet_v2: the RGB stem reads the graph input, and the first
+/// block after it is float up to its 16-channel output: measured 2.85–2.97 ms against 3.08–3.30
+/// ms all-int8, and closer to the float model). Groups go float while one lowers the estimated
+/// time; never every group.
+pub fn fastest(g: &Graph, layers: &[Layer]) -> HashSet<NodeId> {
+    const GROW: usize = 8;
+    let gs = groups(layers);
+    let mut s = Search::new(g, layers, &gs);
+    let mut include: HashSet<NodeId> = layers.iter().map(|l| l.node).collect();
+    if gs.len() < 2 {
+        return include;
+    }
+    let eps = s.model.cost(&vec![true; layers.len()]).abs().max(1.0) * 1e-6;
+    // Float regions, one at a time: from every seed group grow the region by the neighbour that
+    // keeps the estimate lowest (a step may cost before the next one pays: a stem's output is
+    // bigger than the block's after it), and keep the best region seen if it saves time.
+    loop {
+        let base = s.cost();
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        for seed in 0..gs.len() {
+            if s.is_float(seed) {
+                continue;
+            }
+            let mut region = vec![seed];
+            let mut f = s.float.clone();
+            s.mark(&mut f, seed, true);
+            for step in 0..=GROW {
+                let c = s.model.cost(&f) - base;
+                if c < -eps && best.as_ref().is_none_or(|(b, _)| c < *b) {
+                    best = Some((c, region.clone()));
+                }
+                if step == GROW {
+                    break;
+                }
+                let next = region
+                    .iter()
+                    .flat_map(|&r| s.neighbors[r].iter().copied())
+                    .filter(|n| !region.contains(n) && !s.is_float(*n))
+                    .map(|n| {
+                        let mut t = f.clone();
+                        s.mark(&mut t, n, true);
+                        (n, s.model.cost(&t))
+                    })
+                    .min_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+                let Some((n, _)) = next else { break };
+                s.mark(&mut f, n, true);
+                region.push(n);
+            }
+        }
+        let Some((_, region)) = best else { break };
+        // Never every group.
+        let left = (0..gs.len()).filter(|&gi| !s.is_float(gi) && !region.contains(&gi)).count();
+        if left == 0 {
+            break;
+        }
+        for gi in region {
+            s.set(gi, true, &mut include);
+        }
+    }
+    include
 }
 
 /// Chooses which layers stay float so that the budget holds.
