@@ -1,7 +1,7 @@
-//! Static int8 without an error budget keeps float the layers whose float kernels the latency
+//! Static int8 with `float_where_faster` keeps float the layers whose float kernels the latency
 //! model prices below their int8 ones: an RGB 3×3 stem (its int8 kernel reduces over 27 values
 //! only, and it spares the graph input's conversion) and its neighbours up to a smaller
-//! activation; `all_int8` quantizes every layer. A 7×7 stem (147 values) stays int8.
+//! activation; by default every layer is int8. A 7×7 stem (147 values) stays int8.
 
 use edgeport_eval::Value;
 use edgeport_ir::ops::defs::math::Relu;
@@ -66,16 +66,18 @@ fn float_layers(rep: &quantize::Report) -> Vec<&str> {
 }
 
 #[test]
-fn an_rgb_stem_and_its_block_stay_float_by_default() {
+fn an_rgb_stem_and_its_block_stay_float_where_faster() {
     let float = model(3);
     let mut g = model(3);
-    let rep = quantize::quantize(&mut g, &samples(8, 1), &[], &Options::default()).unwrap();
+    let o = Options {
+        float_where_faster: true,
+        ..Default::default()
+    };
+    let rep = quantize::quantize(&mut g, &samples(8, 1), &[], &o).unwrap();
     edgeport_ir::validate::validate(&g).unwrap();
     assert_eq!(float_layers(&rep), ["stem", "dw1", "pw1"], "{:?}", rep.layers);
     assert!(
-        rep.warnings
-            .iter()
-            .any(|w| w.contains("3 layer(s) stay float") && w.contains("--all-int8")),
+        rep.warnings.iter().any(|w| w.contains("3 layer(s) stay float")),
         "{:?}",
         rep.warnings
     );
@@ -84,17 +86,17 @@ fn an_rgb_stem_and_its_block_stay_float_by_default() {
     assert!(m.cosine > 0.999, "{m:?}");
 
     let mut h = model(3);
-    let o = Options {
-        all_int8: true,
-        ..Default::default()
-    };
-    let rep = quantize::quantize(&mut h, &samples(8, 1), &[], &o).unwrap();
+    let rep = quantize::quantize(&mut h, &samples(8, 1), &[], &Options::default()).unwrap();
     assert!(float_layers(&rep).is_empty(), "{:?}", rep.layers);
 }
 
 #[test]
 fn a_seven_by_seven_stem_stays_int8() {
     let mut g = model(7);
-    let rep = quantize::quantize(&mut g, &samples(8, 1), &[], &Options::default()).unwrap();
+    let o = Options {
+        float_where_faster: true,
+        ..Default::default()
+    };
+    let rep = quantize::quantize(&mut g, &samples(8, 1), &[], &o).unwrap();
     assert!(float_layers(&rep).is_empty(), "{:?}", rep.layers);
 }

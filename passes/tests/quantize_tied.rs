@@ -105,13 +105,7 @@ fn consumer(g: &Graph, id: NodeId) -> NodeId {
 fn quantized(mode: &str) -> (Graph, Graph) {
     let float = model(mode);
     let mut g = model(mode);
-    // Every layer int8 (the 1×1 conv over the 4-channel input would otherwise stay float as a
-    // small-reduction stem).
-    let o = Options {
-        all_int8: true,
-        ..Default::default()
-    };
-    quantize::quantize(&mut g, &samples(16, 3), &[], &o).unwrap();
+    quantize::quantize(&mut g, &samples(16, 3), &[], &Options::default()).unwrap();
     edgeport_ir::validate::validate(&g).unwrap();
     (float, g)
 }

@@ -53,8 +53,8 @@ pub struct QuantizeOptions {
     pub seed: u64,
     /// TFLite int8: integer graph inputs and outputs.
     pub int8_io: bool,
-    /// Static int8 without a budget: quantize every layer, also those estimated faster in float.
-    pub all_int8: bool,
+    /// Static int8 without a budget: keep float the layers estimated faster in float.
+    pub float_where_faster: bool,
     /// TFLite: every weight dense (`--no-sparse-weights`; by default mostly-zero, e.g. pruned,
     /// weights are stored sparse behind DENSIFY).
     pub dense_weights: bool,
@@ -97,7 +97,7 @@ impl Default for QuantizeOptions {
             exclude: Vec::new(),
             seed: 0,
             int8_io: false,
-            all_int8: false,
+            float_where_faster: false,
             dense_weights: false,
             preprocess: None,
             signature: None,
@@ -342,7 +342,7 @@ pub fn run(o: &QuantizeOptions) -> Result<QuantizeReport, CommandError> {
         act_dtype: if tflite { edgeport_ir::DType::I8 } else { edgeport_ir::DType::U8 },
         full_integer: tflite,
         integer_only: tflite && o.int8_io,
-        all_int8: o.all_int8,
+        float_where_faster: o.float_where_faster,
         ..Default::default()
     };
     let mut g = float.clone();
