@@ -52,17 +52,8 @@ enum Cmd {
         /// smaller file, densified once at load, no faster inference.
         #[arg(long)]
         no_sparse_weights: bool,
-        /// SavedModel signature to convert (default serving_default).
-        #[arg(long)]
-        signature: Option<String>,
-        /// The weights file of formats that keep them apart (Caffe .caffemodel, MXNet .params,
-        /// Paddle .pdiparams); for other formats a state dict (.pt/.pth/.bin) or .safetensors file
-        /// bound onto the model's constants by parameter name before export.
-        #[arg(long)]
-        weights: Option<PathBuf>,
-        /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
-        #[arg(long = "input-shape")]
-        input_shape: Vec<String>,
+        #[command(flatten)]
+        import: ImportArgs,
         /// Quantize while converting (int8, int8-dynamic, fp16, bf16, int4-weights, int8-weights);
         /// the same as `edgeport quantize` with its defaults.
         #[arg(long)]
@@ -202,16 +193,8 @@ enum Cmd {
         /// transformer can undo the gain on models with float islands (PRelu).
         #[arg(long)]
         float_where_faster: bool,
-        /// SavedModel signature to quantize (default serving_default).
-        #[arg(long)]
-        signature: Option<String>,
-        /// The weights file of formats that keep them apart (Caffe .caffemodel, MXNet .params,
-        /// Paddle .pdiparams).
-        #[arg(long)]
-        weights: Option<PathBuf>,
-        /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
-        #[arg(long = "input-shape")]
-        input_shape: Vec<String>,
+        #[command(flatten)]
+        import: ImportArgs,
     },
     /// Prune a model: remove channels (--structured), zero weights (--sparsity) or N:M sparsity (--nm).
     Prune {
@@ -381,6 +364,22 @@ enum Cmd {
     Formats,
 }
 
+/// How to read the input model (`convert` and `quantize`).
+#[derive(clap::Args, Debug, Clone)]
+struct ImportArgs {
+    /// SavedModel signature to read (default serving_default).
+    #[arg(long)]
+    signature: Option<String>,
+    /// The weights file of formats that keep them apart (Caffe .caffemodel, MXNet .params,
+    /// Paddle .pdiparams); for other formats (convert) a state dict (.pt/.pth/.bin) or
+    /// .safetensors file bound onto the model's constants by parameter name before export.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// An input's shape, NAME=D0,D1,… (repeatable; MXNet symbols and Caffe Data layers).
+    #[arg(long = "input-shape")]
+    input_shape: Vec<String>,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 struct InputArgs {
     /// An input as NAME=FILE.npy (repeatable).
@@ -491,9 +490,7 @@ fn main() -> ExitCode {
             nhwc_io,
             f16_weights,
             no_sparse_weights,
-            signature,
-            weights,
-            input_shape,
+            import,
             quantize,
             calibration,
         } => {
@@ -511,9 +508,9 @@ fn main() -> ExitCode {
                     mode,
                     calibration,
                     opset,
-                    signature,
-                    weights,
-                    input_shapes: input_shape,
+                    signature: import.signature,
+                    weights: import.weights,
+                    input_shapes: import.input_shape,
                     ..Default::default()
                 })?;
                 emit(json, &r);
@@ -529,9 +526,9 @@ fn main() -> ExitCode {
                 nhwc_io,
                 f16_weights,
                 dense_weights: no_sparse_weights,
-                signature,
-                weights,
-                input_shapes: input_shape,
+                signature: import.signature,
+                weights: import.weights,
+                input_shapes: import.input_shape,
             })?;
             emit(json, &r);
             Ok(0)
@@ -802,9 +799,7 @@ fn main() -> ExitCode {
             no_sparse_weights,
             preprocess,
             float_where_faster,
-            signature,
-            weights,
-            input_shape,
+            import,
         } => {
             let r = commands::quantize::run(&commands::quantize::QuantizeOptions {
                 input,
@@ -836,9 +831,9 @@ fn main() -> ExitCode {
                 dense_weights: no_sparse_weights,
                 preprocess,
                 float_where_faster,
-                signature,
-                weights,
-                input_shapes: input_shape,
+                signature: import.signature,
+                weights: import.weights,
+                input_shapes: import.input_shape,
             })?;
             emit(json, &r);
             Ok(0)

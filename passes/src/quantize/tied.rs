@@ -19,11 +19,12 @@ use crate::quantize::error::{QuantError, gerr};
 use edgeport_ir::{DType, Graph, NodeId, Op, ValueId, ValueType};
 use std::collections::HashSet;
 
+fn dtype_of(g: &Graph, v: ValueId) -> Option<DType> {
+    g.value(v)?.ty.as_ref()?.as_tensor().map(|t| t.dtype)
+}
+
 fn is_f32(g: &Graph, v: ValueId) -> bool {
-    g.value(v)
-        .and_then(|x| x.ty.as_ref())
-        .and_then(|t| t.as_tensor())
-        .is_some_and(|t| t.dtype == DType::F32)
+    dtype_of(g, v) == Some(DType::F32)
 }
 
 /// The scalar value of a constant input (`None` when absent or not a constant scalar).
@@ -118,25 +119,25 @@ pub fn add_points(g: &Graph, points: &mut Vec<ValueId>) {
 
 /// Runs each `DequantizeLinear → op → QuantizeLinear` with equal parameters, for a zero Pad, a
 /// nearest Resize or a layout op, on the integers: the op reads the quantized tensor (a Pad pads
-/// with its zero point) and the QuantizeLinear goes; all are exact there. onnxruntime fuses
-/// none of Pad, Resize and Flatten (MediaPipe's pose landmark model: 4 float Pads between int8
-/// convs; the Flatten before a classifier). A linear Resize stays
-/// float between its (tied) QDQ pairs: onnxruntime's uint8 kernel truncates the interpolated
-/// values (a mean shift of half a step; pose landmark's segmentation output went from 0.730 to
-/// 0.703 cosine), at no measured gain in speed. For ONNX outputs (the QDQ form); returns how
-/// many ops moved.
+/// with its zero point) and the QuantizeLinear goes; all are exact there. onnxruntime fuses none
+/// of Pad, Resize and Flatten (MediaPipe's pose landmark model: 4 float Pads between int8 convs;
+/// the Flatten before a classifier). Not moved: a MaxPool (onnxruntime fuses it, into its NHWC
+/// kernel), and a linear Resize, which stays float between its tied QDQ pairs: onnxruntime's
+/// uint8 kernel truncates the interpolated values (a mean shift of half a step; pose landmark's
+/// segmentation output went from 0.730 to 0.703 cosine), at no measured gain in speed. For ONNX
+/// outputs (the QDQ form); returns how many ops moved.
 pub fn integer_moves(g: &mut Graph) -> Result<usize, QuantError> {
-    let pads: Vec<NodeId> = g
+    let movable: Vec<NodeId> = g
         .node_ids()
+        .filter(|&id| ties(g, id))
         .filter(|&id| match &g.node(id).op {
-            Op::Pad(_) => zero_pad(g, id),
-            Op::Resize(r) => r.mode == "nearest" && r.antialias == 0,
-            Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Unsqueeze(_) | Op::Transpose(_) => true,
-            _ => false,
+            Op::MaxPool(_) => false,
+            Op::Resize(r) => r.mode == "nearest",
+            _ => true,
         })
         .collect();
     let mut moved = 0;
-    for p in pads {
+    for p in movable {
         let Some(x) = g.inputs_of(p).first().copied().flatten() else {
             continue;
         };
@@ -156,20 +157,11 @@ pub fn integer_moves(g: &mut Graph) -> Result<usize, QuantError> {
             continue;
         };
         let same = |i: usize| {
-            scalar(g, dq_in.get(i).copied().flatten()).is_some()
-                && scalar(g, dq_in.get(i).copied().flatten()) == scalar(g, q_in.get(i).copied().flatten())
+            let a = scalar(g, dq_in.get(i).copied().flatten());
+            a.is_some() && a == scalar(g, q_in.get(i).copied().flatten())
         };
-        let dtype = g
-            .value(*codes)
-            .and_then(|v| v.ty.as_ref())
-            .and_then(|t| t.as_tensor())
-            .map(|t| t.dtype);
-        let q_dtype = g
-            .value(q.out(0))
-            .and_then(|v| v.ty.as_ref())
-            .and_then(|t| t.as_tensor())
-            .map(|t| t.dtype);
-        if !same(1) || !same(2) || dtype.is_none() || dtype != q_dtype || g.is_output(q.out(0)) {
+        let dtype = dtype_of(g, *codes);
+        if !same(1) || !same(2) || dtype.is_none() || dtype != dtype_of(g, q.out(0)) || g.is_output(q.out(0)) {
             continue;
         }
         let (codes, zp) = (*codes, *zp);
