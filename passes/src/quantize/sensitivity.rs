@@ -139,10 +139,12 @@ impl<'a> Search<'a> {
         }
         // Layers that reach an activation through data-movement ops (a MaxPool, a Flatten) meet
         // it too: a float conv before `MaxPool → Flatten → int8 Gemm` still pays a conversion.
-        for (v, adj) in adjacent.iter_mut().filter(|_| through) {
-            for i in through_moves(g, *v, &index) {
-                if !adj.contains(&i) {
-                    adj.push(i);
+        if through {
+            for (v, adj) in adjacent.iter_mut() {
+                for i in through_moves(g, *v, &index) {
+                    if !adj.contains(&i) {
+                        adj.push(i);
+                    }
                 }
             }
         }
