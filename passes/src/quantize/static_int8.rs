@@ -443,11 +443,13 @@ pub fn apply(
             continue;
         }
         let Some(h) = cal.hists.get(&v) else { continue };
-        let (mut lo, mut hi) = estimate(h, o.method, levels);
-        if let Some((a, b)) = downstream_clip(g, v) {
-            lo = lo.max(a);
-            hi = hi.min(b);
-        }
+        let (lo, hi) = match downstream_clip(g, v) {
+            Some((a, b)) => {
+                let (lo, hi) = estimate(&h.clamped(a, b), o.method, levels);
+                (lo.max(a), hi.min(b))
+            }
+            None => estimate(h, o.method, levels),
+        };
         if hi - lo <= 0.0 {
             continue;
         }

@@ -158,6 +158,39 @@ impl Histogram {
         self.max
     }
 
+    /// The histogram of the values clamped to `[a, b]` (what a downstream Relu or Clip makes of
+    /// them): the mass outside piles up at the bound, over bins spanning only the clamped range.
+    /// Range estimators must see that distribution: a Relu6's negative half and its values above
+    /// 6 are not there to represent, and its saturated values are a mass at 6, not a tail.
+    pub fn clamped(&self, a: f64, b: f64) -> Histogram {
+        let (lo, hi) = (self.lo.max(a), self.hi.min(b));
+        if self.n == 0 || hi <= lo || (lo <= self.lo && hi >= self.hi) {
+            return self.clone();
+        }
+        let nb = self.counts.len();
+        let (w, nw) = (self.width(), (hi - lo) / nb as f64);
+        let mut counts = vec![0.0; nb];
+        let mut sum = 0.0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c == 0.0 {
+                continue;
+            }
+            let x = (self.lo + (i as f64 + 0.5) * w).clamp(lo, hi);
+            let j = (((x - lo) / nw) as usize).min(nb - 1);
+            counts[j] += c;
+            sum += c * x;
+        }
+        Histogram {
+            lo,
+            hi,
+            counts,
+            min: self.min.clamp(a, b),
+            max: self.max.clamp(a, b),
+            n: self.n,
+            sum,
+        }
+    }
+
     /// Mean of the values seen.
     pub fn mean(&self) -> f64 {
         if self.n == 0 { 0.0 } else { self.sum / self.n as f64 }
@@ -183,6 +216,22 @@ mod tests {
         // Median of the union lies in [0, 1).
         let m = h.quantile(0.5);
         assert!((-0.2..1.1).contains(&m), "{m}");
+    }
+
+    #[test]
+    fn clamping_piles_the_mass_at_the_bounds() {
+        let mut h = Histogram::new(256);
+        let a: Vec<f32> = (0..1000).map(|i| -2.0 + i as f32 / 100.0).collect();
+        h.add(&a);
+        let c = h.clamped(0.0, 6.0);
+        assert_eq!(c.counts.iter().sum::<f64>(), 1000.0);
+        assert_eq!((c.min, c.max), (0.0, 6.0));
+        assert!(c.lo >= 0.0 && c.hi <= 6.0, "{} {}", c.lo, c.hi);
+        // A fifth of the values were negative: they are zeros now, in the first bin.
+        assert!((c.counts[0] - 200.0).abs() <= 3.0, "{}", c.counts[0]);
+        assert!((c.counts[255] - 200.0).abs() <= 3.0, "{}", c.counts[255]);
+        // Nothing to clamp: the same histogram.
+        assert_eq!(h.clamped(-10.0, 10.0).counts, h.counts);
     }
 }
 
