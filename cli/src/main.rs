@@ -112,7 +112,8 @@ enum Cmd {
         /// Calibration data: an .npz, or a folder of .npz/.npy files (synthetic inputs if absent).
         #[arg(long)]
         calibration: Option<PathBuf>,
-        /// Held-out inputs for the error report (.npz or folder; synthetic if absent).
+        /// Held-out inputs for the error report (.npz or folder). Without it the report reads 8
+        /// calibration samples (in-sample), or synthetic inputs when there is no calibration data.
         #[arg(long)]
         heldout: Option<PathBuf>,
         /// Skip the held-out error check (both models on the evaluator): the report then has no

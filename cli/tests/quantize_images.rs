@@ -1,8 +1,9 @@
 //! Image-folder calibration (`--calibration DIR --preprocess …`) on the committed digits
 //! images (tests/fixtures/quant/make_digit_images.py: the digits CNN's 32 calibration images as
 //! 24 PNG + 8 JPEG files): the loader reproduces the model inputs the PNGs stand for, static int8
-//! calibrated from the images keeps held-out top-1 within 0.5 point of float, and bad images or
-//! specs are refused with the file named.
+//! calibrated from the images keeps held-out top-1 within 0.5 point of float, bad images or
+//! specs are refused with the file named, and without --heldout the error is measured on
+//! calibration samples.
 
 use edgeport_cli::calib::{self, images::Preprocess};
 use edgeport_cli::commands::quantize::{QuantizeOptions, run};
@@ -58,6 +59,36 @@ fn static_int8_from_images_keeps_top1() {
     let top1 = r.error.as_ref().unwrap().top1_agreement.unwrap();
     assert!(top1 >= 0.995, "top-1 agreement with float {top1}");
     assert!(out.exists());
+}
+
+#[test]
+fn without_heldout_the_check_reads_calibration_samples() {
+    // Real calibration data and no --heldout: the error is measured on the user's own data
+    // (in-sample, and the report says so), not on synthetic noise.
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&QuantizeOptions {
+        input: fixture("digits_cnn.onnx"),
+        output: dir.path().join("digits_int8.onnx"),
+        calibration: Some(fixture("digits_calib.npz")),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = r.error.as_ref().unwrap();
+    assert_eq!(e.samples, 8);
+    assert!(
+        e.source.contains("digits_calib.npz") && e.source.contains("in-sample"),
+        "{}",
+        e.source
+    );
+    assert!(e.cosine > 0.999, "{e:?}");
+    // Without calibration data either, the check stays synthetic.
+    let r = run(&QuantizeOptions {
+        input: fixture("digits_cnn.onnx"),
+        output: dir.path().join("digits_synth.onnx"),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(r.error.as_ref().unwrap().source, "synthetic");
 }
 
 #[test]
