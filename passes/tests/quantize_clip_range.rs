@@ -78,18 +78,7 @@ fn conv_output_is_quantized_over_the_downstream_clip_range() {
     let mut g = model();
     quantize::quantize(&mut g, &samples(16, 7), &[], &Options::default()).unwrap();
     // The QuantizeLinear on the Conv output has the Clip's step: 6/255, zero point 0.
-    let conv = g.node_ids().find(|&id| g.node(id).name == "conv").unwrap();
-    let q = g
-        .consumers(conv.out(0))
-        .into_iter()
-        .find(|&(c, _)| g.node(c).op.kind() == OpKind::QuantizeLinear)
-        .expect("the Conv output is quantized")
-        .0;
-    let scale = g.inputs_of(q)[1].unwrap();
-    let scale = match &g.node(scale.node).op {
-        Op::Constant(c) => c.value.to_f64_vec().unwrap()[0],
-        other => panic!("scale made by {}", other.name()),
-    };
+    let scale = conv_scale(&g);
     assert!(scale <= 6.0 / 255.0 * 1.0001, "scale {scale} (raw range {mn}..{mx})");
     // The QuantizeLinear saturates to [0, 6] already, so the Clip is gone (exact).
     assert_eq!(g.node_ids().filter(|&id| g.node(id).op.kind() == OpKind::Clip).count(), 0);
