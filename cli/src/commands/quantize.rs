@@ -192,7 +192,7 @@ impl fmt::Display for QuantizeReport {
         }
         write!(
             f,
-            "  quantize {:.2} s, held-out check {:.2} s, total {:.2} s",
+            "  quantize {:.2} s, error check {:.2} s, total {:.2} s",
             self.quantize_seconds, self.check_seconds, self.seconds
         )
     }
